@@ -1,0 +1,166 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from builders import tiny_corpus
+from threatclf import DataError, ThreatClassifier
+from threatclf.labels import to_indicator
+
+
+def test_predict_returns_label_lists_and_proba_a_frame(small_model):
+    texts = ["Militants claimed the bomb attack on the checkpoint.", "The orchestra played baroque music."]
+    predicted = small_model.predict(texts)
+    assert predicted[0] == ["terrorism"]
+    assert predicted[1] == []
+    proba = small_model.predict_proba(texts)
+    assert isinstance(proba, pd.DataFrame)
+    assert list(proba.columns) == small_model.labels_
+    assert ((proba >= 0) & (proba <= 1)).all().all()
+    assert proba.loc[0, "terrorism"] > proba.loc[1, "terrorism"]
+
+
+def test_probabilities_and_labels_agree_with_thresholds(small_model):
+    texts, _ = tiny_corpus()
+    proba = small_model.predict_proba(texts).to_numpy()
+    np.testing.assert_array_equal(small_model.predict_indicator(texts), proba >= small_model.thresholds_)
+
+
+def test_decision_function_is_the_linear_model_over_features(small_model):
+    texts = ["Customs seized heroin at the port.", ""]
+    X = small_model.transform(texts)
+    np.testing.assert_allclose(small_model.decision_function(texts), X @ small_model.coef_.T + small_model.intercept_)
+
+
+def test_fast_and_reference_engines_agree(small_model):
+    texts, _ = tiny_corpus(repeats=1)
+    reference = clone(small_model).set_params(engine="reference")
+    reference.__dict__.update({k: v for k, v in small_model.__dict__.items() if k.endswith("_")})
+    reference._compiled = None
+    np.testing.assert_allclose(small_model.decision_function(texts), reference.decision_function(texts), atol=1e-9)
+
+
+def test_learned_attributes_end_in_underscore_and_thresholds_in_range(small_model):
+    assert small_model.labels_ == ["terrorism", "organized_crime", "drug_trafficking", "corruption", "foreign_influence"]
+    assert small_model.coef_.shape == (5, small_model.get_feature_names_out().shape[0])
+    assert ((small_model.thresholds_ > 0) & (small_model.thresholds_ < 1)).all()
+    assert small_model.training_fingerprint_["rows"] == len(tiny_corpus()[0])
+
+
+def test_clone_keeps_params_and_drops_fit(small_model):
+    copy = clone(small_model)
+    assert copy.get_params() == small_model.get_params()
+    with pytest.raises(NotFittedError):
+        copy.predict(["x"])
+
+
+def test_init_only_stores_parameters():
+    model = ThreatClassifier(C={"terrorism": 1.0, "*": 5.0}, features="word", model="svm")
+    assert model.get_params()["C"] == {"terrorism": 1.0, "*": 5.0}
+    assert not [k for k in vars(model) if k.endswith("_")]
+
+
+@pytest.mark.parametrize("params", [dict(features="word"), dict(features="char"), dict(model="nblogreg"),
+                                    dict(model="svm", C=1.0), dict(model="sgd"), dict(calibrate=False)])
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_every_feature_set_and_model_learns_the_tiny_corpus(params):
+    texts, labels = tiny_corpus()
+    model = ThreatClassifier(min_df=1, cv=3, **params).fit(texts, labels)
+    predicted = model.predict(texts)
+    correct = sum(p == sorted(l, key=model.labels_.index) for p, l in zip(predicted, labels))
+    assert correct / len(texts) > 0.9
+
+
+def test_indicator_frame_and_custom_label_set():
+    texts, labels = tiny_corpus()
+    kept = [[name for name in names if name in ("corruption", "terrorism")] for names in labels]
+    indicator = to_indicator(kept, ["corruption", "terrorism"])
+    frame = pd.DataFrame(indicator, columns=["bribery", "violence"])
+    model = ThreatClassifier(min_df=1, cv=3).fit(texts, frame)
+    assert model.labels_ == ["bribery", "violence"]
+    assert model.predict(["The mayor was charged with taking bribes."]) == [["bribery"]]
+
+
+def test_fixed_thresholds_and_per_label_C():
+    texts, labels = tiny_corpus()
+    model = ThreatClassifier(min_df=1, cv=3, threshold={"*": 0.4, "terrorism": 0.7},
+                             C={"*": 10.0, "corruption": 1.0}).fit(texts, labels)
+    assert model.thresholds_[0] == 0.7 and model.thresholds_[1] == 0.4
+
+
+def test_explain_names_the_terms_that_raised_each_label(small_model):
+    explanation = small_model.explain("Customs officers seized cocaine at the harbour", top=3)
+    terms = [term for term, _ in explanation["drug_trafficking"]]
+    assert len(terms) == 3
+    assert any("cocaine" in term or "seized" in term for term in terms)
+    weights = [w for _, w in explanation["drug_trafficking"]]
+    assert weights == sorted(weights, reverse=True) and all(w > 0 for w in weights)
+
+
+@pytest.mark.parametrize("X, y, message", [
+    ([], [], "empty training set"),
+    (["a b", "c d"], [["x"]], "2 texts but 1 label rows"),
+    ("one string", [["x"]], "not a single string"),
+    ([1, 2], [["x"], []], r"texts\[0\] is int"),
+    (["a", "b", "c"], [["x"], ["x"], ["x"]], "on every training example"),
+    (["a", "b", "c"], ["x", [], []], "row 0: labels must be a list"),
+])
+def test_fit_rejects_bad_input_with_clear_errors(X, y, message):
+    with pytest.raises(DataError, match=message):
+        ThreatClassifier(min_df=1, cv=2).fit(X, y)
+
+
+def test_label_without_positive_example_is_an_error():
+    texts, labels = tiny_corpus()
+    only_terrorism = [[name for name in names if name == "terrorism"] for names in labels]
+    with pytest.raises(DataError, match="'sports' has no positive example"):
+        ThreatClassifier(min_df=1, cv=3, labels=["terrorism", "sports"]).fit(texts, only_terrorism)
+
+
+def test_label_with_fewer_positives_than_folds_is_an_error():
+    texts, labels = tiny_corpus(repeats=1)
+    labels = [l if l != ["corruption"] else [] for l in labels]
+    labels[0] = ["corruption"]
+    with pytest.raises(DataError, match="fewer positive examples than cv=3"):
+        ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
+
+
+@pytest.mark.parametrize("params, message", [(dict(model="forest"), "model must be"),
+                                             (dict(engine="gpu"), "engine must be"),
+                                             (dict(cv=1), "cv must be"),
+                                             (dict(features="bytes"), "features must be")])
+def test_invalid_settings(params, message):
+    texts, labels = tiny_corpus()
+    with pytest.raises(ValueError, match=message):
+        ThreatClassifier(min_df=1, **params).fit(texts, labels)
+
+
+def test_predict_rejects_non_string_items(small_model):
+    with pytest.raises(DataError, match=r"texts\[1\] is NoneType"):
+        small_model.predict(["fine", None])
+
+
+def test_sklearn_estimator_checks_that_apply_to_text():
+    # The generic checks feed numeric arrays; those do not apply to a text classifier. These do:
+    from sklearn.utils.estimator_checks import (
+        check_get_params_invariance,
+        check_no_attributes_set_in_init,
+        check_parameters_default_constructible,
+        check_set_params,
+    )
+
+    est = ThreatClassifier()
+    check_no_attributes_set_in_init("ThreatClassifier", est)
+    check_parameters_default_constructible("ThreatClassifier", est)
+    check_get_params_invariance("ThreatClassifier", est)
+    check_set_params("ThreatClassifier", est)
+    assert est.__sklearn_tags__().input_tags.string
+
+
+def test_fit_is_deterministic():
+    texts, labels = tiny_corpus()
+    a = ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
+    b = ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    np.testing.assert_array_equal(a.thresholds_, b.thresholds_)

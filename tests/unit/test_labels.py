@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+
+from threatclf import DEFAULT_LABELS, LABEL_DEFINITIONS, DataError
+from threatclf.labels import from_indicator, infer_labels, to_indicator
+
+
+def test_taxonomy_has_five_labels_with_definitions():
+    assert DEFAULT_LABELS == ("terrorism", "organized_crime", "drug_trafficking", "corruption", "foreign_influence")
+    assert set(LABEL_DEFINITIONS) == set(DEFAULT_LABELS)
+    assert all(len(d) > 40 for d in LABEL_DEFINITIONS.values())
+
+
+def test_infer_labels_puts_taxonomy_first_then_user_labels_sorted():
+    assert infer_labels([["zeta", "corruption"], [], ["terrorism", "alpha"]]) == ["terrorism", "corruption", "alpha", "zeta"]
+
+
+def test_indicator_round_trip_with_user_label_set():
+    labels = ["cyber", "fraud"]
+    lists = [["fraud"], [], ["cyber", "fraud"]]
+    matrix = to_indicator(lists, labels)
+    np.testing.assert_array_equal(matrix, [[0, 1], [0, 0], [1, 1]])
+    assert from_indicator(matrix, labels) == lists
+
+
+def test_unknown_label_is_an_error_naming_the_row():
+    with pytest.raises(DataError, match=r"row 1: unknown label 'sports'"):
+        to_indicator([["terrorism"], ["sports"]], DEFAULT_LABELS)
+
+
+@pytest.mark.parametrize("bad", ["terrorism", 3, [""], [None]])
+def test_label_lists_must_be_lists_of_names(bad):
+    with pytest.raises(DataError, match="row 0"):
+        infer_labels([bad])
+
+
+def test_from_indicator_checks_shape():
+    with pytest.raises(ValueError, match="2 columns"):
+        from_indicator(np.zeros((2, 3)), ["a", "b"])

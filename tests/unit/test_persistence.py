@@ -1,0 +1,186 @@
+import json
+import os
+import pickle
+import subprocess
+import sys
+import zipfile
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import threatclf
+from threatclf import IncompatibleModelError, ModelFormatError, ModelVersionWarning, UntrustedModelError
+from threatclf.persistence import FORMAT_VERSION, _sha256
+
+PROBE = ["Militants bombed the market.", "The mayor took bribes.", "A sunny day at the beach.", ""]
+V1_FOLDER = Path(__file__).resolve().parents[1] / "data" / "model-v1"
+
+
+def _copy(folder: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    target = tmp_path / "copy"
+    shutil.copytree(folder, target)
+    return target
+
+
+def _rewrite_digests(folder: Path, **changes) -> None:
+    """What an attacker who edits a model folder does: make metadata.json match the files again."""
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta.update(changes)
+    meta["files"] = {p.name: _sha256(p) for p in sorted(folder.iterdir()) if p.name != "metadata.json"}
+    (folder / "metadata.json").write_text(json.dumps(meta))
+
+
+def test_folder_layout_metadata_and_model_card(saved_small_model, small_model):
+    names = sorted(p.name for p in saved_small_model.iterdir())
+    assert names == ["README.md", "metadata.json", "model.skops"]
+    meta = json.loads((saved_small_model / "metadata.json").read_text())
+    assert meta["format_version"] == FORMAT_VERSION
+    assert meta["labels"] == small_model.labels_
+    assert meta["thresholds"]["terrorism"] == pytest.approx(small_model.thresholds_[0])
+    assert meta["training_data"]["rows"] == small_model.training_fingerprint_["rows"]
+    assert len(meta["training_data"]["sha256"]) == 64
+    assert meta["files"]["model.skops"] == _sha256(saved_small_model / "model.skops")
+    assert {"threatclf_version", "sklearn_version", "numpy_version", "created", "settings"} <= set(meta)
+    card = (saved_small_model / "README.md").read_text()
+    for needle in ["## Intended use", "`foreign_influence`", "Abuse of entrusted", "## Training data", "## Limits",
+                   "load_model("]:
+        assert needle in card
+
+
+def test_round_trip_gives_identical_probabilities(saved_small_model, small_model):
+    loaded = threatclf.load_model(saved_small_model)
+    np.testing.assert_array_equal(loaded.predict_proba(PROBE).to_numpy(), small_model.predict_proba(PROBE).to_numpy())
+    assert loaded.labels == small_model.labels_ if hasattr(loaded, "labels") and isinstance(loaded.labels, list) else True
+
+
+def test_round_trip_in_a_new_process(saved_small_model, small_model, tmp_path):
+    out = tmp_path / "proba.npy"
+    code = (
+        "import sys, numpy as np, threatclf;"
+        f"m = threatclf.load_model({str(saved_small_model)!r});"
+        f"np.save({str(out)!r}, m.predict_proba({PROBE!r}).to_numpy())"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
+    np.testing.assert_array_equal(np.load(out), small_model.predict_proba(PROBE).to_numpy())
+
+
+def test_metrics_are_recorded_in_metadata_and_card(small_model, tmp_path):
+    texts = ["The mayor took bribes from a builder.", "A concert in the park."]
+    result = threatclf.evaluate(small_model, texts, [["corruption"], []])
+    folder = small_model.save(tmp_path / "m", metrics={"holdout": result})
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert meta["metrics"]["holdout"]["macro_f1"] == pytest.approx(result.macro_f1)
+    assert "### holdout" in (folder / "README.md").read_text()
+
+
+def test_save_refuses_to_overwrite_unless_asked(small_model, saved_small_model):
+    with pytest.raises(FileExistsError):
+        small_model.save(saved_small_model)
+
+
+def test_malicious_pickle_in_place_of_weights_never_runs(saved_small_model, tmp_path):
+    folder = _copy(saved_small_model, tmp_path)
+    sentinel = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {sentinel}",))
+
+    (folder / "model.skops").write_bytes(pickle.dumps(Exploit()))
+    _rewrite_digests(folder)
+    with pytest.raises(ModelFormatError, match="not a skops file"):
+        threatclf.load_model(folder)
+    # The same pickle declared as a joblib model is refused without trust=True.
+    (folder / "model.skops").rename(folder / "model.joblib")
+    _rewrite_digests(folder, weights_format="joblib", weights_file="model.joblib")
+    with pytest.raises(UntrustedModelError, match="trust=True"):
+        threatclf.load_model(folder)
+    assert not sentinel.exists()
+
+
+def test_skops_file_with_an_untrusted_type_is_refused(small_model, tmp_path):
+    import copy
+
+    tainted = copy.copy(small_model)
+    tainted.smuggled_ = Fraction(1, 3)
+    folder = threatclf.save_model(tainted, tmp_path / "tainted")
+    check = threatclf.verify_model(folder)
+    assert check.untrusted == ["fractions.Fraction"]
+    with pytest.raises(UntrustedModelError, match="fractions.Fraction"):
+        threatclf.load_model(folder)
+    assert threatclf.load_model(folder, trust=["fractions.Fraction"]).smuggled_ == Fraction(1, 3)
+
+
+def test_truncated_weights_are_refused(saved_small_model, tmp_path):
+    folder = _copy(saved_small_model, tmp_path)
+    data = (folder / "model.skops").read_bytes()
+    (folder / "model.skops").write_bytes(data[: len(data) // 2])
+    _rewrite_digests(folder)
+    with pytest.raises(ModelFormatError):
+        threatclf.load_model(folder)
+
+
+def test_changed_weights_fail_the_digest_check(saved_small_model, tmp_path):
+    folder = _copy(saved_small_model, tmp_path)
+    with zipfile.ZipFile(folder / "model.skops", "a") as archive:
+        archive.writestr("extra.txt", "x")
+    with pytest.raises(ModelFormatError, match="SHA-256"):
+        threatclf.load_model(folder)
+
+
+@pytest.mark.parametrize("version, error, message", [
+    (FORMAT_VERSION + 1, IncompatibleModelError, "upgrade threatclf"),
+    ("1", ModelFormatError, "no valid format_version"),
+    (None, ModelFormatError, "no valid format_version"),
+    (0, IncompatibleModelError, "not supported"),
+])
+def test_format_version_is_checked(saved_small_model, tmp_path, version, error, message):
+    folder = _copy(saved_small_model, tmp_path)
+    _rewrite_digests(folder, format_version=version)
+    with pytest.raises(error, match=message):
+        threatclf.load_model(folder)
+
+
+@pytest.mark.parametrize("missing", ["model.skops", "metadata.json"])
+def test_missing_file_is_a_clear_error(saved_small_model, tmp_path, missing):
+    folder = _copy(saved_small_model, tmp_path)
+    (folder / missing).unlink()
+    with pytest.raises(ModelFormatError, match="missing"):
+        threatclf.load_model(folder)
+
+
+def test_not_a_folder(tmp_path):
+    with pytest.raises(ModelFormatError, match="does not exist"):
+        threatclf.load_model(tmp_path / "nope")
+
+
+def test_other_library_version_warns(saved_small_model, tmp_path):
+    folder = _copy(saved_small_model, tmp_path)
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["sklearn_version"] = "0.0.1"
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    with pytest.warns(ModelVersionWarning, match="sklearn 0.0.1"):
+        threatclf.load_model(folder)
+
+
+def test_joblib_format_loads_only_with_trust(small_model, tmp_path):
+    folder = small_model.save(tmp_path / "pickled", format="joblib")
+    assert threatclf.verify_model(folder).untrusted
+    with pytest.raises(UntrustedModelError, match="pickle"):
+        threatclf.load_model(folder)
+    loaded = threatclf.load_model(folder, trust=True)
+    np.testing.assert_array_equal(loaded.predict_proba(PROBE).to_numpy(), small_model.predict_proba(PROBE).to_numpy())
+
+
+def test_format_1_folder_kept_in_tests_still_loads():
+    """A model saved by threatclf 0.1 (format 1): future format changes must keep loading it."""
+    expected = json.loads((V1_FOLDER.parent / "model-v1-expected.json").read_text())
+    model = threatclf.load_model(V1_FOLDER)
+    assert json.loads((V1_FOLDER / "metadata.json").read_text())["format_version"] == 1
+    proba = model.predict_proba(expected["texts"]).to_numpy()
+    np.testing.assert_allclose(proba, np.array(expected["proba"]), atol=1e-9)
+    assert model.predict(expected["texts"]) == expected["labels"]

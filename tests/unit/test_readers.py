@@ -1,0 +1,512 @@
+"""Streaming readers: every input row becomes a record or a reject, in deterministic batches."""
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+
+import pandas as pd
+import pytest
+
+from threatclf.exceptions import DataError
+from threatclf.readers import (
+    Reject,
+    count_rows,
+    detect_format,
+    iter_batches,
+    read_records,
+)
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+
+
+def write_lines(path, lines: list[bytes]) -> None:
+    data = b"".join(line + b"\n" for line in lines)
+    if str(path).endswith(".gz"):
+        data = gzip.compress(data)
+    path.write_bytes(data)
+
+
+def jline(**fields) -> bytes:
+    return json.dumps(fields, ensure_ascii=False).encode("utf-8")
+
+
+def write_csv(path, text: str, raw_tail: bytes = b"") -> None:
+    data = text.encode("utf-8") + raw_tail
+    if str(path).endswith(".gz"):
+        data = gzip.compress(data)
+    path.write_bytes(data)
+
+
+def all_batches(inputs, **kwargs):
+    return list(iter_batches(inputs, **kwargs))
+
+
+def one_batch(inputs, **kwargs):
+    batches = all_batches(inputs, batch_size=10_000, **kwargs)
+    assert len(batches) == 1
+    return batches[0]
+
+
+def reject_at(batch, line) -> Reject:
+    found = [r for r in batch.rejects if r.line == line]
+    assert len(found) == 1, batch.rejects
+    return found[0]
+
+
+# --------------------------------------------------------------------------- formats
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("a.jsonl", "jsonl"),
+        ("a.JSONL", "jsonl"),
+        ("a.jsonl.gz", "jsonl"),
+        ("a.ndjson", "jsonl"),
+        ("a.ndjson.gz", "jsonl"),
+        ("a.csv", "csv"),
+        ("a.csv.gz", "csv"),
+        ("a.parquet", "parquet"),
+    ],
+)
+def test_detect_format_from_extension(tmp_path, name, expected):
+    (tmp_path / name).write_bytes(b"")
+    assert detect_format(tmp_path / name) == expected
+
+
+def test_detect_format_folder_of_txt(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.txt").write_text("x")
+    assert detect_format(tmp_path) == "txt"
+
+
+def test_detect_format_errors_name_the_path(tmp_path):
+    with pytest.raises(DataError, match="nope.jsonl"):
+        detect_format(tmp_path / "nope.jsonl")
+    (tmp_path / "data.xlsx").write_bytes(b"")
+    with pytest.raises(DataError, match="data.xlsx"):
+        detect_format(tmp_path / "data.xlsx")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match="no .txt files"):
+        detect_format(empty)
+
+
+# --------------------------------------------------------------------------- JSONL
+
+
+@pytest.mark.parametrize("name", ["in.jsonl", "in.jsonl.gz"])
+def test_jsonl_records_carry_every_field(tmp_path, name):
+    path = tmp_path / name
+    write_lines(path, [
+        jline(id="a1", text="a quiet day", title="T1", year=2001),
+        jline(id="a2", text="a loud night", title="T2", year=2002),
+    ])
+    batch = one_batch(path)
+    frame = batch.frame
+    assert list(frame.columns) == ["id", "text", "title", "year", "_source", "_line"]
+    assert frame["id"].tolist() == ["a1", "a2"]
+    assert frame["text"].tolist() == ["a quiet day", "a loud night"]
+    assert frame["year"].tolist() == [2001, 2002]
+    assert frame["_source"].tolist() == [str(path)] * 2
+    assert frame["_line"].tolist() == [1, 2]
+    assert str(frame["_line"].dtype) == "Int64"
+    assert batch.rejects == [] and batch.rows_read == 2
+
+
+def test_jsonl_every_reject_kind_with_line_and_id(tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    write_lines(path, [
+        jline(id="ok1", text="fine"),                    # 1
+        b'{"id": "b2", "text": "broken" "x"}',           # 2 broken JSON
+        b"[1, 2]",                                       # 3 not an object
+        b"42",                                           # 4 not an object
+        jline(id="m5", body="no text here"),             # 5 missing text
+        jline(id="n6", text=None),                       # 6 null
+        jline(id="i7", text=7),                          # 7 number
+        jline(id="l8", text=["a", "b"]),                 # 8 list
+        jline(id="d9", text={"a": 1}),                   # 9 dict
+        b'{"id": "u10", "text": "caf\xe9"}',             # 10 undecodable (latin-1)
+        jline(id="big11", text="x" * 21),                # 11 too large
+        b"",                                             # 12 blank: not a row
+        b"   \t",                                        # 13 whitespace: not a row
+        jline(id="e14", text=""),                        # 14 empty text is kept
+        b'{"id": "s15", "text": "bad \\udc80 escape"}',  # 15 lone surrogate
+        jline(id="ok16", text="also fine"),              # 16
+    ])
+    batch = one_batch(path, max_text_chars=20)
+    assert batch.rows_read == 14  # 16 physical lines, 2 blank
+    assert batch.frame["id"].tolist() == ["ok1", "e14", "ok16"]
+    assert batch.frame["_line"].tolist() == [1, 14, 16]
+    assert batch.frame["text"].tolist() == ["fine", "", "also fine"]
+
+    broken = reject_at(batch, 2)
+    assert broken.reason.startswith("invalid JSON: Expecting")
+    assert "(col " in broken.reason and broken.id is None
+    assert reject_at(batch, 3).reason == "not a JSON object (list)"
+    assert reject_at(batch, 4).reason == "not a JSON object (int)"
+    assert reject_at(batch, 5) == Reject(str(path), 5, "m5", "missing text field 'text'")
+    assert reject_at(batch, 6).reason == "text is null"
+    assert reject_at(batch, 7) == Reject(str(path), 7, "i7", "text is not a string (int)")
+    assert reject_at(batch, 8).reason == "text is not a string (list)"
+    assert reject_at(batch, 9).reason == "text is not a string (dict)"
+    assert reject_at(batch, 10).reason == "undecodable bytes (not UTF-8)"
+    assert reject_at(batch, 11) == Reject(
+        str(path), 11, "big11", "text too large: 21 characters > limit 20")
+    assert "surrogate" in reject_at(batch, 15).reason
+    assert len(batch.rejects) == 11
+
+
+def test_jsonl_ids_fall_back_to_file_and_line(tmp_path):
+    path = tmp_path / "ids.jsonl"
+    write_lines(path, [
+        jline(text="no id"),
+        jline(id=7, text="int id"),
+        jline(id=None, text="null id"),
+        jline(id="", text="empty id"),
+        jline(id=3.0, text="integral float id"),
+    ])
+    frame = one_batch(path).frame
+    assert frame["id"].tolist() == ["ids.jsonl:1", "7", "ids.jsonl:3", "ids.jsonl:4", "3"]
+
+
+def test_jsonl_unusable_id_is_rejected(tmp_path):
+    path = tmp_path / "ids.jsonl"
+    write_lines(path, [jline(id=["x"], text="list id"), jline(id="k", text="ok")])
+    batch = one_batch(path)
+    assert batch.frame["id"].tolist() == ["k"]
+    assert reject_at(batch, 1).reason == "id is not a string or a number (list)"
+
+
+def test_jsonl_custom_columns_and_bom(tmp_path):
+    path = tmp_path / "custom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + jline(uid="u1", body="first") + b"\r\n"
+                     + jline(uid="u2", body="second") + b"\r\n")
+    frame = one_batch(path, text_col="body", id_col="uid").frame
+    assert list(frame.columns) == ["id", "text", "_source", "_line"]
+    assert frame["id"].tolist() == ["u1", "u2"]
+    assert frame["text"].tolist() == ["first", "second"]
+
+
+def test_jsonl_column_clash_is_an_error(tmp_path):
+    path = tmp_path / "clash.jsonl"
+    write_lines(path, [jline(id="a", body="b", text="c")])
+    with pytest.raises(DataError, match="'text'"):
+        all_batches(path, text_col="body")
+
+
+def test_jsonl_overlong_line_is_rejected_and_reading_goes_on(tmp_path):
+    path = tmp_path / "long.jsonl"
+    write_lines(path, [
+        jline(id="a", text="ok"),
+        jline(id="b", text="ok", blob="y" * 200_000),
+        jline(id="c", text="ok"),
+    ])
+    batch = one_batch(path, max_text_chars=10)  # line cap: 8 * 10 + 65,536 bytes
+    assert batch.frame["id"].tolist() == ["a", "c"]
+    assert batch.frame["_line"].tolist() == [1, 3]
+    assert reject_at(batch, 2).reason.startswith("line too large")
+
+
+def test_truncated_gzip_raises_after_yielding_complete_batches(tmp_path):
+    path = tmp_path / "cut.jsonl.gz"
+    lines = [jline(id=f"r{i}", text=f"item number {i} " * 20) for i in range(2000)]
+    data = gzip.compress(b"\n".join(lines) + b"\n")
+    path.write_bytes(data[: len(data) * 2 // 3])
+    seen = []
+    with pytest.raises(DataError, match="cut.jsonl.gz.*truncated"):
+        for batch in iter_batches(path, batch_size=100):
+            seen.append(batch)
+    assert seen and all(b.rows_read == 100 for b in seen)
+    assert seen[-1].index == len(seen) - 1
+
+
+def test_file_named_gz_that_is_not_gzip(tmp_path):
+    path = tmp_path / "plain.jsonl.gz"
+    write_lines(path.with_suffix(""), [jline(text="x")])
+    path.write_bytes(path.with_suffix("").read_bytes())
+    with pytest.raises(DataError, match="plain.jsonl.gz is not a gzip file"):
+        iter_batches(path)
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+@pytest.mark.parametrize("name", ["in.csv", "in.csv.gz"])
+def test_csv_quoted_newlines_and_physical_start_lines(tmp_path, name):
+    path = tmp_path / name
+    write_csv(path, (
+        "id,text,topic\n"
+        'c1,"two\nlines, and ""quotes""",alpha\n'   # lines 2-3
+        "c2,short,beta\n"                            # line 4
+        '"c3","three\n\nlines",\n'                   # lines 5-7
+    ))
+    batch = one_batch(path)
+    frame = batch.frame
+    assert list(frame.columns) == ["id", "text", "topic", "_source", "_line"]
+    assert frame["id"].tolist() == ["c1", "c2", "c3"]
+    assert frame["text"].tolist() == ['two\nlines, and "quotes"', "short", "three\n\nlines"]
+    assert frame["topic"].tolist() == ["alpha", "beta", ""]
+    assert frame["_line"].tolist() == [2, 4, 5]
+
+
+def test_csv_rejects_and_fallback_ids(tmp_path):
+    path = tmp_path / "bad.csv"
+    write_csv(path, (
+        "text,id,topic\n"
+        "fine,k2,a\n"              # 2
+        "too,many,fields,here\n"   # 3
+        "too few\n"                # 4
+        "\n"                       # 5 blank: not a row
+        ",k6,empty text kept\n"    # 6
+        "no id here,,b\n"          # 7
+        "xxxxxxxxxxxxxxxxxxxxxxx,k8,c\n"  # 8 too large
+    ), raw_tail=b"caf\xe9,k9,d\n" + b"after,k10,e\n")  # 9 undecodable, 10 fine
+    batch = one_batch(path, max_text_chars=20)
+    assert batch.rows_read == 8  # 9 lines after the header, 1 blank
+    assert batch.frame["id"].tolist() == ["k2", "k6", "bad.csv:7", "k10"]
+    assert batch.frame["text"].tolist() == ["fine", "", "no id here", "after"]
+    assert batch.frame["_line"].tolist() == [2, 6, 7, 10]
+    assert reject_at(batch, 3).reason == "CSV row has 4 fields, header has 3"
+    assert reject_at(batch, 4).reason == "CSV row has 1 fields, header has 3"
+    assert reject_at(batch, 8) == Reject(
+        str(path), 8, "k8", "text too large: 23 characters > limit 20")
+    assert reject_at(batch, 9) == Reject(str(path), 9, "k9", "undecodable bytes (not UTF-8)")
+    assert len(batch.rejects) == 4
+
+
+def test_csv_field_over_default_csv_limit(tmp_path):
+    path = tmp_path / "big.csv"
+    write_csv(path, f"id,text\nsmall,{'a' * 150_000}\nlarge,{'b' * 300_000}\n")
+    batch = one_batch(path, max_text_chars=200_000)
+    assert batch.frame["id"].tolist() == ["small"]
+    assert len(batch.frame["text"][0]) == 150_000
+    assert reject_at(batch, 3).reason == "text too large: 300,000 characters > limit 200,000"
+
+
+def test_csv_unclosed_quote_swallowing_the_file_is_an_error(tmp_path):
+    path = tmp_path / "unclosed.csv"
+    write_csv(path, 'id,text\nq1,"starts but never ends\n' + "more words\n" * 20_000)
+    with pytest.raises(DataError, match=r"unclosed.csv: line 2"):
+        all_batches(path, max_text_chars=10)
+
+
+def test_csv_header_problems(tmp_path):
+    path = tmp_path / "cols.csv"
+    write_csv(path, "id,body\n1,x\n")
+    with pytest.raises(DataError, match=r"cols.csv.*'text'.*\['id', 'body'\]"):
+        iter_batches(path)
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(DataError, match="empty.csv.*header"):
+        iter_batches(empty)
+    clash = tmp_path / "clash.csv"
+    write_csv(clash, "uid,id,text\n1,2,x\n")
+    with pytest.raises(DataError, match="'id'"):
+        iter_batches(clash, id_col="uid")
+
+
+# --------------------------------------------------------------------------- Parquet
+
+
+def test_parquet_records_rejects_and_row_numbers(tmp_path):
+    path = tmp_path / "in.parquet"
+    table = pa.table({
+        "id": pa.array([10, None, 12, 13, 14], pa.int64()),
+        "text": ["first", "second", None, "x" * 30, ""],
+        "score": [0.5, 1.5, 2.5, 3.5, 4.5],
+    })
+    pq.write_table(table, path, row_group_size=2)
+    batch = one_batch(path, max_text_chars=20)
+    frame = batch.frame
+    assert list(frame.columns) == ["id", "text", "score", "_source", "_line"]
+    assert frame["id"].tolist() == ["10", "in.parquet:2", "14"]
+    assert frame["text"].tolist() == ["first", "second", ""]
+    assert frame["score"].tolist() == [0.5, 1.5, 4.5]
+    assert frame["_line"].tolist() == [1, 2, 5]
+    assert batch.rejects == [
+        Reject(str(path), 3, "12", "text is null"),
+        Reject(str(path), 4, "13", "text too large: 30 characters > limit 20"),
+    ]
+
+
+def test_parquet_schema_problems(tmp_path):
+    path = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"id": ["a"], "body": ["x"]}), path)
+    with pytest.raises(DataError, match=r"bad.parquet.*'text'.*\['id', 'body'\]"):
+        iter_batches(path)
+    numbers = tmp_path / "numbers.parquet"
+    pq.write_table(pa.table({"text": [1, 2]}), numbers)
+    with pytest.raises(DataError, match="numbers.parquet.*int64"):
+        iter_batches(numbers)
+
+
+def test_parquet_batches_across_row_groups_and_skip(tmp_path):
+    path = tmp_path / "groups.parquet"
+    pq.write_table(pa.table({"id": [f"p{i}" for i in range(23)],
+                             "text": [f"t{i}" for i in range(23)]}), path, row_group_size=4)
+    full = all_batches(path, batch_size=5)
+    assert [b.rows_read for b in full] == [5, 5, 5, 5, 3]
+    assert full[3].frame["id"].tolist() == ["p15", "p16", "p17", "p18", "p19"]
+    resumed = all_batches(path, batch_size=5, skip_batches=3)
+    assert [b.index for b in resumed] == [3, 4]
+    pd.testing.assert_frame_equal(resumed[0].frame, full[3].frame)
+    assert resumed[1].frame["_line"].tolist() == [21, 22, 23]
+
+
+# --------------------------------------------------------------------------- txt folders
+
+
+def test_txt_folder(tmp_path):
+    root = tmp_path / "docs"
+    (root / "b").mkdir(parents=True)
+    (root / "b" / "two.txt").write_text("second file", encoding="utf-8")
+    (root / "a.txt").write_text("first file", encoding="utf-8")
+    (root / "c.txt").write_bytes(b"caf\xe9")
+    (root / "d.txt").write_bytes(b"")
+    (root / "e.txt").write_text("y" * 30, encoding="utf-8")
+    (root / "notes.md").write_text("not a text file")
+    batch = one_batch(root, max_text_chars=20)
+    assert batch.rows_read == 5
+    assert batch.frame["id"].tolist() == ["a.txt", "b/two.txt", "d.txt"]
+    assert batch.frame["text"].tolist() == ["first file", "second file", ""]
+    assert batch.frame["_line"].isna().all()
+    assert batch.rejects == [
+        Reject(str(root), None, "c.txt", "undecodable bytes (not UTF-8)"),
+        Reject(str(root), None, "e.txt", "text too large: 30 characters > limit 20"),
+    ]
+    assert count_rows(root) == 5
+
+
+# --------------------------------------------------------------------------- batching
+
+
+def numbered_jsonl(path, n, bad_every=0):
+    lines = []
+    for i in range(n):
+        if bad_every and i % bad_every == 0:
+            lines.append(b"{oops")
+        else:
+            lines.append(jline(id=f"r{i}", text=f"text {i}"))
+    write_lines(path, lines)
+
+
+def test_batches_are_cut_by_input_rows_including_rejects(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    numbered_jsonl(path, 10, bad_every=4)  # rows 0, 4, 8 broken
+    batches = all_batches(path, batch_size=3)
+    assert [b.index for b in batches] == [0, 1, 2, 3]
+    assert [b.rows_read for b in batches] == [3, 3, 3, 1]
+    assert [len(b.rejects) for b in batches] == [1, 1, 1, 0]
+    assert batches[1].frame["id"].tolist() == ["r3", "r5"]
+    assert [r.line for b in batches for r in b.rejects] == [1, 5, 9]
+
+
+@pytest.mark.parametrize("skip", [0, 1, 2, 3, 4, 5])
+def test_skip_batches_gives_the_same_batches(tmp_path, skip):
+    path = tmp_path / "rows.jsonl"
+    numbered_jsonl(path, 10, bad_every=4)
+    full = all_batches(path, batch_size=3)
+    resumed = all_batches(path, batch_size=3, skip_batches=skip)
+    assert [b.index for b in resumed] == [b.index for b in full[skip:]]
+    for got, want in zip(resumed, full[skip:]):
+        pd.testing.assert_frame_equal(got.frame, want.frame)
+        assert got.rejects == want.rejects
+
+
+def test_multiple_inputs_continue_numbering_and_batches_span_files(tmp_path):
+    first = tmp_path / "one.jsonl"
+    write_lines(first, [jline(id=f"j{i}", text="j") for i in range(5)])
+    second = tmp_path / "two.csv"
+    write_csv(second, "id,text\n" + "".join(f"c{i},c\n" for i in range(4)))
+    batches = all_batches([first, second], batch_size=3)
+    assert [b.index for b in batches] == [0, 1, 2]
+    assert [b.rows_read for b in batches] == [3, 3, 3]
+    spanning = batches[1].frame
+    assert spanning["id"].tolist() == ["j3", "j4", "c0"]
+    assert spanning["_source"].tolist() == [str(first)] * 2 + [str(second)]
+    assert spanning["_line"].tolist() == [4, 5, 2]
+    assert list(spanning.columns)[-2:] == ["_source", "_line"]
+    resumed = all_batches([first, second], batch_size=3, skip_batches=2)
+    assert [b.index for b in resumed] == [2]
+    pd.testing.assert_frame_equal(resumed[0].frame, batches[2].frame)
+
+
+def test_inputs_are_validated_before_the_first_batch(tmp_path):
+    good = tmp_path / "good.jsonl"
+    write_lines(good, [jline(text="x")])
+    with pytest.raises(DataError, match="missing.csv"):
+        iter_batches([good, tmp_path / "missing.csv"])
+    with pytest.raises(DataError, match="no input files"):
+        iter_batches([])
+
+
+def test_empty_file_gives_no_batches(tmp_path):
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(b"\n\n")
+    assert all_batches(path) == []
+
+
+# --------------------------------------------------------------------------- read_records
+
+
+def test_read_records_strict_names_file_and_line(tmp_path):
+    path = tmp_path / "train.jsonl"
+    write_lines(path, [jline(id="a", text="ok"), b"", jline(id="b", text=5)])
+    with pytest.raises(DataError, match=r"train.jsonl: line 3: text is not a string \(int\)"):
+        read_records(path)
+
+
+def test_read_records_lenient_skips_and_warns(tmp_path, caplog):
+    path = tmp_path / "train.jsonl"
+    write_lines(path, [jline(id="a", text="ok", labels=["x"]), b"{",
+                       jline(id="c", text="ok too", labels=[])])
+    with caplog.at_level(logging.WARNING, logger="threatclf"):
+        frame = read_records(path, columns=["labels"], strict=False)
+    assert list(frame.columns) == ["id", "text", "labels", "_source", "_line"]
+    assert frame["id"].tolist() == ["a", "c"]
+    assert frame["labels"].tolist() == [["x"], []]
+    assert "skipped 1 bad rows" in caplog.text
+
+
+def test_read_records_missing_columns(tmp_path):
+    csv_path = tmp_path / "train.csv"
+    write_csv(csv_path, "id,text\n1,x\n")
+    with pytest.raises(DataError, match=r"train.csv: no column 'labels'"):
+        read_records(csv_path, columns=["labels"])
+    jsonl_path = tmp_path / "train.jsonl"
+    write_lines(jsonl_path, [jline(id="1", body="x")])
+    with pytest.raises(DataError, match="no text field 'text' in any row"):
+        read_records(jsonl_path, strict=False)
+    write_lines(jsonl_path, [jline(id="1", text="x")])
+    with pytest.raises(DataError, match="no field 'labels'"):
+        read_records(jsonl_path, columns=["labels"])
+
+
+def test_read_records_parquet_says_row(tmp_path):
+    path = tmp_path / "train.parquet"
+    pq.write_table(pa.table({"text": ["a", None]}), path)
+    with pytest.raises(DataError, match="train.parquet: row 2: text is null"):
+        read_records(path)
+
+
+# --------------------------------------------------------------------------- misc
+
+
+def test_count_rows(tmp_path):
+    one, two = tmp_path / "one.parquet", tmp_path / "two.parquet"
+    pq.write_table(pa.table({"text": ["a", "b", "c"]}), one)
+    pq.write_table(pa.table({"text": ["d"]}), two)
+    assert count_rows([one, two]) == 4
+    jsonl = tmp_path / "x.jsonl"
+    write_lines(jsonl, [jline(text="a")])
+    assert count_rows([one, jsonl]) is None
+
+
+def test_reject_to_dict():
+    reject = Reject("in.jsonl", 3, None, "invalid JSON: x")
+    assert reject.to_dict() == {
+        "source": "in.jsonl", "line": 3, "id": None, "reason": "invalid JSON: x"}
+    assert json.loads(json.dumps(reject.to_dict())) == reject.to_dict()

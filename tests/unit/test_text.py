@@ -1,0 +1,48 @@
+import pytest
+
+from threatclf import split_passages
+
+
+def spans(text, **kw):
+    return [text[s:e] for s, e in split_passages(text, **kw)]
+
+
+def test_paragraphs_become_passages_with_exact_offsets():
+    text = "  First paragraph has quite a few words in it, enough to stand alone here.\n\n" \
+           "Second paragraph also has quite a few words in it, enough to stand alone.\n"
+    parts = split_passages(text, min_words=5)
+    assert [text[s:e] for s, e in parts] == [
+        "First paragraph has quite a few words in it, enough to stand alone here.",
+        "Second paragraph also has quite a few words in it, enough to stand alone.",
+    ]
+    assert parts[0].start == 2
+
+
+def test_long_paragraph_is_cut_into_sentence_windows_within_max_words():
+    sentence = "This sentence has exactly eight words in it. "
+    text = sentence * 30
+    parts = spans(text, max_words=20)
+    assert all(len(p.split()) <= 20 for p in parts)
+    assert all(p.endswith(".") for p in parts)
+    assert " ".join(parts).split() == text.split()  # nothing lost, nothing repeated
+
+
+def test_sentence_longer_than_window_is_cut_at_words():
+    text = " ".join(f"w{i}" for i in range(50))
+    parts = spans(text, max_words=20, min_words=1)
+    assert [len(p.split()) for p in parts] == [20, 20, 10]
+
+
+def test_short_pieces_are_merged_with_neighbours():
+    text = "Headline here\nA lead paragraph that carries the story in a handful of words."
+    assert spans(text, min_words=5) == [text]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\n\t"])
+def test_blank_text_has_no_passage(text):
+    assert split_passages(text) == []
+
+
+def test_invalid_max_words():
+    with pytest.raises(ValueError):
+        split_passages("x", max_words=0)

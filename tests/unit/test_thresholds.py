@@ -1,0 +1,22 @@
+import numpy as np
+
+from threatclf.thresholds import f1_optimal_threshold
+
+
+def test_threshold_separates_perfectly_separable_scores():
+    y = np.array([0, 0, 0, 1, 1])
+    p = np.array([0.1, 0.2, 0.3, 0.7, 0.9])
+    t = f1_optimal_threshold(y, p)
+    assert 0.3 < t <= 0.7
+    assert ((p >= t) == y.astype(bool)).all()
+
+
+def test_threshold_trades_precision_for_recall_when_it_pays():
+    y = np.array([1, 0, 1, 1, 0, 0, 0, 0])
+    p = np.array([0.9, 0.8, 0.6, 0.55, 0.5, 0.3, 0.2, 0.1])
+    t = f1_optimal_threshold(y, p)
+    assert 0.5 < t <= 0.55  # all three positives, one false positive: F1 0.857
+
+
+def test_no_positive_keeps_default():
+    assert f1_optimal_threshold(np.zeros(4), np.linspace(0, 1, 4), default=0.42) == 0.42

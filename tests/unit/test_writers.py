@@ -1,0 +1,308 @@
+"""Atomic writers: output appears only when complete, and round-trips per format."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from threatclf.exceptions import DataError
+from threatclf.readers import read_records
+from threatclf.writers import (
+    RecordWriter,
+    atomic_path,
+    flatten_records,
+    output_format,
+    write_jsonl,
+)
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+
+LABELS = ["alpha", "beta", "gamma"]
+
+
+class Boom(Exception):
+    pass
+
+
+def leftovers(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def record(i: int, **extra) -> dict:
+    return {
+        "id": f"r{i}",
+        "text": f"short text {i}, with \"quotes\"\nand a second line é",
+        "labels": ["alpha", "gamma"] if i % 2 else [],
+        "scores": {"alpha": 0.25 * (i % 4), "beta": 0.5, "gamma": 1.0},
+        **extra,
+    }
+
+
+def read_back(path) -> pd.DataFrame:
+    if str(path).endswith(".parquet"):
+        return pq.read_table(path).to_pandas()
+    if ".csv" in str(path):
+        return pd.read_csv(path, keep_default_na=False, na_values=[""])
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        return pd.DataFrame([json.loads(line) for line in handle])
+
+
+# --------------------------------------------------------------------------- formats
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("o.jsonl", "jsonl"), ("o.jsonl.gz", "jsonl"), ("o.ndjson", "jsonl"),
+    ("o.csv", "csv"), ("o.CSV.gz", "csv"), ("o.parquet", "parquet"),
+])
+def test_output_format(name, expected):
+    assert output_format(name) == expected
+
+
+def test_output_format_unknown():
+    with pytest.raises(DataError, match="out.xlsx"):
+        output_format("out.xlsx")
+
+
+# --------------------------------------------------------------------------- atomicity
+
+
+def test_atomic_path_replaces_on_success(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with atomic_path(target) as temp:
+        assert temp.parent == tmp_path and temp != target
+        temp.write_text("new")
+        assert target.read_text() == "old"  # not visible until the block ends
+    assert target.read_text() == "new"
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_atomic_path_on_exception_leaves_target_untouched(tmp_path, existing):
+    target = tmp_path / "out.txt"
+    if existing:
+        target.write_text("old")
+    with pytest.raises(Boom):
+        with atomic_path(target) as temp:
+            temp.write_text("half")
+            raise Boom
+    assert (target.read_text() if existing else target.exists()) == ("old" if existing else False)
+    assert leftovers(tmp_path) == []
+
+
+def test_atomic_file_gets_the_usual_permissions(tmp_path):
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    with atomic_path(tmp_path / "atomic.txt") as temp:
+        temp.write_text("x")
+    assert os.stat(tmp_path / "atomic.txt").st_mode == os.stat(plain).st_mode
+
+
+def test_missing_output_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        RecordWriter(tmp_path / "nowhere" / "out.jsonl", LABELS)
+
+
+@pytest.mark.parametrize("name", ["out.jsonl", "out.jsonl.gz", "out.csv", "out.csv.gz",
+                                  "out.parquet"])
+@pytest.mark.parametrize("existing", [False, True])
+def test_record_writer_exception_writes_nothing(tmp_path, name, existing):
+    target = tmp_path / name
+    if existing:
+        target.write_bytes(b"previous run")
+    with pytest.raises(Boom):
+        with RecordWriter(target, LABELS) as writer:
+            writer.write([record(0), record(1)])
+            raise Boom
+    if existing:
+        assert target.read_bytes() == b"previous run"
+    else:
+        assert not target.exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_record_writer_failing_write_discards(tmp_path):
+    target = tmp_path / "out.jsonl"
+    writer = RecordWriter(target, LABELS)
+    writer.write([record(0)])
+    with pytest.raises(TypeError, match="object"):
+        writer.write([{"id": "x", "text": "y", "bad": object()}])
+    writer.close()  # already aborted: nothing to commit
+    assert not target.exists() and leftovers(tmp_path) == []
+    with pytest.raises(ValueError, match="closed"):
+        writer.write([record(1)])
+
+
+def test_write_jsonl_is_atomic(tmp_path):
+    target = tmp_path / "out.jsonl"
+
+    def records():
+        yield {"id": "a", "text": "x"}
+        raise Boom
+
+    with pytest.raises(Boom):
+        write_jsonl(records(), target)
+    assert not target.exists() and leftovers(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- JSONL
+
+
+@pytest.mark.parametrize("name", ["out.jsonl", "out.jsonl.gz"])
+def test_jsonl_round_trip_keeps_nesting_and_nulls(tmp_path, name):
+    target = tmp_path / name
+    records = [
+        record(1, n=np.int64(3), f=np.float32(0.5), missing=float("nan"), na=pd.NA,
+               flag=np.bool_(True), vec=np.array([1, 2])),
+        record(2, n=4, f=None, missing=1.0, na=None, flag=False, vec=[]),
+    ]
+    with RecordWriter(target, LABELS) as writer:
+        writer.write(records[:1])
+        writer.write(records[1:])
+    assert writer.rows_written == 2
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(target, "rb") as handle:
+        raw = handle.read()
+    assert "é".encode() in raw  # ensure_ascii=False
+    assert raw.count(b"\n") == 2  # one line a record: newlines in text are escaped
+    rows = [json.loads(line) for line in raw.decode().splitlines()]
+    assert rows[0]["labels"] == ["alpha", "gamma"] and rows[1]["labels"] == []
+    assert rows[0]["scores"] == {"alpha": 0.25, "beta": 0.5, "gamma": 1.0}
+    assert (rows[0]["n"], rows[0]["f"], rows[0]["missing"], rows[0]["na"]) == (3, 0.5, None, None)
+    assert rows[0]["flag"] is True and rows[0]["vec"] == [1, 2]
+    assert rows[1]["text"] == records[1]["text"]
+
+
+def test_gzip_header_names_the_target_not_the_temp_file(tmp_path):
+    target = tmp_path / "named.jsonl.gz"
+    write_jsonl([{"id": "a", "text": "x"}], target)
+    header = target.read_bytes()[:64]
+    assert b"named.jsonl" in header and b"partial" not in header
+
+
+def test_write_jsonl_round_trips_through_the_reader(tmp_path):
+    target = tmp_path / "out.jsonl"
+    write_jsonl((record(i) for i in range(2500)), target)
+    frame = read_records(target)
+    assert len(frame) == 2500
+    assert frame["id"].tolist()[:2] == ["r0", "r1"]
+    assert frame["text"][1] == record(1)["text"]
+    assert frame["labels"][1] == ["alpha", "gamma"]
+
+
+# --------------------------------------------------------------------------- flattening
+
+
+def test_flatten_records():
+    frame = flatten_records([
+        {"id": "a", "labels": ["alpha", "beta"], "scores": {"beta": 0.5, "alpha": 0.9},
+         "meta": {"k": [1, "é"]}, "n": 1},
+        {"id": "b", "labels": [], "scores": {"alpha": 0.1, "beta": 0.2, "gamma": 0.3},
+         "meta": "plain"},
+    ], LABELS)
+    assert list(frame.columns) == [
+        "id", "labels", "score_alpha", "score_beta", "score_gamma", "meta", "n"]
+    assert frame["labels"].tolist() == ["alpha;beta", ""]
+    assert frame["score_alpha"].tolist() == [0.9, 0.1]
+    assert np.isnan(frame["score_gamma"][0]) and frame["score_gamma"][1] == 0.3
+    assert frame["score_beta"].dtype == np.float64
+    assert frame["meta"].tolist() == ['{"k": [1, "é"]}', "plain"]
+
+
+def test_flatten_records_unknown_score_label():
+    with pytest.raises(DataError, match="delta"):
+        flatten_records([{"scores": {"alpha": 1.0, "delta": 0.5}}], LABELS)
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.csv.gz"])
+def test_csv_round_trip_with_header_once(tmp_path, name):
+    target = tmp_path / name
+    with RecordWriter(target, LABELS) as writer:
+        writer.write([record(0, extra={"a": 1}), record(1, extra=None)])
+        writer.write([record(2)])  # no "extra" column in this batch
+    frame = read_back(target)
+    assert list(frame.columns) == [
+        "id", "text", "labels", "score_alpha", "score_beta", "score_gamma", "extra"]
+    assert frame["id"].tolist() == ["r0", "r1", "r2"]  # header not repeated
+    assert frame["text"].tolist() == [record(i)["text"] for i in range(3)]
+    assert frame["labels"].fillna("").tolist() == ["", "alpha;gamma", ""]
+    assert frame["score_alpha"].tolist() == [0.0, 0.25, 0.5]
+    assert json.loads(frame["extra"][0]) == {"a": 1}
+    assert frame["extra"][1:].isna().all()
+
+
+def test_csv_new_column_after_first_batch_is_an_error(tmp_path):
+    target = tmp_path / "out.csv"
+    with pytest.raises(DataError, match="late"):
+        with RecordWriter(target, LABELS) as writer:
+            writer.write([record(0)])
+            writer.write([record(1, late="x")])
+    assert not target.exists() and leftovers(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- Parquet
+
+
+def test_parquet_round_trip_one_row_group_per_write(tmp_path):
+    target = tmp_path / "out.parquet"
+    with RecordWriter(target, LABELS) as writer:
+        writer.write([record(i, _line=i + 1) for i in range(3)])
+        writer.write([])
+        writer.write([record(i, _line=i + 1) for i in range(3, 5)])
+    meta = pq.ParquetFile(target).metadata
+    assert meta.num_row_groups == 2 and meta.num_rows == 5
+    frame = read_back(target)
+    assert frame["labels"].tolist() == ["", "alpha;gamma", "", "alpha;gamma", ""]
+    assert frame["score_alpha"].tolist() == [0.0, 0.25, 0.5, 0.75, 0.0]
+    assert frame["text"][4] == record(4)["text"]
+    assert frame["_line"].tolist() == [1, 2, 3, 4, 5]
+
+
+def test_parquet_schema_is_stable_across_batches_with_nulls(tmp_path):
+    target = tmp_path / "out.parquet"
+    with RecordWriter(target, LABELS) as writer:
+        # first batch: "note" all null, "year" int, "scores" missing for one record
+        writer.write([record(0, note=None, year=2001), {"id": "r1", "text": "t", "year": 2002}])
+        # later: "note" gets text, "year" has a null, "labels" all null
+        writer.write([{"id": "r2", "text": "u", "note": "now text", "year": None,
+                       "labels": None}])
+        # later still: "note" gets a number, mixed with text
+        writer.write([{"id": "r3", "text": "v", "note": 5, "year": 2004},
+                      {"id": "r4", "text": "w", "note": "x", "year": 2005}])
+    table = pq.read_table(target)
+    assert table.schema.field("note").type == pa.large_string()
+    assert table.schema.field("score_alpha").type == pa.float64()
+    assert table.schema.field("year").type == pa.int64()
+    assert table.column("note").to_pylist() == [None, None, "now text", "5", "x"]
+    assert table.column("year").to_pylist() == [2001, 2002, None, 2004, 2005]
+    assert table.column("score_beta").to_pylist() == [0.5, None, None, None, None]
+
+
+def test_parquet_incompatible_later_batch_names_the_column(tmp_path):
+    target = tmp_path / "out.parquet"
+    with pytest.raises(DataError, match="'year'"):
+        with RecordWriter(target, LABELS) as writer:
+            writer.write([{"id": "a", "text": "t", "year": 2001}])
+            writer.write([{"id": "b", "text": "t", "year": "last spring"}])
+    assert not target.exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["out.jsonl", "out.csv", "out.parquet"])
+def test_nothing_written_still_gives_a_valid_file(tmp_path, name):
+    target = tmp_path / name
+    with RecordWriter(target, LABELS):
+        pass
+    assert target.exists()
+    if name.endswith(".parquet"):
+        assert pq.read_table(target).num_rows == 0
+    else:
+        assert target.read_bytes() == b""

@@ -1,0 +1,76 @@
+"""threatclf — tag news passages and articles with security-threat categories.
+
+The pieces, in the order data flows through them::
+
+    labels       the taxonomy (terrorism, organized_crime, ...) and label-list <-> matrix
+    text         articles -> passages with character offsets
+    features     the TF-IDF vectorizers and their compact stored form
+    fastvec      a compiled, exact re-implementation of TF-IDF + linear scoring
+    classifier   ThreatClassifier: fit / predict / predict_proba / explain
+    thresholds   per-label F1-optimal decision thresholds
+    evaluate     per-label metrics and cross-validation
+    persistence  model folders: skops by default, digests, trusted types, model card
+    readers      streaming CSV / JSONL / Parquet / txt input; bad rows become rejects
+    writers      atomic JSONL / CSV / Parquet output
+    batch        labelling DataFrames and files: chunks, workers, resume, evidence
+    distributed  the same labelling on Dask
+    cli          the ``threatclf`` command
+
+Importing threatclf has no side effects: no logging set-up, no warning filters, no model
+loaded. The default model is read on first use of ``load_model()``.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .classifier import ThreatClassifier
+from .evaluate import Evaluation, cross_validate, evaluate
+from .exceptions import (
+    DataError,
+    IncompatibleModelError,
+    MissingDependencyError,
+    ModelFormatError,
+    ThreatclfError,
+    UntrustedModelError,
+)
+from .labels import DEFAULT_LABELS, LABEL_DEFINITIONS, THREAT_LABELS
+from .persistence import ModelVersionWarning, load_model, save_model, verify_model
+from .text import split_passages
+
+__all__ = [
+    "__version__",
+    "ThreatClassifier",
+    "load_model",
+    "save_model",
+    "verify_model",
+    "evaluate",
+    "cross_validate",
+    "Evaluation",
+    "split_passages",
+    "label_dataframe",
+    "label_files",
+    "label_dask",
+    "DEFAULT_LABELS",
+    "LABEL_DEFINITIONS",
+    "THREAT_LABELS",
+    "ThreatclfError",
+    "DataError",
+    "ModelFormatError",
+    "UntrustedModelError",
+    "IncompatibleModelError",
+    "MissingDependencyError",
+    "ModelVersionWarning",
+]
+
+
+def __getattr__(name: str):
+    # Batch labelling pulls in pandas I/O and tqdm; import it when first asked for.
+    if name in ("label_dataframe", "label_files"):
+        from . import batch
+
+        return getattr(batch, name)
+    if name == "label_dask":
+        from . import distributed
+
+        return distributed.label_dask
+    raise AttributeError(f"module 'threatclf' has no attribute {name!r}")

@@ -1,0 +1,483 @@
+"""Labelling articles in bulk: DataFrames in memory, and files in resumable chunks.
+
+One path serves both::
+
+    records ──split──▶ passages ──score──▶ passage probabilities ──max per article──▶ labels
+            ──best passage per label──▶ evidence (offsets, top terms)
+
+For files, the input is read in fixed-size chunks (:func:`threatclf.readers.iter_batches`);
+each chunk's results go to ``OUTPUT.partial/`` as soon as it is done (atomically, a
+``.done.json`` marker last), so ``resume=True`` skips finished chunks after a crash or a
+kill. The final output is assembled from the chunks into a temporary file and renamed into
+place only when complete. Every input row ends up labelled or in the rejects file.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .classifier import ThreatClassifier, explain_row
+from .exceptions import DataError
+from .text import DEFAULT_MAX_WORDS, split_passages
+
+__all__ = ["LabelOptions", "LabelSummary", "label_dataframe", "label_files", "label_records"]
+
+logger = logging.getLogger("threatclf")
+
+_PARTIAL_SUFFIX = ".partial"
+
+
+@dataclass(frozen=True)
+class LabelOptions:
+    """How records are labelled; part of a run's fingerprint, so a resume cannot mix settings."""
+
+    passages: bool = False
+    threshold: float | dict | None = None
+    top_terms: int = 5
+    max_words: int = DEFAULT_MAX_WORDS
+    keep_text: bool = False
+
+
+@dataclass
+class LabelSummary:
+    """What a labelling run did."""
+
+    rows_read: int = 0
+    labelled: int = 0
+    rejected: int = 0
+    passages: int = 0
+    label_counts: dict = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    output: str | None = None
+    rejects: str | None = None
+    resumed_chunks: int = 0
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows_read / self.elapsed_s if self.elapsed_s else 0.0
+
+    @property
+    def passages_per_s(self) -> float:
+        return self.passages / self.elapsed_s if self.elapsed_s else 0.0
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "rows_per_s": round(self.rows_per_s, 1), "passages_per_s": round(self.passages_per_s, 1)}
+
+    def to_text(self) -> str:
+        counts = ", ".join(f"{k} {v}" for k, v in self.label_counts.items()) or "none"
+        return (
+            f"rows in {self.rows_read:,} | labelled {self.labelled:,} | rejected {self.rejected:,} | "
+            f"passages {self.passages:,}\nlabels: {counts}\n"
+            f"elapsed {self.elapsed_s:.1f} s | {self.rows_per_s:,.0f} rows/s | {self.passages_per_s:,.0f} passages/s"
+            + (f"\noutput: {self.output}" if self.output else "")
+            + (f"\nrejects: {self.rejects}" if self.rejected else "")
+        )
+
+
+def _thresholds(model: ThreatClassifier, threshold) -> np.ndarray:
+    if threshold is None:
+        return np.asarray(model.thresholds_, dtype=np.float64)
+    if isinstance(threshold, Mapping):
+        unknown = set(threshold) - set(model.labels_)
+        if unknown:
+            raise DataError(f"threshold names unknown labels {sorted(unknown)}; model labels: {list(model.labels_)}")
+        return np.array([float(threshold.get(lab, t)) for lab, t in zip(model.labels_, model.thresholds_)])
+    value = float(threshold)
+    if not 0.0 <= value <= 1.0:
+        raise DataError(f"threshold must be between 0 and 1, got {value}")
+    return np.full(len(model.labels_), value)
+
+
+def _resolve_model(model) -> ThreatClassifier:
+    if model is None or isinstance(model, (str, os.PathLike)):
+        from .persistence import load_model
+
+        return load_model(model)
+    if not isinstance(model, ThreatClassifier):
+        raise TypeError(f"model must be a ThreatClassifier, a model folder or None, got {type(model).__name__}")
+    return model
+
+
+def label_records(model: ThreatClassifier, ids: Sequence[str], texts: Sequence[str],
+                  options: LabelOptions = LabelOptions()) -> list[dict]:
+    """Label articles (or passages with ``options.passages``): the one labelling path.
+
+    Returns one dict per article: ``labels``, ``scores`` (label → probability, the best
+    passage's) and ``evidence`` (per label: passage index, offsets, score, top terms), or one
+    dict per passage with its offsets, labels and scores.
+    """
+    labels = list(model.labels_)
+    cut = _thresholds(model, options.threshold)
+    owner: list[int] = []
+    spans: list[tuple[int, int]] = []
+    for i, text in enumerate(texts):
+        for passage in split_passages(text, max_words=options.max_words):
+            owner.append(i)
+            spans.append(passage)
+    passage_texts = [texts[i][s:e] for i, (s, e) in zip(owner, spans)]
+    if passage_texts:
+        X, scores = model._features_and_scores(passage_texts)
+        proba = model._proba_from_scores(scores)
+    else:
+        X, proba = None, np.zeros((0, len(labels)))
+    hits = proba >= cut
+    if options.passages:
+        counter = Counter()
+        out = []
+        for k, (i, (s, e)) in enumerate(zip(owner, spans)):
+            index = k - owner.index(i) if False else None  # placeholder, replaced below
+            out.append(None)
+        # passage index within its article
+        out = []
+        position = 0
+        previous = -1
+        for k, (i, (s, e)) in enumerate(zip(owner, spans)):
+            position = position + 1 if i == previous else 0
+            previous = i
+            record = {"id": ids[i], "passage": position, "start": int(s), "end": int(e),
+                      "labels": [labels[j] for j in np.flatnonzero(hits[k])],
+                      "scores": {lab: round(float(p), 6) for lab, p in zip(labels, proba[k])}}
+            if options.keep_text:
+                record["text"] = passage_texts[k]
+            out.append(record)
+        return out
+    names = model.get_feature_names_out() if options.top_terms and passage_texts else None
+    word_only = _word_columns(names) if names is not None else None
+    records = []
+    bounds = np.searchsorted(np.asarray(owner, dtype=np.int64), np.arange(len(texts) + 1))
+    for i in range(len(texts)):
+        first, last = bounds[i], bounds[i + 1]
+        if first == last:
+            records.append({"id": ids[i], "labels": [], "scores": {lab: 0.0 for lab in labels}, "evidence": []})
+            continue
+        block = proba[first:last]
+        best = block.argmax(axis=0)
+        top = block[best, np.arange(len(labels))]
+        assigned = np.flatnonzero(top >= cut)
+        evidence = []
+        for j in assigned:
+            k = first + int(best[j])
+            item = {"label": labels[j], "score": round(float(top[j]), 6), "passage": int(best[j]),
+                    "start": int(spans[k][0]), "end": int(spans[k][1])}
+            if options.top_terms:
+                item["terms"] = _top_terms(X, k, model.coef_[j], names, word_only, options.top_terms)
+            evidence.append(item)
+        records.append({"id": ids[i], "labels": [labels[j] for j in assigned],
+                        "scores": {lab: round(float(p), 6) for lab, p in zip(labels, top)},
+                        "evidence": evidence})
+    return records
+
+
+def _word_columns(names: np.ndarray) -> np.ndarray:
+    return np.fromiter((str(n).startswith("word:") for n in names), dtype=bool, count=len(names))
+
+
+def _top_terms(X, row: int, weights: np.ndarray, names, word_only, top: int) -> list[str]:
+    """The passage's terms that raised the label most: words when the model has them."""
+    start, end = X.indptr[row], X.indptr[row + 1]
+    columns, values = X.indices[start:end], X.data[start:end]
+    contrib = values * weights[columns]
+    keep = contrib > 0
+    if word_only is not None and word_only[columns].any():
+        keep &= word_only[columns]
+    columns, contrib = columns[keep], contrib[keep]
+    order = np.argsort(-contrib, kind="stable")[:top]
+    return [str(names[columns[k]]).split(":", 1)[1] for k in order]
+
+
+def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_col: str | None = None,
+                    passages: bool = False, threshold=None, top_terms: int = 5,
+                    max_words: int = DEFAULT_MAX_WORDS, chunk_size: int = 5000) -> pd.DataFrame:
+    """Label the texts of a DataFrame; return a new DataFrame.
+
+    Article level (default): the input columns plus ``labels`` (list), one ``score_<label>``
+    column per label and ``evidence`` (list of dicts with offsets into the text and terms).
+    With ``passages=True``: one row per passage with the article's id (``id_col`` or the
+    index), ``passage``, ``start``, ``end``, ``text``, ``labels`` and the score columns.
+    A missing or non-string text raises :class:`DataError` naming the row.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"label_dataframe() takes a pandas DataFrame, got {type(df).__name__}")
+    if text_col not in df.columns:
+        raise DataError(f"column {text_col!r} not found; columns are {list(df.columns)}")
+    if id_col is not None and id_col not in df.columns:
+        raise DataError(f"id column {id_col!r} not found; columns are {list(df.columns)}")
+    model = _resolve_model(model)
+    texts = df[text_col].tolist()
+    for row, text in zip(df.index, texts):
+        if not isinstance(text, str):
+            raise DataError(f"row {row!r}: {text_col!r} is {type(text).__name__}, expected str")
+    ids = df[id_col].tolist() if id_col else df.index.tolist()
+    options = LabelOptions(passages=passages, threshold=threshold, top_terms=top_terms, max_words=max_words,
+                           keep_text=passages)
+    records = []
+    for start in range(0, len(texts), chunk_size):
+        records.extend(label_records(model, ids[start:start + chunk_size], texts[start:start + chunk_size], options))
+    labels = list(model.labels_)
+    key = id_col or "id"
+    if not records:
+        columns = [key, "passage", "start", "end", "text", "labels"] if passages else list(df.columns) + ["labels", "evidence"]
+        return pd.DataFrame(columns=columns + [f"score_{lab}" for lab in labels])
+    scores = pd.DataFrame([r.pop("scores") for r in records], columns=labels).add_prefix("score_")
+    result = pd.DataFrame.from_records(records)
+    if passages:
+        result = result.rename(columns={"id": key})
+        return pd.concat([result, scores], axis=1)
+    result.index = df.index
+    scores.index = df.index
+    out = df.copy()
+    out["labels"] = result["labels"]
+    out[scores.columns] = scores
+    out["evidence"] = result["evidence"]
+    return out
+
+
+# ---------------------------------------------------------------------------------- files
+def _fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_options: dict, options: LabelOptions) -> dict:
+    """What must be unchanged for a resumed run to continue an earlier one."""
+    files = []
+    for path in inputs:
+        stat = path.stat()
+        files.append({"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
+    model_digest = hashlib.sha256(json.dumps(getattr(model, "metadata_", {}).get("files") or
+                                             model.training_fingerprint_, sort_keys=True).encode()).hexdigest()
+    return {"inputs": files, "model": model_digest, "reader": reader_options, "options": asdict(options)}
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class _ChunkStore:
+    """``OUTPUT.partial/``: one records file, one rejects file and one done-marker per chunk."""
+
+    def __init__(self, output: Path):
+        self.folder = output.with_name(output.name + _PARTIAL_SUFFIX)
+
+    def open(self, fingerprint: dict, resume: bool) -> set[int]:
+        manifest = self.folder / "manifest.json"
+        if self.folder.exists():
+            if resume:
+                try:
+                    previous = json.loads(manifest.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    previous = None
+                if previous != fingerprint:
+                    raise DataError(
+                        f"cannot resume: {self.folder} was made from other inputs, model or options; "
+                        "run again without --resume to start over"
+                    )
+                return self.done()
+            shutil.rmtree(self.folder)
+        self.folder.mkdir(parents=True)
+        _atomic_write_text(manifest, json.dumps(fingerprint, indent=1))
+        return set()
+
+    def done(self) -> set[int]:
+        return {int(p.name.split("-")[1].split(".")[0]) for p in self.folder.glob("chunk-*.done.json")}
+
+    def paths(self, index: int) -> tuple[Path, Path, Path]:
+        stem = self.folder / f"chunk-{index:07d}"
+        return Path(f"{stem}.jsonl"), Path(f"{stem}.rejects.jsonl"), Path(f"{stem}.done.json")
+
+    def write(self, index: int, records: list[dict], rejects: list[dict], stats: dict) -> None:
+        records_path, rejects_path, done_path = self.paths(index)
+        _atomic_write_text(records_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        _atomic_write_text(rejects_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rejects))
+        _atomic_write_text(done_path, json.dumps(stats))  # last: the chunk counts as done from here
+
+    def stats(self, index: int) -> dict:
+        return json.loads(self.paths(index)[2].read_text(encoding="utf-8"))
+
+    def read(self, index: int, which: int) -> list[dict]:
+        with open(self.paths(index)[which], encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle]
+
+
+def _records_for_chunk(model, frame: pd.DataFrame, options: LabelOptions) -> list[dict]:
+    """Label one chunk and carry the input's other columns through (article level)."""
+    ids = frame["id"].tolist()
+    records = label_records(model, ids, frame["text"].tolist(), options)
+    if options.passages:
+        return records
+    carried = [c for c in frame.columns if c not in ("id", "text", "_source", "_line")]
+    if options.keep_text:
+        carried.append("text")
+    if carried:
+        extra = frame[carried].astype(object).where(frame[carried].notna(), None).to_dict("records")
+        records = [{"id": r["id"], **{k: _plain(v) for k, v in e.items()}, **{k: r[k] for k in r if k != "id"}}
+                   for r, e in zip(records, extra)]
+    return records
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def _process_chunk(model, store: _ChunkStore, batch, options: LabelOptions) -> dict:
+    records = _records_for_chunk(model, batch.frame, options)
+    key = "id"
+    if options.passages:
+        articles = len(batch.frame)
+    else:
+        articles = len(records)
+    counts = Counter(label for r in records for label in r["labels"])
+    stats = {"rows_read": batch.rows_read, "labelled": articles, "rejected": len(batch.rejects),
+             "passages": _count_passages(records, options, batch), "label_counts": dict(counts)}
+    store.write(batch.index, records, [r.to_dict() for r in batch.rejects], stats)
+    del key
+    return stats
+
+
+def _count_passages(records, options, batch) -> int:
+    if options.passages:
+        return len(records)
+    return int(batch.frame.attrs.get("n_passages", 0)) or sum(
+        len(split_passages(t, max_words=options.max_words)) for t in batch.frame["text"]
+    )
+
+
+# Worker processes keep the model they were given once, at start.
+_WORKER: dict = {}
+
+
+def _init_worker(model_bytes: bytes) -> None:
+    import pickle
+
+    _WORKER["model"] = pickle.loads(model_bytes)  # our own in-memory model, handed over by the parent
+
+
+def _worker_chunk(store_folder: str, batch, options: LabelOptions) -> tuple[int, dict]:
+    store = _ChunkStore.__new__(_ChunkStore)
+    store.folder = Path(store_folder)
+    return batch.index, _process_chunk(_WORKER["model"], store, batch, options)
+
+
+def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: str = "id", passages: bool = False,
+                threshold=None, top_terms: int = 5, max_words: int = DEFAULT_MAX_WORDS, keep_text: bool = False,
+                chunk_size: int = 2000, max_text_chars: int = 1_000_000, n_jobs: int = 1, resume: bool = False,
+                rejects=None, progress: bool | None = None) -> LabelSummary:
+    """Label CSV / JSONL / Parquet files (or folders of .txt files) into ``output``.
+
+    The format of ``output`` follows its extension (``.jsonl[.gz]``, ``.csv[.gz]``,
+    ``.parquet``). Bad rows go to ``rejects`` (default ``OUTPUT.rejects.jsonl``) with their
+    file, line, id and reason. ``resume=True`` continues a killed run with the same inputs,
+    model and options, giving the output an uninterrupted run would have given.
+    """
+    from .readers import count_rows, iter_batches
+    from .writers import RecordWriter, atomic_path, output_format
+
+    started = time.perf_counter()
+    paths = [Path(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
+    if not paths:
+        raise DataError("no input files given")
+    output = Path(output)
+    output_format(output)  # fail early on an unknown extension
+    if output.resolve() in {p.resolve() for p in paths}:
+        raise DataError(f"output {output} is also an input")
+    rejects_path = Path(rejects) if rejects else output.with_name(output.name + ".rejects.jsonl")
+    if n_jobs < 1:
+        n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    model = _resolve_model(model)
+    options = LabelOptions(passages=passages, threshold=threshold, top_terms=top_terms, max_words=max_words,
+                           keep_text=keep_text)
+    _thresholds(model, threshold)  # validate before any work
+    reader_options = {"text_col": text_col, "id_col": id_col, "chunk_size": chunk_size, "max_text_chars": max_text_chars}
+    output.parent.mkdir(parents=True, exist_ok=True)
+    store = _ChunkStore(output)
+    done = store.open(_fingerprint(paths, model, reader_options, options), resume)
+    summary = LabelSummary(resumed_chunks=len(done))
+
+    show = (sys.stderr.isatty() if progress is None else progress)
+    from tqdm.auto import tqdm
+
+    total = count_rows(paths)
+    bar = tqdm(total=total, unit=" rows", disable=not show, dynamic_ncols=True, desc="labelling")
+    batches = iter_batches(paths, text_col=text_col, id_col=id_col, batch_size=chunk_size,
+                           max_text_chars=max_text_chars, skip_batches=0)
+    indices: list[int] = []
+
+    def account(stats: dict) -> None:
+        bar.update(stats["rows_read"])
+
+    try:
+        if n_jobs == 1:
+            for batch in batches:
+                indices.append(batch.index)
+                if batch.index in done:
+                    account(store.stats(batch.index))
+                    continue
+                account(_process_chunk(model, store, batch, options))
+        else:
+            import multiprocessing
+            import pickle
+
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(n_jobs, mp_context=context, initializer=_init_worker,
+                                     initargs=(pickle.dumps(model),)) as pool:
+                pending = set()
+                for batch in batches:
+                    indices.append(batch.index)
+                    if batch.index in done:
+                        account(store.stats(batch.index))
+                        continue
+                    pending.add(pool.submit(_worker_chunk, str(store.folder), batch, options))
+                    if len(pending) >= 2 * n_jobs:  # bound memory: a few chunks in flight
+                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for future in finished:
+                            account(future.result()[1])
+                for future in pending:
+                    account(future.result()[1])
+    finally:
+        bar.close()
+
+    counts: Counter = Counter()
+    for index in indices:
+        stats = store.stats(index)
+        summary.rows_read += stats["rows_read"]
+        summary.labelled += stats["labelled"]
+        summary.rejected += stats["rejected"]
+        summary.passages += stats["passages"]
+        counts.update(stats["label_counts"])
+    summary.label_counts = {lab: counts.get(lab, 0) for lab in model.labels_}
+    if summary.labelled + summary.rejected != summary.rows_read:  # a bug, never a data problem
+        raise RuntimeError(f"row accounting failed: {summary.labelled} + {summary.rejected} != {summary.rows_read}")
+
+    label_names = list(model.labels_)
+    with RecordWriter(output, label_names) as writer:
+        for index in indices:
+            writer.write(store.read(index, 0))
+    if summary.rejected or rejects_path.exists():
+        with atomic_path(rejects_path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+            for index in indices:
+                for reject in store.read(index, 1):
+                    handle.write(json.dumps(reject, ensure_ascii=False) + "\n")
+    shutil.rmtree(store.folder, ignore_errors=True)
+    summary.output = str(output)
+    summary.rejects = str(rejects_path) if summary.rejected else None
+    summary.elapsed_s = time.perf_counter() - started
+    return summary

@@ -1,0 +1,436 @@
+"""``ThreatClassifier``: TF-IDF features, one linear model per label, calibrated thresholds.
+
+How a text becomes labels::
+
+    text ──TF-IDF (word and/or char n-grams)──▶ x ──x·wₗ + bₗ──▶ score
+         ──sigmoid(aₗ·score + cₗ)──▶ probability ──≥ thresholdₗ──▶ label l
+
+Every model option (logistic regression, NB-weighted logistic regression, linear SVM, SGD)
+ends as one weight vector per label, so prediction is one sparse matrix product whatever was
+trained. Calibration (a, c) and thresholds are learned on out-of-fold scores of the training
+data, never on the data they are later judged on.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.model_selection import KFold
+from sklearn.svm import LinearSVC
+from sklearn.utils.validation import check_is_fitted
+
+from .exceptions import DataError
+from .features import build_vectorizers, feature_names, pack_vectorizer, unpack_vectorizer
+from .labels import infer_labels, to_indicator
+from .thresholds import f1_optimal_threshold
+
+__all__ = ["ThreatClassifier", "MODELS"]
+
+logger = logging.getLogger("threatclf")
+
+MODELS = ("logreg", "nblogreg", "svm", "sgd")
+
+
+def _check_texts(texts: object, what: str = "texts") -> list[str]:
+    if isinstance(texts, str):
+        raise DataError(f"{what} must be a sequence of strings, not a single string")
+    if isinstance(texts, pd.DataFrame):
+        raise DataError(f"{what} must be a sequence of strings, not a DataFrame; pass df['text']")
+    values = list(texts) if not isinstance(texts, list) else texts
+    for row, value in enumerate(values):
+        if not isinstance(value, str):
+            raise DataError(f"{what}[{row}] is {type(value).__name__}, expected str")
+    return values
+
+
+def _per_label(value, labels: Sequence[str], name: str) -> list:
+    """Expand a scalar or a {label: value} mapping into one value per label."""
+    if isinstance(value, Mapping):
+        unknown = set(value) - set(labels) - {"*"}
+        if unknown:
+            raise ValueError(f"{name} names unknown labels: {sorted(unknown)}")
+        default = value.get("*")
+        missing = [lab for lab in labels if lab not in value and default is None]
+        if missing:
+            raise ValueError(f"{name} has no value for labels {missing} (add them or a '*' default)")
+        return [value.get(lab, default) for lab in labels]
+    return [value] * len(labels)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # stable for large |z|
+
+
+class ThreatClassifier(BaseEstimator):
+    """Multi-label text classifier: TF-IDF features and one linear model per label.
+
+    Parameters
+    ----------
+    features : {"word+char", "word", "char"}
+        Word n-grams, character n-grams within word boundaries, or both side by side.
+    word_ngram_range, char_ngram_range : tuple of int
+        N-gram sizes of the word and character vectorizers.
+    min_df, max_df, max_features, sublinear_tf
+        Passed to each ``TfidfVectorizer``.
+    model : {"logreg", "nblogreg", "svm", "sgd"}
+        Logistic regression; logistic regression on naive-Bayes-weighted features (NB-LR);
+        linear SVM; or SGD with the modified Huber loss.
+    C : float or dict
+        Inverse regularisation strength, one for all labels or ``{label: C}`` (``"*"`` sets a
+        default).
+    class_weight : "balanced", None or dict
+        Class weights of each binary model, or ``{label: weight}``.
+    cv : int
+        Folds used for out-of-fold scores, from which calibration and thresholds are learned.
+    threshold : "f1", float or dict
+        ``"f1"`` learns the F1-optimal threshold per label on out-of-fold probabilities;
+        a number (or ``{label: number}``) fixes it.
+    calibrate : bool
+        Fit a sigmoid on out-of-fold scores so that probabilities mean what they say.
+    labels : list of str, optional
+        Label names and their order; by default the names found in ``y`` (taxonomy first).
+    engine : {"auto", "reference"}
+        ``"auto"`` scores with the compiled fast path when it supports the vectorizers
+        (identical results); ``"reference"`` always uses scikit-learn's ``transform``.
+    n_jobs : int, optional
+        Threads for training (labels in parallel) and for the fast scoring path.
+    random_state : int
+        Seed of the cross-validation split and of stochastic models.
+    """
+
+    def __init__(
+        self,
+        *,
+        features: str = "word+char",
+        word_ngram_range: tuple[int, int] = (1, 2),
+        char_ngram_range: tuple[int, int] = (2, 5),
+        min_df: int | float = 2,
+        max_df: float = 1.0,
+        max_features: int | None = None,
+        sublinear_tf: bool = True,
+        model: str = "logreg",
+        C: float | Mapping[str, float] = 10.0,
+        class_weight: str | None | Mapping = "balanced",
+        cv: int = 5,
+        threshold: str | float | Mapping[str, float] = "f1",
+        calibrate: bool = True,
+        labels: Sequence[str] | None = None,
+        engine: str = "auto",
+        n_jobs: int | None = None,
+        random_state: int | None = 0,
+    ):
+        self.features = features
+        self.word_ngram_range = word_ngram_range
+        self.char_ngram_range = char_ngram_range
+        self.min_df = min_df
+        self.max_df = max_df
+        self.max_features = max_features
+        self.sublinear_tf = sublinear_tf
+        self.model = model
+        self.C = C
+        self.class_weight = class_weight
+        self.cv = cv
+        self.threshold = threshold
+        self.calibrate = calibrate
+        self.labels = labels
+        self.engine = engine
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fitting
+    def _validate_params(self) -> None:
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
+        if self.engine not in ("auto", "reference"):
+            raise ValueError(f"engine must be 'auto' or 'reference', got {self.engine!r}")
+        needs_cv = self.calibrate or (isinstance(self.threshold, str))
+        if isinstance(self.threshold, str) and self.threshold != "f1":
+            raise ValueError(f"threshold must be 'f1', a number or a dict, got {self.threshold!r}")
+        if needs_cv and (not isinstance(self.cv, int) or self.cv < 2):
+            raise ValueError(f"cv must be an int >= 2 to calibrate or learn thresholds, got {self.cv!r}")
+
+    def _resolve_targets(self, y) -> tuple[list[str], np.ndarray]:
+        """Label names and a 0/1 matrix from label lists or an indicator DataFrame."""
+        if isinstance(y, pd.DataFrame):
+            labels = list(self.labels) if self.labels is not None else [str(c) for c in y.columns]
+            missing = [lab for lab in labels if lab not in y.columns]
+            if missing:
+                raise DataError(f"indicator DataFrame has no column for labels {missing}")
+            values = y[labels].to_numpy()
+            if not np.isin(values, (0, 1, True, False)).all():
+                raise DataError("indicator DataFrame must hold only 0/1 or True/False")
+            return labels, values.astype(np.int8)
+        if isinstance(y, np.ndarray) and y.ndim == 2 and y.dtype != object:
+            if self.labels is None:
+                raise DataError("a 0/1 matrix y needs labels=[...] to name its columns")
+            return list(self.labels), y.astype(np.int8)
+        y = list(y)
+        labels = list(self.labels) if self.labels is not None else infer_labels(y)
+        return labels, to_indicator(y, labels)
+
+    def fit(self, X: Iterable[str], y, sample_weight=None) -> "ThreatClassifier":
+        """Learn features, one linear model per label, calibration and thresholds.
+
+        ``y`` holds, for each text, a list of label names (an empty list for none), or is a
+        0/1 indicator DataFrame with one column per label.
+        """
+        self._validate_params()
+        texts = _check_texts(X)
+        labels, Y = self._resolve_targets(y)
+        if len(texts) == 0:
+            raise DataError("cannot train on an empty training set")
+        if len(texts) != len(Y):
+            raise DataError(f"got {len(texts)} texts but {len(Y)} label rows")
+        if not labels:
+            raise DataError("no label names found in the training labels")
+        counts = Y.sum(axis=0)
+        for name, positives in zip(labels, counts):
+            if positives == 0:
+                raise DataError(f"label {name!r} has no positive example in the training set")
+            if positives == len(Y):
+                raise DataError(f"label {name!r} is on every training example; nothing to learn")
+        if self.cv and (self.calibrate or isinstance(self.threshold, str)):
+            too_few = [name for name, positives in zip(labels, counts) if positives < self.cv]
+            if too_few:
+                raise DataError(f"labels {too_few} have fewer positive examples than cv={self.cv} folds")
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        self.labels_ = labels
+        self._compiled = None
+
+        calibration = np.tile([1.0, 0.0], (len(labels), 1))
+        oof_proba = None
+        if self.calibrate or isinstance(self.threshold, str):
+            oof_scores = self._out_of_fold_scores(texts, Y, weights)
+            if self.calibrate:
+                calibration = np.array([_fit_sigmoid(oof_scores[:, j], Y[:, j]) for j in range(len(labels))])
+            oof_proba = _sigmoid(oof_scores * calibration[:, 0] + calibration[:, 1])
+        if isinstance(self.threshold, str):
+            self.thresholds_ = np.array([f1_optimal_threshold(Y[:, j], oof_proba[:, j]) for j in range(len(labels))])
+        else:
+            self.thresholds_ = np.asarray(_per_label(self.threshold, labels, "threshold"), dtype=np.float64)
+        self.calibration_ = calibration
+        self.oof_probabilities_ = oof_proba  # kept for evaluation of the training run; not saved
+        self.vectorizers_, self.coef_, self.intercept_ = self._fit_features_and_weights(texts, Y, weights)
+        self.training_fingerprint_ = _fingerprint(texts, Y, labels)
+        return self
+
+    def _out_of_fold_scores(self, texts, Y, weights) -> np.ndarray:
+        folds = KFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
+        scores = np.zeros(Y.shape, dtype=np.float64)
+        for train_idx, test_idx in folds.split(texts):
+            fold_texts = [texts[i] for i in train_idx]
+            vectorizers, coef, intercept = self._fit_features_and_weights(
+                fold_texts, Y[train_idx], None if weights is None else weights[train_idx]
+            )
+            X_test = sp.hstack([v.transform([texts[i] for i in test_idx]) for v in vectorizers]).tocsr()
+            scores[test_idx] = X_test @ coef.T + intercept
+        return scores
+
+    def _fit_features_and_weights(self, texts, Y, weights):
+        vectorizers = build_vectorizers(
+            self.features,
+            word_ngram_range=self.word_ngram_range,
+            char_ngram_range=self.char_ngram_range,
+            min_df=self.min_df,
+            max_df=self.max_df,
+            max_features=self.max_features,
+            sublinear_tf=self.sublinear_tf,
+        )
+        X = sp.hstack([v.fit_transform(texts) for v in vectorizers]).tocsr()
+        # Canonical form now: estimators would otherwise fix it in place, from several threads.
+        X.sum_duplicates()
+        X.sort_indices()
+        Cs = _per_label(self.C, self.labels_, "C")
+        class_weights = (
+            _per_label(self.class_weight, self.labels_, "class_weight")
+            if isinstance(self.class_weight, Mapping) and set(self.class_weight) <= set(self.labels_) | {"*"}
+            else [self.class_weight] * len(self.labels_)
+        )
+        fitted = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(_fit_binary)(self.model, X, Y[:, j], Cs[j], class_weights[j], weights, self.random_state)
+            for j in range(len(self.labels_))
+        )
+        coef = np.vstack([c for c, _ in fitted])
+        intercept = np.array([b for _, b in fitted], dtype=np.float64)
+        return vectorizers, coef, intercept
+
+    # --------------------------------------------------------------- predicting
+    def _fast_scorer(self):
+        """The compiled scorer, or None when the reference path must be used."""
+        if self.engine == "reference":
+            return None
+        if getattr(self, "_compiled", None) is None:
+            from . import fastvec  # deferred: numba compiles on first use, not at import
+
+            if all(fastvec.is_supported(v) for v in self.vectorizers_):
+                tfidfs = [fastvec.CompiledTfidf.from_vectorizer(v) for v in self.vectorizers_]
+                self._compiled = fastvec.CompiledLinearScorer(tfidfs, self.coef_, self.intercept_)
+            else:
+                self._compiled = False
+        return self._compiled or None
+
+    def transform(self, X: Iterable[str]) -> sp.csr_matrix:
+        """TF-IDF feature matrix of ``X`` (columns named by :meth:`get_feature_names_out`)."""
+        check_is_fitted(self, "coef_")
+        texts = _check_texts(X)
+        scorer = self._fast_scorer()
+        if scorer is not None:
+            return scorer.transform(texts, n_threads=self._threads())
+        return sp.hstack([v.transform(texts) for v in self.vectorizers_], format="csr")
+
+    def _threads(self) -> int:
+        if self.n_jobs is None:
+            return 1
+        if self.n_jobs < 0:
+            import os
+
+            return max(1, (os.cpu_count() or 1) + 1 + self.n_jobs)
+        return int(self.n_jobs)
+
+    def _features_and_scores(self, texts: list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
+        scorer = self._fast_scorer()
+        if scorer is not None:
+            return scorer.transform_and_score(texts, n_threads=self._threads())
+        X = sp.hstack([v.transform(texts) for v in self.vectorizers_], format="csr")
+        return X, X @ self.coef_.T + self.intercept_
+
+    def decision_function(self, X: Iterable[str]) -> np.ndarray:
+        """Raw linear scores, shape (n_texts, n_labels)."""
+        check_is_fitted(self, "coef_")
+        return self._features_and_scores(_check_texts(X))[1]
+
+    def _proba_from_scores(self, scores: np.ndarray) -> np.ndarray:
+        return _sigmoid(scores * self.calibration_[:, 0] + self.calibration_[:, 1])
+
+    def predict_proba(self, X: Iterable[str]) -> pd.DataFrame:
+        """Calibrated probability of each label, one column per label."""
+        proba = self._proba_from_scores(self.decision_function(X))
+        return pd.DataFrame(proba, columns=list(self.labels_))
+
+    def predict_indicator(self, X: Iterable[str]) -> np.ndarray:
+        """0/1 matrix (n_texts, n_labels): probability at or above each label's threshold."""
+        proba = self._proba_from_scores(self.decision_function(X))
+        return (proba >= self.thresholds_).astype(np.int8)
+
+    def predict(self, X: Iterable[str]) -> list[list[str]]:
+        """For each text, the list of labels it carries (possibly empty)."""
+        check_is_fitted(self, "coef_")
+        names = np.asarray(self.labels_, dtype=object)
+        return [list(names[row.astype(bool)]) for row in self.predict_indicator(X)]
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        check_is_fitted(self, "coef_")
+        return feature_names(self.vectorizers_)
+
+    def explain(self, text: str, top: int = 10) -> dict[str, list[tuple[str, float]]]:
+        """The terms of ``text`` that pushed each label's score up, with their contributions.
+
+        A contribution is the term's TF-IDF value times its weight for the label; the list
+        holds the ``top`` largest positive ones, largest first.
+        """
+        check_is_fitted(self, "coef_")
+        if not isinstance(text, str):
+            raise DataError(f"explain() takes one string, got {type(text).__name__}")
+        X = self.transform([text])
+        return explain_row(X, 0, self.coef_, self.get_feature_names_out(), self.labels_, top)
+
+    # -------------------------------------------------------------- persistence
+    def save(self, path, *, format: str = "skops", **metadata) -> "object":
+        """Write a model folder (see :func:`threatclf.save_model`)."""
+        from .persistence import save_model
+
+        return save_model(self, path, format=format, **metadata)
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # object.__getstate__ may return __dict__ itself
+        state.pop("_compiled", None)
+        state.pop("oof_probabilities_", None)
+        state.pop("_feature_names", None)
+        if "vectorizers_" in state:
+            state["vectorizers_"] = [pack_vectorizer(v) for v in state["vectorizers_"]]
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if "vectorizers_" in state:
+            state["vectorizers_"] = [
+                v if not isinstance(v, dict) else unpack_vectorizer(v) for v in state["vectorizers_"]
+            ]
+        super().__setstate__(state)
+        self._compiled = None
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.target_tags.required = True
+        tags.target_tags.multi_output = True
+        return tags
+
+
+def _fingerprint(texts: list[str], Y: np.ndarray, labels: Sequence[str]) -> dict:
+    """Row count, positives per label and a SHA-256 of texts and labels: which data made a model."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(list(labels)).encode())
+    for text, row in zip(texts, Y):
+        digest.update(text.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00" + row.astype(np.int8).tobytes() + b"\x00")
+    positives = {label: int(n) for label, n in zip(labels, Y.sum(axis=0))}
+    return {"rows": len(texts), "positives": positives, "sha256": digest.hexdigest()}
+
+
+def explain_row(X: sp.csr_matrix, row: int, coef: np.ndarray, names: np.ndarray, labels, top: int):
+    """Top positive term contributions of one feature row, per label."""
+    start, end = X.indptr[row], X.indptr[row + 1]
+    columns, values = X.indices[start:end], X.data[start:end]
+    result = {}
+    for j, label in enumerate(labels):
+        contrib = values * coef[j, columns]
+        order = np.argsort(-contrib, kind="stable")[:top]
+        result[label] = [(str(names[columns[k]]), float(contrib[k])) for k in order if contrib[k] > 0]
+    return result
+
+
+def _fit_sigmoid(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt scaling: a, c such that sigmoid(a·score + c) fits the out-of-fold outcomes."""
+    lr = LogisticRegression(C=1e4, solver="lbfgs", max_iter=1000)
+    lr.fit(scores.reshape(-1, 1), y)
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def _nb_ratio(X: sp.csr_matrix, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """Naive-Bayes log-count ratio of each feature (Wang & Manning, 2012)."""
+    positive = np.asarray(X[y == 1].sum(axis=0)).ravel() + alpha
+    negative = np.asarray(X[y == 0].sum(axis=0)).ravel() + alpha
+    return np.log((positive / positive.sum()) / (negative / negative.sum()))
+
+
+def _fit_binary(model, X, y, C, class_weight, sample_weight, random_state):
+    """Fit one label's linear model; return its weights over X's columns and its intercept."""
+    if model == "logreg":
+        est = LogisticRegression(C=C, class_weight=class_weight, solver="liblinear", max_iter=1000)
+        est.fit(X, y, sample_weight=sample_weight)
+        return est.coef_[0].astype(np.float64), float(est.intercept_[0])
+    if model == "nblogreg":
+        ratio = _nb_ratio(X, y)
+        est = LogisticRegression(C=C, class_weight=class_weight, solver="liblinear", max_iter=1000)
+        est.fit(X @ sp.diags(ratio), y, sample_weight=sample_weight)
+        return (est.coef_[0] * ratio).astype(np.float64), float(est.intercept_[0])
+    if model == "svm":
+        est = LinearSVC(C=C, class_weight=class_weight, max_iter=5000, random_state=random_state)
+        est.fit(X, y, sample_weight=sample_weight)
+        return est.coef_[0].astype(np.float64), float(est.intercept_[0])
+    est = SGDClassifier(
+        loss="modified_huber", alpha=1.0 / (C * X.shape[0]), class_weight=class_weight,
+        max_iter=50, tol=1e-4, random_state=random_state,
+    )
+    est.fit(X, y, sample_weight=sample_weight)
+    return est.coef_[0].astype(np.float64), float(est.intercept_[0])

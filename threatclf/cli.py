@@ -1,0 +1,237 @@
+"""The ``threatclf`` command: argument parsing only; every command calls the library.
+
+Exit codes: 0 success; 1 ``label`` finished but rejected some rows (see the rejects file);
+2 a usage or data error (one line on stderr, no traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .exceptions import ThreatclfError
+
+EXIT_OK, EXIT_REJECTS, EXIT_ERROR = 0, 1, 2
+
+
+def _threshold(value: str):
+    """``0.4`` for every label, or ``terrorism=0.6,corruption=0.3`` per label."""
+    try:
+        if "=" not in value:
+            return float(value)
+        pairs = (item.split("=", 1) for item in value.split(",") if item)
+        return {name.strip(): float(number) for name, number in pairs}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid threshold {value!r}: use 0.5 or label=0.5,label=0.3") from None
+
+
+def _trust(args) -> bool:
+    return bool(getattr(args, "trust", False))
+
+
+def _load(args):
+    from .persistence import load_model
+
+    return load_model(args.model, trust=_trust(args))
+
+
+def cmd_train(args) -> int:
+    from .classifier import ThreatClassifier
+    from .data import load_labelled
+    from .evaluate import evaluate, score_predictions
+
+    texts, labels = [], []
+    for path in args.data:
+        t, y = load_labelled(path, text_col=args.text_col, labels_col=args.labels_col)
+        texts += t
+        labels += y
+    params = {}
+    if args.config:
+        with open(args.config, encoding="utf-8") as handle:
+            params = json.load(handle)
+    for name in ("features", "model", "C", "cv", "min_df", "n_jobs"):
+        value = getattr(args, name)
+        if value is not None:
+            params[name] = value
+    try:
+        model = ThreatClassifier(**params)
+    except TypeError as exc:
+        raise ThreatclfError(f"invalid model setting: {exc}") from None
+    _say(args, f"training on {len(texts):,} texts from {', '.join(args.data)} ...")
+    model.fit(texts, labels)
+    metrics = {}
+    if model.oof_probabilities_ is not None:
+        oof = score_predictions(model._resolve_targets(labels)[1], model.oof_probabilities_ >= model.thresholds_,
+                                model.oof_probabilities_, model.labels_)
+        metrics["cross-validated"] = {**oof.to_dict(), "description": f"{model.cv}-fold out-of-fold predictions on the training data."}
+    if args.dev:
+        dev_texts, dev_labels = load_labelled(args.dev, text_col=args.text_col, labels_col=args.labels_col)
+        result = evaluate(model, dev_texts, dev_labels)
+        metrics["dev"] = {**result.to_dict(), "description": f"Held-out file {args.dev}, not used in training."}
+        _say(args, result.to_table())
+    path = model.save(args.output, format=args.format, metrics=metrics, overwrite=args.overwrite,
+                      training_description=f"Trained with `threatclf train` on {', '.join(args.data)}.")
+    _say(args, f"saved model to {path}")
+    return EXIT_OK
+
+
+def cmd_evaluate(args) -> int:
+    from .data import load_labelled
+    from .evaluate import evaluate
+
+    model = _load(args)
+    texts, labels = load_labelled(args.data, text_col=args.text_col, labels_col=args.labels_col)
+    result = evaluate(model, texts, labels)
+    print(result.to_json() if args.format == "json" else result.to_table())
+    return EXIT_OK
+
+
+def cmd_info(args) -> int:
+    from .persistence import default_model_path, read_metadata
+
+    path = args.model or default_model_path()
+    metadata = read_metadata(path)
+    if args.format == "json":
+        print(json.dumps(metadata, indent=2))
+        return EXIT_OK
+    print(f"model:      {path}")
+    print(f"format:     {metadata.get('format_version')} ({metadata.get('weights_format')})")
+    print(f"created:    {metadata.get('created')} by threatclf {metadata.get('threatclf_version')}, "
+          f"scikit-learn {metadata.get('sklearn_version')}, numpy {metadata.get('numpy_version')}")
+    data = metadata.get("training_data", {})
+    print(f"training:   {data.get('rows', '?')} rows, sha256 {str(data.get('sha256', '?'))[:16]}…")
+    print(f"features:   {metadata.get('n_features')} ({metadata.get('settings', {}).get('features')}, "
+          f"model {metadata.get('settings', {}).get('model')})")
+    print("labels:     threshold")
+    for label, threshold in metadata.get("thresholds", {}).items():
+        print(f"  {label:<20} {threshold:.3f}")
+    for split, figures in (metadata.get("metrics") or {}).items():
+        per_label = ", ".join(f"{k} {v['f1']:.3f}" for k, v in figures.get("labels", {}).items())
+        print(f"{split}: macro F1 {figures['macro_f1']:.3f}, micro F1 {figures['micro_f1']:.3f} ({per_label})")
+    return EXIT_OK
+
+
+def cmd_verify(args) -> int:
+    from .persistence import verify_model
+
+    check = verify_model(args.model_dir)
+    print(f"{args.model_dir}: format {check.metadata['format_version']}, digests OK")
+    print(f"types built on load: {', '.join(check.types) or '(skops defaults only)'}")
+    if check.untrusted:
+        print(f"NOT TRUSTED: {', '.join(check.untrusted)}", file=sys.stderr)
+        return EXIT_ERROR
+    print("all types trusted")
+    return EXIT_OK
+
+
+def cmd_label(args) -> int:
+    from .batch import label_files
+
+    model = _load(args)
+    summary = label_files(
+        args.inputs, args.output, model, text_col=args.text_col, id_col=args.id_col, passages=args.passages,
+        threshold=args.threshold, top_terms=args.top_terms, keep_text=args.keep_text, chunk_size=args.chunk_size,
+        max_text_chars=args.max_text_chars, n_jobs=args.n_jobs, resume=args.resume, rejects=args.rejects,
+        progress=False if args.quiet else None,
+    )
+    if args.summary_json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    elif not args.quiet:
+        print(summary.to_text(), file=sys.stderr)
+    return EXIT_REJECTS if summary.rejected else EXIT_OK
+
+
+def _say(args, message: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="threatclf", description="Tag news text with security-threat categories.")
+    parser.add_argument("--version", action="version", version=f"threatclf {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def model_option(p, help_text="model folder (default: the bundled default model)"):
+        p.add_argument("--model", "-m", default=None, help=help_text)
+        p.add_argument("--trust", action="store_true",
+                       help="trust the model file entirely (needed for joblib/pickle models; never for files you did not make)")
+
+    def columns(p, labels=True):
+        p.add_argument("--text-col", default="text", help="column/field holding the text (default: text)")
+        if labels:
+            p.add_argument("--labels-col", default="labels",
+                           help="column holding the labels: a list, or 'a;b' in CSV (default: labels)")
+
+    p = sub.add_parser("train", help="train a model on labelled data and save it as a model folder")
+    p.add_argument("data", nargs="+", help="labelled JSONL, CSV or Parquet file(s)")
+    p.add_argument("-o", "--output", required=True, help="model folder to write")
+    p.add_argument("--dev", help="labelled file to evaluate on (figures go into the model card)")
+    columns(p)
+    p.add_argument("--config", help="JSON file of ThreatClassifier settings")
+    p.add_argument("--features", choices=["word", "char", "word+char"])
+    p.add_argument("--model", dest="model", choices=["logreg", "nblogreg", "svm", "sgd"])
+    p.add_argument("--C", type=float)
+    p.add_argument("--cv", type=int)
+    p.add_argument("--min-df", type=int)
+    p.add_argument("--n-jobs", type=int)
+    p.add_argument("--format", choices=["skops", "joblib"], default="skops")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a model on labelled data")
+    p.add_argument("data", help="labelled JSONL, CSV or Parquet file")
+    model_option(p)
+    columns(p)
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("info", help="show a model's labels, thresholds, data, metrics and versions")
+    p.add_argument("--model", "-m", default=None, help="model folder (default: the bundled default model)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("verify", help="check a model folder's digests and stored types without loading it")
+    p.add_argument("model_dir")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("label", help="label articles in CSV / JSONL / Parquet files or folders of .txt files")
+    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("-o", "--output", required=True, help="output file: .jsonl[.gz], .csv[.gz] or .parquet")
+    model_option(p)
+    columns(p, labels=False)
+    p.add_argument("--id-col", default="id", help="column holding the article id (default: id)")
+    p.add_argument("--passages", action="store_true", help="write one row per passage instead of per article")
+    p.add_argument("--threshold", type=_threshold, help="override thresholds: 0.5, or label=0.6,label=0.3")
+    p.add_argument("--top-terms", type=int, default=5, help="evidence terms per label (default: 5; 0 for none)")
+    p.add_argument("--keep-text", action="store_true", help="copy the text into the output")
+    p.add_argument("--n-jobs", "-j", type=int, default=1, help="worker processes (default: 1; -1 = all cores)")
+    p.add_argument("--chunk-size", type=int, default=2000, help="rows per chunk, the unit of resuming (default: 2000)")
+    p.add_argument("--max-text-chars", type=int, default=1_000_000,
+                   help="reject texts longer than this many characters (default: 1,000,000)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run with the same settings")
+    p.add_argument("--rejects", help="where rejected rows go (default: OUTPUT.rejects.jsonl)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
+    p.add_argument("--summary-json", action="store_true", help="print the run summary as JSON on stdout")
+    p.set_defaults(func=cmd_label)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``threatclf`` command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ThreatclfError, FileNotFoundError, FileExistsError, IsADirectoryError, PermissionError) as exc:
+        print(f"threatclf {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"threatclf {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

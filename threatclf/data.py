@@ -1,0 +1,45 @@
+"""Labelled data sets for training and evaluation: texts plus a list of labels per text."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from .exceptions import DataError
+
+__all__ = ["load_labelled"]
+
+
+def _parse_labels(value, source: str, row: int) -> list[str]:
+    """A label list from JSON/Parquet lists or CSV strings (``a;b`` or ``["a","b"]``)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    if hasattr(value, "tolist") and not isinstance(value, str):  # numpy / arrow arrays from Parquet
+        value = value.tolist()
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise DataError(f"{source}, row {row}: labels {text!r:.60} look like JSON but do not parse") from None
+        else:
+            return [part.strip() for part in text.split(";") if part.strip()]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise DataError(
+            f"{source}, row {row}: labels must be a list of label names (or 'a;b' in CSV), got {value!r:.60}"
+        )
+    return list(value)
+
+
+def load_labelled(path, *, text_col: str = "text", labels_col: str = "labels") -> tuple[list[str], list[list[str]]]:
+    """Texts and label lists from a JSONL, CSV or Parquet file; any bad row is an error."""
+    from .readers import read_records
+
+    frame = read_records(path, text_col=text_col, columns=[labels_col], strict=True)
+    source = str(Path(path))
+    lines = frame["_line"].tolist() if "_line" in frame else list(range(1, len(frame) + 1))
+    labels = [_parse_labels(v, source, line) for v, line in zip(frame[labels_col].tolist(), lines)]
+    return frame["text"].tolist(), labels

@@ -1,0 +1,123 @@
+"""Honest figures for a model: per-label precision, recall, F1 and PR-AUC, and k-fold CV."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.metrics import average_precision_score, f1_score, precision_recall_fscore_support
+from sklearn.model_selection import KFold
+
+from .exceptions import DataError
+from .labels import to_indicator
+
+__all__ = ["Evaluation", "evaluate", "score_predictions", "cross_validate"]
+
+
+@dataclass
+class Evaluation:
+    """Metrics of one model on one labelled set."""
+
+    per_label: pd.DataFrame  # index: label; columns: precision, recall, f1, support, pr_auc
+    micro_f1: float
+    macro_f1: float
+    n_samples: int
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-ready figures: top-level ``macro_f1``/``micro_f1`` and a ``labels`` mapping."""
+        per_label = {
+            label: {k: (None if pd.isna(v) else (int(v) if k == "support" else float(v))) for k, v in row.items()}
+            for label, row in self.per_label.iterrows()
+        }
+        return {"n_samples": self.n_samples, "macro_f1": self.macro_f1, "micro_f1": self.micro_f1,
+                "labels": per_label, **self.extra}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def to_table(self) -> str:
+        """A plain-text table for terminals and model cards."""
+        lines = [f"{'label':<20} {'precision':>9} {'recall':>7} {'f1':>6} {'pr_auc':>7} {'support':>8}"]
+        for label, row in self.per_label.iterrows():
+            pr_auc = "n/a" if pd.isna(row["pr_auc"]) else f"{row['pr_auc']:.3f}"
+            lines.append(
+                f"{label:<20} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>6.3f} "
+                f"{pr_auc:>7} {int(row['support']):>8}"
+            )
+        lines.append(f"{'macro F1':<20} {self.macro_f1:>34.3f}")
+        lines.append(f"{'micro F1':<20} {self.micro_f1:>34.3f}   (n = {self.n_samples})")
+        return "\n".join(lines)
+
+
+def score_predictions(Y_true: np.ndarray, Y_pred: np.ndarray, proba: np.ndarray | None,
+                      labels: Sequence[str]) -> Evaluation:
+    """Metrics from 0/1 truth and prediction matrices (and probabilities for PR-AUC)."""
+    Y_true = np.asarray(Y_true, dtype=np.int8)
+    Y_pred = np.asarray(Y_pred, dtype=np.int8)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        Y_true, Y_pred, average=None, zero_division=0, labels=list(range(len(labels)))
+    )
+    pr_auc = []
+    for j in range(len(labels)):
+        has_both = 0 < Y_true[:, j].sum() < len(Y_true)
+        pr_auc.append(average_precision_score(Y_true[:, j], proba[:, j]) if proba is not None and has_both else np.nan)
+    table = pd.DataFrame(
+        {"precision": precision, "recall": recall, "f1": f1, "support": support, "pr_auc": pr_auc},
+        index=pd.Index(list(labels), name="label"),
+    )
+    micro = f1_score(Y_true, Y_pred, average="micro", zero_division=0)
+    return Evaluation(per_label=table, micro_f1=float(micro), macro_f1=float(np.mean(f1)), n_samples=len(Y_true))
+
+
+def _indicator(labels_data, label_names: Sequence[str]) -> np.ndarray:
+    if isinstance(labels_data, pd.DataFrame):
+        missing = [name for name in label_names if name not in labels_data.columns]
+        if missing:
+            raise DataError(f"indicator DataFrame has no column for labels {missing}")
+        return labels_data[list(label_names)].to_numpy().astype(np.int8)
+    return to_indicator(labels_data, label_names)
+
+
+def evaluate(model, texts: Iterable[str], labels) -> Evaluation:
+    """Score a fitted model on labelled texts.
+
+    ``labels`` is a list of label-name lists (or a 0/1 DataFrame). A label the model does not
+    know is an error; a model label absent from the data gets support 0.
+    """
+    texts = list(texts)
+    Y_true = _indicator(labels, model.labels_)
+    if len(texts) != len(Y_true):
+        raise DataError(f"got {len(texts)} texts but {len(Y_true)} label rows")
+    if not texts:
+        raise DataError("cannot evaluate on an empty data set")
+    proba = model.predict_proba(texts).to_numpy()
+    Y_pred = (proba >= model.thresholds_).astype(np.int8)
+    result = score_predictions(Y_true, Y_pred, proba, model.labels_)
+    result.per_label["threshold"] = model.thresholds_
+    return result
+
+
+def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, random_state: int = 0) -> pd.DataFrame:
+    """K-fold cross-validation: one row per fold (macro/micro F1, F1 per label) and a mean row.
+
+    Each fold clones and fits ``estimator`` on the other folds, so thresholds and calibration
+    are learned without seeing the fold they are scored on.
+    """
+    texts = list(texts)
+    if cv < 2 or cv > len(texts):
+        raise DataError(f"cv must be between 2 and the number of texts ({len(texts)}), got {cv}")
+    labels = list(labels) if not isinstance(labels, pd.DataFrame) else labels
+    rows = []
+    for fold, (train_idx, test_idx) in enumerate(KFold(cv, shuffle=True, random_state=random_state).split(texts)):
+        subset = (lambda idx: labels.iloc[idx]) if isinstance(labels, pd.DataFrame) else (lambda idx: [labels[i] for i in idx])
+        model = clone(estimator).fit([texts[i] for i in train_idx], subset(train_idx))
+        result = evaluate(model, [texts[i] for i in test_idx], subset(test_idx))
+        rows.append({"fold": fold, "macro_f1": result.macro_f1, "micro_f1": result.micro_f1,
+                     **{f"f1_{k}": v for k, v in result.per_label["f1"].items()}})
+    frame = pd.DataFrame(rows).set_index("fold")
+    frame.loc["mean"] = frame.mean()
+    return frame

@@ -1,0 +1,91 @@
+"""The text features: which TF-IDF vectorizers a model uses, and their compact stored form.
+
+A fitted ``TfidfVectorizer`` keeps its vocabulary as a dict of up to a few hundred thousand
+strings, which skops stores node by node (tens of MB, seconds to load). Models therefore
+store each vectorizer as its settings plus three arrays, and rebuild the very same
+scikit-learn object on load.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+__all__ = ["FEATURE_SETS", "build_vectorizers", "pack_vectorizer", "unpack_vectorizer", "feature_names"]
+
+FEATURE_SETS = ("word", "char", "word+char")
+
+# Settings kept in a stored vectorizer: everything that changes what ``transform`` returns.
+_STORED_PARAMS = (
+    "analyzer", "lowercase", "token_pattern", "ngram_range", "min_df", "max_df", "max_features",
+    "norm", "use_idf", "smooth_idf", "sublinear_tf", "binary", "strip_accents",
+)
+
+
+def build_vectorizers(
+    features: str,
+    *,
+    word_ngram_range: tuple[int, int],
+    char_ngram_range: tuple[int, int],
+    min_df: int | float,
+    max_df: float,
+    max_features: int | None,
+    sublinear_tf: bool,
+) -> list[TfidfVectorizer]:
+    """Unfitted vectorizers for a feature set name (``word``, ``char`` or ``word+char``)."""
+    if features not in FEATURE_SETS:
+        raise ValueError(f"features must be one of {FEATURE_SETS}, got {features!r}")
+    common = dict(min_df=min_df, max_df=max_df, max_features=max_features, sublinear_tf=sublinear_tf,
+                  dtype=np.float64)
+    vectorizers = []
+    if "word" in features:
+        vectorizers.append(TfidfVectorizer(analyzer="word", ngram_range=tuple(word_ngram_range), **common))
+    if "char" in features:
+        vectorizers.append(TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(char_ngram_range), **common))
+    return vectorizers
+
+
+def pack_vectorizer(vectorizer: TfidfVectorizer) -> dict:
+    """A fitted vectorizer as plain settings and numpy arrays (no pickle, no dict of terms)."""
+    params = vectorizer.get_params()
+    stored = {name: params[name] for name in _STORED_PARAMS}
+    stored["ngram_range"] = list(stored["ngram_range"])
+    terms = np.empty(len(vectorizer.vocabulary_), dtype=object)
+    for term, column in vectorizer.vocabulary_.items():
+        terms[column] = term
+    joined = "".join(terms.tolist())
+    lengths = np.fromiter((len(t) for t in terms), dtype=np.int64, count=len(terms))
+    return {
+        "params": stored,
+        "dtype": np.dtype(vectorizer.dtype).name,
+        # UTF-32 code points keep any character, including separators, exactly.
+        "terms_codepoints": np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).copy(),
+        "terms_offsets": np.concatenate([[0], np.cumsum(lengths)]),
+        "idf": np.asarray(vectorizer.idf_, dtype=np.float64) if vectorizer.use_idf else None,
+    }
+
+
+def unpack_vectorizer(packed: dict) -> TfidfVectorizer:
+    """Rebuild the fitted ``TfidfVectorizer`` that :func:`pack_vectorizer` stored."""
+    params = dict(packed["params"])
+    params["ngram_range"] = tuple(params["ngram_range"])
+    vectorizer = TfidfVectorizer(dtype=np.dtype(packed["dtype"]).type, **params)
+    joined = np.asarray(packed["terms_codepoints"], dtype=np.uint32).tobytes().decode("utf-32-le")
+    offsets = np.asarray(packed["terms_offsets"], dtype=np.int64)
+    terms = [joined[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
+    vectorizer.vocabulary_ = dict(zip(terms, range(len(terms))))
+    vectorizer.fixed_vocabulary_ = False
+    if packed["idf"] is not None:
+        vectorizer.idf_ = np.asarray(packed["idf"], dtype=np.float64)
+    return vectorizer
+
+
+def feature_names(vectorizers: Sequence[TfidfVectorizer]) -> np.ndarray:
+    """Names of the stacked feature columns, prefixed by analyzer (``word:`` / ``char:``)."""
+    parts = []
+    for vectorizer in vectorizers:
+        prefix = "word:" if vectorizer.analyzer == "word" else "char:"
+        names = vectorizer.get_feature_names_out()
+        parts.append(np.char.add(prefix, names.astype(str)).astype(object))
+    return np.concatenate(parts) if parts else np.empty(0, dtype=object)

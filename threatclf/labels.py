@@ -1,0 +1,121 @@
+"""The threat taxonomy and conversions between label lists and indicator matrices.
+
+The five default labels and their one-line definitions follow ``CODEBOOK.md`` (v1) of the
+annotated data. Users may train on any other label set: nothing else in threatclf assumes
+these five.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .exceptions import DataError
+
+__all__ = [
+    "Label",
+    "THREAT_LABELS",
+    "DEFAULT_LABELS",
+    "LABEL_DEFINITIONS",
+    "infer_labels",
+    "to_indicator",
+    "from_indicator",
+]
+
+
+@dataclass(frozen=True)
+class Label:
+    """A threat category: its name in data and models, and what it covers."""
+
+    name: str
+    definition: str
+
+
+THREAT_LABELS: tuple[Label, ...] = (
+    Label(
+        "terrorism",
+        "Violence or its threat by non-state groups or individuals to intimidate or coerce for "
+        "political, ideological or religious aims: attacks, plots, arrests, trials and "
+        "designations of terror suspects or groups, insurgent attacks, counter-terrorism, "
+        "terrorism financing, violent extremism and radicalisation.",
+    ),
+    Label(
+        "organized_crime",
+        "Structured criminal groups and what they do: mafias, cartels, gangs and networks; "
+        "racketeering, extortion, contract killings, kidnapping for ransom, smuggling of people, "
+        "arms, goods or wildlife, human trafficking, money-laundering networks, and police "
+        "operations against such groups.",
+    ),
+    Label(
+        "drug_trafficking",
+        "The illicit drug trade: production, cultivation, smuggling, distribution and sale of "
+        "illegal drugs, seizures and busts, trafficking routes, narco groups, prosecutions, and "
+        "counter-narcotics policy and cooperation.",
+    ),
+    Label(
+        "corruption",
+        "Abuse of entrusted (mostly public) power for private gain: bribery, kickbacks, "
+        "embezzlement of public funds, graft, nepotism, officials colluding with criminals; "
+        "corruption investigations, trials, and anti-corruption agencies, laws and campaigns.",
+    ),
+    Label(
+        "foreign_influence",
+        "A foreign state, or those acting for it, covertly, deceptively or coercively trying to "
+        "sway another country's internal politics: election interference, disinformation and "
+        "influence operations, covert funding, foreign agents, espionage, fomenting unrest, and "
+        "accusations of these.",
+    ),
+)
+
+#: Names of the default labels, in the order models report them.
+DEFAULT_LABELS: tuple[str, ...] = tuple(label.name for label in THREAT_LABELS)
+#: Label name -> one-line definition (codebook v1).
+LABEL_DEFINITIONS: dict[str, str] = {label.name: label.definition for label in THREAT_LABELS}
+
+
+def _check_label_list(value: object, row: int) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise DataError(
+            f"row {row}: labels must be a list of label names, got {type(value).__name__} "
+            f"{value!r:.60}"
+        )
+    names = list(value)
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise DataError(f"row {row}: label names must be non-empty strings, got {name!r:.60}")
+    return names
+
+
+def infer_labels(label_lists: Iterable[Iterable[str]]) -> list[str]:
+    """Label names found in ``label_lists``: default taxonomy order first, others sorted."""
+    seen: set[str] = set()
+    for row, value in enumerate(label_lists):
+        seen.update(_check_label_list(value, row))
+    known = [name for name in DEFAULT_LABELS if name in seen]
+    return known + sorted(seen.difference(DEFAULT_LABELS))
+
+
+def to_indicator(label_lists: Iterable[Iterable[str]], labels: Sequence[str]) -> np.ndarray:
+    """0/1 matrix of shape (n_rows, len(labels)); an unknown label name is an error."""
+    index = {name: j for j, name in enumerate(labels)}
+    rows = []
+    for row, value in enumerate(label_lists):
+        indicator = np.zeros(len(labels), dtype=np.int8)
+        for name in _check_label_list(value, row):
+            if name not in index:
+                raise DataError(f"row {row}: unknown label {name!r}; known labels: {list(labels)}")
+            indicator[index[name]] = 1
+        rows.append(indicator)
+    if not rows:
+        return np.zeros((0, len(labels)), dtype=np.int8)
+    return np.vstack(rows)
+
+
+def from_indicator(matrix: np.ndarray, labels: Sequence[str]) -> list[list[str]]:
+    """Label-name lists from a 0/1 (or boolean) matrix whose columns follow ``labels``."""
+    matrix = np.asarray(matrix, dtype=bool)
+    if matrix.ndim != 2 or matrix.shape[1] != len(labels):
+        raise ValueError(f"expected a matrix with {len(labels)} columns, got shape {matrix.shape}")
+    names = np.asarray(labels, dtype=object)
+    return [list(names[row]) for row in matrix]

@@ -1,0 +1,99 @@
+"""The model card: a README.md generated into every model folder from its metadata."""
+from __future__ import annotations
+
+from .labels import LABEL_DEFINITIONS
+
+__all__ = ["render_model_card"]
+
+
+def _metrics_table(figures: dict) -> list[str]:
+    rows = ["| label | precision | recall | F1 | PR-AUC | support |", "|---|---|---|---|---|---|"]
+    for label, f in figures.get("labels", {}).items():
+        pr_auc = "n/a" if f.get("pr_auc") is None else f"{f['pr_auc']:.3f}"
+        rows.append(f"| {label} | {f['precision']:.3f} | {f['recall']:.3f} | {f['f1']:.3f} | {pr_auc} | {f['support']} |")
+    rows.append(f"| **macro F1** | | | **{figures['macro_f1']:.3f}** | | {figures.get('n_samples', '')} |")
+    rows.append(f"| micro F1 | | | {figures['micro_f1']:.3f} | | |")
+    return rows
+
+
+def render_model_card(metadata: dict, extra: str | None = None) -> str:
+    """Markdown describing a saved model: use, labels, data, figures, limits, loading."""
+    name = metadata.get("name") or "threatclf model"
+    labels = metadata["labels"]
+    lines = [
+        f"# {name}",
+        "",
+        "A [threatclf](https://pypi.org/project/threatclf/) model: TF-IDF features and one linear model "
+        "per label, multi-label (a passage may get several labels, or none).",
+        "",
+        "## Intended use",
+        "",
+        metadata.get("intended_use")
+        or "Tagging news passages (a headline with its lead, a paragraph, or up to ~130 words) with the "
+        "threat topics they report on, to find and count such passages in large corpora. Labels are "
+        "leads for a human reader, not findings: check the evidence before relying on one.",
+        "",
+        "## Labels",
+        "",
+        "| label | threshold | definition |",
+        "|---|---|---|",
+    ]
+    for label in labels:
+        definition = metadata.get("label_definitions", {}).get(label) or LABEL_DEFINITIONS.get(label, "(user-defined)")
+        lines.append(f"| `{label}` | {metadata['thresholds'][label]:.3f} | {definition} |")
+    training = metadata.get("training_data", {})
+    lines += ["", "## Training data", ""]
+    if training.get("description"):
+        lines += [training["description"], ""]
+    lines += [
+        f"- rows: {training.get('rows', 'unknown')}",
+        f"- SHA-256 of texts and labels: `{training.get('sha256', 'unknown')}`",
+        f"- positives per label: {training.get('positives', {})}",
+        "",
+        "## Settings",
+        "",
+        "```json",
+        _json(metadata.get("settings", {})),
+        "```",
+        "",
+        "## Evaluation",
+        "",
+    ]
+    metrics = metadata.get("metrics") or {}
+    if not metrics:
+        lines.append("No evaluation figures were recorded when this model was saved.")
+    for split, figures in metrics.items():
+        lines += [f"### {split}", ""]
+        if figures.get("description"):
+            lines += [figures["description"], ""]
+        lines += _metrics_table(figures) + [""]
+    if extra:
+        lines += [extra.rstrip(), ""]
+    lines += [
+        "## Limits",
+        "",
+        "- Bag-of-n-grams features: the model sees words and character sequences, not meaning; it can be "
+        "fooled by topic words used in passing, and misses threats described in unusual words.",
+        "- Trained on English news; other languages and registers (social media, reports) are out of scope.",
+        "- Thresholds were tuned for F1 on out-of-fold predictions of the training data; a different balance "
+        "of precision and recall needs other thresholds (`threshold=` in the labelling functions).",
+        "",
+        "## How to load",
+        "",
+        "```python",
+        "import threatclf",
+        "model = threatclf.load_model(\"path/to/this/folder\")",
+        "model.predict([\"Police seized two tonnes of cocaine at the port.\"])",
+        "```",
+        "",
+        f"Saved by threatclf {metadata['threatclf_version']} (model format {metadata['format_version']}, "
+        f"scikit-learn {metadata['sklearn_version']}, numpy {metadata['numpy_version']}) on {metadata['created']}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _json(value) -> str:
+    import json
+
+    return json.dumps(value, indent=2, sort_keys=True, default=str)

@@ -1,0 +1,908 @@
+"""Streaming readers for batch labelling: every input row becomes a record or a reject.
+
+Inputs are JSON Lines (``.jsonl``, ``.ndjson``, optionally ``.gz``), CSV (``.csv``,
+optionally ``.gz``), Parquet (``.parquet``, ``.pq``) or a folder of ``.txt`` files. They are
+read in batches so that memory stays bounded whatever the size of a file, and a row that
+cannot be used is never dropped silently: it comes back as a :class:`Reject` that says
+where it was and why.
+
+Batching is by *input rows*: batch ``k`` holds rows ``[k * batch_size, (k + 1) *
+batch_size)`` of all inputs read one after the other, good and rejected rows alike. Batches
+may span two files. This makes the cut independent of the content, so a run that stops
+after batch ``k`` can resume with ``skip_batches=k + 1`` and see exactly the same batches.
+
+What counts as a row:
+
+- JSONL: one non-blank physical line. A line holding only whitespace is not a record:
+  it is neither counted nor rejected, but line numbers stay physical.
+- CSV: one record after the header (it may span several physical lines when a quoted
+  field holds newlines). A completely empty line is skipped like a blank JSONL line.
+- Parquet: one table row.
+- txt folder: one ``*.txt`` file anywhere below the folder, in order of relative path.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import itertools
+import json
+import logging
+import math
+import os
+import sys
+import zlib
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ._optional import require
+from .exceptions import DataError
+
+__all__ = [
+    "Reject",
+    "RecordBatch",
+    "detect_format",
+    "iter_batches",
+    "read_records",
+    "count_rows",
+]
+
+logger = logging.getLogger("threatclf")
+
+#: Columns of every record frame that the reader makes itself.
+RESERVED_COLUMNS = ("id", "text", "_source", "_line")
+
+_SUFFIXES = (
+    (".jsonl.gz", "jsonl"),
+    (".ndjson.gz", "jsonl"),
+    (".jsonl", "jsonl"),
+    (".ndjson", "jsonl"),
+    (".csv.gz", "csv"),
+    (".csv", "csv"),
+    (".parquet", "parquet"),
+    (".pq", "parquet"),
+)
+
+# A JSON line can be longer than its text (escapes, other fields), so the cap on a line is
+# generous; it only exists so that one pathological line cannot exhaust memory.
+_LINE_BYTES_PER_CHAR = 8
+_LINE_BYTES_SLACK = 1 << 16
+# CSV fields may exceed max_text_chars (they are then rejected), up to this factor; beyond
+# it the file is taken as broken (typically an unclosed quote swallowing the rest).
+_CSV_FIELD_FACTOR = 8
+_CSV_DEFAULT_FIELD_LIMIT = 131_072
+
+_GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Reject:
+    """An input row that could not become a record, and why."""
+
+    source: str
+    line: int | None
+    id: str | None
+    reason: str
+
+    def to_dict(self) -> dict:
+        """Plain dict, ready for JSON."""
+        return asdict(self)
+
+
+@dataclass
+class RecordBatch:
+    """The records and rejects of one consecutive run of input rows."""
+
+    index: int
+    frame: pd.DataFrame
+    rejects: list[Reject] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        """Input rows this batch covers: good records plus rejects."""
+        return len(self.frame) + len(self.rejects)
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def _txt_files(folder: Path) -> Iterator[Path]:
+    return (p for p in folder.rglob("*.txt") if p.is_file())
+
+
+def detect_format(path) -> str:
+    """Name the reader for ``path``: ``"jsonl"``, ``"csv"``, ``"parquet"`` or ``"txt"``."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"input not found: {path}")
+    if p.is_dir():
+        if next(_txt_files(p), None) is None:
+            raise DataError(f"input folder {path} holds no .txt files")
+        return "txt"
+    name = p.name.lower()
+    for suffix, fmt in _SUFFIXES:
+        if name.endswith(suffix):
+            return fmt
+    raise DataError(
+        f"unknown input format for {path}: expected .jsonl or .ndjson (optionally .gz), "
+        ".csv (optionally .gz), .parquet, or a folder of .txt files"
+    )
+
+
+def _as_paths(inputs) -> list:
+    if isinstance(inputs, (str, os.PathLike)):
+        return [inputs]
+    paths = list(inputs)
+    if not paths:
+        raise DataError("no input files given")
+    return paths
+
+
+# --------------------------------------------------------------------------- row helpers
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _normalise_id(value: Any) -> str | None:
+    """The id as a string; ``None`` asks for the positional fallback; ``ValueError`` if unusable."""
+    if value is None:
+        return None
+    kind = type(value)
+    if kind is str:
+        return value or None
+    if kind is int:
+        return str(value)
+    if kind is float:
+        if math.isnan(value):
+            return None
+        return str(int(value)) if value.is_integer() else repr(value)
+    raise ValueError(f"id is not a string or a number ({_type_name(value)})")
+
+
+def _text_problem(text: Any, text_col: str, max_chars: int | None) -> str | None:
+    if text is _MISSING:
+        return f"missing text field {text_col!r}"
+    if text is None:
+        return "text is null"
+    if type(text) is not str:
+        return f"text is not a string ({_type_name(text)})"
+    if max_chars is not None and len(text) > max_chars:
+        return f"text too large: {len(text):,} characters > limit {max_chars:,}"
+    return None
+
+
+def _is_valid_unicode(value: Any) -> bool:
+    """False if a string anywhere in ``value`` holds a lone surrogate (cannot be written as UTF-8)."""
+    if isinstance(value, str):
+        if value.isascii():
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_is_valid_unicode(k) and _is_valid_unicode(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_is_valid_unicode(v) for v in value)
+    return True
+
+
+def _empty_frame(extra_columns: Sequence[str] = ()) -> pd.DataFrame:
+    columns = {"id": pd.Series([], dtype="str"), "text": pd.Series([], dtype="str")}
+    for name in extra_columns:
+        columns[name] = pd.Series([], dtype=object)
+    columns["_source"] = pd.Series([], dtype="str")
+    columns["_line"] = pd.Series([], dtype="Int64")
+    return pd.DataFrame(columns)
+
+
+class _Rows:
+    """Good rows of one chunk, collected as lists so the frame is built once."""
+
+    __slots__ = ("ids", "texts", "lines", "extras")
+
+    def __init__(self):
+        self.ids: list[str] = []
+        self.texts: list[str] = []
+        self.lines: list[int | None] = []
+        self.extras: list = []
+
+    def frame(self, source: str, extra_names: Sequence[str] | None = None) -> pd.DataFrame:
+        """Build the frame; ``extra_names`` given means extras are tuples in that order."""
+        if not self.ids:
+            return _empty_frame(extra_names or ())
+        columns: dict[str, Any] = {"id": self.ids, "text": self.texts}
+        if extra_names is not None:
+            for name, values in zip(extra_names, zip(*self.extras)):
+                columns[name] = list(values)
+        else:
+            for name in dict.fromkeys(itertools.chain.from_iterable(self.extras)):
+                columns[name] = [row.get(name) for row in self.extras]
+        columns["_source"] = [source] * len(self.ids)
+        columns["_line"] = pd.array(self.lines, dtype="Int64")
+        return pd.DataFrame(columns)
+
+
+@dataclass
+class _Chunk:
+    rows: int
+    frame: pd.DataFrame | None
+    rejects: list[Reject]
+
+
+def _check_clash(names: Iterable[str], text_col: str, id_col: str, where: str) -> None:
+    clash = [n for n in names if n in ("id", "text") and n not in (text_col, id_col)]
+    if clash:
+        raise DataError(
+            f"{where}: column {clash[0]!r} would be overwritten by the output column made "
+            f"from text_col={text_col!r} / id_col={id_col!r}; choose it as text_col/id_col "
+            "or rename it"
+        )
+
+
+# --------------------------------------------------------------------------- sources
+
+
+class _Source:
+    """One input. ``check()`` validates cheaply up front; ``take()`` reads lazily."""
+
+    def __init__(self, path, *, text_col, id_col, max_text_chars, batch_size):
+        self.path = path
+        self.source = os.fspath(path)
+        self.name = os.path.basename(os.path.normpath(self.source))
+        self.text_col = text_col
+        self.id_col = id_col
+        self.max_text_chars = max_text_chars
+        self.batch_size = batch_size
+        self.columns: list[str] | None = None  # known up front for CSV and Parquet
+
+    def check(self) -> None:
+        """Raise DataError now for problems that would otherwise surface mid-run."""
+
+    def take(self, n: int, build: bool) -> _Chunk:
+        """Read up to ``n`` rows; fewer only at the end of the input."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the open file, if any."""
+
+    def _reject(self, line, id_, reason) -> Reject:
+        return Reject(self.source, line, id_, reason)
+
+
+def _open_binary(path) -> io.BufferedIOBase:
+    if os.fspath(path).lower().endswith(".gz"):
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+class _JsonlSource(_Source):
+    def __init__(self, path, **options):
+        super().__init__(path, **options)
+        self._file = None
+        self._line = 0
+        self._line_cap = (
+            None
+            if self.max_text_chars is None
+            else _LINE_BYTES_PER_CHAR * self.max_text_chars + _LINE_BYTES_SLACK
+        )
+
+    def check(self) -> None:
+        if self.source.lower().endswith(".gz"):
+            with open(self.path, "rb") as raw:
+                magic = raw.read(2)
+            if magic and magic != b"\x1f\x8b":
+                raise DataError(f"{self.source} is not a gzip file")
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _readline(self) -> tuple[bytes, bool]:
+        """Next physical line and whether it fits under the line cap (the rest is consumed)."""
+        cap = self._line_cap
+        try:
+            if cap is None:
+                return self._file.readline(), True
+            raw = self._file.readline(cap)
+            if len(raw) < cap or raw.endswith(b"\n"):
+                return raw, True
+            while True:  # skip the rest of an overlong line without keeping it
+                rest = self._file.readline(cap)
+                if not rest or rest.endswith(b"\n"):
+                    return raw[:1], False
+        except _GZIP_ERRORS as exc:
+            raise DataError(
+                f"{self.source}: compressed stream is truncated or corrupt after line "
+                f"{self._line} ({exc}); the rest of the file cannot be read"
+            ) from exc
+
+    def take(self, n: int, build: bool) -> _Chunk:
+        if self._file is None:
+            self._file = _open_binary(self.path)
+        rows = _Rows()
+        rejects: list[Reject] = []
+        count = 0
+        text_col, id_col, max_chars = self.text_col, self.id_col, self.max_text_chars
+        while count < n:
+            raw, fits = self._readline()
+            if not raw:
+                break
+            self._line += 1
+            line = self._line
+            if fits and raw.isspace():
+                continue
+            count += 1
+            if not build:
+                continue
+            if not fits:
+                rejects.append(self._reject(line, None, (
+                    f"line too large: more than {self._line_cap:,} bytes "
+                    f"(text limit {max_chars:,} characters)"
+                )))
+                continue
+            try:
+                decoded = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                rejects.append(self._reject(line, None, "undecodable bytes (not UTF-8)"))
+                continue
+            if line == 1 and decoded.startswith("\ufeff"):
+                decoded = decoded[1:]
+            try:
+                obj = json.loads(decoded)
+            except ValueError as exc:  # JSONDecodeError, and over-long integer literals
+                reason = f"{exc.msg} (col {exc.colno})" if hasattr(exc, "colno") else str(exc)
+                rejects.append(self._reject(line, None, f"invalid JSON: {reason}"))
+                continue
+            except RecursionError:
+                rejects.append(self._reject(line, None, "invalid JSON: nested too deeply"))
+                continue
+            if type(obj) is not dict:
+                rejects.append(self._reject(
+                    line, None, f"not a JSON object ({_type_name(obj)})"))
+                continue
+            if (b"\\ud" in raw or b"\\uD" in raw) and not _is_valid_unicode(obj):
+                rejects.append(self._reject(
+                    line, None, "invalid Unicode: lone surrogate escape in a JSON string"))
+                continue
+            text = obj.pop(text_col, _MISSING)
+            try:
+                id_ = _normalise_id(obj.pop(id_col, None))
+            except ValueError as exc:
+                rejects.append(self._reject(line, None, str(exc)))
+                continue
+            if id_ is None:
+                id_ = f"{self.name}:{line}"
+            problem = _text_problem(text, text_col, max_chars)
+            if problem is not None:
+                rejects.append(self._reject(line, id_, problem))
+                continue
+            if "id" in obj or "text" in obj:
+                _check_clash(obj, text_col, id_col, f"{self.source}: line {line}")
+            obj.pop("_source", None)  # provenance from an earlier run; replaced by ours
+            obj.pop("_line", None)
+            rows.ids.append(id_)
+            rows.texts.append(text)
+            rows.lines.append(line)
+            rows.extras.append(obj)
+        frame = rows.frame(self.source) if build else None
+        return _Chunk(count, frame, rejects)
+
+
+@contextmanager
+def _csv_field_limit(max_text_chars: int | None) -> Iterator[None]:
+    """Let csv read fields larger than its default, bounded so memory stays bounded.
+
+    ``csv.field_size_limit`` is process-wide, so it is set only while parsing and then
+    restored: the bound never depends on what ran before, and other csv users are unaffected.
+    """
+    if max_text_chars is None:
+        wanted = sys.maxsize
+    else:
+        wanted = max(_CSV_DEFAULT_FIELD_LIMIT, _CSV_FIELD_FACTOR * max_text_chars + 1)
+    try:
+        previous = csv.field_size_limit(wanted)
+    except OverflowError:  # C long is 32-bit on Windows
+        previous = csv.field_size_limit(2**31 - 1)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+class _CsvSource(_Source):
+    def __init__(self, path, **options):
+        super().__init__(path, **options)
+        self._stream = None
+        self._reader = None
+        self._lines_read = 0
+        self._last_bad_line = 0
+        self._record_end = 1  # physical line of the end of the previous record (header)
+
+    def _open(self):
+        binary = _open_binary(self.path)
+        text = io.TextIOWrapper(
+            binary, encoding="utf-8-sig", errors="surrogateescape", newline=""
+        )
+        reader = csv.reader(self._track(text))
+        try:
+            with _csv_field_limit(self.max_text_chars):
+                header = next(reader, None)
+        except (csv.Error, *_GZIP_ERRORS) as exc:
+            text.close()
+            raise DataError(f"{self.source}: cannot read the CSV header: {exc}") from exc
+        if header is None or not header:
+            text.close()
+            raise DataError(f"{self.source}: empty CSV file (a header row is required)")
+        if self._last_bad_line:
+            text.close()
+            raise DataError(f"{self.source}: the CSV header is not valid UTF-8")
+        self._record_end = reader.line_num
+        return text, reader, header
+
+    def _track(self, lines: Iterable[str]) -> Iterator[str]:
+        """Pass lines to csv, remembering the last one that held undecodable bytes."""
+        for line in lines:
+            self._lines_read += 1
+            if not line.isascii():
+                try:
+                    line.encode("utf-8")
+                except UnicodeEncodeError:
+                    self._last_bad_line = self._lines_read
+            yield line
+
+    def check(self) -> None:
+        stream, _, header = self._open()
+        stream.close()
+        self._lines_read = self._last_bad_line = 0
+        if len(set(header)) != len(header):
+            dupes = sorted({h for h in header if header.count(h) > 1})
+            raise DataError(f"{self.source}: duplicate CSV column names {dupes}")
+        if self.text_col not in header:
+            raise DataError(
+                f"{self.source}: no text column {self.text_col!r}; columns are {header}"
+            )
+        _check_clash(header, self.text_col, self.id_col, self.source)
+        self.columns = header
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+    def take(self, n: int, build: bool) -> _Chunk:
+        with _csv_field_limit(self.max_text_chars):
+            return self._take(n, build)
+
+    def _take(self, n: int, build: bool) -> _Chunk:
+        if self._reader is None:
+            self._stream, self._reader, header = self._open()
+            self.columns = header
+        header = self.columns
+        n_fields = len(header)
+        text_at = header.index(self.text_col)
+        id_at = header.index(self.id_col) if self.id_col in header else None
+        extra_at = [
+            i for i, name in enumerate(header)
+            if i not in (text_at, id_at) and name not in ("_source", "_line")
+        ]
+        extra_names = [header[i] for i in extra_at]
+        max_chars = self.max_text_chars
+        reader = self._reader
+        rows = _Rows()
+        rejects: list[Reject] = []
+        count = 0
+        while count < n:
+            start = self._record_end + 1
+            try:
+                row = next(reader, None)
+            except csv.Error as exc:
+                raise DataError(
+                    f"{self.source}: line {start}: cannot parse CSV ({exc}); "
+                    "an unclosed quote?"
+                ) from exc
+            except _GZIP_ERRORS as exc:
+                raise DataError(
+                    f"{self.source}: compressed stream is truncated or corrupt after line "
+                    f"{self._record_end} ({exc}); the rest of the file cannot be read"
+                ) from exc
+            if row is None:
+                break
+            self._record_end = reader.line_num
+            if not row:
+                continue
+            count += 1
+            if not build:
+                continue
+            if len(row) != n_fields:
+                rejects.append(self._reject(
+                    start, None, f"CSV row has {len(row)} fields, header has {n_fields}"))
+                continue
+            raw_id = row[id_at] if id_at is not None else ""
+            if self._last_bad_line >= start:
+                readable = raw_id and _is_valid_unicode(raw_id)
+                rejects.append(self._reject(
+                    start, raw_id if readable else None, "undecodable bytes (not UTF-8)"))
+                continue
+            id_ = raw_id or f"{self.name}:{start}"
+            text = row[text_at]
+            if max_chars is not None and len(text) > max_chars:
+                rejects.append(self._reject(
+                    start, id_,
+                    f"text too large: {len(text):,} characters > limit {max_chars:,}"))
+                continue
+            rows.ids.append(id_)
+            rows.texts.append(text)
+            rows.lines.append(start)
+            rows.extras.append([row[i] for i in extra_at])
+        frame = rows.frame(self.source, extra_names) if build else None
+        return _Chunk(count, frame, rejects)
+
+
+class _TxtSource(_Source):
+    def __init__(self, path, **options):
+        super().__init__(path, **options)
+        self._files: list[tuple[str, Path]] | None = None
+        self._next = 0
+
+    def _list(self) -> list[tuple[str, Path]]:
+        if self._files is None:
+            root = Path(self.path)
+            found = ((p.relative_to(root).as_posix(), p) for p in _txt_files(root))
+            self._files = sorted(found)
+        return self._files
+
+    def __len__(self) -> int:
+        return len(self._list())
+
+    def take(self, n: int, build: bool) -> _Chunk:
+        files = self._list()
+        chosen = files[self._next:self._next + n]
+        self._next += len(chosen)
+        if not build:
+            return _Chunk(len(chosen), None, [])
+        rows = _Rows()
+        rejects: list[Reject] = []
+        max_chars = self.max_text_chars
+        for rel, path in chosen:
+            problem, text = self._read(path, max_chars)
+            if problem is not None:
+                rejects.append(self._reject(None, rel, problem))
+                continue
+            rows.ids.append(rel)
+            rows.texts.append(text)
+            rows.lines.append(None)
+            rows.extras.append(())
+        return _Chunk(len(chosen), rows.frame(self.source, []), rejects)
+
+    @staticmethod
+    def _read(path: Path, max_chars: int | None) -> tuple[str | None, str]:
+        try:
+            size = path.stat().st_size
+            # UTF-8 needs at most 4 bytes a character: a larger file is over the limit for
+            # sure, and is not read into memory.
+            if max_chars is not None and size > 4 * max_chars:
+                return (f"text too large: {size:,} bytes, over the limit of "
+                        f"{max_chars:,} characters"), ""
+            data = path.read_bytes()
+        except OSError as exc:
+            return f"cannot read file: {exc.strerror or exc}", ""
+        if data.startswith(codecs.BOM_UTF8):
+            data = data[len(codecs.BOM_UTF8):]
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return "undecodable bytes (not UTF-8)", ""
+        return _text_problem(text, "", max_chars), text
+
+
+class _ParquetSource(_Source):
+    def __init__(self, path, **options):
+        super().__init__(path, **options)
+        self._file = None
+        self._num_rows = 0
+        self._group_starts: list[int] = []
+        self._position = 0  # next row to hand out, 0-based
+        self._batches = None  # iterator positioned at self._position (after _pending)
+        self._pending = None  # rows already read but not handed out
+
+    def _open(self):
+        pq = require("pyarrow.parquet")
+        pa = require("pyarrow")
+        try:
+            handle = pq.ParquetFile(self.path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError(f"{self.source}: not a readable Parquet file ({exc})") from exc
+        return handle
+
+    def check(self) -> None:
+        pa = require("pyarrow")
+        handle = self._open()
+        try:
+            schema = handle.schema_arrow
+            metadata = handle.metadata
+        finally:
+            handle.close()
+        names = schema.names
+        if self.text_col not in names:
+            raise DataError(
+                f"{self.source}: no text column {self.text_col!r}; columns are {names}"
+            )
+        text_type = schema.field(self.text_col).type
+        if pa.types.is_dictionary(text_type):
+            text_type = text_type.value_type
+        if not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)
+                or pa.types.is_string_view(text_type)):
+            raise DataError(
+                f"{self.source}: text column {self.text_col!r} holds {text_type}, not strings"
+            )
+        _check_clash(names, self.text_col, self.id_col, self.source)
+        self.columns = names
+        self._num_rows = metadata.num_rows
+        starts, total = [], 0
+        for i in range(metadata.num_row_groups):
+            starts.append(total)
+            total += metadata.row_group(i).num_rows
+        self._group_starts = starts
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._batches = self._pending = None
+
+    def _seek(self):
+        """Start reading at ``self._position``, skipping whole row groups cheaply."""
+        if self._file is None:
+            self._file = self._open()
+        first = 0
+        for i, start in enumerate(self._group_starts):
+            if start <= self._position:
+                first = i
+        groups = list(range(first, len(self._group_starts)))
+        self._batches = self._file.iter_batches(
+            batch_size=max(self.batch_size, 1024), row_groups=groups)
+        skip = self._position - (self._group_starts[first] if groups else 0)
+        self._pending = None
+        while skip > 0:
+            batch = next(self._batches)
+            if len(batch) > skip:
+                self._pending = batch.slice(skip)
+                break
+            skip -= len(batch)
+
+    def take(self, n: int, build: bool) -> _Chunk:
+        wanted = min(n, self._num_rows - self._position)
+        if not build:
+            self._position += wanted
+            self._batches = self._pending = None
+            return _Chunk(wanted, None, [])
+        if wanted > 0 and self._batches is None:
+            self._seek()
+        first_row = self._position
+        pieces, got = [], 0
+        while got < wanted:
+            if self._pending is None or len(self._pending) == 0:
+                self._pending = next(self._batches)
+                continue
+            piece = self._pending.slice(0, wanted - got)
+            self._pending = self._pending.slice(len(piece))
+            pieces.append(piece)
+            got += len(piece)
+        self._position += got
+        return self._convert(pieces, first_row, got)
+
+    def _convert(self, pieces, first_row: int, n: int) -> _Chunk:
+        if n == 0:
+            return _Chunk(0, _empty_frame(), [])
+        pa = require("pyarrow")
+        pc = require("pyarrow.compute")
+        table = pa.Table.from_batches(pieces)
+        text = table.column(self.text_col)
+        if pa.types.is_dictionary(text.type):
+            text = text.dictionary_decode()
+        bad = text.is_null()
+        if self.max_text_chars is not None:
+            lengths = pc.utf8_length(text)
+            bad = pc.or_(bad, pc.fill_null(pc.greater(lengths, self.max_text_chars), False))
+        bad = bad.to_numpy(zero_copy_only=False).copy()
+        lines = np.arange(first_row + 1, first_row + n + 1)
+        ids: list[Any] = [None] * n
+        reasons: dict[int, str] = {}
+        if self.id_col in table.column_names:
+            for i, value in enumerate(table.column(self.id_col).to_pylist()):
+                try:
+                    ids[i] = _normalise_id(value)
+                except ValueError as exc:
+                    reasons[i] = str(exc)
+                    bad[i] = True
+        for i in range(n):
+            if ids[i] is None:
+                ids[i] = f"{self.name}:{lines[i]}"
+        rejects = []
+        for i in np.flatnonzero(bad):
+            i = int(i)
+            if i in reasons:
+                rejects.append(self._reject(int(lines[i]), None, reasons[i]))
+                continue
+            value = text[i].as_py()
+            rejects.append(self._reject(
+                int(lines[i]), ids[i], _text_problem(value, self.text_col, self.max_text_chars)))
+        good = ~bad
+        kept = table.filter(pa.array(good))
+        drop = [c for c in (self.id_col, "_source", "_line") if c in kept.column_names]
+        frame = kept.drop_columns(drop).to_pandas()
+        frame = frame.rename(columns={self.text_col: "text"})
+        frame.insert(0, "id", pd.array([ids[i] for i in np.flatnonzero(good)], dtype="str"))
+        frame.insert(1, "text", frame.pop("text"))
+        frame["_source"] = pd.array([self.source] * len(frame), dtype="str")
+        frame["_line"] = pd.array(lines[good], dtype="Int64")
+        return _Chunk(n, frame, rejects)
+
+
+_SOURCES = {"jsonl": _JsonlSource, "csv": _CsvSource, "parquet": _ParquetSource, "txt": _TxtSource}
+
+
+def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size) -> list[_Source]:
+    """Validate every input up front, so a bad third file fails before the first batch."""
+    if text_col == id_col:
+        raise ValueError(f"text_col and id_col must differ, both are {text_col!r}")
+    sources = []
+    for path in _as_paths(inputs):
+        cls = _SOURCES[detect_format(path)]
+        source = cls(path, text_col=text_col, id_col=id_col,
+                     max_text_chars=max_text_chars, batch_size=batch_size)
+        source.check()
+        sources.append(source)
+    return sources
+
+
+def _join(chunks: list[_Chunk]) -> pd.DataFrame:
+    frames = [c.frame for c in chunks if len(c.frame)] or [chunks[0].frame]
+    if len(frames) == 1:
+        return frames[0]
+    frame = pd.concat(frames, ignore_index=True)
+    order = [c for c in frame.columns if c not in ("_source", "_line")] + ["_source", "_line"]
+    return frame[order]
+
+
+def _generate(sources: list[_Source], batch_size: int, skip_batches: int) -> Iterator[RecordBatch]:
+    index = 0
+    remaining = iter(sources)
+    current = next(remaining, None)
+    try:
+        while current is not None:
+            build = index >= skip_batches
+            chunks: list[_Chunk] = []
+            need = batch_size
+            while need and current is not None:
+                chunk = current.take(need, build)
+                chunks.append(chunk)
+                if chunk.rows < need:  # this input is exhausted
+                    current.close()
+                    current = next(remaining, None)
+                need -= chunk.rows
+            if need == batch_size:
+                break
+            if build:
+                rejects = [r for c in chunks for r in c.rejects]
+                yield RecordBatch(index, _join(chunks), rejects)
+            index += 1
+    finally:
+        if current is not None:
+            current.close()
+
+
+def iter_batches(
+    inputs,
+    *,
+    text_col: str = "text",
+    id_col: str = "id",
+    batch_size: int = 1000,
+    max_text_chars: int | None = 1_000_000,
+    skip_batches: int = 0,
+) -> Iterator[RecordBatch]:
+    """Stream ``inputs`` (a path or a list of paths) as :class:`RecordBatch` objects.
+
+    Every input is validated before the first batch (existence, format, CSV header,
+    Parquet schema), so a problem with the last file does not surface after hours of work.
+    Batch ``k`` covers input rows ``[k * batch_size, (k + 1) * batch_size)`` of the inputs
+    read in order; batches may span files. ``skip_batches=n`` resumes after ``n`` batches
+    without parsing them (rows are still counted, so the cut stays the same).
+
+    A truncated gzip stream, or a CSV field more than 8 times ``max_text_chars`` (taken as
+    an unclosed quote), raises :class:`DataError` naming the file: the batch being built is
+    not yielded, so a resumed run never mistakes a partial batch for a done one.
+    ``max_text_chars=None`` disables the size limit.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if skip_batches < 0:
+        raise ValueError(f"skip_batches must be 0 or more, got {skip_batches}")
+    if max_text_chars is not None and max_text_chars < 0:
+        raise ValueError(f"max_text_chars must be 0 or more, got {max_text_chars}")
+    sources = _sources(inputs, text_col=text_col, id_col=id_col,
+                       max_text_chars=max_text_chars, batch_size=batch_size)
+    return _generate(sources, batch_size, skip_batches)
+
+
+def _where(reject: Reject, source: _Source) -> str:
+    if reject.line is None:
+        return f"file {reject.id}"
+    return f"{'row' if isinstance(source, _ParquetSource) else 'line'} {reject.line}"
+
+
+def read_records(
+    path,
+    *,
+    text_col: str = "text",
+    id_col: str = "id",
+    columns: Sequence[str] | None = None,
+    strict: bool = True,
+) -> pd.DataFrame:
+    """Read one whole (small) file, e.g. training data, into a single frame.
+
+    ``columns`` limits the carried input columns to these (``id``, ``text``, ``_source``
+    and ``_line`` are always there); asking for one that does not exist is a DataError.
+    With ``strict=True`` the first bad row raises DataError naming file, line and problem;
+    otherwise bad rows are skipped and counted in a warning on the ``threatclf`` logger.
+    """
+    source, = _sources(path, text_col=text_col, id_col=id_col,
+                       max_text_chars=1_000_000, batch_size=10_000)
+    wanted = list(dict.fromkeys(c for c in (columns or ()) if c not in RESERVED_COLUMNS))
+    if source.columns is not None:
+        missing = [c for c in wanted if c not in source.columns]
+        if missing:
+            raise DataError(
+                f"{source.source}: no column {missing[0]!r}; columns are {source.columns}"
+            )
+    frames, rejects = [], []
+    for batch in _generate([source], 10_000, 0):
+        if strict and batch.rejects:
+            first = batch.rejects[0]
+            raise DataError(f"{first.source}: {_where(first, source)}: {first.reason}")
+        frames.append(batch.frame)
+        rejects.extend(batch.rejects)
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (
+        frames[0] if frames else _empty_frame())
+    if rejects:
+        if not len(frame) and all(r.reason.startswith("missing text field") for r in rejects):
+            raise DataError(f"{source.source}: no text field {text_col!r} in any row")
+        logger.warning("%s: skipped %d bad rows (first: %s: %s)", source.source,
+                       len(rejects), _where(rejects[0], source), rejects[0].reason)
+    if columns is not None:
+        missing = [c for c in wanted if c not in frame.columns]
+        if missing:
+            raise DataError(f"{source.source}: no field {missing[0]!r} in any row")
+        frame = frame[["id", "text", *wanted, "_source", "_line"]]
+    return frame
+
+
+def count_rows(inputs) -> int | None:
+    """Total input rows when cheap to know (Parquet metadata, txt folders), else ``None``.
+
+    Meant for progress bars; JSONL and CSV would need a full read, so they give ``None``.
+    """
+    total = 0
+    for path in _as_paths(inputs):
+        fmt = detect_format(path)
+        if fmt == "parquet":
+            pq = require("pyarrow.parquet")
+            with pq.ParquetFile(path) as handle:
+                total += handle.metadata.num_rows
+        elif fmt == "txt":
+            total += sum(1 for _ in _txt_files(Path(path)))
+        else:
+            return None
+    return total

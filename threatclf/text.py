@@ -1,0 +1,82 @@
+"""Cutting articles into passages, the unit the model was trained on.
+
+Passages keep character offsets into the original text, so every label can point back to
+the exact span that earned it. Training and labelling share this one path.
+"""
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+__all__ = ["Passage", "split_passages", "DEFAULT_MAX_WORDS", "DEFAULT_MIN_WORDS"]
+
+#: Annotated passages are "a headline with its lead, a paragraph, or up to ~130 words".
+DEFAULT_MAX_WORDS = 120
+#: Shorter neighbours are merged so that a passage carries enough context to be judged.
+DEFAULT_MIN_WORDS = 12
+
+_PARAGRAPH = re.compile(r"[^\n]+")
+# A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before white space.
+_SENTENCE = re.compile(r"\S.*?(?:[.!?]+[\"'”’)\]]*(?=\s)|$)", re.S)
+_WORD = re.compile(r"\S+")
+
+
+class Passage(NamedTuple):
+    """A span ``text[start:end]`` of an article."""
+
+    start: int
+    end: int
+
+
+def _word_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    return [m.span() for m in _WORD.finditer(text, start, end)]
+
+
+def _windows(text: str, start: int, end: int, max_words: int) -> list[tuple[int, int, int]]:
+    """Split one paragraph into (start, end, n_words) pieces of at most ``max_words`` words."""
+    words = _word_spans(text, start, end)
+    if len(words) <= max_words:
+        return [(words[0][0], words[-1][1], len(words))] if words else []
+    pieces: list[tuple[int, int, int]] = []
+    cur_start = cur_end = -1
+    cur_words = 0
+    for m in _SENTENCE.finditer(text, start, end):
+        s_words = _word_spans(text, m.start(), m.end())
+        while s_words:
+            if cur_words and cur_words + len(s_words) > max_words:
+                pieces.append((cur_start, cur_end, cur_words))
+                cur_words = 0
+            take = s_words[:max_words]  # a sentence longer than a window is cut at word boundaries
+            s_words = s_words[max_words:]
+            if not cur_words:
+                cur_start = take[0][0]
+            cur_end = take[-1][1]
+            cur_words += len(take)
+    if cur_words:
+        pieces.append((cur_start, cur_end, cur_words))
+    return pieces
+
+
+def split_passages(
+    text: str, *, max_words: int = DEFAULT_MAX_WORDS, min_words: int = DEFAULT_MIN_WORDS
+) -> list[Passage]:
+    """Cut ``text`` into passages: paragraphs (lines), long ones into sentence windows.
+
+    Consecutive passages shorter than ``min_words`` are merged while the result stays within
+    ``max_words``. Offsets index the original string; leading and trailing white space is not
+    part of a passage. An empty or blank text gives no passage.
+    """
+    if max_words < 1:
+        raise ValueError(f"max_words must be >= 1, got {max_words}")
+    pieces: list[tuple[int, int, int]] = []
+    for para in _PARAGRAPH.finditer(text):
+        pieces.extend(_windows(text, para.start(), para.end(), max_words))
+    merged: list[tuple[int, int, int]] = []
+    for piece in pieces:
+        if merged:
+            last = merged[-1]
+            if (last[2] < min_words or piece[2] < min_words) and last[2] + piece[2] <= max_words:
+                merged[-1] = (last[0], piece[1], last[2] + piece[2])
+                continue
+        merged.append(piece)
+    return [Passage(s, e) for s, e, _ in merged]
