@@ -119,6 +119,11 @@ def label_records(model: ThreatClassifier, ids: Sequence[str], texts: Sequence[s
     passage's) and ``evidence`` (per label: passage index, offsets, score, top terms), or one
     dict per passage with its offsets, labels and scores.
     """
+    return _label(model, ids, texts, options)[0]
+
+
+def _label(model, ids, texts, options) -> tuple[list[dict], int]:
+    """:func:`label_records` and the number of passages scored."""
     labels = list(model.labels_)
     cut = _thresholds(model, options.threshold)
     owner: list[int] = []
@@ -135,25 +140,19 @@ def label_records(model: ThreatClassifier, ids: Sequence[str], texts: Sequence[s
         X, proba = None, np.zeros((0, len(labels)))
     hits = proba >= cut
     if options.passages:
-        counter = Counter()
-        out = []
-        for k, (i, (s, e)) in enumerate(zip(owner, spans)):
-            index = k - owner.index(i) if False else None  # placeholder, replaced below
-            out.append(None)
-        # passage index within its article
         out = []
         position = 0
         previous = -1
         for k, (i, (s, e)) in enumerate(zip(owner, spans)):
             position = position + 1 if i == previous else 0
             previous = i
-            record = {"id": ids[i], "passage": position, "start": int(s), "end": int(e),
-                      "labels": [labels[j] for j in np.flatnonzero(hits[k])],
-                      "scores": {lab: round(float(p), 6) for lab, p in zip(labels, proba[k])}}
+            record = {"id": ids[i], "passage": position, "start": int(s), "end": int(e)}
             if options.keep_text:
                 record["text"] = passage_texts[k]
+            record["labels"] = [labels[j] for j in np.flatnonzero(hits[k])]
+            record["scores"] = {lab: round(float(p), 6) for lab, p in zip(labels, proba[k])}
             out.append(record)
-        return out
+        return out, len(spans)
     names = model.get_feature_names_out() if options.top_terms and passage_texts else None
     word_only = _word_columns(names) if names is not None else None
     records = []
@@ -178,7 +177,7 @@ def label_records(model: ThreatClassifier, ids: Sequence[str], texts: Sequence[s
         records.append({"id": ids[i], "labels": [labels[j] for j in assigned],
                         "scores": {lab: round(float(p), 6) for lab, p in zip(labels, top)},
                         "evidence": evidence})
-    return records
+    return records, len(spans)
 
 
 def _word_columns(names: np.ndarray) -> np.ndarray:
@@ -219,7 +218,8 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
     texts = df[text_col].tolist()
     for row, text in zip(df.index, texts):
         if not isinstance(text, str):
-            raise DataError(f"row {row!r}: {text_col!r} is {type(text).__name__}, expected str")
+            what = "missing" if pd.api.types.is_scalar(text) and pd.isna(text) else f"{type(text).__name__}, expected str"
+            raise DataError(f"row {row!r}: {text_col!r} is {what}")
     ids = df[id_col].tolist() if id_col else df.index.tolist()
     options = LabelOptions(passages=passages, threshold=threshold, top_terms=top_terms, max_words=max_words,
                            keep_text=passages)
@@ -312,12 +312,12 @@ class _ChunkStore:
             return [json.loads(line) for line in handle]
 
 
-def _records_for_chunk(model, frame: pd.DataFrame, options: LabelOptions) -> list[dict]:
+def _records_for_chunk(model, frame: pd.DataFrame, options: LabelOptions) -> tuple[list[dict], int]:
     """Label one chunk and carry the input's other columns through (article level)."""
     ids = frame["id"].tolist()
-    records = label_records(model, ids, frame["text"].tolist(), options)
+    records, n_passages = _label(model, ids, frame["text"].tolist(), options)
     if options.passages:
-        return records
+        return records, n_passages
     carried = [c for c in frame.columns if c not in ("id", "text", "_source", "_line")]
     if options.keep_text:
         carried.append("text")
@@ -325,7 +325,7 @@ def _records_for_chunk(model, frame: pd.DataFrame, options: LabelOptions) -> lis
         extra = frame[carried].astype(object).where(frame[carried].notna(), None).to_dict("records")
         records = [{"id": r["id"], **{k: _plain(v) for k, v in e.items()}, **{k: r[k] for k in r if k != "id"}}
                    for r, e in zip(records, extra)]
-    return records
+    return records, n_passages
 
 
 def _plain(value):
@@ -339,26 +339,14 @@ def _plain(value):
 
 
 def _process_chunk(model, store: _ChunkStore, batch, options: LabelOptions) -> dict:
-    records = _records_for_chunk(model, batch.frame, options)
-    key = "id"
-    if options.passages:
-        articles = len(batch.frame)
-    else:
-        articles = len(records)
+    records, passages = _records_for_chunk(model, batch.frame, options)
+    # With --passages, an article without passages (empty text) writes no row, yet is labelled.
     counts = Counter(label for r in records for label in r["labels"])
-    stats = {"rows_read": batch.rows_read, "labelled": articles, "rejected": len(batch.rejects),
-             "passages": _count_passages(records, options, batch), "label_counts": dict(counts)}
+    keys = list(dict.fromkeys(key for r in records for key in r))
+    stats = {"rows_read": batch.rows_read, "labelled": len(batch.frame), "rejected": len(batch.rejects),
+             "passages": passages, "label_counts": dict(counts), "keys": keys}
     store.write(batch.index, records, [r.to_dict() for r in batch.rejects], stats)
-    del key
     return stats
-
-
-def _count_passages(records, options, batch) -> int:
-    if options.passages:
-        return len(records)
-    return int(batch.frame.attrs.get("n_passages", 0)) or sum(
-        len(split_passages(t, max_words=options.max_words)) for t in batch.frame["text"]
-    )
 
 
 # Worker processes keep the model they were given once, at start.
@@ -468,9 +456,11 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
         raise RuntimeError(f"row accounting failed: {summary.labelled} + {summary.rejected} != {summary.rows_read}")
 
     label_names = list(model.labels_)
+    # Inputs may gain fields half-way; every output row gets every column (CSV/Parquet need it).
+    keys = list(dict.fromkeys(key for index in indices for key in store.stats(index)["keys"]))
     with RecordWriter(output, label_names) as writer:
         for index in indices:
-            writer.write(store.read(index, 0))
+            writer.write([{key: record.get(key) for key in keys} for record in store.read(index, 0)])
     if summary.rejected or rejects_path.exists():
         with atomic_path(rejects_path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
             for index in indices:

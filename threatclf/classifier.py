@@ -36,7 +36,7 @@ __all__ = ["ThreatClassifier", "MODELS"]
 
 logger = logging.getLogger("threatclf")
 
-MODELS = ("logreg", "nblogreg", "svm", "sgd")
+MODELS = ("logreg", "nblogreg", "logreg+nblogreg", "svm", "sgd")
 
 
 def _check_texts(texts: object, what: str = "texts") -> list[str]:
@@ -80,9 +80,10 @@ class ThreatClassifier(BaseEstimator):
         N-gram sizes of the word and character vectorizers.
     min_df, max_df, max_features, sublinear_tf
         Passed to each ``TfidfVectorizer``.
-    model : {"logreg", "nblogreg", "svm", "sgd"}
+    model : {"logreg", "nblogreg", "logreg+nblogreg", "svm", "sgd"}
         Logistic regression; logistic regression on naive-Bayes-weighted features (NB-LR);
-        linear SVM; or SGD with the modified Huber loss.
+        the average of both (still one linear model); linear SVM; or SGD with the modified
+        Huber loss.
     C : float or dict
         Inverse regularisation strength, one for all labels or ``{label: C}`` (``"*"`` sets a
         default).
@@ -415,6 +416,10 @@ def _nb_ratio(X: sp.csr_matrix, y: np.ndarray, alpha: float = 1.0) -> np.ndarray
 
 def _fit_binary(model, X, y, C, class_weight, sample_weight, random_state):
     """Fit one label's linear model; return its weights over X's columns and its intercept."""
+    if model == "logreg+nblogreg":  # averaging two linear models' logits is a linear model
+        (w1, b1), (w2, b2) = (_fit_binary(m, X, y, C, class_weight, sample_weight, random_state)
+                              for m in ("logreg", "nblogreg"))
+        return (w1 + w2) / 2, (b1 + b2) / 2
     if model == "logreg":
         est = LogisticRegression(C=C, class_weight=class_weight, solver="liblinear", max_iter=1000)
         est.fit(X, y, sample_weight=sample_weight)

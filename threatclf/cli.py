@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     columns(p)
     p.add_argument("--config", help="JSON file of ThreatClassifier settings")
     p.add_argument("--features", choices=["word", "char", "word+char"])
-    p.add_argument("--model", dest="model", choices=["logreg", "nblogreg", "svm", "sgd"])
+    p.add_argument("--model", dest="model", choices=["logreg", "nblogreg", "logreg+nblogreg", "svm", "sgd"])
     p.add_argument("--C", type=float)
     p.add_argument("--cv", type=int)
     p.add_argument("--min-df", type=int)

@@ -34,11 +34,25 @@ def _parse_labels(value, source: str, row: int) -> list[str]:
     return list(value)
 
 
+def _has_no_rows(path, text_col: str) -> bool:
+    from .readers import iter_batches
+
+    try:
+        return sum(b.rows_read for b in iter_batches([path], text_col=text_col)) == 0
+    except DataError:
+        return False
+
+
 def load_labelled(path, *, text_col: str = "text", labels_col: str = "labels") -> tuple[list[str], list[list[str]]]:
     """Texts and label lists from a JSONL, CSV or Parquet file; any bad row is an error."""
     from .readers import read_records
 
-    frame = read_records(path, text_col=text_col, columns=[labels_col], strict=True)
+    try:
+        frame = read_records(path, text_col=text_col, columns=[labels_col], strict=True)
+    except DataError:
+        if Path(path).is_file() and _has_no_rows(path, text_col):
+            raise DataError(f"{path} has no rows: cannot use an empty data set") from None
+        raise
     source = str(Path(path))
     lines = frame["_line"].tolist() if "_line" in frame else list(range(1, len(frame) + 1))
     labels = [_parse_labels(v, source, line) for v, line in zip(frame[labels_col].tolist(), lines)]

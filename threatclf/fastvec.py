@@ -52,6 +52,11 @@ DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 _FNV_BASIS = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_DEBRUIJN_MUL = np.uint64(0x03F79D71B4CB0A89)
+_DEBRUIJN = np.zeros(64, dtype=np.int32)
+for _i in range(64):
+    _DEBRUIJN[((((1 << _i) * 0x03F79D71B4CB0A89) & (2**64 - 1)) >> 58)] = _i
+del _i
 _FLAG_WORD = np.uint8(1)
 _FLAG_SPACE = np.uint8(2)
 
@@ -152,8 +157,39 @@ def _lookup(h, buf, start, length, tab, shift, pool):
 
 
 @njit(cache=True, nogil=True)
+def _sort_cols(touched, nt, perm, bitmap):
+    """touched[:nt] (distinct internal ids) := their output columns, ascending.
+
+    Small rows are sorted directly; larger ones through a bitmap over all columns
+    (set, then scan with a de Bruijn lowest-bit lookup), which is linear.
+    """
+    for k in range(nt):
+        touched[k] = perm[touched[k]]
+    n_words = bitmap.shape[0]
+    if nt * 16 < n_words:
+        touched[:nt].sort()
+        return
+    for k in range(nt):
+        c = touched[k]
+        bitmap[c >> 6] |= np.uint64(1) << np.uint64(c & 63)
+    k = 0
+    for w in range(n_words):
+        x = bitmap[w]
+        if x == 0:
+            continue
+        bitmap[w] = 0
+        base = w << 6
+        while x != 0:
+            low = x & (~x + np.uint64(1))
+            touched[k] = base + _DEBRUIJN[np.intp((low * _DEBRUIJN_MUL) >> np.uint64(58))]
+            k += 1
+            x ^= low
+
+
+@njit(cache=True, nogil=True)
 def _emit_row(row, touched, nt, counter, idf, perm, inv, sublinear, binary, norm_kind,
-              log_tab, want_csr, out_idx, out_val, pos, want_scores, W, scores, acc):
+              log_tab, want_csr, out_idx, out_val, pos, want_scores, W, scores, acc,
+              bitmap):
     """Turn the counts of one document into its CSR row and/or its scores.
 
     ``touched[:nt]`` are internal feature ids; ``perm`` maps them to output columns.
@@ -162,9 +198,7 @@ def _emit_row(row, touched, nt, counter, idf, perm, inv, sublinear, binary, norm
     if nt == 0:
         return pos
     if want_csr:
-        for k in range(nt):
-            touched[k] = perm[touched[k]]
-        touched[:nt].sort()
+        _sort_cols(touched, nt, perm, bitmap)
     n_labels = acc.shape[0]
     for l in range(n_labels):
         acc[l] = 0.0
@@ -267,6 +301,7 @@ def _kernel_word(cps, doc_off, d0, d1, flags, min_n, max_n,
     touched = np.empty(n_features + 1, dtype=np.int32)
     acc = np.zeros(W.shape[1] if want_scores else 0, dtype=np.float64)
     indptr, out_idx, out_val = _new_out(want_csr, n_docs)
+    bitmap = np.zeros((n_features + 63) // 64 if want_csr else 0, dtype=np.uint64)
     pos = 0
     doc_tok = np.empty(_max_len(doc_off, d0, d1) // 2 + 2, dtype=np.int32)
     lo = max(min_n, 2)
@@ -323,7 +358,7 @@ def _kernel_word(cps, doc_off, d0, d1, flags, min_n, max_n,
             out_val = _grow(out_val, pos + nt)
         pos = _emit_row(d - d0, touched, nt, counter, idf, perm, inv, sublinear, binary,
                         norm_kind, log_tab, want_csr, out_idx, out_val, pos, want_scores,
-                        W, scores, acc)
+                        W, scores, acc, bitmap)
         indptr[d - d0 + 1] = pos
     return indptr, out_idx[:pos], out_val[:pos]
 
@@ -342,6 +377,7 @@ def _kernel_char(char_wb, cps, doc_off, d0, d1, flags, min_n, max_n,
     touched = np.empty(n_features + 1, dtype=np.int32)
     acc = np.zeros(W.shape[1] if want_scores else 0, dtype=np.float64)
     indptr, out_idx, out_val = _new_out(want_csr, n_docs)
+    bitmap = np.zeros((n_features + 63) // 64 if want_csr else 0, dtype=np.uint64)
     pos = 0
     scratch = np.empty(_max_len(doc_off, d0, d1) + 2, dtype=np.uint32)
     # per-call word cache (char_wb)
@@ -352,6 +388,11 @@ def _kernel_char(char_wb, cps, doc_off, d0, d1, flags, min_n, max_n,
     n_wpool = 0
     ids = np.empty(1 << 16, dtype=np.int32)
     n_ids = 0
+    max_words = (scratch.shape[0] + 1) // 2 + 1
+    w_hash = np.empty(max_words, dtype=np.uint64)
+    w_pos = np.empty(max_words, dtype=np.int64)
+    w_len = np.empty(max_words, dtype=np.int64)
+    w_start = np.empty(max_words, dtype=np.int64)
     for d in range(d0, d1):
         s = doc_off[d]
         e = doc_off[d + 1]
@@ -386,6 +427,8 @@ def _kernel_char(char_wb, cps, doc_off, d0, d1, flags, min_n, max_n,
                             nt += counter[f] == 0
                             counter[f] += 1
         else:
+            # pass 1: the document's words (hash, start, length)
+            nw = 0
             i = s
             while i < e:
                 if flags[cps[i]] & _FLAG_SPACE:
@@ -396,8 +439,16 @@ def _kernel_char(char_wb, cps, doc_off, d0, d1, flags, min_n, max_n,
                 while j < e and not (flags[cps[j]] & _FLAG_SPACE):
                     h = (h ^ np.uint64(cps[j])) * _FNV_PRIME
                     j += 1
-                wl = j - i
-                # ---- word cache lookup
+                w_hash[nw] = h
+                w_pos[nw] = i
+                w_len[nw] = j - i
+                nw += 1
+                i = j
+            # pass 2: their cached feature lists (independent lookups overlap in memory)
+            for w in range(nw):
+                h = w_hash[w]
+                i = w_pos[w]
+                wl = w_len[w]
                 wmask = wtab.shape[0] - 1
                 slot = np.intp((h * _GOLDEN) >> np.uint64(64 - wbits))
                 start = np.int64(-1)
@@ -457,22 +508,32 @@ def _kernel_char(char_wb, cps, doc_off, d0, d1, flags, min_n, max_n,
                     if 2 * n_words > wtab.shape[0]:
                         wbits += 1
                         wtab = _rehash(wtab, wbits)
-                # ---- count the word's features
+                w_start[w] = start
+            # pass 3: count
+            for w in range(nw):
+                start = w_start[w]
                 cnt = ids[start]
                 for k in range(start + 1, start + 1 + cnt):
                     f = ids[k]
                     touched[nt] = f
                     nt += counter[f] == 0
                     counter[f] += 1
-                i = j
         if want_csr:
             out_idx = _grow(out_idx, pos + nt)
             out_val = _grow(out_val, pos + nt)
         pos = _emit_row(d - d0, touched, nt, counter, idf, perm, inv, sublinear, binary,
                         norm_kind, log_tab, want_csr, out_idx, out_val, pos, want_scores,
-                        W, scores, acc)
+                        W, scores, acc, bitmap)
         indptr[d - d0 + 1] = pos
     return indptr, out_idx[:pos], out_val[:pos]
+
+
+@njit(cache=True, nogil=True)
+def _has_surrogate(units):
+    for k in range(units.shape[0]):
+        if (units[k] & 0xF800) == 0xD800:
+            return True
+    return False
 
 
 @njit(cache=True, nogil=True)
@@ -540,7 +601,11 @@ def _decode_one(doc, encoding: str, decode_error: str) -> str:
 
 
 class _Batch:
-    """Documents (after optional lowercasing) as one code point array + offsets."""
+    """Documents (after optional lowercasing) as one code point array + offsets.
+
+    Code points are stored as uint16 (UTF-16 code units) when no document has a code
+    point above U+FFFF or a surrogate, which is cheaper to produce; otherwise as uint32.
+    """
 
     __slots__ = ("cps", "off", "n")
 
@@ -551,20 +616,34 @@ class _Batch:
             )
         if not isinstance(texts, list):
             texts = list(texts)
+        docs = texts
         try:
-            docs = [t.lower() for t in texts] if lowercase else texts
-            joined = "".join(docs)
+            if lowercase:
+                encs = [t.lower().encode("utf-16-le", "surrogatepass") for t in docs]
+            else:
+                encs = [t.encode("utf-16-le", "surrogatepass") for t in docs]
         except (TypeError, AttributeError):
             docs = [_decode_one(t, encoding, decode_error) for t in texts]
             if lowercase:
                 docs = [t.lower() for t in docs]
-            joined = "".join(docs)
-        n = len(docs)
+                lowercase = False
+            encs = [t.encode("utf-16-le", "surrogatepass") for t in docs]
+        n = len(encs)
+        units = np.frombuffer(b"".join(encs), dtype=np.uint16)
+        width = 2
+        if _has_surrogate(units):
+            # astral characters or lone surrogates: one uint32 per code point
+            if lowercase:
+                encs = [t.lower().encode("utf-32-le", "surrogatepass") for t in docs]
+            else:
+                encs = [t.encode("utf-32-le", "surrogatepass") for t in docs]
+            units = np.frombuffer(b"".join(encs), dtype=np.uint32)
+            width = 4
         off = np.zeros(n + 1, dtype=np.int64)
         if n:
-            np.cumsum(np.fromiter(map(len, docs), dtype=np.int64, count=n), out=off[1:])
-        self.cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"),
-                                 dtype=np.uint32)
+            np.cumsum(np.fromiter(map(len, encs), dtype=np.int64, count=n), out=off[1:])
+            off //= width
+        self.cps = units
         self.off = off
         self.n = n
 

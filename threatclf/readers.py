@@ -328,6 +328,15 @@ class _JsonlSource(_Source):
                 f"{self._line} ({exc}); the rest of the file cannot be read"
             ) from exc
 
+    def _salvage_id(self, raw: bytes) -> str | None:
+        """The id of a line with bad bytes elsewhere, so the reject can be traced."""
+        try:
+            obj = json.loads(raw.decode("utf-8", errors="replace"))
+            id_ = _normalise_id(obj.get(self.id_col)) if type(obj) is dict else None
+        except (ValueError, RecursionError):
+            return None
+        return id_ if id_ is not None and "\ufffd" not in id_ else None
+
     def take(self, n: int, build: bool) -> _Chunk:
         if self._file is None:
             self._file = _open_binary(self.path)
@@ -355,7 +364,8 @@ class _JsonlSource(_Source):
             try:
                 decoded = raw.decode("utf-8")
             except UnicodeDecodeError:
-                rejects.append(self._reject(line, None, "undecodable bytes (not UTF-8)"))
+                rejects.append(self._reject(
+                    line, self._salvage_id(raw), "undecodable bytes (not UTF-8)"))
                 continue
             if line == 1 and decoded.startswith("\ufeff"):
                 decoded = decoded[1:]

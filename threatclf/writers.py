@@ -338,7 +338,7 @@ class _ParquetSink:
             arrays = [self._array(frame[c]) for c in frame.columns]
         arrays = [self._cast(a, f) for a, f in zip(arrays, self._schema)]
         table = pa.Table.from_arrays(arrays, schema=self._schema)
-        self._writer.write_table(table, row_group_size=2)
+        self._writer.write_table(table, row_group_size=len(table))
 
     def _cast(self, array, field):
         pa = self._pa

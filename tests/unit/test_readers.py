@@ -152,7 +152,7 @@ def test_jsonl_every_reject_kind_with_line_and_id(tmp_path):
     assert reject_at(batch, 7) == Reject(str(path), 7, "i7", "text is not a string (int)")
     assert reject_at(batch, 8).reason == "text is not a string (list)"
     assert reject_at(batch, 9).reason == "text is not a string (dict)"
-    assert reject_at(batch, 10).reason == "undecodable bytes (not UTF-8)"
+    assert reject_at(batch, 10) == Reject(str(path), 10, "u10", "undecodable bytes (not UTF-8)")
     assert reject_at(batch, 11) == Reject(
         str(path), 11, "big11", "text too large: 21 characters > limit 20")
     assert "surrogate" in reject_at(batch, 15).reason

@@ -1,0 +1,122 @@
+"""Train the bundled default model from its recipe: ``python models/train_default.py``.
+
+Reads the annotated passages from the shared data folder (``--shared``, or
+``THREATCLF_SHARED_DATA``, default ``../shared/data`` beside the repository), never from the
+repository. Two fits:
+
+1. on the recipe's training data without the dev set, scored on the dev set: the "dev"
+   figures of the model card;
+2. the shipped model, on the training data plus the dev set (``final_includes_dev``), with
+   thresholds and calibration from its own out-of-fold predictions.
+
+Passages annotated for this project (``models/annotations/*.jsonl``) are stored as article
+id and character offsets into ``corpus/articles.jsonl.gz``: the third-party text stays in
+the shared folder.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import threatclf  # noqa: E402
+from threatclf.evaluate import score_predictions  # noqa: E402
+from threatclf.labels import to_indicator  # noqa: E402
+
+
+def shared_folder(arg: str | None) -> Path:
+    path = Path(arg or os.environ.get("THREATCLF_SHARED_DATA") or HERE.parent.parent / "shared" / "data")
+    if not (path / "threat-passages").is_dir():
+        sys.exit(f"shared data not found at {path}: pass --shared or set THREATCLF_SHARED_DATA")
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def annotated_passages(path: Path, shared: Path) -> list[dict]:
+    """Passages of the article corpus labelled for this project, text cut by stored offsets."""
+    rows = read_jsonl(path)
+    wanted = {row["article_id"] for row in rows}
+    texts = {}
+    with gzip.open(shared / "corpus" / "articles.jsonl.gz", "rt", encoding="utf-8") as handle:
+        for line in handle:
+            article = json.loads(line)
+            if article["id"] in wanted:
+                texts[article["id"]] = article["text"]
+    missing = wanted - texts.keys()
+    if missing:
+        sys.exit(f"{len(missing)} annotated articles are not in the corpus, e.g. {sorted(missing)[:3]}")
+    return [{"text": texts[r["article_id"]][r["start"]:r["end"]], "labels": r["labels"]} for r in rows]
+
+
+def load_part(part: dict, shared: Path) -> list[dict]:
+    if "annotations" in part:
+        return annotated_passages(HERE / part["annotations"], shared)
+    rows = read_jsonl(shared / part["file"])
+    if "selection" in part:
+        rows = [r for r in rows if r.get("selection") == part["selection"]]
+    return rows
+
+
+def describe(parts: list[dict]) -> str:
+    return ", ".join(p.get("file", p.get("annotations")) + (f" ({p['selection']})" if "selection" in p else "") for p in parts)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shared", help="shared data folder (holding threat-passages/ and corpus/)")
+    parser.add_argument("--recipe", default=str(HERE / "threat-default.recipe.json"))
+    parser.add_argument("--out", help="model folder to write (default: models/<name>)")
+    parser.add_argument("--n-jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+    shared = shared_folder(args.shared)
+    recipe = json.loads(Path(args.recipe).read_text())
+    settings = dict(recipe["settings"], n_jobs=args.n_jobs)
+    for key in ("word_ngram_range", "char_ngram_range"):
+        settings[key] = tuple(settings[key])
+    train = [row for part in recipe["training_data"] for row in load_part(part, shared)]
+    dev = load_part(recipe["dev_data"], shared)
+    print(f"training rows {len(train)}, dev rows {len(dev)}", file=sys.stderr)
+
+    started = time.perf_counter()
+    dev_model = threatclf.ThreatClassifier(**settings).fit([r["text"] for r in train], [r["labels"] for r in train])
+    dev_result = threatclf.evaluate(dev_model, [r["text"] for r in dev], [r["labels"] for r in dev])
+    print(f"dev (model trained without dev, {time.perf_counter() - started:.0f} s):\n{dev_result.to_table()}", file=sys.stderr)
+
+    final_rows = train + dev if recipe.get("final_includes_dev") else train
+    started = time.perf_counter()
+    model = threatclf.ThreatClassifier(**settings).fit([r["text"] for r in final_rows], [r["labels"] for r in final_rows])
+    fit_seconds = time.perf_counter() - started
+    oof = score_predictions(to_indicator([r["labels"] for r in final_rows], model.labels_),
+                            model.oof_probabilities_ >= model.thresholds_, model.oof_probabilities_, model.labels_)
+    sources = describe(recipe["training_data"]) + (" + " + describe([recipe["dev_data"]]) if recipe.get("final_includes_dev") else "")
+    metrics = {
+        "dev": {**dev_result.to_dict(), "description": (
+            f"{describe([recipe['dev_data']])}, scored by the same recipe trained without it "
+            f"({len(train)} rows); the dev set was used to choose the recipe, so these figures are "
+            "slightly optimistic. The shipped model is then trained with it.")},
+        "cross-validated": {**oof.to_dict(), "description": (
+            f"{model.cv}-fold out-of-fold predictions of the shipped model's own training data ({len(final_rows)} rows).")},
+    }
+    experiments = (HERE / "experiments.md").read_text() if (HERE / "experiments.md").exists() else None
+    out = Path(args.out) if args.out else HERE / recipe["name"]
+    model.save(out, name=recipe["name"], metrics=metrics, overwrite=True, card_extra=experiments,
+               training_description=(f"{len(final_rows)} hand-annotated news passages: {sources}. "
+                                     f"Recipe: models/{Path(args.recipe).name}; fit took {fit_seconds:.0f} s."))
+    size = sum(p.stat().st_size for p in out.iterdir())
+    print(f"saved {out} ({size / 1e6:.1f} MB)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

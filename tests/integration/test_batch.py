@@ -1,0 +1,219 @@
+"""Batch labelling of DataFrames and files: formats, passages, evidence, rejects, resume."""
+import json
+import threading
+
+import pandas as pd
+import pytest
+
+import threatclf
+from threatclf import DataError
+from threatclf import batch as batch_module
+
+ARTICLES = [
+    ("a1", "Customs officers seized two tonnes of cocaine hidden in a shipment of fruit at the port.\n\n"
+           "The weather will stay sunny and warm through the weekend, forecasters said on Friday."),
+    ("a2", "The football club won the cup after a late goal in extra time."),
+    ("a3", "Militants claimed the bomb attack on the checkpoint that killed five soldiers near the town.\n"
+           "The mayor was charged with taking bribes from a construction company for the road contracts."),
+    ("a4", ""),
+    ("a5", "Police dismantled a criminal network that smuggled migrants across the border."),
+]
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    rows = [{"id": i, "text": t, "source": "test", "n": k} for k, (i, t) in enumerate(ARTICLES)] * 7
+    rows = [dict(r, id=f"{r['id']}-{k}") for k, r in enumerate(rows)]
+    return write_jsonl(tmp_path / "corpus.jsonl", rows), rows
+
+
+def read_output(path):
+    if path.suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    elif path.suffix == ".csv":
+        frame = pd.read_csv(path, keep_default_na=False)
+    else:
+        return {r["id"]: r for r in map(json.loads, path.read_text().splitlines())}
+    frame["labels"] = frame["labels"].map(lambda s: s.split(";") if s else [])
+    return {r["id"]: r for r in frame.to_dict("records")}
+
+
+def test_dataframe_article_level_with_evidence(small_model):
+    df = pd.DataFrame(ARTICLES, columns=["id", "text"])
+    out = threatclf.label_dataframe(df, small_model, id_col="id")
+    assert list(out["id"]) == [a for a, _ in ARTICLES]
+    assert out.loc[0, "labels"] == ["drug_trafficking"]
+    assert set(out.loc[2, "labels"]) == {"terrorism", "corruption"}
+    assert out.loc[3, "labels"] == [] and out.loc[3, "evidence"] == []
+    assert {f"score_{label}" for label in small_model.labels_} <= set(out.columns)
+    for _, row in out.iterrows():
+        for item in row["evidence"]:
+            span = row["text"][item["start"]:item["end"]]
+            assert span and span == span.strip()
+            assert item["label"] in row["labels"]
+            assert row[f"score_{item['label']}"] == pytest.approx(item["score"])
+    bribes = next(e for e in out.loc[2, "evidence"] if e["label"] == "corruption")
+    assert "bribes" in ARTICLES[2][1][bribes["start"]:bribes["end"]]
+    assert any("brib" in term for term in bribes["terms"])
+
+
+def test_dataframe_passage_level_and_thresholds(small_model):
+    df = pd.DataFrame(ARTICLES, columns=["id", "text"])
+    out = threatclf.label_dataframe(df, small_model, id_col="id", passages=True)
+    assert list(out.columns[:6]) == ["id", "passage", "start", "end", "text", "labels"]
+    assert (out.groupby("id")["passage"].max() + 1).to_dict() == {"a1": 2, "a2": 1, "a3": 2, "a5": 1}
+    for _, row in out.iterrows():
+        source = dict(ARTICLES)[row["id"]]
+        assert source[row["start"]:row["end"]] == row["text"]
+    strict = threatclf.label_dataframe(df, small_model, threshold=1.0)
+    assert strict["labels"].map(len).sum() == 0
+    with pytest.raises(DataError, match="unknown labels"):
+        threatclf.label_dataframe(df, small_model, threshold={"sports": 0.5})
+
+
+def test_dataframe_errors_name_the_problem(small_model):
+    with pytest.raises(DataError, match="column 'body' not found"):
+        threatclf.label_dataframe(pd.DataFrame({"text": ["x"]}), small_model, text_col="body")
+    with pytest.raises(DataError, match="row 1: 'text' is missing"):
+        threatclf.label_dataframe(pd.DataFrame({"text": ["x", None]}), small_model)
+    with pytest.raises(DataError, match="row 0: 'text' is int, expected str"):
+        threatclf.label_dataframe(pd.DataFrame({"text": [3, "x"]}, dtype=object), small_model)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".csv", ".csv.gz", ".parquet"])
+def test_every_output_format_gives_the_same_labels(small_model, corpus, tmp_path, suffix):
+    path, rows = corpus
+    reference = threatclf.label_files(path, tmp_path / "ref.jsonl", small_model, chunk_size=4, progress=False)
+    assert reference.rows_read == reference.labelled == len(rows)
+    out = tmp_path / f"out{suffix}"
+    summary = threatclf.label_files(path, out, small_model, chunk_size=4, progress=False)
+    assert summary.labelled == len(rows) and summary.rejected == 0
+    if suffix.endswith(".gz"):
+        import gzip
+        import shutil
+
+        plain = tmp_path / ("plain" + suffix[:-3])
+        with gzip.open(out, "rb") as src, open(plain, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        out = plain
+    got, expected = read_output(out), read_output(tmp_path / "ref.jsonl")
+    assert set(got) == {r["id"] for r in rows}
+    assert {k: v["labels"] for k, v in got.items()} == {k: v["labels"] for k, v in expected.items()}
+    assert all(got[r["id"]]["source"] == "test" for r in rows)  # other columns carried through
+    assert not list(tmp_path.glob("*.partial")) and not list(tmp_path.glob(".*"))
+
+
+def test_inputs_in_every_format_give_the_same_labels(small_model, corpus, tmp_path):
+    path, rows = corpus
+    frame = pd.DataFrame(rows)
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    frame.to_parquet(tmp_path / "in.parquet")
+    txt = tmp_path / "txt"
+    txt.mkdir()
+    for r in rows:
+        (txt / f"{r['id']}.txt").write_text(r["text"])
+    outputs = {}
+    for name, source in [("jsonl", path), ("csv", tmp_path / "in.csv"), ("parquet", tmp_path / "in.parquet")]:
+        threatclf.label_files(source, tmp_path / f"from-{name}.jsonl", small_model, progress=False)
+        outputs[name] = {k: v["labels"] for k, v in read_output(tmp_path / f"from-{name}.jsonl").items()}
+    threatclf.label_files(txt, tmp_path / "from-txt.jsonl", small_model, progress=False)
+    from_txt = {k.removesuffix(".txt"): v["labels"] for k, v in read_output(tmp_path / "from-txt.jsonl").items()}
+    assert outputs["jsonl"] == outputs["csv"] == outputs["parquet"] == from_txt
+
+
+def test_broken_rows_are_rejected_with_reasons_and_none_is_lost(small_model, tmp_path):
+    lines = [
+        json.dumps({"id": "ok1", "text": "Militants claimed the bomb attack."}).encode(),
+        b'{"id": "broken", "text": "unterminated',
+        json.dumps({"id": "notext"}).encode(),
+        json.dumps({"id": "number", "text": 42}).encode(),
+        json.dumps({"id": "big", "text": "x" * 500}).encode(),
+        b'{"id": "bytes", "text": "caf\xe9 \xff"}',
+        json.dumps([1, 2]).encode(),
+        json.dumps({"id": "empty", "text": ""}).encode(),
+        json.dumps({"id": "ok2", "text": "The mayor took bribes."}).encode(),
+    ]
+    source = tmp_path / "messy.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    summary = threatclf.label_files(source, tmp_path / "out.jsonl", small_model, max_text_chars=100, chunk_size=3,
+                                    progress=False)
+    assert summary.rows_read == len(lines)
+    assert summary.labelled + summary.rejected == len(lines)
+    assert summary.labelled == 3
+    rejects = [json.loads(line) for line in (tmp_path / "out.jsonl.rejects.jsonl").read_text().splitlines()]
+    assert [r["line"] for r in rejects] == [2, 3, 4, 5, 6, 7]
+    assert all(r["reason"] and r["source"] == str(source) for r in rejects)
+    reasons = " | ".join(r["reason"] for r in rejects)
+    for needle in ("JSON", "missing", "int", "too large", "UTF-8", "not a JSON object"):
+        assert needle.lower() in reasons.lower(), needle
+    out = read_output(tmp_path / "out.jsonl")
+    assert set(out) == {"ok1", "empty", "ok2"} and out["empty"]["labels"] == []
+
+
+def _reference_run(model, path, out):
+    threatclf.label_files(path, out, model, chunk_size=3, progress=False)
+    return out.read_bytes()
+
+
+def test_resume_after_a_crash_gives_the_uninterrupted_output(small_model, corpus, tmp_path, monkeypatch):
+    path, _ = corpus
+    expected = _reference_run(small_model, path, tmp_path / "ref.jsonl")
+    out = tmp_path / "out.jsonl"
+    real = batch_module._process_chunk
+    calls = {"n": 0}
+
+    def crash_on_fourth(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt("simulated kill")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch_module, "_process_chunk", crash_on_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False)
+    assert not out.exists()  # nothing that looks complete
+    assert len(list((tmp_path / "out.jsonl.partial").glob("*.done.json"))) == 3
+    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    summary = threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
+    assert summary.resumed_chunks == 3
+    assert out.read_bytes() == expected
+    assert not (tmp_path / "out.jsonl.partial").exists()
+
+
+def test_resume_refuses_other_settings(small_model, corpus, tmp_path, monkeypatch):
+    path, _ = corpus
+    monkeypatch.setattr(batch_module, "_process_chunk", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(path, tmp_path / "out.jsonl", small_model, chunk_size=3, progress=False)
+    monkeypatch.undo()
+    with pytest.raises(DataError, match="cannot resume"):
+        threatclf.label_files(path, tmp_path / "out.jsonl", small_model, chunk_size=3, progress=False, resume=True,
+                              threshold=0.9)
+
+
+def test_processes_give_the_same_output_as_one(small_model, corpus, tmp_path):
+    path, _ = corpus
+    expected = _reference_run(small_model, path, tmp_path / "ref.jsonl")
+    threatclf.label_files(path, tmp_path / "par.jsonl", small_model, chunk_size=3, n_jobs=2, progress=False)
+    assert (tmp_path / "par.jsonl").read_bytes() == expected
+
+
+def test_passage_output_for_files(small_model, corpus, tmp_path):
+    path, rows = corpus
+    summary = threatclf.label_files(path, tmp_path / "p.csv", small_model, passages=True, progress=False)
+    frame = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
+    assert list(frame.columns[:5]) == ["id", "passage", "start", "end", "labels"]
+    assert summary.passages == len(frame)
+    assert summary.labelled == len(rows)  # the empty articles are labelled, with no passage rows
+
+
+def test_unknown_output_extension_fails_before_work(small_model, corpus, tmp_path):
+    path, _ = corpus
+    with pytest.raises(DataError):
+        threatclf.label_files(path, tmp_path / "out.xlsx", small_model, progress=False)
+    assert not list(tmp_path.glob("out*"))

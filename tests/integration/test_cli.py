@@ -1,0 +1,143 @@
+"""The ``threatclf`` command: called through ``main(argv)`` and through the installed script."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import f1_score
+
+import threatclf
+from builders import tiny_corpus
+from threatclf.cli import main
+from threatclf.labels import to_indicator
+
+
+def installed_command() -> str:
+    script = Path(sys.executable).parent / "threatclf"
+    assert script.exists(), f"console script not installed at {script}"
+    return str(script)
+
+
+@pytest.fixture(scope="module")
+def data_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    texts, labels = tiny_corpus()
+    rows = [{"text": t, "labels": l} for t, l in zip(texts, labels)]
+    (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pd.DataFrame({"body": texts, "tags": [";".join(l) for l in labels]}).to_csv(folder / "train.csv", index=False)
+    pd.DataFrame(rows).to_parquet(folder / "train.parquet")
+    return folder
+
+
+def run(argv, capsys):
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_installed_entry_point_help():
+    result = subprocess.run([installed_command(), "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for command in ("train", "evaluate", "info", "verify", "label"):
+        assert command in result.stdout
+
+
+def test_train_writes_a_model_folder_from_jsonl(data_files, capsys):
+    out = data_files / "m-jsonl"
+    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(out), "--min-df", "1", "--cv", "3"], capsys)
+    assert code == 0, err
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["labels"][0] == "terrorism" and "cross-validated" in meta["metrics"]
+
+
+def test_train_from_csv_with_other_columns_and_parquet(data_files, capsys):
+    code, _, err = run(["train", str(data_files / "train.csv"), "-o", str(data_files / "m-csv"), "--text-col", "body",
+                        "--labels-col", "tags", "--min-df", "1", "--cv", "3", "--features", "word", "-q"], capsys)
+    assert code == 0, err
+    code, _, err = run(["train", str(data_files / "train.parquet"), "-o", str(data_files / "m-pq"), "--min-df", "1",
+                        "--cv", "3", "--model", "logreg+nblogreg", "-q"], capsys)
+    assert code == 0, err
+    assert threatclf.load_model(data_files / "m-pq").model == "logreg+nblogreg"
+
+
+def test_evaluate_json_macro_f1_equals_independent_computation(data_files, capsys):
+    model_dir = data_files / "m-eval"
+    assert main(["train", str(data_files / "train.jsonl"), "-o", str(model_dir), "--min-df", "1", "--cv", "3", "-q"]) == 0
+    code, out, _ = run(["evaluate", str(data_files / "train.csv"), "--model", str(model_dir), "--text-col", "body",
+                        "--labels-col", "tags", "--format", "json"], capsys)
+    assert code == 0
+    report = json.loads(out)
+    model = threatclf.load_model(model_dir)
+    texts, labels = tiny_corpus()
+    truth = to_indicator(labels, model.labels_)
+    predicted = to_indicator(model.predict(texts), model.labels_)
+    assert report["macro_f1"] == pytest.approx(f1_score(truth, predicted, average="macro", zero_division=0), abs=1e-12)
+    assert report["micro_f1"] == pytest.approx(f1_score(truth, predicted, average="micro"), abs=1e-12)
+    assert set(report["labels"]) == set(model.labels_)
+    code, table, _ = run(["evaluate", str(data_files / "train.jsonl"), "--model", str(model_dir)], capsys)
+    assert code == 0 and "macro F1" in table and "foreign_influence" in table
+
+
+def test_info_and_verify(data_files, capsys):
+    model_dir = data_files / "m-info"
+    assert main(["train", str(data_files / "train.jsonl"), "-o", str(model_dir), "--min-df", "1", "--cv", "3",
+                 "--dev", str(data_files / "train.jsonl"), "-q"]) == 0
+    code, out, _ = run(["info", "--model", str(model_dir)], capsys)
+    assert code == 0
+    for needle in ("labels:", "terrorism", "training:", "dev: macro F1", "scikit-learn"):
+        assert needle in out
+    code, out, _ = run(["info", "--model", str(model_dir), "--format", "json"], capsys)
+    assert json.loads(out)["format_version"] == 1
+    code, out, _ = run(["verify", str(model_dir)], capsys)
+    assert code == 0 and "digests OK" in out and "all types trusted" in out
+
+
+def test_label_command_through_the_installed_script(data_files, tmp_path):
+    model_dir = data_files / "m-label"
+    assert main(["train", str(data_files / "train.jsonl"), "-o", str(model_dir), "--min-df", "1", "--cv", "3", "-q"]) == 0
+    articles = tmp_path / "articles.jsonl"
+    articles.write_text(json.dumps({"id": "x1", "text": "Militants claimed the bomb attack on the checkpoint."}) + "\n"
+                        + '{"id": "x2", "text": \n')
+    result = subprocess.run([installed_command(), "label", str(articles), "-o", str(tmp_path / "out.csv"), "--model",
+                             str(model_dir), "--summary-json"], capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr  # one row rejected
+    summary = json.loads(result.stdout)
+    assert summary["rows_read"] == 2 and summary["labelled"] == 1 and summary["rejected"] == 1
+    frame = pd.read_csv(tmp_path / "out.csv")
+    assert frame.loc[0, "labels"] == "terrorism"
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "missing.jsonl", "-o", "m"], "missing.jsonl"),
+    (["train", "{data}/train.jsonl", "-o", "{tmp}/m", "--text-col", "body"], "body"),
+    (["train", "{data}/bad-labels.jsonl", "-o", "{tmp}/m"], "labels must be a list"),
+    (["train", "{data}/empty.jsonl", "-o", "{tmp}/m"], "has no rows"),
+    (["train", "{data}/one-label.jsonl", "-o", "{tmp}/m", "--min-df", "1"], "on every training example"),
+    (["evaluate", "{data}/train.jsonl", "--model", "{tmp}/nope"], "does not exist"),
+    (["label", "{data}/train.jsonl", "-o", "{tmp}/out.xlsx", "--model", "{tmp}/nope"], "does not exist"),
+    (["verify", "{tmp}"], "metadata.json is missing"),
+])
+def test_user_errors_are_one_line_without_traceback(argv, message, data_files, tmp_path, capsys):
+    (data_files / "bad-labels.jsonl").write_text(json.dumps({"text": "a b", "labels": 3}) + "\n")
+    (data_files / "empty.jsonl").write_text("")
+    (data_files / "one-label.jsonl").write_text("".join(json.dumps({"text": f"t {i}", "labels": ["x"]}) + "\n"
+                                                        for i in range(4)))
+    argv = [a.format(data=data_files, tmp=tmp_path) for a in argv]
+    code, _, err = run(argv, capsys)
+    assert code == 2
+    assert message in err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "Traceback" not in err
+
+
+def test_threshold_option_parses_per_label_values():
+    from threatclf.cli import _threshold
+
+    assert _threshold("0.4") == 0.4
+    assert _threshold("terrorism=0.6,corruption=0.3") == {"terrorism": 0.6, "corruption": 0.3}
+    with pytest.raises(Exception, match="invalid threshold"):
+        _threshold("terrorism=high")

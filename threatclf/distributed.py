@@ -1,0 +1,76 @@
+"""Labelling a Dask DataFrame: the batch labelling path mapped over partitions.
+
+threatclf does not schedule work across machines itself: Dask does. The model reaches each
+worker once — as a single graph task that every partition depends on (an in-memory model),
+or loaded once per worker process from a model folder path that all workers can read.
+Needs the ``dask`` extra: ``pip install "threatclf[dask]"``.
+"""
+from __future__ import annotations
+
+import functools
+import os
+
+import numpy as np
+import pandas as pd
+
+from ._optional import require
+from .batch import label_dataframe
+
+__all__ = ["label_dask"]
+
+
+@functools.lru_cache(maxsize=4)
+def _model_from_path(path: str | None):
+    from .persistence import load_model
+
+    return load_model(path)
+
+
+def _label_partition(frame: pd.DataFrame, model, options: dict) -> pd.DataFrame:
+    if model is None or isinstance(model, (str, os.PathLike)):
+        model = _model_from_path(None if model is None else str(model))
+    return label_dataframe(frame, model, **options)
+
+
+def _meta(columns: pd.DataFrame, labels, options: dict) -> pd.DataFrame:
+    """Empty frame with the output's columns and dtypes, so Dask need not run a partition to learn them."""
+    scores = {f"score_{label}": pd.Series(dtype=np.float64) for label in labels}
+    if options.get("passages"):
+        key = options.get("id_col") or "id"
+        base = {key: pd.Series(dtype=object), "passage": pd.Series(dtype=np.int64),
+                "start": pd.Series(dtype=np.int64), "end": pd.Series(dtype=np.int64),
+                "text": pd.Series(dtype=object), "labels": pd.Series(dtype=object)}
+        return pd.DataFrame({**base, **scores})
+    meta = columns.iloc[:0].copy()
+    meta["labels"] = pd.Series(dtype=object)
+    for name, series in scores.items():
+        meta[name] = series
+    meta["evidence"] = pd.Series(dtype=object)
+    return meta
+
+
+def label_dask(ddf, model=None, *, text_col: str = "text", id_col: str | None = None, passages: bool = False,
+               threshold=None, top_terms: int = 5):
+    """Label a ``dask.dataframe.DataFrame`` lazily; returns a Dask DataFrame.
+
+    The columns are those of :func:`threatclf.label_dataframe`. ``model`` is a fitted
+    ``ThreatClassifier``, a model folder path readable by every worker, or ``None`` for the
+    bundled default model. Call ``.compute()`` or ``.to_parquet()`` on the result.
+    """
+    dask = require("dask")
+    require("dask.dataframe")
+    from .classifier import ThreatClassifier
+
+    if text_col not in ddf.columns:
+        from .exceptions import DataError
+
+        raise DataError(f"column {text_col!r} not found; columns are {list(ddf.columns)}")
+    options = dict(text_col=text_col, id_col=id_col, passages=passages, threshold=threshold, top_terms=top_terms)
+    if isinstance(model, ThreatClassifier):
+        labels = list(model.labels_)
+        shipped = dask.delayed(model, pure=True, traverse=False)
+    else:
+        labels = list(_model_from_path(None if model is None else str(model)).labels_)
+        shipped = None if model is None else str(model)
+    return ddf.map_partitions(_label_partition, shipped, options, meta=_meta(ddf._meta, labels, options),
+                              enforce_metadata=False, align_dataframes=False)
