@@ -134,10 +134,9 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int]:
             spans.append(passage)
     passage_texts = [texts[i][s:e] for i, (s, e) in zip(owner, spans)]
     if passage_texts:
-        X, scores = model._features_and_scores(passage_texts)
-        proba = model._proba_from_scores(scores)
+        proba = model._proba_from_scores(model.decision_function(passage_texts))
     else:
-        X, proba = None, np.zeros((0, len(labels)))
+        proba = np.zeros((0, len(labels)))
     hits = proba >= cut
     if options.passages:
         out = []
@@ -153,26 +152,41 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int]:
             record["scores"] = {lab: round(float(p), 6) for lab, p in zip(labels, proba[k])}
             out.append(record)
         return out, len(spans)
-    names = model.get_feature_names_out() if options.top_terms and passage_texts else None
-    word_only = _word_columns(names) if names is not None else None
-    records = []
+    terms, readable = model._evidence_terms() if options.top_terms and passage_texts else (None, None)
+    # Article scores: each label's best passage. Features are rebuilt only for the passages
+    # that serve as evidence, a small share of all passages.
     bounds = np.searchsorted(np.asarray(owner, dtype=np.int64), np.arange(len(texts) + 1))
+    per_article = []
     for i in range(len(texts)):
         first, last = bounds[i], bounds[i + 1]
         if first == last:
-            records.append({"id": ids[i], "labels": [], "scores": {lab: 0.0 for lab in labels}, "evidence": []})
+            per_article.append(None)
             continue
         block = proba[first:last]
         best = block.argmax(axis=0)
         top = block[best, np.arange(len(labels))]
-        assigned = np.flatnonzero(top >= cut)
+        per_article.append((first, best, top, np.flatnonzero(top >= cut)))
+    evidence_rows: dict[int, int] = {}
+    if options.top_terms:
+        for entry in per_article:
+            if entry is not None:
+                first, best, _, assigned = entry
+                for j in assigned:
+                    evidence_rows.setdefault(first + int(best[j]), len(evidence_rows))
+        X = model.transform([passage_texts[k] for k in evidence_rows]) if evidence_rows else None
+    records = []
+    for i, entry in enumerate(per_article):
+        if entry is None:
+            records.append({"id": ids[i], "labels": [], "scores": {lab: 0.0 for lab in labels}, "evidence": []})
+            continue
+        first, best, top, assigned = entry
         evidence = []
         for j in assigned:
             k = first + int(best[j])
             item = {"label": labels[j], "score": round(float(top[j]), 6), "passage": int(best[j]),
                     "start": int(spans[k][0]), "end": int(spans[k][1])}
             if options.top_terms:
-                item["terms"] = _top_terms(X, k, model.coef_[j], names, word_only, options.top_terms)
+                item["terms"] = _top_terms(X, evidence_rows[k], model.coef_[j], terms, readable, options.top_terms)
             evidence.append(item)
         records.append({"id": ids[i], "labels": [labels[j] for j in assigned],
                         "scores": {lab: round(float(p), 6) for lab, p in zip(labels, top)},
@@ -180,21 +194,15 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int]:
     return records, len(spans)
 
 
-def _word_columns(names: np.ndarray) -> np.ndarray:
-    return np.fromiter((str(n).startswith("word:") for n in names), dtype=bool, count=len(names))
-
-
-def _top_terms(X, row: int, weights: np.ndarray, names, word_only, top: int) -> list[str]:
-    """The passage's terms that raised the label most: words when the model has them."""
+def _top_terms(X, row: int, weights: np.ndarray, terms: np.ndarray, readable: np.ndarray, top: int) -> list[str]:
+    """The passage's readable terms that raised the label most, largest contribution first."""
     start, end = X.indptr[row], X.indptr[row + 1]
     columns, values = X.indices[start:end], X.data[start:end]
     contrib = values * weights[columns]
-    keep = contrib > 0
-    if word_only is not None and word_only[columns].any():
-        keep &= word_only[columns]
+    keep = (contrib > 0) & readable[columns]
     columns, contrib = columns[keep], contrib[keep]
     order = np.argsort(-contrib, kind="stable")[:top]
-    return [str(names[columns[k]]).split(":", 1)[1] for k in order]
+    return [str(terms[columns[k]]) for k in order]
 
 
 def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_col: str | None = None,

@@ -205,6 +205,7 @@ class ThreatClassifier(BaseEstimator):
         weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         self.labels_ = labels
         self._compiled = None
+        self._evidence_cache = None
 
         calibration = np.tile([1.0, 0.0], (len(labels), 1))
         oof_proba = None
@@ -306,7 +307,11 @@ class ThreatClassifier(BaseEstimator):
     def decision_function(self, X: Iterable[str]) -> np.ndarray:
         """Raw linear scores, shape (n_texts, n_labels)."""
         check_is_fitted(self, "coef_")
-        return self._features_and_scores(_check_texts(X))[1]
+        texts = _check_texts(X)
+        scorer = self._fast_scorer()
+        if scorer is not None:  # scores without building the feature matrix
+            return scorer.decision_function(texts, n_threads=self._threads())
+        return self._features_and_scores(texts)[1]
 
     def _proba_from_scores(self, scores: np.ndarray) -> np.ndarray:
         return _sigmoid(scores * self.calibration_[:, 0] + self.calibration_[:, 1])
@@ -331,6 +336,27 @@ class ThreatClassifier(BaseEstimator):
         check_is_fitted(self, "coef_")
         return feature_names(self.vectorizers_)
 
+    def _evidence_terms(self) -> tuple[np.ndarray, np.ndarray]:
+        """Feature names without prefix, and which are readable evidence (cached, not saved).
+
+        Readable: a word n-gram that is not made only of English stop words. Character
+        n-grams count only for models without word features.
+        """
+        cache = getattr(self, "_evidence_cache", None)
+        if cache is None:
+            from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+            names = self.get_feature_names_out()
+            kinds, terms = zip(*(name.split(":", 1) for name in names)) if len(names) else ((), ())
+            terms = np.asarray(terms, dtype=object)
+            is_word = np.asarray(kinds) == "word"
+            readable = np.array([k == "word" and not all(w in ENGLISH_STOP_WORDS for w in t.split())
+                                 for k, t in zip(kinds, terms)], dtype=bool)
+            if not is_word.any():
+                readable = np.ones(len(terms), dtype=bool)
+            cache = self._evidence_cache = (terms, readable)
+        return cache
+
     def explain(self, text: str, top: int = 10) -> dict[str, list[tuple[str, float]]]:
         """The terms of ``text`` that pushed each label's score up, with their contributions.
 
@@ -354,7 +380,7 @@ class ThreatClassifier(BaseEstimator):
         state = dict(super().__getstate__())  # object.__getstate__ may return __dict__ itself
         state.pop("_compiled", None)
         state.pop("oof_probabilities_", None)
-        state.pop("_feature_names", None)
+        state.pop("_evidence_cache", None)
         if "vectorizers_" in state:
             state["vectorizers_"] = [pack_vectorizer(v) for v in state["vectorizers_"]]
         return state
@@ -367,6 +393,7 @@ class ThreatClassifier(BaseEstimator):
             ]
         super().__setstate__(state)
         self._compiled = None
+        self._evidence_cache = None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -1,0 +1,62 @@
+"""Labelling on Dask gives what labelling in one process gives."""
+import pandas as pd
+import pytest
+
+import threatclf
+from builders import tiny_corpus
+
+dd = pytest.importorskip("dask.dataframe", reason="the dask extra is not installed")  # installed by .[test]
+
+
+@pytest.fixture(scope="module")
+def frame():
+    texts, _ = tiny_corpus()
+    return pd.DataFrame({"id": [f"d{i}" for i in range(len(texts))], "text": texts, "source": "test"})
+
+
+def test_dask_dataframe_matches_label_dataframe(small_model, frame):
+    expected = threatclf.label_dataframe(frame, small_model, id_col="id")
+    result = threatclf.label_dask(dd.from_pandas(frame, npartitions=4), small_model, id_col="id").compute()
+    assert result["id"].tolist() == expected["id"].tolist()
+    assert result["labels"].tolist() == expected["labels"].tolist()
+    pd.testing.assert_series_equal(result["score_terrorism"], expected["score_terrorism"], check_dtype=False)
+
+
+def test_dask_passages_from_a_model_folder(saved_small_model, small_model, frame):
+    expected = threatclf.label_dataframe(frame, small_model, id_col="id", passages=True)
+    lazy = threatclf.label_dask(dd.from_pandas(frame, npartitions=3), str(saved_small_model), id_col="id", passages=True)
+    assert list(lazy.columns) == list(expected.columns)
+    result = lazy.compute().reset_index(drop=True)
+    assert result["labels"].tolist() == expected["labels"].tolist()
+
+
+def test_dask_cluster_with_worker_processes(small_model, frame):
+    distributed = pytest.importorskip("distributed")
+    expected = threatclf.label_dataframe(frame, small_model, id_col="id")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        result = threatclf.label_dask(dd.from_pandas(frame, npartitions=4), small_model, id_col="id").compute()
+    assert result["labels"].tolist() == expected["labels"].tolist()
+
+
+def test_missing_text_column_is_a_clear_error(small_model, frame):
+    with pytest.raises(threatclf.DataError, match="column 'body' not found"):
+        threatclf.label_dask(dd.from_pandas(frame, npartitions=2), small_model, text_col="body")
+
+
+def test_missing_dask_gives_an_install_hint(monkeypatch):
+    import builtins
+
+    from threatclf import _optional
+
+    real_import = builtins.__import__
+
+    def no_dask(name, *args, **kwargs):
+        if name == "dask" or name.startswith("dask."):
+            raise ImportError("no dask here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_dask)
+    monkeypatch.setattr(_optional.importlib, "import_module", lambda name: no_dask(name))
+    with pytest.raises(threatclf.MissingDependencyError, match=r'pip install "threatclf\[dask\]"'):
+        _optional.require("dask")

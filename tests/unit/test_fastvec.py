@@ -1,0 +1,315 @@
+"""threatclf.fastvec must reproduce sklearn's TfidfVectorizer.transform exactly."""
+from __future__ import annotations
+
+import io
+import pickle
+import re
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+
+from threatclf import fastvec
+from threatclf.fastvec import CompiledLinearScorer, CompiledTfidf, is_supported
+
+# Sentences written for these tests (not taken from any data set).
+CORPUS = [
+    "The harbour police seized 40 kg of powder at Dock_7 on Tuesday night.",
+    "Officials said the minister's aide took bribes; the aide denies it.",
+    "A parcel bomb was defused near the embassy, police said.",
+    "Le café du coin a fermé après l'enquête sur le blanchiment d'argent.",
+    "İstanbul'da GÖZALTI: 12 şüpheli, İİ and ıı mixed case.",
+    "ΟΔΟΣ ΣΟΦΙΑΣ closed; Straße gesperrt, STRASSE offen.",
+    "東京で爆発があり、警察が捜査している。 上海 北京",
+    "Emoji test 🚀🔥 rocket\U0001F680launch and 🙂smiles 🙂",
+    "combining: cafe\u0301 nai\u0308ve re\u0301sume\u0301 and a\u0300 la",
+    "nbsp\u00a0separated\u00a0words and\u2003em\u2009thin\u3000ideographic spaces",
+    "control\x1cchars\x1dhere\x1eand\x1fthere\tand\ttabs\nnew\nlines\r\nwindows",
+    "digits 2024 1999 ²³ ١٢٣ ① Ⅻ and under_scores __init__ _x x_ a_b",
+    "   leading and trailing whitespace   ",
+    "ﬁnancial ﬂows ǅungla ǈ Ǉ and ligatures",
+    "zero\u200bwidth\u200djoiner\u2028line\u2029para sep\x85nel",
+    "a b c d e i o u y single letters a a a",
+    "the the the the the the repeated repeated word word",
+    "Mixed-CASE Words, hyphen-ated and e-mail@example.org urls http://x.y/z?q=1",
+]
+
+OTHER = [
+    "",
+    " ",
+    "\t\n \u00a0 \x1c",
+    "!!! ??? ...",
+    "x",
+    "a b",
+    "Police seized powder at the dock; the minister denies it.",
+    "Unseen vocabulary: zyxwv qwerty 🚀 东京",
+    "🙂",
+    "\U0001F600\U0001F601 ok",
+    "lone surrogate \ud800 here \udfff",
+    "İ",
+    "ΣΑΣ σας",
+    "tab\tonly",
+    "double  space   and\t\ttabs",
+    "trailing space ",
+    " leading",
+    "x" * 300,
+    "the " * 50,
+    "aaaaaaa aaaa aa a",
+]
+
+ALL = CORPUS + OTHER
+
+
+def assert_same(X, Y, *, rtol=1e-12, atol=1e-12):
+    """X (fastvec) has the same CSR structure and values as Y (sklearn)."""
+    assert isinstance(X, sp.csr_matrix)
+    assert X.shape == Y.shape
+    assert X.dtype == Y.dtype
+    Y = sp.csr_matrix(Y)
+    np.testing.assert_array_equal(X.indptr, Y.indptr)
+    np.testing.assert_array_equal(X.indices, Y.indices)
+    np.testing.assert_allclose(X.data, Y.data, rtol=rtol, atol=atol)
+
+
+def fit(**params):
+    return TfidfVectorizer(**params).fit(CORPUS)
+
+
+CONFIGS = [
+    dict(lowercase=True, ngram_range=(1, 2), min_df=1, sublinear_tf=True),
+    dict(analyzer="char_wb", ngram_range=(2, 5), min_df=1, sublinear_tf=True),
+    dict(analyzer="char_wb", ngram_range=(1, 3)),
+    dict(analyzer="char_wb", ngram_range=(4, 7), lowercase=False),
+    dict(analyzer="char_wb", ngram_range=(5, 6), norm="l1", binary=True),
+    dict(analyzer="char", ngram_range=(1, 4)),
+    dict(analyzer="char", ngram_range=(2, 6), lowercase=False, sublinear_tf=True),
+    dict(analyzer="char", ngram_range=(3, 3), norm=None, use_idf=False),
+    dict(ngram_range=(1, 1)),
+    dict(ngram_range=(2, 3), lowercase=False),
+    dict(ngram_range=(1, 3), norm="l1", smooth_idf=False),
+    dict(ngram_range=(1, 2), norm=None, binary=True),
+    dict(ngram_range=(1, 2), use_idf=False, sublinear_tf=True),
+    dict(ngram_range=(1, 2), stop_words=["the", "and", "said", "police"]),
+    dict(ngram_range=(1, 3), stop_words="english"),
+    dict(ngram_range=(1, 2), stop_words=["a", "Aide", "it", "İ"], lowercase=False),
+    dict(ngram_range=(1, 2), dtype=np.float32),
+    dict(analyzer="char_wb", ngram_range=(2, 4), dtype=np.float32, sublinear_tf=True),
+]
+
+
+@pytest.mark.parametrize("params", CONFIGS, ids=lambda p: repr(p))
+def test_matches_sklearn(params):
+    vec = fit(**params)
+    compiled = CompiledTfidf.from_vectorizer(vec)
+    assert compiled.n_features == len(vec.vocabulary_)
+    tol = dict(rtol=2e-6, atol=1e-7) if params.get("dtype") == np.float32 else {}
+    assert_same(compiled.transform(ALL), vec.transform(ALL), **tol)
+    # one at a time too (batch-local caches must not change anything)
+    for doc in OTHER[:8]:
+        assert_same(compiled.transform([doc]), vec.transform([doc]), **tol)
+
+
+def test_frozenset_stop_words_set_after_fit():
+    # sklearn only accepts a list when fitting, but transform honours any collection
+    vec = fit(ngram_range=(1, 3))
+    vec.stop_words = frozenset({"the", "aide", "police", "şüpheli"})
+    assert_same(CompiledTfidf.from_vectorizer(vec).transform(ALL), vec.transform(ALL))
+
+
+def test_vocab_with_unusual_characters():
+    # A vocabulary fitted on the edge-case strings must contain the edge-case n-grams,
+    # so this checks they are found, not merely that both sides produce nothing.
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3)).fit(ALL)
+    vocab = vec.vocabulary_
+    for gram in ("🚀", " 🙂 ", "\ud800", "i̇", "東京", "e\u0301"):
+        assert any(gram in term for term in vocab), gram
+    assert_same(CompiledTfidf.from_vectorizer(vec).transform(ALL), vec.transform(ALL))
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 2)).fit(ALL)
+    assert "\t" in vec.vocabulary_ and "\x1c" in vec.vocabulary_
+    assert_same(CompiledTfidf.from_vectorizer(vec).transform(ALL), vec.transform(ALL))
+    vec = TfidfVectorizer(ngram_range=(1, 2)).fit(ALL)
+    for token in ("²³", "١٢٣", "東京で爆発があり", "dock_7", "__init__", "stanbul"):
+        assert token in vec.vocabulary_, token
+    # U+0307 (combining dot of lowercased "İ") is not \w, so it splits the token
+    assert "i̇stanbul" not in vec.vocabulary_
+    assert_same(CompiledTfidf.from_vectorizer(vec).transform(ALL), vec.transform(ALL))
+
+
+def test_empty_and_tokenless_documents_give_empty_rows():
+    vec = fit(ngram_range=(1, 2))
+    docs = ["", "   ", "!!", "a", "\u00a0"]
+    X = CompiledTfidf.from_vectorizer(vec).transform(docs)
+    assert X.shape == (5, len(vec.vocabulary_)) and X.nnz == 0
+    assert_same(X, vec.transform(docs))
+    assert CompiledTfidf.from_vectorizer(vec).transform([]).shape == (0, X.shape[1])
+
+
+def test_bytes_documents_are_decoded_like_sklearn():
+    vec = fit(analyzer="char_wb", ngram_range=(2, 4))
+    docs = [d.encode("utf-8") for d in CORPUS[:6]] + ["Straße".encode("utf-8")]
+    assert_same(CompiledTfidf.from_vectorizer(vec).transform(docs), vec.transform(docs))
+
+
+def test_invalid_documents_raise():
+    compiled = CompiledTfidf.from_vectorizer(fit())
+    with pytest.raises(ValueError):
+        compiled.transform("a single string")
+    with pytest.raises(ValueError):
+        compiled.transform(["ok", np.nan])
+
+
+def test_word_char_classes_match_python():
+    flags = fastvec._char_flags()
+    n = sys.maxunicode + 1
+    assert flags.shape == (n,)
+    chars = [chr(i) for i in range(n)]
+    word = np.fromiter((c.isalnum() or c == "_" for c in chars), bool, n)
+    space = np.fromiter((c.isspace() for c in chars), bool, n)
+    np.testing.assert_array_equal((flags & 1) != 0, word)
+    np.testing.assert_array_equal((flags & 2) != 0, space)
+    # str.split() splits on exactly the \s code points used by sklearn's re.sub
+    every = "".join(chars)
+    assert "".join(every.split()) == re.sub(r"\s+", "", every)
+
+
+def test_unsupported_settings_raise_value_error():
+    cases = [
+        dict(analyzer=lambda s: s.split()),
+        dict(tokenizer=str.split),
+        dict(preprocessor=str.upper),
+        dict(token_pattern=r"\b\w+\b"),
+        dict(strip_accents="unicode"),
+        dict(strip_accents="ascii", analyzer="char"),
+        dict(dtype=np.int64),
+    ]
+    for params in cases:
+        vec = fit(**params)
+        assert not is_supported(vec), params
+        with pytest.raises(ValueError):
+            CompiledTfidf.from_vectorizer(vec)
+    with pytest.raises(ValueError, match="strip_accents"):
+        CompiledTfidf.from_vectorizer(fit(strip_accents="unicode"))
+    with pytest.raises(ValueError, match="token_pattern"):
+        CompiledTfidf.from_vectorizer(fit(token_pattern=r"\w+"))
+    with pytest.raises(ValueError, match="input"):
+        CompiledTfidf.from_vectorizer(TfidfVectorizer(input="file").fit(
+            [io.StringIO(d) for d in CORPUS]))
+    with pytest.raises(ValueError, match="not fitted"):
+        CompiledTfidf.from_vectorizer(TfidfVectorizer())
+    with pytest.raises(ValueError, match="TfidfVectorizer"):
+        CompiledTfidf.from_vectorizer(CountVectorizer().fit(CORPUS))
+    assert is_supported(fit())
+
+
+def test_building_does_not_mutate_the_vectorizer():
+    vec = fit(ngram_range=(1, 2), stop_words=["the"])
+    before = pickle.dumps(vec)
+    CompiledTfidf.from_vectorizer(vec)
+    assert pickle.dumps(vec) == before
+
+
+def test_pickle_round_trip():
+    word = CompiledTfidf.from_vectorizer(fit(ngram_range=(1, 2), sublinear_tf=True))
+    char = CompiledTfidf.from_vectorizer(fit(analyzer="char_wb", ngram_range=(2, 5)))
+    rng = np.random.default_rng(0)
+    coef = rng.normal(size=(3, word.n_features + char.n_features))
+    scorer = CompiledLinearScorer([word, char], coef, rng.normal(size=3))
+    clone = pickle.loads(pickle.dumps(scorer))
+    assert_same(clone.transform(ALL), scorer.transform(ALL))
+    np.testing.assert_array_equal(clone.decision_function(ALL), scorer.decision_function(ALL))
+    clone_word = pickle.loads(pickle.dumps(word))
+    assert_same(clone_word.transform(ALL), word.transform(ALL))
+
+
+def test_threads_give_identical_results(monkeypatch):
+    monkeypatch.setattr(fastvec, "_MIN_CHARS_PER_THREAD", 1)
+    docs = ALL * 3
+    assert len(fastvec._blocks(np.cumsum([0] + [len(d) for d in docs]), 2)) == 2
+    word = CompiledTfidf.from_vectorizer(fit(ngram_range=(1, 2)))
+    char = CompiledTfidf.from_vectorizer(fit(analyzer="char_wb", ngram_range=(2, 5)))
+    coef = np.random.default_rng(1).normal(size=(4, word.n_features + char.n_features))
+    scorer = CompiledLinearScorer([word, char], coef, np.arange(4.0))
+    X1, S1 = scorer.transform_and_score(docs, n_threads=1)
+    X2, S2 = scorer.transform_and_score(docs, n_threads=2)
+    assert_same(X2, X1, rtol=0, atol=0)
+    np.testing.assert_array_equal(S1, S2)
+    np.testing.assert_array_equal(scorer.decision_function(docs, n_threads=2),
+                                  scorer.decision_function(docs, n_threads=1))
+    assert_same(char.transform(docs, n_threads=2), char.transform(docs, n_threads=1),
+                rtol=0, atol=0)
+
+
+def test_linear_scorer_matches_sparse_algebra():
+    vecs = [fit(ngram_range=(1, 2), sublinear_tf=True),
+            fit(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
+            fit(analyzer="char", ngram_range=(1, 3), norm="l1", dtype=np.float32)]
+    tfidfs = [CompiledTfidf.from_vectorizer(v) for v in vecs]
+    rng = np.random.default_rng(2)
+    coef = rng.normal(size=(5, sum(t.n_features for t in tfidfs)))
+    intercept = rng.normal(size=5)
+    scorer = CompiledLinearScorer(tfidfs, coef, intercept)
+    expected_X = sp.hstack([v.transform(ALL) for v in vecs]).tocsr()
+    expected = expected_X @ coef.T + intercept
+    X = scorer.transform(ALL)
+    assert_same(X, expected_X, rtol=2e-6, atol=1e-7)
+    S = scorer.decision_function(ALL)
+    assert S.shape == (len(ALL), 5) and S.dtype == np.float64
+    np.testing.assert_allclose(S, X @ coef.T + intercept, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(S, expected, rtol=0, atol=1e-5)  # float32 block
+    X2, S2 = scorer.transform_and_score(ALL)
+    assert_same(X2, X, rtol=0, atol=0)
+    # summation order differs (sorted columns vs first occurrence): last-bit differences
+    np.testing.assert_allclose(S2, S, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError):
+        CompiledLinearScorer(tfidfs, coef[:, 1:], intercept)
+
+
+def test_scorer_float64_scores_within_1e9():
+    vecs = [fit(ngram_range=(1, 2), sublinear_tf=True),
+            fit(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)]
+    tfidfs = [CompiledTfidf.from_vectorizer(v) for v in vecs]
+    rng = np.random.default_rng(3)
+    coef = rng.normal(scale=10, size=(2, sum(t.n_features for t in tfidfs)))
+    X = sp.hstack([v.transform(ALL) for v in vecs]).tocsr()
+    scorer = CompiledLinearScorer(tfidfs, coef, np.array([0.5, -2.0]))
+    np.testing.assert_allclose(scorer.decision_function(ALL),
+                               X @ coef.T + np.array([0.5, -2.0]), rtol=0, atol=1e-9)
+
+
+def _random_docs(rng, n):
+    special = list(" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2028\u3000"
+                   "_-.,;'\"!?()0123456789²①Ⅻ") + [
+        "\u0301", "\u0308", "\u200b", "\u200d", "İ", "ı", "ß", "Σ", "ς", "ǅ", "ﬁ", "🚀",
+        "🙂", "\U0001F600", "\ud800", "\udfff", "東", "京", "ا", "ש"]
+    letters = list("abcdeABCDE")
+    docs = []
+    for _ in range(n):
+        length = int(rng.integers(0, 40))
+        out = []
+        for _ in range(length):
+            r = rng.random()
+            if r < 0.5:
+                out.append(letters[rng.integers(len(letters))])
+            elif r < 0.9:
+                out.append(special[rng.integers(len(special))])
+            else:
+                out.append(chr(int(rng.integers(0, sys.maxunicode + 1))))
+        docs.append("".join(out))
+    return docs
+
+
+@pytest.mark.parametrize("params", [
+    dict(ngram_range=(1, 3)),
+    dict(ngram_range=(1, 2), lowercase=False),
+    dict(analyzer="char_wb", ngram_range=(1, 5)),
+    dict(analyzer="char_wb", ngram_range=(3, 6), lowercase=False),
+    dict(analyzer="char", ngram_range=(1, 4)),
+])
+def test_random_unicode_strings(params):
+    rng = np.random.default_rng(42)
+    train = _random_docs(rng, 300)
+    test = _random_docs(rng, 300) + train[:50]
+    vec = TfidfVectorizer(**params).fit(train)
+    assert_same(CompiledTfidf.from_vectorizer(vec).transform(test), vec.transform(test))
