@@ -34,9 +34,14 @@ def _word_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 def _windows(text: str, start: int, end: int, max_words: int) -> list[tuple[int, int, int]]:
     """Split one paragraph into (start, end, n_words) pieces of at most ``max_words`` words."""
-    words = _word_spans(text, start, end)
-    if len(words) <= max_words:
-        return [(words[0][0], words[-1][1], len(words))] if words else []
+    segment = text[start:end]
+    n_words = len(segment.split())
+    if n_words == 0:
+        return []
+    if n_words <= max_words:  # the common case, without a regex pass
+        lead = len(segment) - len(segment.lstrip())
+        trail = len(segment) - len(segment.rstrip())
+        return [(start + lead, end - trail, n_words)]
     pieces: list[tuple[int, int, int]] = []
     cur_start = cur_end = -1
     cur_words = 0

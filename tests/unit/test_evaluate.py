@@ -1,0 +1,76 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import f1_score
+
+import threatclf
+from builders import tiny_corpus
+from threatclf import DataError
+from threatclf.evaluate import score_predictions
+
+
+def test_score_predictions_per_label_and_averages():
+    truth = np.array([[1, 0], [1, 0], [0, 1], [0, 0]])
+    predicted = np.array([[1, 0], [0, 0], [0, 1], [1, 0]])
+    proba = np.array([[0.9, 0.1], [0.4, 0.2], [0.2, 0.8], [0.6, 0.3]])
+    result = score_predictions(truth, predicted, proba, ["a", "b"])
+    assert result.per_label.loc["a", "precision"] == 0.5
+    assert result.per_label.loc["a", "recall"] == 0.5
+    assert result.per_label.loc["b", "f1"] == 1.0
+    assert result.per_label.loc["b", "pr_auc"] == 1.0
+    assert result.per_label.loc["a", "support"] == 2
+    assert result.macro_f1 == pytest.approx((0.5 + 1.0) / 2)
+    assert result.micro_f1 == pytest.approx(f1_score(truth, predicted, average="micro"))
+
+
+def test_pr_auc_is_undefined_without_positives():
+    result = score_predictions(np.zeros((3, 1)), np.zeros((3, 1)), np.full((3, 1), 0.2), ["a"])
+    assert np.isnan(result.per_label.loc["a", "pr_auc"])
+    assert json.loads(json.dumps(result.to_dict()))["labels"]["a"]["pr_auc"] is None
+
+
+def test_evaluate_matches_predict(small_model):
+    texts, labels = tiny_corpus(repeats=1)
+    result = threatclf.evaluate(small_model, texts, labels)
+    predicted = small_model.predict_indicator(texts)
+    truth = threatclf.labels.to_indicator(labels, small_model.labels_)
+    assert result.macro_f1 == pytest.approx(f1_score(truth, predicted, average="macro", zero_division=0))
+    assert list(result.per_label.index) == small_model.labels_
+    assert "threshold" in result.per_label
+    table = result.to_table()
+    assert "macro F1" in table and "foreign_influence" in table
+    assert json.loads(result.to_json())["macro_f1"] == pytest.approx(result.macro_f1)
+
+
+def test_evaluate_accepts_an_indicator_frame(small_model):
+    texts, labels = tiny_corpus(repeats=1)
+    frame = pd.DataFrame(threatclf.labels.to_indicator(labels, small_model.labels_), columns=small_model.labels_)
+    assert threatclf.evaluate(small_model, texts, frame).macro_f1 == threatclf.evaluate(small_model, texts, labels).macro_f1
+
+
+@pytest.mark.parametrize("texts, labels, message", [
+    ([], [], "empty"),
+    (["a"], [[], []], "1 texts but 2 label rows"),
+    (["a"], [["sports"]], "unknown label 'sports'"),
+])
+def test_evaluate_errors(small_model, texts, labels, message):
+    with pytest.raises(DataError, match=message):
+        threatclf.evaluate(small_model, texts, labels)
+
+
+def test_cross_validate_reports_each_fold_and_the_mean():
+    texts, labels = tiny_corpus(repeats=3)
+    estimator = threatclf.ThreatClassifier(min_df=1, cv=2, features="word")
+    frame = threatclf.cross_validate(estimator, texts, labels, cv=3)
+    assert list(frame.index) == [0, 1, 2, "mean"]
+    assert frame.loc["mean", "macro_f1"] == pytest.approx(frame.loc[[0, 1, 2], "macro_f1"].mean())
+    assert {"micro_f1", "f1_terrorism", "f1_foreign_influence"} <= set(frame.columns)
+    assert frame.loc["mean", "macro_f1"] > 0.5
+    assert not hasattr(estimator, "coef_")  # the estimator itself is left unfitted (clones are fitted)
+
+
+def test_cross_validate_checks_folds():
+    with pytest.raises(DataError, match="cv must be between 2"):
+        threatclf.cross_validate(threatclf.ThreatClassifier(), ["a", "b"], [[], []], cv=5)
