@@ -152,7 +152,7 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int]:
             record["scores"] = {lab: round(float(p), 6) for lab, p in zip(labels, proba[k])}
             out.append(record)
         return out, len(spans)
-    terms, readable = model._evidence_terms() if options.top_terms and passage_texts else (None, None)
+    terms, is_word = model._evidence_terms() if options.top_terms and passage_texts else (None, None)
     # Article scores: each label's best passage. Features are rebuilt only for the passages
     # that serve as evidence, a small share of all passages.
     bounds = np.searchsorted(np.asarray(owner, dtype=np.int64), np.arange(len(texts) + 1))
@@ -186,7 +186,7 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int]:
             item = {"label": labels[j], "score": round(float(top[j]), 6), "passage": int(best[j]),
                     "start": int(spans[k][0]), "end": int(spans[k][1])}
             if options.top_terms:
-                item["terms"] = _top_terms(X, evidence_rows[k], model.coef_[j], terms, readable, options.top_terms)
+                item["terms"] = _top_terms(X, evidence_rows[k], model.coef_[j], terms, is_word, options.top_terms)
             evidence.append(item)
         records.append({"id": ids[i], "labels": [labels[j] for j in assigned],
                         "scores": {lab: round(float(p), 6) for lab, p in zip(labels, top)},
@@ -194,15 +194,34 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int]:
     return records, len(spans)
 
 
-def _top_terms(X, row: int, weights: np.ndarray, terms: np.ndarray, readable: np.ndarray, top: int) -> list[str]:
-    """The passage's readable terms that raised the label most, largest contribution first."""
+def _readable(term: str) -> bool:
+    """Evidence a reader can use: not made only of stop words ("of the")."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return not all(word in ENGLISH_STOP_WORDS for word in term.split())
+
+
+def _top_terms(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: np.ndarray, top: int) -> list[str]:
+    """The passage's terms that raised the label most, largest contribution first.
+
+    Word n-grams when the model has them (character n-grams otherwise), without the ones
+    made only of stop words.
+    """
     start, end = X.indptr[row], X.indptr[row + 1]
     columns, values = X.indices[start:end], X.data[start:end]
     contrib = values * weights[columns]
-    keep = (contrib > 0) & readable[columns]
+    keep = contrib > 0
+    if is_word.any():
+        keep &= is_word[columns]
     columns, contrib = columns[keep], contrib[keep]
-    order = np.argsort(-contrib, kind="stable")[:top]
-    return [str(terms[columns[k]]) for k in order]
+    chosen = []
+    for k in np.argsort(-contrib, kind="stable"):
+        term = str(terms[columns[k]])
+        if _readable(term) or not is_word.any():
+            chosen.append(term)
+            if len(chosen) == top:
+                break
+    return chosen
 
 
 def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_col: str | None = None,
@@ -367,6 +386,25 @@ def _init_worker(model_bytes: bytes) -> None:
     _WORKER["model"] = pickle.loads(model_bytes)  # our own in-memory model, handed over by the parent
 
 
+def _worker_pool(model, n_jobs: int) -> ProcessPoolExecutor:
+    """Worker processes that hold the model once each.
+
+    On Linux they are forked from this process after the model's compiled scorer and term
+    table are built, so they start at once and share those pages; elsewhere they are spawned
+    and receive the model pickled (threatclf's own in-memory object, not a file).
+    """
+    import multiprocessing
+    import pickle
+
+    if sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods():
+        model._fast_scorer()
+        model._evidence_terms()
+        _WORKER["model"] = model
+        return ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("fork"))
+    return ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker, initargs=(pickle.dumps(model),))
+
+
 def _worker_chunk(store_folder: str, batch, options: LabelOptions) -> tuple[int, dict]:
     store = _ChunkStore.__new__(_ChunkStore)
     store.folder = Path(store_folder)
@@ -429,12 +467,7 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
                     continue
                 account(_process_chunk(model, store, batch, options))
         else:
-            import multiprocessing
-            import pickle
-
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(n_jobs, mp_context=context, initializer=_init_worker,
-                                     initargs=(pickle.dumps(model),)) as pool:
+            with _worker_pool(model, n_jobs) as pool:
                 pending = set()
                 for batch in batches:
                     indices.append(batch.index)

@@ -337,24 +337,16 @@ class ThreatClassifier(BaseEstimator):
         return feature_names(self.vectorizers_)
 
     def _evidence_terms(self) -> tuple[np.ndarray, np.ndarray]:
-        """Feature names without prefix, and which are readable evidence (cached, not saved).
-
-        Readable: a word n-gram that is not made only of English stop words. Character
-        n-grams count only for models without word features.
-        """
+        """Feature names without prefix, and whether each is a word n-gram (cached, not saved)."""
         cache = getattr(self, "_evidence_cache", None)
         if cache is None:
-            from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-            names = self.get_feature_names_out()
-            kinds, terms = zip(*(name.split(":", 1) for name in names)) if len(names) else ((), ())
-            terms = np.asarray(terms, dtype=object)
-            is_word = np.asarray(kinds) == "word"
-            readable = np.array([k == "word" and not all(w in ENGLISH_STOP_WORDS for w in t.split())
-                                 for k, t in zip(kinds, terms)], dtype=bool)
-            if not is_word.any():
-                readable = np.ones(len(terms), dtype=bool)
-            cache = self._evidence_cache = (terms, readable)
+            terms, is_word = [], []
+            for vectorizer in self.vectorizers_:
+                names = np.empty(len(vectorizer.vocabulary_), dtype=object)
+                names[list(vectorizer.vocabulary_.values())] = list(vectorizer.vocabulary_.keys())
+                terms.append(names)
+                is_word.append(np.full(len(names), vectorizer.analyzer == "word"))
+            cache = self._evidence_cache = (np.concatenate(terms), np.concatenate(is_word))
         return cache
 
     def explain(self, text: str, top: int = 10) -> dict[str, list[tuple[str, float]]]:
