@@ -108,11 +108,16 @@ def main(argv=None) -> int:
         "cross-validated": {**oof.to_dict(), "description": (
             f"{model.cv}-fold out-of-fold predictions of the shipped model's own training data ({len(final_rows)} rows).")},
     }
+    model.set_params(n_jobs=None)  # threads are the user's choice, not the model's
     experiments = (HERE / "experiments.md").read_text() if (HERE / "experiments.md").exists() else None
     out = Path(args.out) if args.out else HERE / recipe["name"]
     model.save(out, name=recipe["name"], metrics=metrics, overwrite=True, card_extra=experiments,
-               training_description=(f"{len(final_rows)} hand-annotated news passages: {sources}. "
-                                     f"Recipe: models/{Path(args.recipe).name}; fit took {fit_seconds:.0f} s."))
+               training_description=(
+                   f"{len(final_rows)} news passages annotated under the codebook: {sources}. The "
+                   "passages in models/annotations/ were labelled for this project by AI assistant sessions "
+                   "working from the codebook (silver standard; see models/annotations/README.md); all others "
+                   f"by the data set's human annotators. Recipe: models/{Path(args.recipe).name} "
+                   f"(run `python models/train_default.py`); fit took {fit_seconds:.0f} s on 2 cores."))
     size = sum(p.stat().st_size for p in out.iterdir())
     print(f"saved {out} ({size / 1e6:.1f} MB)", file=sys.stderr)
     return 0

@@ -408,7 +408,9 @@ def _worker_pool(model, n_jobs: int) -> ProcessPoolExecutor:
 def _worker_chunk(store_folder: str, batch, options: LabelOptions) -> tuple[int, dict]:
     store = _ChunkStore.__new__(_ChunkStore)
     store.folder = Path(store_folder)
-    return batch.index, _process_chunk(_WORKER["model"], store, batch, options)
+    model = _WORKER["model"]
+    model.n_jobs = 1  # this process's copy: one thread per worker process, the pool is the parallelism
+    return batch.index, _process_chunk(model, store, batch, options)
 
 
 def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: str = "id", passages: bool = False,

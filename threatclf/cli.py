@@ -71,6 +71,7 @@ def cmd_train(args) -> int:
         result = evaluate(model, dev_texts, dev_labels)
         metrics["dev"] = {**result.to_dict(), "description": f"Held-out file {args.dev}, not used in training."}
         _say(args, result.to_table())
+    model.set_params(n_jobs=None)  # --n-jobs is for this training run, not stored in the model
     path = model.save(args.output, format=args.format, metrics=metrics, overwrite=args.overwrite,
                       training_description=f"Trained with `threatclf train` on {', '.join(args.data)}.")
     _say(args, f"saved model to {path}")
@@ -175,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--C", type=float)
     p.add_argument("--cv", type=int)
     p.add_argument("--min-df", type=int)
-    p.add_argument("--n-jobs", type=int)
+    p.add_argument("--n-jobs", type=int, help="threads for training (labels are fitted in parallel)")
     p.add_argument("--format", choices=["skops", "joblib"], default="skops")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
     p.add_argument("--quiet", "-q", action="store_true")

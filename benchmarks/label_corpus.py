@@ -1,0 +1,116 @@
+"""Whole-corpus checks of ``threatclf label``: formats agree, a SIGKILLed run resumes exactly,
+and peak memory does not grow with the input.
+
+    python benchmarks/label_corpus.py [--shared PATH] [--repeat 14] [--workdir DIR]
+
+1. Labels ``corpus/articles.jsonl.gz`` (35,560 articles) to JSONL, CSV and Parquet and checks
+   that every id has the same labels in all three.
+2. Starts the same JSONL run, SIGKILLs it once about half of its chunks are done, resumes it
+   with ``--resume`` and compares the output byte for byte with the uninterrupted run.
+3. Peak RSS (of the largest process) on the corpus and on the corpus repeated ``--repeat``
+   times (about 1 GB of text for 14), ratio against the single corpus in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import shared_folder  # noqa: E402
+
+
+def threatclf_command() -> list[str]:
+    return [sys.executable, "-m", "threatclf.cli"]
+
+
+def peak_rss_of(command: list[str]) -> tuple[float, float, dict]:
+    """Run a child; return its wall seconds, its peak RSS in MB and its JSON summary."""
+    code = ("import resource, subprocess, sys, json, time; t = time.perf_counter(); "
+            "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+            "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024; "
+            "print(json.dumps({'wall': time.perf_counter() - t, 'peak': peak, 'code': r.returncode, "
+            "'out': r.stdout, 'err': r.stderr[-2000:]}))")
+    result = json.loads(subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True).stdout)
+    if result["code"] not in (0, 1):
+        sys.exit(f"failed: {result['err']}")
+    return result["wall"], result["peak"], json.loads(result["out"])
+
+
+def labels_by_id(path: Path) -> dict:
+    if path.suffix == ".jsonl":
+        with open(path, encoding="utf-8") as handle:
+            return {r["id"]: r["labels"] for r in map(json.loads, handle)}
+    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, keep_default_na=False)
+    return dict(zip(frame["id"].astype(str), frame["labels"].map(lambda s: s.split(";") if s else [])))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shared")
+    parser.add_argument("--repeat", type=int, default=14)
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--workdir", help="where outputs go (default: a temporary folder)")
+    args = parser.parse_args(argv)
+    corpus = shared_folder(args.shared) / "corpus" / "articles.jsonl.gz"
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="threatclf-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    label = threatclf_command() + ["label", "-q", "--n-jobs", str(args.n_jobs)]
+    base = label + ["--summary-json"]
+
+    print("1. formats")
+    results = {}
+    for suffix in (".jsonl", ".csv", ".parquet"):
+        out = work / f"corpus{suffix}"
+        wall, peak, summary = peak_rss_of(base + [str(corpus), "-o", str(out)])
+        results[suffix] = labels_by_id(out)
+        print(f"   {suffix:9} {summary['rows_read']:,} rows, {summary['labelled']:,} labelled, "
+              f"{summary['rejected']} rejected, {wall:.1f} s, peak RSS {peak:,.0f} MB, counts {summary['label_counts']}")
+    same = results[".jsonl"] == results[".csv"] == results[".parquet"]
+    print(f"   ids: {len(results['.jsonl']):,}; same labels for every id in all three formats: {same}")
+
+    print("2. SIGKILL half-way, then --resume")
+    killed = work / "killed.jsonl"
+    process = subprocess.Popen(label + [str(corpus), "-o", str(killed), "--chunk-size", "500"])
+    partial = work / "killed.jsonl.partial"
+    total_chunks = -(-35_560 // 500)
+    while len(list(partial.glob("*.done.json"))) < total_chunks // 2:
+        if process.poll() is not None:
+            sys.exit("the run finished before it could be killed")
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    done = len(list(partial.glob("*.done.json")))
+    print(f"   killed with {done}/{total_chunks} chunks done; output exists after kill: {killed.exists()}")
+    reference = work / "reference.jsonl"
+    subprocess.run(base + [str(corpus), "-o", str(reference), "--chunk-size", "500"], check=False, capture_output=True)
+    resumed = subprocess.run(base + [str(corpus), "-o", str(killed), "--chunk-size", "500", "--resume"],
+                             capture_output=True, text=True)
+    summary = json.loads(resumed.stdout)
+    identical = killed.read_bytes() == reference.read_bytes()
+    print(f"   resumed {summary['resumed_chunks']} chunks; output identical to the uninterrupted run: {identical}")
+
+    print(f"3. peak RSS, corpus x1 and x{args.repeat}")
+    rows = []
+    for copies in (1, args.repeat):
+        wall, peak, summary = peak_rss_of(base + [str(corpus)] * copies + ["-o", str(work / f"x{copies}.jsonl")])
+        (work / f"x{copies}.jsonl").unlink()
+        rows.append((copies, wall, peak, summary))
+        print(f"   x{copies:<3} {summary['rows_read']:,} articles, {summary['passages']:,} passages, "
+              f"~{copies * 70} MB of text: {wall:.1f} s, {summary['passages'] / wall:,.0f} passages/s, "
+              f"peak RSS {peak:,.0f} MB")
+    print(f"   peak RSS ratio x{args.repeat} / x1: {rows[1][2] / rows[0][2]:.2f}")
+    return 0 if same and identical else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
