@@ -41,7 +41,7 @@ def peak_rss_of(command: list[str]) -> tuple[float, float, dict]:
             "print(json.dumps({'wall': time.perf_counter() - t, 'peak': peak, 'code': r.returncode, "
             "'out': r.stdout, 'err': r.stderr[-2000:]}))")
     result = json.loads(subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True).stdout)
-    if result["code"] not in (0, 1):
+    if result["code"] not in (0, 3):
         sys.exit(f"failed: {result['err']}")
     return result["wall"], result["peak"], json.loads(result["out"])
 

@@ -121,7 +121,7 @@ def run_label(inputs: list[Path], n_jobs: int, out_dir: Path) -> dict:
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
-    if result.returncode not in (0, 1):
+    if result.returncode not in (0, 3):
         sys.exit(f"threatclf label failed: {result.stderr}")
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB, largest child so far
     summary = json.loads(result.stdout)

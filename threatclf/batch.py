@@ -32,6 +32,7 @@ import pandas as pd
 from .classifier import ThreatClassifier, explain_row
 from .exceptions import DataError
 from .text import DEFAULT_MAX_WORDS, split_passages
+from .writers import _json_line
 
 __all__ = ["LabelOptions", "LabelSummary", "label_dataframe", "label_files", "label_records"]
 
@@ -94,11 +95,12 @@ def _thresholds(model: ThreatClassifier, threshold) -> np.ndarray:
         unknown = set(threshold) - set(model.labels_)
         if unknown:
             raise DataError(f"threshold names unknown labels {sorted(unknown)}; model labels: {list(model.labels_)}")
-        return np.array([float(threshold.get(lab, t)) for lab, t in zip(model.labels_, model.thresholds_)])
-    value = float(threshold)
-    if not 0.0 <= value <= 1.0:
-        raise DataError(f"threshold must be between 0 and 1, got {value}")
-    return np.full(len(model.labels_), value)
+        values = np.array([float(threshold.get(lab, t)) for lab, t in zip(model.labels_, model.thresholds_)])
+    else:
+        values = np.full(len(model.labels_), float(threshold))
+    if not ((values >= 0.0) & (values <= 1.0)).all():
+        raise DataError(f"thresholds must be between 0 and 1, got {threshold}")
+    return values
 
 
 def _resolve_model(model) -> ThreatClassifier:
@@ -139,19 +141,23 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int]:
         proba = np.zeros((0, len(labels)))
     hits = proba >= cut
     if options.passages:
-        out = []
-        position = 0
-        previous = -1
+        rows: list[list[dict]] = [[] for _ in texts]
         for k, (i, (s, e)) in enumerate(zip(owner, spans)):
-            position = position + 1 if i == previous else 0
-            previous = i
-            record = {"id": ids[i], "passage": position, "start": int(s), "end": int(e)}
+            record = {"id": ids[i], "passage": len(rows[i]), "start": int(s), "end": int(e)}
             if options.keep_text:
                 record["text"] = passage_texts[k]
             record["labels"] = [labels[j] for j in np.flatnonzero(hits[k])]
             record["scores"] = {lab: round(float(p), 6) for lab, p in zip(labels, proba[k])}
-            out.append(record)
-        return out, len(spans)
+            rows[i].append(record)
+        for i, article_rows in enumerate(rows):
+            if not article_rows:  # an article without text still gets a row: no id goes missing
+                record = {"id": ids[i], "passage": None, "start": None, "end": None}
+                if options.keep_text:
+                    record["text"] = ""
+                record["labels"] = []
+                record["scores"] = {lab: 0.0 for lab in labels}
+                article_rows.append(record)
+        return [record for article_rows in rows for record in article_rows], len(spans)
     terms, is_word = model._evidence_terms() if options.top_terms and passage_texts else (None, None)
     # Article scores: each label's best passage. Features are rebuilt only for the passages
     # that serve as evidence, a small share of all passages.
@@ -262,6 +268,8 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
     result = pd.DataFrame.from_records(records)
     if passages:
         result = result.rename(columns={"id": key})
+        for column in ("passage", "start", "end"):  # <NA> for an article without text
+            result[column] = result[column].astype("Int64")
         return pd.concat([result, scores], axis=1)
     result.index = df.index
     scores.index = df.index
@@ -279,8 +287,11 @@ def _fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_options
     for path in inputs:
         stat = path.stat()
         files.append({"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
-    model_digest = hashlib.sha256(json.dumps(getattr(model, "metadata_", {}).get("files") or
-                                             model.training_fingerprint_, sort_keys=True).encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps(list(model.labels_)).encode())
+    for array in (model.coef_, model.intercept_, model.calibration_, model.thresholds_):
+        digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
+    digest.update(json.dumps(model.training_fingerprint_, sort_keys=True).encode())
+    model_digest = digest.hexdigest()  # what the model computes, whether loaded or in memory
     return {"inputs": files, "model": model_digest, "reader": reader_options, "options": asdict(options)}
 
 
@@ -313,6 +324,8 @@ class _ChunkStore:
                         "run again without --resume to start over"
                     )
                 return self.done()
+            logger.warning("starting over: removing %s left by an earlier run (use resume to continue it)",
+                           self.folder)
             shutil.rmtree(self.folder)
         self.folder.mkdir(parents=True)
         _atomic_write_text(manifest, json.dumps(fingerprint, indent=1))
@@ -327,8 +340,8 @@ class _ChunkStore:
 
     def write(self, index: int, records: list[dict], rejects: list[dict], stats: dict) -> None:
         records_path, rejects_path, done_path = self.paths(index)
-        _atomic_write_text(records_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-        _atomic_write_text(rejects_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rejects))
+        _atomic_write_text(records_path, "".join(map(_json_line, records)))
+        _atomic_write_text(rejects_path, "".join(map(_json_line, rejects)))
         _atomic_write_text(done_path, json.dumps(stats))  # last: the chunk counts as done from here
 
     def stats(self, index: int) -> dict:
@@ -350,19 +363,8 @@ def _records_for_chunk(model, frame: pd.DataFrame, options: LabelOptions) -> tup
         carried.append("text")
     if carried:
         extra = frame[carried].astype(object).where(frame[carried].notna(), None).to_dict("records")
-        records = [{"id": r["id"], **{k: _plain(v) for k, v in e.items()}, **{k: r[k] for k in r if k != "id"}}
-                   for r, e in zip(records, extra)]
+        records = [{"id": r["id"], **e, **{k: r[k] for k in r if k != "id"}} for r, e in zip(records, extra)]
     return records, n_passages
-
-
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
 
 
 def _process_chunk(model, store: _ChunkStore, batch, options: LabelOptions) -> dict:
@@ -436,6 +438,16 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     if output.resolve() in {p.resolve() for p in paths}:
         raise DataError(f"output {output} is also an input")
     rejects_path = Path(rejects) if rejects else output.with_name(output.name + ".rejects.jsonl")
+    if rejects_path.resolve() in {p.resolve() for p in paths} | {output.resolve()}:
+        raise DataError(f"rejects file {rejects_path} would overwrite an input or the output")
+    for name, value, least in (("chunk_size", chunk_size, 1), ("max_text_chars", max_text_chars, 1),
+                               ("top_terms", top_terms, 0), ("max_words", max_words, 1)):
+        if not isinstance(value, int) or value < least:
+            raise DataError(f"{name} must be an integer >= {least}, got {value!r}")
+    if text_col == id_col:
+        raise DataError(f"text and id columns must differ (both {text_col!r})")
+    if n_jobs == 0:
+        raise DataError("n_jobs must be a positive number of processes, or negative for all cores but |n|-1")
     if n_jobs < 1:
         n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
     model = _resolve_model(model)

@@ -65,6 +65,11 @@ def _per_label(value, labels: Sequence[str], name: str) -> list:
     return [value] * len(labels)
 
 
+def _is_per_label(value, labels: Sequence[str]) -> bool:
+    """A class_weight given per label ({label: weight}) rather than per class ({0: w, 1: w})."""
+    return isinstance(value, Mapping) and bool(value) and all(isinstance(k, str) for k in value)
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))  # stable for large |z|
 
@@ -96,8 +101,9 @@ class ThreatClassifier(BaseEstimator):
         a number (or ``{label: number}``) fixes it.
     calibrate : bool
         Fit a sigmoid on out-of-fold scores so that probabilities mean what they say.
-    labels : list of str, optional
+    label_names : list of str, optional
         Label names and their order; by default the names found in ``y`` (taxonomy first).
+        After fitting, ``labels_`` (and the read-only ``labels``) hold the names used.
     engine : {"auto", "reference"}
         ``"auto"`` scores with the compiled fast path when it supports the vectorizers
         (identical results); ``"reference"`` always uses scikit-learn's ``transform``.
@@ -123,7 +129,7 @@ class ThreatClassifier(BaseEstimator):
         cv: int = 5,
         threshold: str | float | Mapping[str, float] = "f1",
         calibrate: bool = True,
-        labels: Sequence[str] | None = None,
+        label_names: Sequence[str] | None = None,
         engine: str = "auto",
         n_jobs: int | None = None,
         random_state: int | None = 0,
@@ -141,7 +147,7 @@ class ThreatClassifier(BaseEstimator):
         self.cv = cv
         self.threshold = threshold
         self.calibrate = calibrate
-        self.labels = labels
+        self.label_names = label_names
         self.engine = engine
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -161,7 +167,8 @@ class ThreatClassifier(BaseEstimator):
     def _resolve_targets(self, y) -> tuple[list[str], np.ndarray]:
         """Label names and a 0/1 matrix from label lists or an indicator DataFrame."""
         if isinstance(y, pd.DataFrame):
-            labels = list(self.labels) if self.labels is not None else [str(c) for c in y.columns]
+            labels = list(self.label_names) if self.label_names is not None else [str(c) for c in y.columns]
+            y = y.rename(columns=str)
             missing = [lab for lab in labels if lab not in y.columns]
             if missing:
                 raise DataError(f"indicator DataFrame has no column for labels {missing}")
@@ -170,11 +177,13 @@ class ThreatClassifier(BaseEstimator):
                 raise DataError("indicator DataFrame must hold only 0/1 or True/False")
             return labels, values.astype(np.int8)
         if isinstance(y, np.ndarray) and y.ndim == 2 and y.dtype != object:
-            if self.labels is None:
-                raise DataError("a 0/1 matrix y needs labels=[...] to name its columns")
-            return list(self.labels), y.astype(np.int8)
+            if self.label_names is None:
+                raise DataError("a 0/1 matrix y needs label_names=[...] to name its columns")
+            if y.shape[1] != len(self.label_names) or not np.isin(y, (0, 1)).all():
+                raise DataError(f"y must be a 0/1 matrix with {len(self.label_names)} columns (one per label name)")
+            return list(self.label_names), y.astype(np.int8)
         y = list(y)
-        labels = list(self.labels) if self.labels is not None else infer_labels(y)
+        labels = list(self.label_names) if self.label_names is not None else infer_labels(y)
         return labels, to_indicator(y, labels)
 
     def fit(self, X: Iterable[str], y, sample_weight=None) -> "ThreatClassifier":
@@ -202,41 +211,70 @@ class ThreatClassifier(BaseEstimator):
             too_few = [name for name, positives in zip(labels, counts) if positives < self.cv]
             if too_few:
                 raise DataError(f"labels {too_few} have fewer positive examples than cv={self.cv} folds")
-        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        self.labels_ = labels
-        self._compiled = None
-        self._evidence_cache = None
+        for name in labels:
+            if name != name.strip() or ";" in name:
+                raise DataError(f"label name {name!r} may not contain ';' or start or end with white space")
+        weights = None
+        if sample_weight is not None:
+            weights = np.asarray(sample_weight, dtype=np.float64)
+            if weights.shape != (len(texts),):
+                raise DataError(f"sample_weight has shape {weights.shape}, expected ({len(texts)},)")
+        # Per-label settings are checked against the labels before any work is done.
+        Cs = _per_label(self.C, labels, "C")
+        class_weights = (_per_label(self.class_weight, labels, "class_weight")
+                         if _is_per_label(self.class_weight, labels) else [self.class_weight] * len(labels))
+        fixed = None if isinstance(self.threshold, str) else np.asarray(
+            _per_label(self.threshold, labels, "threshold"), dtype=np.float64)
+        if fixed is not None and not ((fixed >= 0) & (fixed <= 1)).all():
+            raise ValueError(f"thresholds must lie between 0 and 1, got {fixed.tolist()}")
+        settings = (labels, Cs, class_weights)
 
         calibration = np.tile([1.0, 0.0], (len(labels), 1))
         oof_proba = None
-        if self.calibrate or isinstance(self.threshold, str):
-            oof_scores = self._out_of_fold_scores(texts, Y, weights)
+        if self.calibrate or fixed is None:
+            oof_scores = self._out_of_fold_scores(texts, Y, weights, settings)
             if self.calibrate:
                 calibration = np.array([_fit_sigmoid(oof_scores[:, j], Y[:, j]) for j in range(len(labels))])
             oof_proba = _sigmoid(oof_scores * calibration[:, 0] + calibration[:, 1])
-        if isinstance(self.threshold, str):
-            self.thresholds_ = np.array([f1_optimal_threshold(Y[:, j], oof_proba[:, j]) for j in range(len(labels))])
-        else:
-            self.thresholds_ = np.asarray(_per_label(self.threshold, labels, "threshold"), dtype=np.float64)
+        if fixed is None:
+            fixed = np.array([f1_optimal_threshold(Y[:, j], oof_proba[:, j]) for j in range(len(labels))])
+        vectorizers, coef, intercept = self._fit_features_and_weights(texts, Y, weights, settings)
+        # Everything learned is assigned together: a failed refit leaves the old model whole.
+        self.labels_ = labels
+        self.thresholds_ = fixed
         self.calibration_ = calibration
+        self.vectorizers_, self.coef_, self.intercept_ = vectorizers, coef, intercept
         self.oof_probabilities_ = oof_proba  # kept for evaluation of the training run; not saved
-        self.vectorizers_, self.coef_, self.intercept_ = self._fit_features_and_weights(texts, Y, weights)
         self.training_fingerprint_ = _fingerprint(texts, Y, labels)
+        self._compiled = None
+        self._evidence_cache = None
         return self
 
-    def _out_of_fold_scores(self, texts, Y, weights) -> np.ndarray:
+    @property
+    def labels(self) -> list[str]:
+        """The label names of a fitted model, in the order of its scores."""
+        check_is_fitted(self, "coef_")
+        return list(self.labels_)
+
+    def _out_of_fold_scores(self, texts, Y, weights, settings) -> np.ndarray:
         folds = KFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
         scores = np.zeros(Y.shape, dtype=np.float64)
-        for train_idx, test_idx in folds.split(texts):
+        for fold, (train_idx, test_idx) in enumerate(folds.split(texts)):
+            positives = Y[train_idx].sum(axis=0)
+            short = [name for name, n in zip(settings[0], positives) if n == 0 or n == len(train_idx)]
+            if short:
+                raise DataError(f"labels {short} have no positive (or no negative) example in the training part "
+                                f"of cross-validation fold {fold}; add examples or lower cv={self.cv}")
             fold_texts = [texts[i] for i in train_idx]
             vectorizers, coef, intercept = self._fit_features_and_weights(
-                fold_texts, Y[train_idx], None if weights is None else weights[train_idx]
+                fold_texts, Y[train_idx], None if weights is None else weights[train_idx], settings
             )
             X_test = sp.hstack([v.transform([texts[i] for i in test_idx]) for v in vectorizers]).tocsr()
             scores[test_idx] = X_test @ coef.T + intercept
         return scores
 
-    def _fit_features_and_weights(self, texts, Y, weights):
+    def _fit_features_and_weights(self, texts, Y, weights, settings):
+        labels, Cs, class_weights = settings
         vectorizers = build_vectorizers(
             self.features,
             word_ngram_range=self.word_ngram_range,
@@ -250,15 +288,9 @@ class ThreatClassifier(BaseEstimator):
         # Canonical form now: estimators would otherwise fix it in place, from several threads.
         X.sum_duplicates()
         X.sort_indices()
-        Cs = _per_label(self.C, self.labels_, "C")
-        class_weights = (
-            _per_label(self.class_weight, self.labels_, "class_weight")
-            if isinstance(self.class_weight, Mapping) and set(self.class_weight) <= set(self.labels_) | {"*"}
-            else [self.class_weight] * len(self.labels_)
-        )
         fitted = Parallel(n_jobs=self.n_jobs, prefer="threads")(
             delayed(_fit_binary)(self.model, X, Y[:, j], Cs[j], class_weights[j], weights, self.random_state)
-            for j in range(len(self.labels_))
+            for j in range(len(labels))
         )
         coef = np.vstack([c for c, _ in fitted])
         intercept = np.array([b for _, b in fitted], dtype=np.float64)
@@ -379,10 +411,11 @@ class ThreatClassifier(BaseEstimator):
 
     def __setstate__(self, state):
         state = dict(state)
+        if "labels" in state and "label_names" not in state:  # threatclf 0.1 (model format 1) named it labels
+            state["label_names"] = state.pop("labels")
         if "vectorizers_" in state:
-            state["vectorizers_"] = [
-                v if not isinstance(v, dict) else unpack_vectorizer(v) for v in state["vectorizers_"]
-            ]
+            # Stored models hold packed dicts only; unpack_vectorizer checks every setting.
+            state["vectorizers_"] = [unpack_vectorizer(v) for v in state["vectorizers_"]]
         super().__setstate__(state)
         self._compiled = None
         self._evidence_cache = None

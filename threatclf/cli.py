@@ -1,19 +1,21 @@
 """The ``threatclf`` command: argument parsing only; every command calls the library.
 
-Exit codes: 0 success; 1 ``label`` finished but rejected some rows (see the rejects file);
-2 a usage or data error (one line on stderr, no traceback).
+Exit codes: 0 success; 2 a usage or data error (one line on stderr, no traceback; set
+``THREATCLF_DEBUG=1`` to see it); 3 ``label`` finished but rejected some rows (see the rejects
+file). 1 is left to Python: an unexpected crash, a bug to report.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
 from . import __version__
 from .exceptions import ThreatclfError
 
-EXIT_OK, EXIT_REJECTS, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_ERROR, EXIT_REJECTS = 0, 2, 3
 
 
 def _threshold(value: str):
@@ -58,7 +60,7 @@ def cmd_train(args) -> int:
     try:
         model = ThreatClassifier(**params)
     except TypeError as exc:
-        raise ThreatclfError(f"invalid model setting: {exc}") from None
+        raise ThreatclfError(f"invalid model setting in {args.config or 'options'}: {exc}") from None
     _say(args, f"training on {len(texts):,} texts from {', '.join(args.data)} ...")
     model.fit(texts, labels)
     metrics = {}
@@ -226,7 +228,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ThreatclfError, FileNotFoundError, FileExistsError, IsADirectoryError, PermissionError) as exc:
+    except (ThreatclfError, ValueError, OSError) as exc:  # user input: settings, files, data
+        if os.environ.get("THREATCLF_DEBUG"):
+            raise
         print(f"threatclf {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -66,10 +66,49 @@ def pack_vectorizer(vectorizer: TfidfVectorizer) -> dict:
     }
 
 
+_DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+
+
+def _check_stored_params(params: dict) -> dict:
+    """Accept only the settings threatclf itself writes: a model file must not be able to
+    make a vectorizer read files (``input="filename"``), call code or run a crafted regex."""
+    from .exceptions import ModelFormatError
+
+    def bad(name):
+        raise ModelFormatError(f"stored vectorizer setting {name}={params.get(name)!r} is not one threatclf writes")
+
+    if not isinstance(params, dict) or set(params) != set(_STORED_PARAMS):
+        raise ModelFormatError(f"stored vectorizer settings must be exactly {sorted(_STORED_PARAMS)}")
+    if params["analyzer"] not in ("word", "char", "char_wb"):
+        bad("analyzer")
+    if params["token_pattern"] != _DEFAULT_TOKEN_PATTERN:
+        bad("token_pattern")
+    if params["strip_accents"] is not None:
+        bad("strip_accents")
+    if params["norm"] not in ("l1", "l2", None):
+        bad("norm")
+    for name in ("lowercase", "use_idf", "smooth_idf", "sublinear_tf", "binary"):
+        if not isinstance(params[name], bool):
+            bad(name)
+    ngram = params["ngram_range"]
+    if not (isinstance(ngram, (list, tuple)) and len(ngram) == 2 and all(type(n) is int for n in ngram)
+            and 1 <= ngram[0] <= ngram[1] <= 20):
+        bad("ngram_range")
+    for name in ("min_df", "max_df"):
+        if isinstance(params[name], bool) or not isinstance(params[name], (int, float)):
+            bad(name)
+    if params["max_features"] is not None and type(params["max_features"]) is not int:
+        bad("max_features")
+    return {**params, "ngram_range": tuple(ngram)}
+
+
 def unpack_vectorizer(packed: dict) -> TfidfVectorizer:
     """Rebuild the fitted ``TfidfVectorizer`` that :func:`pack_vectorizer` stored."""
-    params = dict(packed["params"])
-    params["ngram_range"] = tuple(params["ngram_range"])
+    from .exceptions import ModelFormatError
+
+    if not isinstance(packed, dict) or packed.get("dtype") not in ("float64", "float32"):
+        raise ModelFormatError("a stored vectorizer must be a dict with dtype float64 or float32")
+    params = _check_stored_params(packed["params"])
     vectorizer = TfidfVectorizer(dtype=np.dtype(packed["dtype"]).type, **params)
     joined = np.asarray(packed["terms_codepoints"], dtype=np.uint32).tobytes().decode("utf-32-le")
     offsets = np.asarray(packed["terms_offsets"], dtype=np.int64)

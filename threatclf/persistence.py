@@ -48,8 +48,16 @@ logger = logging.getLogger("threatclf")
 
 #: Version of the folder layout written by :func:`save_model`.
 FORMAT_VERSION = 1
-#: Every type a threatclf model file may build besides skops' own safe defaults.
-TRUSTED_TYPES: tuple[str, ...] = ("threatclf.classifier.ThreatClassifier",)
+#: Every type a threatclf model file may build. skops would also accept any scikit-learn
+#: estimator by default; threatclf accepts only these unless the caller names more.
+TRUSTED_TYPES: tuple[str, ...] = (
+    "threatclf.classifier.ThreatClassifier",
+    "builtins.dict",
+    "builtins.list",
+    "builtins.tuple",
+    "builtins.str",  # also skops' node for JSON values (numbers, booleans, null)
+    "numpy.ndarray",  # read with allow_pickle=False
+)
 WEIGHT_FILES = {"skops": "model.skops", "joblib": "model.joblib"}
 DEFAULT_MODEL_NAME = "threat-default"
 
@@ -104,6 +112,8 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists (pass overwrite=True to replace it)")
+    if path.exists() and not (path / "metadata.json").is_file():
+        raise FileExistsError(f"{path} exists and is not a threatclf model folder; refusing to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     umask = os.umask(0)
@@ -230,15 +240,33 @@ def _check_digests(metadata: dict, path: Path) -> Path:
     return path / weights_name
 
 
+def _schema_types(node, found: set[str]) -> None:
+    """Every ``module.class`` a skops schema names, at any depth."""
+    if isinstance(node, dict):
+        if "__module__" in node or "__class__" in node:
+            found.add(f"{node.get('__module__')}.{node.get('__class__')}")
+        for value in node.values():
+            _schema_types(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _schema_types(value, found)
+
+
 def _skops_types(weights: Path) -> list[str]:
+    """The types loading ``weights`` would build: read from its schema, nothing built."""
     import skops.io as sio
 
     if not zipfile.is_zipfile(weights):
         raise ModelFormatError(f"{weights} is not a skops file (not a zip archive); refusing to open it")
     try:
-        return sorted(sio.get_untrusted_types(file=weights))
+        with zipfile.ZipFile(weights) as archive:
+            schema = json.loads(archive.read("schema.json"))
+        found: set[str] = set()
+        _schema_types(schema, found)
+        found.update(sio.get_untrusted_types(file=weights))
     except Exception as exc:  # a damaged or hand-made archive
         raise ModelFormatError(f"{weights} is not a readable skops file: {exc}") from None
+    return sorted(found)
 
 
 def verify_model(path, *, trusted: Sequence[str] = ()) -> Verification:

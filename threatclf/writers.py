@@ -158,6 +158,10 @@ def _json_value(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
         return _json_value(float(value))
+    if isinstance(value, (bytes, bytearray, memoryview)):  # binary columns: base64 text
+        import base64
+
+        return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, str):  # subclasses, e.g. string enums
         return str(value)
     if isinstance(value, (int, float)):

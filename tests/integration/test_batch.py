@@ -66,8 +66,11 @@ def test_dataframe_passage_level_and_thresholds(small_model):
     df = pd.DataFrame(ARTICLES, columns=["id", "text"])
     out = threatclf.label_dataframe(df, small_model, id_col="id", passages=True)
     assert list(out.columns[:6]) == ["id", "passage", "start", "end", "text", "labels"]
-    assert (out.groupby("id")["passage"].max() + 1).to_dict() == {"a1": 2, "a2": 1, "a3": 2, "a5": 1}
-    for _, row in out.iterrows():
+    with_text = out.dropna(subset=["passage"])
+    assert (with_text.groupby("id")["passage"].max() + 1).to_dict() == {"a1": 2, "a2": 1, "a3": 2, "a5": 1}
+    empty = out[out["id"] == "a4"]
+    assert len(empty) == 1 and pd.isna(empty["passage"].iloc[0]) and empty["labels"].iloc[0] == []
+    for _, row in with_text.iterrows():
         source = dict(ARTICLES)[row["id"]]
         assert source[row["start"]:row["end"]] == row["text"]
     strict = threatclf.label_dataframe(df, small_model, threshold=1.0)
@@ -208,8 +211,10 @@ def test_passage_output_for_files(small_model, corpus, tmp_path):
     summary = threatclf.label_files(path, tmp_path / "p.csv", small_model, passages=True, progress=False)
     frame = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
     assert list(frame.columns[:5]) == ["id", "passage", "start", "end", "labels"]
-    assert summary.passages == len(frame)
-    assert summary.labelled == len(rows)  # the empty articles are labelled, with no passage rows
+    empty_articles = sum(1 for r in rows if not r["text"])
+    assert summary.passages + empty_articles == len(frame)  # an article without text gets one empty row
+    assert set(frame["id"]) == {r["id"] for r in rows}
+    assert summary.labelled == len(rows)
 
 
 def test_unknown_output_extension_fails_before_work(small_model, corpus, tmp_path):
@@ -217,3 +222,26 @@ def test_unknown_output_extension_fails_before_work(small_model, corpus, tmp_pat
     with pytest.raises(DataError):
         threatclf.label_files(path, tmp_path / "out.xlsx", small_model, progress=False)
     assert not list(tmp_path.glob("out*"))
+
+
+def test_typed_parquet_columns_are_carried_through(small_model, tmp_path):
+    import datetime
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({
+        "id": ["p1", "p2"],
+        "text": ["Militants claimed the bomb attack on the checkpoint.", ""],
+        "published": pa.array([datetime.date(2024, 5, 1), None], type=pa.date32()),
+        "price": pa.array([decimal.Decimal("1.50"), decimal.Decimal("2")], type=pa.decimal128(5, 2)),
+        "blob": pa.array([b"\x00\x01", b""], type=pa.binary()),
+    })
+    pq.write_table(table, tmp_path / "typed.parquet")
+    for suffix in (".jsonl", ".csv", ".parquet"):
+        summary = threatclf.label_files(tmp_path / "typed.parquet", tmp_path / f"out{suffix}", small_model, progress=False)
+        assert summary.labelled == 2
+    rows = read_output(tmp_path / "out.jsonl")
+    assert rows["p1"]["published"] == "2024-05-01" and rows["p2"]["published"] is None
+    assert rows["p1"]["price"] == 1.5 and rows["p1"]["blob"] == "AAE="

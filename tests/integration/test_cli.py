@@ -103,7 +103,7 @@ def test_label_command_through_the_installed_script(data_files, tmp_path):
                         + '{"id": "x2", "text": \n')
     result = subprocess.run([installed_command(), "label", str(articles), "-o", str(tmp_path / "out.csv"), "--model",
                              str(model_dir), "--summary-json"], capture_output=True, text=True)
-    assert result.returncode == 1, result.stderr  # one row rejected
+    assert result.returncode == 3, result.stderr  # finished, one row rejected
     summary = json.loads(result.stdout)
     assert summary["rows_read"] == 2 and summary["labelled"] == 1 and summary["rejected"] == 1
     frame = pd.read_csv(tmp_path / "out.csv")
@@ -141,3 +141,37 @@ def test_threshold_option_parses_per_label_values():
     assert _threshold("terrorism=0.6,corruption=0.3") == {"terrorism": 0.6, "corruption": 0.3}
     with pytest.raises(Exception, match="invalid threshold"):
         _threshold("terrorism=high")
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--chunk-size", "0"], "chunk_size must be"),
+    (["--max-text-chars", "-1"], "max_text_chars must be"),
+    (["--top-terms", "-1"], "top_terms must be"),
+    (["--id-col", "text"], "must differ"),
+    (["--threshold", "terrorism=7"], "between 0 and 1"),
+    (["--rejects", "{input}"], "would overwrite"),
+])
+def test_label_argument_errors_leave_nothing_behind(extra, message, data_files, tmp_path, capsys):
+    model_dir = data_files / "m-args"
+    if not model_dir.exists():
+        assert main(["train", str(data_files / "train.jsonl"), "-o", str(model_dir), "--min-df", "1", "--cv", "3",
+                     "-q"]) == 0
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "1", "text": "Militants bombed the market."}) + "\n")
+    before = source.read_bytes()
+    code, _, err = run(["label", str(source), "-o", str(tmp_path / "out.jsonl"), "--model", str(model_dir)]
+                       + [a.format(input=source) for a in extra], capsys)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+    assert source.read_bytes() == before
+
+
+def test_train_config_errors_are_one_line(data_files, tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m"), "--config", str(bad)], capsys)
+    assert code == 2 and "Traceback" not in err
+    bad.write_text(json.dumps({"model": "forest"}))
+    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m"), "--config", str(bad),
+                        "-q"], capsys)
+    assert code == 2 and "model must be one of" in err

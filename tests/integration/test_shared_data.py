@@ -123,6 +123,6 @@ def test_sigkill_then_resume_gives_the_uninterrupted_output(corpus_slice, tmp_pa
     done_before = len(list(partial.glob("*.done.json")))
     assert 5 <= done_before < 60  # 3,000 rows in chunks of 50
     result = subprocess.run(command + ["-o", str(out), "--resume", "--summary-json"], capture_output=True, text=True)
-    assert result.returncode in (0, 1), result.stderr
+    assert result.returncode in (0, 3), result.stderr
     assert json.loads(result.stdout)["resumed_chunks"] >= done_before
     assert out.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()

@@ -41,6 +41,39 @@ def test_fast_and_reference_engines_agree(small_model):
     np.testing.assert_allclose(small_model.decision_function(texts), reference.decision_function(texts), atol=1e-9)
 
 
+def test_labels_property_after_fit(small_model):
+    assert small_model.labels == small_model.labels_
+    with pytest.raises(NotFittedError):
+        ThreatClassifier().labels
+
+
+def test_failed_refit_keeps_the_previous_model_whole():
+    texts, labels = tiny_corpus()
+    model = ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
+    before = model.predict(texts)
+    model.set_params(threshold={"bogus": 0.5})
+    with pytest.raises(ValueError, match="unknown labels"):
+        model.fit(texts, [[n for n in names if n != "corruption"] for names in labels])
+    model.set_params(threshold="f1")
+    assert model.predict(texts) == before
+
+
+@pytest.mark.parametrize("name", ["a;b", " padded"])
+def test_label_names_that_cannot_round_trip_through_csv_are_refused(name):
+    texts, labels = tiny_corpus()
+    with pytest.raises(DataError, match="may not contain"):
+        ThreatClassifier(min_df=1, cv=3).fit(texts, [[name] if names else [] for names in labels])
+
+
+def test_rare_label_missing_from_a_fold_is_a_clear_error():
+    texts, labels = tiny_corpus()
+    labels = [[n for n in names if n != "corruption"] for names in labels]
+    labels[0] = labels[0] + ["corruption"]
+    labels[1] = labels[1] + ["corruption"]
+    with pytest.raises(DataError, match="training part of cross-validation fold"):
+        ThreatClassifier(min_df=1, cv=2, random_state=3).fit(texts, labels)
+
+
 def test_learned_attributes_end_in_underscore_and_thresholds_in_range(small_model):
     assert small_model.labels_ == ["terrorism", "organized_crime", "drug_trafficking", "corruption", "foreign_influence"]
     assert small_model.coef_.shape == (5, small_model.get_feature_names_out().shape[0])
@@ -115,7 +148,7 @@ def test_label_without_positive_example_is_an_error():
     texts, labels = tiny_corpus()
     only_terrorism = [[name for name in names if name == "terrorism"] for names in labels]
     with pytest.raises(DataError, match="'sports' has no positive example"):
-        ThreatClassifier(min_df=1, cv=3, labels=["terrorism", "sports"]).fit(texts, only_terrorism)
+        ThreatClassifier(min_df=1, cv=3, label_names=["terrorism", "sports"]).fit(texts, only_terrorism)
 
 
 def test_label_with_fewer_positives_than_folds_is_an_error():

@@ -54,7 +54,8 @@ def test_folder_layout_metadata_and_model_card(saved_small_model, small_model):
 def test_round_trip_gives_identical_probabilities(saved_small_model, small_model):
     loaded = threatclf.load_model(saved_small_model)
     np.testing.assert_array_equal(loaded.predict_proba(PROBE).to_numpy(), small_model.predict_proba(PROBE).to_numpy())
-    assert loaded.labels == small_model.labels_ if hasattr(loaded, "labels") and isinstance(loaded.labels, list) else True
+    assert loaded.labels == small_model.labels_
+    assert loaded.get_params() == small_model.get_params()
 
 
 def test_round_trip_in_a_new_process(saved_small_model, small_model, tmp_path):
@@ -80,6 +81,19 @@ def test_metrics_are_recorded_in_metadata_and_card(small_model, tmp_path):
 def test_save_refuses_to_overwrite_unless_asked(small_model, saved_small_model):
     with pytest.raises(FileExistsError):
         small_model.save(saved_small_model)
+
+
+def test_overwrite_replaces_only_a_model_folder(small_model, tmp_path):
+    folder = tmp_path / "thesis"
+    folder.mkdir()
+    (folder / "chapter1.txt").write_text("years of work")
+    with pytest.raises(FileExistsError, match="not a threatclf model folder"):
+        small_model.save(folder, overwrite=True)
+    assert (folder / "chapter1.txt").read_text() == "years of work"
+    model_folder = small_model.save(tmp_path / "model")
+    small_model.save(model_folder, overwrite=True, name="again")
+    assert json.loads((model_folder / "metadata.json").read_text())["name"] == "again"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "thesis"]  # no staging folders left
 
 
 def test_malicious_pickle_in_place_of_weights_never_runs(saved_small_model, tmp_path):
@@ -184,3 +198,39 @@ def test_format_1_folder_kept_in_tests_still_loads():
     proba = model.predict_proba(expected["texts"]).to_numpy()
     np.testing.assert_allclose(proba, np.array(expected["proba"]), atol=1e-9)
     assert model.predict(expected["texts"]) == expected["labels"]
+    # format 1 named the label-order parameter "labels"; the loader maps it to label_names
+    assert model.get_params()["label_names"] is None and model.labels == model.labels_
+
+
+def test_scikit_learn_types_are_not_trusted_by_default(small_model, tmp_path):
+    """skops trusts every scikit-learn estimator; threatclf trusts only what its models hold."""
+    import copy
+
+    from sklearn.preprocessing import FunctionTransformer
+
+    tainted = copy.copy(small_model)
+    tainted.hook_ = FunctionTransformer(func=np.exp)
+    folder = threatclf.save_model(tainted, tmp_path / "tainted")
+    untrusted = threatclf.verify_model(folder).untrusted
+    assert "sklearn.preprocessing._function_transformer.FunctionTransformer" in untrusted
+    assert "numpy.exp" in untrusted
+    with pytest.raises(UntrustedModelError, match="FunctionTransformer"):
+        threatclf.load_model(folder)
+
+
+@pytest.mark.parametrize("change", [{"input": "filename"}, {"token_pattern": "(a+)+$"}, {"analyzer": "chars"},
+                                    {"lowercase": "yes"}])
+def test_crafted_vectorizer_settings_are_refused(small_model, tmp_path, monkeypatch, change):
+    """A model file must not make the vectorizer read files or run a crafted regex."""
+    from threatclf import classifier, features
+
+    def crafted(vectorizer):
+        packed = features.pack_vectorizer(vectorizer)
+        packed["params"].update(change)
+        return packed
+
+    monkeypatch.setattr(classifier, "pack_vectorizer", crafted)
+    folder = threatclf.save_model(small_model, tmp_path / "crafted")
+    monkeypatch.undo()
+    with pytest.raises(ModelFormatError, match="stored vectorizer setting"):
+        threatclf.load_model(folder)
