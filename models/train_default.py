@@ -72,13 +72,31 @@ def describe(parts: list[dict]) -> str:
     return ", ".join(p.get("file", p.get("annotations")) + (f" ({p['selection']})" if "selection" in p else "") for p in parts)
 
 
+def rerender_card(folder: Path) -> int:
+    """Write the model card again from metadata.json and experiments.md; update its digest."""
+    from threatclf.modelcard import render_model_card
+    from threatclf.persistence import _sha256, read_metadata
+
+    metadata = read_metadata(folder)
+    experiments = (HERE / "experiments.md").read_text() if (HERE / "experiments.md").exists() else None
+    (folder / "README.md").write_text(render_model_card(metadata, experiments), encoding="utf-8")
+    metadata["files"]["README.md"] = _sha256(folder / "README.md")
+    (folder / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+    print(f"re-rendered {folder / 'README.md'}", file=sys.stderr)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", help="shared data folder (holding threat-passages/ and corpus/)")
     parser.add_argument("--recipe", default=str(HERE / "threat-default.recipe.json"))
     parser.add_argument("--out", help="model folder to write (default: models/<name>)")
     parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--card-only", action="store_true",
+                        help="only re-render the model card of the existing folder (after editing experiments.md)")
     args = parser.parse_args(argv)
+    if args.card_only:
+        return rerender_card(Path(args.out) if args.out else HERE / json.loads(Path(args.recipe).read_text())["name"])
     shared = shared_folder(args.shared)
     recipe = json.loads(Path(args.recipe).read_text())
     settings = dict(recipe["settings"], n_jobs=args.n_jobs)

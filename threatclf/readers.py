@@ -398,8 +398,12 @@ class _JsonlSource(_Source):
             if problem is not None:
                 rejects.append(self._reject(line, id_, problem))
                 continue
-            if "id" in obj or "text" in obj:
-                _check_clash(obj, text_col, id_col, f"{self.source}: line {line}")
+            if ("id" in obj and id_col != "id" and text_col != "id") or \
+                    ("text" in obj and text_col != "text" and id_col != "text"):
+                clash = "id" if "id" in obj and "id" not in (id_col, text_col) else "text"
+                rejects.append(self._reject(line, id_, f"field {clash!r} would be overwritten by the output's "
+                                                       f"{clash!r} column (text_col={text_col!r}, id_col={id_col!r})"))
+                continue
             obj.pop("_source", None)  # provenance from an earlier run; replaced by ours
             obj.pop("_line", None)
             rows.ids.append(id_)

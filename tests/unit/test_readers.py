@@ -190,11 +190,14 @@ def test_jsonl_custom_columns_and_bom(tmp_path):
     assert frame["text"].tolist() == ["first", "second"]
 
 
-def test_jsonl_column_clash_is_an_error(tmp_path):
+def test_jsonl_row_with_a_clashing_field_is_rejected_not_fatal(tmp_path):
     path = tmp_path / "clash.jsonl"
-    write_lines(path, [jline(id="a", body="b", text="c")])
-    with pytest.raises(DataError, match="'text'"):
-        all_batches(path, text_col="body")
+    write_lines(path, [jline(id="a", body="b", text="c"), jline(id="d", body="e")])
+    batch = one_batch(path, text_col="body")
+    assert batch.frame["id"].tolist() == ["d"]
+    assert [(r.line, r.id) for r in batch.rejects] == [(1, "a")]
+    assert "'text' would be overwritten" in batch.rejects[0].reason
+    assert batch.rows_read == 2
 
 
 def test_jsonl_overlong_line_is_rejected_and_reading_goes_on(tmp_path):
