@@ -58,7 +58,8 @@ logger = logging.getLogger("threatclf")
 #: Columns of every record frame that the reader makes itself.
 RESERVED_COLUMNS = ("id", "text", "_source", "_line")
 
-_SUFFIXES = (
+#: File name endings and the table format each stands for (shared with the writers).
+FILE_SUFFIXES = (
     (".jsonl.gz", "jsonl"),
     (".ndjson.gz", "jsonl"),
     (".jsonl", "jsonl"),
@@ -127,7 +128,7 @@ def detect_format(path) -> str:
             raise DataError(f"input folder {path} holds no .txt files")
         return "txt"
     name = p.name.lower()
-    for suffix, fmt in _SUFFIXES:
+    for suffix, fmt in FILE_SUFFIXES:
         if name.endswith(suffix):
             return fmt
     raise DataError(
