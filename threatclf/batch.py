@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .classifier import ThreatClassifier, explain_row
+from .classifier import ThreatClassifier
 from .exceptions import DataError
 from .text import DEFAULT_MAX_WORDS, split_passages
 from .writers import _json_line
@@ -296,12 +296,10 @@ def _fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_options
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    from .writers import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 class _ChunkStore:
@@ -465,12 +463,17 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
 
     total = count_rows(paths)
     bar = tqdm(total=total, unit=" rows", disable=not show, dynamic_ncols=True, desc="labelling")
-    batches = iter_batches(paths, text_col=text_col, id_col=id_col, batch_size=chunk_size,
-                           max_text_chars=max_text_chars, skip_batches=0)
-    indices: list[int] = []
-
     def account(stats: dict) -> None:
         bar.update(stats["rows_read"])
+
+    # Chunks finished before a resume: the leading run of them is skipped without parsing.
+    leading = 0
+    while leading in done:
+        account(store.stats(leading))
+        leading += 1
+    indices: list[int] = list(range(leading))
+    batches = iter_batches(paths, text_col=text_col, id_col=id_col, batch_size=chunk_size,
+                           max_text_chars=max_text_chars, skip_batches=leading)
 
     try:
         if n_jobs == 1:
@@ -497,10 +500,11 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
                     account(future.result()[1])
     finally:
         bar.close()
+        _WORKER.clear()
 
+    all_stats = [store.stats(index) for index in indices]
     counts: Counter = Counter()
-    for index in indices:
-        stats = store.stats(index)
+    for stats in all_stats:
         summary.rows_read += stats["rows_read"]
         summary.labelled += stats["labelled"]
         summary.rejected += stats["rejected"]
@@ -512,7 +516,7 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
 
     label_names = list(model.labels_)
     # Inputs may gain fields half-way; every output row gets every column (CSV/Parquet need it).
-    keys = list(dict.fromkeys(key for index in indices for key in store.stats(index)["keys"]))
+    keys = list(dict.fromkeys(key for stats in all_stats for key in stats["keys"]))
     with RecordWriter(output, label_names) as writer:
         for index in indices:
             writer.write([{key: record.get(key) for key in keys} for record in store.read(index, 0)])

@@ -174,6 +174,7 @@ def test_word_char_classes_match_python():
     assert "".join(every.split()) == re.sub(r"\s+", "", every)
 
 
+@pytest.mark.filterwarnings("ignore:.*(token_pattern|dtype).*:UserWarning")
 def test_unsupported_settings_raise_value_error():
     cases = [
         dict(analyzer=lambda s: s.split()),
