@@ -24,7 +24,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .classifier import ThreatClassifier
-from .evaluate import Evaluation, cross_validate, evaluate
+from .evaluate import Evaluation, cross_validate, evaluate, reliability
 from .exceptions import (
     DataError,
     IncompatibleModelError,
@@ -45,6 +45,7 @@ __all__ = [
     "verify_model",
     "evaluate",
     "cross_validate",
+    "reliability",
     "Evaluation",
     "split_passages",
     "label_dataframe",

@@ -14,7 +14,7 @@ from sklearn.model_selection import KFold
 from .exceptions import DataError
 from .labels import to_indicator
 
-__all__ = ["Evaluation", "evaluate", "score_predictions", "cross_validate"]
+__all__ = ["Evaluation", "evaluate", "score_predictions", "reliability", "cross_validate"]
 
 
 @dataclass
@@ -26,6 +26,9 @@ class Evaluation:
     macro_f1: float
     n_samples: int
     extra: dict = field(default_factory=dict)
+    #: Expected calibration error over all (text, label) probabilities, 10 equal-width bins:
+    #: the mean gap between predicted probability and observed frequency. None without probabilities.
+    calibration_error: float | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready figures: top-level ``macro_f1``/``micro_f1`` and a ``labels`` mapping."""
@@ -34,7 +37,7 @@ class Evaluation:
             for label, row in self.per_label.iterrows()
         }
         return {"n_samples": self.n_samples, "macro_f1": self.macro_f1, "micro_f1": self.micro_f1,
-                "labels": per_label, **self.extra}
+                "calibration_error": self.calibration_error, "labels": per_label, **self.extra}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -50,6 +53,8 @@ class Evaluation:
             )
         lines.append(f"{'macro F1':<20} {self.macro_f1:>34.3f}")
         lines.append(f"{'micro F1':<20} {self.micro_f1:>34.3f}   (n = {self.n_samples})")
+        if self.calibration_error is not None:
+            lines.append(f"{'calibration error':<20} {self.calibration_error:>34.3f}   (0 = probabilities mean what they say)")
         return "\n".join(lines)
 
 
@@ -70,7 +75,27 @@ def score_predictions(Y_true: np.ndarray, Y_pred: np.ndarray, proba: np.ndarray 
         index=pd.Index(list(labels), name="label"),
     )
     micro = f1_score(Y_true, Y_pred, average="micro", zero_division=0)
-    return Evaluation(per_label=table, micro_f1=float(micro), macro_f1=float(np.mean(f1)), n_samples=len(Y_true))
+    ece = None
+    if proba is not None:
+        bins = reliability(Y_true, proba)
+        ece = float((bins["count"] * (bins["mean_predicted"] - bins["observed"]).abs()).sum() / bins["count"].sum())
+    return Evaluation(per_label=table, micro_f1=float(micro), macro_f1=float(np.mean(f1)), n_samples=len(Y_true),
+                      calibration_error=ece)
+
+
+def reliability(Y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    """Predicted probability against observed frequency, pooled over labels, in equal-width bins.
+
+    A calibrated model has ``observed`` close to ``mean_predicted`` in every bin: of the
+    passages given 0.8, about 80 % carry the label.
+    """
+    y = np.asarray(Y_true, dtype=np.float64).ravel()
+    p = np.asarray(proba, dtype=np.float64).ravel()
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    frame = pd.DataFrame({"bin": which, "p": p, "y": y}).groupby("bin").agg(
+        mean_predicted=("p", "mean"), observed=("y", "mean"), count=("y", "size"))
+    frame.index = [f"{b / bins:.1f}-{(b + 1) / bins:.1f}" for b in frame.index]
+    return frame
 
 
 def _indicator(labels_data, label_names: Sequence[str]) -> np.ndarray:

@@ -75,6 +75,9 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
         "- Bag-of-n-grams features: the model sees words and character sequences, not meaning; it can be "
         "fooled by topic words used in passing, and misses threats described in unusual words.",
         "- Trained on English news; other languages and registers (social media, reports) are out of scope.",
+        "- Probabilities come from a sigmoid fitted on out-of-fold scores of the training data. On documents "
+        "unlike the training data they tend to run high in the middle of the range; measure it on a labelled "
+        "sample of your own text with `threatclf.evaluate` (calibration error) and `threatclf.reliability`.",
         "- Thresholds were tuned for F1 on out-of-fold predictions of the training data; a different balance "
         "of precision and recall needs other thresholds (`threshold=` in the labelling functions).",
         "",
