@@ -517,7 +517,10 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     label_names = list(model.labels_)
     # Inputs may gain fields half-way; every output row gets every column (CSV/Parquet need it).
     keys = list(dict.fromkeys(key for stats in all_stats for key in stats["keys"]))
-    with RecordWriter(output, label_names) as writer:
+    scores = {label: 0.0 for label in label_names}
+    empty_schema = ({"id": "", "passage": 0, "start": 0, "end": 0, "labels": [], "scores": scores} if passages
+                    else {"id": "", "labels": [], "scores": scores, "evidence": []})
+    with RecordWriter(output, label_names, empty_schema=empty_schema) as writer:
         for index in indices:
             writer.write([{key: record.get(key) for key in keys} for record in store.read(index, 0)])
     if summary.rejected or rejects_path.exists():

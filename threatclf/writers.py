@@ -252,6 +252,8 @@ class _CsvSink:
         self._columns: list[str] | None = None
 
     def write(self, records: list[dict]) -> None:
+        if not records:
+            return
         frame = flatten_records(records, self._label_names)
         if self._columns is None:
             self._columns = list(frame.columns)
@@ -261,6 +263,12 @@ class _CsvSink:
             header = False
         frame.to_csv(self._text, header=header, index=False, lineterminator="\n",
                      quoting=csv.QUOTE_MINIMAL)
+
+    def write_empty(self, frame: pd.DataFrame) -> None:
+        """The header alone, for an output without rows."""
+        if self._columns is None:
+            self._columns = list(frame.columns)
+            frame.to_csv(self._text, header=True, index=False, lineterminator="\n")
 
     def close(self) -> None:
         try:
@@ -349,6 +357,16 @@ class _ParquetSink:
                 f"{array.type} values that cannot be converted ({exc})"
             ) from exc
 
+    def write_empty(self, frame: pd.DataFrame) -> None:
+        """A file with the columns and no row group, for an output without rows."""
+        if self._writer is None:
+            pa = self._pa
+            fields = [pa.field(c, pa.float64() if c.startswith("score_") else
+                               pa.int64() if c in ("passage", "start", "end") else pa.large_string())
+                      for c in frame.columns]
+            self._schema = pa.schema(fields)
+            self._writer = self._pq.ParquetWriter(self._temp, self._schema)
+
     def close(self) -> None:
         if self._writer is None:  # nothing written: still a valid, empty Parquet file
             self._pq.write_table(self._pa.table({}), self._temp)
@@ -371,9 +389,13 @@ class RecordWriter:
     discards. Outside a ``with`` block, call :meth:`close` (commit) or :meth:`abort`.
     """
 
-    def __init__(self, path, label_names: Sequence[str], fmt: str | None = None):
+    def __init__(self, path, label_names: Sequence[str], fmt: str | None = None, *,
+                 empty_schema: dict | None = None):
         self.path = Path(path)
         self.label_names = list(label_names)
+        # A record whose keys (and value kinds) give CSV/Parquet their columns when no row at
+        # all is written, so that an empty output still has a header.
+        self.empty_schema = empty_schema
         self.format = output_format(path) if fmt is None else fmt
         if self.format not in _FORMATS:
             raise ValueError(f"fmt must be one of {_FORMATS}, got {fmt!r}")
@@ -410,6 +432,8 @@ class RecordWriter:
             return
         self._open = False
         try:
+            if self.rows_written == 0 and self.empty_schema is not None and self.format != "jsonl":
+                self._sink.write_empty(flatten_records([self.empty_schema], self.label_names).iloc[:0])
             self._sink.close()
         except BaseException:
             self._pending.discard()
@@ -422,6 +446,8 @@ class RecordWriter:
             return
         self._open = False
         try:
+            if self.rows_written == 0 and self.empty_schema is not None and self.format != "jsonl":
+                self._sink.write_empty(flatten_records([self.empty_schema], self.label_names).iloc[:0])
             self._sink.close()
         except Exception:  # noqa: BLE001 - the file is being thrown away anyway
             pass

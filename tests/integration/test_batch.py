@@ -245,3 +245,14 @@ def test_typed_parquet_columns_are_carried_through(small_model, tmp_path):
     rows = read_output(tmp_path / "out.jsonl")
     assert rows["p1"]["published"] == "2024-05-01" and rows["p2"]["published"] is None
     assert rows["p1"]["price"] == 1.5 and rows["p1"]["blob"] == "AAE="
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_output_without_rows_still_has_its_columns(small_model, tmp_path, suffix):
+    source = tmp_path / "all-broken.jsonl"
+    source.write_text('{"id": 1}\n{broken\n')
+    summary = threatclf.label_files(source, tmp_path / f"out{suffix}", small_model, progress=False)
+    assert summary.rows_read == summary.rejected == 2 and summary.labelled == 0
+    frame = pd.read_parquet(tmp_path / "out.parquet") if suffix == ".parquet" else pd.read_csv(tmp_path / "out.csv")
+    assert len(frame) == 0
+    assert list(frame.columns) == ["id", "labels"] + [f"score_{l}" for l in small_model.labels_] + ["evidence"]
