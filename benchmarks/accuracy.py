@@ -72,9 +72,7 @@ def main(argv=None) -> int:
 
     results = {}
     started = time.perf_counter()
-    settings = dict(recipe["settings"], n_jobs=2)
-    for key in ("word_ngram_range", "char_ngram_range"):
-        settings[key] = tuple(settings[key])
+    settings = recipe_tools.recipe_settings(recipe, n_jobs=2)
     model = threatclf.ThreatClassifier(**settings).fit(train_texts, train_labels)
     proba = model.predict_proba(dev_texts).to_numpy()
     results["threatclf (default recipe)"] = (score_predictions(truth, proba >= model.thresholds_, proba, labels),

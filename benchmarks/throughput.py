@@ -163,9 +163,7 @@ def main(argv=None) -> int:
         tools = recipe_module()
         recipe = json.loads((tools.HERE / "threat-default.recipe.json").read_text())
         rows = [r for part in recipe["training_data"] + [recipe["dev_data"]] for r in tools.load_part(part, shared)]
-        settings = dict(recipe["settings"], n_jobs=2)
-        for key in ("word_ngram_range", "char_ngram_range"):
-            settings[key] = tuple(settings[key])
+        settings = tools.recipe_settings(recipe, n_jobs=2)
         started = time.perf_counter()
         threatclf.ThreatClassifier(**settings).fit([r["text"] for r in rows], [r["labels"] for r in rows])
         print(f"\ntraining the default recipe ({len(rows):,} passages, 5-fold OOF + final fit, 2 threads): "

@@ -68,6 +68,15 @@ def load_part(part: dict, shared: Path) -> list[dict]:
     return rows
 
 
+def recipe_settings(recipe: dict, n_jobs: int | None = None) -> dict:
+    """ThreatClassifier keyword arguments from a recipe (JSON lists back to tuples)."""
+    settings = dict(recipe["settings"], n_jobs=n_jobs)
+    for key in ("word_ngram_range", "char_ngram_range"):
+        if key in settings:
+            settings[key] = tuple(settings[key])
+    return settings
+
+
 def describe(parts: list[dict]) -> str:
     return ", ".join(p.get("file", p.get("annotations")) + (f" ({p['selection']})" if "selection" in p else "") for p in parts)
 
@@ -99,9 +108,7 @@ def main(argv=None) -> int:
         return rerender_card(Path(args.out) if args.out else HERE / json.loads(Path(args.recipe).read_text())["name"])
     shared = shared_folder(args.shared)
     recipe = json.loads(Path(args.recipe).read_text())
-    settings = dict(recipe["settings"], n_jobs=args.n_jobs)
-    for key in ("word_ngram_range", "char_ngram_range"):
-        settings[key] = tuple(settings[key])
+    settings = recipe_settings(recipe, args.n_jobs)
     train = [row for part in recipe["training_data"] for row in load_part(part, shared)]
     dev = load_part(recipe["dev_data"], shared)
     print(f"training rows {len(train)}, dev rows {len(dev)}", file=sys.stderr)

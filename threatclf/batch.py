@@ -32,7 +32,8 @@ import pandas as pd
 from .classifier import ThreatClassifier
 from .exceptions import DataError
 from .text import DEFAULT_MAX_WORDS, split_passages
-from .writers import _json_line
+from .readers import count_rows, iter_batches
+from .writers import RecordWriter, _json_line, atomic_path, output_format
 
 __all__ = ["LabelOptions", "LabelSummary", "label_dataframe", "label_files", "label_records"]
 
@@ -296,8 +297,6 @@ def _fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_options
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    from .writers import atomic_path
-
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
@@ -424,9 +423,6 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     file, line, id and reason. ``resume=True`` continues a killed run with the same inputs,
     model and options, giving the output an uninterrupted run would have given.
     """
-    from .readers import count_rows, iter_batches
-    from .writers import RecordWriter, atomic_path, output_format
-
     started = time.perf_counter()
     paths = [Path(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
     if not paths:
