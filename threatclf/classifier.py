@@ -22,6 +22,7 @@ import pandas as pd
 import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
+from sklearn.feature_selection import chi2
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.model_selection import KFold
 from sklearn.svm import LinearSVC
@@ -85,6 +86,10 @@ class ThreatClassifier(BaseEstimator):
         N-gram sizes of the word and character vectorizers.
     min_df, max_df, max_features, sublinear_tf
         Passed to each ``TfidfVectorizer``.
+    features_per_label : int, optional
+        Feature selection: each label's model is fitted on the ``k`` features with the highest
+        chi-squared score for that label (computed on the training rows of each fit, so
+        out-of-fold scores stay honest); the other weights are zero. ``None`` uses them all.
     model : {"logreg", "nblogreg", "logreg+nblogreg", "svm", "sgd"}
         Logistic regression; logistic regression on naive-Bayes-weighted features (NB-LR);
         the average of both (still one linear model); linear SVM; or SGD with the modified
@@ -123,6 +128,7 @@ class ThreatClassifier(BaseEstimator):
         max_df: float = 1.0,
         max_features: int | None = None,
         sublinear_tf: bool = True,
+        features_per_label: int | None = None,
         model: str = "logreg",
         C: float | Mapping[str, float] = 10.0,
         class_weight: str | None | Mapping = "balanced",
@@ -141,6 +147,7 @@ class ThreatClassifier(BaseEstimator):
         self.max_df = max_df
         self.max_features = max_features
         self.sublinear_tf = sublinear_tf
+        self.features_per_label = features_per_label
         self.model = model
         self.C = C
         self.class_weight = class_weight
@@ -158,6 +165,9 @@ class ThreatClassifier(BaseEstimator):
             raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
         if self.engine not in ("auto", "reference"):
             raise ValueError(f"engine must be 'auto' or 'reference', got {self.engine!r}")
+        k = self.features_per_label
+        if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
+            raise ValueError(f"features_per_label must be a positive int or None, got {k!r}")
         needs_cv = self.calibrate or (isinstance(self.threshold, str))
         if isinstance(self.threshold, str) and self.threshold != "f1":
             raise ValueError(f"threshold must be 'f1', a number or a dict, got {self.threshold!r}")
@@ -246,9 +256,22 @@ class ThreatClassifier(BaseEstimator):
         self.vectorizers_, self.coef_, self.intercept_ = vectorizers, coef, intercept
         self.oof_probabilities_ = oof_proba  # kept for evaluation of the training run; not saved
         self.training_fingerprint_ = _fingerprint(texts, Y, labels)
+        self.training_text_hashes_ = np.unique(text_hashes(texts))
         self._compiled = None
         self._evidence_cache = None
         return self
+
+    def seen_in_training(self, X: Iterable[str]) -> np.ndarray | None:
+        """For each text, whether the model was trained on it (white space ignored).
+
+        Figures measured on such texts are not held-out figures. ``None`` for models saved
+        before threatclf 0.2, which do not record their training texts.
+        """
+        check_is_fitted(self, "coef_")
+        hashes = getattr(self, "training_text_hashes_", None)
+        if hashes is None:
+            return None
+        return np.isin(text_hashes(_check_texts(X)), hashes)
 
     @property
     def labels(self) -> list[str]:
@@ -289,7 +312,8 @@ class ThreatClassifier(BaseEstimator):
         X.sum_duplicates()
         X.sort_indices()
         fitted = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(_fit_binary)(self.model, X, Y[:, j], Cs[j], class_weights[j], weights, self.random_state)
+            delayed(_fit_selected)(self.model, X, Y[:, j], Cs[j], class_weights[j], weights, self.random_state,
+                                   self.features_per_label)
             for j in range(len(labels))
         )
         coef = np.vstack([c for c, _ in fitted])
@@ -413,6 +437,7 @@ class ThreatClassifier(BaseEstimator):
         state = dict(state)
         if "labels" in state and "label_names" not in state:  # threatclf 0.1 (model format 1) named it labels
             state["label_names"] = state.pop("labels")
+        state.setdefault("features_per_label", None)  # added in 0.2; older models used every feature
         if "vectorizers_" in state:
             # Stored models hold packed dicts only; unpack_vectorizer checks every setting.
             state["vectorizers_"] = [unpack_vectorizer(v) for v in state["vectorizers_"]]
@@ -427,6 +452,14 @@ class ThreatClassifier(BaseEstimator):
         tags.target_tags.required = True
         tags.target_tags.multi_output = True
         return tags
+
+
+def text_hashes(texts: Sequence[str]) -> np.ndarray:
+    """64-bit BLAKE2b digests of texts with white space collapsed: a compact record of which
+    texts a model saw, from which no text can be read back."""
+    return np.array(
+        [int.from_bytes(hashlib.blake2b(" ".join(t.split()).encode("utf-8"), digest_size=8).digest(), "little")
+         for t in texts], dtype=np.uint64)
 
 
 def _fingerprint(texts: list[str], Y: np.ndarray, labels: Sequence[str]) -> dict:
@@ -464,6 +497,18 @@ def _nb_ratio(X: sp.csr_matrix, y: np.ndarray, alpha: float = 1.0) -> np.ndarray
     positive = np.asarray(X[y == 1].sum(axis=0)).ravel() + alpha
     negative = np.asarray(X[y == 0].sum(axis=0)).ravel() + alpha
     return np.log((positive / positive.sum()) / (negative / negative.sum()))
+
+
+def _fit_selected(model, X, y, C, class_weight, sample_weight, random_state, k):
+    """Fit one label's model on its ``k`` best features by chi-squared; zero weight elsewhere."""
+    if k is None or k >= X.shape[1]:
+        return _fit_binary(model, X, y, C, class_weight, sample_weight, random_state)
+    scores = np.nan_to_num(chi2(X, y)[0], nan=0.0)
+    keep = np.sort(np.argsort(-scores, kind="stable")[:k])  # ties broken by column order: deterministic
+    coef, intercept = _fit_binary(model, X[:, keep], y, C, class_weight, sample_weight, random_state)
+    full = np.zeros(X.shape[1], dtype=np.float64)
+    full[keep] = coef
+    return full, intercept
 
 
 def _fit_binary(model, X, y, C, class_weight, sample_weight, random_state):

@@ -53,7 +53,7 @@ def cmd_train(args) -> int:
     if args.config:
         with open(args.config, encoding="utf-8") as handle:
             params = json.load(handle)
-    for name in ("features", "model", "C", "cv", "min_df", "n_jobs"):
+    for name in ("features", "model", "C", "cv", "min_df", "features_per_label", "n_jobs"):
         value = getattr(args, name)
         if value is not None:
             params[name] = value
@@ -178,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--C", type=float)
     p.add_argument("--cv", type=int)
     p.add_argument("--min-df", type=int)
+    p.add_argument("--features-per-label", type=int,
+                   help="fit each label on its K features with the highest chi-squared score")
     p.add_argument("--n-jobs", type=int, help="threads for training (labels are fitted in parallel)")
     p.add_argument("--format", choices=["skops", "joblib"], default="skops")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model folder")

@@ -55,6 +55,10 @@ class Evaluation:
         lines.append(f"{'micro F1':<20} {self.micro_f1:>34.3f}   (n = {self.n_samples})")
         if self.calibration_error is not None:
             lines.append(f"{'calibration error':<20} {self.calibration_error:>34.3f}   (0 = probabilities mean what they say)")
+        seen = self.extra.get("seen_in_training")
+        if seen:
+            lines.append(f"WARNING: {seen:,} of {self.n_samples:,} texts were in the model's training data; "
+                         "these are not held-out figures")
         return "\n".join(lines)
 
 
@@ -123,6 +127,8 @@ def evaluate(model, texts: Iterable[str], labels) -> Evaluation:
     Y_pred = (proba >= model.thresholds_).astype(np.int8)
     result = score_predictions(Y_true, Y_pred, proba, model.labels_)
     result.per_label["threshold"] = model.thresholds_
+    seen = model.seen_in_training(texts) if hasattr(model, "seen_in_training") else None
+    result.extra["seen_in_training"] = None if seen is None else int(seen.sum())
     return result
 
 

@@ -58,9 +58,11 @@ def test_train_from_csv_with_other_columns_and_parquet(data_files, capsys):
                         "--labels-col", "tags", "--min-df", "1", "--cv", "3", "--features", "word", "-q"], capsys)
     assert code == 0, err
     code, _, err = run(["train", str(data_files / "train.parquet"), "-o", str(data_files / "m-pq"), "--min-df", "1",
-                        "--cv", "3", "--model", "logreg+nblogreg", "-q"], capsys)
+                        "--cv", "3", "--model", "logreg+nblogreg", "--features-per-label", "40", "-q"], capsys)
     assert code == 0, err
-    assert threatclf.load_model(data_files / "m-pq").model == "logreg+nblogreg"
+    loaded = threatclf.load_model(data_files / "m-pq")
+    assert loaded.model == "logreg+nblogreg" and loaded.features_per_label == 40
+    assert ((loaded.coef_ != 0).sum(axis=1) <= 40).all()
 
 
 def test_evaluate_json_macro_f1_equals_independent_computation(data_files, capsys):

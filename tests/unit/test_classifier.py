@@ -122,6 +122,22 @@ def test_fixed_thresholds_and_per_label_C():
     assert model.thresholds_[0] == 0.7 and model.thresholds_[1] == 0.4
 
 
+def test_features_per_label_keeps_only_the_k_most_associated_features():
+    texts, labels = tiny_corpus()
+    k = 25
+    model = ThreatClassifier(min_df=1, cv=3, features="word", features_per_label=k).fit(texts, labels)
+    nonzero = (model.coef_ != 0).sum(axis=1)
+    assert model.coef_.shape[1] > 5 * k and (nonzero <= k).all() and (nonzero > 0).all()
+    names = model.get_feature_names_out()
+    kept = {names[i] for i in np.flatnonzero(model.coef_[model.labels_.index("corruption")])}
+    assert "word:bribes" in kept and not {"word:weather", "word:football"} & kept
+    assert model.predict(["The mayor was charged with taking bribes."]) == [["corruption"]]
+    # k larger than the vocabulary is the same as no selection
+    full = ThreatClassifier(min_df=1, cv=3, features="word").fit(texts, labels)
+    wide = ThreatClassifier(min_df=1, cv=3, features="word", features_per_label=10**6).fit(texts, labels)
+    np.testing.assert_allclose(wide.coef_, full.coef_)
+
+
 def test_explain_names_the_terms_that_raised_each_label(small_model):
     explanation = small_model.explain("Customs officers seized cocaine at the harbour", top=3)
     terms = [term for term, _ in explanation["drug_trafficking"]]
@@ -162,7 +178,9 @@ def test_label_with_fewer_positives_than_folds_is_an_error():
 @pytest.mark.parametrize("params, message", [(dict(model="forest"), "model must be"),
                                              (dict(engine="gpu"), "engine must be"),
                                              (dict(cv=1), "cv must be"),
-                                             (dict(features="bytes"), "features must be")])
+                                             (dict(features="bytes"), "features must be"),
+                                             (dict(features_per_label=0), "features_per_label must be"),
+                                             (dict(features_per_label=2.5), "features_per_label must be")])
 def test_invalid_settings(params, message):
     texts, labels = tiny_corpus()
     with pytest.raises(ValueError, match=message):

@@ -44,6 +44,17 @@ def test_evaluate_matches_predict(small_model):
     assert json.loads(result.to_json())["macro_f1"] == pytest.approx(result.macro_f1)
 
 
+def test_evaluate_warns_when_the_texts_were_in_the_training_data(small_model):
+    texts, labels = tiny_corpus()
+    on_training = threatclf.evaluate(small_model, texts[:6], labels[:6])
+    assert on_training.extra["seen_in_training"] == 6
+    assert "6 of 6 texts were in the model's training data" in on_training.to_table()
+    fresh = threatclf.evaluate(small_model, ["The minister took bribes from a builder.", "It rained all week."],
+                               [["corruption"], []])
+    assert fresh.extra["seen_in_training"] == 0 and "WARNING" not in fresh.to_table()
+    assert json.loads(fresh.to_json())["seen_in_training"] == 0
+
+
 def test_evaluate_accepts_an_indicator_frame(small_model):
     texts, labels = tiny_corpus(repeats=1)
     frame = pd.DataFrame(threatclf.labels.to_indicator(labels, small_model.labels_), columns=small_model.labels_)

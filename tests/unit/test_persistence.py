@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import threatclf
+from builders import tiny_corpus
 from threatclf import IncompatibleModelError, ModelFormatError, ModelVersionWarning, UntrustedModelError
 from threatclf.persistence import FORMAT_VERSION, _sha256
 
@@ -200,6 +201,16 @@ def test_format_1_folder_kept_in_tests_still_loads():
     assert model.predict(expected["texts"]) == expected["labels"]
     # format 1 named the label-order parameter "labels"; the loader maps it to label_names
     assert model.get_params()["label_names"] is None and model.labels == model.labels_
+    # settings added later take their old behaviour; what format 1 did not record is unknown, not guessed
+    assert model.features_per_label is None
+    assert model.seen_in_training(expected["texts"]) is None
+
+
+def test_saved_model_still_knows_which_texts_it_was_trained_on(saved_small_model):
+    texts, _ = tiny_corpus()
+    loaded = threatclf.load_model(saved_small_model)
+    seen = loaded.seen_in_training([texts[0], "  " + texts[1].replace(" ", "\n") + " ", "A sentence never seen."])
+    assert seen.tolist() == [True, True, False]
 
 
 def test_scikit_learn_types_are_not_trusted_by_default(small_model, tmp_path):
