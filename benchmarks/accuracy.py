@@ -2,7 +2,8 @@
 
     python benchmarks/accuracy.py [--shared PATH]
 
-Every system is trained on the same rows (the recipe's training data, without the dev set)
+Every system is trained on the same rows (the recipe's training data without the dev set, and
+without any row that repeats a dev text)
 and scored on ``threat-passages/dev.jsonl``:
 
 - threatclf: the recipe of the bundled default model (models/threat-default.recipe.json);
@@ -62,8 +63,9 @@ def main(argv=None) -> int:
     shared = shared_folder(args.shared)
     recipe_tools = recipe_module()
     recipe = json.loads((recipe_tools.HERE / "threat-default.recipe.json").read_text())
-    train = [row for part in recipe["training_data"] for row in recipe_tools.load_part(part, shared)]
     dev = recipe_tools.load_part(recipe["dev_data"], shared)
+    train = recipe_tools.without_texts_of(
+        [row for part in recipe["training_data"] for row in recipe_tools.load_part(part, shared)], dev)
     train_texts, train_labels = [r["text"] for r in train], [r["labels"] for r in train]
     dev_texts = [r["text"] for r in dev]
     labels = list(threatclf.DEFAULT_LABELS)

@@ -58,6 +58,15 @@ def test_evaluate_json_macro_f1_equals_the_one_from_predict(shared_data, default
     assert report["macro_f1"] == pytest.approx(f1_score(truth, predicted, average="macro"), abs=1e-12)
     assert report["micro_f1"] == pytest.approx(f1_score(truth, predicted, average="micro"), abs=1e-12)
     assert report["n_samples"] == len(rows)
+    # the shipped model was refitted with dev: the report must say these are not held-out figures
+    assert report["seen_in_training"] == len(rows)
+
+
+def test_evaluate_table_warns_that_dev_was_in_the_default_models_training(shared_data, capsys):
+    dev = shared_data / "threat-passages" / "dev.jsonl"
+    assert main(["evaluate", str(dev)]) == 0
+    n = len(read_jsonl(dev))
+    assert f"WARNING: {n:,} of {n:,} texts were in the model's training data" in capsys.readouterr().out
 
 
 def test_fast_path_agrees_with_the_reference_pipeline_on_dev(shared_data, default_model):

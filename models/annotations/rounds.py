@@ -1,0 +1,155 @@
+"""Draw passages for an annotation round and collect the labels back (rounds 4-7).
+
+    python models/annotations/rounds.py draw --round 8 --work /tmp/round8 [--n 1800 --batches 6 --gold 40]
+    # annotators write WORK/batchB.labels.jsonl ({"key", "labels"}) for every WORK/batchB.jsonl
+    python models/annotations/rounds.py collect --round 8 --work /tmp/round8
+
+``draw`` samples corpus passages the way the data set's train/dev passages were sampled: each
+source gets its share of ``train.jsonl``; within a source half the passages come from articles
+with a broad keyword hit (used only to choose, never to label) and half at random; one passage
+per article, 4-140 words, skipping articles of earlier rounds and texts already annotated.
+``--gold`` dev passages (human labels) are hidden in every batch. The batch files hold
+third-party text: WORK must be outside the repository.
+
+``collect`` checks every batch (same keys, same order, known labels), writes
+``corpus-passages-rN.jsonl`` here (article id + offsets + labels, no text) and prints the
+annotators' agreement with the human labels on the hidden gold passages.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import gzip
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent.parent))
+sys.path.insert(0, str(HERE.parent))
+
+from train_default import read_jsonl, shared_folder  # noqa: E402
+
+from threatclf.labels import DEFAULT_LABELS  # noqa: E402
+from threatclf.text import split_passages  # noqa: E402
+
+KEYWORDS = re.compile(
+    r"terror|bomb|militan|insurg|extremis|jihad|maoist|hostage|guerr|rebel|cartel|gang|mafia|smuggl|traffick|"
+    r"launder|extort|kidnap|drug|cocaine|heroin|narco|opium|marijuana|fentanyl|meth|bribe|corrupt|embezzl|graft|"
+    r"kickback|propaganda|disinform|interfer|espionage|\bspy|spies|agent|influence|hybrid|kremlin|intelligence", re.I)
+
+
+def articles(shared: Path):
+    with gzip.open(shared / "corpus" / "articles.jsonl.gz", "rt", encoding="utf-8") as handle:
+        for line in handle:
+            yield json.loads(line)
+
+
+def draw(args, shared: Path) -> int:
+    work = Path(args.work)
+    if HERE.parent.parent in work.resolve().parents:
+        sys.exit("--work must be outside the repository: batch files hold third-party text")
+    work.mkdir(parents=True, exist_ok=True)
+    passages = shared / "threat-passages"
+    train, dev = read_jsonl(passages / "train.jsonl"), read_jsonl(passages / "dev.jsonl")
+    known = {" ".join(r["text"].split()) for f in ("train.jsonl", "dev.jsonl", "train-active.jsonl")
+             for r in read_jsonl(passages / f)}
+    used = {r["article_id"] for f in HERE.glob("corpus-passages-r*.jsonl") for r in read_jsonl(f)}
+    share = collections.Counter(r["source"] for r in train)
+    want = {s: max(4, round(args.n * c / len(train))) for s, c in share.items()}
+    rng = random.Random(args.round * 101)
+    pool = collections.defaultdict(lambda: {"kw": [], "plain": []})
+    for article in articles(shared):
+        text = article["text"] or ""
+        if article["id"] in used or article["source"] not in want:
+            continue
+        spans = [(p.start, p.end) for p in split_passages(text, min_words=1)]
+        spans = [(s, e) for s, e in spans if 4 <= len(text[s:e].split()) <= 140 and " ".join(text[s:e].split()) not in known]
+        if not spans:
+            continue
+        pool[article["source"]]["plain"].append((article["id"], *rng.choice(spans)))
+        hits = [(s, e) for s, e in spans if KEYWORDS.search(text[s:e])]
+        if hits:
+            pool[article["source"]]["kw"].append((article["id"], *rng.choice(hits)))
+    chosen, taken = [], set()
+    for source, n in want.items():
+        for kind, k in (("kw", n // 2), ("plain", n - n // 2)):
+            candidates = [c for c in pool[source][kind] if c[0] not in taken]
+            for c in rng.sample(candidates, min(k, len(candidates))):
+                chosen.append({"source": source, "selection": f"source-matched-{kind}", "article_id": c[0],
+                               "start": c[1], "end": c[2]})
+                taken.add(c[0])
+    texts = {a["id"]: a["text"] for a in articles(shared) if a["id"] in taken}
+    rng.shuffle(chosen)
+    golds = rng.sample(dev, args.batches * args.gold)
+    per = -(-len(chosen) // args.batches)
+    manifest = []
+    for b in range(args.batches):
+        items = [{**c, "kind": "new", "text": texts[c["article_id"]][c["start"]:c["end"]]} for c in chosen[b * per:(b + 1) * per]]
+        items += [{"kind": "gold", "dev_id": g["id"], "gold": g["labels"], "text": g["text"]}
+                  for g in golds[b * args.gold:(b + 1) * args.gold]]
+        rng.shuffle(items)
+        with open(work / f"batch{b}.jsonl", "w", encoding="utf-8") as handle:
+            for k, item in enumerate(items):
+                item.update(key=f"r{args.round}b{b}-{k:04d}", batch=b)
+                handle.write(json.dumps({"key": item["key"], "text": item["text"]}, ensure_ascii=False) + "\n")
+                manifest.append({k2: v for k2, v in item.items() if k2 != "text"})
+    (work / "manifest.json").write_text(json.dumps(manifest))
+    print(f"{len(chosen)} passages + {len(golds)} gold in {args.batches} batches under {work}")
+    return 0
+
+
+def collect(args, shared: Path) -> int:
+    from sklearn.metrics import cohen_kappa_score, f1_score
+
+    work, labels = Path(args.work), list(DEFAULT_LABELS)
+    manifest = {m["key"]: m for m in json.loads((work / "manifest.json").read_text())}
+    rows, gold, given = [], [], []
+    for b in sorted({m["batch"] for m in manifest.values()}):
+        keys = [r["key"] for r in read_jsonl(work / f"batch{b}.jsonl")]
+        answers = read_jsonl(work / f"batch{b}.labels.jsonl")
+        if keys != [a["key"] for a in answers]:
+            sys.exit(f"batch{b}.labels.jsonl: keys differ from batch{b}.jsonl (missing, extra or out of order)")
+        for answer in answers:
+            unknown = set(answer["labels"]) - set(labels)
+            if unknown:
+                sys.exit(f"batch{b}.labels.jsonl key {answer['key']}: unknown labels {sorted(unknown)}")
+            item = manifest[answer["key"]]
+            names = sorted(set(answer["labels"]), key=labels.index)
+            if item["kind"] == "gold":
+                gold.append([int(n in item["gold"]) for n in labels])
+                given.append([int(n in names) for n in labels])
+            else:
+                rows.append({"article_id": item["article_id"], "start": item["start"], "end": item["end"],
+                             "labels": names, "selection": item["selection"], "batch": b})
+    out = HERE / f"corpus-passages-r{args.round}.jsonl"
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    print(f"wrote {out} ({len(rows)} passages)")
+    if gold:
+        G, A = np.array(gold), np.array(given)
+        kappa = ", ".join(f"{n} {cohen_kappa_score(G[:, j], A[:, j]):.2f}" for j, n in enumerate(labels))
+        print(f"agreement with the human labels on {len(G)} hidden dev passages: kappa {kappa}; "
+              f"macro-F1 {f1_score(G, A, average='macro', zero_division=0):.3f}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=["draw", "collect"])
+    parser.add_argument("--round", type=int, required=True)
+    parser.add_argument("--work", required=True, help="folder for batch files, outside the repository")
+    parser.add_argument("--shared")
+    parser.add_argument("--n", type=int, default=1800)
+    parser.add_argument("--batches", type=int, default=6)
+    parser.add_argument("--gold", type=int, default=40, help="hidden dev passages per batch")
+    args = parser.parse_args(argv)
+    shared = shared_folder(args.shared)
+    return draw(args, shared) if args.command == "draw" else collect(args, shared)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
