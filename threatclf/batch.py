@@ -66,6 +66,8 @@ class LabelSummary:
     output: str | None = None
     rejects: str | None = None
     resumed_chunks: int = 0
+    #: Input rows whose id an earlier row already had: their output rows are not unique by id.
+    duplicate_ids: int = 0
 
     @property
     def rows_per_s(self) -> float:
@@ -86,6 +88,8 @@ class LabelSummary:
             f"elapsed {self.elapsed_s:.1f} s | {self.rows_per_s:,.0f} rows/s | {self.passages_per_s:,.0f} passages/s"
             + (f"\noutput: {self.output}" if self.output else "")
             + (f"\nrejects: {self.rejects}" if self.rejected else "")
+            + (f"\nWARNING: {self.duplicate_ids:,} rows repeat an id of an earlier row; "
+               "the output is not unique by id" if self.duplicate_ids else "")
         )
 
 
@@ -349,6 +353,11 @@ class _ChunkStore:
             return [json.loads(line) for line in handle]
 
 
+def _id_digests(ids: list) -> list[int]:
+    """64-bit digests of row ids: duplicates are counted at the end in 8 bytes a row, not a set of ids."""
+    return [int.from_bytes(hashlib.blake2b(str(i).encode("utf-8"), digest_size=8).digest(), "little") for i in ids]
+
+
 def _records_for_chunk(model, frame: pd.DataFrame, options: LabelOptions) -> tuple[list[dict], int]:
     """Label one chunk and carry the input's other columns through (article level)."""
     ids = frame["id"].tolist()
@@ -370,7 +379,8 @@ def _process_chunk(model, store: _ChunkStore, batch, options: LabelOptions) -> d
     counts = Counter(label for r in records for label in r["labels"])
     keys = list(dict.fromkeys(key for r in records for key in r))
     stats = {"rows_read": batch.rows_read, "labelled": len(batch.frame), "rejected": len(batch.rejects),
-             "passages": passages, "label_counts": dict(counts), "keys": keys}
+             "passages": passages, "label_counts": dict(counts), "keys": keys,
+             "id_digests": _id_digests(batch.frame["id"].tolist())}
     store.write(batch.index, records, [r.to_dict() for r in batch.rejects], stats)
     return stats
 
@@ -507,6 +517,8 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
         summary.passages += stats["passages"]
         counts.update(stats["label_counts"])
     summary.label_counts = {lab: counts.get(lab, 0) for lab in model.labels_}
+    digests = np.fromiter((d for stats in all_stats for d in stats.get("id_digests", ())), dtype=np.uint64)
+    summary.duplicate_ids = int(len(digests) - len(np.unique(digests)))
     if summary.labelled + summary.rejected != summary.rows_read:  # a bug, never a data problem
         raise RuntimeError(f"row accounting failed: {summary.labelled} + {summary.rejected} != {summary.rows_read}")
 

@@ -256,3 +256,15 @@ def test_output_without_rows_still_has_its_columns(small_model, tmp_path, suffix
     frame = pd.read_parquet(tmp_path / "out.parquet") if suffix == ".parquet" else pd.read_csv(tmp_path / "out.csv")
     assert len(frame) == 0
     assert list(frame.columns) == ["id", "labels"] + [f"score_{l}" for l in small_model.labels_] + ["evidence"]
+
+
+def test_duplicate_ids_are_counted_across_chunks_and_reported(small_model, corpus, tmp_path):
+    _, rows = corpus
+    unique = threatclf.label_files(corpus[0], tmp_path / "unique.jsonl", small_model, chunk_size=4, progress=False)
+    assert unique.duplicate_ids == 0 and "WARNING" not in unique.to_text()
+    repeated = rows + [dict(rows[0], text="another text"), dict(rows[-1]), dict(rows[-1])]
+    path = write_jsonl(tmp_path / "dups.jsonl", repeated)
+    summary = threatclf.label_files(path, tmp_path / "dups.csv", small_model, chunk_size=4, progress=False)
+    assert summary.duplicate_ids == 3 and summary.labelled == len(repeated)  # counted, and still labelled
+    assert "3 rows repeat an id of an earlier row" in summary.to_text()
+    assert summary.to_dict()["duplicate_ids"] == 3
