@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
+import pandas as pd
 from sklearn.metrics import average_precision_score, f1_score
 from sklearn.model_selection import KFold
 
@@ -28,8 +28,7 @@ sys.path.insert(0, str(HERE))
 
 from train_default import annotated_passages, read_jsonl, shared_folder  # noqa: E402
 
-from threatclf.classifier import _fit_selected  # noqa: E402
-from threatclf.features import build_vectorizers  # noqa: E402
+from threatclf import ThreatClassifier  # noqa: E402
 from threatclf.labels import DEFAULT_LABELS, to_indicator  # noqa: E402
 
 
@@ -59,18 +58,13 @@ def main(argv=None) -> int:
     Y_human = to_indicator([r["labels"] for r in human], labels)
     Y_extra = to_indicator([r["labels"] for r in extra], labels)
     scores = np.zeros(Y_human.shape)
+    # Fixed thresholds and no calibration: fit() then skips its own out-of-fold pass.
+    model = ThreatClassifier(features_per_label=args.features_per_label, C=args.C, model=args.model,
+                             calibrate=False, threshold=0.5, n_jobs=2)
     for train_idx, test_idx in KFold(5, shuffle=True, random_state=1).split(human):
         texts = [human[i]["text"] for i in train_idx] + [r["text"] for r in extra]
-        Y = np.vstack([Y_human[train_idx], Y_extra])
-        vectorizers = build_vectorizers("word+char", word_ngram_range=(1, 2), char_ngram_range=(2, 5), min_df=2,
-                                        max_df=1.0, max_features=None, sublinear_tf=True)
-        X = sp.hstack([v.fit_transform(texts) for v in vectorizers]).tocsr()
-        X.sum_duplicates()
-        X.sort_indices()
-        X_test = sp.hstack([v.transform([human[i]["text"] for i in test_idx]) for v in vectorizers]).tocsr()
-        for j in range(len(labels)):
-            coef, intercept = _fit_selected(args.model, X, Y[:, j], args.C, "balanced", None, 0, args.features_per_label)
-            scores[test_idx, j] = X_test @ coef + intercept
+        model.fit(texts, pd.DataFrame(np.vstack([Y_human[train_idx], Y_extra]), columns=labels))
+        scores[test_idx] = model.decision_function([human[i]["text"] for i in test_idx])
     ap = [average_precision_score(Y_human[:, j], scores[:, j]) for j in range(len(labels))]
     best = [max(f1_score(Y_human[:, j], scores[:, j] >= t) for t in np.quantile(scores[:, j], np.linspace(0.5, 0.995, 120)))
             for j in range(len(labels))]

@@ -71,25 +71,26 @@ def draw(args, shared: Path) -> int:
         spans = [(s, e) for s, e in spans if 4 <= len(text[s:e].split()) <= 140 and " ".join(text[s:e].split()) not in known]
         if not spans:
             continue
-        pool[article["source"]]["plain"].append((article["id"], *rng.choice(spans)))
+        s, e = rng.choice(spans)
+        pool[article["source"]]["plain"].append((article["id"], s, e, text[s:e]))
         hits = [(s, e) for s, e in spans if KEYWORDS.search(text[s:e])]
         if hits:
-            pool[article["source"]]["kw"].append((article["id"], *rng.choice(hits)))
+            s, e = rng.choice(hits)
+            pool[article["source"]]["kw"].append((article["id"], s, e, text[s:e]))
     chosen, taken = [], set()
     for source, n in want.items():
         for kind, k in (("kw", n // 2), ("plain", n - n // 2)):
             candidates = [c for c in pool[source][kind] if c[0] not in taken]
             for c in rng.sample(candidates, min(k, len(candidates))):
                 chosen.append({"source": source, "selection": f"source-matched-{kind}", "article_id": c[0],
-                               "start": c[1], "end": c[2]})
+                               "start": c[1], "end": c[2], "text": c[3]})
                 taken.add(c[0])
-    texts = {a["id"]: a["text"] for a in articles(shared) if a["id"] in taken}
     rng.shuffle(chosen)
     golds = rng.sample(dev, args.batches * args.gold)
     per = -(-len(chosen) // args.batches)
     manifest = []
     for b in range(args.batches):
-        items = [{**c, "kind": "new", "text": texts[c["article_id"]][c["start"]:c["end"]]} for c in chosen[b * per:(b + 1) * per]]
+        items = [{**c, "kind": "new"} for c in chosen[b * per:(b + 1) * per]]
         items += [{"kind": "gold", "dev_id": g["id"], "gold": g["labels"], "text": g["text"]}
                   for g in golds[b * args.gold:(b + 1) * args.gold]]
         rng.shuffle(items)
