@@ -11,6 +11,12 @@ per article, 4-140 words, skipping articles of earlier rounds and texts already 
 ``--gold`` dev passages (human labels) are hidden in every batch. The batch files hold
 third-party text: WORK must be outside the repository.
 
+``--select model-band`` (rounds 9-) targets the model's confusions instead: passages of any
+article (a passage annotated before is never drawn again, but other passages of its article
+may be), scored by the bundled model; for each label an equal share is drawn at random among
+passages whose probability for that label lies in ``--band`` (default 0.1-0.9), where the
+model (``--model``, default the bundled one) is least sure. Labels are still given by reading, under the codebook.
+
 ``collect`` checks every batch (same keys, same order, known labels), writes
 ``corpus-passages-rN.jsonl`` here (article id + offsets + labels, no text) and prints the
 annotators' agreement with the human labels on the hidden gold passages.
@@ -58,7 +64,12 @@ def draw(args, shared: Path) -> int:
     train, dev = read_jsonl(passages / "train.jsonl"), read_jsonl(passages / "dev.jsonl")
     known = {" ".join(r["text"].split()) for f in ("train.jsonl", "dev.jsonl", "train-active.jsonl")
              for r in read_jsonl(passages / f)}
-    used = {r["article_id"] for f in HERE.glob("corpus-passages-r*.jsonl") for r in read_jsonl(f)}
+    earlier = [r for f in HERE.glob("corpus-passages-r*.jsonl") for r in read_jsonl(f)]
+    if args.select == "model-band":
+        rng = random.Random(args.round * 101)
+        chosen = draw_model_band(args, shared, known, {(r["article_id"], r["start"]) for r in earlier}, rng)
+        return write_batches(args, work, chosen, dev, rng)
+    used = {r["article_id"] for r in earlier}
     share = collections.Counter(r["source"] for r in train)
     want = {s: max(4, round(args.n * c / len(train))) for s, c in share.items()}
     rng = random.Random(args.round * 101)
@@ -85,6 +96,44 @@ def draw(args, shared: Path) -> int:
                 chosen.append({"source": source, "selection": f"source-matched-{kind}", "article_id": c[0],
                                "start": c[1], "end": c[2], "text": c[3]})
                 taken.add(c[0])
+    return write_batches(args, work, chosen, dev, rng)
+
+
+def draw_model_band(args, shared: Path, known: set, annotated: set, rng: random.Random) -> list[dict]:
+    """Per label, an equal share of passages whose probability lies in the band (see above)."""
+    from threatclf import load_model
+
+    lo, hi = (float(x) for x in args.band.split(","))
+    candidates = []
+    for article in articles(shared):
+        text = article["text"] or ""
+        for p in split_passages(text, min_words=1):
+            words = len(text[p.start:p.end].split())
+            if 4 <= words <= 140 and (article["id"], p.start) not in annotated:
+                candidates.append((article["id"], article["source"], p.start, p.end, text[p.start:p.end]))
+    candidates = [c for c in candidates if " ".join(c[4].split()) not in known]
+    model = load_model(args.model)
+    proba = model.predict_proba([c[4] for c in candidates]).to_numpy()
+    chosen, taken = [], set()
+    for j, label in enumerate(model.labels):
+        in_band = [i for i in np.flatnonzero((proba[:, j] >= lo) & (proba[:, j] <= hi))]
+        rng.shuffle(in_band)
+        picked = 0
+        for i in in_band:
+            if picked == args.n // len(model.labels):
+                break
+            article_id, source, start, end, text = candidates[i]
+            if article_id in taken:
+                continue
+            chosen.append({"source": source, "selection": f"model-band-{label}", "article_id": article_id,
+                           "start": start, "end": end, "text": text})
+            taken.add(article_id)
+            picked += 1
+        print(f"{label}: {len(in_band)} passages in the band, {picked} drawn")
+    return chosen
+
+
+def write_batches(args, work: Path, chosen: list[dict], dev: list[dict], rng: random.Random) -> int:
     rng.shuffle(chosen)
     golds = rng.sample(dev, args.batches * args.gold)
     per = -(-len(chosen) // args.batches)
@@ -147,6 +196,9 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, default=1800)
     parser.add_argument("--batches", type=int, default=6)
     parser.add_argument("--gold", type=int, default=40, help="hidden dev passages per batch")
+    parser.add_argument("--select", choices=["source-matched", "model-band"], default="source-matched")
+    parser.add_argument("--band", default="0.1,0.9", help="model-band: probability range, 'low,high'")
+    parser.add_argument("--model", help="model-band: model folder to score with (default: the bundled model)")
     args = parser.parse_args(argv)
     shared = shared_folder(args.shared)
     return draw(args, shared) if args.command == "draw" else collect(args, shared)
