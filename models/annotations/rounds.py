@@ -1,4 +1,4 @@
-"""Draw passages for an annotation round and collect the labels back (rounds 4-7).
+"""Draw passages for an annotation round and collect the labels back (rounds 4-14).
 
     python models/annotations/rounds.py draw --round 8 --work /tmp/round8 [--n 1800 --batches 6 --gold 40]
     # annotators write WORK/batchB.labels.jsonl ({"key", "labels"}) for every WORK/batchB.jsonl
@@ -11,11 +11,14 @@ per article, 4-140 words, skipping articles of earlier rounds and texts already 
 ``--gold`` dev passages (human labels) are hidden in every batch. The batch files hold
 third-party text: WORK must be outside the repository.
 
-``--select model-band`` (rounds 9-) targets the model's confusions instead: passages of any
-article (a passage annotated before is never drawn again, but other passages of its article
-may be), scored by the bundled model; for each label an equal share is drawn at random among
-passages whose probability for that label lies in ``--band`` (default 0.1-0.9), where the
-model (``--model``, default the bundled one) is least sure. Labels are still given by reading, under the codebook.
+``--select model-band`` (rounds 9-14) targets the model's confusions instead: every passage of
+the corpus not annotated before (other passages of a used article may be drawn) is scored by
+``--model`` (default: the bundled model); for each label an equal share is drawn at random among
+passages whose probability for that label lies in ``--band`` (default 0.1-0.9), one per article.
+Labels are still given by reading, under the codebook::
+
+    python models/annotations/rounds.py draw --round 13 --select model-band --model /tmp/m12 \
+        --n 2400 --batches 8 --gold 35 --work /tmp/round13
 
 ``collect`` checks every batch (same keys, same order, known labels), writes
 ``corpus-passages-rN.jsonl`` here (article id + offsets + labels, no text) and prints the
