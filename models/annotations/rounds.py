@@ -111,15 +111,15 @@ def draw_model_band(args, shared: Path, known: set, annotated: set, rng: random.
     for article in articles(shared):
         text = article["text"] or ""
         for p in split_passages(text, min_words=1):
-            words = len(text[p.start:p.end].split())
-            if 4 <= words <= 140 and (article["id"], p.start) not in annotated:
-                candidates.append((article["id"], article["source"], p.start, p.end, text[p.start:p.end]))
-    candidates = [c for c in candidates if " ".join(c[4].split()) not in known]
+            passage = text[p.start:p.end]
+            if (4 <= len(passage.split()) <= 140 and (article["id"], p.start) not in annotated
+                    and " ".join(passage.split()) not in known):
+                candidates.append((article["id"], article["source"], p.start, p.end, passage))
     model = load_model(args.model)
     proba = model.predict_proba([c[4] for c in candidates]).to_numpy()
     chosen, taken = [], set()
     for j, label in enumerate(model.labels):
-        in_band = [i for i in np.flatnonzero((proba[:, j] >= lo) & (proba[:, j] <= hi))]
+        in_band = np.flatnonzero((proba[:, j] >= lo) & (proba[:, j] <= hi)).tolist()
         rng.shuffle(in_band)
         picked = 0
         for i in in_band:
