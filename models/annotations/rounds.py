@@ -1,4 +1,4 @@
-"""Draw passages for an annotation round and collect the labels back (rounds 4-14).
+"""Draw passages for an annotation round and collect the labels back (rounds 4-15).
 
     python models/annotations/rounds.py draw --round 8 --work /tmp/round8 [--n 1800 --batches 6 --gold 40]
     # annotators write WORK/batchB.labels.jsonl ({"key", "labels"}) for every WORK/batchB.jsonl
@@ -11,10 +11,11 @@ per article, 4-140 words, skipping articles of earlier rounds and texts already 
 ``--gold`` dev passages (human labels) are hidden in every batch. The batch files hold
 third-party text: WORK must be outside the repository.
 
-``--select model-band`` (rounds 9-14) targets the model's confusions instead: every passage of
+``--select model-band`` (rounds 9-15) targets the model's confusions instead: every passage of
 the corpus not annotated before (other passages of a used article may be drawn) is scored by
 ``--model`` (default: the bundled model); for each label an equal share is drawn at random among
-passages whose probability for that label lies in ``--band`` (default 0.1-0.9), one per article.
+passages whose probability for that label lies in ``--band`` (default 0.1-0.9), at most
+``--per-article`` (default 1) per article.
 Labels are still given by reading, under the codebook::
 
     python models/annotations/rounds.py draw --round 13 --select model-band --model /tmp/m12 \
@@ -117,7 +118,7 @@ def draw_model_band(args, shared: Path, known: set, annotated: set, rng: random.
                 candidates.append((article["id"], article["source"], p.start, p.end, passage))
     model = load_model(args.model)
     proba = model.predict_proba([c[4] for c in candidates]).to_numpy()
-    chosen, taken = [], set()
+    chosen, taken = [], collections.Counter()
     for j, label in enumerate(model.labels):
         in_band = np.flatnonzero((proba[:, j] >= lo) & (proba[:, j] <= hi)).tolist()
         rng.shuffle(in_band)
@@ -126,11 +127,11 @@ def draw_model_band(args, shared: Path, known: set, annotated: set, rng: random.
             if picked == args.n // len(model.labels):
                 break
             article_id, source, start, end, text = candidates[i]
-            if article_id in taken:
+            if taken[article_id] >= args.per_article:
                 continue
             chosen.append({"source": source, "selection": f"model-band-{label}", "article_id": article_id,
                            "start": start, "end": end, "text": text})
-            taken.add(article_id)
+            taken[article_id] += 1
             picked += 1
         print(f"{label}: {len(in_band)} passages in the band, {picked} drawn")
     return chosen
@@ -202,6 +203,7 @@ def main(argv=None) -> int:
     parser.add_argument("--select", choices=["source-matched", "model-band"], default="source-matched")
     parser.add_argument("--band", default="0.1,0.9", help="model-band: probability range, 'low,high'")
     parser.add_argument("--model", help="model-band: model folder to score with (default: the bundled model)")
+    parser.add_argument("--per-article", type=int, default=1, help="model-band: passages drawn per article at most")
     args = parser.parse_args(argv)
     shared = shared_folder(args.shared)
     return draw(args, shared) if args.command == "draw" else collect(args, shared)
