@@ -1,6 +1,6 @@
 """Compare recipe variants by pooled cross-validation over the human-labelled passages.
 
-    python models/screen_recipes.py [--shared PATH] [--extra r2,r3,...] [--features-per-label K] [--C C]
+    python models/screen_recipes.py [--shared PATH] [--extra uncertain,r2,...] [--features-per-label K] [--C C]
 
 Why: the dev set alone (1,073 passages, 46-153 positives per label) cannot tell apart changes
 worth less than about 0.02 macro-F1. Here the 6,913 human-labelled passages (train + dev) are
@@ -14,6 +14,7 @@ Passages of one source document may fall in several folds, which flatters every 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -42,17 +43,30 @@ def extra_rows(names: list[str], shared: Path) -> list[dict]:
     return rows
 
 
+def recipe_extras(recipe: dict) -> list[str]:
+    """A recipe's training sets beyond train.jsonl, as --extra names ('uncertain', 'r2', ...)."""
+    names = []
+    for part in recipe["training_data"]:
+        if part.get("selection") == "uncertain":
+            names.append("uncertain")
+        elif "annotations" in part:
+            names.append(Path(part["annotations"]).stem.removeprefix("corpus-passages-"))
+    return names
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared")
-    parser.add_argument("--extra", default="uncertain,r2,r3,r4,r5,r6",
-                        help="extra training sets: 'uncertain' and/or annotation rounds r2..r6")
+    parser.add_argument("--extra", help="extra training sets: 'uncertain' and/or annotation rounds, e.g. "
+                        "'uncertain,r2,r9' (default: those of models/threat-default.recipe.json)")
     parser.add_argument("--features-per-label", type=int, default=None)
     parser.add_argument("--C", type=float, default=10.0)
     parser.add_argument("--model", default="logreg+nblogreg")
     args = parser.parse_args(argv)
     shared = shared_folder(args.shared)
     human = read_jsonl(shared / "threat-passages" / "train.jsonl") + read_jsonl(shared / "threat-passages" / "dev.jsonl")
+    if args.extra is None:
+        args.extra = ",".join(recipe_extras(json.loads((HERE / "threat-default.recipe.json").read_text())))
     extra = extra_rows([n for n in args.extra.split(",") if n], shared)
     labels = list(DEFAULT_LABELS)
     Y_human = to_indicator([r["labels"] for r in human], labels)

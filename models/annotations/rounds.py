@@ -69,14 +69,13 @@ def draw(args, shared: Path) -> int:
     known = {" ".join(r["text"].split()) for f in ("train.jsonl", "dev.jsonl", "train-active.jsonl")
              for r in read_jsonl(passages / f)}
     earlier = [r for f in HERE.glob("corpus-passages-r*.jsonl") for r in read_jsonl(f)]
+    rng = random.Random(args.round * 101)
     if args.select == "model-band":
-        rng = random.Random(args.round * 101)
         chosen = draw_model_band(args, shared, known, {(r["article_id"], r["start"]) for r in earlier}, rng)
         return write_batches(args, work, chosen, dev, rng)
     used = {r["article_id"] for r in earlier}
     share = collections.Counter(r["source"] for r in train)
     want = {s: max(4, round(args.n * c / len(train))) for s, c in share.items()}
-    rng = random.Random(args.round * 101)
     pool = collections.defaultdict(lambda: {"kw": [], "plain": []})
     for article in articles(shared):
         text = article["text"] or ""
@@ -113,8 +112,8 @@ def draw_model_band(args, shared: Path, known: set, annotated: set, rng: random.
         text = article["text"] or ""
         for p in split_passages(text, min_words=1):
             passage = text[p.start:p.end]
-            if (4 <= len(passage.split()) <= 140 and (article["id"], p.start) not in annotated
-                    and " ".join(passage.split()) not in known):
+            words = passage.split()
+            if 4 <= len(words) <= 140 and (article["id"], p.start) not in annotated and " ".join(words) not in known:
                 candidates.append((article["id"], article["source"], p.start, p.end, passage))
     model = load_model(args.model)
     proba = model.predict_proba([c[4] for c in candidates]).to_numpy()
