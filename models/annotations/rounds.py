@@ -117,7 +117,7 @@ def draw_model_band(args, shared: Path, known: set, annotated: set, rng: random.
                 candidates.append((article["id"], article["source"], p.start, p.end, passage))
     model = load_model(args.model)
     proba = model.predict_proba([c[4] for c in candidates]).to_numpy()
-    chosen, taken = [], collections.Counter()
+    chosen, taken, drawn = [], collections.Counter(), set()
     for j, label in enumerate(model.labels):
         in_band = np.flatnonzero((proba[:, j] >= lo) & (proba[:, j] <= hi)).tolist()
         rng.shuffle(in_band)
@@ -126,11 +126,12 @@ def draw_model_band(args, shared: Path, known: set, annotated: set, rng: random.
             if picked == args.n // len(model.labels):
                 break
             article_id, source, start, end, text = candidates[i]
-            if taken[article_id] >= args.per_article:
-                continue
+            if taken[article_id] >= args.per_article or i in drawn:
+                continue  # a passage in the band of two labels is drawn once
             chosen.append({"source": source, "selection": f"model-band-{label}", "article_id": article_id,
                            "start": start, "end": end, "text": text})
             taken[article_id] += 1
+            drawn.add(i)
             picked += 1
         print(f"{label}: {len(in_band)} passages in the band, {picked} drawn")
     return chosen
