@@ -3,8 +3,8 @@
     python benchmarks/accuracy.py [--shared PATH]
 
 Every system is trained on the same rows (the recipe's training data without the dev set, and
-without any row that repeats a dev text)
-and scored on ``threat-passages/dev.jsonl``:
+without any row from a source document of a dev passage: see ``document_links`` in
+``models/train_default.py``) and scored on ``threat-passages/dev.jsonl``:
 
 - threatclf: the recipe of the bundled default model (models/threat-default.recipe.json);
 - plain scikit-learn: ``TfidfVectorizer()`` + one-vs-rest ``LogisticRegression()``, defaults,
@@ -64,8 +64,8 @@ def main(argv=None) -> int:
     recipe_tools = recipe_module()
     recipe = json.loads((recipe_tools.HERE / "threat-default.recipe.json").read_text())
     dev = recipe_tools.load_part(recipe["dev_data"], shared)
-    train = recipe_tools.without_texts_of(
-        [row for part in recipe["training_data"] for row in recipe_tools.load_part(part, shared)], dev)
+    train = recipe_tools.without_documents_of(
+        [row for part in recipe["training_data"] for row in recipe_tools.load_part(part, shared)], dev, shared)
     train_texts, train_labels = [r["text"] for r in train], [r["labels"] for r in train]
     dev_texts = [r["text"] for r in dev]
     labels = list(threatclf.DEFAULT_LABELS)
@@ -74,8 +74,7 @@ def main(argv=None) -> int:
 
     results = {}
     started = time.perf_counter()
-    settings = recipe_tools.recipe_settings(recipe, n_jobs=2)
-    model = threatclf.ThreatClassifier(**settings).fit(train_texts, train_labels)
+    model = recipe_tools.fit_recipe(recipe, train, shared, n_jobs=2)
     proba = model.predict_proba(dev_texts).to_numpy()
     results["threatclf (default recipe)"] = (score_predictions(truth, proba >= model.thresholds_, proba, labels),
                                              time.perf_counter() - started)

@@ -24,7 +24,7 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
 from sklearn.feature_selection import chi2
 from sklearn.linear_model import LogisticRegression, SGDClassifier
-from sklearn.model_selection import KFold
+from sklearn.model_selection import GroupKFold, KFold
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
@@ -196,11 +196,14 @@ class ThreatClassifier(BaseEstimator):
         labels = list(self.label_names) if self.label_names is not None else infer_labels(y)
         return labels, to_indicator(y, labels)
 
-    def fit(self, X: Iterable[str], y, sample_weight=None) -> "ThreatClassifier":
+    def fit(self, X: Iterable[str], y, sample_weight=None, groups=None) -> "ThreatClassifier":
         """Learn features, one linear model per label, calibration and thresholds.
 
         ``y`` holds, for each text, a list of label names (an empty list for none), or is a
-        0/1 indicator DataFrame with one column per label.
+        0/1 indicator DataFrame with one column per label. ``groups`` (optional, one value per
+        text, e.g. the id of the article a passage was cut from) keeps each group within one
+        cross-validation fold: passages of one article would otherwise help score each other,
+        and the thresholds and calibration learned from those scores would be optimistic.
         """
         self._validate_params()
         texts = _check_texts(X)
@@ -224,6 +227,13 @@ class ThreatClassifier(BaseEstimator):
         for name in labels:
             if name != name.strip() or ";" in name:
                 raise DataError(f"label name {name!r} may not contain ';' or start or end with white space")
+        if groups is not None:
+            groups = np.asarray(groups, dtype=object)
+            if groups.shape != (len(texts),):
+                raise DataError(f"groups has shape {groups.shape}, expected ({len(texts)},)")
+            distinct = len(set(groups.tolist()))
+            if self.cv and (self.calibrate or isinstance(self.threshold, str)) and distinct < self.cv:
+                raise DataError(f"groups has {distinct} distinct values, fewer than cv={self.cv} folds")
         weights = None
         if sample_weight is not None:
             weights = np.asarray(sample_weight, dtype=np.float64)
@@ -242,7 +252,7 @@ class ThreatClassifier(BaseEstimator):
         calibration = np.tile([1.0, 0.0], (len(labels), 1))
         oof_proba = None
         if self.calibrate or fixed is None:
-            oof_scores = self._out_of_fold_scores(texts, Y, weights, settings)
+            oof_scores = self._out_of_fold_scores(texts, Y, weights, settings, groups)
             if self.calibrate:
                 calibration = np.array([_fit_sigmoid(oof_scores[:, j], Y[:, j]) for j in range(len(labels))])
             oof_proba = _sigmoid(oof_scores * calibration[:, 0] + calibration[:, 1])
@@ -279,10 +289,16 @@ class ThreatClassifier(BaseEstimator):
         check_is_fitted(self, "coef_")
         return list(self.labels_)
 
-    def _out_of_fold_scores(self, texts, Y, weights, settings) -> np.ndarray:
-        folds = KFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
+    def _out_of_fold_scores(self, texts, Y, weights, settings, groups=None) -> np.ndarray:
+        if groups is None:
+            splits = KFold(n_splits=self.cv, shuffle=True, random_state=self.random_state).split(texts)
+        else:
+            # Groups in a seeded random order, then GroupKFold's size-balanced assignment.
+            codes = np.unique(groups.astype(str), return_inverse=True)[1]
+            order = np.random.RandomState(self.random_state).permutation(codes.max() + 1)
+            splits = GroupKFold(n_splits=self.cv).split(texts, groups=order[codes])
         scores = np.zeros(Y.shape, dtype=np.float64)
-        for fold, (train_idx, test_idx) in enumerate(folds.split(texts)):
+        for fold, (train_idx, test_idx) in enumerate(splits):
             positives = Y[train_idx].sum(axis=0)
             short = [name for name, n in zip(settings[0], positives) if n == 0 or n == len(train_idx)]
             if short:

@@ -44,11 +44,13 @@ def cmd_train(args) -> int:
     from .data import load_labelled
     from .evaluate import evaluate, score_predictions
 
-    texts, labels = [], []
+    texts, labels, groups = [], [], []
     for path in args.data:
         t, y = load_labelled(path, text_col=args.text_col, labels_col=args.labels_col)
         texts += t
         labels += y
+        if args.group_col:
+            groups += _read_groups(path, args)
     params = {}
     if args.config:
         with open(args.config, encoding="utf-8") as handle:
@@ -62,7 +64,7 @@ def cmd_train(args) -> int:
     except TypeError as exc:
         raise ThreatclfError(f"invalid model setting in {args.config or 'options'}: {exc}") from None
     _say(args, f"training on {len(texts):,} texts from {', '.join(args.data)} ...")
-    model.fit(texts, labels)
+    model.fit(texts, labels, groups=groups if args.group_col else None)
     metrics = {}
     if model.oof_probabilities_ is not None:
         oof = score_predictions(model._resolve_targets(labels)[1], model.oof_probabilities_ >= model.thresholds_,
@@ -78,6 +80,19 @@ def cmd_train(args) -> int:
                       training_description=f"Trained with `threatclf train` on {', '.join(args.data)}.")
     _say(args, f"saved model to {path}")
     return EXIT_OK
+
+
+def _read_groups(path, args) -> list[str]:
+    """The --group-col value of every row of a training file; a row without one is an error."""
+    from .readers import read_records
+
+    frame = read_records(path, text_col=args.text_col, columns=[args.group_col], strict=True)
+    lines = frame["_line"].tolist() if "_line" in frame else list(range(1, len(frame) + 1))
+    values = frame[args.group_col].tolist()
+    for value, line in zip(values, lines):
+        if value is None or (isinstance(value, float) and value != value) or str(value).strip() == "":
+            raise ThreatclfError(f"{path}: line {line}: no value in group column {args.group_col!r}")
+    return [str(value) for value in values]
 
 
 def cmd_evaluate(args) -> int:
@@ -172,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="model folder to write")
     p.add_argument("--dev", help="labelled file to evaluate on (figures go into the model card)")
     columns(p)
+    p.add_argument("--group-col", help="column naming each row's source document (e.g. article id): rows of one "
+                   "document stay in one cross-validation fold, so thresholds are not learned from leaked scores")
     p.add_argument("--config", help="JSON file of ThreatClassifier settings")
     p.add_argument("--features", choices=["word", "char", "word+char"])
     p.add_argument("--model", dest="model", choices=["logreg", "nblogreg", "logreg+nblogreg", "svm", "sgd"])

@@ -1,4 +1,4 @@
-"""Draw passages for an annotation round and collect the labels back (rounds 4-15).
+"""Draw passages for an annotation round and collect the labels back (rounds 4-18).
 
     python models/annotations/rounds.py draw --round 8 --work /tmp/round8 [--n 1800 --batches 6 --gold 40]
     # annotators write WORK/batchB.labels.jsonl ({"key", "labels"}) for every WORK/batchB.jsonl
@@ -11,11 +11,13 @@ per article, 4-140 words, skipping articles of earlier rounds and texts already 
 ``--gold`` dev passages (human labels) are hidden in every batch. The batch files hold
 third-party text: WORK must be outside the repository.
 
-``--select model-band`` (rounds 9-15) targets the model's confusions instead: every passage of
+``--select model-band`` (rounds 9-18) targets the model's confusions instead: every passage of
 the corpus not annotated before (other passages of a used article may be drawn) is scored by
 ``--model`` (default: the bundled model); for each label an equal share is drawn at random among
 passages whose probability for that label lies in ``--band`` (default 0.1-0.9), at most
-``--per-article`` (default 1) per article.
+``--per-article`` (default 1) per article, each passage once. ``--skip-dev-documents`` (round 18 on)
+draws nothing from corpus articles that hold a dev passage, so every new row can train the fits
+that are scored on dev.
 Labels are still given by reading, under the codebook::
 
     python models/annotations/rounds.py draw --round 13 --select model-band --model /tmp/m12 \
@@ -42,7 +44,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 sys.path.insert(0, str(HERE.parent))
 
-from train_default import read_jsonl, shared_folder  # noqa: E402
+from train_default import read_jsonl, shared_folder, source_articles  # noqa: E402
 
 from threatclf.labels import DEFAULT_LABELS  # noqa: E402
 from threatclf.text import split_passages  # noqa: E402
@@ -70,10 +72,11 @@ def draw(args, shared: Path) -> int:
              for r in read_jsonl(passages / f)}
     earlier = [r for f in HERE.glob("corpus-passages-r*.jsonl") for r in read_jsonl(f)]
     rng = random.Random(args.round * 101)
+    skipped = set().union(*source_articles(dev, shared)) if args.skip_dev_documents else set()
     if args.select == "model-band":
-        chosen = draw_model_band(args, shared, known, {(r["article_id"], r["start"]) for r in earlier}, rng)
+        chosen = draw_model_band(args, shared, known, {(r["article_id"], r["start"]) for r in earlier}, rng, skipped)
         return write_batches(args, work, chosen, dev, rng)
-    used = {r["article_id"] for r in earlier}
+    used = {r["article_id"] for r in earlier} | skipped
     share = collections.Counter(r["source"] for r in train)
     want = {s: max(4, round(args.n * c / len(train))) for s, c in share.items()}
     pool = collections.defaultdict(lambda: {"kw": [], "plain": []})
@@ -102,7 +105,8 @@ def draw(args, shared: Path) -> int:
     return write_batches(args, work, chosen, dev, rng)
 
 
-def draw_model_band(args, shared: Path, known: set, annotated: set, rng: random.Random) -> list[dict]:
+def draw_model_band(args, shared: Path, known: set, annotated: set, rng: random.Random,
+                    skipped: set = frozenset()) -> list[dict]:
     """Per label, an equal share of passages whose probability lies in the band (see above)."""
     from threatclf import load_model
 
@@ -110,6 +114,8 @@ def draw_model_band(args, shared: Path, known: set, annotated: set, rng: random.
     candidates = []
     for article in articles(shared):
         text = article["text"] or ""
+        if article["id"] in skipped:
+            continue
         for p in split_passages(text, min_words=1):
             passage = text[p.start:p.end]
             words = passage.split()
@@ -204,6 +210,9 @@ def main(argv=None) -> int:
     parser.add_argument("--band", default="0.1,0.9", help="model-band: probability range, 'low,high'")
     parser.add_argument("--model", help="model-band: model folder to score with (default: the bundled model)")
     parser.add_argument("--per-article", type=int, default=1, help="model-band: passages drawn per article at most")
+    parser.add_argument("--skip-dev-documents", action="store_true",
+                        help="draw nothing from corpus articles that hold a dev passage (from round 18 on), "
+                             "so that every new row can train the fits scored on dev")
     args = parser.parse_args(argv)
     shared = shared_folder(args.shared)
     return draw(args, shared) if args.command == "draw" else collect(args, shared)

@@ -177,3 +177,31 @@ def test_train_config_errors_are_one_line(data_files, tmp_path, capsys):
     code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m"), "--config", str(bad),
                         "-q"], capsys)
     assert code == 2 and "model must be one of" in err
+
+
+def test_train_group_col_keeps_passages_of_one_article_in_one_fold(tmp_path, capsys):
+    texts, labels = tiny_corpus()
+    # Every text twice, as two passages of one article: without groups each is scored by a model
+    # trained on its twin, which flatters the cross-validated figures the thresholds come from.
+    rows = [{"text": t, "labels": l, "article": f"a{i}"} for i, (t, l) in enumerate(zip(texts, labels))] * 2
+    data = tmp_path / "passages.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    figures = {}
+    for name, extra in (("leaky", []), ("grouped", ["--group-col", "article"])):
+        code, _, err = run(["train", str(data), "-o", str(tmp_path / name), "--min-df", "1", "--cv", "3", "-q"] + extra,
+                           capsys)
+        assert code == 0, err
+        meta = json.loads((tmp_path / name / "metadata.json").read_text())
+        figures[name] = meta["metrics"]["cross-validated"]["macro_f1"]
+    assert figures["grouped"] < figures["leaky"]
+
+
+def test_train_group_col_missing_value_names_file_and_line(tmp_path, capsys):
+    texts, labels = tiny_corpus()
+    rows = [{"text": t, "labels": l, "article": f"a{i}"} for i, (t, l) in enumerate(zip(texts, labels))]
+    rows[4]["article"] = None
+    data = tmp_path / "passages.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, _, err = run(["train", str(data), "-o", str(tmp_path / "m"), "--group-col", "article", "-q"], capsys)
+    assert code != 0
+    assert "passages.jsonl: line 5: no value in group column 'article'" in err

@@ -215,3 +215,27 @@ def test_fit_is_deterministic():
     b = ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
     np.testing.assert_array_equal(a.coef_, b.coef_)
     np.testing.assert_array_equal(a.thresholds_, b.thresholds_)
+
+
+def test_groups_keep_passages_of_one_article_in_one_fold():
+    texts, labels = tiny_corpus()
+    n = len(texts)
+    # Each text twice, as two passages of one article: scored together, never by a model that saw the twin.
+    twins = ThreatClassifier(min_df=1, cv=3, calibrate=False).fit(texts + texts, labels + labels,
+                                                                  groups=[f"a{i}" for i in range(n)] * 2)
+    np.testing.assert_array_equal(twins.oof_probabilities_[:n], twins.oof_probabilities_[n:])
+    leaky = ThreatClassifier(min_df=1, cv=3, calibrate=False).fit(texts + texts, labels + labels)
+    assert not np.array_equal(leaky.oof_probabilities_[:n], leaky.oof_probabilities_[n:])
+    # The final model is trained on every row either way.
+    np.testing.assert_array_equal(twins.coef_, leaky.coef_)
+
+
+@pytest.mark.parametrize("groups, message", [
+    (["a", "b"], r"groups has shape \(2,\)"),
+    (["a", "b"] * 100, "fewer than cv=3"),
+])
+def test_bad_groups_are_clear_errors(groups, message):
+    texts, labels = tiny_corpus()
+    groups = groups[:len(texts)] if len(groups) > 2 else groups
+    with pytest.raises(DataError, match=message):
+        ThreatClassifier(min_df=1, cv=3).fit(texts, labels, groups=groups)
