@@ -73,6 +73,15 @@ def main(argv=None) -> int:
                         help="keep extra rows from the source documents of scored passages in each fold "
                              "(how S1-S25 were run; flatters every variant)")
     args = parser.parse_args(argv)
+    extra_settings = {}
+    for item in args.set:
+        name, equals, value = item.partition("=")
+        try:
+            extra_settings[name] = json.loads(value)
+        except json.JSONDecodeError:
+            parser.error(f"--set {item}: expected NAME=JSON, e.g. min_df=1 or features='\"word\"'")
+        if not equals or name not in ThreatClassifier().get_params():
+            parser.error(f"--set {item}: {name!r} is not a ThreatClassifier setting")
     shared = shared_folder(args.shared)
     human = read_jsonl(shared / "threat-passages" / "train.jsonl") + read_jsonl(shared / "threat-passages" / "dev.jsonl")
     if args.extra is None:
@@ -85,12 +94,9 @@ def main(argv=None) -> int:
     Y_extra = to_indicator([r["labels"] for r in extra], labels)
     scores = np.zeros(Y_human.shape)
     # Fixed thresholds and no calibration: fit() then skips its own out-of-fold pass.
-    extra_settings = {}
-    for item in args.set:
-        name, _, value = item.partition("=")
-        extra_settings[name] = json.loads(value)
-    model = ThreatClassifier(features_per_label=args.features_per_label, C=args.C, model=args.model,
-                             calibrate=False, threshold=0.5, n_jobs=2, **extra_settings)
+    settings = dict(features_per_label=args.features_per_label, C=args.C, model=args.model, n_jobs=2)
+    settings.update(extra_settings, calibrate=False, threshold=0.5)
+    model = ThreatClassifier(**settings)
     left_out = []
     for train_idx, test_idx in KFold(5, shuffle=True, random_state=1).split(human):
         scored = set(test_idx.tolist())

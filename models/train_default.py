@@ -61,54 +61,63 @@ def annotated_passages(path: Path, shared: Path) -> list[dict]:
 
 
 def load_part(part: dict, shared: Path) -> list[dict]:
+    """The rows of one training set of a recipe; a ``"weight"`` in the part is each row's sample weight."""
     if "annotations" in part:
-        return annotated_passages(HERE / part["annotations"], shared)
-    rows = read_jsonl(shared / part["file"])
-    if "selection" in part:
-        rows = [r for r in rows if r.get("selection") == part["selection"]]
+        rows = annotated_passages(HERE / part["annotations"], shared)
+    else:
+        rows = read_jsonl(shared / part["file"])
+        if "selection" in part:
+            rows = [r for r in rows if r.get("selection") == part["selection"]]
+    if "weight" in part:
+        rows = [dict(r, weight=float(part["weight"])) for r in rows]
     return rows
 
 
 MAX_ARTICLES_PER_TEXT = 3
 
 
-def _probe(text: str) -> str | None:
-    """The middle 50 characters of a white-space-collapsed text (all of it if shorter; None under 25)."""
+def _probes(text: str) -> list[str]:
+    """The first, middle and last 50 characters of a white-space-collapsed text (the whole text
+    when shorter than 150 characters; nothing under 25)."""
     text = " ".join(text.split())
     if len(text) < 25:
-        return None
+        return []
+    if len(text) < 150:
+        return [text]
     middle = len(text) // 2
-    return text[max(0, middle - 25):middle + 25]
+    return [text[middle - 25:middle + 25], text[:50], text[-50:]]
 
 
 def source_articles(rows: list[dict], shared: Path) -> list[set[str]]:
     """For each row, the corpus articles it comes from: its ``article_id`` when it has one,
-    otherwise every article whose text holds the middle 50 characters of the row (white space
-    collapsed). Text found in more than ``MAX_ARTICLES_PER_TEXT`` articles is taken for
-    boilerplate (a press office's contact lines) and names no article."""
+    otherwise every article whose text holds the row's beginning, middle and end (50 characters
+    each, white space collapsed; short rows whole). A row found in more than
+    ``MAX_ARTICLES_PER_TEXT`` articles is boilerplate (a press office's contact lines) and
+    names no article."""
     found = [{row["article_id"]} if "article_id" in row else set() for row in rows]
-    probes: dict[str, list[tuple[str, int]]] = {}
+    by_gram: dict[str, list[tuple[list[str], int]]] = {}
     for i, row in enumerate(rows):
-        probe = None if "article_id" in row else _probe(row["text"])
-        if probe is not None:
-            probes.setdefault(probe[:8], []).append((probe, i))
-    if probes:
+        probes = [] if "article_id" in row else _probes(row["text"])
+        if probes:
+            by_gram.setdefault(probes[0][:8], []).append((probes, i))
+    if by_gram:
         with gzip.open(shared / "corpus" / "articles.jsonl.gz", "rt", encoding="utf-8") as handle:
             for line in handle:
                 article = json.loads(line)
                 text = " ".join((article["text"] or "").split())
-                for gram in {text[k:k + 8] for k in range(len(text) - 7)} & probes.keys():
-                    for probe, i in probes[gram]:
-                        if probe in text:
+                for gram in {text[k:k + 8] for k in range(len(text) - 7)} & by_gram.keys():
+                    for probes, i in by_gram[gram]:
+                        if all(probe in text for probe in probes):
                             found[i].add(article["id"])
-    return [articles if len(articles) <= MAX_ARTICLES_PER_TEXT else set() for articles in found]
+    return [articles if "article_id" in row or len(articles) <= MAX_ARTICLES_PER_TEXT else set()
+            for row, articles in zip(rows, found)]
 
 
 def document_links(rows: list[dict], scored: list[dict], shared: Path) -> list[set[int]]:
     """For each row, the indices of ``scored`` passages from the same source document.
 
     Why: most train and dev passages come from documents that are also in the article corpus
-    (the text of 704 of the 1,073 dev passages is found there), and the annotation rounds drew
+    (712 of the 1,073 dev passages are found in 645 corpus articles), and the annotation rounds drew
     other passages of those articles, a few of them overlapping a scored passage. A fit scored
     on ``scored`` must leave such rows out, or its figures are not held-out ones: the sealed
     test documents are not in the corpus at all. Documents are corpus articles (see
@@ -137,17 +146,39 @@ def without_documents_of(rows: list[dict], held_out: list[dict], shared: Path) -
 
 
 def document_groups(rows: list[dict], shared: Path) -> list[str]:
-    """A cross-validation group per row: its source article (see ``source_articles``), or the
-    row alone when its document is not in the corpus."""
-    return [min(found) if found else f"row-{i}" for i, found in enumerate(source_articles(rows, shared))]
+    """A cross-validation group per row: rows that share a source article (see
+    ``source_articles``), directly or through a chain of rows, form one group; a row whose
+    document is not in the corpus is a group of its own."""
+    parent = list(range(len(rows)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first_row: dict[str, int] = {}
+    for i, articles in enumerate(source_articles(rows, shared)):
+        for article_id in sorted(articles):  # a fixed order: set order changes with PYTHONHASHSEED
+            j = first_row.setdefault(article_id, i)
+            a, b = root(i), root(j)
+            parent[max(a, b)] = min(a, b)  # the group's first row is its root
+    return [f"group-{root(i)}" for i in range(len(rows))]
+
+
+CV_GROUPS = (None, "document")
 
 
 def fit_recipe(recipe: dict, rows: list[dict], shared: Path, n_jobs: int | None = None) -> "threatclf.ThreatClassifier":
     """The recipe's ThreatClassifier fitted on ``rows``; with ``"cv_groups": "document"`` the
-    out-of-fold scores behind thresholds and calibration keep each source article in one fold."""
+    out-of-fold scores behind thresholds and calibration keep each source document in one fold."""
+    if recipe.get("cv_groups") not in CV_GROUPS:
+        sys.exit(f"recipe: cv_groups must be one of {CV_GROUPS}, got {recipe.get('cv_groups')!r}")
     groups = document_groups(rows, shared) if recipe.get("cv_groups") == "document" else None
+    weights = [r.get("weight", 1.0) for r in rows]
     return threatclf.ThreatClassifier(**recipe_settings(recipe, n_jobs)).fit(
-        [r["text"] for r in rows], [r["labels"] for r in rows], groups=groups)
+        [r["text"] for r in rows], [r["labels"] for r in rows], groups=groups,
+        sample_weight=None if set(weights) == {1.0} else weights)
 
 
 def recipe_settings(recipe: dict, n_jobs: int | None = None) -> dict:
@@ -160,7 +191,8 @@ def recipe_settings(recipe: dict, n_jobs: int | None = None) -> dict:
 
 
 def describe(parts: list[dict]) -> str:
-    return ", ".join(p.get("file", p.get("annotations")) + (f" ({p['selection']})" if "selection" in p else "") for p in parts)
+    return ", ".join(p.get("file", p.get("annotations")) + (f" ({p['selection']})" if "selection" in p else "")
+                     + (f" (weight {p['weight']:g})" if "weight" in p else "") for p in parts)
 
 
 def rerender_card(folder: Path) -> int:
@@ -216,7 +248,8 @@ def main(argv=None) -> int:
             f"({len(dev_train)} rows: the training data less the rows from a source document of a dev passage); the dev set was used to choose the recipe, so these figures are "
             "slightly optimistic. The shipped model is then trained with it.")},
         "cross-validated": {**oof.to_dict(), "description": (
-            f"{model.cv}-fold out-of-fold predictions of the shipped model's own training data ({len(final_rows)} rows).")},
+            f"{model.cv}-fold out-of-fold predictions of the shipped model's own training data ({len(final_rows)} rows"
+            + ("; each source document within one fold" if recipe.get("cv_groups") == "document" else "") + ").")},
     }
     model.set_params(n_jobs=None)  # threads are the user's choice, not the model's
     experiments = (HERE / "experiments.md").read_text() if (HERE / "experiments.md").exists() else None

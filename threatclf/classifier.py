@@ -24,8 +24,9 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
 from sklearn.feature_selection import chi2
 from sklearn.linear_model import LogisticRegression, SGDClassifier
-from sklearn.model_selection import GroupKFold, KFold
+from sklearn.model_selection import KFold
 from sklearn.svm import LinearSVC
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import DataError
@@ -228,12 +229,8 @@ class ThreatClassifier(BaseEstimator):
             if name != name.strip() or ";" in name:
                 raise DataError(f"label name {name!r} may not contain ';' or start or end with white space")
         if groups is not None:
-            groups = np.asarray(groups, dtype=object)
-            if groups.shape != (len(texts),):
-                raise DataError(f"groups has shape {groups.shape}, expected ({len(texts)},)")
-            distinct = len(set(groups.tolist()))
-            if self.cv and (self.calibrate or isinstance(self.threshold, str)) and distinct < self.cv:
-                raise DataError(f"groups has {distinct} distinct values, fewer than cv={self.cv} folds")
+            groups = check_groups(groups, len(texts),
+                                  self.cv if self.cv and (self.calibrate or isinstance(self.threshold, str)) else None)
         weights = None
         if sample_weight is not None:
             weights = np.asarray(sample_weight, dtype=np.float64)
@@ -293,17 +290,15 @@ class ThreatClassifier(BaseEstimator):
         if groups is None:
             splits = KFold(n_splits=self.cv, shuffle=True, random_state=self.random_state).split(texts)
         else:
-            # Groups in a seeded random order, then GroupKFold's size-balanced assignment.
-            codes = np.unique(groups.astype(str), return_inverse=True)[1]
-            order = np.random.RandomState(self.random_state).permutation(codes.max() + 1)
-            splits = GroupKFold(n_splits=self.cv).split(texts, groups=order[codes])
+            splits = group_folds(groups, self.cv, self.random_state)
         scores = np.zeros(Y.shape, dtype=np.float64)
         for fold, (train_idx, test_idx) in enumerate(splits):
             positives = Y[train_idx].sum(axis=0)
             short = [name for name, n in zip(settings[0], positives) if n == 0 or n == len(train_idx)]
             if short:
                 raise DataError(f"labels {short} have no positive (or no negative) example in the training part "
-                                f"of cross-validation fold {fold}; add examples or lower cv={self.cv}")
+                                f"of cross-validation fold {fold}; add examples or lower cv={self.cv}"
+                                + ("" if groups is None else " (or spread the label's examples over more groups)"))
             fold_texts = [texts[i] for i in train_idx]
             vectorizers, coef, intercept = self._fit_features_and_weights(
                 fold_texts, Y[train_idx], None if weights is None else weights[train_idx], settings
@@ -513,6 +508,43 @@ def _nb_ratio(X: sp.csr_matrix, y: np.ndarray, alpha: float = 1.0) -> np.ndarray
     positive = np.asarray(X[y == 1].sum(axis=0)).ravel() + alpha
     negative = np.asarray(X[y == 0].sum(axis=0)).ravel() + alpha
     return np.log((positive / positive.sum()) / (negative / negative.sum()))
+
+
+def check_groups(groups, n_rows: int, cv: int | None) -> np.ndarray:
+    """``groups`` as an array of strings, one per row, at least ``cv`` distinct; else DataError."""
+    groups = np.asarray(groups, dtype=object)
+    if groups.shape != (n_rows,):
+        raise DataError(f"groups has shape {groups.shape}, expected ({n_rows},)")
+    missing = [i for i, g in enumerate(groups.tolist()) if g is None or (isinstance(g, float) and g != g)]
+    if missing:
+        raise DataError(f"groups has no value for {len(missing)} rows (first: row {missing[0]}); "
+                        "give every row its group, e.g. its article id")
+    groups = np.array([str(g) for g in groups.tolist()], dtype=object)
+    distinct = len(set(groups.tolist()))
+    if cv is not None and distinct < cv:
+        raise DataError(f"groups has {distinct} distinct values, fewer than cv={cv} folds")
+    return groups
+
+
+def group_folds(groups: np.ndarray, cv: int, random_state):
+    """(train, test) index pairs with each group in one test fold, folds of about equal size.
+
+    Groups are taken largest first, ties in a seeded random order, each into the fold with the
+    fewest rows so far — GroupKFold's rule, written out so that the folds depend only on the
+    seed, not on the scikit-learn version's sort.
+    """
+    names, codes = np.unique(groups, return_inverse=True)
+    sizes = np.bincount(codes)
+    rank = check_random_state(random_state).permutation(len(names))
+    fold_of_group = np.empty(len(names), dtype=np.int64)
+    fold_sizes = np.zeros(cv, dtype=np.int64)
+    for g in np.lexsort((rank, -sizes)):
+        fold = int(np.argmin(fold_sizes))
+        fold_of_group[g] = fold
+        fold_sizes[fold] += sizes[g]
+    fold_of_row = fold_of_group[codes]
+    everything = np.arange(len(groups))
+    return [(everything[fold_of_row != k], everything[fold_of_row == k]) for k in range(cv)]
 
 
 def _fit_selected(model, X, y, C, class_weight, sample_weight, random_state, k):

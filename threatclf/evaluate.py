@@ -132,20 +132,30 @@ def evaluate(model, texts: Iterable[str], labels) -> Evaluation:
     return result
 
 
-def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, random_state: int = 0) -> pd.DataFrame:
+def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, random_state: int = 0,
+                   groups=None) -> pd.DataFrame:
     """K-fold cross-validation: one row per fold (macro/micro F1, F1 per label) and a mean row.
 
     Each fold clones and fits ``estimator`` on the other folds, so thresholds and calibration
-    are learned without seeing the fold they are scored on.
+    are learned without seeing the fold they are scored on. ``groups`` (e.g. article ids) keeps
+    each group in one fold, and is passed on to the estimator's own ``fit``.
     """
+    from .classifier import check_groups, group_folds
+
     texts = list(texts)
     if cv < 2 or cv > len(texts):
         raise DataError(f"cv must be between 2 and the number of texts ({len(texts)}), got {cv}")
     labels = list(labels) if not isinstance(labels, pd.DataFrame) else labels
+    if groups is None:
+        splits = KFold(cv, shuffle=True, random_state=random_state).split(texts)
+    else:
+        groups = check_groups(groups, len(texts), cv)
+        splits = group_folds(groups, cv, random_state)
     rows = []
-    for fold, (train_idx, test_idx) in enumerate(KFold(cv, shuffle=True, random_state=random_state).split(texts)):
+    for fold, (train_idx, test_idx) in enumerate(splits):
         subset = (lambda idx: labels.iloc[idx]) if isinstance(labels, pd.DataFrame) else (lambda idx: [labels[i] for i in idx])
-        model = clone(estimator).fit([texts[i] for i in train_idx], subset(train_idx))
+        fit_groups = {} if groups is None else {"groups": groups[train_idx]}
+        model = clone(estimator).fit([texts[i] for i in train_idx], subset(train_idx), **fit_groups)
         result = evaluate(model, [texts[i] for i in test_idx], subset(test_idx))
         rows.append({"fold": fold, "macro_f1": result.macro_f1, "micro_f1": result.micro_f1,
                      **{f"f1_{k}": v for k, v in result.per_label["f1"].items()}})

@@ -1,21 +1,32 @@
 """The training-recipe tools under models/ (invented texts in a temporary shared folder)."""
 import gzip
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "models"))
-from train_default import document_links, source_articles, without_documents_of  # noqa: E402
+from train_default import document_groups, document_links, source_articles, without_documents_of  # noqa: E402
 
 BOILERPLATE = "For more information contact the press office of the district attorney at the number below."
+COMMON = "said the spokesman of the National Liberation Army in a statement on Tuesday"
 ARTICLES = [
     {"id": "a1", "text": "The mayor of Northport was arrested on Monday for taking bribes from a builder. "
                          "Prosecutors said the payments ran for three years. " + BOILERPLATE},
     {"id": "a2", "text": "Customs officers seized cocaine hidden in crates of bananas at the harbour. " + BOILERPLATE},
     {"id": "a3", "text": "A bomb exploded near the market and a militant group claimed the attack. " + BOILERPLATE},
     {"id": "a4", "text": "Lawmakers debated the budget for road repairs until late in the night. " + BOILERPLATE},
+    # A phrase common to several articles, in the middle of a passage found in one of them only.
+    {"id": "b1", "text": "Rebels freed two hostages in the north, " + COMMON + ", after talks with the church mediators."},
+    {"id": "b2", "text": "Fighting went on, " + COMMON + "."},
+    {"id": "b3", "text": "No ceasefire was agreed, " + COMMON + "."},
+    {"id": "b4", "text": "The talks failed, " + COMMON + "."},
+    # One wire story carried by two articles.
+    {"id": "c1", "text": "Morning briefing. " + "Gunmen attacked a convoy of fuel tankers on the coastal road at dawn."},
+    {"id": "c2", "text": "Gunmen attacked a convoy of fuel tankers on the coastal road at dawn. Evening briefing."},
 ]
 
 
@@ -48,3 +59,36 @@ def test_source_articles_by_id_or_by_text(shared):
             {"text": "A bomb exploded near the market and a militant group claimed the attack."},
             {"text": "short"}]
     assert source_articles(rows, shared) == [{"a3"}, {"a3"}, set()]
+
+
+def test_a_phrase_common_to_many_articles_does_not_hide_the_passage_document(shared):
+    passage = {"text": "Rebels freed two hostages in the north, " + COMMON + ", after talks with the church mediators."}
+    assert source_articles([passage], shared) == [{"b1"}]
+    assert document_links([{"text": "x", "article_id": "b1"}, {"text": "y", "article_id": "b2"}], [passage], shared) == [{0}, set()]
+
+
+def test_document_groups_join_rows_that_share_an_article(shared):
+    rows = [{"text": "one", "article_id": "a1"},
+            {"text": "The mayor of Northport was arrested on Monday for taking bribes from a builder."},  # found in a1
+            {"text": "two", "article_id": "a2"},
+            {"text": "A text found in no article of the corpus at all, written for this test."},
+            {"text": "another text found nowhere in the corpus, also written for this test."}]
+    groups = document_groups(rows, shared)
+    assert groups[0] == groups[1]
+    assert len({groups[0], groups[2], groups[3], groups[4]}) == 4
+
+
+def test_document_groups_do_not_depend_on_the_hash_seed(shared, tmp_path):
+    # Rows found in several articles join groups in an order that must not follow set iteration order.
+    script = tmp_path / "groups.py"
+    script.write_text(
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2] / 'models')!r})\n"
+        "from pathlib import Path\n"
+        "from train_default import document_groups\n"
+        "rows = [{'text': 'x', 'article_id': 'c2'}, {'text': 'y', 'article_id': 'c1'}]\n"
+        "rows += [{'text': 'Gunmen attacked a convoy of fuel tankers on the coastal road at dawn.'}]\n"
+        f"print(json.dumps(document_groups(rows, Path({str(shared)!r}))))\n")
+    outputs = {subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3", "4")}
+    assert len(outputs) == 1 and len(set(json.loads(outputs.pop()))) == 1  # one article chain, one group

@@ -233,9 +233,26 @@ def test_groups_keep_passages_of_one_article_in_one_fold():
 @pytest.mark.parametrize("groups, message", [
     (["a", "b"], r"groups has shape \(2,\)"),
     (["a", "b"] * 100, "fewer than cv=3"),
+    ([f"a{i}" for i in range(3)] + [None] + [f"a{i}" for i in range(200)], r"no value for 1 rows \(first: row 3\)"),
+    ([f"a{i}" for i in range(5)] + [float("nan")] * 2 + [f"a{i}" for i in range(200)], r"no value for 2 rows \(first: row 5\)"),
 ])
 def test_bad_groups_are_clear_errors(groups, message):
     texts, labels = tiny_corpus()
     groups = groups[:len(texts)] if len(groups) > 2 else groups
     with pytest.raises(DataError, match=message):
         ThreatClassifier(min_df=1, cv=3).fit(texts, labels, groups=groups)
+
+
+def test_group_folds_follow_the_seed_and_keep_groups_whole():
+    from threatclf.classifier import group_folds
+
+    groups = np.array([f"g{i % 17}" for i in range(100)], dtype=object)
+    folds = group_folds(groups, 5, 0)
+    assert sorted(np.concatenate([test for _, test in folds]).tolist()) == list(range(100))
+    for train, test in folds:
+        assert not set(groups[train]) & set(groups[test])
+        assert 15 <= len(test) <= 25
+    again = group_folds(groups, 5, 0)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again))
+    other = group_folds(groups, 5, 1)
+    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(folds, other))

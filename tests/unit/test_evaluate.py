@@ -85,3 +85,16 @@ def test_cross_validate_reports_each_fold_and_the_mean():
 def test_cross_validate_checks_folds():
     with pytest.raises(DataError, match="cv must be between 2"):
         threatclf.cross_validate(threatclf.ThreatClassifier(), ["a", "b"], [[], []], cv=5)
+
+
+def test_cross_validate_with_groups_keeps_each_group_in_one_fold():
+    texts, labels = tiny_corpus()
+    n = len(texts)
+    # Each text twice, as two passages of one article: ungrouped folds score a passage with its twin in training.
+    twins, twin_labels, groups = texts + texts, labels + labels, [f"a{i}" for i in range(n)] * 2
+    estimator = threatclf.ThreatClassifier(min_df=1, cv=2, features="word")
+    leaky = threatclf.cross_validate(estimator, twins, twin_labels, cv=3)
+    grouped = threatclf.cross_validate(estimator, twins, twin_labels, cv=3, groups=groups)
+    assert grouped.loc["mean", "macro_f1"] < leaky.loc["mean", "macro_f1"]
+    with pytest.raises(DataError, match="fewer than cv=3"):
+        threatclf.cross_validate(estimator, twins, twin_labels, cv=3, groups=["a", "b"] * n)
