@@ -74,6 +74,7 @@ def load_part(part: dict, shared: Path) -> list[dict]:
 
 
 MAX_ARTICLES_PER_TEXT = 3
+_FOUND: dict[str, dict[str, set[str]]] = {}  # shared folder -> collapsed text -> articles holding it
 
 
 def _probes(text: str) -> list[str]:
@@ -94,23 +95,32 @@ def source_articles(rows: list[dict], shared: Path) -> list[set[str]]:
     each, white space collapsed; short rows whole). A row found in more than
     ``MAX_ARTICLES_PER_TEXT`` articles is boilerplate (a press office's contact lines) and
     names no article."""
-    found = [{row["article_id"]} if "article_id" in row else set() for row in rows]
-    by_gram: dict[str, list[tuple[list[str], int]]] = {}
-    for i, row in enumerate(rows):
-        probes = [] if "article_id" in row else _probes(row["text"])
-        if probes:
-            by_gram.setdefault(probes[0][:8], []).append((probes, i))
-    if by_gram:
+    cache = _FOUND.setdefault(str(shared), {})
+    by_gram: dict[str, list[tuple[list[str], str]]] = {}
+    for row in rows:
+        text = " ".join(row["text"].split())
+        if "article_id" not in row and text not in cache:
+            cache[text] = set()
+            probes = _probes(text)
+            if probes:
+                by_gram.setdefault(probes[0][:8], []).append((probes, text))
+    if by_gram:  # one pass over the corpus for every text not looked up before
         with gzip.open(shared / "corpus" / "articles.jsonl.gz", "rt", encoding="utf-8") as handle:
             for line in handle:
                 article = json.loads(line)
                 text = " ".join((article["text"] or "").split())
                 for gram in {text[k:k + 8] for k in range(len(text) - 7)} & by_gram.keys():
-                    for probes, i in by_gram[gram]:
+                    for probes, key in by_gram[gram]:
                         if all(probe in text for probe in probes):
-                            found[i].add(article["id"])
-    return [articles if "article_id" in row or len(articles) <= MAX_ARTICLES_PER_TEXT else set()
-            for row, articles in zip(rows, found)]
+                            cache[key].add(article["id"])
+    found = []
+    for row in rows:
+        if "article_id" in row:
+            found.append({row["article_id"]})
+        else:
+            articles = cache[" ".join(row["text"].split())]
+            found.append(set(articles) if len(articles) <= MAX_ARTICLES_PER_TEXT else set())
+    return found
 
 
 def document_links(rows: list[dict], scored: list[dict], shared: Path) -> list[set[int]]:
