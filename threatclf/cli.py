@@ -41,16 +41,19 @@ def _load(args):
 
 def cmd_train(args) -> int:
     from .classifier import ThreatClassifier
-    from .data import load_labelled
+    from .data import load_labelled, load_labelled_groups
     from .evaluate import evaluate, score_predictions
 
     texts, labels, groups = [], [], []
     for path in args.data:
-        t, y = load_labelled(path, text_col=args.text_col, labels_col=args.labels_col)
+        if args.group_col:
+            t, y, g = load_labelled_groups(path, group_col=args.group_col, text_col=args.text_col,
+                                           labels_col=args.labels_col)
+            groups += g
+        else:
+            t, y = load_labelled(path, text_col=args.text_col, labels_col=args.labels_col)
         texts += t
         labels += y
-        if args.group_col:
-            groups += _read_groups(path, args)
     params = {}
     if args.config:
         with open(args.config, encoding="utf-8") as handle:
@@ -80,19 +83,6 @@ def cmd_train(args) -> int:
                       training_description=f"Trained with `threatclf train` on {', '.join(args.data)}.")
     _say(args, f"saved model to {path}")
     return EXIT_OK
-
-
-def _read_groups(path, args) -> list[str]:
-    """The --group-col value of every row of a training file; a row without one is an error."""
-    from .readers import read_records
-
-    frame = read_records(path, text_col=args.text_col, columns=[args.group_col], strict=True)
-    lines = frame["_line"].tolist() if "_line" in frame else list(range(1, len(frame) + 1))
-    values = frame[args.group_col].tolist()
-    for value, line in zip(values, lines):
-        if value is None or (isinstance(value, float) and value != value) or str(value).strip() == "":
-            raise ThreatclfError(f"{path}: line {line}: no value in group column {args.group_col!r}")
-    return [str(value) for value in values]
 
 
 def cmd_evaluate(args) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .exceptions import DataError
 
-__all__ = ["load_labelled"]
+__all__ = ["load_labelled", "load_labelled_groups"]
 
 
 def _parse_labels(value, source: str, row: int) -> list[str]:
@@ -45,10 +45,23 @@ def _has_no_rows(path, text_col: str) -> bool:
 
 def load_labelled(path, *, text_col: str = "text", labels_col: str = "labels") -> tuple[list[str], list[list[str]]]:
     """Texts and label lists from a JSONL, CSV or Parquet file; any bad row is an error."""
+    texts, labels, _ = _read_labelled(path, text_col, labels_col, None)
+    return texts, labels
+
+
+def load_labelled_groups(path, *, group_col: str, text_col: str = "text",
+                         labels_col: str = "labels") -> tuple[list[str], list[list[str]], list[str]]:
+    """As :func:`load_labelled`, plus each row's value of ``group_col`` (e.g. its article id),
+    read in the same pass; a row without one is an error naming file and line."""
+    return _read_labelled(path, text_col, labels_col, group_col)
+
+
+def _read_labelled(path, text_col: str, labels_col: str, group_col: str | None):
     from .readers import read_records
 
     try:
-        frame = read_records(path, text_col=text_col, columns=[labels_col], strict=True)
+        frame = read_records(path, text_col=text_col, columns=[labels_col] + ([group_col] if group_col else []),
+                             strict=True)
     except DataError:
         if Path(path).is_file() and _has_no_rows(path, text_col):
             raise DataError(f"{path} has no rows: cannot use an empty data set") from None
@@ -56,4 +69,11 @@ def load_labelled(path, *, text_col: str = "text", labels_col: str = "labels") -
     source = str(Path(path))
     lines = frame["_line"].tolist() if "_line" in frame else list(range(1, len(frame) + 1))
     labels = [_parse_labels(v, source, line) for v, line in zip(frame[labels_col].tolist(), lines)]
-    return frame["text"].tolist(), labels
+    groups = None
+    if group_col:
+        groups = []
+        for value, line in zip(frame[group_col].tolist(), lines):
+            if value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == "":
+                raise DataError(f"{path}: line {line}: no value in group column {group_col!r}")
+            groups.append(str(value))
+    return frame["text"].tolist(), labels, groups
