@@ -1,4 +1,4 @@
-"""Draw passages for an annotation round and collect the labels back (rounds 4-18).
+"""Draw passages for an annotation round and collect the labels back (rounds 4-19).
 
     python models/annotations/rounds.py draw --round 8 --work /tmp/round8 [--n 1800 --batches 6 --gold 40]
     # annotators write WORK/batchB.labels.jsonl ({"key", "labels"}) for every WORK/batchB.jsonl
@@ -18,6 +18,11 @@ passages whose probability for that label lies in ``--band`` (default 0.1-0.9), 
 ``--per-article`` (default 1) per article, each passage once. ``--skip-dev-documents`` (round 18 on)
 draws nothing from corpus articles that hold a dev passage, so every new row can train the fits
 that are scored on dev.
+
+``--select model-miss`` (round 19) looks where the model may be wrong without knowing it: for each
+label, passages that use one of the label's keywords (``LABEL_KEYWORDS``) but score below the
+band's lower end for it — the passages about a threat that the model misses with confidence, and
+the keyword uses in passing ("drug prices") it is right to pass over.
 Labels are still given by reading, under the codebook::
 
     python models/annotations/rounds.py draw --round 13 --select model-band --model /tmp/m12 \
@@ -54,6 +59,21 @@ KEYWORDS = re.compile(
     r"launder|extort|kidnap|drug|cocaine|heroin|narco|opium|marijuana|fentanyl|meth|bribe|corrupt|embezzl|graft|"
     r"kickback|propaganda|disinform|interfer|espionage|\bspy|spies|agent|influence|hybrid|kremlin|intelligence", re.I)
 
+# Per label, words a passage about the threat is likely to use; ``--select model-miss`` draws
+# passages that use them but that the model scores low (used only to choose, never to label).
+LABEL_KEYWORDS = {
+    "terrorism": r"terror|bomb|militan|insurg|extremis|jihad|maoist|naxal|hostage|guerr|rebel|suicide|\bIEDs?\b|"
+                 r"explosive|qaeda|\bisis\b|islamic state|taliban|farc|\beln\b|hamas|hezbollah|boko|shabaab",
+    "organized_crime": r"cartel|gang|mafia|syndicate|smuggl|traffick|launder|extort|racket|kidnap|"
+                       r"criminal (network|group|organi[sz]ation)|organi[sz]ed crime|\bclan\b|mob\b|triad",
+    "drug_trafficking": r"drug|cocaine|heroin|narco|opium|poppy|marijuana|cannabis|fentanyl|\bmeth|\bcoca\b|"
+                        r"\blsd\b|ecstasy|methamphetamine|hashish|smuggl",
+    "corruption": r"brib|corrupt|embezzl|graft|kickback|nepotis|crony|misappropriat|fraud|abuse of (power|office)|"
+                  r"siphon|rigg|laundering",
+    "foreign_influence": r"propaganda|disinform|interfer|espionage|\bspy|spies|spying|agent|influence|hybrid|"
+                         r"meddl|colou?r revolution|regime change|destabili|intelligence|covert|fake news|kremlin",
+}
+
 
 def articles(shared: Path):
     with gzip.open(shared / "corpus" / "articles.jsonl.gz", "rt", encoding="utf-8") as handle:
@@ -73,7 +93,7 @@ def draw(args, shared: Path) -> int:
     earlier = [r for f in HERE.glob("corpus-passages-r*.jsonl") for r in read_jsonl(f)]
     rng = random.Random(args.round * 101)
     skipped = set().union(*source_articles(dev, shared)) if args.skip_dev_documents else set()
-    if args.select == "model-band":
+    if args.select in ("model-band", "model-miss"):
         chosen = draw_model_band(args, shared, known, {(r["article_id"], r["start"]) for r in earlier}, rng, skipped)
         return write_batches(args, work, chosen, dev, rng)
     used = {r["article_id"] for r in earlier} | skipped
@@ -107,7 +127,8 @@ def draw(args, shared: Path) -> int:
 
 def draw_model_band(args, shared: Path, known: set, annotated: set, rng: random.Random,
                     skipped: set = frozenset()) -> list[dict]:
-    """Per label, an equal share of passages whose probability lies in the band (see above)."""
+    """Per label, an equal share of passages whose probability lies in the band, or (model-miss)
+    that use the label's keywords but score below the band (see above)."""
     from threatclf import load_model
 
     lo, hi = (float(x) for x in args.band.split(","))
@@ -125,7 +146,11 @@ def draw_model_band(args, shared: Path, known: set, annotated: set, rng: random.
     proba = model.predict_proba([c[4] for c in candidates]).to_numpy()
     chosen, taken, drawn = [], collections.Counter(), set()
     for j, label in enumerate(model.labels):
-        in_band = np.flatnonzero((proba[:, j] >= lo) & (proba[:, j] <= hi)).tolist()
+        if args.select == "model-miss":
+            words = re.compile(LABEL_KEYWORDS[label], re.I)
+            in_band = [i for i in np.flatnonzero(proba[:, j] < lo) if words.search(candidates[i][4])]
+        else:
+            in_band = np.flatnonzero((proba[:, j] >= lo) & (proba[:, j] <= hi)).tolist()
         rng.shuffle(in_band)
         picked = 0
         for i in in_band:
@@ -134,12 +159,12 @@ def draw_model_band(args, shared: Path, known: set, annotated: set, rng: random.
             article_id, source, start, end, text = candidates[i]
             if taken[article_id] >= args.per_article or i in drawn:
                 continue  # a passage in the band of two labels is drawn once
-            chosen.append({"source": source, "selection": f"model-band-{label}", "article_id": article_id,
+            chosen.append({"source": source, "selection": f"{args.select}-{label}", "article_id": article_id,
                            "start": start, "end": end, "text": text})
             taken[article_id] += 1
             drawn.add(i)
             picked += 1
-        print(f"{label}: {len(in_band)} passages in the band, {picked} drawn")
+        print(f"{label}: {len(in_band)} passages {'missed' if args.select == 'model-miss' else 'in the band'}, {picked} drawn")
     return chosen
 
 
@@ -206,7 +231,7 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, default=1800)
     parser.add_argument("--batches", type=int, default=6)
     parser.add_argument("--gold", type=int, default=40, help="hidden dev passages per batch")
-    parser.add_argument("--select", choices=["source-matched", "model-band"], default="source-matched")
+    parser.add_argument("--select", choices=["source-matched", "model-band", "model-miss"], default="source-matched")
     parser.add_argument("--band", default="0.1,0.9", help="model-band: probability range, 'low,high'")
     parser.add_argument("--model", help="model-band: model folder to score with (default: the bundled model)")
     parser.add_argument("--per-article", type=int, default=1, help="model-band: passages drawn per article at most")

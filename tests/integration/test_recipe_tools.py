@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "models"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "models" / "annotations"))
 from train_default import document_groups, document_links, source_articles, without_documents_of  # noqa: E402
 
 BOILERPLATE = "For more information contact the press office of the district attorney at the number below."
@@ -92,3 +93,40 @@ def test_document_groups_do_not_depend_on_the_hash_seed(shared, tmp_path):
     outputs = {subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True,
                               env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3", "4")}
     assert len(outputs) == 1 and len(set(json.loads(outputs.pop()))) == 1  # one article chain, one group
+
+
+def test_model_miss_draws_keyword_passages_the_model_scores_low(shared, tmp_path):
+    # rounds.py --select model-miss: a passage that uses a label's words but that the model scores
+    # below the band is drawn for that label; one the model already scores high, or one without
+    # the words, is not.
+    import argparse
+    import random
+
+    from rounds import draw_model_band
+
+    from threatclf import ThreatClassifier
+
+    texts = ["Police seized heroin smuggled in a lorry at the border.",
+             "Customs found cocaine hidden in a shipment of fruit.",
+             "Traffickers moved cocaine by speedboat to the coast.",
+             "Agents arrested a heroin dealer and seized his cash.",
+             "The council voted on the school budget on Tuesday.",
+             "The football club signed a new striker for the season.",
+             "Rain is expected across the north for the weekend.",
+             "The museum opened a new wing for modern paintings.",
+             "The price of petrol rose at every station in town.",
+             "A new pharmacy opened in the town centre on Monday.",
+             "Doctors said the allergy season started early this year."]
+    labels = [["drug_trafficking"]] * 4 + [[]] * 7
+    ThreatClassifier(min_df=1, cv=2, random_state=0).fit(texts * 3, labels * 3).save(tmp_path / "model")
+    with gzip.open(shared / "corpus" / "articles.jsonl.gz", "wt", encoding="utf-8") as handle:
+        for i, text in enumerate(["Police seized heroin smuggled in a lorry at the harbour last night.",
+                                  "The price of a common allergy drug rose at every pharmacy in town.",
+                                  "The council voted on the library budget on Monday evening."]):
+            handle.write(json.dumps({"id": f"x{i}", "source": "s", "text": text}) + "\n")
+    args = argparse.Namespace(band="0.5,0.9", select="model-miss", n=10, per_article=1, model=str(tmp_path / "model"))
+    chosen = draw_model_band(args, shared, known=set(), annotated=set(), rng=random.Random(0))
+    assert [(c["article_id"], c["selection"]) for c in chosen] == [("x1", "model-miss-drug_trafficking")]
+    args.select = "model-band"
+    args.band = "0.5,1.0"
+    assert [c["article_id"] for c in draw_model_band(args, shared, set(), set(), random.Random(0))] == ["x0"]
