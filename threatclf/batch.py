@@ -118,6 +118,24 @@ def _resolve_model(model) -> ThreatClassifier:
     return model
 
 
+def output_columns(labels: Sequence[str], passages: bool) -> tuple[str, ...]:
+    """Columns a labelling run writes besides ``id`` and ``text``: an input column of the same
+    name would be overwritten, so it is an error (``score_<label>`` is the flattened form)."""
+    own = ("passage", "start", "end", "labels", "scores") if passages else ("labels", "scores", "evidence")
+    return own + tuple(f"score_{label}" for label in labels)
+
+
+def _check_no_clash(frame: pd.DataFrame, reserved: Sequence[str]) -> None:
+    """DataError naming the file and line of the first input value an output column would overwrite."""
+    for column in (c for c in frame.columns if c in reserved):
+        present = frame[column].notna().to_numpy()
+        if present.any():
+            row = frame.iloc[int(np.flatnonzero(present)[0])]
+            where = "row" if str(row["_source"]).lower().endswith(".parquet") else "line"
+            raise DataError(f"{row['_source']}: {where} {row['_line']}: input column {column!r} would be overwritten "
+                            f"by the output's {column!r} column; rename it")
+
+
 def label_records(model: ThreatClassifier, ids: Sequence[str], texts: Sequence[str],
                   options: LabelOptions = LabelOptions()) -> list[dict]:
     """Label articles (or passages with ``options.passages``): the one labelling path.
@@ -252,7 +270,14 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
         raise DataError(f"column {text_col!r} not found; columns are {list(df.columns)}")
     if id_col is not None and id_col not in df.columns:
         raise DataError(f"id column {id_col!r} not found; columns are {list(df.columns)}")
+    for name, value, least in (("chunk_size", chunk_size, 1), ("top_terms", top_terms, 0), ("max_words", max_words, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise DataError(f"{name} must be an integer >= {least}, got {value!r}")
     model = _resolve_model(model)
+    _thresholds(model, threshold)  # validate before any work
+    clash = [] if passages else [c for c in df.columns if c in output_columns(model.labels_, passages=False)]
+    if clash:  # passage rows carry no input columns, article rows carry them all
+        raise DataError(f"column {clash[0]!r} would be overwritten by the output's {clash[0]!r} column; rename it")
     texts = df[text_col].tolist()
     for row, text in zip(df.index, texts):
         if not isinstance(text, str):
@@ -267,8 +292,10 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
     labels = list(model.labels_)
     key = id_col or "id"
     if not records:
-        columns = [key, "passage", "start", "end", "text", "labels"] if passages else list(df.columns) + ["labels", "evidence"]
-        return pd.DataFrame(columns=columns + [f"score_{lab}" for lab in labels])
+        score_columns = [f"score_{lab}" for lab in labels]
+        columns = ([key, "passage", "start", "end", "text", "labels"] + score_columns if passages
+                   else list(df.columns) + ["labels"] + score_columns + ["evidence"])
+        return pd.DataFrame(columns=columns)
     scores = pd.DataFrame([r.pop("scores") for r in records], columns=labels).add_prefix("score_")
     result = pd.DataFrame.from_records(records)
     if passages:
@@ -359,17 +386,20 @@ def _id_digests(ids: list) -> list[int]:
 
 
 def _records_for_chunk(model, frame: pd.DataFrame, options: LabelOptions) -> tuple[list[dict], int]:
-    """Label one chunk and carry the input's other columns through (article level)."""
+    """Label one chunk; every output row carries its article's other input columns."""
+    _check_no_clash(frame, output_columns(model.labels_, options.passages))
     ids = frame["id"].tolist()
     records, n_passages = _label(model, ids, frame["text"].tolist(), options)
-    if options.passages:
-        return records, n_passages
     carried = [c for c in frame.columns if c not in ("id", "text", "_source", "_line")]
-    if options.keep_text:
+    if options.keep_text and not options.passages:  # passage rows hold their own text
         carried.append("text")
-    if carried:
-        extra = frame[carried].astype(object).where(frame[carried].notna(), None).to_dict("records")
-        records = [{"id": r["id"], **e, **{k: r[k] for k in r if k != "id"}} for r, e in zip(records, extra)]
+    if not carried:
+        return records, n_passages
+    extra = frame[carried].astype(object).where(frame[carried].notna(), None).to_dict("records")
+    if options.passages:  # an article's passage rows follow each other, numbered from 0 (None: no text)
+        owners = np.cumsum([r["passage"] in (0, None) for r in records]) - 1
+        extra = [extra[i] for i in owners]
+    records = [{"id": r["id"], **e, **{k: r[k] for k in r if k != "id"}} for r, e in zip(records, extra)]
     return records, n_passages
 
 

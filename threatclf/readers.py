@@ -228,7 +228,8 @@ class _Rows:
                 columns[name] = list(values)
         else:
             for name in dict.fromkeys(itertools.chain.from_iterable(self.extras)):
-                columns[name] = [row.get(name) for row in self.extras]
+                # object: a field missing from some rows must not turn its integers into floats
+                columns[name] = pd.array([row.get(name) for row in self.extras], dtype=object)
         columns["_source"] = [source] * len(self.ids)
         columns["_line"] = pd.array(self.lines, dtype="Int64")
         return pd.DataFrame(columns)
@@ -450,7 +451,8 @@ class _CsvSource(_Source):
         text = io.TextIOWrapper(
             binary, encoding="utf-8-sig", errors="surrogateescape", newline=""
         )
-        reader = csv.reader(self._track(text))
+        # strict: a quote left open at the end of the file is an error, not a field that swallows the rest
+        reader = csv.reader(self._track(text), strict=True)
         try:
             with _csv_field_limit(self.max_text_chars):
                 header = next(reader, None)
@@ -757,7 +759,7 @@ class _ParquetSource(_Source):
         good = ~bad
         kept = table.filter(pa.array(good))
         drop = [c for c in (self.id_col, "_source", "_line") if c in kept.column_names]
-        frame = kept.drop_columns(drop).to_pandas()
+        frame = kept.drop_columns(drop).to_pandas(integer_object_nulls=True)  # ints with nulls stay ints
         frame = frame.rename(columns={self.text_col: "text"})
         frame.insert(0, "id", pd.array([ids[i] for i in np.flatnonzero(good)], dtype="str"))
         frame.insert(1, "text", frame.pop("text"))

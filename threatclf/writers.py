@@ -147,6 +147,8 @@ def _json_value(value: Any) -> Any:
         return None
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
+    if isinstance(value, datetime.timedelta):  # pd.Timedelta too: ISO 8601 duration
+        return pd.Timedelta(value).isoformat()
     if isinstance(value, decimal.Decimal):
         return _json_value(float(value))
     if isinstance(value, (bytes, bytearray, memoryview)):  # binary columns: base64 text
@@ -207,6 +209,8 @@ def flatten_records(records: list[dict], label_names: Sequence[str]) -> pd.DataF
             if unknown:
                 raise DataError(
                     f"'scores' hold labels not in label_names: {sorted(map(str, unknown))}")
+        elif name in ("passage", "start", "end") and all(v is None or type(v) is int for v in values):
+            columns[name] = pd.array(values, dtype="Int64")  # None (an article without text) must not make floats
         elif any(_is_nested(v) for v in values):
             columns[name] = [
                 json.dumps(_json_value(v), ensure_ascii=False) if _is_nested(v) else v

@@ -1,4 +1,5 @@
 """Batch labelling of DataFrames and files: formats, passages, evidence, rejects, resume."""
+import datetime
 import json
 import threading
 
@@ -86,6 +87,59 @@ def test_dataframe_errors_name_the_problem(small_model):
         threatclf.label_dataframe(pd.DataFrame({"text": ["x", None]}), small_model)
     with pytest.raises(DataError, match="row 0: 'text' is int, expected str"):
         threatclf.label_dataframe(pd.DataFrame({"text": [3, "x"]}, dtype=object), small_model)
+
+
+def test_dataframe_settings_are_checked_before_work(small_model):
+    frame = pd.DataFrame({"text": ["A bomb exploded."]})
+    for bad in ({"chunk_size": 0}, {"top_terms": -1}, {"max_words": 0}, {"threshold": 2.0}):
+        with pytest.raises(DataError, match=next(iter(bad)) if "threshold" not in bad else "between 0 and 1"):
+            threatclf.label_dataframe(frame, small_model, **bad)
+
+
+def test_dataframe_column_an_output_column_would_overwrite_is_an_error(small_model):
+    for column in ("labels", "evidence", f"score_{small_model.labels_[0]}"):
+        frame = pd.DataFrame({"text": ["A bomb exploded."], column: ["mine"]})
+        with pytest.raises(DataError, match=f"column '{column}' would be overwritten"):
+            threatclf.label_dataframe(frame, small_model)
+    # passage rows carry no input column, so nothing is overwritten there
+    frame = pd.DataFrame({"text": ["A bomb exploded."], "labels": ["mine"]})
+    assert len(threatclf.label_dataframe(frame, small_model, passages=True)) == 1
+
+
+def test_dataframe_columns_come_in_one_order_empty_or_not(small_model):
+    full = threatclf.label_dataframe(pd.DataFrame({"text": ["A bomb exploded."], "n": [1]}), small_model)
+    empty = threatclf.label_dataframe(pd.DataFrame({"text": pd.Series([], dtype=str), "n": []}), small_model)
+    assert list(empty.columns) == list(full.columns)
+
+
+@pytest.mark.parametrize("field", ["labels", "evidence", "scores"])
+def test_input_field_an_output_column_would_overwrite_is_an_error(small_model, tmp_path, field):
+    path = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "A bomb exploded."},
+                                                 {"id": "b", "text": "A bomb.", field: ["gold"]}])
+    with pytest.raises(DataError, match=rf"in.jsonl: line 2: input column '{field}' would be overwritten"):
+        threatclf.label_files(path, tmp_path / "out.jsonl", small_model, progress=False)
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_passage_output_refuses_input_start_and_end_columns(small_model, tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text("id,text,start\na,A bomb exploded.,2020\n")
+    threatclf.label_files(path, tmp_path / "articles.jsonl", small_model, progress=False)  # no clash here
+    with pytest.raises(DataError, match=r"in.csv: line 2: input column 'start'"):
+        threatclf.label_files(path, tmp_path / "passages.jsonl", small_model, passages=True, progress=False)
+
+
+def test_duration_and_big_integer_columns_are_carried_through(small_model, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": ["a", "b"], "text": ["A bomb exploded.", "Rain."],
+                             "wait": pa.array([datetime.timedelta(seconds=90), None], pa.duration("s")),
+                             "big": pa.array([9007199254740993, None], pa.int64())}), path)
+    threatclf.label_files(path, tmp_path / "out.jsonl", small_model, progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [(r["wait"], r["big"]) for r in rows] == [("P0DT0H1M30S", 9007199254740993), (None, None)]
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".csv", ".csv.gz", ".parquet"])
@@ -210,11 +264,28 @@ def test_passage_output_for_files(small_model, corpus, tmp_path):
     path, rows = corpus
     summary = threatclf.label_files(path, tmp_path / "p.csv", small_model, passages=True, progress=False)
     frame = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
-    assert list(frame.columns[:5]) == ["id", "passage", "start", "end", "labels"]
+    assert list(frame.columns[:7]) == ["id", "source", "n", "passage", "start", "end", "labels"]
     empty_articles = sum(1 for r in rows if not r["text"])
     assert summary.passages + empty_articles == len(frame)  # an article without text gets one empty row
     assert set(frame["id"]) == {r["id"] for r in rows}
     assert summary.labelled == len(rows)
+    # every passage row carries its own article's input columns
+    by_id = {r["id"]: r for r in rows}
+    assert all(by_id[i]["n"] == n and by_id[i]["source"] == s for i, n, s in zip(frame["id"], frame["n"], frame["source"]))
+    assert frame.groupby("id")["id"].count().max() > 1  # several passages for some article
+
+
+def test_passage_offsets_stay_integers_next_to_an_article_without_text(small_model, tmp_path):
+    path = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "A bomb exploded at the market."},
+                                               {"id": "b", "text": ""}])
+    threatclf.label_files(path, tmp_path / "p.parquet", small_model, passages=True, progress=False)
+    threatclf.label_files(path, tmp_path / "p.csv", small_model, passages=True, progress=False)
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(tmp_path / "p.parquet")
+    assert [str(table.schema.field(c).type) for c in ("passage", "start", "end")] == ["int64"] * 3
+    assert table.column("end").to_pylist() == [len("A bomb exploded at the market."), None]
+    assert (tmp_path / "p.csv").read_text().splitlines()[1].startswith("a,0,0,30,")
 
 
 def test_unknown_output_extension_fails_before_work(small_model, corpus, tmp_path):

@@ -296,6 +296,26 @@ def test_csv_unclosed_quote_swallowing_the_file_is_an_error(tmp_path):
         all_batches(path, max_text_chars=10)
 
 
+def test_csv_quote_left_open_at_the_end_of_the_file_is_an_error(tmp_path):
+    # A short file: the open field never grows past the size limit, it just ends.
+    path = tmp_path / "tail.csv"
+    write_csv(path, 'id,text\n1,"unclosed\n2,ok\n')
+    with pytest.raises(DataError, match=r"tail.csv: line 2: cannot parse CSV"):
+        all_batches(path)
+
+
+def test_jsonl_integers_keep_their_precision_when_a_row_lacks_the_field(tmp_path):
+    path = tmp_path / "ints.jsonl"
+    write_lines(path, [b'{"id": "a", "text": "x", "n": 12345678901234567}', b'{"id": "b", "text": "y"}'])
+    assert one_batch(path).frame["n"].tolist() == [12345678901234567, None]
+
+
+def test_parquet_integers_with_nulls_keep_their_precision(tmp_path):
+    path = tmp_path / "ints.parquet"
+    pq.write_table(pa.table({"text": ["x", "y"], "n": pa.array([9007199254740993, None], pa.int64())}), path)
+    assert one_batch(path).frame["n"].tolist() == [9007199254740993, None]
+
+
 def test_csv_header_problems(tmp_path):
     path = tmp_path / "cols.csv"
     write_csv(path, "id,body\n1,x\n")
