@@ -32,7 +32,8 @@ import pandas as pd
 from .classifier import ThreatClassifier
 from .exceptions import DataError
 from .text import DEFAULT_MAX_WORDS, split_passages
-from .readers import count_rows, iter_batches
+from ._optional import require
+from .readers import check_inputs, count_rows, iter_batches
 from .writers import RecordWriter, _json_line, atomic_path, output_format
 
 __all__ = ["LabelOptions", "LabelSummary", "label_dataframe", "label_files", "label_records"]
@@ -489,7 +490,12 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
                            keep_text=keep_text)
     _thresholds(model, threshold)  # validate before any work
     reader_options = {"text_col": text_col, "id_col": id_col, "chunk_size": chunk_size, "max_text_chars": max_text_chars}
+    # Everything that can be known up front fails before a file is written or a row labelled.
+    check_inputs(paths, text_col=text_col, id_col=id_col)
+    if output_format(output) == "parquet":
+        require("pyarrow.parquet")
     output.parent.mkdir(parents=True, exist_ok=True)
+    rejects_path.parent.mkdir(parents=True, exist_ok=True)
     store = _ChunkStore(output)
     done = store.open(_fingerprint(paths, model, reader_options, options), resume)
     summary = LabelSummary(resumed_chunks=len(done))
@@ -558,14 +564,15 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     scores = {label: 0.0 for label in label_names}
     empty_schema = ({"id": "", "passage": 0, "start": 0, "end": 0, "labels": [], "scores": scores} if passages
                     else {"id": "", "labels": [], "scores": scores, "evidence": []})
-    with RecordWriter(output, label_names, empty_schema=empty_schema) as writer:
-        for index in indices:
-            writer.write([{key: record.get(key) for key in keys} for record in store.read(index, 0)])
+    # Rejects first: an output that exists always comes with its rejects file.
     if summary.rejected or rejects_path.exists():
         with atomic_path(rejects_path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
             for index in indices:
                 for reject in store.read(index, 1):
                     handle.write(json.dumps(reject, ensure_ascii=False) + "\n")
+    with RecordWriter(output, label_names, empty_schema=empty_schema) as writer:
+        for index in indices:
+            writer.write([{key: record.get(key) for key in keys} for record in store.read(index, 0)])
     shutil.rmtree(store.folder, ignore_errors=True)
     summary.output = str(output)
     summary.rejects = str(rejects_path) if summary.rejected else None

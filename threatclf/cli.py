@@ -66,6 +66,10 @@ def cmd_train(args) -> int:
         model = ThreatClassifier(**params)
     except TypeError as exc:
         raise ThreatclfError(f"invalid model setting in {args.config or 'options'}: {exc}") from None
+    if args.dev:  # read before the fit: a bad dev file fails in seconds, not after training
+        known = params.get("labels") or sorted({name for names in labels for name in names})
+        dev_texts, dev_labels = load_labelled(args.dev, text_col=args.text_col, labels_col=args.labels_col,
+                                              known_labels=known)
     _say(args, f"training on {len(texts):,} texts from {', '.join(args.data)} ...")
     model.fit(texts, labels, groups=groups if args.group_col else None)
     metrics = {}
@@ -74,7 +78,6 @@ def cmd_train(args) -> int:
                                 model.oof_probabilities_, model.labels_)
         metrics["cross-validated"] = {**oof.to_dict(), "description": f"{model.cv}-fold out-of-fold predictions on the training data."}
     if args.dev:
-        dev_texts, dev_labels = load_labelled(args.dev, text_col=args.text_col, labels_col=args.labels_col)
         result = evaluate(model, dev_texts, dev_labels)
         metrics["dev"] = {**result.to_dict(), "description": f"Held-out file {args.dev}, not used in training."}
         _say(args, result.to_table())
@@ -90,7 +93,8 @@ def cmd_evaluate(args) -> int:
     from .evaluate import evaluate
 
     model = _load(args)
-    texts, labels = load_labelled(args.data, text_col=args.text_col, labels_col=args.labels_col)
+    texts, labels = load_labelled(args.data, text_col=args.text_col, labels_col=args.labels_col,
+                                  known_labels=model.labels_)
     result = evaluate(model, texts, labels)
     print(result.to_json() if args.format == "json" else result.to_table())
     return EXIT_OK

@@ -13,7 +13,8 @@ __all__ = ["load_labelled", "load_labelled_groups"]
 def _parse_labels(value, source: str, row: int) -> list[str]:
     """A label list from JSON/Parquet lists or CSV strings (``a;b`` or ``["a","b"]``)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return []
+        # a missing field is not "no label": a typo in the field name would make every row a negative
+        raise DataError(f"{source}, row {row}: no labels (write [] for a passage without a label)")
     if hasattr(value, "tolist") and not isinstance(value, str):  # numpy / arrow arrays from Parquet
         value = value.tolist()
     if isinstance(value, str):
@@ -43,9 +44,14 @@ def _has_no_rows(path, text_col: str) -> bool:
         return False
 
 
-def load_labelled(path, *, text_col: str = "text", labels_col: str = "labels") -> tuple[list[str], list[list[str]]]:
-    """Texts and label lists from a JSONL, CSV or Parquet file; any bad row is an error."""
-    texts, labels, _ = _read_labelled(path, text_col, labels_col, None)
+def load_labelled(path, *, text_col: str = "text", labels_col: str = "labels",
+                  known_labels=None) -> tuple[list[str], list[list[str]]]:
+    """Texts and label lists from a JSONL, CSV or Parquet file; any bad row is an error.
+
+    ``known_labels`` (e.g. a model's labels when evaluating it): a label outside them is an
+    error naming the file and row.
+    """
+    texts, labels, _ = _read_labelled(path, text_col, labels_col, None, known_labels)
     return texts, labels
 
 
@@ -56,7 +62,7 @@ def load_labelled_groups(path, *, group_col: str, text_col: str = "text",
     return _read_labelled(path, text_col, labels_col, group_col)
 
 
-def _read_labelled(path, text_col: str, labels_col: str, group_col: str | None):
+def _read_labelled(path, text_col: str, labels_col: str, group_col: str | None, known_labels=None):
     from .readers import read_records
 
     try:
@@ -69,6 +75,12 @@ def _read_labelled(path, text_col: str, labels_col: str, group_col: str | None):
     source = str(Path(path))
     lines = frame["_line"].tolist() if "_line" in frame else list(range(1, len(frame) + 1))
     labels = [_parse_labels(v, source, line) for v, line in zip(frame[labels_col].tolist(), lines)]
+    if known_labels is not None:
+        known = list(known_labels)
+        for names, line in zip(labels, lines):
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                raise DataError(f"{source}, row {line}: unknown label {unknown[0]!r}; known labels: {known}")
     groups = None
     if group_col:
         groups = []

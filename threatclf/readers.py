@@ -48,6 +48,7 @@ __all__ = [
     "Reject",
     "RecordBatch",
     "detect_format",
+    "check_inputs",
     "iter_batches",
     "read_records",
     "count_rows",
@@ -243,6 +244,10 @@ class _Chunk:
 
 
 def _check_clash(names: Iterable[str], text_col: str, id_col: str, where: str) -> None:
+    names = list(names)
+    if id_col != "id" and id_col not in names:  # a named id column must exist; only "id" may be absent
+        raise DataError(f"{where}: no id column {id_col!r}; columns are {names} "
+                        "(without an id column, rows get ids FILE:LINE)")
     clash = [n for n in names if n in ("id", "text") and n not in (text_col, id_col)]
     if clash:
         raise DataError(
@@ -819,6 +824,13 @@ def _generate(sources: list[_Source], batch_size: int, skip_batches: int) -> Ite
     finally:
         if current is not None:
             current.close()
+
+
+def check_inputs(inputs, *, text_col: str = "text", id_col: str = "id") -> None:
+    """Raise DataError now for any input that :func:`iter_batches` would refuse (missing file,
+    unknown format, CSV header, Parquet schema), before a run writes anything."""
+    for source in _sources(inputs, text_col=text_col, id_col=id_col, max_text_chars=None, batch_size=1):
+        source.close()
 
 
 def iter_batches(

@@ -118,6 +118,7 @@ def test_label_command_through_the_installed_script(data_files, tmp_path):
     (["train", "{data}/train.jsonl", "-o", "{tmp}/m", "--text-col", "body"], "body"),
     (["train", "{data}/bad-labels.jsonl", "-o", "{tmp}/m"], "labels must be a list"),
     (["train", "{data}/empty.jsonl", "-o", "{tmp}/m"], "has no rows"),
+    (["train", "{data}/no-labels.jsonl", "-o", "{tmp}/m"], "no-labels.jsonl, row 2: no labels"),
     (["train", "{data}/one-label.jsonl", "-o", "{tmp}/m", "--min-df", "1"], "on every training example"),
     (["evaluate", "{data}/train.jsonl", "--model", "{tmp}/nope"], "does not exist"),
     (["label", "{data}/train.jsonl", "-o", "{tmp}/out.xlsx", "--model", "{tmp}/nope"], "does not exist"),
@@ -126,6 +127,8 @@ def test_label_command_through_the_installed_script(data_files, tmp_path):
 def test_user_errors_are_one_line_without_traceback(argv, message, data_files, tmp_path, capsys):
     (data_files / "bad-labels.jsonl").write_text(json.dumps({"text": "a b", "labels": 3}) + "\n")
     (data_files / "empty.jsonl").write_text("")
+    (data_files / "no-labels.jsonl").write_text(json.dumps({"text": "a b", "labels": []}) + "\n"
+                                                + json.dumps({"text": "c d", "lables": ["x"]}) + "\n")
     (data_files / "one-label.jsonl").write_text("".join(json.dumps({"text": f"t {i}", "labels": ["x"]}) + "\n"
                                                         for i in range(4)))
     argv = [a.format(data=data_files, tmp=tmp_path) for a in argv]
@@ -166,6 +169,46 @@ def test_label_argument_errors_leave_nothing_behind(extra, message, data_files, 
     assert code == 2 and message in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
     assert source.read_bytes() == before
+
+
+def _small_model(data_files):
+    model_dir = data_files / "m-args"
+    if not model_dir.exists():
+        assert main(["train", str(data_files / "train.jsonl"), "-o", str(model_dir), "--min-df", "1", "--cv", "3",
+                     "-q"]) == 0
+    return model_dir
+
+
+@pytest.mark.parametrize("name, content, extra, message", [
+    ("in.csv", "doc_id,text\n1,Militants bombed the market.\n", ["--id-col", "docid"], "in.csv: no id column 'docid'"),
+    ("in.parquet", "not parquet at all", [], "in.parquet: not a readable Parquet file"),
+    ("in.jsonl", '{"id": "1", "text": "Militants bombed the market."}\n', ["--rejects", "{tmp}/sub/r.jsonl"], None),
+])
+def test_input_problems_found_before_anything_is_written(name, content, extra, message, data_files, tmp_path,
+                                                         capsys):
+    source = tmp_path / name
+    source.write_text(content)
+    out = tmp_path / "out.jsonl"
+    code, _, err = run(["label", str(source), "-o", str(out), "--model", str(_small_model(data_files))]
+                       + [a.format(tmp=tmp_path) for a in extra], capsys)
+    if message is None:  # a rejects file in a folder that does not exist yet: the folder is made
+        assert code == 0 and out.exists() and (tmp_path / "sub").is_dir()
+        return
+    assert code == 2 and message in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_evaluate_and_dev_name_the_file_and_row_of_an_unknown_label(data_files, tmp_path, capsys):
+    model_dir = _small_model(data_files)
+    bad = tmp_path / "dev.jsonl"
+    bad.write_text(json.dumps({"text": "a bomb", "labels": ["terrorism"]}) + "\n"
+                   + json.dumps({"text": "a b", "labels": ["terorism"]}) + "\n")
+    code, _, err = run(["evaluate", str(bad), "--model", str(model_dir)], capsys)
+    assert code == 2 and "dev.jsonl, row 2: unknown label 'terorism'" in err
+    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m"), "--dev", str(bad),
+                        "--min-df", "1", "--cv", "3"], capsys)
+    assert code == 2 and "dev.jsonl, row 2: unknown label 'terorism'" in err
+    assert "training on" not in err and not (tmp_path / "m").exists()  # found before the fit
 
 
 def test_train_config_errors_are_one_line(data_files, tmp_path, capsys):
