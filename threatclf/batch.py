@@ -34,13 +34,14 @@ from .exceptions import DataError
 from .text import DEFAULT_MAX_WORDS, split_passages
 from ._optional import require
 from .readers import check_inputs, count_rows, iter_batches
-from .writers import RecordWriter, _json_line, atomic_path, output_format
+from .writers import RecordWriter, _json_line, atomic_path, output_format, value_kinds
 
 __all__ = ["LabelOptions", "LabelSummary", "label_dataframe", "label_files", "label_records"]
 
 logger = logging.getLogger("threatclf")
 
 _PARTIAL_SUFFIX = ".partial"
+_OWN_FIELDS = ("id", "passage", "start", "end", "labels", "scores", "evidence")
 
 
 @dataclass(frozen=True)
@@ -411,6 +412,8 @@ def _process_chunk(model, store: _ChunkStore, batch, options: LabelOptions) -> d
     keys = list(dict.fromkeys(key for r in records for key in r))
     stats = {"rows_read": batch.rows_read, "labelled": len(batch.frame), "rejected": len(batch.rejects),
              "passages": passages, "label_counts": dict(counts), "keys": keys,
+             # the kinds of the carried values: a column that changes kind between chunks gets one type
+             "kinds": {k: sorted(v) for k, v in value_kinds(records, skip=_OWN_FIELDS).items()},
              "id_digests": _id_digests(batch.frame["id"].tolist())}
     store.write(batch.index, records, [r.to_dict() for r in batch.rejects], stats)
     return stats
@@ -570,7 +573,11 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
             for index in indices:
                 for reject in store.read(index, 1):
                     handle.write(json.dumps(reject, ensure_ascii=False) + "\n")
-    with RecordWriter(output, label_names, empty_schema=empty_schema) as writer:
+    kinds: dict[str, set] = {}
+    for stats in all_stats:
+        for key, seen in stats.get("kinds", {}).items():
+            kinds.setdefault(key, set()).update(seen)
+    with RecordWriter(output, label_names, empty_schema=empty_schema, column_kinds=kinds) as writer:
         for index in indices:
             writer.write([{key: record.get(key) for key in keys} for record in store.read(index, 0)])
     shutil.rmtree(store.folder, ignore_errors=True)

@@ -292,18 +292,51 @@ def _conform(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return frame.reindex(columns=columns)
 
 
+def value_kinds(records: list[dict], skip: Sequence[str] = ()) -> dict[str, set[str]]:
+    """Per field, the kinds of its non-null values as written: bool, int, float or text
+    (strings, and lists or dicts, which CSV and Parquet store as JSON text)."""
+    kinds: dict[str, set[str]] = {}
+    for record in records:
+        for key, value in record.items():
+            if key in skip:
+                continue
+            value = _json_value(value)
+            if value is None:
+                continue
+            kind = type(value)
+            kinds.setdefault(key, set()).add(
+                "bool" if kind is bool else "int" if kind is int else "float" if kind is float else "text")
+    return kinds
+
+
+def parquet_types(column_kinds: dict) -> dict[str, str]:
+    """Columns whose values are of several kinds: ``float`` for ints with floats, else ``text``."""
+    types = {}
+    for name, kinds in column_kinds.items():
+        kinds = set(kinds)
+        if len(kinds) > 1:
+            types[name] = "float" if kinds == {"int", "float"} else "text"
+    return types
+
+
 class _ParquetSink:
-    def __init__(self, temp: Path, label_names: Sequence[str]):
+    def __init__(self, temp: Path, label_names: Sequence[str], types: dict | None = None):
         self._pa = require("pyarrow")
         self._pq = require("pyarrow.parquet")
         self._temp = temp
+        self._types = types or {}
         self._label_names = label_names
         self._writer = None
         self._schema = None
 
     def _array(self, values: pd.Series):
         pa = self._pa
+        wanted = self._types.get(values.name)
+        if wanted == "float":
+            return pa.array([None if _is_null(v) else float(v) for v in values], type=pa.float64())
         try:
+            if wanted == "text":
+                raise pa.ArrowInvalid("mixed kinds")
             return pa.array(values, from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             # Mixed types in one object column: store each value as text.
@@ -324,6 +357,8 @@ class _ParquetSink:
             kind = array.type
             if name.startswith("score_") and name[6:] in self._label_names:
                 kind = pa.float64()
+            elif self._types.get(name) == "text":
+                kind = pa.large_string()
             elif name == "_line":
                 kind = pa.int64()
             elif array.null_count == len(array) or pa.types.is_null(kind):
@@ -387,14 +422,17 @@ class RecordWriter:
     The format comes from the extension (see :func:`output_format`) unless ``fmt`` is
     given; ``.gz`` compresses JSONL and CSV. JSONL keeps nested fields as JSON; CSV and
     Parquet get :func:`flatten_records`, with their columns (and Parquet types) fixed by
-    the first non-empty batch. Each ``write`` is one Parquet row group.
+    the first non-empty batch. Each ``write`` is one Parquet row group. ``column_kinds``
+    (column -> the :func:`value_kinds` of all its values, when known before writing) lets a
+    Parquet column that holds integers and floats be float, and one that mixes other kinds be
+    text, instead of failing when a later batch differs from the first.
 
     Use it as a context manager: leaving the block normally commits, an exception
     discards. Outside a ``with`` block, call :meth:`close` (commit) or :meth:`abort`.
     """
 
     def __init__(self, path, label_names: Sequence[str], fmt: str | None = None, *,
-                 empty_schema: dict | None = None):
+                 empty_schema: dict | None = None, column_kinds: dict | None = None):
         self.path = Path(path)
         self.label_names = list(label_names)
         # A record whose keys (and value kinds) give CSV/Parquet their columns when no row at
@@ -413,7 +451,7 @@ class RecordWriter:
             elif self.format == "csv":
                 self._sink = _CsvSink(self._pending.temp, self.path, self.label_names)
             else:
-                self._sink = _ParquetSink(self._pending.temp, self.label_names)
+                self._sink = _ParquetSink(self._pending.temp, self.label_names, parquet_types(column_kinds or {}))
         except BaseException:
             self._pending.discard()
             raise

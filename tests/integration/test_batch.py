@@ -142,6 +142,19 @@ def test_duration_and_big_integer_columns_are_carried_through(small_model, tmp_p
     assert [(r["wait"], r["big"]) for r in rows] == [("P0DT0H1M30S", 9007199254740993), (None, None)]
 
 
+def test_a_column_that_changes_kind_between_chunks_gets_one_parquet_type(small_model, tmp_path):
+    import pyarrow.parquet as pq
+
+    rows = [{"id": f"r{i}", "text": "A bomb exploded.", "year": 2020, "size": 3} for i in range(3)]
+    rows += [{"id": "late", "text": "Rain.", "year": "unknown", "size": 2.5}]
+    path = write_jsonl(tmp_path / "in.jsonl", rows)
+    threatclf.label_files(path, tmp_path / "out.parquet", small_model, chunk_size=2, progress=False)
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert str(table.schema.field("year").type) == "large_string" and str(table.schema.field("size").type) == "double"
+    assert table.column("year").to_pylist() == ["2020"] * 3 + ["unknown"]
+    assert table.column("size").to_pylist() == [3.0, 3.0, 3.0, 2.5]
+
+
 @pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".csv", ".csv.gz", ".parquet"])
 def test_every_output_format_gives_the_same_labels(small_model, corpus, tmp_path, suffix):
     path, rows = corpus
