@@ -8,6 +8,7 @@ Needs the ``dask`` extra: ``pip install "threatclf[dask]"``.
 from __future__ import annotations
 
 import functools
+import json
 import os
 
 import numpy as np
@@ -26,36 +27,55 @@ def _model_from_path(path: str | None):
     return load_model(path)
 
 
-def _label_partition(frame: pd.DataFrame, model, options: dict) -> pd.DataFrame:
+def _label_partition(frame: pd.DataFrame, model, options: dict, flat: bool) -> pd.DataFrame:
     if model is None or isinstance(model, (str, os.PathLike)):
         model = _model_from_path(None if model is None else str(model))
-    return label_dataframe(frame, model, **options)
+    out = label_dataframe(frame, model, **options)
+    return _flatten(out) if flat else out
 
 
-def _meta(columns: pd.DataFrame, labels, options: dict) -> pd.DataFrame:
+def _flatten(out: pd.DataFrame) -> pd.DataFrame:
+    """The file outputs' flat form: ``labels`` joined with ``;``, ``evidence`` as JSON text."""
+    from .writers import _json_value
+
+    out = out.copy()
+    out["labels"] = pd.array([";".join(names) for names in out["labels"]], dtype="string")
+    if "evidence" in out:
+        out["evidence"] = pd.array([json.dumps(_json_value(e), ensure_ascii=False) for e in out["evidence"]],
+                                   dtype="string")
+    if "text" in out and "passage" in out:
+        out["text"] = out["text"].astype("string")
+    return out
+
+
+def _meta(columns: pd.DataFrame, labels, options: dict, flat: bool) -> pd.DataFrame:
     """Empty frame with the output's columns and dtypes, so Dask need not run a partition to learn them."""
     scores = {f"score_{label}": pd.Series(dtype=np.float64) for label in labels}
+    listing = pd.Series(dtype="string") if flat else pd.Series(dtype=object)
     if options.get("passages"):
         key = options.get("id_col") or "id"
-        base = {key: pd.Series(dtype=object), "passage": pd.Series(dtype=np.int64),
-                "start": pd.Series(dtype=np.int64), "end": pd.Series(dtype=np.int64),
-                "text": pd.Series(dtype=object), "labels": pd.Series(dtype=object)}
+        ids = columns[key] if options.get("id_col") else pd.Series(columns.index)
+        base = {key: ids.iloc[:0].reset_index(drop=True), "passage": pd.Series(dtype="Int64"),
+                "start": pd.Series(dtype="Int64"), "end": pd.Series(dtype="Int64"),
+                "text": pd.Series(dtype="string") if flat else pd.Series(dtype=object), "labels": listing}
         return pd.DataFrame({**base, **scores})
     meta = columns.iloc[:0].copy()
-    meta["labels"] = pd.Series(dtype=object)
+    meta["labels"] = listing
     for name, series in scores.items():
         meta[name] = series
-    meta["evidence"] = pd.Series(dtype=object)
+    meta["evidence"] = listing.copy()
     return meta
 
 
 def label_dask(ddf, model=None, *, text_col: str = "text", id_col: str | None = None, passages: bool = False,
-               threshold=None, top_terms: int = 5):
+               threshold=None, top_terms: int = 5, flat: bool = False):
     """Label a ``dask.dataframe.DataFrame`` lazily; returns a Dask DataFrame.
 
     The columns are those of :func:`threatclf.label_dataframe`. ``model`` is a fitted
     ``ThreatClassifier``, a model folder path readable by every worker, or ``None`` for the
-    bundled default model. Call ``.compute()`` or ``.to_parquet()`` on the result.
+    bundled default model. Call ``.compute()`` on the result; to write it with
+    ``.to_parquet()`` or ``.to_csv()``, ask for ``flat=True``: ``labels`` joined with ``;``
+    and ``evidence`` as JSON text, as in ``threatclf label``'s CSV and Parquet outputs.
     """
     dask = require("dask")
     require("dask.dataframe")
@@ -72,5 +92,5 @@ def label_dask(ddf, model=None, *, text_col: str = "text", id_col: str | None = 
     else:
         labels = list(_model_from_path(None if model is None else str(model)).labels_)
         shipped = None if model is None else str(model)
-    return ddf.map_partitions(_label_partition, shipped, options, meta=_meta(ddf._meta, labels, options),
+    return ddf.map_partitions(_label_partition, shipped, options, flat, meta=_meta(ddf._meta, labels, options, flat),
                               enforce_metadata=False, align_dataframes=False)

@@ -60,3 +60,18 @@ def test_missing_dask_gives_an_install_hint(monkeypatch):
     monkeypatch.setattr(_optional.importlib, "import_module", lambda name: no_dask(name))
     with pytest.raises(threatclf.MissingDependencyError, match=r'pip install "threatclf\[dask\]"'):
         _optional.require("dask")
+
+
+@pytest.mark.parametrize("passages", [False, True])
+def test_dask_flat_output_writes_parquet(small_model, frame, tmp_path, passages):
+    expected = threatclf.label_dataframe(frame, small_model, id_col="id", passages=passages)
+    lazy = threatclf.label_dask(dd.from_pandas(frame, npartitions=3), small_model, id_col="id", passages=passages,
+                                flat=True)
+    lazy.to_parquet(tmp_path / "out")
+    back = pd.read_parquet(tmp_path / "out").reset_index(drop=True)
+    assert back["labels"].tolist() == [";".join(names) for names in expected["labels"]]
+    assert back["score_terrorism"].tolist() == pytest.approx(expected["score_terrorism"].tolist())
+    if not passages:
+        import json
+
+        assert [json.loads(e) for e in back["evidence"]] == json.loads(expected["evidence"].to_json(orient="values"))
