@@ -169,6 +169,9 @@ class ThreatClassifier(BaseEstimator):
         k = self.features_per_label
         if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
             raise ValueError(f"features_per_label must be a positive int or None, got {k!r}")
+        for value in (self.C.values() if isinstance(self.C, Mapping) else [self.C]):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 < value <= 1e9:
+                raise ValueError(f"C must be a number above 0 and at most 1e9, got {value!r}")
         needs_cv = self.calibrate or (isinstance(self.threshold, str))
         if isinstance(self.threshold, str) and self.threshold != "f1":
             raise ValueError(f"threshold must be 'f1', a number or a dict, got {self.threshold!r}")
@@ -256,16 +259,20 @@ class ThreatClassifier(BaseEstimator):
         if fixed is None:
             fixed = np.array([f1_optimal_threshold(Y[:, j], oof_proba[:, j]) for j in range(len(labels))])
         vectorizers, coef, intercept = self._fit_features_and_weights(texts, Y, weights, settings)
-        # Everything learned is assigned together: a failed refit leaves the old model whole.
+        fingerprint, hashes = _fingerprint(texts, Y, labels), np.unique(text_hashes(texts))
+        # Everything learned is assigned together, after the last step that can fail: a failed
+        # refit leaves the old model whole. What came with a loaded model's folder goes.
+        for stale in ("metadata_", "path_"):
+            self.__dict__.pop(stale, None)
+        self._compiled = None
+        self._evidence_cache = None
         self.labels_ = labels
         self.thresholds_ = fixed
         self.calibration_ = calibration
         self.vectorizers_, self.coef_, self.intercept_ = vectorizers, coef, intercept
         self.oof_probabilities_ = oof_proba  # kept for evaluation of the training run; not saved
-        self.training_fingerprint_ = _fingerprint(texts, Y, labels)
-        self.training_text_hashes_ = np.unique(text_hashes(texts))
-        self._compiled = None
-        self._evidence_cache = None
+        self.training_fingerprint_ = fingerprint
+        self.training_text_hashes_ = hashes
         return self
 
     def seen_in_training(self, X: Iterable[str]) -> np.ndarray | None:
@@ -442,6 +449,10 @@ class ThreatClassifier(BaseEstimator):
         state.pop("_evidence_cache", None)
         if "vectorizers_" in state:
             state["vectorizers_"] = [pack_vectorizer(v) for v in state["vectorizers_"]]
+        for name in self.get_params(deep=False):  # numpy scalars in settings are stored as plain numbers
+            state[name] = _plain(state[name])
+        state.pop("metadata_", None)  # what came with a loaded folder is not part of the model
+        state.pop("path_", None)
         return state
 
     def __setstate__(self, state):
@@ -465,11 +476,23 @@ class ThreatClassifier(BaseEstimator):
         return tags
 
 
+def _plain(value):
+    """``value`` with numpy scalars made Python numbers, inside lists, tuples and dicts too."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value
+
+
 def text_hashes(texts: Sequence[str]) -> np.ndarray:
     """64-bit BLAKE2b digests of texts with white space collapsed: a compact record of which
     texts a model saw, from which no text can be read back."""
     return np.array(
-        [int.from_bytes(hashlib.blake2b(" ".join(t.split()).encode("utf-8"), digest_size=8).digest(), "little")
+        [int.from_bytes(hashlib.blake2b(" ".join(t.split()).encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+                        "little")
          for t in texts], dtype=np.uint64)
 
 
@@ -515,7 +538,7 @@ def check_groups(groups, n_rows: int, cv: int | None) -> np.ndarray:
     groups = np.asarray(groups, dtype=object)
     if groups.shape != (n_rows,):
         raise DataError(f"groups has shape {groups.shape}, expected ({n_rows},)")
-    missing = [i for i, g in enumerate(groups.tolist()) if g is None or (isinstance(g, float) and g != g)]
+    missing = [i for i, g in enumerate(groups.tolist()) if pd.api.types.is_scalar(g) and pd.isna(g)]
     if missing:
         raise DataError(f"groups has no value for {len(missing)} rows (first: row {missing[0]}); "
                         "give every row its group, e.g. its article id")

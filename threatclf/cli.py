@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .exceptions import ThreatclfError
+from .exceptions import ModelFormatError, ThreatclfError
 
 EXIT_OK, EXIT_ERROR, EXIT_REJECTS = 0, 2, 3
 
@@ -108,6 +108,14 @@ def cmd_info(args) -> int:
     if args.format == "json":
         print(json.dumps(metadata, indent=2))
         return EXIT_OK
+    try:
+        _print_info(path, metadata)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise ModelFormatError(f"{path}/metadata.json is malformed ({type(exc).__name__}: {exc})") from None
+    return EXIT_OK
+
+
+def _print_info(path, metadata: dict) -> None:
     print(f"model:      {path}")
     print(f"format:     {metadata.get('format_version')} ({metadata.get('weights_format')})")
     print(f"created:    {metadata.get('created')} by threatclf {metadata.get('threatclf_version')}, "
@@ -122,13 +130,15 @@ def cmd_info(args) -> int:
     for split, figures in (metadata.get("metrics") or {}).items():
         per_label = ", ".join(f"{k} {v['f1']:.3f}" for k, v in figures.get("labels", {}).items())
         print(f"{split}: macro F1 {figures['macro_f1']:.3f}, micro F1 {figures['micro_f1']:.3f} ({per_label})")
-    return EXIT_OK
 
 
 def cmd_verify(args) -> int:
     from .persistence import verify_model
 
     check = verify_model(args.model_dir)
+    if check.changed:
+        print(f"CHANGED since saving (digest differs): {', '.join(check.changed)}", file=sys.stderr)
+        return EXIT_ERROR
     print(f"{args.model_dir}: format {check.metadata['format_version']}, digests OK")
     print(f"types built on load: {', '.join(check.types) or '(skops defaults only)'}")
     if check.untrusted:

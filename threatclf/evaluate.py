@@ -104,10 +104,17 @@ def reliability(Y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.Dat
 
 def _indicator(labels_data, label_names: Sequence[str]) -> np.ndarray:
     if isinstance(labels_data, pd.DataFrame):
-        missing = [name for name in label_names if name not in labels_data.columns]
+        frame = labels_data.rename(columns=str)
+        missing = [name for name in label_names if name not in frame.columns]
         if missing:
             raise DataError(f"indicator DataFrame has no column for labels {missing}")
-        return labels_data[list(label_names)].to_numpy().astype(np.int8)
+        unknown = [name for name in frame.columns if name not in label_names]
+        if unknown:
+            raise DataError(f"indicator DataFrame has columns for labels the model does not know: {unknown}")
+        values = frame[list(label_names)].to_numpy()
+        if not np.isin(values, (0, 1, True, False)).all():
+            raise DataError("indicator DataFrame must hold only 0/1 or True/False (no missing values)")
+        return values.astype(np.int8)
     return to_indicator(labels_data, label_names)
 
 

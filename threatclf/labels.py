@@ -6,7 +6,7 @@ these five.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,7 +75,7 @@ LABEL_DEFINITIONS: dict[str, str] = {label.name: label.definition for label in T
 
 
 def _check_label_list(value: object, row: int) -> list[str]:
-    if isinstance(value, str) or not isinstance(value, Iterable):
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):  # a dict's keys are not labels
         raise DataError(
             f"row {row}: labels must be a list of label names, got {type(value).__name__} "
             f"{value!r:.60}"
@@ -114,7 +114,10 @@ def to_indicator(label_lists: Iterable[Iterable[str]], labels: Sequence[str]) ->
 
 def from_indicator(matrix: np.ndarray, labels: Sequence[str]) -> list[list[str]]:
     """Label-name lists from a 0/1 (or boolean) matrix whose columns follow ``labels``."""
-    matrix = np.asarray(matrix, dtype=bool)
+    values = np.asarray(matrix)
+    if values.ndim == 2 and not np.isin(values, (0, 1)).all():  # NaN, -1 or 2 are not yes/no
+        raise ValueError("the indicator matrix must hold only 0/1 or True/False")
+    matrix = values.astype(bool)
     if matrix.ndim != 2 or matrix.shape[1] != len(labels):
         raise ValueError(f"expected a matrix with {len(labels)} columns, got shape {matrix.shape}")
     names = np.asarray(labels, dtype=object)

@@ -24,7 +24,7 @@ import tempfile
 import warnings
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +56,8 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "builtins.list",
     "builtins.tuple",
     "builtins.str",  # also skops' node for JSON values (numbers, booleans, null)
+    "builtins.int",  # e.g. the 0/1 keys of a per-class class_weight
+    "builtins.float",
     "numpy.ndarray",  # read with allow_pickle=False
 )
 WEIGHT_FILES = {"skops": "model.skops", "joblib": "model.joblib"}
@@ -148,6 +150,11 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
             "training_data": {**_jsonable(fingerprint), **({"description": training_description} if training_description else {})},
             "metrics": {k: _jsonable(v.to_dict() if hasattr(v, "to_dict") else v) for k, v in (metrics or {}).items()},
         }
+        if format == "skops":  # said now, not first discovered by whoever loads the folder
+            untrusted = [t for t in _skops_types(weights) if t not in TRUSTED_TYPES]
+            if untrusted:
+                warnings.warn(f"{path} holds types outside threatclf's trusted list, {untrusted}: it will load only "
+                              "with load_model(path, trust=[...those types...])", UserWarning, stacklevel=2)
         (staging / "README.md").write_text(render_model_card(metadata, card_extra), encoding="utf-8")
         metadata["files"] = {p.name: _sha256(p) for p in sorted(staging.iterdir())}
         (staging / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
@@ -204,6 +211,8 @@ class Verification:
     metadata: dict
     types: list[str]
     untrusted: list[str]
+    #: Files other than the weights whose digest no longer matches (e.g. an edited README.md).
+    changed: list[str] = field(default_factory=list)
 
 
 def _check_format_version(metadata: dict, path: Path) -> int:
@@ -220,13 +229,14 @@ def _check_format_version(metadata: dict, path: Path) -> int:
     return version
 
 
-def _check_digests(metadata: dict, path: Path) -> Path:
+def _check_digests(metadata: dict, path: Path) -> tuple[Path, list[str]]:
     files = metadata.get("files")
     weights_name = metadata.get("weights_file")
     if not isinstance(files, dict) or not isinstance(weights_name, str) or weights_name not in files:
         raise ModelFormatError(f"{path}/metadata.json lists no digest for the weights file")
     if Path(weights_name).name != weights_name:
         raise ModelFormatError(f"{path}/metadata.json names a weights file outside the folder: {weights_name!r}")
+    changed = []
     for name, expected in files.items():
         file = path / Path(name).name
         if not file.is_file():
@@ -236,8 +246,8 @@ def _check_digests(metadata: dict, path: Path) -> Path:
             message = f"{file} does not match the SHA-256 recorded in metadata.json (changed or damaged since saving)"
             if name == weights_name:
                 raise ModelFormatError(message)
-            warnings.warn(message, UserWarning, stacklevel=4)
-    return path / weights_name
+            changed.append(name)
+    return path / weights_name, changed
 
 
 def _schema_types(node, found: set[str]) -> None:
@@ -274,15 +284,42 @@ def verify_model(path, *, trusted: Sequence[str] = ()) -> Verification:
     path = Path(path)
     metadata = read_metadata(path)
     _check_format_version(metadata, path)
-    weights = _check_digests(metadata, path)
+    weights, changed = _check_digests(metadata, path)
     fmt = metadata.get("weights_format")
     if fmt == "joblib":
-        return Verification(path, metadata, ["<pickle: any type>"], ["<pickle: any type>"])
+        return Verification(path, metadata, ["<pickle: any type>"], ["<pickle: any type>"], changed)
     if fmt != "skops":
         raise ModelFormatError(f"{path}: unknown weights_format {fmt!r} in metadata.json")
     types = _skops_types(weights)
     allowed = set(TRUSTED_TYPES) | set(trusted)
-    return Verification(path, metadata, types, [t for t in types if t not in allowed])
+    return Verification(path, metadata, types, [t for t in types if t not in allowed], changed)
+
+
+def _check_consistent(model, metadata: dict, path: Path) -> None:
+    """The loaded parts fit together and match metadata.json: a hand-edited file cannot make a
+    model that silently scores one label with another's weights, or show other thresholds."""
+    labels = list(model.labels_)
+    n = len(labels)
+    try:
+        n_features = sum(len(v.vocabulary_) for v in model.vectorizers_)
+        shapes_ok = (np.shape(model.coef_) == (n, n_features) and np.shape(model.intercept_) == (n,)
+                     and np.shape(model.calibration_) == (n, 2) and np.shape(model.thresholds_) == (n,)
+                     and all(v.idf_.shape == (len(v.vocabulary_),) for v in model.vectorizers_ if v.use_idf))
+    except (AttributeError, TypeError) as exc:
+        raise ModelFormatError(f"{path}: the stored model is incomplete ({exc})") from None
+    if not shapes_ok:
+        raise ModelFormatError(f"{path}: the stored model's weights, calibration or thresholds do not fit its "
+                               f"{n} labels and {n_features} features")
+    thresholds = np.asarray(model.thresholds_, dtype=np.float64)
+    if not ((thresholds >= 0) & (thresholds <= 1)).all():
+        raise ModelFormatError(f"{path}: stored thresholds must lie between 0 and 1")
+    stated = metadata.get("thresholds")
+    if not isinstance(stated, dict) or list(stated) != labels or not np.allclose(
+            [float(stated[lab]) if isinstance(stated[lab], (int, float)) else np.nan for lab in labels],
+            thresholds, rtol=0, atol=1e-9):
+        raise ModelFormatError(f"{path}: thresholds in metadata.json do not match the stored model")
+    if metadata.get("n_features") != n_features:
+        raise ModelFormatError(f"{path}: n_features in metadata.json does not match the stored model")
 
 
 def _load_v1(path: Path, metadata: dict, trust) -> object:
@@ -318,6 +355,10 @@ def _load_v1(path: Path, metadata: dict, trust) -> object:
         raise ModelFormatError(f"{weights} holds a {type(model).__name__}, not a ThreatClassifier")
     if list(model.labels_) != list(metadata.get("labels", [])):
         raise ModelFormatError(f"{path}: labels in metadata.json do not match the stored model")
+    for name in check.changed:
+        warnings.warn(f"{path / name} does not match the SHA-256 recorded in metadata.json (changed since saving)",
+                      UserWarning, stacklevel=4)
+    _check_consistent(model, metadata, path)
     return model
 
 

@@ -6,6 +6,7 @@ from sklearn.exceptions import NotFittedError
 
 from builders import tiny_corpus
 from threatclf import DataError, ThreatClassifier
+from threatclf.classifier import check_groups
 from threatclf.labels import to_indicator
 
 
@@ -256,3 +257,22 @@ def test_group_folds_follow_the_seed_and_keep_groups_whole():
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again))
     other = group_folds(groups, 5, 1)
     assert not all(np.array_equal(a[1], b[1]) for a, b in zip(folds, other))
+
+
+def test_lone_surrogate_texts_train_and_are_recognised_later():
+    texts, labels = tiny_corpus()
+    odd = texts[0] + " \udc80"
+    model = ThreatClassifier(min_df=1, cv=3).fit(texts + [odd], labels + [labels[0]])
+    assert model.seen_in_training([odd, "never seen at all"]).tolist() == [True, False]
+
+
+@pytest.mark.parametrize("C", [0, -1.0, 1e300, float("nan"), "10", True, {"terrorism": 0}])
+def test_C_out_of_range_is_refused_before_training(C):
+    texts, labels = tiny_corpus()
+    with pytest.raises((ValueError, DataError), match="C must"):
+        ThreatClassifier(min_df=1, cv=3, C=C).fit(texts, labels)
+
+
+def test_missing_pandas_values_in_groups_are_refused():
+    with pytest.raises(DataError, match="no value for 2 rows"):
+        check_groups(pd.Series(["a", pd.NA, "b", pd.NA], dtype="string"), 4, 2)

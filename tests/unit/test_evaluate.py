@@ -61,6 +61,17 @@ def test_evaluate_accepts_an_indicator_frame(small_model):
     assert threatclf.evaluate(small_model, texts, frame).macro_f1 == threatclf.evaluate(small_model, texts, labels).macro_f1
 
 
+def test_evaluate_checks_an_indicator_frame(small_model):
+    texts, labels = tiny_corpus(repeats=1)
+    frame = pd.DataFrame(threatclf.labels.to_indicator(labels, small_model.labels_), columns=small_model.labels_)
+    with pytest.raises(DataError, match="labels the model does not know: \\['x'\\]"):
+        threatclf.evaluate(small_model, texts, frame.assign(x=0))
+    holey = frame.astype(float)
+    holey.iloc[0, 0] = np.nan
+    with pytest.raises(DataError, match="only 0/1"):
+        threatclf.evaluate(small_model, texts, holey)
+
+
 @pytest.mark.parametrize("texts, labels, message", [
     ([], [], "empty"),
     (["a"], [[], []], "1 texts but 2 label rows"),

@@ -28,7 +28,7 @@ def test_unknown_label_is_an_error_naming_the_row():
         to_indicator([["terrorism"], ["sports"]], DEFAULT_LABELS)
 
 
-@pytest.mark.parametrize("bad", ["terrorism", 3, [""], [None]])
+@pytest.mark.parametrize("bad", ["terrorism", 3, [""], [None], {"terrorism": 0, "corruption": 1}])
 def test_label_lists_must_be_lists_of_names(bad):
     with pytest.raises(DataError, match="row 0"):
         infer_labels([bad])
@@ -37,3 +37,9 @@ def test_label_lists_must_be_lists_of_names(bad):
 def test_from_indicator_checks_shape():
     with pytest.raises(ValueError, match="2 columns"):
         from_indicator(np.zeros((2, 3)), ["a", "b"])
+
+
+@pytest.mark.parametrize("matrix", [[[np.nan, 0]], [[2, 0]], [[-1, 1]]])
+def test_from_indicator_takes_only_yes_or_no(matrix):
+    with pytest.raises(ValueError, match="only 0/1"):
+        from_indicator(np.array(matrix), ["a", "b"])

@@ -122,7 +122,8 @@ def test_skops_file_with_an_untrusted_type_is_refused(small_model, tmp_path):
 
     tainted = copy.copy(small_model)
     tainted.smuggled_ = Fraction(1, 3)
-    folder = threatclf.save_model(tainted, tmp_path / "tainted")
+    with pytest.warns(UserWarning, match=r"will load only with load_model\(path, trust="):
+        folder = threatclf.save_model(tainted, tmp_path / "tainted")
     check = threatclf.verify_model(folder)
     assert check.untrusted == ["fractions.Fraction"]
     with pytest.raises(UntrustedModelError, match="fractions.Fraction"):
@@ -245,3 +246,74 @@ def test_crafted_vectorizer_settings_are_refused(small_model, tmp_path, monkeypa
     monkeypatch.undo()
     with pytest.raises(ModelFormatError, match="stored vectorizer setting"):
         threatclf.load_model(folder)
+
+
+@pytest.mark.parametrize("params", [{"class_weight": {0: 1, 1: 3}}, {"features_per_label": np.int64(50)},
+                                    {"C": np.float64(3.0)}])
+def test_models_with_numpy_or_per_class_settings_load_back(params, tmp_path):
+    texts, labels = tiny_corpus()
+    model = threatclf.ThreatClassifier(min_df=1, cv=3, **params).fit(texts, labels)
+    folder = model.save(tmp_path / "m")
+    assert threatclf.verify_model(folder).untrusted == []
+    loaded = threatclf.load_model(folder)
+    np.testing.assert_array_equal(loaded.predict_proba(PROBE).to_numpy(), model.predict_proba(PROBE).to_numpy())
+
+
+def test_weights_that_do_not_fit_the_labels_are_refused(saved_small_model, tmp_path):
+    import copy
+
+    folder = _copy(saved_small_model, tmp_path)
+    model = threatclf.load_model(folder)
+    broken = copy.copy(model)
+    broken.coef_, broken.intercept_ = model.coef_[:1], model.intercept_[:1]  # one row for several labels
+    import skops.io as sio
+
+    sio.dump(broken, folder / "model.skops")
+    _rewrite_digests(folder)
+    with pytest.raises(ModelFormatError, match="do not fit its"):
+        threatclf.load_model(folder)
+
+
+def test_thresholds_edited_in_metadata_are_refused(saved_small_model, tmp_path):
+    folder = _copy(saved_small_model, tmp_path)
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["thresholds"] = {label: 0.99 for label in meta["thresholds"]}
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelFormatError, match="thresholds in metadata.json do not match"):
+        threatclf.load_model(folder)
+
+
+def test_verify_fails_on_an_edited_model_card(saved_small_model, tmp_path, capsys):
+    from threatclf.cli import main
+
+    folder = _copy(saved_small_model, tmp_path)
+    assert main(["verify", str(folder)]) == 0
+    with open(folder / "README.md", "a") as handle:
+        handle.write("\nextra line\n")
+    assert threatclf.verify_model(folder).changed == ["README.md"]
+    assert main(["verify", str(folder)]) == 2
+    assert "CHANGED since saving (digest differs): README.md" in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="README.md does not match"):
+        threatclf.load_model(folder)
+
+
+def test_info_on_malformed_metadata_is_a_one_line_error(saved_small_model, tmp_path, capsys):
+    from threatclf.cli import main
+
+    folder = _copy(saved_small_model, tmp_path)
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["metrics"] = {"dev": {"labels": {}}}
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    assert main(["info", "--model", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "metadata.json is malformed" in err and "Traceback" not in err
+
+
+def test_refitting_a_loaded_model_drops_what_came_with_its_folder(saved_small_model, tmp_path):
+    model = threatclf.load_model(saved_small_model)
+    assert model.path_ == str(saved_small_model)
+    texts, labels = tiny_corpus()
+    model.fit(texts[:-3], labels[:-3])
+    assert not hasattr(model, "path_") and not hasattr(model, "metadata_")
+    meta = json.loads((model.save(tmp_path / "again") / "metadata.json").read_text())
+    assert meta["training_data"]["rows"] == len(texts) - 3
