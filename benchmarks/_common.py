@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -31,3 +33,16 @@ def fasttext_or_none():
         print("fastText not installed (pip install '.[bench]'): its rows are skipped", file=sys.stderr)
         return None
     return fasttext
+
+
+def peak_rss_of(command: list[str]) -> tuple[float, float, dict]:
+    """Run a child; return its wall seconds, its peak RSS in MB and its JSON summary."""
+    code = ("import resource, subprocess, sys, json, time; t = time.perf_counter(); "
+            "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+            "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024; "
+            "print(json.dumps({'wall': time.perf_counter() - t, 'peak': peak, 'code': r.returncode, "
+            "'out': r.stdout, 'err': r.stderr[-2000:]}))")
+    result = json.loads(subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True).stdout)
+    if result["code"] not in (0, 3):
+        sys.exit(f"failed: {result['err']}")
+    return result["wall"], result["peak"], json.loads(result["out"])

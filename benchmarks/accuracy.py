@@ -93,7 +93,7 @@ def main(argv=None) -> int:
         results["fastText supervised (ova)"] = (score_predictions(truth, predicted, proba, labels),
                                                 time.perf_counter() - started)
 
-    header = f"| system | macro-F1 | micro-F1 | " + " | ".join(labels) + " | train s |"
+    header = "| system | macro-F1 | micro-F1 | " + " | ".join(labels) + " | train s |"
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for name, (result, seconds) in results.items():

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -26,24 +25,11 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import shared_folder  # noqa: E402
+from _common import peak_rss_of, shared_folder  # noqa: E402
 
 
 def threatclf_command() -> list[str]:
     return [sys.executable, "-m", "threatclf.cli"]
-
-
-def peak_rss_of(command: list[str]) -> tuple[float, float, dict]:
-    """Run a child; return its wall seconds, its peak RSS in MB and its JSON summary."""
-    code = ("import resource, subprocess, sys, json, time; t = time.perf_counter(); "
-            "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-            "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024; "
-            "print(json.dumps({'wall': time.perf_counter() - t, 'peak': peak, 'code': r.returncode, "
-            "'out': r.stdout, 'err': r.stderr[-2000:]}))")
-    result = json.loads(subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True).stdout)
-    if result["code"] not in (0, 3):
-        sys.exit(f"failed: {result['err']}")
-    return result["wall"], result["peak"], json.loads(result["out"])
 
 
 def labels_by_id(path: Path) -> dict:

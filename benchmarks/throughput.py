@@ -23,8 +23,6 @@ import argparse
 import gzip
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import fasttext_or_none, recipe_module, shared_folder  # noqa: E402
+from _common import fasttext_or_none, peak_rss_of, recipe_module, shared_folder  # noqa: E402
 
 import threatclf  # noqa: E402
 from threatclf.labels import to_indicator  # noqa: E402
@@ -117,16 +115,11 @@ def run_label(inputs: list[Path], n_jobs: int, out_dir: Path) -> dict:
     out = out_dir / f"labelled-{n_jobs}.jsonl"
     command = [sys.executable, "-m", "threatclf.cli", "label", *map(str, inputs), "-o", str(out), "-q",
                "--summary-json", "--n-jobs", str(n_jobs)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
-    if result.returncode not in (0, 3):
-        sys.exit(f"threatclf label failed: {result.stderr}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB, largest child so far
-    summary = json.loads(result.stdout)
+    # Each run in its own wrapper process: getrusage's peak over children is a running maximum,
+    # so measured from here a later run would report the largest earlier one.
+    elapsed, peak_mb, summary = peak_rss_of(command)
     out.unlink()
-    return {**summary, "wall_s": elapsed, "peak_rss_mb": max(peak, before) / 1024}
+    return {**summary, "wall_s": elapsed, "peak_rss_mb": peak_mb}
 
 
 def table_label(shared: Path, big: int) -> None:
@@ -163,9 +156,8 @@ def main(argv=None) -> int:
         tools = recipe_module()
         recipe = json.loads((tools.HERE / "threat-default.recipe.json").read_text())
         rows = [r for part in recipe["training_data"] + [recipe["dev_data"]] for r in tools.load_part(part, shared)]
-        settings = tools.recipe_settings(recipe, n_jobs=2)
         started = time.perf_counter()
-        threatclf.ThreatClassifier(**settings).fit([r["text"] for r in rows], [r["labels"] for r in rows])
+        tools.fit_recipe(recipe, rows, shared, n_jobs=2)  # as train_default.py fits it: groups and weights
         print(f"\ntraining the default recipe ({len(rows):,} passages, 5-fold OOF + final fit, 2 threads): "
               f"{time.perf_counter() - started:.0f} s")
     return 0

@@ -1,7 +1,6 @@
 """Batch labelling of DataFrames and files: formats, passages, evidence, rejects, resume."""
 import datetime
 import json
-import threading
 
 import pandas as pd
 import pytest
