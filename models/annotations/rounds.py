@@ -1,4 +1,4 @@
-"""Draw passages for an annotation round and collect the labels back (rounds 4-19).
+"""Draw passages for an annotation round and collect the labels back (rounds 4-21).
 
     python models/annotations/rounds.py draw --round 8 --work /tmp/round8 [--n 1800 --batches 6 --gold 40]
     # annotators write WORK/batchB.labels.jsonl ({"key", "labels"}) for every WORK/batchB.jsonl
@@ -11,7 +11,7 @@ per article, 4-140 words, skipping articles of earlier rounds and texts already 
 ``--gold`` dev passages (human labels) are hidden in every batch. The batch files hold
 third-party text: WORK must be outside the repository.
 
-``--select model-band`` (rounds 9-18) targets the model's confusions instead: every passage of
+``--select model-band`` (rounds 9-18, 20-21) targets the model's confusions instead: every passage of
 the corpus not annotated before (other passages of a used article may be drawn) is scored by
 ``--model`` (default: the bundled model); for each label an equal share is drawn at random among
 passages whose probability for that label lies in ``--band`` (default 0.1-0.9), at most
