@@ -222,7 +222,8 @@ def test_scikit_learn_types_are_not_trusted_by_default(small_model, tmp_path):
 
     tainted = copy.copy(small_model)
     tainted.hook_ = FunctionTransformer(func=np.exp)
-    folder = threatclf.save_model(tainted, tmp_path / "tainted")
+    with pytest.warns(UserWarning, match="FunctionTransformer"):
+        folder = threatclf.save_model(tainted, tmp_path / "tainted")
     untrusted = threatclf.verify_model(folder).untrusted
     assert "sklearn.preprocessing._function_transformer.FunctionTransformer" in untrusted
     assert "numpy.exp" in untrusted
