@@ -41,7 +41,6 @@ __all__ = ["LabelOptions", "LabelSummary", "label_dataframe", "label_files", "la
 logger = logging.getLogger("threatclf")
 
 _PARTIAL_SUFFIX = ".partial"
-_OWN_FIELDS = ("id", "passage", "start", "end", "labels", "scores", "evidence")
 
 
 @dataclass(frozen=True)
@@ -413,7 +412,8 @@ def _process_chunk(model, store: _ChunkStore, batch, options: LabelOptions) -> d
     stats = {"rows_read": batch.rows_read, "labelled": len(batch.frame), "rejected": len(batch.rejects),
              "passages": passages, "label_counts": dict(counts), "keys": keys,
              # the kinds of the carried values: a column that changes kind between chunks gets one type
-             "kinds": {k: sorted(v) for k, v in value_kinds(records, skip=_OWN_FIELDS).items()},
+             "kinds": {k: sorted(v) for k, v in value_kinds(
+                 records, skip=("id",) + output_columns((), options.passages)).items()},
              "id_digests": _id_digests(batch.frame["id"].tolist())}
     store.write(batch.index, records, [r.to_dict() for r in batch.rejects], stats)
     return stats

@@ -36,10 +36,10 @@ def _label_partition(frame: pd.DataFrame, model, options: dict, flat: bool) -> p
 
 def _flatten(out: pd.DataFrame) -> pd.DataFrame:
     """The file outputs' flat form: ``labels`` joined with ``;``, ``evidence`` as JSON text."""
-    from .writers import _json_value
+    from .writers import _join_labels, _json_value
 
     out = out.copy()
-    out["labels"] = pd.array([";".join(names) for names in out["labels"]], dtype="string")
+    out["labels"] = pd.array([_join_labels(names) for names in out["labels"]], dtype="string")
     if "evidence" in out:
         out["evidence"] = pd.array([json.dumps(_json_value(e), ensure_ascii=False) for e in out["evidence"]],
                                    dtype="string")

@@ -334,16 +334,19 @@ class _ParquetSink:
         wanted = self._types.get(values.name)
         if wanted == "float":
             return pa.array([None if _is_null(v) else float(v) for v in values], type=pa.float64())
+        if wanted == "text":
+            return self._text_array(values)
         try:
-            if wanted == "text":
-                raise pa.ArrowInvalid("mixed kinds")
             return pa.array(values, from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            # Mixed types in one object column: store each value as text.
-            return pa.array(
-                [None if _is_null(v) else v if isinstance(v, str)
-                 else json.dumps(_json_value(v), ensure_ascii=False) for v in values],
-                type=pa.large_string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types in one object column
+            return self._text_array(values)
+
+    def _text_array(self, values: pd.Series):
+        """Each value as text: strings as they are, anything else as JSON."""
+        return self._pa.array(
+            [None if _is_null(v) else v if isinstance(v, str)
+             else json.dumps(_json_value(v), ensure_ascii=False) for v in values],
+            type=self._pa.large_string())
 
     def _first_schema(self, frame: pd.DataFrame, arrays: list):
         """Schema fixed by the first batch; an all-null column is declared as text.
