@@ -67,7 +67,7 @@ def cmd_train(args) -> int:
     except TypeError as exc:
         raise ThreatclfError(f"invalid model setting in {args.config or 'options'}: {exc}") from None
     if args.dev:  # read before the fit: a bad dev file fails in seconds, not after training
-        known = params.get("labels") or sorted({name for names in labels for name in names})
+        known = params.get("label_names") or sorted({name for names in labels for name in names})
         dev_texts, dev_labels = load_labelled(args.dev, text_col=args.text_col, labels_col=args.labels_col,
                                               known_labels=known)
     _say(args, f"training on {len(texts):,} texts from {', '.join(args.data)} ...")

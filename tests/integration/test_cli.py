@@ -208,6 +208,14 @@ def test_evaluate_and_dev_name_the_file_and_row_of_an_unknown_label(data_files, 
                         "--min-df", "1", "--cv", "3"], capsys)
     assert code == 2 and "dev.jsonl, row 2: unknown label 'terorism'" in err
     assert "training on" not in err and not (tmp_path / "m").exists()  # found before the fit
+    # a label the config names but the training rows never use is a known label of the model
+    config = tmp_path / "config.json"
+    names = sorted({n for r in map(json.loads, (data_files / "train.jsonl").read_text().splitlines()) for n in r["labels"]})
+    config.write_text(json.dumps({"label_names": names + ["terorism"], "min_df": 1, "cv": 3}))
+    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m2"), "--dev", str(bad),
+                        "--config", str(config), "-q"], capsys)
+    # the dev file passed its check; the fit then refuses a label without a positive example
+    assert code == 2 and "unknown label" not in err and "'terorism' has no positive example" in err
 
 
 def test_train_config_errors_are_one_line(data_files, tmp_path, capsys):
