@@ -43,16 +43,30 @@ def read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def corpus_articles(shared: Path):
+    """The article corpus, one dict (``id``, ``source``, ``text``, ...) at a time."""
+    with gzip.open(shared / "corpus" / "articles.jsonl.gz", "rt", encoding="utf-8") as handle:
+        for line in handle:
+            yield json.loads(line)
+
+
+_CORPUS: dict[str, dict[str, str]] = {}  # shared folder -> article id -> text, read once per process
+
+
+def corpus_texts(shared: Path) -> dict[str, str]:
+    """Article id -> text of the whole corpus (~70 MB), read on first use only: a recipe has a
+    part per annotation round, and each would otherwise read the corpus again."""
+    if str(shared) not in _CORPUS:
+        _CORPUS[str(shared)] = {a["id"]: a["text"] or "" for a in corpus_articles(shared)}
+    return _CORPUS[str(shared)]
+
+
 def annotated_passages(path: Path, shared: Path) -> list[dict]:
     """Passages of the article corpus labelled for this project, text cut by stored offsets."""
     rows = read_jsonl(path)
     wanted = {row["article_id"] for row in rows}
-    texts = {}
-    with gzip.open(shared / "corpus" / "articles.jsonl.gz", "rt", encoding="utf-8") as handle:
-        for line in handle:
-            article = json.loads(line)
-            if article["id"] in wanted:
-                texts[article["id"]] = article["text"]
+    corpus = corpus_texts(shared)
+    texts = {article_id: corpus[article_id] for article_id in wanted if article_id in corpus}
     missing = wanted - texts.keys()
     if missing:
         sys.exit(f"{len(missing)} annotated articles are not in the corpus, e.g. {sorted(missing)[:3]}")
@@ -105,14 +119,12 @@ def source_articles(rows: list[dict], shared: Path) -> list[set[str]]:
             if probes:
                 by_gram.setdefault(probes[0][:8], []).append((probes, text))
     if by_gram:  # one pass over the corpus for every text not looked up before
-        with gzip.open(shared / "corpus" / "articles.jsonl.gz", "rt", encoding="utf-8") as handle:
-            for line in handle:
-                article = json.loads(line)
-                text = " ".join((article["text"] or "").split())
-                for gram in {text[k:k + 8] for k in range(len(text) - 7)} & by_gram.keys():
-                    for probes, key in by_gram[gram]:
-                        if all(probe in text for probe in probes):
-                            cache[key].add(article["id"])
+        for article_id, article_text in corpus_texts(shared).items():
+            text = " ".join(article_text.split())
+            for gram in {text[k:k + 8] for k in range(len(text) - 7)} & by_gram.keys():
+                for probes, key in by_gram[gram]:
+                    if all(probe in text for probe in probes):
+                        cache[key].add(article_id)
     found = []
     for row in rows:
         if "article_id" in row:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import gzip
 import json
 import random
 import re
@@ -49,7 +48,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 sys.path.insert(0, str(HERE.parent))
 
-from train_default import read_jsonl, shared_folder, source_articles  # noqa: E402
+from train_default import corpus_articles, read_jsonl, shared_folder, source_articles  # noqa: E402
 
 from threatclf.labels import DEFAULT_LABELS  # noqa: E402
 from threatclf.text import split_passages  # noqa: E402
@@ -75,12 +74,6 @@ LABEL_KEYWORDS = {
 }
 
 
-def articles(shared: Path):
-    with gzip.open(shared / "corpus" / "articles.jsonl.gz", "rt", encoding="utf-8") as handle:
-        for line in handle:
-            yield json.loads(line)
-
-
 def draw(args, shared: Path) -> int:
     work = Path(args.work)
     if HERE.parent.parent in work.resolve().parents:
@@ -100,7 +93,7 @@ def draw(args, shared: Path) -> int:
     share = collections.Counter(r["source"] for r in train)
     want = {s: max(4, round(args.n * c / len(train))) for s, c in share.items()}
     pool = collections.defaultdict(lambda: {"kw": [], "plain": []})
-    for article in articles(shared):
+    for article in corpus_articles(shared):
         text = article["text"] or ""
         if article["id"] in used or article["source"] not in want:
             continue
@@ -133,7 +126,7 @@ def draw_model_band(args, shared: Path, known: set, annotated: set, rng: random.
 
     lo, hi = (float(x) for x in args.band.split(","))
     candidates = []
-    for article in articles(shared):
+    for article in corpus_articles(shared):
         text = article["text"] or ""
         if article["id"] in skipped:
             continue
