@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import DataError
 from .features import build_vectorizers, feature_names, pack_vectorizer, unpack_vectorizer
-from .labels import infer_labels, to_indicator
+from .labels import indicator_from_frame, infer_labels, to_indicator
 from .thresholds import f1_optimal_threshold
 
 __all__ = ["ThreatClassifier", "MODELS"]
@@ -182,14 +182,7 @@ class ThreatClassifier(BaseEstimator):
         """Label names and a 0/1 matrix from label lists or an indicator DataFrame."""
         if isinstance(y, pd.DataFrame):
             labels = list(self.label_names) if self.label_names is not None else [str(c) for c in y.columns]
-            y = y.rename(columns=str)
-            missing = [lab for lab in labels if lab not in y.columns]
-            if missing:
-                raise DataError(f"indicator DataFrame has no column for labels {missing}")
-            values = y[labels].to_numpy()
-            if not np.isin(values, (0, 1, True, False)).all():
-                raise DataError("indicator DataFrame must hold only 0/1 or True/False")
-            return labels, values.astype(np.int8)
+            return labels, indicator_from_frame(y, labels)
         if isinstance(y, np.ndarray) and y.ndim == 2 and y.dtype != object:
             if self.label_names is None:
                 raise DataError("a 0/1 matrix y needs label_names=[...] to name its columns")

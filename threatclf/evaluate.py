@@ -12,7 +12,7 @@ from sklearn.metrics import average_precision_score, f1_score, precision_recall_
 from sklearn.model_selection import KFold
 
 from .exceptions import DataError
-from .labels import to_indicator
+from .labels import indicator_from_frame, to_indicator
 
 __all__ = ["Evaluation", "evaluate", "score_predictions", "reliability", "cross_validate"]
 
@@ -104,17 +104,10 @@ def reliability(Y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.Dat
 
 def _indicator(labels_data, label_names: Sequence[str]) -> np.ndarray:
     if isinstance(labels_data, pd.DataFrame):
-        frame = labels_data.rename(columns=str)
-        missing = [name for name in label_names if name not in frame.columns]
-        if missing:
-            raise DataError(f"indicator DataFrame has no column for labels {missing}")
-        unknown = [name for name in frame.columns if name not in label_names]
+        unknown = [name for name in map(str, labels_data.columns) if name not in label_names]
         if unknown:
             raise DataError(f"indicator DataFrame has columns for labels the model does not know: {unknown}")
-        values = frame[list(label_names)].to_numpy()
-        if not np.isin(values, (0, 1, True, False)).all():
-            raise DataError("indicator DataFrame must hold only 0/1 or True/False (no missing values)")
-        return values.astype(np.int8)
+        return indicator_from_frame(labels_data, label_names)
     return to_indicator(labels_data, label_names)
 
 

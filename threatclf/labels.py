@@ -87,6 +87,19 @@ def _check_label_list(value: object, row: int) -> list[str]:
     return names
 
 
+def indicator_from_frame(frame, labels: Sequence[str]) -> np.ndarray:
+    """The 0/1 matrix of an indicator DataFrame's columns for ``labels`` (column names taken as
+    strings); a missing column, or a value other than 0/1 or True/False, is an error."""
+    frame = frame.rename(columns=str)
+    missing = [name for name in labels if name not in frame.columns]
+    if missing:
+        raise DataError(f"indicator DataFrame has no column for labels {missing}")
+    values = frame[list(labels)].to_numpy()
+    if not np.isin(values, (0, 1, True, False)).all():
+        raise DataError("indicator DataFrame must hold only 0/1 or True/False (no missing values)")
+    return values.astype(np.int8)
+
+
 def infer_labels(label_lists: Iterable[Iterable[str]]) -> list[str]:
     """Label names found in ``label_lists``: default taxonomy order first, others sorted."""
     seen: set[str] = set()
