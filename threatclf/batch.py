@@ -543,6 +543,10 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
                             account(future.result()[1])
                 for future in pending:
                     account(future.result()[1])
+    except Exception:  # a data error (an interrupt keeps the folder: the run may be resumed)
+        if not store.done():  # nothing to resume from: leave no OUTPUT.partial/ behind
+            shutil.rmtree(store.folder, ignore_errors=True)
+        raise
     finally:
         bar.close()
         _WORKER.clear()

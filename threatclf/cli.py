@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from . import __version__
@@ -56,8 +57,15 @@ def cmd_train(args) -> int:
         labels += y
     params = {}
     if args.config:
-        with open(args.config, encoding="utf-8") as handle:
-            params = json.load(handle)
+        try:
+            with open(args.config, encoding="utf-8") as handle:
+                params = json.load(handle)
+        except OSError as exc:
+            raise ThreatclfError(f"cannot read config {args.config}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise ThreatclfError(f"{args.config}: not valid JSON ({exc})") from None
+        if not isinstance(params, dict):
+            raise ThreatclfError(f"{args.config}: expected a JSON object of model settings, got {type(params).__name__}")
     for name in ("features", "model", "C", "cv", "min_df", "features_per_label", "n_jobs"):
         value = getattr(args, name)
         if value is not None:
@@ -78,7 +86,9 @@ def cmd_train(args) -> int:
                                 model.oof_probabilities_, model.labels_)
         metrics["cross-validated"] = {**oof.to_dict(), "description": f"{model.cv}-fold out-of-fold predictions on the training data."}
     if args.dev:
-        result = evaluate(model, dev_texts, dev_labels)
+        with warnings.catch_warnings():  # the table below carries its own WARNING line
+            warnings.simplefilter("ignore", UserWarning)
+            result = evaluate(model, dev_texts, dev_labels)
         metrics["dev"] = {**result.to_dict(), "description": f"Held-out file {args.dev}, not used in training."}
         _say(args, result.to_table())
     model.set_params(n_jobs=None)  # --n-jobs is for this training run, not stored in the model
@@ -95,8 +105,14 @@ def cmd_evaluate(args) -> int:
     model = _load(args)
     texts, labels = load_labelled(args.data, text_col=args.text_col, labels_col=args.labels_col,
                                   known_labels=model.labels_)
-    result = evaluate(model, texts, labels)
+    with warnings.catch_warnings():  # said once below, in the output's own form
+        warnings.simplefilter("ignore", UserWarning)
+        result = evaluate(model, texts, labels)
     print(result.to_json() if args.format == "json" else result.to_table())
+    seen = result.extra.get("seen_in_training")
+    if seen and args.format == "json":  # the table carries its own WARNING line
+        print(f"threatclf evaluate: warning: {seen:,} of {result.n_samples:,} texts were in the model's "
+              "training data; these are not held-out figures", file=sys.stderr)
     return EXIT_OK
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -115,8 +116,18 @@ def evaluate(model, texts: Iterable[str], labels) -> Evaluation:
     """Score a fitted model on labelled texts.
 
     ``labels`` is a list of label-name lists (or a 0/1 DataFrame). A label the model does not
-    know is an error; a model label absent from the data gets support 0.
+    know is an error; a model label absent from the data gets support 0. Texts the model was
+    trained on are counted (``extra["seen_in_training"]``) and warned about: figures on them
+    are not held-out figures.
     """
+    result = _evaluate(model, texts, labels)
+    if result.extra["seen_in_training"]:
+        warnings.warn(f"{result.extra['seen_in_training']:,} of {result.n_samples:,} texts were in the model's "
+                      "training data; these are not held-out figures", UserWarning, stacklevel=2)
+    return result
+
+
+def _evaluate(model, texts: Iterable[str], labels) -> Evaluation:
     texts = list(texts)
     Y_true = _indicator(labels, model.labels_)
     if len(texts) != len(Y_true):
@@ -156,7 +167,7 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
         subset = (lambda idx: labels.iloc[idx]) if isinstance(labels, pd.DataFrame) else (lambda idx: [labels[i] for i in idx])
         fit_groups = {} if groups is None else {"groups": groups[train_idx]}
         model = clone(estimator).fit([texts[i] for i in train_idx], subset(train_idx), **fit_groups)
-        result = evaluate(model, [texts[i] for i in test_idx], subset(test_idx))
+        result = _evaluate(model, [texts[i] for i in test_idx], subset(test_idx))  # repeated texts: the user's data
         rows.append({"fold": fold, "macro_f1": result.macro_f1, "micro_f1": result.micro_f1,
                      **{f"f1_{k}": v for k, v in result.per_label["f1"].items()}})
     frame = pd.DataFrame(rows).set_index("fold")

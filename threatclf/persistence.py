@@ -113,7 +113,8 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
         raise ValueError(f"format must be one of {sorted(WEIGHT_FILES)}, got {format!r}")
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists (pass overwrite=True to replace it)")
+        raise FileExistsError(f"{path} already exists (pass overwrite=True, or --overwrite on the command line, "
+                              "to replace it)")
     if path.exists() and not (path / "metadata.json").is_file():
         raise FileExistsError(f"{path} exists and is not a threatclf model folder; refusing to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -331,7 +332,8 @@ def _load_v1(path: Path, metadata: dict, trust) -> object:
         if trust is not True:
             raise UntrustedModelError(
                 f"{weights} is a joblib pickle: loading a pickle can run any code its author put in it, so "
-                "threatclf opens it only when you trust its source: load_model(path, trust=True). Prefer the "
+                "threatclf opens it only when you trust its source: load_model(path, trust=True), or --trust on the "
+                "command line. Prefer the "
                 "skops format to share models (model.save(path), the default)."
             )
         import joblib
@@ -341,7 +343,8 @@ def _load_v1(path: Path, metadata: dict, trust) -> object:
         if check.untrusted and trust is not True:
             raise UntrustedModelError(
                 f"{weights} would build types outside threatclf's trusted list: {check.untrusted}. Inspect the "
-                "file (threatclf verify) and pass load_model(path, trust=[...those types...]) only if you trust it."
+                "file (threatclf verify) and pass load_model(path, trust=[...those types...]) (--trust on the command "
+                "line) only if you trust it."
             )
         import skops.io as sio
 

@@ -183,6 +183,19 @@ def _join_labels(value: Any) -> Any:
     raise TypeError(f"'labels' must be a list of label names, got {type(value).__name__}")
 
 
+def _whole_numbers_with_gaps(values: list) -> bool:
+    """Whether the values are integers (not booleans) and missing values, some of each, all within int64."""
+    seen_int = seen_null = False
+    for v in values:
+        if _is_null(v):
+            seen_null = True
+        elif isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and -2**63 <= v < 2**63:
+            seen_int = True
+        else:
+            return False
+    return seen_int and seen_null
+
+
 def flatten_records(records: list[dict], label_names: Sequence[str]) -> pd.DataFrame:
     """Make records tabular for CSV and Parquet.
 
@@ -209,8 +222,10 @@ def flatten_records(records: list[dict], label_names: Sequence[str]) -> pd.DataF
             if unknown:
                 raise DataError(
                     f"'scores' hold labels not in label_names: {sorted(map(str, unknown))}")
-        elif name in ("passage", "start", "end") and all(v is None or type(v) is int for v in values):
-            columns[name] = pd.array(values, dtype="Int64")  # None (an article without text) must not make floats
+        elif _whole_numbers_with_gaps(values):
+            # A missing value (an article without text, a null in the input) must not turn
+            # whole numbers into floats: 12345678901234567 would come out as 1.2345678901234568e+16.
+            columns[name] = pd.array([None if _is_null(v) else int(v) for v in values], dtype="Int64")
         elif any(_is_nested(v) for v in values):
             columns[name] = [
                 json.dumps(_json_value(v), ensure_ascii=False) if _is_nested(v) else v

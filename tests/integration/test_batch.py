@@ -118,6 +118,16 @@ def test_input_field_an_output_column_would_overwrite_is_an_error(small_model, t
     with pytest.raises(DataError, match=rf"in.jsonl: line 2: input column '{field}' would be overwritten"):
         threatclf.label_files(path, tmp_path / "out.jsonl", small_model, progress=False)
     assert not (tmp_path / "out.jsonl").exists()
+    # No chunk finished, so nothing could be resumed: no OUTPUT.partial/ is left behind.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_a_csv_quoting_error_in_the_first_chunk_leaves_no_partial_folder(small_model, tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text('id,text\n1,A bomb exploded.\n2,"ok"x\n')
+    with pytest.raises(DataError, match="in.csv: line 3: cannot parse CSV"):
+        threatclf.label_files(path, tmp_path / "out.jsonl", small_model, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
 
 def test_passage_output_refuses_input_start_and_end_columns(small_model, tmp_path):
@@ -351,3 +361,99 @@ def test_duplicate_ids_are_counted_across_chunks_and_reported(small_model, corpu
     assert summary.duplicate_ids == 3 and summary.labelled == len(repeated)  # counted, and still labelled
     assert "3 rows repeat an id of an earlier row" in summary.to_text()
     assert summary.to_dict()["duplicate_ids"] == 3
+
+
+def _interrupt_after(n_chunks, monkeypatch):
+    """Make label_files stop (as if killed) after ``n_chunks`` finished chunks."""
+    real = batch_module._process_chunk
+    calls = {"n": 0}
+
+    def stop(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > n_chunks:
+            raise KeyboardInterrupt("simulated kill")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch_module, "_process_chunk", stop)
+    return real
+
+
+def test_resume_refuses_another_model_or_a_changed_input(small_model, corpus, tmp_path, monkeypatch):
+    from builders import tiny_corpus
+
+    path, rows = corpus
+    out = tmp_path / "out.jsonl"
+    real = _interrupt_after(2, monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False)
+    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    texts, labels = tiny_corpus()
+    other = threatclf.ThreatClassifier(min_df=1, cv=3, features="word").fit(texts, labels)
+    with pytest.raises(DataError, match="cannot resume"):
+        threatclf.label_files(path, out, other, chunk_size=3, progress=False, resume=True)
+    with open(path, "a") as handle:
+        handle.write(json.dumps({"id": "late", "text": "A bomb exploded."}) + "\n")
+    with pytest.raises(DataError, match="cannot resume"):
+        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
+
+
+def test_a_fresh_run_after_an_interrupted_one_starts_over(small_model, corpus, tmp_path, monkeypatch):
+    # Chunks of an interrupted run with other settings must not leak into a run without resume.
+    path, _ = corpus
+    expected = _reference_run(small_model, path, tmp_path / "ref.jsonl")
+    out = tmp_path / "out.jsonl"
+    real = _interrupt_after(2, monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, threshold=1.0)
+    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    threatclf.label_files(path, out, small_model, chunk_size=3, progress=False)
+    assert out.read_bytes() == expected
+
+
+def test_output_that_is_also_an_input_is_refused_and_the_input_kept(small_model, corpus):
+    path, _ = corpus
+    before = path.read_bytes()
+    with pytest.raises(DataError, match="is also an input"):
+        threatclf.label_files(path, path, small_model, progress=False)
+    assert path.read_bytes() == before
+
+
+def test_per_label_thresholds_apply_to_their_label_only(small_model):
+    df = pd.DataFrame(ARTICLES, columns=["id", "text"])
+    default = threatclf.label_dataframe(df, small_model, id_col="id")
+    lowered = threatclf.label_dataframe(df, small_model, id_col="id", threshold={"terrorism": 0.0})
+    for (_, a), (_, b), text in zip(default.iterrows(), lowered.iterrows(), df["text"]):
+        expected = set(a["labels"]) | ({"terrorism"} if text else set())
+        assert set(b["labels"]) == expected
+
+
+def test_keep_text_carries_the_article_text(small_model, corpus, tmp_path):
+    path, rows = corpus
+    threatclf.label_files(path, tmp_path / "out.jsonl", small_model, keep_text=True, progress=False)
+    out = read_output(tmp_path / "out.jsonl")
+    assert {r["id"]: r["text"] for r in out.values()} == {r["id"]: r["text"] for r in rows}
+    threatclf.label_files(path, tmp_path / "plain.jsonl", small_model, progress=False)
+    assert all("text" not in r for r in read_output(tmp_path / "plain.jsonl").values())
+
+
+def test_a_clean_rerun_replaces_an_old_rejects_file(small_model, tmp_path):
+    path = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "A bomb exploded."}])
+    with open(path, "a") as handle:
+        handle.write("{broken json\n")
+    first = threatclf.label_files(path, tmp_path / "out.jsonl", small_model, progress=False)
+    assert first.rejected == 1
+    rejects = tmp_path / "out.jsonl.rejects.jsonl"
+    assert len(rejects.read_text().splitlines()) == 1
+    write_jsonl(path, [{"id": "a", "text": "A bomb exploded."}])
+    second = threatclf.label_files(path, tmp_path / "out.jsonl", small_model, progress=False)
+    assert second.rejected == 0 and (not rejects.exists() or rejects.read_text() == "")
+
+
+def test_evidence_leaves_out_terms_made_only_of_stop_words():
+    import numpy as np
+    import scipy.sparse as sp
+
+    terms = np.array(["of the", "bomb", "the attack", "in"])
+    X = sp.csr_matrix(np.array([[5.0, 1.0, 2.0, 4.0]]))
+    weights = np.array([3.0, 1.0, 1.0, 2.0])
+    assert batch_module._top_terms(X, 0, weights, terms, np.ones(4, bool), top=3) == ["the attack", "bomb"]

@@ -40,8 +40,12 @@ def run(argv, capsys):
 def test_installed_entry_point_help():
     result = subprocess.run([installed_command(), "--help"], capture_output=True, text=True)
     assert result.returncode == 0
-    for command in ("train", "evaluate", "info", "verify", "label"):
-        assert command in result.stdout
+    listed = [line.split()[0] for line in result.stdout.splitlines() if len(line) > 4 and line[:4] == "    " and line[4] != " "]
+    assert listed == ["train", "evaluate", "info", "verify", "label"]
+    # Each subcommand is reachable through the installed script, not only listed.
+    for command in listed:
+        sub = subprocess.run([installed_command(), command, "--help"], capture_output=True, text=True)
+        assert sub.returncode == 0 and sub.stdout.startswith(f"usage: threatclf {command}")
 
 
 def test_train_writes_a_model_folder_from_jsonl(data_files, capsys):
@@ -91,7 +95,8 @@ def test_info_and_verify(data_files, capsys):
     for needle in ("labels:", "terrorism", "training:", "dev: macro F1", "scikit-learn"):
         assert needle in out
     code, out, _ = run(["info", "--model", str(model_dir), "--format", "json"], capsys)
-    assert json.loads(out)["format_version"] == 1
+    assert code == 0 and json.loads(out)["format_version"] == 1
+    assert json.loads(out)["labels"] == json.loads((model_dir / "metadata.json").read_text())["labels"]
     code, out, _ = run(["verify", str(model_dir)], capsys)
     assert code == 0 and "digests OK" in out and "all types trusted" in out
 
@@ -222,7 +227,13 @@ def test_train_config_errors_are_one_line(data_files, tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m"), "--config", str(bad)], capsys)
-    assert code == 2 and "Traceback" not in err
+    assert code == 2 and "Traceback" not in err and f"{bad}: not valid JSON" in err
+    bad.write_text("[1, 2]")
+    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m"), "--config", str(bad)], capsys)
+    assert code == 2 and "expected a JSON object of model settings, got list" in err
+    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m"), "--config",
+                        str(tmp_path / "nowhere.json")], capsys)
+    assert code == 2 and "cannot read config" in err and "nowhere.json" in err
     bad.write_text(json.dumps({"model": "forest"}))
     code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m"), "--config", str(bad),
                         "-q"], capsys)
@@ -255,3 +266,79 @@ def test_train_group_col_missing_value_names_file_and_line(tmp_path, capsys):
     code, _, err = run(["train", str(data), "-o", str(tmp_path / "m"), "--group-col", "article", "-q"], capsys)
     assert code != 0
     assert "passages.jsonl: line 5: no value in group column 'article'" in err
+
+
+def test_errors_that_need_a_flag_name_the_flag(data_files, tmp_path, capsys):
+    # Messages raised by the Python API name its arguments; on the command line they must also
+    # name the flag that does the same (--overwrite, --trust).
+    model = threatclf.load_model(_small_model(data_files))
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "x").write_text("")
+    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "taken"), "--min-df", "1",
+                        "--cv", "3", "-q"], capsys)
+    assert code == 2 and "--overwrite" in err
+    model.save(tmp_path / "pickled", format="joblib")
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": "a", "text": "Militants bombed the market."}) + "\n")
+    code, _, err = run(["label", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out.jsonl"),
+                        "--model", str(tmp_path / "pickled")], capsys)
+    assert code == 2 and "--trust" in err and not (tmp_path / "out.jsonl").exists()
+    code, _, err = run(["label", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out.jsonl"),
+                        "--model", str(tmp_path / "pickled"), "--trust", "-q"], capsys)
+    assert code == 0, err
+
+
+def test_label_options_reach_label_files(data_files, tmp_path, capsys):
+    # --passages, --keep-text, --threshold and -j give what the same label_files call gives.
+    model_dir = _small_model(data_files)
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": f"a{i}", "text": "Militants bombed the market.\n\nThe mayor took bribes.",
+                                          "year": 2000 + i}) + "\n" for i in range(7)))
+    code, _, err = run(["label", str(source), "-o", str(tmp_path / "cli.csv"), "--model", str(model_dir), "--passages",
+                        "--keep-text", "--threshold", "terrorism=0.0", "-j", "2", "--chunk-size", "2", "-q"], capsys)
+    assert code == 0, err
+    threatclf.label_files(source, tmp_path / "api.csv", threatclf.load_model(model_dir), passages=True, keep_text=True,
+                          threshold={"terrorism": 0.0}, chunk_size=2, progress=False)
+    cli = (tmp_path / "cli.csv").read_bytes()
+    assert cli == (tmp_path / "api.csv").read_bytes()
+    frame = pd.read_csv(tmp_path / "cli.csv")
+    assert list(frame["passage"]) == [0] * 7 and list(frame["year"]) == list(range(2000, 2007))  # passage rows
+    assert frame["labels"].str.contains("terrorism").all()
+    code, _, err = run(["label", str(source), "-o", str(tmp_path / "articles.csv"), "--model", str(model_dir),
+                        "--keep-text", "-q"], capsys)
+    assert code == 0, err
+    assert pd.read_csv(tmp_path / "articles.csv")["text"].tolist() == ["Militants bombed the market.\n\nThe mayor took bribes."] * 7
+
+
+def test_train_joblib_format_needs_trust_and_overwrite_replaces(data_files, tmp_path, capsys):
+    out = tmp_path / "pickled"
+    argv = ["train", str(data_files / "train.jsonl"), "-o", str(out), "--min-df", "1", "--cv", "3", "-q",
+            "--format", "joblib"]
+    assert run(argv, capsys)[0] == 0
+    assert (out / "model.joblib").exists() and not (out / "model.skops").exists()
+    assert run(["evaluate", str(data_files / "train.jsonl"), "--model", str(out)], capsys)[0] == 2
+    assert run(["evaluate", str(data_files / "train.jsonl"), "--model", str(out), "--trust"], capsys)[0] == 0
+    assert run(argv, capsys)[0] == 2
+    code, _, err = run(argv[:-2] + ["--overwrite"], capsys)
+    assert code == 0, err
+    assert (out / "model.skops").exists() and not (out / "model.joblib").exists()
+
+
+def test_version_interrupt_and_debug(data_files, tmp_path, capsys, monkeypatch):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"threatclf {threatclf.__version__}"
+    from threatclf import batch as batch_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch_module, "label_files", interrupted)
+    argv = ["label", str(data_files / "train.jsonl"), "-o", str(tmp_path / "out.jsonl"), "--model", _small_model(data_files)]
+    code, _, err = run([str(a) for a in argv], capsys)
+    assert code == 130 and "interrupted" in err
+    monkeypatch.undo()
+    missing = ["evaluate", str(tmp_path / "missing.jsonl"), "--model", str(_small_model(data_files))]
+    assert run(missing, capsys)[0] == 2
+    monkeypatch.setenv("THREATCLF_DEBUG", "1")
+    with pytest.raises(threatclf.ThreatclfError):
+        main(missing)

@@ -1,6 +1,5 @@
 """The quick-start notebook runs top to bottom (its code cells, in order, in one namespace)."""
 import json
-import os
 from pathlib import Path
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "quickstart.ipynb"
@@ -15,4 +14,3 @@ def test_quickstart_notebook_runs(monkeypatch):
             exec(compile("".join(cell["source"]), f"{NOTEBOOK.name}[{index}]", "exec"), namespace)
     assert namespace["labelled"]["labels"].map(len).sum() > 0
     assert namespace["clf"].labels_ == ["cyber", "fraud"]
-    assert os.getcwd() == str(NOTEBOOK.parent)

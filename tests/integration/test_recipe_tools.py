@@ -130,3 +130,49 @@ def test_model_miss_draws_keyword_passages_the_model_scores_low(shared, tmp_path
     args.select = "model-band"
     args.band = "0.5,1.0"
     assert [c["article_id"] for c in draw_model_band(args, shared, set(), set(), random.Random(0))] == ["x0"]
+
+
+def test_recheck_draws_the_rows_asked_for_and_applies_the_answers(shared, tmp_path):
+    # recheck.py: a yes/no question on one label for the rounds' rows that lack it (and whose
+    # text matches --words), dev passages hidden among them; collect rewrites only the rows whose
+    # answer differs, keeps the other labels, and records every answer.
+    from recheck import main as recheck
+
+    rounds = tmp_path / "annotations"
+    rounds.mkdir()
+    round_rows = [{"article_id": "a2", "start": 0, "end": 76, "labels": ["organized_crime"]},  # cocaine: asked
+                  {"article_id": "a1", "start": 0, "end": 79, "labels": ["corruption"]},  # no drug word: not asked
+                  {"article_id": "a3", "start": 0, "end": 72, "labels": ["terrorism"]}]  # no drug word: not asked
+    (rounds / "corpus-passages-r5.jsonl").write_text("".join(json.dumps(r) + "\n" for r in round_rows))
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"training_data": [{"file": "x"}, {"annotations": str(rounds / "corpus-passages-r5.jsonl")}]}))
+    (shared / "threat-passages").mkdir()
+    dev = [{"id": "d1", "text": "Two tonnes of cocaine were found on a fishing boat.", "labels": ["drug_trafficking"]},
+           {"id": "d2", "text": "The price of a cocaine-based anaesthetic doubled.", "labels": []},
+           {"id": "d3", "text": "The council met on Tuesday.", "labels": []}]
+    (shared / "threat-passages" / "dev.jsonl").write_text("".join(json.dumps(d) + "\n" for d in dev))
+    work = tmp_path / "work"
+    common = ["--name", "t1", "--work", str(work), "--shared", str(shared)]
+    assert recheck(["draw", *common, "--label", "drug_trafficking", "--rows", "without", "--words", "cocaine",
+                    "--batches", "2", "--recipe", str(recipe)]) == 0
+    asked = [json.loads(line) for b in (0, 1) for line in (work / f"batch{b}.jsonl").read_text().splitlines()]
+    texts = sorted(a["text"] for a in asked)
+    assert texts == sorted([ARTICLES[1]["text"][:76], dev[0]["text"], dev[1]["text"]])
+    # The annotators: yes to the seizures, no to the anaesthetic.
+    for b in (0, 1):
+        lines = [json.loads(line) for line in (work / f"batch{b}.jsonl").read_text().splitlines()]
+        (work / f"batch{b}.labels.jsonl").write_text("".join(
+            json.dumps({"key": a["key"], "drug_trafficking": "anaesthetic" not in a["text"]}) + "\n" for a in lines))
+    assert recheck(["collect", *common, "--annotations", str(rounds)]) == 0
+    after = [json.loads(line) for line in (rounds / "corpus-passages-r5.jsonl").read_text().splitlines()]
+    assert [r["labels"] for r in after] == [["organized_crime", "drug_trafficking"], ["corruption"], ["terrorism"]]
+    record = [json.loads(line) for line in (rounds / "recheck-t1.jsonl").read_text().splitlines()]
+    assert record == [{"round": 5, "article_id": "a2", "start": 0, "end": 76, "label": "drug_trafficking",
+                       "before": False, "after": True}]
+    # Applying the same answers twice is refused, not silently repeated.
+    with pytest.raises(SystemExit, match="applied already"):
+        recheck(["collect", *common, "--annotations", str(rounds)])
+    # A malformed answer names the batch file and line.
+    (work / "batch0.labels.jsonl").write_text((work / "batch0.labels.jsonl").read_text().replace("true", '"yes"').replace("false", '"no"'))
+    with pytest.raises(SystemExit, match=r"batch0.labels.jsonl line 1: 'drug_trafficking' must be true or false"):
+        recheck(["collect", *common, "--annotations", str(rounds), "--dry-run"])

@@ -51,7 +51,8 @@ def corpus_slice(shared_data, tmp_path_factory):
 def test_evaluate_json_macro_f1_equals_the_one_from_predict(shared_data, default_model, capsys):
     dev = shared_data / "threat-passages" / "dev.jsonl"
     assert main(["evaluate", str(dev), "--format", "json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
     rows = read_jsonl(dev)
     truth = to_indicator([r["labels"] for r in rows], default_model.labels_)
     predicted = to_indicator(default_model.predict([r["text"] for r in rows]), default_model.labels_)
@@ -60,13 +61,18 @@ def test_evaluate_json_macro_f1_equals_the_one_from_predict(shared_data, default
     assert report["n_samples"] == len(rows)
     # the shipped model was refitted with dev: the report must say these are not held-out figures
     assert report["seen_in_training"] == len(rows)
+    n = len(rows)
+    assert captured.err == (f"threatclf evaluate: warning: {n:,} of {n:,} texts were in the model's training data; "
+                            "these are not held-out figures\n")
 
 
 def test_evaluate_table_warns_that_dev_was_in_the_default_models_training(shared_data, capsys):
     dev = shared_data / "threat-passages" / "dev.jsonl"
     assert main(["evaluate", str(dev)]) == 0
     n = len(read_jsonl(dev))
-    assert f"WARNING: {n:,} of {n:,} texts were in the model's training data" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert f"WARNING: {n:,} of {n:,} texts were in the model's training data" in captured.out
+    assert captured.err == ""  # said once, in the table
 
 
 def test_fast_path_agrees_with_the_reference_pipeline_on_dev(shared_data, default_model):

@@ -276,3 +276,70 @@ def test_C_out_of_range_is_refused_before_training(C):
 def test_missing_pandas_values_in_groups_are_refused():
     with pytest.raises(DataError, match="no value for 2 rows"):
         check_groups(pd.Series(["a", pd.NA, "b", pd.NA], dtype="string"), 4, 2)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_the_model_setting_chooses_the_linear_model():
+    # Each `model` fits what it names on the same features: logreg is scikit-learn's logistic
+    # regression on transform(texts), logreg+nblogreg the mean of logreg's and nblogreg's weights,
+    # and the five settings give five different weight vectors.
+    from sklearn.linear_model import LogisticRegression
+
+    texts, labels = tiny_corpus()
+    fits = {name: ThreatClassifier(min_df=1, model=name, calibrate=False, threshold=0.5, C=1.0).fit(texts, labels)
+            for name in ("logreg", "nblogreg", "logreg+nblogreg", "svm", "sgd")}
+    X = fits["logreg"].transform(texts)
+    y = to_indicator(labels, fits["logreg"].labels_)[:, 0]
+    reference = LogisticRegression(C=1.0, class_weight="balanced", solver="liblinear", max_iter=1000).fit(X, y)
+    np.testing.assert_allclose(_dense(fits["logreg"].coef_)[0], reference.coef_[0], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(_dense(fits["logreg+nblogreg"].coef_),
+                               (_dense(fits["logreg"].coef_) + _dense(fits["nblogreg"].coef_)) / 2, atol=1e-9)
+    weights = [_dense(m.coef_).ravel() for m in fits.values()]
+    assert all(not np.allclose(a, b) for i, a in enumerate(weights) for b in weights[i + 1:])
+
+
+def _dense(coef):
+    return coef.toarray() if hasattr(coef, "toarray") else np.asarray(coef)
+
+
+def test_calibrate_false_gives_the_plain_sigmoid_of_the_decision_function():
+    texts, labels = tiny_corpus()
+    model = ThreatClassifier(min_df=1, cv=3, calibrate=False).fit(texts, labels)
+    assert model.calibration_.tolist() == [[1.0, 0.0]] * len(model.labels_)
+    probe = ["A bomb exploded at the market.", "The mayor took bribes."]
+    np.testing.assert_allclose(model.predict_proba(probe).to_numpy(),
+                               1 / (1 + np.exp(-model.decision_function(probe))), rtol=1e-6)
+
+
+def test_sample_weight_acts_like_a_larger_C_and_its_shape_is_checked():
+    # For liblinear's logistic regression, weighting every row by 2 is the same objective as
+    # doubling C; a weight vector of the wrong length is refused.
+    texts, labels = tiny_corpus()
+    settings = dict(min_df=1, model="logreg", calibrate=False, threshold=0.5)
+    weighted = ThreatClassifier(C=5.0, **settings).fit(texts, labels, sample_weight=np.full(len(texts), 2.0))
+    doubled = ThreatClassifier(C=10.0, **settings).fit(texts, labels)
+    plain = ThreatClassifier(C=5.0, **settings).fit(texts, labels)
+    np.testing.assert_allclose(_dense(weighted.coef_), _dense(doubled.coef_), rtol=1e-3, atol=1e-4)
+    assert not np.allclose(_dense(weighted.coef_), _dense(plain.coef_), rtol=1e-3, atol=1e-4)
+    with pytest.raises(DataError, match="sample_weight has shape"):
+        ThreatClassifier(**settings).fit(texts, labels, sample_weight=np.ones(3))
+
+
+def test_class_weight_is_used_per_label_and_as_one_setting():
+    texts, labels = tiny_corpus()
+    settings = dict(min_df=1, model="logreg", calibrate=False, threshold=0.5)
+    balanced = ThreatClassifier(**settings).fit(texts, labels)
+    unweighted = ThreatClassifier(class_weight=None, **settings).fit(texts, labels)
+    per_label = ThreatClassifier(class_weight={"*": "balanced", "terrorism": None}, **settings).fit(texts, labels)
+    assert not np.allclose(_dense(balanced.coef_), _dense(unweighted.coef_))
+    j = per_label.labels_.index("terrorism")
+    np.testing.assert_allclose(_dense(per_label.coef_)[j], _dense(unweighted.coef_)[j], atol=1e-9)
+    others = [k for k in range(len(per_label.labels_)) if k != j]
+    np.testing.assert_allclose(_dense(per_label.coef_)[others], _dense(balanced.coef_)[others], atol=1e-9)
+
+
+@pytest.mark.parametrize("features, prefixes", [("word", {"word"}), ("char", {"char"}), ("word+char", {"word", "char"})])
+def test_the_features_setting_chooses_the_feature_blocks(features, prefixes):
+    texts, labels = tiny_corpus()
+    model = ThreatClassifier(min_df=1, cv=3, features=features).fit(texts, labels)
+    assert {name.split(":", 1)[0] for name in model.get_feature_names_out()} == prefixes

@@ -33,7 +33,8 @@ def test_pr_auc_is_undefined_without_positives():
 
 def test_evaluate_matches_predict(small_model):
     texts, labels = tiny_corpus(repeats=1)
-    result = threatclf.evaluate(small_model, texts, labels)
+    with pytest.warns(UserWarning, match="training data"):
+        result = threatclf.evaluate(small_model, texts, labels)
     predicted = small_model.predict_indicator(texts)
     truth = threatclf.labels.to_indicator(labels, small_model.labels_)
     assert result.macro_f1 == pytest.approx(f1_score(truth, predicted, average="macro", zero_division=0))
@@ -46,7 +47,8 @@ def test_evaluate_matches_predict(small_model):
 
 def test_evaluate_warns_when_the_texts_were_in_the_training_data(small_model):
     texts, labels = tiny_corpus()
-    on_training = threatclf.evaluate(small_model, texts[:6], labels[:6])
+    with pytest.warns(UserWarning, match="6 of 6 texts were in the model's training data"):
+        on_training = threatclf.evaluate(small_model, texts[:6], labels[:6])
     assert on_training.extra["seen_in_training"] == 6
     assert "6 of 6 texts were in the model's training data" in on_training.to_table()
     fresh = threatclf.evaluate(small_model, ["The minister took bribes from a builder.", "It rained all week."],
@@ -55,6 +57,7 @@ def test_evaluate_warns_when_the_texts_were_in_the_training_data(small_model):
     assert json.loads(fresh.to_json())["seen_in_training"] == 0
 
 
+@pytest.mark.filterwarnings("ignore:.*training data:UserWarning")
 def test_evaluate_accepts_an_indicator_frame(small_model):
     texts, labels = tiny_corpus(repeats=1)
     frame = pd.DataFrame(threatclf.labels.to_indicator(labels, small_model.labels_), columns=small_model.labels_)
@@ -109,3 +112,17 @@ def test_cross_validate_with_groups_keeps_each_group_in_one_fold():
     assert grouped.loc["mean", "macro_f1"] < leaky.loc["mean", "macro_f1"]
     with pytest.raises(DataError, match="fewer than cv=3"):
         threatclf.cross_validate(estimator, twins, twin_labels, cv=3, groups=["a", "b"] * n)
+
+
+def test_calibration_error_and_reliability_figures():
+    # Two passages at 0.9 (one positive) and two at 0.1 (one positive): observed 0.5 in both
+    # bins, so each is off by 0.4 and the calibration error is exactly 0.4.
+    result = score_predictions(np.array([[1], [0], [1], [0]]), np.array([[1], [1], [0], [0]]),
+                               np.array([[0.9], [0.9], [0.1], [0.1]]), ["a"])
+    assert result.calibration_error == pytest.approx(0.4)
+    table = threatclf.reliability(np.array([[1], [0], [0], [0]]), np.array([[0.95]] * 4))
+    assert table.loc["0.9-1.0", "observed"] == pytest.approx(0.25)
+    assert table.loc["0.9-1.0", "mean_predicted"] == pytest.approx(0.95)
+    assert table.loc["0.9-1.0", "count"] == 4
+    # A probability of exactly 1.0 falls in the last bin, not an eleventh one.
+    assert list(threatclf.reliability(np.array([[1]]), np.array([[1.0]])).index) == ["0.9-1.0"]

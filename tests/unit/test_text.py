@@ -46,3 +46,12 @@ def test_blank_text_has_no_passage(text):
 def test_invalid_max_words():
     with pytest.raises(ValueError):
         split_passages("x", max_words=0)
+
+
+def test_merging_short_pieces_never_passes_max_words():
+    # 100 five-word lines: merged while the result stays within max_words, never beyond.
+    text = "\n".join(f"Line number {i} says little." for i in range(100))
+    passages = split_passages(text, max_words=120, min_words=30)
+    assert all(len(text[p.start:p.end].split()) <= 120 for p in passages)
+    assert all(len(text[p.start:p.end].split()) >= 30 for p in passages[:-1])
+    assert " ".join(text[p.start:p.end] for p in passages).split() == text.split()

@@ -306,3 +306,22 @@ def test_nothing_written_still_gives_a_valid_file(tmp_path, name):
         assert pq.read_table(target).num_rows == 0
     else:
         assert target.read_bytes() == b""
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.parquet"])
+def test_whole_numbers_beside_a_missing_value_stay_exact(tmp_path, name):
+    # 9007199254740993 is not a float64: a null beside it must not turn the column into floats
+    # (CSV "9007199254740992.0", Parquet double), whether the values come as ints or numpy ints.
+    target = tmp_path / name
+    with RecordWriter(target, LABELS) as writer:
+        writer.write([{"id": "a", "n": 9007199254740993, "m": np.int64(7), "flag": True},
+                      {"id": "b", "n": None, "m": pd.NA, "flag": None}])
+    if name.endswith(".csv"):
+        lines = target.read_text(encoding="utf-8").splitlines()
+        assert lines == ["id,n,m,flag", "a,9007199254740993,7,True", "b,,,"]
+    else:
+        table = pq.read_table(target)
+        assert table.schema.field("n").type == pa.int64()
+        assert table.column("n").to_pylist() == [9007199254740993, None]
+        assert table.column("m").to_pylist() == [7, None]
+        assert table.column("flag").to_pylist() == [True, None]
