@@ -131,21 +131,30 @@ def cmd_info(args) -> int:
     return EXIT_OK
 
 
+def _shown(value) -> str:
+    """A value read from a model folder, printable: control characters (a terminal escape, a
+    newline that would fake a line of output) are shown escaped, never sent to the terminal."""
+    text = str(value)
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 def _print_info(path, metadata: dict) -> None:
-    print(f"model:      {path}")
-    print(f"format:     {metadata.get('format_version')} ({metadata.get('weights_format')})")
-    print(f"created:    {metadata.get('created')} by threatclf {metadata.get('threatclf_version')}, "
-          f"scikit-learn {metadata.get('sklearn_version')}, numpy {metadata.get('numpy_version')}")
+    lines = [f"model:      {path}",
+             f"format:     {metadata.get('format_version')} ({metadata.get('weights_format')})",
+             f"created:    {metadata.get('created')} by threatclf {metadata.get('threatclf_version')}, "
+             f"scikit-learn {metadata.get('sklearn_version')}, numpy {metadata.get('numpy_version')}"]
     data = metadata.get("training_data", {})
-    print(f"training:   {data.get('rows', '?')} rows, sha256 {str(data.get('sha256', '?'))[:16]}…")
-    print(f"features:   {metadata.get('n_features')} ({metadata.get('settings', {}).get('features')}, "
-          f"model {metadata.get('settings', {}).get('model')})")
-    print("labels:     threshold")
+    lines.append(f"training:   {data.get('rows', '?')} rows, sha256 {str(data.get('sha256', '?'))[:16]}…")
+    lines.append(f"features:   {metadata.get('n_features')} ({metadata.get('settings', {}).get('features')}, "
+                 f"model {metadata.get('settings', {}).get('model')})")
+    lines.append("labels:     threshold")
     for label, threshold in metadata.get("thresholds", {}).items():
-        print(f"  {label:<20} {threshold:.3f}")
+        lines.append(f"  {label:<20} {threshold:.3f}")
     for split, figures in (metadata.get("metrics") or {}).items():
         per_label = ", ".join(f"{k} {v['f1']:.3f}" for k, v in figures.get("labels", {}).items())
-        print(f"{split}: macro F1 {figures['macro_f1']:.3f}, micro F1 {figures['micro_f1']:.3f} ({per_label})")
+        lines.append(f"{split}: macro F1 {figures['macro_f1']:.3f}, micro F1 {figures['micro_f1']:.3f} ({per_label})")
+    for line in lines:  # every value comes from the folder's metadata.json
+        print(_shown(line))
 
 
 def cmd_verify(args) -> int:
@@ -156,9 +165,9 @@ def cmd_verify(args) -> int:
         print(f"CHANGED since saving (digest differs): {', '.join(check.changed)}", file=sys.stderr)
         return EXIT_ERROR
     print(f"{args.model_dir}: format {check.metadata['format_version']}, digests OK")
-    print(f"types built on load: {', '.join(check.types) or '(skops defaults only)'}")
+    print(_shown(f"types built on load: {', '.join(check.types) or '(skops defaults only)'}"))
     if check.untrusted:
-        print(f"NOT TRUSTED: {', '.join(check.untrusted)}", file=sys.stderr)
+        print(_shown(f"NOT TRUSTED: {', '.join(check.untrusted)}"), file=sys.stderr)
         return EXIT_ERROR
     print("all types trusted")
     return EXIT_OK
@@ -270,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ThreatclfError, ValueError, OSError) as exc:  # user input: settings, files, data
         if os.environ.get("THREATCLF_DEBUG"):
             raise
-        print(f"threatclf {args.command}: error: {exc}", file=sys.stderr)
+        print(f"threatclf {args.command}: error: {_shown(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"threatclf {args.command}: interrupted", file=sys.stderr)

@@ -7,14 +7,17 @@ A model folder holds::
                      metrics, creation time, and the SHA-256 of every other file
     README.md        the generated model card
 
-Loading reads ``metadata.json`` first, checks the format version and the digests, then asks
-skops which types the file would build and refuses any outside :data:`TRUSTED_TYPES` (or the
-caller's own list) before building a single object.
+Loading reads ``metadata.json`` once, checks the format version and the digests, then reads
+the skops file's schema and refuses any type outside :data:`TRUSTED_TYPES` (or the caller's own
+list) — and any trusted type name built by a skops loader other than the one threatclf's own
+files use for it — before building a single object. The weights are read into memory once:
+the bytes checked are the bytes loaded.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import io
 import json
 import logging
 import os
@@ -60,6 +63,19 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "builtins.float",
     "numpy.ndarray",  # read with allow_pickle=False
 )
+#: The skops loader that builds each trusted type in threatclf's own files. A schema node may
+#: name one type and ask another loader to build it (a sparse matrix or ``numpy.ndarray(*args)``
+#: named "numpy.ndarray"); any other pairing is reported as untrusted.
+TRUSTED_NODES: dict[str, frozenset] = {
+    "ObjectNode": frozenset({"threatclf.classifier.ThreatClassifier"}),
+    "DictNode": frozenset({"builtins.dict"}),
+    "ListNode": frozenset({"builtins.list"}),
+    "TupleNode": frozenset({"builtins.tuple"}),
+    "JsonNode": frozenset({"builtins.str"}),
+    "TypeNode": frozenset({"builtins.str", "builtins.int", "builtins.float"}),
+    "NdArrayNode:numpy": frozenset({"numpy.ndarray"}),  # a .npy member, read with allow_pickle=False
+}
+MAX_METADATA_BYTES = 50_000_000
 WEIGHT_FILES = {"skops": "model.skops", "joblib": "model.joblib"}
 DEFAULT_MODEL_NAME = "threat-default"
 
@@ -195,10 +211,14 @@ def read_metadata(path) -> dict:
     meta_path = path / "metadata.json"
     if not meta_path.is_file():
         raise ModelFormatError(f"{path} is not a threatclf model folder: metadata.json is missing")
+    if meta_path.stat().st_size > MAX_METADATA_BYTES:
+        raise ModelFormatError(f"{meta_path} is larger than {MAX_METADATA_BYTES:,} bytes; not a threatclf model")
     try:
-        metadata = json.loads(meta_path.read_text(encoding="utf-8"))
+        metadata = json.loads(meta_path.read_bytes().decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ModelFormatError(f"{meta_path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ModelFormatError(f"{meta_path} is nested too deeply to be a threatclf model's metadata") from None
     if not isinstance(metadata, dict):
         raise ModelFormatError(f"{meta_path} must hold a JSON object")
     return metadata
@@ -230,32 +250,49 @@ def _check_format_version(metadata: dict, path: Path) -> int:
     return version
 
 
-def _check_digests(metadata: dict, path: Path) -> tuple[Path, list[str]]:
+def _check_digests(metadata: dict, path: Path) -> tuple[Path, bytes, list[str]]:
+    """The weights file's path and bytes (read once, digest checked) and the other files whose
+    digest changed."""
     files = metadata.get("files")
     weights_name = metadata.get("weights_file")
     if not isinstance(files, dict) or not isinstance(weights_name, str) or weights_name not in files:
         raise ModelFormatError(f"{path}/metadata.json lists no digest for the weights file")
-    if Path(weights_name).name != weights_name:
+    if Path(weights_name).name != weights_name or weights_name in ("", ".", ".."):
         raise ModelFormatError(f"{path}/metadata.json names a weights file outside the folder: {weights_name!r}")
-    changed = []
+    weights = path / weights_name
+    if weights.is_symlink() and path.resolve() not in weights.resolve().parents:
+        raise ModelFormatError(f"{weights} is a link to a file outside the model folder; refusing to open it")
+    data, changed = b"", []
     for name, expected in files.items():
-        file = path / Path(name).name
+        if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+            raise ModelFormatError(f"{path}/metadata.json lists a file outside the folder: {name!r}")
+        file = path / name
         if not file.is_file():
             raise ModelFormatError(f"{path}: file {name} listed in metadata.json is missing")
-        actual = _sha256(file)
+        if name == weights_name:
+            data = file.read_bytes()
+            actual = hashlib.sha256(data).hexdigest()
+        else:
+            actual = _sha256(file)
         if actual != expected:
             message = f"{file} does not match the SHA-256 recorded in metadata.json (changed or damaged since saving)"
             if name == weights_name:
                 raise ModelFormatError(message)
             changed.append(name)
-    return path / weights_name, changed
+    return weights, data, changed
 
 
 def _schema_types(node, found: set[str]) -> None:
-    """Every ``module.class`` a skops schema names, at any depth."""
+    """Every type a skops schema builds, at any depth: ``module.class``, or ``module.class
+    (built by <loader>)`` when the node asks a loader other than the one threatclf's own files
+    use for that type (see :data:`TRUSTED_NODES`)."""
     if isinstance(node, dict):
-        if "__module__" in node or "__class__" in node:
-            found.add(f"{node.get('__module__')}.{node.get('__class__')}")
+        if "__module__" in node or "__class__" in node or "__loader__" in node:
+            name = f"{node.get('__module__')}.{node.get('__class__')}"
+            loader = str(node.get("__loader__"))
+            key = f"{loader}:{node.get('type')}" if loader == "NdArrayNode" else loader
+            usual = any(name in names for names in TRUSTED_NODES.values())
+            found.add(f"{name} (built by {key})" if usual and name not in TRUSTED_NODES.get(key, ()) else name)
         for value in node.values():
             _schema_types(value, found)
     elif isinstance(node, list):
@@ -263,43 +300,65 @@ def _schema_types(node, found: set[str]) -> None:
             _schema_types(value, found)
 
 
-def _skops_types(weights: Path) -> list[str]:
-    """The types loading ``weights`` would build: read from its schema, nothing built."""
+def _skops_types(weights: Path, data: bytes | None = None) -> list[str]:
+    """The types loading the skops file (``data``, else read from ``weights``) would build:
+    read from its schema, nothing built."""
     import skops.io as sio
 
-    if not zipfile.is_zipfile(weights):
+    data = weights.read_bytes() if data is None else data
+    if not zipfile.is_zipfile(io.BytesIO(data)):
         raise ModelFormatError(f"{weights} is not a skops file (not a zip archive); refusing to open it")
+    found: set[str] = set()
     try:
-        with zipfile.ZipFile(weights) as archive:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
             schema = json.loads(archive.read("schema.json"))
-        found: set[str] = set()
         _schema_types(schema, found)
-        found.update(sio.get_untrusted_types(file=weights))
-    except Exception as exc:  # a damaged or hand-made archive
-        raise ModelFormatError(f"{weights} is not a readable skops file: {exc}") from None
+        found.update(sio.get_untrusted_types(data=data))
+    except Exception as exc:  # a damaged or hand-made archive; RecursionError for absurd nesting
+        if any(" (built by " in name for name in found):
+            return sorted(found)  # a disguised node skops cannot even audit: report it as untrusted
+        raise ModelFormatError(f"{weights} is not a readable skops file: {type(exc).__name__}: {exc}") from None
     return sorted(found)
 
 
 def verify_model(path, *, trusted: Sequence[str] = ()) -> Verification:
     """Check a model folder without building any object: format, digests and stored types."""
     path = Path(path)
-    metadata = read_metadata(path)
+    return _verify(path, read_metadata(path), trusted)[0]
+
+
+def _verify(path: Path, metadata: dict, trusted: Sequence[str] = ()) -> tuple[Verification, bytes]:
+    """:func:`verify_model` on metadata already read, with the weights' bytes it checked."""
     _check_format_version(metadata, path)
-    weights, changed = _check_digests(metadata, path)
+    weights, data, changed = _check_digests(metadata, path)
     fmt = metadata.get("weights_format")
     if fmt == "joblib":
-        return Verification(path, metadata, ["<pickle: any type>"], ["<pickle: any type>"], changed)
+        return Verification(path, metadata, ["<pickle: any type>"], ["<pickle: any type>"], changed), data
     if fmt != "skops":
         raise ModelFormatError(f"{path}: unknown weights_format {fmt!r} in metadata.json")
-    types = _skops_types(weights)
+    if weights.name != WEIGHT_FILES["skops"]:
+        raise ModelFormatError(f"{path}: a skops model's weights file is {WEIGHT_FILES['skops']}, not {weights.name!r}")
+    types = _skops_types(weights, data)
     allowed = set(TRUSTED_TYPES) | set(trusted)
-    return Verification(path, metadata, types, [t for t in types if t not in allowed], changed)
+    return Verification(path, metadata, types, [t for t in types if t not in allowed], changed), data
 
 
 def _check_consistent(model, metadata: dict, path: Path) -> None:
     """The loaded parts fit together and match metadata.json: a hand-edited file cannot make a
     model that silently scores one label with another's weights, or show other thresholds."""
-    labels = list(model.labels_)
+    labels = model.labels_
+    if type(labels) is not list or not all(type(label) is str for label in labels):
+        raise ModelFormatError(f"{path}: the stored labels are not a list of names")
+    for name in ("coef_", "intercept_", "calibration_", "thresholds_", "training_text_hashes_"):
+        value = getattr(model, name, None)
+        if value is None and name == "training_text_hashes_":
+            continue
+        if type(value) is not np.ndarray or value.dtype.kind not in "fiu":
+            raise ModelFormatError(f"{path}: the stored {name} is not a numeric array ({type(value).__name__})")
+    try:
+        model._validate_params()
+    except (TypeError, ValueError) as exc:
+        raise ModelFormatError(f"{path}: the stored settings are invalid ({exc})") from None
     n = len(labels)
     try:
         n_features = sum(len(v.vocabulary_) for v in model.vectorizers_)
@@ -326,7 +385,7 @@ def _check_consistent(model, metadata: dict, path: Path) -> None:
 def _load_v1(path: Path, metadata: dict, trust) -> object:
     """Loader of model format 1 (threatclf 0.1)."""
     extra = list(trust) if isinstance(trust, (list, tuple, set, frozenset)) else []
-    check = verify_model(path, trusted=extra)
+    check, data = _verify(path, metadata, trusted=extra)  # the metadata read once, by load_model
     weights = path / metadata["weights_file"]
     if metadata["weights_format"] == "joblib":
         if trust is not True:
@@ -338,7 +397,7 @@ def _load_v1(path: Path, metadata: dict, trust) -> object:
             )
         import joblib
 
-        model = joblib.load(weights)
+        model = joblib.load(io.BytesIO(data))
     else:
         if check.untrusted and trust is not True:
             raise UntrustedModelError(
@@ -349,19 +408,19 @@ def _load_v1(path: Path, metadata: dict, trust) -> object:
         import skops.io as sio
 
         try:
-            model = sio.load(weights, trusted=check.types)
+            model = sio.loads(data, trusted=[t for t in check.types if " (built by " not in t])
         except Exception as exc:
             raise ModelFormatError(f"{weights} could not be loaded: {exc}") from None
     from .classifier import ThreatClassifier
 
     if not isinstance(model, ThreatClassifier):
         raise ModelFormatError(f"{weights} holds a {type(model).__name__}, not a ThreatClassifier")
+    _check_consistent(model, metadata, path)
     if list(model.labels_) != list(metadata.get("labels", [])):
         raise ModelFormatError(f"{path}: labels in metadata.json do not match the stored model")
     for name in check.changed:
         warnings.warn(f"{path / name} does not match the SHA-256 recorded in metadata.json (changed since saving)",
                       UserWarning, stacklevel=4)
-    _check_consistent(model, metadata, path)
     return model
 
 

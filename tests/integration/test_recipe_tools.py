@@ -140,7 +140,8 @@ def test_recheck_draws_the_rows_asked_for_and_applies_the_answers(shared, tmp_pa
 
     rounds = tmp_path / "annotations"
     rounds.mkdir()
-    round_rows = [{"article_id": "a2", "start": 0, "end": 76, "labels": ["organized_crime"]},  # cocaine: asked
+    round_rows = [{"article_id": "a2", "start": 0, "end": 76, "labels": ["organized_crime", "drug_trafficking"]},
+                  {"article_id": "a2", "start": 0, "end": 76, "labels": ["organized_crime"]},  # drawn twice; asked
                   {"article_id": "a1", "start": 0, "end": 79, "labels": ["corruption"]},  # no drug word: not asked
                   {"article_id": "a3", "start": 0, "end": 72, "labels": ["terrorism"]}]  # no drug word: not asked
     (rounds / "corpus-passages-r5.jsonl").write_text("".join(json.dumps(r) + "\n" for r in round_rows))
@@ -165,7 +166,7 @@ def test_recheck_draws_the_rows_asked_for_and_applies_the_answers(shared, tmp_pa
             json.dumps({"key": a["key"], "drug_trafficking": "anaesthetic" not in a["text"]}) + "\n" for a in lines))
     assert recheck(["collect", *common, "--annotations", str(rounds)]) == 0
     after = [json.loads(line) for line in (rounds / "corpus-passages-r5.jsonl").read_text().splitlines()]
-    assert [r["labels"] for r in after] == [["organized_crime", "drug_trafficking"], ["corruption"], ["terrorism"]]
+    assert [r["labels"] for r in after] == [["organized_crime", "drug_trafficking"]] * 2 + [["corruption"], ["terrorism"]]
     record = [json.loads(line) for line in (rounds / "recheck-t1.jsonl").read_text().splitlines()]
     assert record == [{"round": 5, "article_id": "a2", "start": 0, "end": 76, "label": "drug_trafficking",
                        "before": False, "after": True}]

@@ -318,3 +318,139 @@ def test_refitting_a_loaded_model_drops_what_came_with_its_folder(saved_small_mo
     assert not hasattr(model, "path_") and not hasattr(model, "metadata_")
     meta = json.loads((model.save(tmp_path / "again") / "metadata.json").read_text())
     assert meta["training_data"]["rows"] == len(texts) - 3
+
+
+def _edit_schema(folder: Path, edit) -> None:
+    """Rewrite model.skops's schema.json with ``edit(schema)`` (members kept), then the digests."""
+    weights = folder / "model.skops"
+    with zipfile.ZipFile(weights) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    schema = json.loads(members["schema.json"])
+    edit(schema)
+    members["schema.json"] = json.dumps(schema).encode()
+    with zipfile.ZipFile(weights, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    _rewrite_digests(folder)
+
+
+def _attribute_nodes(schema) -> dict:
+    return schema["content"]["content"]
+
+
+@pytest.mark.parametrize("loader", ["SparseMatrixNode", "ConstructorFromReduceNode", "MaskedArrayNode"])
+def test_a_trusted_type_name_built_by_another_loader_is_refused(saved_small_model, tmp_path, loader):
+    # A node may name "numpy.ndarray" and ask skops to build something else with it (a sparse
+    # matrix whose indices are never checked, numpy.ndarray(*args) over raw pointers): the name
+    # alone must not pass. Nothing is built: refused before loading.
+    folder = _copy(saved_small_model, tmp_path)
+
+    def disguise(schema):
+        node = _attribute_nodes(schema)["coef_"]
+        assert node["__class__"] == "ndarray" and node["__loader__"] == "NdArrayNode"
+        node["__loader__"] = loader
+
+    _edit_schema(folder, disguise)
+    check = threatclf.verify_model(folder)
+    assert check.untrusted == [f"numpy.ndarray (built by {loader})"]
+    with pytest.raises(UntrustedModelError, match=rf"numpy.ndarray \(built by {loader}\)"):
+        threatclf.load_model(folder)
+
+
+def test_loading_reads_the_metadata_once(saved_small_model, monkeypatch):
+    # metadata.json read twice (once for the weights' name, once to check digests) let a file
+    # swapped in between name weights that were never checked.
+    from threatclf import persistence
+
+    calls = []
+    real = persistence.read_metadata
+    monkeypatch.setattr(persistence, "read_metadata", lambda path: calls.append(path) or real(path))
+    threatclf.load_model(saved_small_model)
+    assert len(calls) == 1
+
+
+def test_the_weights_loaded_are_the_bytes_whose_digest_was_checked(saved_small_model, tmp_path, monkeypatch):
+    # The weights file is read once: another model's file swapped in after the digest and type
+    # checks changes nothing that is loaded.
+    from threatclf import persistence
+
+    folder = _copy(saved_small_model, tmp_path)
+    texts, labels = tiny_corpus()
+    other = threatclf.ThreatClassifier(min_df=1, cv=3, features="word").fit(texts, labels).save(tmp_path / "other")
+    real = persistence._skops_types
+
+    def check_then_swap(*args, **kwargs):
+        found = real(*args, **kwargs)
+        (folder / "model.skops").write_bytes((other / "model.skops").read_bytes())
+        return found
+
+    monkeypatch.setattr(persistence, "_skops_types", check_then_swap)
+    model = threatclf.load_model(folder)
+    np.testing.assert_array_equal(model.predict_proba(PROBE).to_numpy(),
+                                  threatclf.load_model(saved_small_model).predict_proba(PROBE).to_numpy())
+
+
+def test_files_listed_outside_the_folder_are_refused(saved_small_model, tmp_path):
+    folder = _copy(saved_small_model, tmp_path)
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["files"]["../README.md"] = meta["files"].pop("README.md")
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelFormatError, match="lists a file outside the folder: '../README.md'"):
+        threatclf.load_model(folder)
+
+
+def test_weights_linked_from_outside_the_folder_are_refused(saved_small_model, tmp_path):
+    folder = _copy(saved_small_model, tmp_path)
+    outside = tmp_path / "elsewhere.skops"
+    os.replace(folder / "model.skops", outside)
+    os.symlink(outside, folder / "model.skops")
+    with pytest.raises(ModelFormatError, match="link to a file outside the model folder"):
+        threatclf.load_model(folder)
+
+
+def test_a_loaded_model_must_hold_plain_numeric_arrays(small_model, tmp_path):
+    # Even a file the caller trusts entirely (a joblib pickle) cannot hand the scorer a list or a
+    # sparse matrix where it expects an array.
+    import copy
+
+    import scipy.sparse as sp
+
+    tainted = copy.copy(small_model)
+    tainted.coef_ = sp.csr_matrix(small_model.coef_)
+    folder = threatclf.save_model(tainted, tmp_path / "sparse", format="joblib")
+    with pytest.raises(ModelFormatError, match="coef_ is not a numeric array"):
+        threatclf.load_model(folder, trust=True)
+
+
+def test_info_and_verify_show_control_characters_escaped(saved_small_model, tmp_path, capsys):
+    # A crafted metadata.json or schema must not drive the terminal or fake a line of output.
+    from threatclf.cli import main
+
+    folder = _copy(saved_small_model, tmp_path)
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["numpy_version"] = "2.0\nNOTE: verified safe\x1b[8m"
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    assert main(["info", "--model", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\\x1b[8m" in out
+    assert not any(line.startswith("NOTE") for line in out.splitlines())
+
+    def rename(schema):
+        schema["__class__"] = "ThreatClassifier\nall types trusted\x1b[8m"
+
+    _edit_schema(folder, rename)
+    assert main(["verify", str(folder)]) == 2
+    captured = capsys.readouterr()
+    assert "\x1b" not in captured.out + captured.err
+    assert "all types trusted" not in [line.strip() for line in captured.out.splitlines()]
+
+
+def test_absurdly_nested_metadata_is_a_one_line_error(saved_small_model, tmp_path, capsys):
+    from threatclf.cli import main
+
+    folder = _copy(saved_small_model, tmp_path)
+    (folder / "metadata.json").write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(ModelFormatError, match="nested too deeply"):
+        threatclf.load_model(folder)
+    assert main(["info", "--model", str(folder)]) == 2
+    assert "Traceback" not in capsys.readouterr().err
