@@ -67,16 +67,20 @@ class LabelSummary:
     output: str | None = None
     rejects: str | None = None
     resumed_chunks: int = 0
+    #: Rows and passages of the resumed chunks, labelled by the interrupted run (not in the rates).
+    resumed_rows: int = 0
+    resumed_passages: int = 0
     #: Input rows whose id an earlier row already had: their output rows are not unique by id.
     duplicate_ids: int = 0
 
     @property
     def rows_per_s(self) -> float:
-        return self.rows_read / self.elapsed_s if self.elapsed_s else 0.0
+        """Rows labelled by this run per second (a resumed run's earlier chunks left out)."""
+        return (self.rows_read - self.resumed_rows) / self.elapsed_s if self.elapsed_s else 0.0
 
     @property
     def passages_per_s(self) -> float:
-        return self.passages / self.elapsed_s if self.elapsed_s else 0.0
+        return (self.passages - self.resumed_passages) / self.elapsed_s if self.elapsed_s else 0.0
 
     def to_dict(self) -> dict:
         return {**asdict(self), "rows_per_s": round(self.rows_per_s, 1), "passages_per_s": round(self.passages_per_s, 1)}
@@ -87,6 +91,8 @@ class LabelSummary:
             f"rows in {self.rows_read:,} | labelled {self.labelled:,} | rejected {self.rejected:,} | "
             f"passages {self.passages:,}\nlabels: {counts}\n"
             f"elapsed {self.elapsed_s:.1f} s | {self.rows_per_s:,.0f} rows/s | {self.passages_per_s:,.0f} passages/s"
+            + (f"\nresumed: {self.resumed_chunks:,} chunks ({self.resumed_rows:,} rows) were taken from the "
+               "interrupted run" if self.resumed_chunks else "")
             + (f"\noutput: {self.output}" if self.output else "")
             + (f"\nrejects: {self.rejects}" if self.rejected else "")
             + (f"\nWARNING: {self.duplicate_ids:,} rows repeat an id of an earlier row; "
@@ -179,7 +185,7 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int]:
                 if options.keep_text:
                     record["text"] = ""
                 record["labels"] = []
-                record["scores"] = {lab: 0.0 for lab in labels}
+                record["scores"] = {lab: None for lab in labels}  # no text, no score (not a 0 % chance)
                 article_rows.append(record)
         return [record for article_rows in rows for record in article_rows], len(spans)
     terms, is_word = model._evidence_terms() if options.top_terms and passage_texts else (None, None)
@@ -207,7 +213,7 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int]:
     records = []
     for i, entry in enumerate(per_article):
         if entry is None:
-            records.append({"id": ids[i], "labels": [], "scores": {lab: 0.0 for lab in labels}, "evidence": []})
+            records.append({"id": ids[i], "labels": [], "scores": {lab: None for lab in labels}, "evidence": []})
             continue
         first, best, top, assigned = entry
         evidence = []
@@ -339,7 +345,7 @@ class _ChunkStore:
     def __init__(self, output: Path):
         self.folder = output.with_name(output.name + _PARTIAL_SUFFIX)
 
-    def open(self, fingerprint: dict, resume: bool) -> set[int]:
+    def open(self, fingerprint: dict, resume: bool, restart: bool = False) -> set[int]:
         manifest = self.folder / "manifest.json"
         if self.folder.exists():
             if resume:
@@ -349,12 +355,17 @@ class _ChunkStore:
                     previous = None
                 if previous != fingerprint:
                     raise DataError(
-                        f"cannot resume: {self.folder} was made from other inputs, model or options; "
-                        "run again without --resume to start over"
+                        f"cannot resume: {self.folder} was made from {_what_differs(previous, fingerprint)}; "
+                        "run again with --restart (restart=True) to discard it and start over"
                     )
                 return self.done()
-            logger.warning("starting over: removing %s left by an earlier run (use resume to continue it)",
-                           self.folder)
+            finished = len(self.done())
+            if finished and not restart:  # hours of work are not thrown away by a forgotten flag
+                raise DataError(
+                    f"{self.folder} holds {finished} finished chunks of an earlier run: add --resume "
+                    "(resume=True) to continue it, or --restart (restart=True) to discard it and start over"
+                )
+            logger.warning("starting over: removing %s left by an earlier run", self.folder)
             shutil.rmtree(self.folder)
         self.folder.mkdir(parents=True)
         _atomic_write_text(manifest, json.dumps(fingerprint, indent=1))
@@ -379,6 +390,20 @@ class _ChunkStore:
     def read(self, index: int, which: int) -> list[dict]:
         with open(self.paths(index)[which], encoding="utf-8") as handle:
             return [json.loads(line) for line in handle]
+
+
+def _what_differs(previous, current: dict) -> str:
+    """Which part of a run's fingerprint changed, in words, for the cannot-resume message."""
+    if not isinstance(previous, dict):
+        return "an unreadable earlier run"
+    if previous.get("inputs") != current["inputs"]:
+        return "other input files (or the files changed since)"
+    if previous.get("model") != current["model"]:
+        return "another model"
+    changed = [f"{name}={old!r} (now {current[part][name]!r})"
+               for part in ("reader", "options") for name, old in (previous.get(part) or {}).items()
+               if current[part].get(name) != old]
+    return "other options: " + ", ".join(changed) if changed else "other options"
 
 
 def _id_digests(ids: list) -> list[int]:
@@ -459,13 +484,14 @@ def _worker_chunk(store_folder: str, batch, options: LabelOptions) -> tuple[int,
 def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: str = "id", passages: bool = False,
                 threshold=None, top_terms: int = 5, max_words: int = DEFAULT_MAX_WORDS, keep_text: bool = False,
                 chunk_size: int = 2000, max_text_chars: int = 1_000_000, n_jobs: int = 1, resume: bool = False,
-                rejects=None, progress: bool | None = None) -> LabelSummary:
+                restart: bool = False, rejects=None, progress: bool | None = None) -> LabelSummary:
     """Label CSV / JSONL / Parquet files (or folders of .txt files) into ``output``.
 
     The format of ``output`` follows its extension (``.jsonl[.gz]``, ``.csv[.gz]``,
     ``.parquet``). Bad rows go to ``rejects`` (default ``OUTPUT.rejects.jsonl``) with their
     file, line, id and reason. ``resume=True`` continues a killed run with the same inputs,
-    model and options, giving the output an uninterrupted run would have given.
+    model and options, giving the output an uninterrupted run would have given; a run that
+    would discard an earlier run's finished chunks needs ``restart=True``.
     """
     started = time.perf_counter()
     paths = [Path(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
@@ -500,7 +526,9 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     output.parent.mkdir(parents=True, exist_ok=True)
     rejects_path.parent.mkdir(parents=True, exist_ok=True)
     store = _ChunkStore(output)
-    done = store.open(_fingerprint(paths, model, reader_options, options), resume)
+    if resume and restart:
+        raise DataError("resume and restart exclude each other")
+    done = store.open(_fingerprint(paths, model, reader_options, options), resume, restart)
     summary = LabelSummary(resumed_chunks=len(done))
 
     show = (sys.stderr.isatty() if progress is None else progress)
@@ -552,6 +580,10 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
         _WORKER.clear()
 
     all_stats = [store.stats(index) for index in indices]
+    for index, stats in zip(indices, all_stats):
+        if index in done:
+            summary.resumed_rows += stats["rows_read"]
+            summary.resumed_passages += stats["passages"]
     counts: Counter = Counter()
     for stats in all_stats:
         summary.rows_read += stats["rows_read"]

@@ -11,12 +11,15 @@ import json
 import os
 import sys
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 
 from . import __version__
 from .exceptions import ModelFormatError, ThreatclfError
 
 EXIT_OK, EXIT_ERROR, EXIT_REJECTS = 0, 2, 3
+#: Below this many positive examples a label's learned threshold is noise (train warns).
+FEW_POSITIVES = 30
 
 
 def _threshold(value: str):
@@ -78,6 +81,12 @@ def cmd_train(args) -> int:
         known = params.get("label_names") or sorted({name for names in labels for name in names})
         dev_texts, dev_labels = load_labelled(args.dev, text_col=args.text_col, labels_col=args.labels_col,
                                               known_labels=known)
+    positives = Counter(name for names in labels for name in names)
+    few = {name: n for name, n in sorted(positives.items()) if n < FEW_POSITIVES}
+    if few:
+        print("threatclf train: warning: few examples for " + ", ".join(f"{k} ({v})" for k, v in few.items())
+              + f"; under ~{FEW_POSITIVES} a label's threshold and figures are unreliable (for small data try "
+              "--min-df 1 --cv 3, and label more)", file=sys.stderr)
     _say(args, f"training on {len(texts):,} texts from {', '.join(args.data)} ...")
     model.fit(texts, labels, groups=groups if args.group_col else None)
     metrics = {}
@@ -180,7 +189,8 @@ def cmd_label(args) -> int:
     summary = label_files(
         args.inputs, args.output, model, text_col=args.text_col, id_col=args.id_col, passages=args.passages,
         threshold=args.threshold, top_terms=args.top_terms, keep_text=args.keep_text, chunk_size=args.chunk_size,
-        max_text_chars=args.max_text_chars, n_jobs=args.n_jobs, resume=args.resume, rejects=args.rejects,
+        max_text_chars=args.max_text_chars, n_jobs=args.n_jobs, resume=args.resume, restart=args.restart,
+        rejects=args.rejects,
         progress=False if args.quiet else None,
     )
     if args.summary_json:
@@ -219,11 +229,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group-col", help="column naming each row's source document (e.g. article id): rows of one "
                    "document stay in one cross-validation fold, so thresholds are not learned from leaked scores")
     p.add_argument("--config", help="JSON file of ThreatClassifier settings")
-    p.add_argument("--features", choices=["word", "char", "word+char"])
-    p.add_argument("--model", dest="model", choices=["logreg", "nblogreg", "logreg+nblogreg", "svm", "sgd"])
-    p.add_argument("--C", type=float)
-    p.add_argument("--cv", type=int)
-    p.add_argument("--min-df", type=int)
+    p.add_argument("--features", choices=["word", "char", "word+char"],
+                   help="word 1-2-grams, character 2-5-grams, or both (default: word+char)")
+    p.add_argument("--model", dest="model", choices=["logreg", "nblogreg", "logreg+nblogreg", "svm", "sgd"],
+                   help="the linear model fitted per label (default: logreg)")
+    p.add_argument("--C", type=float, help="inverse regularisation strength (default: 10; smaller is simpler)")
+    p.add_argument("--cv", type=int, help="folds for the out-of-fold thresholds and calibration (default: 5; "
+                   "3 for a few dozen examples per label)")
+    p.add_argument("--min-df", type=int, help="drop n-grams found in fewer training texts (default: 2; "
+                   "1 for small data)")
     p.add_argument("--features-per-label", type=int,
                    help="fit each label on its K features with the highest chi-squared score")
     p.add_argument("--n-jobs", type=int, help="threads for training (labels are fitted in parallel)")
@@ -262,7 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=int, default=2000, help="rows per chunk, the unit of resuming (default: 2000)")
     p.add_argument("--max-text-chars", type=int, default=1_000_000,
                    help="reject texts longer than this many characters (default: 1,000,000)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run with the same settings")
+    restart = p.add_mutually_exclusive_group()
+    restart.add_argument("--resume", action="store_true", help="continue an interrupted run with the same settings")
+    restart.add_argument("--restart", action="store_true",
+                         help="discard an interrupted run's finished chunks (OUTPUT.partial/) and start over")
     p.add_argument("--rejects", help="where rejected rows go (default: OUTPUT.rejects.jsonl)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
     p.add_argument("--summary-json", action="store_true", help="print the run summary as JSON on stdout")
@@ -282,8 +299,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"threatclf {args.command}: error: {_shown(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print(f"threatclf {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return _interrupted(args)
+    except SystemError as exc:  # Ctrl-C landing inside compiled (numba) code arrives wrapped
+        if not _caused_by_interrupt(exc):
+            raise
+        return _interrupted(args)
+
+
+def _interrupted(args) -> int:
+    hint = "; run the same command with --resume to continue" if args.command == "label" else ""
+    print(f"threatclf {args.command}: interrupted{hint}", file=sys.stderr)
+    return 130
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,9 +29,11 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
         "## Intended use",
         "",
         metadata.get("intended_use")
-        or "Tagging news passages (a headline with its lead, a paragraph, or up to ~130 words) with the "
-        "threat topics they report on, to find and count such passages in large corpora. Labels are "
-        "leads for a human reader, not findings: check the evidence before relying on one.",
+        or ("Tagging news passages (a headline with its lead, a paragraph, or up to ~130 words) with the "
+            + ("threat topics they report on" if set(labels) <= set(LABEL_DEFINITIONS) else
+               f"categories its trainer defined ({', '.join(labels)})")
+            + ", to find and count such passages in large corpora. Labels are leads for a human reader, "
+            "not findings: check the evidence before relying on one."),
         "",
         "## Labels",
         "",
@@ -74,7 +76,9 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
         "",
         "- Bag-of-n-grams features: the model sees words and character sequences, not meaning; it can be "
         "fooled by topic words used in passing, and misses threats described in unusual words.",
-        "- Trained on English news; other languages and registers (social media, reports) are out of scope.",
+        ("- Trained on English news; other languages and registers (social media, reports) are out of scope."
+         if set(labels) <= set(LABEL_DEFINITIONS) else
+         "- Fitted only to the training data described above: measure it on your own text before use."),
         "- Probabilities come from a sigmoid fitted on out-of-fold scores of the training data. On documents "
         "unlike the training data they tend to run high in the middle of the range; measure it on a labelled "
         "sample of your own text with `threatclf.evaluate` (calibration error) and `threatclf.reliability`.",

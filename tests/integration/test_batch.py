@@ -259,7 +259,8 @@ def test_resume_after_a_crash_gives_the_uninterrupted_output(small_model, corpus
     assert len(list((tmp_path / "out.jsonl.partial").glob("*.done.json"))) == 3
     monkeypatch.setattr(batch_module, "_process_chunk", real)
     summary = threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
-    assert summary.resumed_chunks == 3
+    assert summary.resumed_chunks == 3 and summary.resumed_rows == 9
+    assert "resumed: 3 chunks (9 rows) were taken from the interrupted run" in summary.to_text()
     assert out.read_bytes() == expected
     assert not (tmp_path / "out.jsonl.partial").exists()
 
@@ -270,7 +271,7 @@ def test_resume_refuses_other_settings(small_model, corpus, tmp_path, monkeypatc
     with pytest.raises(KeyboardInterrupt):
         threatclf.label_files(path, tmp_path / "out.jsonl", small_model, chunk_size=3, progress=False)
     monkeypatch.undo()
-    with pytest.raises(DataError, match="cannot resume"):
+    with pytest.raises(DataError, match=r"cannot resume: .* was made from other options: threshold=None \(now 0.9\)"):
         threatclf.label_files(path, tmp_path / "out.jsonl", small_model, chunk_size=3, progress=False, resume=True,
                               threshold=0.9)
 
@@ -389,11 +390,11 @@ def test_resume_refuses_another_model_or_a_changed_input(small_model, corpus, tm
     monkeypatch.setattr(batch_module, "_process_chunk", real)
     texts, labels = tiny_corpus()
     other = threatclf.ThreatClassifier(min_df=1, cv=3, features="word").fit(texts, labels)
-    with pytest.raises(DataError, match="cannot resume"):
+    with pytest.raises(DataError, match="cannot resume: .* was made from another model"):
         threatclf.label_files(path, out, other, chunk_size=3, progress=False, resume=True)
     with open(path, "a") as handle:
         handle.write(json.dumps({"id": "late", "text": "A bomb exploded."}) + "\n")
-    with pytest.raises(DataError, match="cannot resume"):
+    with pytest.raises(DataError, match="cannot resume: .* was made from other input files"):
         threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
 
 
@@ -406,7 +407,11 @@ def test_a_fresh_run_after_an_interrupted_one_starts_over(small_model, corpus, t
     with pytest.raises(KeyboardInterrupt):
         threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, threshold=1.0)
     monkeypatch.setattr(batch_module, "_process_chunk", real)
-    threatclf.label_files(path, out, small_model, chunk_size=3, progress=False)
+    # A forgotten --resume must not throw finished work away: it takes --restart.
+    with pytest.raises(DataError, match=r"holds 2 finished chunks of an earlier run: add --resume"):
+        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False)
+    assert len(list((tmp_path / "out.jsonl.partial").glob("*.done.json"))) == 2
+    threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, restart=True)
     assert out.read_bytes() == expected
 
 
@@ -457,3 +462,19 @@ def test_evidence_leaves_out_terms_made_only_of_stop_words():
     X = sp.csr_matrix(np.array([[5.0, 1.0, 2.0, 4.0]]))
     weights = np.array([3.0, 1.0, 1.0, 2.0])
     assert batch_module._top_terms(X, 0, weights, terms, np.ones(4, bool), top=3) == ["the attack", "bomb"]
+
+
+def test_an_article_without_text_gets_no_scores_rather_than_zeros(small_model, tmp_path):
+    # 0.0 would read as "certainly not"; an empty or blank text was never scored.
+    df = pd.DataFrame({"id": ["a", "b", "c"], "text": ["Militants bombed the market.", "", "   "]})
+    out = threatclf.label_dataframe(df, small_model, id_col="id")
+    scores = out[[f"score_{label}" for label in small_model.labels_]]
+    assert scores.iloc[0].notna().all() and scores.iloc[1:].isna().all().all()
+    assert out.loc[1, "labels"] == [] and out.loc[1, "evidence"] == []
+    path = write_jsonl(tmp_path / "in.jsonl", df.to_dict("records"))
+    threatclf.label_files(path, tmp_path / "out.jsonl", small_model, progress=False)
+    rows = read_output(tmp_path / "out.jsonl")
+    assert set(rows["b"]["scores"].values()) == {None} and rows["b"]["labels"] == []
+    threatclf.label_files(path, tmp_path / "p.jsonl", small_model, passages=True, progress=False)
+    rows = read_output(tmp_path / "p.jsonl")
+    assert rows["c"]["passage"] is None and set(rows["c"]["scores"].values()) == {None}

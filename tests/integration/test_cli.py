@@ -335,10 +335,57 @@ def test_version_interrupt_and_debug(data_files, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(batch_module, "label_files", interrupted)
     argv = ["label", str(data_files / "train.jsonl"), "-o", str(tmp_path / "out.jsonl"), "--model", _small_model(data_files)]
     code, _, err = run([str(a) for a in argv], capsys)
-    assert code == 130 and "interrupted" in err
+    assert code == 130 and "interrupted; run the same command with --resume" in err
+
+    def interrupted_in_compiled_code(*args, **kwargs):  # how numba hands on a Ctrl-C
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise SystemError("CPUDispatcher(<function _kernel>) returned a result with an exception set")
+
+    monkeypatch.setattr(batch_module, "label_files", interrupted_in_compiled_code)
+    code, _, err = run([str(a) for a in argv], capsys)
+    assert code == 130 and "Traceback" not in err
+
+    def a_real_system_error(*args, **kwargs):
+        raise SystemError("a bug")
+
+    monkeypatch.setattr(batch_module, "label_files", a_real_system_error)
+    with pytest.raises(SystemError, match="a bug"):
+        main([str(a) for a in argv])
     monkeypatch.undo()
     missing = ["evaluate", str(tmp_path / "missing.jsonl"), "--model", str(_small_model(data_files))]
     assert run(missing, capsys)[0] == 2
     monkeypatch.setenv("THREATCLF_DEBUG", "1")
     with pytest.raises(threatclf.ThreatclfError):
         main(missing)
+
+
+def test_train_warns_about_labels_with_few_examples(data_files, tmp_path, capsys):
+    from threatclf.cli import FEW_POSITIVES
+
+    texts, labels = tiny_corpus()
+    counts = {name: sum(name in names for names in labels) for name in {n for names in labels for n in names}}
+    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m"), "--min-df", "1",
+                        "--cv", "3", "-q"], capsys)
+    assert code == 0
+    expected = [f"{name} ({n})" for name, n in sorted(counts.items()) if n < FEW_POSITIVES]
+    assert expected and f"warning: few examples for {', '.join(expected)}" in err
+
+
+def test_train_help_states_the_classifier_defaults():
+    # The help text quotes defaults; they must be the ThreatClassifier's.
+    result = subprocess.run([installed_command(), "train", "--help"], capture_output=True, text=True)
+    entries, current = {}, None
+    for line in result.stdout.split("options:", 1)[1].splitlines():
+        if line.startswith("  -"):
+            current = line.split()[0].rstrip(",")
+            entries[current] = line
+        elif current:
+            entries[current] += " " + line.strip()
+    defaults = threatclf.ThreatClassifier().get_params()
+    for option, name in (("--features", "features"), ("--model", "model"), ("--C", "C"), ("--cv", "cv"),
+                         ("--min-df", "min_df")):
+        value = defaults[name]
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        assert f"(default: {shown}" in " ".join(entries[option].split()), option

@@ -454,3 +454,12 @@ def test_absurdly_nested_metadata_is_a_one_line_error(saved_small_model, tmp_pat
         threatclf.load_model(folder)
     assert main(["info", "--model", str(folder)]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_the_card_of_a_model_with_its_own_labels_does_not_claim_threat_topics(tmp_path):
+    texts, labels = tiny_corpus()
+    own = [["cyber" if "agents" in t else "fraud"] if names else [] for t, names in zip(texts, labels)]
+    folder = threatclf.ThreatClassifier(min_df=1, cv=3).fit(texts, own).save(tmp_path / "own")
+    card = (folder / "README.md").read_text()
+    assert "categories its trainer defined (cyber, fraud)" in card and "threat topics" not in card
+    assert "Trained on English news" not in card
