@@ -1,7 +1,8 @@
-"""Re-check one label of earlier annotation rounds under sharper guidance, and apply the answers.
+r"""Re-check one label of earlier annotation rounds under sharper guidance, and apply the answers.
 
-    python models/annotations/recheck.py draw --name c1-drug_trafficking --label drug_trafficking \
-        --rows without --words 'drug|narco|cocaine|cartel|traffick' --batches 4 --work /tmp/c1
+    python models/annotations/recheck.py draw --name c1-drug_trafficking --label drug_trafficking --rows without \
+        --words '\bdrug|narco|cocaine|heroin|marijuana|cannabis|fentanyl|\bmeth\b|methamphetamine|opium|opioid|\bcartel|traffick' \
+        --batches 4 --work /tmp/c1
     # annotators write WORK/batchB.labels.jsonl ({"key", "<label>": true/false}) for every WORK/batchB.jsonl
     python models/annotations/recheck.py collect --name c1-drug_trafficking --work /tmp/c1
 
@@ -136,26 +137,33 @@ def collect(args, shared: Path) -> int:
 
 
 def apply_record(changed: list[dict], folder: Path = HERE) -> None:
-    """Set or clear each changed row's label in its round file under ``folder`` (label order kept canonical)."""
+    """Set or clear each changed row's label in its round file under ``folder`` (label order kept
+    canonical). Every file is checked before any is written; a passage drawn twice in a round
+    is matched by its label as it was when re-checked."""
     order = list(DEFAULT_LABELS)
     by_round: dict[int, dict] = {}
     for r in changed:
-        by_round.setdefault(r["round"], {})[(r["article_id"], r["start"], r["end"])] = r
-    for number, rows in by_round.items():
+        by_round.setdefault(r["round"], {}).setdefault((r["article_id"], r["start"], r["end"]), []).append(r)
+    contents = {}
+    for number, fixes in sorted(by_round.items()):
         path = folder / f"corpus-passages-r{number}.jsonl"
         lines = []
         for row in read_jsonl(path):
-            fix = rows.pop((row["article_id"], row["start"], row["end"]), None)
+            pending = fixes.get((row["article_id"], row["start"], row["end"]), [])
+            fix = next((f for f in pending if (f["label"] in row["labels"]) == f["before"]), None)
             if fix is not None:
-                if (fix["label"] in row["labels"]) != fix["before"]:
-                    sys.exit(f"{path.name}: {row['article_id']} {row['start']}-{row['end']} no longer has "
-                             f"{fix['label']}={fix['before']}; was the recheck applied already?")
+                pending.remove(fix)
                 names = set(row["labels"]) - {fix["label"]} | ({fix["label"]} if fix["after"] else set())
                 row["labels"] = sorted(names, key=order.index)
             lines.append(json.dumps(row) + "\n")
-        if rows:
-            sys.exit(f"{path.name}: {len(rows)} re-checked rows are not in the file, e.g. {next(iter(rows))}")
-        path.write_text("".join(lines))
+        left = [f for pending in fixes.values() for f in pending]
+        if left:
+            sys.exit(f"{path.name}: {len(left)} re-checked rows are not in the file with {left[0]['label']}="
+                     f"{left[0]['before']}, e.g. {left[0]['article_id']} {left[0]['start']}-{left[0]['end']}; "
+                     "was the recheck applied already?")
+        contents[path] = "".join(lines)
+    for path, text in contents.items():
+        path.write_text(text)
 
 
 def main(argv=None) -> int:
