@@ -510,6 +510,8 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
             raise DataError(f"{name} must be an integer >= {least}, got {value!r}")
     if text_col == id_col:
         raise DataError(f"text and id columns must differ (both {text_col!r})")
+    if resume and restart:
+        raise DataError("resume and restart exclude each other")
     if n_jobs == 0:
         raise DataError("n_jobs must be a positive number of processes, or negative for all cores but |n|-1")
     if n_jobs < 1:
@@ -526,8 +528,6 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     output.parent.mkdir(parents=True, exist_ok=True)
     rejects_path.parent.mkdir(parents=True, exist_ok=True)
     store = _ChunkStore(output)
-    if resume and restart:
-        raise DataError("resume and restart exclude each other")
     done = store.open(_fingerprint(paths, model, reader_options, options), resume, restart)
     summary = LabelSummary(resumed_chunks=len(done))
 

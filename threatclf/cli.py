@@ -118,10 +118,8 @@ def cmd_evaluate(args) -> int:
         warnings.simplefilter("ignore", UserWarning)
         result = evaluate(model, texts, labels)
     print(result.to_json() if args.format == "json" else result.to_table())
-    seen = result.extra.get("seen_in_training")
-    if seen and args.format == "json":  # the table carries its own WARNING line
-        print(f"threatclf evaluate: warning: {seen:,} of {result.n_samples:,} texts were in the model's "
-              "training data; these are not held-out figures", file=sys.stderr)
+    if result.seen_in_training_warning() and args.format == "json":  # the table carries its own WARNING line
+        print(f"threatclf evaluate: warning: {result.seen_in_training_warning()}", file=sys.stderr)
     return EXIT_OK
 
 

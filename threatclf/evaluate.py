@@ -56,11 +56,16 @@ class Evaluation:
         lines.append(f"{'micro F1':<20} {self.micro_f1:>34.3f}   (n = {self.n_samples})")
         if self.calibration_error is not None:
             lines.append(f"{'calibration error':<20} {self.calibration_error:>34.3f}   (0 = probabilities mean what they say)")
-        seen = self.extra.get("seen_in_training")
-        if seen:
-            lines.append(f"WARNING: {seen:,} of {self.n_samples:,} texts were in the model's training data; "
-                         "these are not held-out figures")
+        if self.seen_in_training_warning():
+            lines.append(f"WARNING: {self.seen_in_training_warning()}")
         return "\n".join(lines)
+
+    def seen_in_training_warning(self) -> str | None:
+        """Why these figures are not held-out ones, when some texts were in the training data."""
+        seen = self.extra.get("seen_in_training")
+        if not seen:
+            return None
+        return f"{seen:,} of {self.n_samples:,} texts were in the model's training data; these are not held-out figures"
 
 
 def score_predictions(Y_true: np.ndarray, Y_pred: np.ndarray, proba: np.ndarray | None,
@@ -121,9 +126,8 @@ def evaluate(model, texts: Iterable[str], labels) -> Evaluation:
     are not held-out figures.
     """
     result = _evaluate(model, texts, labels)
-    if result.extra["seen_in_training"]:
-        warnings.warn(f"{result.extra['seen_in_training']:,} of {result.n_samples:,} texts were in the model's "
-                      "training data; these are not held-out figures", UserWarning, stacklevel=2)
+    if result.seen_in_training_warning():
+        warnings.warn(result.seen_in_training_warning(), UserWarning, stacklevel=2)
     return result
 
 
