@@ -302,8 +302,9 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
         score_columns = [f"score_{lab}" for lab in labels]
         columns = ([key, "passage", "start", "end", "text", "labels"] + score_columns if passages
                    else list(df.columns) + ["labels"] + score_columns + ["evidence"])
-        return pd.DataFrame(columns=columns)
-    scores = pd.DataFrame([r.pop("scores") for r in records], columns=labels).add_prefix("score_")
+        return pd.DataFrame(columns=columns).astype({c: "float64" for c in score_columns})
+    # float64 even when every text of the call is empty (its scores all None): NaN, not object
+    scores = pd.DataFrame([r.pop("scores") for r in records], columns=labels, dtype="float64").add_prefix("score_")
     result = pd.DataFrame.from_records(records)
     if passages:
         result = result.rename(columns={"id": key})

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .exceptions import ModelFormatError, ThreatclfError
+from .persistence import printable
 
 EXIT_OK, EXIT_ERROR, EXIT_REJECTS = 0, 2, 3
 #: Below this many positive examples a label's learned threshold is noise (train warns).
@@ -138,13 +139,6 @@ def cmd_info(args) -> int:
     return EXIT_OK
 
 
-def _shown(value) -> str:
-    """A value read from a model folder, printable: control characters (a terminal escape, a
-    newline that would fake a line of output) are shown escaped, never sent to the terminal."""
-    text = str(value)
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
-
-
 def _print_info(path, metadata: dict) -> None:
     lines = [f"model:      {path}",
              f"format:     {metadata.get('format_version')} ({metadata.get('weights_format')})",
@@ -161,7 +155,7 @@ def _print_info(path, metadata: dict) -> None:
         per_label = ", ".join(f"{k} {v['f1']:.3f}" for k, v in figures.get("labels", {}).items())
         lines.append(f"{split}: macro F1 {figures['macro_f1']:.3f}, micro F1 {figures['micro_f1']:.3f} ({per_label})")
     for line in lines:  # every value comes from the folder's metadata.json
-        print(_shown(line))
+        print(printable(line))
 
 
 def cmd_verify(args) -> int:
@@ -169,12 +163,12 @@ def cmd_verify(args) -> int:
 
     check = verify_model(args.model_dir)
     if check.changed:
-        print(f"CHANGED since saving (digest differs): {', '.join(check.changed)}", file=sys.stderr)
+        print(printable(f"CHANGED since saving (digest differs): {', '.join(check.changed)}"), file=sys.stderr)
         return EXIT_ERROR
     print(f"{args.model_dir}: format {check.metadata['format_version']}, digests OK")
-    print(_shown(f"types built on load: {', '.join(check.types) or '(skops defaults only)'}"))
+    print(printable(f"types built on load: {', '.join(check.types) or '(skops defaults only)'}"))
     if check.untrusted:
-        print(_shown(f"NOT TRUSTED: {', '.join(check.untrusted)}"), file=sys.stderr)
+        print(printable(f"NOT TRUSTED: {', '.join(check.untrusted)}"), file=sys.stderr)
         return EXIT_ERROR
     print("all types trusted")
     return EXIT_OK
@@ -294,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ThreatclfError, ValueError, OSError) as exc:  # user input: settings, files, data
         if os.environ.get("THREATCLF_DEBUG"):
             raise
-        print(f"threatclf {args.command}: error: {_shown(exc)}", file=sys.stderr)
+        print(f"threatclf {args.command}: error: {printable(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return _interrupted(args)
@@ -305,7 +299,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _interrupted(args) -> int:
-    hint = "; run the same command with --resume to continue" if args.command == "label" else ""
+    hint = ""
+    if args.command == "label":
+        hint = ("; run it again with --resume instead of --restart to continue" if getattr(args, "restart", False)
+                else "; run the same command with --resume to continue")
     print(f"threatclf {args.command}: interrupted{hint}", file=sys.stderr)
     return 130
 

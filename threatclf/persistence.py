@@ -84,6 +84,12 @@ class ModelVersionWarning(UserWarning):
     """The model was saved with other library versions than the ones now installed."""
 
 
+def printable(value) -> str:
+    """Text read from a model folder, safe to show: control characters (a terminal escape, a
+    newline that would fake a line of output) come out escaped, never reach the terminal."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(value))
+
+
 def _threatclf_version() -> str:
     from . import __version__
 
@@ -282,7 +288,22 @@ def _check_digests(metadata: dict, path: Path) -> tuple[Path, bytes, list[str]]:
     return weights, data, changed
 
 
-def _schema_types(node, found: set[str]) -> None:
+def _plain_npy(data: bytes) -> bool:
+    """Whether a skops array member is a .npy array of numbers (np.load would also open a zip
+    of arrays, or an object array, from a member a node calls an array)."""
+    if not data.startswith(b"\x93NUMPY"):
+        return False
+    try:
+        stream = io.BytesIO(data)
+        version = np.lib.format.read_magic(stream)
+        header = (np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0)
+        dtype = header(stream)[2]
+    except Exception:
+        return False
+    return dtype.kind in "biuf"
+
+
+def _schema_types(node, found: set[str], arrays: list | None = None) -> None:
     """Every type a skops schema builds, at any depth: ``module.class``, or ``module.class
     (built by <loader>)`` when the node asks a loader other than the one threatclf's own files
     use for that type (see :data:`TRUSTED_NODES`)."""
@@ -293,11 +314,13 @@ def _schema_types(node, found: set[str]) -> None:
             key = f"{loader}:{node.get('type')}" if loader == "NdArrayNode" else loader
             usual = any(name in names for names in TRUSTED_NODES.values())
             found.add(f"{name} (built by {key})" if usual and name not in TRUSTED_NODES.get(key, ()) else name)
+            if key == "NdArrayNode:numpy" and arrays is not None:
+                arrays.append(node.get("file"))
         for value in node.values():
-            _schema_types(value, found)
+            _schema_types(value, found, arrays)
     elif isinstance(node, list):
         for value in node:
-            _schema_types(value, found)
+            _schema_types(value, found, arrays)
 
 
 def _skops_types(weights: Path, data: bytes | None = None) -> list[str]:
@@ -310,12 +333,16 @@ def _skops_types(weights: Path, data: bytes | None = None) -> list[str]:
         raise ModelFormatError(f"{weights} is not a skops file (not a zip archive); refusing to open it")
     found: set[str] = set()
     try:
+        arrays: list = []
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             schema = json.loads(archive.read("schema.json"))
-        _schema_types(schema, found)
+            _schema_types(schema, found, arrays)
+            for member in arrays:
+                if not isinstance(member, str) or not _plain_npy(archive.read(member)):
+                    found.add(f"numpy.ndarray (member {printable(member)!r} is not a numeric .npy array)")
         found.update(sio.get_untrusted_types(data=data))
     except Exception as exc:  # a damaged or hand-made archive; RecursionError for absurd nesting
-        if any(" (built by " in name for name in found):
+        if any(" (built by " in name or " (member " in name for name in found):
             return sorted(found)  # a disguised node skops cannot even audit: report it as untrusted
         raise ModelFormatError(f"{weights} is not a readable skops file: {type(exc).__name__}: {exc}") from None
     return sorted(found)
@@ -357,7 +384,7 @@ def _check_consistent(model, metadata: dict, path: Path) -> None:
             raise ModelFormatError(f"{path}: the stored {name} is not a numeric array ({type(value).__name__})")
     try:
         model._validate_params()
-    except (TypeError, ValueError) as exc:
+    except (AttributeError, TypeError, ValueError) as exc:
         raise ModelFormatError(f"{path}: the stored settings are invalid ({exc})") from None
     n = len(labels)
     try:
@@ -408,7 +435,7 @@ def _load_v1(path: Path, metadata: dict, trust) -> object:
         import skops.io as sio
 
         try:
-            model = sio.loads(data, trusted=[t for t in check.types if " (built by " not in t])
+            model = sio.loads(data, trusted=[t for t in check.types if " (built by " not in t and " (member " not in t])
         except Exception as exc:
             raise ModelFormatError(f"{weights} could not be loaded: {exc}") from None
     from .classifier import ThreatClassifier
@@ -419,7 +446,7 @@ def _load_v1(path: Path, metadata: dict, trust) -> object:
     if list(model.labels_) != list(metadata.get("labels", [])):
         raise ModelFormatError(f"{path}: labels in metadata.json do not match the stored model")
     for name in check.changed:
-        warnings.warn(f"{path / name} does not match the SHA-256 recorded in metadata.json (changed since saving)",
+        warnings.warn(printable(f"{path / name} does not match the SHA-256 recorded in metadata.json (changed since saving)"),
                       UserWarning, stacklevel=4)
     return model
 
@@ -442,8 +469,8 @@ def load_model(path=None, *, trust: bool | Sequence[str] = False):
         saved = metadata.get(f"{library}_version")
         if saved and saved != installed:
             warnings.warn(
-                f"{path} was saved with {library} {saved} and is loaded with {library} {installed}; "
-                "results may differ slightly — retrain or re-save the model to silence this warning",
+                printable(f"{path} was saved with {library} {saved} and is loaded with {library} {installed}; "
+                "results may differ slightly — retrain or re-save the model to silence this warning"),
                 ModelVersionWarning,
                 stacklevel=2,
             )

@@ -478,3 +478,13 @@ def test_an_article_without_text_gets_no_scores_rather_than_zeros(small_model, t
     threatclf.label_files(path, tmp_path / "p.jsonl", small_model, passages=True, progress=False)
     rows = read_output(tmp_path / "p.jsonl")
     assert rows["c"]["passage"] is None and set(rows["c"]["scores"].values()) == {None}
+
+
+@pytest.mark.parametrize("passages", [False, True])
+def test_score_columns_stay_floats_when_no_text_has_a_passage(small_model, passages):
+    df = pd.DataFrame({"id": ["a", "b"], "text": ["", "  "]})
+    out = threatclf.label_dataframe(df, small_model, id_col="id", passages=passages)
+    scores = out[[f"score_{label}" for label in small_model.labels_]]
+    assert (scores.dtypes == "float64").all() and scores.isna().all().all()
+    empty = threatclf.label_dataframe(df.iloc[:0], small_model, id_col="id", passages=passages)
+    assert (empty[[f"score_{label}" for label in small_model.labels_]].dtypes == "float64").all()

@@ -336,6 +336,8 @@ def test_version_interrupt_and_debug(data_files, tmp_path, capsys, monkeypatch):
     argv = ["label", str(data_files / "train.jsonl"), "-o", str(tmp_path / "out.jsonl"), "--model", _small_model(data_files)]
     code, _, err = run([str(a) for a in argv], capsys)
     assert code == 130 and "interrupted; run the same command with --resume" in err
+    code, _, err = run([str(a) for a in argv] + ["--restart"], capsys)
+    assert code == 130 and "run it again with --resume instead of --restart" in err
 
     def interrupted_in_compiled_code(*args, **kwargs):  # how numba hands on a Ctrl-C
         try:

@@ -463,3 +463,56 @@ def test_the_card_of_a_model_with_its_own_labels_does_not_claim_threat_topics(tm
     card = (folder / "README.md").read_text()
     assert "categories its trainer defined (cyber, fraud)" in card and "threat topics" not in card
     assert "Trained on English news" not in card
+
+
+@pytest.mark.parametrize("member", ["npz", "object"])
+def test_an_array_member_that_is_not_a_numeric_npy_array_is_refused(saved_small_model, tmp_path, member):
+    # np.load, which skops uses for array nodes, also opens a zip of arrays (an NpzFile, not an
+    # ndarray): the member itself must be a .npy array of numbers.
+    import io as _io
+
+    folder = _copy(saved_small_model, tmp_path)
+    weights = folder / "model.skops"
+    with zipfile.ZipFile(weights) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    schema = json.loads(members["schema.json"])
+    target = _attribute_nodes(schema)["coef_"]["file"]
+    buffer = _io.BytesIO()
+    if member == "npz":
+        np.savez(buffer, a=np.zeros(3))
+    else:
+        np.save(buffer, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    members[target] = buffer.getvalue()
+    with zipfile.ZipFile(weights, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    _rewrite_digests(folder)
+    assert any("is not a numeric .npy array" in t for t in threatclf.verify_model(folder).untrusted)
+    with pytest.raises(UntrustedModelError, match="is not a numeric .npy array"):
+        threatclf.load_model(folder)
+
+
+def test_folder_text_in_warnings_and_verify_output_is_escaped(saved_small_model, tmp_path, capsys):
+    from threatclf.cli import main
+
+    folder = _copy(saved_small_model, tmp_path)
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["sklearn_version"] = "1.0\x1b[2K\rdone: model verified"
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    with pytest.warns(ModelVersionWarning) as caught:
+        threatclf.load_model(folder)
+    assert "\x1b" not in str(caught[0].message) and "\\x1b[2K\\r" in str(caught[0].message)
+    odd = "NOTES\r\x1b[2K"
+    (folder / odd).write_text("x")
+    meta["files"][odd] = "0" * 64
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    assert main(["verify", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\r" not in err and "NOTES\\r\\x1b[2K" in err
+
+
+def test_a_stored_model_missing_a_setting_is_a_format_error(saved_small_model, tmp_path):
+    folder = _copy(saved_small_model, tmp_path)
+    _edit_schema(folder, lambda schema: _attribute_nodes(schema).pop("model"))
+    with pytest.raises(ModelFormatError, match="stored settings are invalid"):
+        threatclf.load_model(folder)
