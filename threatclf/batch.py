@@ -485,14 +485,17 @@ def _worker_chunk(store_folder: str, batch, options: LabelOptions) -> tuple[int,
 def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: str = "id", passages: bool = False,
                 threshold=None, top_terms: int = 5, max_words: int = DEFAULT_MAX_WORDS, keep_text: bool = False,
                 chunk_size: int = 2000, max_text_chars: int = 1_000_000, n_jobs: int = 1, resume: bool = False,
-                restart: bool = False, rejects=None, progress: bool | None = None) -> LabelSummary:
+                restart: bool = False, overwrite: bool = False, rejects=None,
+                progress: bool | None = None) -> LabelSummary:
     """Label CSV / JSONL / Parquet files (or folders of .txt files) into ``output``.
 
     The format of ``output`` follows its extension (``.jsonl[.gz]``, ``.csv[.gz]``,
     ``.parquet``). Bad rows go to ``rejects`` (default ``OUTPUT.rejects.jsonl``) with their
     file, line, id and reason. ``resume=True`` continues a killed run with the same inputs,
     model and options, giving the output an uninterrupted run would have given; a run that
-    would discard an earlier run's finished chunks needs ``restart=True``.
+    would discard an earlier run's finished chunks needs ``restart=True``. An existing
+    ``output`` is replaced only with ``overwrite=True`` (or when resuming the run that was
+    already replacing it): a finished labelling is not lost to a repeated command.
     """
     started = time.perf_counter()
     paths = [Path(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
@@ -513,6 +516,9 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
         raise DataError(f"text and id columns must differ (both {text_col!r})")
     if resume and restart:
         raise DataError("resume and restart exclude each other")
+    resuming = resume and _ChunkStore(output).folder.exists()
+    if output.exists() and not (overwrite or resuming):
+        raise DataError(f"output {output} already exists: pass --overwrite (overwrite=True) to replace it")
     if n_jobs == 0:
         raise DataError("n_jobs must be a positive number of processes, or negative for all cores but |n|-1")
     if n_jobs < 1:

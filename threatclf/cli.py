@@ -182,7 +182,7 @@ def cmd_label(args) -> int:
         args.inputs, args.output, model, text_col=args.text_col, id_col=args.id_col, passages=args.passages,
         threshold=args.threshold, top_terms=args.top_terms, keep_text=args.keep_text, chunk_size=args.chunk_size,
         max_text_chars=args.max_text_chars, n_jobs=args.n_jobs, resume=args.resume, restart=args.restart,
-        rejects=args.rejects,
+        overwrite=args.overwrite, rejects=args.rejects,
         progress=False if args.quiet else None,
     )
     if args.summary_json:
@@ -272,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     restart.add_argument("--resume", action="store_true", help="continue an interrupted run with the same settings")
     restart.add_argument("--restart", action="store_true",
                          help="discard an interrupted run's finished chunks (OUTPUT.partial/) and start over")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists (default: refuse)")
     p.add_argument("--rejects", help="where rejected rows go (default: OUTPUT.rejects.jsonl)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
     p.add_argument("--summary-json", action="store_true", help="print the run summary as JSON on stdout")

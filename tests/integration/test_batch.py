@@ -450,8 +450,35 @@ def test_a_clean_rerun_replaces_an_old_rejects_file(small_model, tmp_path):
     rejects = tmp_path / "out.jsonl.rejects.jsonl"
     assert len(rejects.read_text().splitlines()) == 1
     write_jsonl(path, [{"id": "a", "text": "A bomb exploded."}])
-    second = threatclf.label_files(path, tmp_path / "out.jsonl", small_model, progress=False)
+    second = threatclf.label_files(path, tmp_path / "out.jsonl", small_model, progress=False, overwrite=True)
     assert second.rejected == 0 and (not rejects.exists() or rejects.read_text() == "")
+
+
+def test_an_existing_output_is_kept_unless_overwrite_is_asked(small_model, corpus, tmp_path):
+    path, _ = corpus
+    out = tmp_path / "out.jsonl"
+    out.write_text("an earlier run's labels\n")
+    with pytest.raises(DataError, match=r"out.jsonl already exists: pass --overwrite"):
+        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False)
+    assert out.read_text() == "an earlier run's labels\n"
+    assert not (tmp_path / "out.jsonl.partial").exists()  # refused before any work
+    summary = threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, overwrite=True)
+    assert summary.labelled == len(read_output(out)) > 0
+
+
+def test_resuming_an_overwriting_run_needs_no_second_overwrite(small_model, corpus, tmp_path, monkeypatch):
+    # The run killed half-way was already replacing OUTPUT: --resume finishes the job.
+    path, _ = corpus
+    expected = _reference_run(small_model, path, tmp_path / "ref.jsonl")
+    out = tmp_path / "out.jsonl"
+    out.write_text("old\n")
+    real = _interrupt_after(2, monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, overwrite=True)
+    assert out.read_text() == "old\n"  # the old output stays whole until the new one is complete
+    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
+    assert out.read_bytes() == expected
 
 
 def test_evidence_leaves_out_terms_made_only_of_stop_words():

@@ -285,6 +285,13 @@ def test_errors_that_need_a_flag_name_the_flag(data_files, tmp_path, capsys):
     code, _, err = run(["label", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out.jsonl"),
                         "--model", str(tmp_path / "pickled"), "--trust", "-q"], capsys)
     assert code == 0, err
+    labelled = (tmp_path / "out.jsonl").read_bytes()
+    code, _, err = run(["label", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out.jsonl"),
+                        "--model", str(tmp_path / "pickled"), "--trust", "-q"], capsys)
+    assert code == 2 and "--overwrite" in err and (tmp_path / "out.jsonl").read_bytes() == labelled
+    code, _, err = run(["label", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out.jsonl"),
+                        "--model", str(tmp_path / "pickled"), "--trust", "--overwrite", "-q"], capsys)
+    assert code == 0, err
 
 
 def test_label_options_reach_label_files(data_files, tmp_path, capsys):
