@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
@@ -84,6 +86,8 @@ def load_part(part: dict, shared: Path) -> list[dict]:
             rows = [r for r in rows if r.get("selection") == part["selection"]]
     if "weight" in part:
         rows = [dict(r, weight=float(part["weight"])) for r in rows]
+    if part.get("tune"):
+        rows = [dict(r, tune=True) for r in rows]
     return rows
 
 
@@ -200,7 +204,14 @@ def fit_recipe(recipe: dict, rows: list[dict], shared: Path, n_jobs: int | None 
     weights = [r.get("weight", 1.0) for r in rows]
     return threatclf.ThreatClassifier(**recipe_settings(recipe, n_jobs)).fit(
         [r["text"] for r in rows], [r["labels"] for r in rows], groups=groups,
-        sample_weight=None if set(weights) == {1.0} else weights)
+        sample_weight=None if set(weights) == {1.0} else weights, tuning_rows=tuning_rows(rows))
+
+
+def tuning_rows(rows: list[dict]) -> np.ndarray | None:
+    """Which rows learn calibration and thresholds: those of the recipe's parts marked
+    ``"tune": true`` (the passages sampled like the text to label), or all when none is."""
+    mask = np.array([bool(r.get("tune")) for r in rows], dtype=bool)
+    return mask if mask.any() else None
 
 
 def recipe_settings(recipe: dict, n_jobs: int | None = None) -> dict:
@@ -214,7 +225,8 @@ def recipe_settings(recipe: dict, n_jobs: int | None = None) -> dict:
 
 def describe(parts: list[dict]) -> str:
     return ", ".join(p.get("file", p.get("annotations")) + (f" ({p['selection']})" if "selection" in p else "")
-                     + (f" (weight {p['weight']:g})" if "weight" in p else "") for p in parts)
+                     + (f" (weight {p['weight']:g})" if "weight" in p else "")
+                     + (" (tunes thresholds)" if p.get("tune") else "") for p in parts)
 
 
 def rerender_card(folder: Path) -> int:
@@ -261,8 +273,12 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     model = fit_recipe(recipe, final_rows, shared, args.n_jobs)
     fit_seconds = time.perf_counter() - started
-    oof = score_predictions(to_indicator([r["labels"] for r in final_rows], model.labels_),
-                            model.oof_probabilities_ >= model.thresholds_, model.oof_probabilities_, model.labels_)
+    # Scored on the rows thresholds were learned for: the others were picked where a model was unsure.
+    tune = tuning_rows(final_rows)
+    tune = np.ones(len(final_rows), dtype=bool) if tune is None else tune
+    oof_proba = model.oof_probabilities_[tune]
+    oof = score_predictions(to_indicator([r["labels"] for r, t in zip(final_rows, tune) if t], model.labels_),
+                            oof_proba >= model.thresholds_, oof_proba, model.labels_)
     sources = describe(recipe["training_data"]) + (" + " + describe([recipe["dev_data"]]) if recipe.get("final_includes_dev") else "")
     metrics = {
         "dev": {**dev_result.to_dict(), "description": (
@@ -270,7 +286,10 @@ def main(argv=None) -> int:
             f"({len(dev_train)} rows: the training data less the rows from a source document of a dev passage); the dev set was used to choose the recipe, so these figures are "
             "slightly optimistic. The shipped model is then trained with it.")},
         "cross-validated": {**oof.to_dict(), "description": (
-            f"{model.cv}-fold out-of-fold predictions of the shipped model's own training data ({len(final_rows)} rows"
+            f"{model.cv}-fold out-of-fold predictions of the shipped model's own training data, scored on "
+            + (f"its {int(tune.sum())} rows that tune calibration and thresholds ("
+               + describe([p for p in recipe["training_data"] + [recipe["dev_data"]] if p.get("tune")])
+               + f"; the folds trained on all {len(final_rows)} rows" if not tune.all() else f"all {len(final_rows)} rows (")
             + ("; each source document within one fold" if recipe.get("cv_groups") == "document" else "") + ").")},
     }
     model.set_params(n_jobs=None)  # threads are the user's choice, not the model's

@@ -193,7 +193,7 @@ class ThreatClassifier(BaseEstimator):
         labels = list(self.label_names) if self.label_names is not None else infer_labels(y)
         return labels, to_indicator(y, labels)
 
-    def fit(self, X: Iterable[str], y, sample_weight=None, groups=None) -> "ThreatClassifier":
+    def fit(self, X: Iterable[str], y, sample_weight=None, groups=None, tuning_rows=None) -> "ThreatClassifier":
         """Learn features, one linear model per label, calibration and thresholds.
 
         ``y`` holds, for each text, a list of label names (an empty list for none), or is a
@@ -201,6 +201,12 @@ class ThreatClassifier(BaseEstimator):
         text, e.g. the id of the article a passage was cut from) keeps each group within one
         cross-validation fold: passages of one article would otherwise help score each other,
         and the thresholds and calibration learned from those scores would be optimistic.
+        ``tuning_rows`` (optional, one bool per text) names the rows whose out-of-fold scores
+        calibration and thresholds are learned from; every row still trains the weights. Use it
+        when some rows do not look like the text the model will label — passages picked
+        because a model was unsure of them crowd the decision boundary, and an F1-optimal
+        threshold depends on how common each label is — so that the cut-offs are set on
+        rows sampled like that text.
         """
         self._validate_params()
         texts = _check_texts(X)
@@ -227,6 +233,7 @@ class ThreatClassifier(BaseEstimator):
         if groups is not None:
             groups = check_groups(groups, len(texts),
                                   self.cv if self.cv and (self.calibrate or isinstance(self.threshold, str)) else None)
+        tune = self._check_tuning_rows(tuning_rows, Y, labels)
         weights = None
         if sample_weight is not None:
             weights = np.asarray(sample_weight, dtype=np.float64)
@@ -247,10 +254,10 @@ class ThreatClassifier(BaseEstimator):
         if self.calibrate or fixed is None:
             oof_scores = self._out_of_fold_scores(texts, Y, weights, settings, groups)
             if self.calibrate:
-                calibration = np.array([_fit_sigmoid(oof_scores[:, j], Y[:, j]) for j in range(len(labels))])
+                calibration = np.array([_fit_sigmoid(oof_scores[tune, j], Y[tune, j]) for j in range(len(labels))])
             oof_proba = _sigmoid(oof_scores * calibration[:, 0] + calibration[:, 1])
         if fixed is None:
-            fixed = np.array([f1_optimal_threshold(Y[:, j], oof_proba[:, j]) for j in range(len(labels))])
+            fixed = np.array([f1_optimal_threshold(Y[tune, j], oof_proba[tune, j]) for j in range(len(labels))])
         vectorizers, coef, intercept = self._fit_features_and_weights(texts, Y, weights, settings)
         fingerprint, hashes = _fingerprint(texts, Y, labels), np.unique(text_hashes(texts))
         # Everything learned is assigned together, after the last step that can fail: a failed
@@ -267,6 +274,24 @@ class ThreatClassifier(BaseEstimator):
         self.training_fingerprint_ = fingerprint
         self.training_text_hashes_ = hashes
         return self
+
+    def _check_tuning_rows(self, tuning_rows, Y: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+        """All rows, or the checked boolean mask of the rows that tune calibration and thresholds."""
+        if tuning_rows is None:
+            return np.ones(len(Y), dtype=bool)
+        mask = np.asarray(tuning_rows)
+        if mask.shape != (len(Y),) or mask.dtype != bool:
+            raise DataError(f"tuning_rows must be one bool per training text ({len(Y)}), "
+                            f"got dtype {mask.dtype} and shape {mask.shape}")
+        if not (self.calibrate or isinstance(self.threshold, str)):
+            raise DataError("tuning_rows is only used to learn calibration or thresholds, "
+                            "and this model learns neither (calibrate=False and a fixed threshold)")
+        positives = Y[mask].sum(axis=0)
+        short = [name for name, n in zip(labels, positives) if n == 0 or n == mask.sum()]
+        if short:
+            raise DataError(f"labels {short} have no positive (or no negative) example among the "
+                            f"{int(mask.sum())} tuning rows: thresholds cannot be learned from them")
+        return mask
 
     def seen_in_training(self, X: Iterable[str]) -> np.ndarray | None:
         """For each text, whether the model was trained on it (white space ignored).

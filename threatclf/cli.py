@@ -45,11 +45,16 @@ def _load(args):
 
 
 def cmd_train(args) -> int:
+    import numpy as np
+
     from .classifier import ThreatClassifier
     from .data import load_labelled, load_labelled_groups
     from .evaluate import evaluate, score_predictions
 
-    texts, labels, groups = [], [], []
+    unknown = [path for path in args.tune_on or () if path not in args.data]
+    if unknown:
+        raise ThreatclfError(f"--tune-on {unknown[0]} is not one of the training files given")
+    texts, labels, groups, tuning = [], [], [], []
     for path in args.data:
         if args.group_col:
             t, y, g = load_labelled_groups(path, group_col=args.group_col, text_col=args.text_col,
@@ -59,6 +64,7 @@ def cmd_train(args) -> int:
             t, y = load_labelled(path, text_col=args.text_col, labels_col=args.labels_col)
         texts += t
         labels += y
+        tuning += [path in (args.tune_on or ())] * len(t)
     params = {}
     if args.config:
         try:
@@ -89,12 +95,16 @@ def cmd_train(args) -> int:
               + f"; under ~{FEW_POSITIVES} a label's threshold and figures are unreliable (for small data try "
               "--min-df 1 --cv 3, and label more)", file=sys.stderr)
     _say(args, f"training on {len(texts):,} texts from {', '.join(args.data)} ...")
-    model.fit(texts, labels, groups=groups if args.group_col else None)
+    tune = np.array(tuning) if args.tune_on else np.ones(len(texts), dtype=bool)
+    model.fit(texts, labels, groups=groups if args.group_col else None, tuning_rows=tune if args.tune_on else None)
     metrics = {}
     if model.oof_probabilities_ is not None:
-        oof = score_predictions(model._resolve_targets(labels)[1], model.oof_probabilities_ >= model.thresholds_,
-                                model.oof_probabilities_, model.labels_)
-        metrics["cross-validated"] = {**oof.to_dict(), "description": f"{model.cv}-fold out-of-fold predictions on the training data."}
+        oof_proba = model.oof_probabilities_[tune]
+        oof = score_predictions(model._resolve_targets(labels)[1][tune], oof_proba >= model.thresholds_, oof_proba,
+                                model.labels_)
+        scored = f"the rows of {', '.join(args.tune_on)}" if args.tune_on else "the training data"
+        metrics["cross-validated"] = {**oof.to_dict(),
+                                      "description": f"{model.cv}-fold out-of-fold predictions on {scored}."}
     if args.dev:
         with warnings.catch_warnings():  # the table below carries its own WARNING line
             warnings.simplefilter("ignore", UserWarning)
@@ -220,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     columns(p)
     p.add_argument("--group-col", help="column naming each row's source document (e.g. article id): rows of one "
                    "document stay in one cross-validation fold, so thresholds are not learned from leaked scores")
+    p.add_argument("--tune-on", action="append", metavar="FILE",
+                   help="learn calibration and thresholds from these training files' rows only (repeatable): "
+                        "name the files sampled like the text to label, not those picked by active learning")
     p.add_argument("--config", help="JSON file of ThreatClassifier settings")
     p.add_argument("--features", choices=["word", "char", "word+char"],
                    help="word 1-2-grams, character 2-5-grams, or both (default: word+char)")

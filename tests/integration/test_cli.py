@@ -4,12 +4,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
 import threatclf
 from builders import tiny_corpus
+from threatclf import ThreatClassifier
 from threatclf.cli import main
 from threatclf.labels import to_indicator
 
@@ -398,3 +400,27 @@ def test_train_help_states_the_classifier_defaults():
         value = defaults[name]
         shown = f"{value:g}" if isinstance(value, float) else str(value)
         assert f"(default: {shown}" in " ".join(entries[option].split()), option
+
+
+def test_train_tune_on_learns_thresholds_from_the_named_files_rows(data_files, tmp_path, capsys):
+    from builders import _TEMPLATES
+
+    hard = [{"text": f"{_TEMPLATES['terrorism'][i % 4]} while {_TEMPLATES[None][i % 6].lower()} ({i}).", "labels": []}
+            for i in range(9)]
+    picked = tmp_path / "picked.jsonl"
+    picked.write_text("".join(json.dumps(r) + "\n" for r in hard))
+    base = str(data_files / "train.jsonl")
+    code, _, err = run(["train", base, str(picked), "-o", str(tmp_path / "m"), "--min-df", "1", "--cv", "3", "-q",
+                        "--tune-on", base], capsys)
+    assert code == 0, err
+    texts, labels = tiny_corpus()
+    texts, labels = texts + [r["text"] for r in hard], labels + [r["labels"] for r in hard]
+    expected = ThreatClassifier(min_df=1, cv=3).fit(texts, labels, tuning_rows=np.arange(len(texts)) < len(texts) - 9)
+    saved = threatclf.load_model(tmp_path / "m")
+    np.testing.assert_allclose(saved.thresholds_, expected.thresholds_)
+    card = saved.metadata_["metrics"]["cross-validated"]
+    assert card["description"] == f"3-fold out-of-fold predictions on the rows of {base}."
+    code, _, err = run(["train", base, "-o", str(tmp_path / "m2"), "--min-df", "1", "--cv", "3", "-q",
+                        "--tune-on", str(picked)], capsys)
+    assert code == 2 and f"--tune-on {picked} is not one of the training files given" in err
+    assert not (tmp_path / "m2").exists()

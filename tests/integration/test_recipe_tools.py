@@ -177,3 +177,17 @@ def test_recheck_draws_the_rows_asked_for_and_applies_the_answers(shared, tmp_pa
     (work / "batch0.labels.jsonl").write_text((work / "batch0.labels.jsonl").read_text().replace("true", '"yes"').replace("false", '"no"'))
     with pytest.raises(SystemExit, match=r"batch0.labels.jsonl line 1: 'drug_trafficking' must be true or false"):
         recheck(["collect", *common, "--annotations", str(rounds), "--dry-run"])
+
+
+def test_recipe_parts_marked_tune_are_the_tuning_rows(tmp_path):
+    from train_default import load_part, tuning_rows
+
+    (tmp_path / "threat-passages").mkdir()
+    for name, n in (("human.jsonl", 3), ("picked.jsonl", 2)):
+        rows = [{"id": f"{name}{i}", "text": f"Text {i} of {name}.", "labels": []} for i in range(n)]
+        (tmp_path / "threat-passages" / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    human = load_part({"file": "threat-passages/human.jsonl", "weight": 2, "tune": True}, tmp_path)
+    picked = load_part({"file": "threat-passages/picked.jsonl"}, tmp_path)
+    assert [r["weight"] for r in human] == [2.0] * 3
+    assert tuning_rows(picked + human).tolist() == [False, False, True, True, True]
+    assert tuning_rows(picked) is None  # no part marked: every row tunes

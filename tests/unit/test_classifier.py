@@ -4,7 +4,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from builders import tiny_corpus
+from builders import _TEMPLATES, tiny_corpus
 from threatclf import DataError, ThreatClassifier
 from threatclf.classifier import check_groups
 from threatclf.labels import to_indicator
@@ -343,3 +343,41 @@ def test_the_features_setting_chooses_the_feature_blocks(features, prefixes):
     texts, labels = tiny_corpus()
     model = ThreatClassifier(min_df=1, cv=3, features=features).fit(texts, labels)
     assert {name.split(":", 1)[0] for name in model.get_feature_names_out()} == prefixes
+
+
+def test_tuning_rows_set_calibration_and_thresholds_while_every_row_trains_the_weights(monkeypatch):
+    import threatclf.classifier as classifier_module
+    from threatclf.thresholds import f1_optimal_threshold
+
+    texts, labels = tiny_corpus(repeats=3)
+    # Rows picked near the boundary (as by active learning): attack reports without terrorism.
+    hard = [f"{_TEMPLATES['terrorism'][i % 4]} while {_TEMPLATES[None][i % 6].lower()} ({i})." for i in range(9)]
+    texts, labels = texts + hard, labels + [[]] * len(hard)
+    tune = np.arange(len(texts)) < len(texts) - len(hard)
+    plain = ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
+    Y = to_indicator(labels, plain.labels_)
+    calibrated_on = []
+    real_fit_sigmoid = classifier_module._fit_sigmoid
+    monkeypatch.setattr(classifier_module, "_fit_sigmoid",
+                        lambda scores, y: calibrated_on.append(y.copy()) or real_fit_sigmoid(scores, y))
+    tuned = ThreatClassifier(min_df=1, cv=3).fit(texts, labels, tuning_rows=tune)
+    np.testing.assert_array_equal(tuned.coef_, plain.coef_)
+    assert len(calibrated_on) == Y.shape[1]
+    for j, y in enumerate(calibrated_on):
+        np.testing.assert_array_equal(y, Y[tune, j])
+    expected = [f1_optimal_threshold(Y[tune, j], tuned.oof_probabilities_[tune, j]) for j in range(Y.shape[1])]
+    np.testing.assert_array_equal(tuned.thresholds_, expected)
+    # Without the hard rows the cut-off for terrorism can sit lower.
+    assert tuned.thresholds_[0] < f1_optimal_threshold(Y[:, 0], tuned.oof_probabilities_[:, 0])
+
+
+@pytest.mark.parametrize("make_mask, params, message", [
+    (lambda n: np.ones(n - 1, dtype=bool), {}, "one bool per training text"),
+    (lambda n: np.ones(n, dtype=int), {}, "got dtype int64"),
+    (lambda n: np.arange(n) >= n - 5, {}, "no positive \\(or no negative\\) example among the 5 tuning rows"),
+    (lambda n: np.ones(n, dtype=bool), {"calibrate": False, "threshold": 0.5}, "learns neither"),
+])
+def test_bad_tuning_rows_are_clear_errors(make_mask, params, message):
+    texts, labels = tiny_corpus()
+    with pytest.raises(DataError, match=message):
+        ThreatClassifier(min_df=1, cv=3, **params).fit(texts, labels, tuning_rows=make_mask(len(texts)))
