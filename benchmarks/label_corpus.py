@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     corpus = shared_folder(args.shared) / "corpus" / "articles.jsonl.gz"
     work = Path(args.workdir or tempfile.mkdtemp(prefix="threatclf-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    label = threatclf_command() + ["label", "-q", "--n-jobs", str(args.n_jobs)]
+    label = threatclf_command() + ["label", "-q", "--overwrite", "--n-jobs", str(args.n_jobs)]  # --workdir may be reused
     base = label + ["--summary-json"]
 
     print("1. formats")

@@ -113,7 +113,7 @@ def table_predict(shared: Path) -> None:
 
 def run_label(inputs: list[Path], n_jobs: int, out_dir: Path) -> dict:
     out = out_dir / f"labelled-{n_jobs}.jsonl"
-    command = [sys.executable, "-m", "threatclf.cli", "label", *map(str, inputs), "-o", str(out), "-q",
+    command = [sys.executable, "-m", "threatclf.cli", "label", *map(str, inputs), "-o", str(out), "-q", "--overwrite",
                "--summary-json", "--n-jobs", str(n_jobs)]
     # Each run in its own wrapper process: getrusage's peak over children is a running maximum,
     # so measured from here a later run would report the largest earlier one.

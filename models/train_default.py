@@ -223,6 +223,26 @@ def recipe_settings(recipe: dict, n_jobs: int | None = None) -> dict:
     return settings
 
 
+def cross_validated_description(recipe: dict, cv: int, tune: np.ndarray) -> str:
+    """What the model card's cross-validated figures were computed on."""
+    final_parts = recipe["training_data"] + ([recipe["dev_data"]] if recipe.get("final_includes_dev") else [])
+    grouped = "each source document within one fold" if recipe.get("cv_groups") == "document" else ""
+    if tune.all():
+        return (f"{cv}-fold out-of-fold predictions of the shipped model's own training data ({len(tune)} rows"
+                + (f"; {grouped}" if grouped else "") + ").")
+    return (f"{cv}-fold out-of-fold predictions of the shipped model's own training data, scored on its "
+            f"{int(tune.sum())} rows that tune calibration and thresholds ("
+            + describe([p for p in final_parts if p.get("tune")])
+            + f"); the folds trained on all {len(tune)} rows" + (f", {grouped}" if grouped else "") + ".")
+
+
+def check_recipe(recipe: dict) -> None:
+    """Stop on a recipe whose dev figures would measure another recipe than the shipped one."""
+    if recipe.get("dev_data", {}).get("tune") and not any(p.get("tune") for p in recipe["training_data"]):
+        sys.exit("recipe: dev_data is marked \"tune\" but no training part is: the dev fit would tune on "
+                 "every row and the shipped model on dev alone; mark the training parts sampled like dev too")
+
+
 def describe(parts: list[dict]) -> str:
     return ", ".join(p.get("file", p.get("annotations")) + (f" ({p['selection']})" if "selection" in p else "")
                      + (f" (weight {p['weight']:g})" if "weight" in p else "")
@@ -256,6 +276,7 @@ def main(argv=None) -> int:
         return rerender_card(Path(args.out) if args.out else HERE / json.loads(Path(args.recipe).read_text())["name"])
     shared = shared_folder(args.shared)
     recipe = json.loads(Path(args.recipe).read_text())
+    check_recipe(recipe)
     train = [row for part in recipe["training_data"] for row in load_part(part, shared)]
     dev = load_part(recipe["dev_data"], shared)
     print(f"training rows {len(train)}, dev rows {len(dev)}", file=sys.stderr)
@@ -285,12 +306,7 @@ def main(argv=None) -> int:
             f"{describe([recipe['dev_data']])}, scored by the same recipe trained without it "
             f"({len(dev_train)} rows: the training data less the rows from a source document of a dev passage); the dev set was used to choose the recipe, so these figures are "
             "slightly optimistic. The shipped model is then trained with it.")},
-        "cross-validated": {**oof.to_dict(), "description": (
-            f"{model.cv}-fold out-of-fold predictions of the shipped model's own training data, scored on "
-            + (f"its {int(tune.sum())} rows that tune calibration and thresholds ("
-               + describe([p for p in recipe["training_data"] + [recipe["dev_data"]] if p.get("tune")])
-               + f"; the folds trained on all {len(final_rows)} rows" if not tune.all() else f"all {len(final_rows)} rows (")
-            + ("; each source document within one fold" if recipe.get("cv_groups") == "document" else "") + ").")},
+        "cross-validated": {**oof.to_dict(), "description": cross_validated_description(recipe, model.cv, tune)},
     }
     model.set_params(n_jobs=None)  # threads are the user's choice, not the model's
     experiments = (HERE / "experiments.md").read_text() if (HERE / "experiments.md").exists() else None

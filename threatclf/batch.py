@@ -516,9 +516,17 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
         raise DataError(f"text and id columns must differ (both {text_col!r})")
     if resume and restart:
         raise DataError("resume and restart exclude each other")
-    resuming = resume and _ChunkStore(output).folder.exists()
-    if output.exists() and not (overwrite or resuming):
-        raise DataError(f"output {output} already exists: pass --overwrite (overwrite=True) to replace it")
+    partial = _ChunkStore(output).folder
+    resuming = resume and partial.exists()
+    for path, what in ((output, "output"), (Path(rejects) if rejects else None, "rejects file")):
+        if path is None:  # the default OUTPUT.rejects.jsonl goes with its output
+            continue
+        if path.is_dir():
+            raise DataError(f"{what} {path} is a folder: name a file")
+        if path.exists() and not (overwrite or resuming):
+            hint = (f"; {partial} holds an interrupted run: --resume (resume=True) continues it"
+                    if partial.exists() else "")
+            raise DataError(f"{what} {path} already exists: pass --overwrite (overwrite=True) to replace it{hint}")
     if n_jobs == 0:
         raise DataError("n_jobs must be a positive number of processes, or negative for all cores but |n|-1")
     if n_jobs < 1:

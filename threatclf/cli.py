@@ -51,7 +51,9 @@ def cmd_train(args) -> int:
     from .data import load_labelled, load_labelled_groups
     from .evaluate import evaluate, score_predictions
 
-    unknown = [path for path in args.tune_on or () if path not in args.data]
+    given = {os.path.realpath(path) for path in args.data}
+    tune_on = {os.path.realpath(path) for path in args.tune_on or ()}
+    unknown = [path for path in args.tune_on or () if os.path.realpath(path) not in given]
     if unknown:
         raise ThreatclfError(f"--tune-on {unknown[0]} is not one of the training files given")
     texts, labels, groups, tuning = [], [], [], []
@@ -64,7 +66,7 @@ def cmd_train(args) -> int:
             t, y = load_labelled(path, text_col=args.text_col, labels_col=args.labels_col)
         texts += t
         labels += y
-        tuning += [path in (args.tune_on or ())] * len(t)
+        tuning += [os.path.realpath(path) in tune_on] * len(t)
     params = {}
     if args.config:
         try:
@@ -94,6 +96,13 @@ def cmd_train(args) -> int:
         print("threatclf train: warning: few examples for " + ", ".join(f"{k} ({v})" for k, v in few.items())
               + f"; under ~{FEW_POSITIVES} a label's threshold and figures are unreliable (for small data try "
               "--min-df 1 --cv 3, and label more)", file=sys.stderr)
+    elif args.tune_on:  # thresholds, calibration and the card's figures come from these rows alone
+        tuned = Counter(name for names, t in zip(labels, tuning) if t for name in names)
+        few = {name: tuned.get(name, 0) for name in sorted(positives) if tuned.get(name, 0) < FEW_POSITIVES}
+        if few:
+            print("threatclf train: warning: few examples among the --tune-on rows for "
+                  + ", ".join(f"{k} ({v})" for k, v in few.items())
+                  + f"; under ~{FEW_POSITIVES} a label's threshold and figures are unreliable", file=sys.stderr)
     _say(args, f"training on {len(texts):,} texts from {', '.join(args.data)} ...")
     tune = np.array(tuning) if args.tune_on else np.ones(len(texts), dtype=bool)
     model.fit(texts, labels, groups=groups if args.group_col else None, tuning_rows=tune if args.tune_on else None)
@@ -113,7 +122,9 @@ def cmd_train(args) -> int:
         _say(args, result.to_table())
     model.set_params(n_jobs=None)  # --n-jobs is for this training run, not stored in the model
     path = model.save(args.output, format=args.format, metrics=metrics, overwrite=args.overwrite,
-                      training_description=f"Trained with `threatclf train` on {', '.join(args.data)}.")
+                      training_description=f"Trained with `threatclf train` on {', '.join(args.data)}"
+                      + (f"; calibration and thresholds from the rows of {', '.join(args.tune_on)}." if args.tune_on
+                         else "."))
     _say(args, f"saved model to {path}")
     return EXIT_OK
 

@@ -148,12 +148,14 @@ def _evaluate(model, texts: Iterable[str], labels) -> Evaluation:
 
 
 def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, random_state: int = 0,
-                   groups=None) -> pd.DataFrame:
+                   groups=None, tuning_rows=None) -> pd.DataFrame:
     """K-fold cross-validation: one row per fold (macro/micro F1, F1 per label) and a mean row.
 
     Each fold clones and fits ``estimator`` on the other folds, so thresholds and calibration
     are learned without seeing the fold they are scored on. ``groups`` (e.g. article ids) keeps
-    each group in one fold, and is passed on to the estimator's own ``fit``.
+    each group in one fold, and is passed on to the estimator's own ``fit``. ``tuning_rows``
+    (one bool per text) is passed on to ``fit`` for each training part, and only those rows of
+    each fold are scored: the rows picked rather than sampled would not measure ordinary text.
     """
     from .classifier import check_groups, group_folds
 
@@ -161,6 +163,11 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
     if cv < 2 or cv > len(texts):
         raise DataError(f"cv must be between 2 and the number of texts ({len(texts)}), got {cv}")
     labels = list(labels) if not isinstance(labels, pd.DataFrame) else labels
+    if tuning_rows is not None:
+        tuning_rows = np.asarray(tuning_rows)
+        if tuning_rows.shape != (len(texts),) or tuning_rows.dtype != bool:
+            raise DataError(f"tuning_rows must be one bool per text ({len(texts)}), "
+                            f"got dtype {tuning_rows.dtype} and shape {tuning_rows.shape}")
     if groups is None:
         splits = KFold(cv, shuffle=True, random_state=random_state).split(texts)
     else:
@@ -170,6 +177,11 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
     for fold, (train_idx, test_idx) in enumerate(splits):
         subset = (lambda idx: labels.iloc[idx]) if isinstance(labels, pd.DataFrame) else (lambda idx: [labels[i] for i in idx])
         fit_groups = {} if groups is None else {"groups": groups[train_idx]}
+        if tuning_rows is not None:
+            fit_groups["tuning_rows"] = tuning_rows[train_idx]
+            test_idx = test_idx[tuning_rows[test_idx]]
+            if not len(test_idx):
+                raise DataError(f"cross-validation fold {fold} holds no tuning row to score; use fewer folds")
         model = clone(estimator).fit([texts[i] for i in train_idx], subset(train_idx), **fit_groups)
         result = _evaluate(model, [texts[i] for i in test_idx], subset(test_idx))  # repeated texts: the user's data
         rows.append({"fold": fold, "macro_f1": result.macro_f1, "micro_f1": result.micro_f1,

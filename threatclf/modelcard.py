@@ -79,10 +79,11 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
         ("- Trained on English news; other languages and registers (social media, reports) are out of scope."
          if set(labels) <= set(LABEL_DEFINITIONS) else
          "- Fitted only to the training data described above: measure it on your own text before use."),
-        "- Probabilities come from a sigmoid fitted on out-of-fold scores of the training data. On documents "
+        "- Probabilities come from a sigmoid fitted on out-of-fold scores of the training data (of the rows "
+        "named to tune it, when some were; the cross-validated figures above say which). On documents "
         "unlike the training data they tend to run high in the middle of the range; measure it on a labelled "
         "sample of your own text with `threatclf.evaluate` (calibration error) and `threatclf.reliability`.",
-        "- Thresholds were tuned for F1 on out-of-fold predictions of the training data; a different balance "
+        "- Thresholds were tuned for F1 on the same out-of-fold predictions; a different balance "
         "of precision and recall needs other thresholds (`threshold=` in the labelling functions).",
         "",
         "## How to load",

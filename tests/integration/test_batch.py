@@ -477,8 +477,27 @@ def test_resuming_an_overwriting_run_needs_no_second_overwrite(small_model, corp
         threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, overwrite=True)
     assert out.read_text() == "old\n"  # the old output stays whole until the new one is complete
     monkeypatch.setattr(batch_module, "_process_chunk", real)
-    threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
+    with pytest.raises(DataError, match=r"already exists: .*out.jsonl.partial holds an interrupted run: --resume"):
+        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False)
+    summary = threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
+    assert summary.resumed_chunks == 2
     assert out.read_bytes() == expected
+
+
+def test_an_output_or_rejects_path_that_is_a_folder_or_an_existing_file_fails_before_work(small_model, corpus,
+                                                                                          tmp_path):
+    path, _ = corpus
+    (tmp_path / "out.jsonl").mkdir()
+    with pytest.raises(DataError, match=r"output .*out.jsonl is a folder"):
+        threatclf.label_files(path, tmp_path / "out.jsonl", small_model, progress=False, overwrite=True)
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text("my notes\n")
+    with pytest.raises(DataError, match=r"rejects file .*notes.jsonl already exists: pass --overwrite"):
+        threatclf.label_files(path, tmp_path / "b.jsonl", small_model, progress=False, rejects=notes)
+    assert notes.read_text() == "my notes\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.jsonl", "notes.jsonl", "out.jsonl"]
+    threatclf.label_files(path, tmp_path / "b.jsonl", small_model, progress=False, rejects=notes, overwrite=True)
+    assert (tmp_path / "b.jsonl").exists()
 
 
 def test_evidence_leaves_out_terms_made_only_of_stop_words():

@@ -420,7 +420,23 @@ def test_train_tune_on_learns_thresholds_from_the_named_files_rows(data_files, t
     np.testing.assert_allclose(saved.thresholds_, expected.thresholds_)
     card = saved.metadata_["metrics"]["cross-validated"]
     assert card["description"] == f"3-fold out-of-fold predictions on the rows of {base}."
+    assert f"calibration and thresholds from the rows of {base}." in (tmp_path / "m" / "README.md").read_text()
     code, _, err = run(["train", base, "-o", str(tmp_path / "m2"), "--min-df", "1", "--cv", "3", "-q",
                         "--tune-on", str(picked)], capsys)
     assert code == 2 and f"--tune-on {picked} is not one of the training files given" in err
     assert not (tmp_path / "m2").exists()
+
+
+def test_train_warns_when_the_tune_on_rows_hold_few_examples(tmp_path, capsys):
+    big, small = tmp_path / "big.jsonl", tmp_path / "small.jsonl"
+    for path, repeats in ((big, 8), (small, 1)):
+        texts, labels = tiny_corpus(repeats)
+        path.write_text("".join(json.dumps({"text": f"{t} [{path.stem}]", "labels": l}) + "\n"
+                                for t, l in zip(texts, labels)))
+    code, _, err = run(["train", str(big), str(small), "-o", str(tmp_path / "m"), "--min-df", "1", "--cv", "3", "-q",
+                        "--tune-on", str(small)], capsys)
+    assert code == 0, err
+    assert "warning: few examples among the --tune-on rows for corruption (4), drug_trafficking (5)" in err
+    code, _, err = run(["train", str(big), str(small), "-o", str(tmp_path / "m2"), "--min-df", "1", "--cv", "3", "-q"],
+                       capsys)
+    assert code == 0 and "warning" not in err

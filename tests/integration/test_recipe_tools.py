@@ -191,3 +191,24 @@ def test_recipe_parts_marked_tune_are_the_tuning_rows(tmp_path):
     assert [r["weight"] for r in human] == [2.0] * 3
     assert tuning_rows(picked + human).tolist() == [False, False, True, True, True]
     assert tuning_rows(picked) is None  # no part marked: every row tunes
+
+
+def test_card_description_names_the_rows_the_cross_validated_figures_were_scored_on():
+    import numpy as np
+    from train_default import check_recipe, cross_validated_description
+
+    recipe = {"training_data": [{"file": "threat-passages/train.jsonl", "tune": True},
+                                {"annotations": "annotations/corpus-passages-r2.jsonl"}],
+              "dev_data": {"file": "threat-passages/dev.jsonl", "tune": True},
+              "final_includes_dev": True, "cv_groups": "document"}
+    tune = np.array([True, True, False, True])
+    assert cross_validated_description(recipe, 5, tune) == (
+        "5-fold out-of-fold predictions of the shipped model's own training data, scored on its 3 rows that tune "
+        "calibration and thresholds (threat-passages/train.jsonl (tunes thresholds), threat-passages/dev.jsonl "
+        "(tunes thresholds)); the folds trained on all 4 rows, each source document within one fold.")
+    assert "dev.jsonl" not in cross_validated_description(dict(recipe, final_includes_dev=False), 5, tune)
+    assert cross_validated_description(dict(recipe, cv_groups=None), 5, np.ones(4, bool)) == (
+        "5-fold out-of-fold predictions of the shipped model's own training data (4 rows).")
+    check_recipe(recipe)
+    with pytest.raises(SystemExit, match="dev_data is marked"):
+        check_recipe(dict(recipe, training_data=[{"file": "threat-passages/train.jsonl"}]))

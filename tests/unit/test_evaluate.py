@@ -114,6 +114,29 @@ def test_cross_validate_with_groups_keeps_each_group_in_one_fold():
         threatclf.cross_validate(estimator, twins, twin_labels, cv=3, groups=["a", "b"] * n)
 
 
+def test_cross_validate_passes_tuning_rows_on_and_scores_only_them(monkeypatch):
+    import sys
+
+    evaluate_module = sys.modules["threatclf.evaluate"]  # the package's name `evaluate` is the function
+    texts, labels = tiny_corpus(repeats=3)
+    picked = [f"Picked passage number {i} about a bomb and a gang." for i in range(9)]
+    texts, labels = texts + picked, labels + [["terrorism"]] * 9
+    tune = np.arange(len(texts)) < len(texts) - len(picked)
+    scored, fitted = [], []
+    real_evaluate, real_fit = evaluate_module._evaluate, threatclf.ThreatClassifier.fit
+    monkeypatch.setattr(evaluate_module, "_evaluate", lambda model, t, y: scored.extend(t) or real_evaluate(model, t, y))
+    monkeypatch.setattr(threatclf.ThreatClassifier, "fit",
+                        lambda self, X, y, **kw: fitted.append(kw["tuning_rows"]) or real_fit(self, X, y, **kw))
+    estimator = threatclf.ThreatClassifier(min_df=1, cv=2, features="word")
+    frame = threatclf.cross_validate(estimator, texts, labels, cv=3, tuning_rows=tune)
+    assert sorted(scored) == sorted(texts[:len(texts) - len(picked)])  # every tuning row once, no picked row
+    assert [len(mask) for mask in fitted] == [len(texts) - len(texts) // 3] * 3
+    assert sum(int((~mask).sum()) for mask in fitted) == 2 * len(picked)  # each picked row trains in two folds
+    assert list(frame.index) == [0, 1, 2, "mean"]
+    with pytest.raises(DataError, match="tuning_rows must be one bool per text"):
+        threatclf.cross_validate(estimator, texts, labels, cv=3, tuning_rows=[1] * len(texts))
+
+
 def test_calibration_error_and_reliability_figures():
     # Two passages at 0.9 (one positive) and two at 0.1 (one positive): observed 0.5 in both
     # bins, so each is off by 0.4 and the calibration error is exactly 0.4.
