@@ -296,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     restart.add_argument("--resume", action="store_true", help="continue an interrupted run with the same settings")
     restart.add_argument("--restart", action="store_true",
                          help="discard an interrupted run's finished chunks (OUTPUT.partial/) and start over")
-    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists (default: refuse)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT (and a --rejects file) if it exists (default: refuse)")
     p.add_argument("--rejects", help="where rejected rows go (default: OUTPUT.rejects.jsonl)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
     p.add_argument("--summary-json", action="store_true", help="print the run summary as JSON on stdout")
