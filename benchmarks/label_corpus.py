@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,8 +67,10 @@ def main(argv=None) -> int:
 
     print("2. SIGKILL half-way, then --resume")
     killed = work / "killed.jsonl"
-    process = subprocess.Popen(label + [str(corpus), "-o", str(killed), "--chunk-size", "500"])
     partial = work / "killed.jsonl.partial"
+    killed.unlink(missing_ok=True)  # a reused --workdir: "exists after kill" must be about this run
+    shutil.rmtree(partial, ignore_errors=True)
+    process = subprocess.Popen(label + [str(corpus), "-o", str(killed), "--chunk-size", "500"])
     total_chunks = -(-35_560 // 500)
     while len(list(partial.glob("*.done.json"))) < total_chunks // 2:
         if process.poll() is not None:
