@@ -279,10 +279,7 @@ class ThreatClassifier(BaseEstimator):
         """All rows, or the checked boolean mask of the rows that tune calibration and thresholds."""
         if tuning_rows is None:
             return np.ones(len(Y), dtype=bool)
-        mask = np.asarray(tuning_rows)
-        if mask.shape != (len(Y),) or mask.dtype != bool:
-            raise DataError(f"tuning_rows must be one bool per training text ({len(Y)}), "
-                            f"got dtype {mask.dtype} and shape {mask.shape}")
+        mask = check_tuning_rows(tuning_rows, len(Y))
         if not (self.calibrate or isinstance(self.threshold, str)):
             raise DataError("tuning_rows is only used to learn calibration or thresholds, "
                             "and this model learns neither (calibrate=False and a fixed threshold)")
@@ -565,6 +562,15 @@ def check_groups(groups, n_rows: int, cv: int | None) -> np.ndarray:
     if cv is not None and distinct < cv:
         raise DataError(f"groups has {distinct} distinct values, fewer than cv={cv} folds")
     return groups
+
+
+def check_tuning_rows(tuning_rows, n_rows: int, what: str = "training text") -> np.ndarray:
+    """``tuning_rows`` as a boolean array, one per row; else DataError."""
+    mask = np.asarray(tuning_rows)
+    if mask.shape != (n_rows,) or mask.dtype != bool:
+        raise DataError(f"tuning_rows must be one bool per {what} ({n_rows}), "
+                        f"got dtype {mask.dtype} and shape {mask.shape}")
+    return mask
 
 
 def group_folds(groups: np.ndarray, cv: int, random_state):

@@ -157,17 +157,14 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
     (one bool per text) is passed on to ``fit`` for each training part, and only those rows of
     each fold are scored: the rows picked rather than sampled would not measure ordinary text.
     """
-    from .classifier import check_groups, group_folds
+    from .classifier import check_groups, check_tuning_rows, group_folds
 
     texts = list(texts)
     if cv < 2 or cv > len(texts):
         raise DataError(f"cv must be between 2 and the number of texts ({len(texts)}), got {cv}")
     labels = list(labels) if not isinstance(labels, pd.DataFrame) else labels
     if tuning_rows is not None:
-        tuning_rows = np.asarray(tuning_rows)
-        if tuning_rows.shape != (len(texts),) or tuning_rows.dtype != bool:
-            raise DataError(f"tuning_rows must be one bool per text ({len(texts)}), "
-                            f"got dtype {tuning_rows.dtype} and shape {tuning_rows.shape}")
+        tuning_rows = check_tuning_rows(tuning_rows, len(texts), "text")
     if groups is None:
         splits = KFold(cv, shuffle=True, random_state=random_state).split(texts)
     else:
