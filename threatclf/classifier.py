@@ -260,6 +260,8 @@ class ThreatClassifier(BaseEstimator):
             fixed = np.array([f1_optimal_threshold(Y[tune, j], oof_proba[tune, j]) for j in range(len(labels))])
         vectorizers, coef, intercept = self._fit_features_and_weights(texts, Y, weights, settings)
         fingerprint, hashes = _fingerprint(texts, Y, labels), np.unique(text_hashes(texts))
+        if tuning_rows is not None:  # saved with the model: its card and `info` say what set the cut-offs
+            fingerprint["tuning_rows"] = int(tune.sum())
         # Everything learned is assigned together, after the last step that can fail: a failed
         # refit leaves the old model whole. What came with a loaded model's folder goes.
         for stale in ("metadata_", "path_"):

@@ -166,7 +166,8 @@ def _print_info(path, metadata: dict) -> None:
              f"created:    {metadata.get('created')} by threatclf {metadata.get('threatclf_version')}, "
              f"scikit-learn {metadata.get('sklearn_version')}, numpy {metadata.get('numpy_version')}"]
     data = metadata.get("training_data", {})
-    lines.append(f"training:   {data.get('rows', '?')} rows, sha256 {str(data.get('sha256', '?'))[:16]}…")
+    tuned = f" (calibration and thresholds from {data['tuning_rows']} of them)" if "tuning_rows" in data else ""
+    lines.append(f"training:   {data.get('rows', '?')} rows{tuned}, sha256 {str(data.get('sha256', '?'))[:16]}…")
     lines.append(f"features:   {metadata.get('n_features')} ({metadata.get('settings', {}).get('features')}, "
                  f"model {metadata.get('settings', {}).get('model')})")
     lines.append("labels:     threshold")

@@ -51,6 +51,8 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
         f"- rows: {training.get('rows', 'unknown')}",
         f"- SHA-256 of texts and labels: `{training.get('sha256', 'unknown')}`",
         f"- positives per label: {training.get('positives', {})}",
+        *([f"- calibration and thresholds learned from the out-of-fold scores of {training['tuning_rows']} of "
+           "these rows only (the rows named to tune them)"] if "tuning_rows" in training else []),
         "",
         "## Settings",
         "",
@@ -80,7 +82,7 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
          if set(labels) <= set(LABEL_DEFINITIONS) else
          "- Fitted only to the training data described above: measure it on your own text before use."),
         "- Probabilities come from a sigmoid fitted on out-of-fold scores of the training data (of the rows "
-        "named to tune it, when some were; the cross-validated figures above say which). On documents "
+        "named to tune it, when some were: see Training data). On documents "
         "unlike the training data they tend to run high in the middle of the range; measure it on a labelled "
         "sample of your own text with `threatclf.evaluate` (calibration error) and `threatclf.reliability`.",
         "- Thresholds were tuned for F1 on the same out-of-fold predictions; a different balance "
