@@ -518,14 +518,14 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
         raise DataError("resume and restart exclude each other")
     partial = _ChunkStore(output).folder
     resuming = resume and partial.exists()
-    for path, what in ((output, "output"), (Path(rejects) if rejects else None, "rejects file")):
-        if path is None:  # the default OUTPUT.rejects.jsonl goes with its output
-            continue
+    # Both files are written only at the end, so on a resume they were there before the interrupted
+    # run, which had to be told --overwrite; a --rejects path it was not given still needs it now.
+    for path, what, resumed in ((output, "output", resuming), (rejects_path, "rejects file", resuming and not rejects)):
         if path.is_dir():
             raise DataError(f"{what} {path} is a folder: name a file")
-        if path.exists() and not (overwrite or resuming):
+        if path.exists() and not (overwrite or resumed):
             hint = (f"; {partial} holds an interrupted run: --resume (resume=True) continues it"
-                    if partial.exists() else "")
+                    if partial.exists() and not (resume or restart) else "")
             raise DataError(f"{what} {path} already exists: pass --overwrite (overwrite=True) to replace it{hint}")
     if n_jobs == 0:
         raise DataError("n_jobs must be a positive number of processes, or negative for all cores but |n|-1")
@@ -620,6 +620,9 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
                     else {"id": "", "labels": [], "scores": scores, "evidence": []})
     # Rejects first: an output that exists always comes with its rejects file.
     if summary.rejected or rejects_path.exists():
+        # An old output must not outlive the rejects written for a new one (a kill in between
+        # would pair them); OUTPUT.partial/ still holds every chunk, so --resume rewrites it.
+        output.unlink(missing_ok=True)
         with atomic_path(rejects_path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
             for index in indices:
                 for reject in store.read(index, 1):

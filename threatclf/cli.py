@@ -96,8 +96,17 @@ def cmd_train(args) -> int:
         print("threatclf train: warning: few examples for " + ", ".join(f"{k} ({v})" for k, v in few.items())
               + f"; under ~{FEW_POSITIVES} a label's threshold and figures are unreliable (for small data try "
               "--min-df 1 --cv 3, and label more)", file=sys.stderr)
-    elif args.tune_on:  # thresholds, calibration and the card's figures come from these rows alone
+    if args.tune_on:  # thresholds, calibration and the card's figures come from these rows alone
+        if not (model.calibrate or isinstance(model.threshold, str)):
+            raise ThreatclfError("--tune-on has nothing to tune: the model learns neither calibration nor thresholds "
+                                 f"(calibrate false and a fixed threshold{' in ' + args.config if args.config else ''})"
+                                 "; drop --tune-on, or let the model learn them")
         tuned = Counter(name for names, t in zip(labels, tuning) if t for name in names)
+        missing = [name for name in sorted(positives) if not tuned.get(name)]
+        if missing:
+            raise ThreatclfError(f"--tune-on {', '.join(args.tune_on)}: no example of {', '.join(missing)} among their "
+                                 f"{sum(tuning):,} rows, so no threshold can be learned for it; add examples to "
+                                 "those files or name more files with --tune-on")
         few = {name: tuned.get(name, 0) for name in sorted(positives) if tuned.get(name, 0) < FEW_POSITIVES}
         if few:
             print("threatclf train: warning: few examples among the --tune-on rows for "
@@ -118,7 +127,11 @@ def cmd_train(args) -> int:
         with warnings.catch_warnings():  # the table below carries its own WARNING line
             warnings.simplefilter("ignore", UserWarning)
             result = evaluate(model, dev_texts, dev_labels)
-        metrics["dev"] = {**result.to_dict(), "description": f"Held-out file {args.dev}, not used in training."}
+        seen = result.extra.get("seen_in_training") or 0
+        metrics["dev"] = {**result.to_dict(), "description": (
+            f"Held-out file {args.dev}, not used in training." if not seen else
+            f"File {args.dev}; {seen} of its {len(dev_texts)} texts were also in the training data, so these "
+            "figures are optimistic.")}
         _say(args, result.to_table())
     model.set_params(n_jobs=None)  # --n-jobs is for this training run, not stored in the model
     path = model.save(args.output, format=args.format, metrics=metrics, overwrite=args.overwrite,
@@ -297,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     restart.add_argument("--resume", action="store_true", help="continue an interrupted run with the same settings")
     restart.add_argument("--restart", action="store_true",
                          help="discard an interrupted run's finished chunks (OUTPUT.partial/) and start over")
-    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT (and a --rejects file) if it exists (default: refuse)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT and its rejects file if they exist (default: refuse)")
     p.add_argument("--rejects", help="where rejected rows go (default: OUTPUT.rejects.jsonl)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
     p.add_argument("--summary-json", action="store_true", help="print the run summary as JSON on stdout")

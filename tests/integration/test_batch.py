@@ -534,3 +534,55 @@ def test_score_columns_stay_floats_when_no_text_has_a_passage(small_model, passa
     assert (scores.dtypes == "float64").all() and scores.isna().all().all()
     empty = threatclf.label_dataframe(df.iloc[:0], small_model, id_col="id", passages=passages)
     assert (empty[[f"score_{label}" for label in small_model.labels_]].dtypes == "float64").all()
+
+
+def test_rejects_files_are_not_replaced_without_overwrite_even_on_resume(small_model, corpus, tmp_path, monkeypatch):
+    path, _ = corpus
+    stale = tmp_path / "out.jsonl.rejects.jsonl"  # the default rejects path, left without its output
+    stale.write_text("kept\n")
+    with pytest.raises(DataError, match=r"rejects file .*out.jsonl.rejects.jsonl already exists: pass --overwrite"):
+        threatclf.label_files(path, tmp_path / "out.jsonl", small_model, progress=False)
+    assert stale.read_text() == "kept\n"
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text("my notes\n")
+    real = _interrupt_after(2, monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(path, tmp_path / "b.jsonl", small_model, chunk_size=3, progress=False)
+    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    # The interrupted run never named notes.jsonl: resuming with it is no licence to replace it.
+    with pytest.raises(DataError, match=r"rejects file .*notes.jsonl already exists: pass --overwrite"):
+        threatclf.label_files(path, tmp_path / "b.jsonl", small_model, chunk_size=3, progress=False, resume=True,
+                              rejects=notes)
+    assert notes.read_text() == "my notes\n"
+
+
+def test_restart_over_an_existing_output_asks_for_overwrite_only(small_model, corpus, tmp_path, monkeypatch):
+    path, _ = corpus
+    out = tmp_path / "out.jsonl"
+    out.write_text("old\n")
+    real = _interrupt_after(2, monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, overwrite=True)
+    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    with pytest.raises(DataError) as error:
+        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, restart=True)
+    assert "pass --overwrite" in str(error.value) and "--resume" not in str(error.value)
+
+
+def test_a_kill_after_the_rejects_are_written_leaves_no_old_output_beside_them(small_model, tmp_path, monkeypatch):
+    path = write_jsonl(tmp_path / "in.jsonl", [{"id": f"a{i}", "text": "A bomb exploded."} for i in range(4)])
+    with open(path, "a") as handle:
+        handle.write("{broken json\n")
+    out = tmp_path / "out.jsonl"
+    out.write_text("an older run's labels\n")
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed while writing the output")
+
+    monkeypatch.setattr(batch_module, "RecordWriter", killed)
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(path, out, small_model, chunk_size=2, progress=False, overwrite=True)
+    assert (tmp_path / "out.jsonl.rejects.jsonl").exists() and not out.exists()
+    monkeypatch.undo()
+    summary = threatclf.label_files(path, out, small_model, chunk_size=2, progress=False, resume=True)
+    assert summary.labelled == 4 and summary.rejected == 1 and len(read_output(out)) == 4

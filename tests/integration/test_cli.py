@@ -440,3 +440,33 @@ def test_train_warns_when_the_tune_on_rows_hold_few_examples(tmp_path, capsys):
     code, _, err = run(["train", str(big), str(small), "-o", str(tmp_path / "m2"), "--min-df", "1", "--cv", "3", "-q"],
                        capsys)
     assert code == 0 and "warning" not in err
+
+
+def test_train_tune_on_problems_are_named_before_training(data_files, tmp_path, capsys):
+    base = str(data_files / "train.jsonl")
+    # Rare overall and among the tuning rows: both warnings.
+    code, _, err = run(["train", base, "-o", str(tmp_path / "m"), "--min-df", "1", "--cv", "3", "-q",
+                        "--tune-on", base], capsys)
+    assert code == 0 and "warning: few examples for" in err and "few examples among the --tune-on rows" in err
+    config = tmp_path / "fixed.json"
+    config.write_text(json.dumps({"calibrate": False, "threshold": 0.5}))
+    code, _, err = run(["train", base, "-o", str(tmp_path / "m2"), "-q", "--tune-on", base, "--config", str(config)],
+                       capsys)
+    assert code == 2 and "--tune-on has nothing to tune" in err and str(config) in err
+    no_fraud = tmp_path / "sample.jsonl"
+    no_fraud.write_text("".join(json.dumps({"text": f"Quiet day number {i}.", "labels": []}) + "\n" for i in range(5)))
+    code, _, err = run(["train", base, str(no_fraud), "-o", str(tmp_path / "m3"), "-q", "--tune-on", str(no_fraud)],
+                       capsys)
+    assert code == 2 and f"--tune-on {no_fraud}: no example of corruption, drug_trafficking" in err
+    assert not (tmp_path / "m2").exists() and not (tmp_path / "m3").exists()
+
+
+def test_train_card_says_when_the_dev_file_was_partly_trained_on(data_files, tmp_path, capsys):
+    base = str(data_files / "train.jsonl")
+    code, _, err = run(["train", base, "-o", str(tmp_path / "m"), "--min-df", "1", "--cv", "3", "-q", "--dev", base],
+                       capsys)
+    assert code == 0, err
+    description = threatclf.load_model(tmp_path / "m").metadata_["metrics"]["dev"]["description"]
+    texts, _ = tiny_corpus()
+    assert description == (f"File {base}; {len(texts)} of its {len(texts)} texts were also in the training data, "
+                           "so these figures are optimistic.")
