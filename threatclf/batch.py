@@ -494,8 +494,9 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     file, line, id and reason. ``resume=True`` continues a killed run with the same inputs,
     model and options, giving the output an uninterrupted run would have given; a run that
     would discard an earlier run's finished chunks needs ``restart=True``. An existing
-    ``output`` is replaced only with ``overwrite=True`` (or when resuming the run that was
-    already replacing it): a finished labelling is not lost to a repeated command.
+    ``output`` or rejects file is replaced only with ``overwrite=True`` (or when resuming the
+    run that was already replacing them; an explicit ``rejects`` path needs ``overwrite`` even
+    then): a finished labelling is not lost to a repeated command.
     """
     started = time.perf_counter()
     paths = [Path(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
