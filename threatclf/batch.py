@@ -298,11 +298,19 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
         records.extend(label_records(model, ids[start:start + chunk_size], texts[start:start + chunk_size], options))
     labels = list(model.labels_)
     key = id_col or "id"
-    if not records:
-        score_columns = [f"score_{lab}" for lab in labels]
-        columns = ([key, "passage", "start", "end", "text", "labels"] + score_columns if passages
-                   else list(df.columns) + ["labels"] + score_columns + ["evidence"])
-        return pd.DataFrame(columns=columns).astype({c: "float64" for c in score_columns})
+    if not records:  # the columns and dtypes of a non-empty result (an empty Dask partition must match)
+        score_columns = {f"score_{lab}": pd.Series(dtype="float64") for lab in labels}
+        if passages:
+            id_dtype = df[id_col].dtype if id_col else df.index.dtype
+            return pd.DataFrame({key: pd.Series(dtype=id_dtype), **{c: pd.Series(dtype="Int64") for c in
+                                 ("passage", "start", "end")}, "text": pd.Series(dtype=df[text_col].dtype),
+                                 "labels": pd.Series(dtype=object), **score_columns})
+        out = df.iloc[:0].copy()
+        out["labels"] = pd.Series(dtype=object)
+        for column, empty in score_columns.items():
+            out[column] = empty
+        out["evidence"] = pd.Series(dtype=object)
+        return out
     # float64 even when every text of the call is empty (its scores all None): NaN, not object
     scores = pd.DataFrame([r.pop("scores") for r in records], columns=labels, dtype="float64").add_prefix("score_")
     result = pd.DataFrame.from_records(records)

@@ -174,6 +174,8 @@ def cmd_info(args) -> int:
 
 
 def _print_info(path, metadata: dict) -> None:
+    from .evaluate import format_figure
+
     lines = [f"model:      {path}",
              f"format:     {metadata.get('format_version')} ({metadata.get('weights_format')})",
              f"created:    {metadata.get('created')} by threatclf {metadata.get('threatclf_version')}, "
@@ -187,8 +189,8 @@ def _print_info(path, metadata: dict) -> None:
     for label, threshold in metadata.get("thresholds", {}).items():
         lines.append(f"  {label:<20} {threshold:.3f}")
     for split, figures in (metadata.get("metrics") or {}).items():
-        per_label = ", ".join(f"{k} {v['f1']:.3f}" for k, v in figures.get("labels", {}).items())
-        lines.append(f"{split}: macro F1 {figures['macro_f1']:.3f}, micro F1 {figures['micro_f1']:.3f} ({per_label})")
+        per_label = ", ".join(f"{k} {format_figure(v.get('f1'))}" for k, v in figures.get("labels", {}).items())
+        lines.append(f"{split}: macro F1 {format_figure(figures['macro_f1'])}, micro F1 {format_figure(figures['micro_f1'])} ({per_label})")
     for line in lines:  # every value comes from the folder's metadata.json
         print(printable(line))
 

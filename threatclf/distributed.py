@@ -20,8 +20,28 @@ from .batch import label_dataframe
 __all__ = ["label_dask"]
 
 
-@functools.lru_cache(maxsize=4)
 def _model_from_path(path: str | None):
+    """The model in ``path`` (None: the bundled one), loaded once per worker process for as
+    long as the folder's files are unchanged: a model saved over it is loaded (and checked) anew."""
+    return _load_cached(path, _folder_stamp(path))
+
+
+def _folder_stamp(path: str | None) -> tuple:
+    if path is None:
+        return ()
+    try:
+        if os.path.isdir(path):
+            stats = [(e.name, e.stat()) for e in sorted(os.scandir(path), key=lambda e: e.name)
+                     if e.is_file()]
+        else:
+            stats = [(path, os.stat(path))]
+    except OSError:  # load_model names the problem
+        return ()
+    return tuple((name, st.st_mtime_ns, st.st_size, st.st_ino) for name, st in stats)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(path: str | None, stamp: tuple):
     from .persistence import load_model
 
     return load_model(path)
@@ -29,7 +49,7 @@ def _model_from_path(path: str | None):
 
 def _label_partition(frame: pd.DataFrame, model, options: dict, flat: bool) -> pd.DataFrame:
     if model is None or isinstance(model, (str, os.PathLike)):
-        model = _model_from_path(None if model is None else str(model))
+        model = _model_from_path(None if model is None else os.fspath(model))
     out = label_dataframe(frame, model, **options)
     return _flatten(out) if flat else out
 
@@ -90,7 +110,7 @@ def label_dask(ddf, model=None, *, text_col: str = "text", id_col: str | None = 
         labels = list(model.labels_)
         shipped = dask.delayed(model, pure=True, traverse=False)
     else:
-        labels = list(_model_from_path(None if model is None else str(model)).labels_)
+        labels = list(_model_from_path(None if model is None else os.fspath(model)).labels_)
         shipped = None if model is None else str(model)
     return ddf.map_partitions(_label_partition, shipped, options, flat, meta=_meta(ddf._meta, labels, options, flat),
                               enforce_metadata=False, align_dataframes=False)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.metrics import average_precision_score, f1_score, precision_recall_fscore_support
+from sklearn.metrics import average_precision_score
 from sklearn.model_selection import KFold
 
 from .exceptions import DataError
@@ -37,7 +37,7 @@ class Evaluation:
             label: {k: (None if pd.isna(v) else (int(v) if k == "support" else float(v))) for k, v in row.items()}
             for label, row in self.per_label.iterrows()
         }
-        return {"n_samples": self.n_samples, "macro_f1": self.macro_f1, "micro_f1": self.micro_f1,
+        return {"n_samples": self.n_samples, "macro_f1": _number(self.macro_f1), "micro_f1": _number(self.micro_f1),
                 "calibration_error": self.calibration_error, "labels": per_label, **self.extra}
 
     def to_json(self) -> str:
@@ -47,13 +47,12 @@ class Evaluation:
         """A plain-text table for terminals and model cards."""
         lines = [f"{'label':<20} {'precision':>9} {'recall':>7} {'f1':>6} {'pr_auc':>7} {'support':>8}"]
         for label, row in self.per_label.iterrows():
-            pr_auc = "n/a" if pd.isna(row["pr_auc"]) else f"{row['pr_auc']:.3f}"
             lines.append(
-                f"{label:<20} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>6.3f} "
-                f"{pr_auc:>7} {int(row['support']):>8}"
+                f"{label:<20} {format_figure(row['precision']):>9} {format_figure(row['recall']):>7} {format_figure(row['f1']):>6} "
+                f"{format_figure(row['pr_auc']):>7} {int(row['support']):>8}"
             )
-        lines.append(f"{'macro F1':<20} {self.macro_f1:>34.3f}")
-        lines.append(f"{'micro F1':<20} {self.micro_f1:>34.3f}   (n = {self.n_samples})")
+        lines.append(f"{'macro F1':<20} {format_figure(self.macro_f1):>34}")
+        lines.append(f"{'micro F1':<20} {format_figure(self.micro_f1):>34}   (n = {self.n_samples})")
         if self.calibration_error is not None:
             lines.append(f"{'calibration error':<20} {self.calibration_error:>34.3f}   (0 = probabilities mean what they say)")
         if self.seen_in_training_warning():
@@ -68,14 +67,35 @@ class Evaluation:
         return f"{seen:,} of {self.n_samples:,} texts were in the model's training data; these are not held-out figures"
 
 
+def _number(value: float) -> float | None:
+    return None if value is None or np.isnan(value) else float(value)
+
+
+def format_figure(value) -> str:
+    """A figure with three decimals; an undefined one (NaN, None) as n/a."""
+    return "n/a" if value is None or pd.isna(value) else f"{value:.3f}"
+
+
 def score_predictions(Y_true: np.ndarray, Y_pred: np.ndarray, proba: np.ndarray | None,
                       labels: Sequence[str]) -> Evaluation:
     """Metrics from 0/1 truth and prediction matrices (and probabilities for PR-AUC)."""
     Y_true = np.asarray(Y_true, dtype=np.int8)
     Y_pred = np.asarray(Y_pred, dtype=np.int8)
-    precision, recall, f1, support = precision_recall_fscore_support(
-        Y_true, Y_pred, average=None, zero_division=0, labels=list(range(len(labels)))
-    )
+    # Counted per column here: scikit-learn's metrics take a one-column 0/1 matrix (a one-label
+    # model) for a binary target and would score its negative class.
+    truth, predicted = Y_true.astype(bool), Y_pred.astype(bool)
+    tp = (truth & predicted).sum(axis=0)
+    fp = (~truth & predicted).sum(axis=0)
+    fn = (truth & ~predicted).sum(axis=0)
+    support = truth.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        recall = np.where(support > 0, tp / support, 0.0)
+        # A label neither present nor predicted has nothing to score: its figures are undefined
+        # (NaN, "n/a"), not 0, and macro F1 averages the labels that have something to score.
+        unscored = tp + fp + fn == 0
+        f1 = np.where(unscored, np.nan, 2 * tp / (2 * tp + fp + fn))
+    precision, recall = (np.where(unscored, np.nan, v) for v in (precision, recall))
     pr_auc = []
     for j in range(len(labels)):
         has_both = 0 < Y_true[:, j].sum() < len(Y_true)
@@ -84,12 +104,14 @@ def score_predictions(Y_true: np.ndarray, Y_pred: np.ndarray, proba: np.ndarray 
         {"precision": precision, "recall": recall, "f1": f1, "support": support, "pr_auc": pr_auc},
         index=pd.Index(list(labels), name="label"),
     )
-    micro = f1_score(Y_true, Y_pred, average="micro", zero_division=0)
+    errors = fp.sum() + fn.sum()
+    micro = 2 * tp.sum() / (2 * tp.sum() + errors) if tp.sum() + errors else float("nan")
     ece = None
     if proba is not None:
         bins = reliability(Y_true, proba)
         ece = float((bins["count"] * (bins["mean_predicted"] - bins["observed"]).abs()).sum() / bins["count"].sum())
-    return Evaluation(per_label=table, micro_f1=float(micro), macro_f1=float(np.mean(f1)), n_samples=len(Y_true),
+    macro = float(np.mean(f1[~unscored])) if (~unscored).any() else float("nan")
+    return Evaluation(per_label=table, micro_f1=float(micro), macro_f1=macro, n_samples=len(Y_true),
                       calibration_error=ece)
 
 
@@ -121,7 +143,8 @@ def evaluate(model, texts: Iterable[str], labels) -> Evaluation:
     """Score a fitted model on labelled texts.
 
     ``labels`` is a list of label-name lists (or a 0/1 DataFrame). A label the model does not
-    know is an error; a model label absent from the data gets support 0. Texts the model was
+    know is an error; a model label absent from the data gets support 0, and if the model
+    predicts it nowhere either, undefined (NaN) figures left out of macro F1. Texts the model was
     trained on are counted (``extra["seen_in_training"]``) and warned about: figures on them
     are not held-out figures.
     """

@@ -1,6 +1,7 @@
 """The model card: a README.md generated into every model folder from its metadata."""
 from __future__ import annotations
 
+from .evaluate import format_figure
 from .labels import LABEL_DEFINITIONS
 
 __all__ = ["render_model_card"]
@@ -9,10 +10,10 @@ __all__ = ["render_model_card"]
 def _metrics_table(figures: dict) -> list[str]:
     rows = ["| label | precision | recall | F1 | PR-AUC | support |", "|---|---|---|---|---|---|"]
     for label, f in figures.get("labels", {}).items():
-        pr_auc = "n/a" if f.get("pr_auc") is None else f"{f['pr_auc']:.3f}"
-        rows.append(f"| {label} | {f['precision']:.3f} | {f['recall']:.3f} | {f['f1']:.3f} | {pr_auc} | {f['support']} |")
-    rows.append(f"| **macro F1** | | | **{figures['macro_f1']:.3f}** | | {figures.get('n_samples', '')} |")
-    rows.append(f"| micro F1 | | | {figures['micro_f1']:.3f} | | |")
+        rows.append(f"| {label} | {format_figure(f.get('precision'))} | {format_figure(f.get('recall'))} | {format_figure(f.get('f1'))} "
+                    f"| {format_figure(f.get('pr_auc'))} | {f['support']} |")
+    rows.append(f"| **macro F1** | | | **{format_figure(figures['macro_f1'])}** | | {figures.get('n_samples', '')} |")
+    rows.append(f"| micro F1 | | | {format_figure(figures['micro_f1'])} | | |")
     return rows
 
 

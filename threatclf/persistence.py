@@ -49,8 +49,11 @@ __all__ = [
 
 logger = logging.getLogger("threatclf")
 
-#: Version of the folder layout written by :func:`save_model`.
-FORMAT_VERSION = 1
+#: Version of the folder layout written by :func:`save_model`. Format 1: threatclf 0.1-0.4
+#: (0.2 renamed a setting and added others, which the format-1 loader still reads); format 2:
+#: threatclf 0.5 on, so that the releases before it refuse a folder holding settings they
+#: do not know instead of loading it half-understood.
+FORMAT_VERSION = 2
 #: Every type a threatclf model file may build. skops would also accept any scikit-learn
 #: estimator by default; threatclf accepts only these unless the caller names more.
 TRUSTED_TYPES: tuple[str, ...] = (
@@ -410,7 +413,20 @@ def _check_consistent(model, metadata: dict, path: Path) -> None:
 
 
 def _load_v1(path: Path, metadata: dict, trust) -> object:
-    """Loader of model format 1 (threatclf 0.1)."""
+    """Loader of model format 1 (threatclf 0.1-0.4): 0.1's stored settings ("labels" for
+    "label_names", no "features_per_label") are brought up to date in
+    ``ThreatClassifier.__setstate__``."""
+    return _load_weights(path, metadata, trust)
+
+
+def _load_v2(path: Path, metadata: dict, trust) -> object:
+    """Loader of model format 2 (threatclf 0.5 on): the layout of format 1 as 0.2-0.4 wrote it."""
+    return _load_weights(path, metadata, trust)
+
+
+def _load_weights(path: Path, metadata: dict, trust) -> object:
+    """The model in a folder whose format version has been checked: trust, digests, types,
+    then consistency with metadata.json."""
     extra = list(trust) if isinstance(trust, (list, tuple, set, frozenset)) else []
     check, data = _verify(path, metadata, trusted=extra)  # the metadata read once, by load_model
     weights = path / metadata["weights_file"]
@@ -447,11 +463,11 @@ def _load_v1(path: Path, metadata: dict, trust) -> object:
         raise ModelFormatError(f"{path}: labels in metadata.json do not match the stored model")
     for name in check.changed:
         warnings.warn(printable(f"{path / name} does not match the SHA-256 recorded in metadata.json (changed since saving)"),
-                      UserWarning, stacklevel=4)
+                      UserWarning, stacklevel=5)
     return model
 
 
-_LOADERS = {1: _load_v1}
+_LOADERS = {1: _load_v1, 2: _load_v2}
 
 
 def load_model(path=None, *, trust: bool | Sequence[str] = False):

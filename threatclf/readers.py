@@ -243,6 +243,13 @@ class _Chunk:
     rejects: list[Reject]
 
 
+def _check_unique(names: list[str], where: str, kind: str) -> None:
+    """Two columns of one name: one of them would be dropped from every row."""
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise DataError(f"{where}: duplicate {kind} column names {dupes}")
+
+
 def _check_clash(names: Iterable[str], text_col: str, id_col: str, where: str) -> None:
     names = list(names)
     if id_col != "id" and id_col not in names:  # a named id column must exist; only "id" may be absent
@@ -488,9 +495,7 @@ class _CsvSource(_Source):
         stream, _, header = self._open()
         stream.close()
         self._lines_read = self._last_bad_line = 0
-        if len(set(header)) != len(header):
-            dupes = sorted({h for h in header if header.count(h) > 1})
-            raise DataError(f"{self.source}: duplicate CSV column names {dupes}")
+        _check_unique(header, self.source, "CSV")
         if self.text_col not in header:
             raise DataError(
                 f"{self.source}: no text column {self.text_col!r}; columns are {header}"
@@ -657,6 +662,7 @@ class _ParquetSource(_Source):
         finally:
             handle.close()
         names = schema.names
+        _check_unique(names, self.source, "Parquet")
         if self.text_col not in names:
             raise DataError(
                 f"{self.source}: no text column {self.text_col!r}; columns are {names}"

@@ -149,8 +149,8 @@ def _json_value(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, datetime.timedelta):  # pd.Timedelta too: ISO 8601 duration
         return pd.Timedelta(value).isoformat()
-    if isinstance(value, decimal.Decimal):
-        return _json_value(float(value))
+    if isinstance(value, decimal.Decimal):  # its exact text: a float would round 12345678901234567.89
+        return str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):  # binary columns: base64 text
         import base64
 
@@ -160,6 +160,11 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, (int, float)):
         return _json_value(float(value) if isinstance(value, float) else int(value))
     raise TypeError(f"cannot write a value of type {kind.__name__} as JSON")
+
+
+def _as_text(value: Any) -> str:
+    """A JSON-typed value as one text cell: strings as they are, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _json_line(record: dict) -> str:
@@ -280,8 +285,12 @@ class _CsvSink:
         else:
             frame = _conform(frame, self._columns)
             header = False
+        # The csv module quotes a field holding the delimiter, a quote or "\n", but not a bare
+        # "\r", which readers take for a line end; a batch with one quotes all its text fields.
+        carriage_return = any(isinstance(v, str) and "\r" in v
+                              for c in frame.columns if frame[c].dtype.kind not in "biufcmM" for v in frame[c])
         frame.to_csv(self._text, header=header, index=False, lineterminator="\n",
-                     quoting=csv.QUOTE_MINIMAL)
+                     quoting=csv.QUOTE_NONNUMERIC if carriage_return else csv.QUOTE_MINIMAL)
 
     def write_empty(self, frame: pd.DataFrame) -> None:
         """The header alone, for an output without rows."""
@@ -320,16 +329,22 @@ def value_kinds(records: list[dict], skip: Sequence[str] = ()) -> dict[str, set[
                 continue
             kind = type(value)
             kinds.setdefault(key, set()).add(
-                "bool" if kind is bool else "int" if kind is int else "float" if kind is float else "text")
+                "bool" if kind is bool else "float" if kind is float
+                else "int" if kind is int and -2**63 <= value < 2**63  # beyond int64: text
+                else "text")
     return kinds
 
 
 def parquet_types(column_kinds: dict) -> dict[str, str]:
-    """Columns whose values are of several kinds: ``float`` for ints with floats, else ``text``."""
+    """Each column's one Parquet kind from the kinds of all its values: ``float`` for ints
+    with floats, ``text`` for any other mix, else the single kind — so that the schema does
+    not depend on which values the first batch happened to hold."""
     types = {}
     for name, kinds in column_kinds.items():
         kinds = set(kinds)
-        if len(kinds) > 1:
+        if len(kinds) == 1:
+            types[name] = kinds.pop()
+        elif kinds:
             types[name] = "float" if kinds == {"int", "float"} else "text"
     return types
 
@@ -351,16 +366,19 @@ class _ParquetSink:
             return pa.array([None if _is_null(v) else float(v) for v in values], type=pa.float64())
         if wanted == "text":
             return self._text_array(values)
+        if wanted in ("int", "bool"):
+            convert, kind = (int, pa.int64()) if wanted == "int" else (bool, pa.bool_())
+            return pa.array([None if _is_null(v) else convert(v) for v in values], type=kind)
         try:
             return pa.array(values, from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types in one object column
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # mixed types; ints beyond int64
             return self._text_array(values)
 
     def _text_array(self, values: pd.Series):
         """Each value as text: strings as they are, anything else as JSON."""
         return self._pa.array(
-            [None if _is_null(v) else v if isinstance(v, str)
-             else json.dumps(_json_value(v), ensure_ascii=False) for v in values],
+            [None if _is_null(v) else v if isinstance(v, str) else _as_text(_json_value(v))
+             for v in values],
             type=self._pa.large_string())
 
     def _first_schema(self, frame: pd.DataFrame, arrays: list):
@@ -375,8 +393,9 @@ class _ParquetSink:
             kind = array.type
             if name.startswith("score_") and name[6:] in self._label_names:
                 kind = pa.float64()
-            elif self._types.get(name) == "text":
-                kind = pa.large_string()
+            elif name in self._types:
+                kind = {"text": pa.large_string(), "float": pa.float64(), "int": pa.int64(),
+                        "bool": pa.bool_()}[self._types[name]]
             elif name == "_line":
                 kind = pa.int64()
             elif array.null_count == len(array) or pa.types.is_null(kind):
@@ -441,9 +460,9 @@ class RecordWriter:
     given; ``.gz`` compresses JSONL and CSV. JSONL keeps nested fields as JSON; CSV and
     Parquet get :func:`flatten_records`, with their columns (and Parquet types) fixed by
     the first non-empty batch. Each ``write`` is one Parquet row group. ``column_kinds``
-    (column -> the :func:`value_kinds` of all its values, when known before writing) lets a
-    Parquet column that holds integers and floats be float, and one that mixes other kinds be
-    text, instead of failing when a later batch differs from the first.
+    (column -> the :func:`value_kinds` of all its values, when known before writing) gives
+    each Parquet column its type from all batches, not the first: integers with floats are
+    float, other mixes text, and a column empty in the first batch still gets its own type.
 
     Use it as a context manager: leaving the block normally commits, an exception
     discards. Outside a ``with`` block, call :meth:`close` (commit) or :meth:`abort`.

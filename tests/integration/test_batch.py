@@ -329,7 +329,7 @@ def test_typed_parquet_columns_are_carried_through(small_model, tmp_path):
         "id": ["p1", "p2"],
         "text": ["Militants claimed the bomb attack on the checkpoint.", ""],
         "published": pa.array([datetime.date(2024, 5, 1), None], type=pa.date32()),
-        "price": pa.array([decimal.Decimal("1.50"), decimal.Decimal("2")], type=pa.decimal128(5, 2)),
+        "price": pa.array([decimal.Decimal("12345678901234567.89"), decimal.Decimal("2")], type=pa.decimal128(38, 2)),
         "blob": pa.array([b"\x00\x01", b""], type=pa.binary()),
     })
     pq.write_table(table, tmp_path / "typed.parquet")
@@ -338,7 +338,13 @@ def test_typed_parquet_columns_are_carried_through(small_model, tmp_path):
         assert summary.labelled == 2
     rows = read_output(tmp_path / "out.jsonl")
     assert rows["p1"]["published"] == "2024-05-01" and rows["p2"]["published"] is None
-    assert rows["p1"]["price"] == 1.5 and rows["p1"]["blob"] == "AAE="
+    assert rows["p1"]["blob"] == "AAE="
+    # decimals keep every digit (a float would give 12345678901234568)
+    assert [rows[i]["price"] for i in ("p1", "p2")] == ["12345678901234567.89", "2.00"]
+    assert pd.read_csv(tmp_path / "out.csv", dtype=str)["price"].tolist() == ["12345678901234567.89", "2.00"]
+    back = pq.read_table(tmp_path / "out.parquet")
+    assert [str(v) for v in back.column("price").to_pylist()] == ["12345678901234567.89", "2.00"]
+    assert back.column("published").to_pylist() == ["2024-05-01", None]
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])

@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import f1_score
 
 import threatclf
+from threatclf.persistence import FORMAT_VERSION
 from builders import tiny_corpus
 from threatclf import ThreatClassifier
 from threatclf.cli import main
@@ -97,7 +98,7 @@ def test_info_and_verify(data_files, capsys):
     for needle in ("labels:", "terrorism", "training:", "dev: macro F1", "scikit-learn"):
         assert needle in out
     code, out, _ = run(["info", "--model", str(model_dir), "--format", "json"], capsys)
-    assert code == 0 and json.loads(out)["format_version"] == 1
+    assert code == 0 and json.loads(out)["format_version"] == FORMAT_VERSION == 2
     assert json.loads(out)["labels"] == json.loads((model_dir / "metadata.json").read_text())["labels"]
     code, out, _ = run(["verify", str(model_dir)], capsys)
     assert code == 0 and "digests OK" in out and "all types trusted" in out

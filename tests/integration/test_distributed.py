@@ -75,3 +75,30 @@ def test_dask_flat_output_writes_parquet(small_model, frame, tmp_path, passages)
         import json
 
         assert [json.loads(e) for e in back["evidence"]] == json.loads(expected["evidence"].to_json(orient="values"))
+
+
+def test_model_folder_saved_over_is_loaded_anew(small_model, frame, tmp_path):
+    # a worker keeps a folder's model while the folder is unchanged, not after a new model is saved there
+    folder = small_model.save(tmp_path / "model")
+    first = threatclf.label_dask(dd.from_pandas(frame, npartitions=2), str(folder), id_col="id").compute()
+    assert "score_terrorism" in first
+    texts, labels = tiny_corpus()
+    other = threatclf.ThreatClassifier(min_df=1, cv=3).fit(texts, [["violent"] if "terrorism" in lab else [] for lab in labels])
+    other.save(folder, overwrite=True)
+    second = threatclf.label_dask(dd.from_pandas(frame, npartitions=2), str(folder), id_col="id").compute()
+    expected = threatclf.label_dataframe(frame, other, id_col="id")
+    assert "score_violent" in second and "score_terrorism" not in second
+    assert second["labels"].tolist() == expected["labels"].tolist()
+
+
+@pytest.mark.parametrize("passages", [False, True])
+def test_empty_partitions_have_the_columns_and_dtypes_of_full_ones(small_model, frame, passages):
+    full = threatclf.label_dataframe(frame, small_model, id_col="id", passages=passages)
+    empty = threatclf.label_dataframe(frame.iloc[:0], small_model, id_col="id", passages=passages)
+    pd.testing.assert_series_equal(empty.dtypes, full.dtypes)
+    # a filter that empties some partitions: they concatenate with the others unchanged
+    lazy = dd.from_pandas(frame, npartitions=4)
+    lazy = lazy[lazy["id"].isin(["d0", "d1"])]
+    result = threatclf.label_dask(lazy, small_model, id_col="id", passages=passages).compute()
+    assert sorted(result["id"].unique()) == ["d0", "d1"]
+    assert result["score_terrorism"].dtype == "float64" and result["labels"].map(type).eq(list).all()

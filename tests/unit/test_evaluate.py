@@ -31,6 +31,43 @@ def test_pr_auc_is_undefined_without_positives():
     assert json.loads(json.dumps(result.to_dict()))["labels"]["a"]["pr_auc"] is None
 
 
+def test_one_label_model_is_scored_on_its_positives():
+    # a one-column 0/1 matrix is a one-label model's truth, not a binary target whose class 0 gets scored
+    result = score_predictions(np.array([[1], [0], [1]]), np.array([[1], [1], [0]]), None, ["flood"])
+    assert result.per_label.loc["flood", ["precision", "recall", "f1", "support"]].tolist() == [0.5, 0.5, 0.5, 2]
+    assert result.macro_f1 == result.micro_f1 == 0.5
+
+
+def test_label_absent_and_never_predicted_is_undefined_not_zero():
+    # "b" has no positive and no prediction: nothing to score, so it must not pull macro F1 to 0.5
+    truth = np.array([[1, 0, 0], [0, 0, 0], [1, 0, 0]])
+    predicted = np.array([[1, 0, 0], [0, 0, 1], [1, 0, 0]])
+    result = score_predictions(truth, predicted, None, ["a", "b", "c"])
+    assert result.per_label.loc["b", ["precision", "recall", "f1"]].isna().all()
+    assert result.per_label.loc["c", "f1"] == 0.0  # predicted where absent: a real error
+    assert result.macro_f1 == pytest.approx((1.0 + 0.0) / 2)
+    figures = json.loads(json.dumps(result.to_dict()))
+    assert figures["labels"]["b"]["f1"] is None and figures["macro_f1"] == pytest.approx(0.5)
+    table = result.to_table().splitlines()
+    assert [line.split()[1:4] for line in table if line.startswith("b ")] == [["n/a", "n/a", "n/a"]]
+    nothing = score_predictions(np.zeros((2, 1)), np.zeros((2, 1)), None, ["a"])
+    assert np.isnan(nothing.macro_f1) and nothing.to_dict()["macro_f1"] is None and "n/a" in nothing.to_table()
+
+
+def test_model_card_and_info_show_undefined_figures_as_n_a(small_model, tmp_path, capsys):
+    from threatclf.cli import main
+
+    texts = ["Militants bombed the market.", "A sunny day at the beach."]
+    dev = threatclf.evaluate(small_model, texts, [["terrorism"], []])
+    folder = small_model.save(tmp_path / "m", metrics={"dev": dev.to_dict()})
+    undefined = [lab for lab in small_model.labels_ if np.isnan(dev.per_label.loc[lab, "f1"])]
+    assert undefined  # labels neither in these two texts nor predicted for them
+    card = (folder / "README.md").read_text()
+    assert all(f"| {lab} | n/a | n/a | n/a | n/a | 0 |" in card for lab in undefined)
+    assert main(["info", "--model", str(folder)]) == 0
+    assert f"{undefined[0]} n/a" in capsys.readouterr().out
+
+
 def test_evaluate_matches_predict(small_model):
     texts, labels = tiny_corpus(repeats=1)
     with pytest.warns(UserWarning, match="training data"):

@@ -161,6 +161,17 @@ def test_format_version_is_checked(saved_small_model, tmp_path, version, error, 
         threatclf.load_model(folder)
 
 
+def test_format_1_as_threatclf_0_2_to_0_4_wrote_it_still_loads(saved_small_model, small_model, tmp_path):
+    """Releases 0.2-0.4 wrote their layout under format 1; the format-1 loader reads both it
+    and 0.1's (the fixture below)."""
+    folder = _copy(saved_small_model, tmp_path)
+    assert json.loads((folder / "metadata.json").read_text())["format_version"] == FORMAT_VERSION == 2
+    _rewrite_digests(folder, format_version=1)
+    loaded = threatclf.load_model(folder)
+    np.testing.assert_array_equal(loaded.predict_proba(PROBE).to_numpy(), small_model.predict_proba(PROBE).to_numpy())
+    assert loaded.get_params() == small_model.get_params()
+
+
 @pytest.mark.parametrize("missing", ["model.skops", "metadata.json"])
 def test_missing_file_is_a_clear_error(saved_small_model, tmp_path, missing):
     folder = _copy(saved_small_model, tmp_path)

@@ -366,6 +366,17 @@ def test_parquet_schema_problems(tmp_path):
         iter_batches(numbers)
 
 
+@pytest.mark.parametrize("duplicated", ["note", "text"])
+def test_parquet_duplicate_column_names_are_refused(tmp_path, duplicated):
+    # pandas would keep one of the two columns, silently
+    path = tmp_path / "dupes.parquet"
+    table = pa.Table.from_arrays([pa.array(["a"]), pa.array(["x"]), pa.array(["first"]), pa.array(["second"])],
+                                 names=["id", "text", "note", duplicated])
+    pq.write_table(table, path)
+    with pytest.raises(DataError, match=rf"dupes.parquet: duplicate Parquet column names \['{duplicated}'\]"):
+        iter_batches(path)
+
+
 def test_parquet_batches_across_row_groups_and_skip(tmp_path):
     path = tmp_path / "groups.parquet"
     pq.write_table(pa.table({"id": [f"p{i}" for i in range(23)],

@@ -325,3 +325,65 @@ def test_whole_numbers_beside_a_missing_value_stay_exact(tmp_path, name):
         assert table.column("n").to_pylist() == [9007199254740993, None]
         assert table.column("m").to_pylist() == [7, None]
         assert table.column("flag").to_pylist() == [True, None]
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.csv.gz"])
+def test_csv_quotes_a_bare_carriage_return(tmp_path, name):
+    # "\r" is a line end to CSV readers; unquoted, it would split the row in two
+    target = tmp_path / name
+    with RecordWriter(target, LABELS) as writer:
+        writer.write([{"id": "a", "text": "line one\rline two", "n": 1.5, "note": None}, {"id": "b", "text": "plain"}])
+        writer.write([{"id": "c", "text": "no return", "n": 2.0, "note": "x\r"}])
+    frame = pd.read_csv(target)
+    assert frame["id"].tolist() == ["a", "b", "c"]
+    assert frame["text"].tolist() == ["line one\rline two", "plain", "no return"]
+    assert frame["note"].isna().tolist() == [True, True, False] and frame["note"][2] == "x\r"
+    assert frame["n"].tolist()[::2] == [1.5, 2.0]
+    back = read_records(target)
+    rows = list(zip(back["id"], back["text"]))
+    assert rows == [("a", "line one\rline two"), ("b", "plain"), ("c", "no return")]
+
+
+@pytest.mark.parametrize("name", ["out.jsonl", "out.csv", "out.parquet"])
+def test_decimals_are_written_as_their_exact_text(tmp_path, name):
+    import decimal
+
+    target = tmp_path / name
+    with RecordWriter(target, LABELS) as writer:
+        writer.write([{"id": "a", "price": decimal.Decimal("12345678901234567.89")},
+                      {"id": "b", "price": decimal.Decimal("1.50")}])
+    if name.endswith(".jsonl"):
+        values = [json.loads(line)["price"] for line in target.read_text().splitlines()]
+    elif name.endswith(".csv"):
+        values = pd.read_csv(target, dtype=str)["price"].tolist()
+    else:
+        values = [str(v) for v in pq.read_table(target).column("price").to_pylist()]  # Arrow decimal or text
+    assert values == ["12345678901234567.89", "1.50"]
+
+
+def test_parquet_integers_beyond_int64_become_text(tmp_path):
+    target = tmp_path / "out.parquet"
+    with RecordWriter(target, LABELS) as writer:
+        writer.write([{"id": "a", "ref": 2**70}, {"id": "b", "ref": 5}])
+    assert pq.read_table(target).column("ref").to_pylist() == [str(2**70), "5"]
+
+
+@pytest.mark.parametrize("split", [1, 2, 3])
+def test_parquet_types_come_from_every_batch_not_the_first(tmp_path, split):
+    # the first batch may hold only nulls for a column: its type must not depend on where batches start
+    from threatclf.writers import value_kinds
+
+    records = [{"id": "a", "year": None, "share": None, "flag": None, "big": None},
+               {"id": "b", "year": None, "share": None, "flag": None, "big": 1},
+               {"id": "c", "year": 2020, "share": 0.5, "flag": True, "big": 2**64},
+               {"id": "d", "year": 2021, "share": 1.0, "flag": False, "big": None}]
+    target = tmp_path / "out.parquet"
+    with RecordWriter(target, LABELS, column_kinds=value_kinds(records, skip=("id",))) as writer:
+        writer.write(records[:split])
+        writer.write(records[split:])
+    table = pq.read_table(target)
+    assert [str(table.schema.field(c).type) for c in ("year", "share", "flag", "big")] == [
+        "int64", "double", "bool", "large_string"]
+    assert table.column("year").to_pylist() == [None, None, 2020, 2021]
+    assert table.column("flag").to_pylist() == [None, None, True, False]
+    assert table.column("big").to_pylist() == [None, "1", str(2**64), None]
