@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.utils.validation import check_is_fitted
 
 from .classifier import ThreatClassifier
 from .exceptions import DataError
@@ -107,9 +108,17 @@ def _thresholds(model: ThreatClassifier, threshold) -> np.ndarray:
         unknown = set(threshold) - set(model.labels_)
         if unknown:
             raise DataError(f"threshold names unknown labels {sorted(unknown)}; model labels: {list(model.labels_)}")
-        values = np.array([float(threshold.get(lab, t)) for lab, t in zip(model.labels_, model.thresholds_)])
-    else:
-        values = np.full(len(model.labels_), float(threshold))
+    try:
+        if isinstance(threshold, Mapping):
+            values = np.array([float(threshold.get(lab, t)) for lab, t in zip(model.labels_, model.thresholds_)])
+        else:
+            if isinstance(threshold, (str, bytes)):
+                raise TypeError
+            values = np.full(len(model.labels_), float(threshold))
+    except (TypeError, ValueError):
+        raise DataError(f"threshold must be a number or a dict of label -> number, got {threshold!r}"
+                        + (" (the label=0.5,... form is the command line's)" if isinstance(threshold, str) else "")
+                        ) from None
     if not ((values >= 0.0) & (values <= 1.0)).all():
         raise DataError(f"thresholds must be between 0 and 1, got {threshold}")
     return values
@@ -122,6 +131,7 @@ def _resolve_model(model) -> ThreatClassifier:
         return load_model(model)
     if not isinstance(model, ThreatClassifier):
         raise TypeError(f"model must be a ThreatClassifier, a model folder or None, got {type(model).__name__}")
+    check_is_fitted(model, "thresholds_")
     return model
 
 
@@ -286,10 +296,11 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
     if clash:  # passage rows carry no input columns, article rows carry them all
         raise DataError(f"column {clash[0]!r} would be overwritten by the output's {clash[0]!r} column; rename it")
     texts = df[text_col].tolist()
-    for row, text in zip(df.index, texts):
+    for i, (row, text) in enumerate(zip(df.index, texts)):
         if not isinstance(text, str):
             what = "missing" if pd.api.types.is_scalar(text) and pd.isna(text) else f"{type(text).__name__}, expected str"
-            raise DataError(f"row {row!r}: {text_col!r} is {what}")
+            which = f" ({id_col} {df[id_col].iloc[i]!r})" if id_col else ""
+            raise DataError(f"row {row!r}{which}: {text_col!r} is {what}")
     ids = df[id_col].tolist() if id_col else df.index.tolist()
     options = LabelOptions(passages=passages, threshold=threshold, top_terms=top_terms, max_words=max_words,
                            keep_text=passages)

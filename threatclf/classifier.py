@@ -226,10 +226,14 @@ class ThreatClassifier(BaseEstimator):
         if self.cv and (self.calibrate or isinstance(self.threshold, str)):
             too_few = [name for name, positives in zip(labels, counts) if positives < self.cv]
             if too_few:
-                raise DataError(f"labels {too_few} have fewer positive examples than cv={self.cv} folds")
+                raise DataError(f"labels {too_few} have fewer positive examples than cv={self.cv} folds "
+                                "(the model's own out-of-fold scores, from which its thresholds are learned)")
         for name in labels:
-            if name != name.strip() or ";" in name:
-                raise DataError(f"label name {name!r} may not contain ';' or start or end with white space")
+            # ";" joins labels in CSV/Parquet outputs, "," and "=" are --threshold's syntax, and a
+            # control character would end up inside a CSV header (score_<label>)
+            if name != name.strip() or any(c in name for c in ";,=") or not name.isprintable():
+                raise DataError(f"label name {name!r} may not contain ';', ',', '=' or control characters, "
+                                "or start or end with white space (a CSV label column separates labels with ';')")
         if groups is not None:
             groups = check_groups(groups, len(texts),
                                   self.cv if self.cv and (self.calibrate or isinstance(self.threshold, str)) else None)

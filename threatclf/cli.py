@@ -93,9 +93,10 @@ def cmd_train(args) -> int:
     positives = Counter(name for names in labels for name in names)
     few = {name: n for name, n in sorted(positives.items()) if n < FEW_POSITIVES}
     if few:
+        small_data = [f"--{k.replace('_', '-')} {v}" for k, v in (("min_df", 1), ("cv", 3)) if model.get_params()[k] != v]
+        hint = f"for small data try {' '.join(small_data)}, and label more" if small_data else "label more"
         print("threatclf train: warning: few examples for " + ", ".join(f"{k} ({v})" for k, v in few.items())
-              + f"; under ~{FEW_POSITIVES} a label's threshold and figures are unreliable (for small data try "
-              "--min-df 1 --cv 3, and label more)", file=sys.stderr)
+              + f"; under ~{FEW_POSITIVES} a label's threshold and figures are unreliable ({hint})", file=sys.stderr)
     if args.tune_on:  # thresholds, calibration and the card's figures come from these rows alone
         if not (model.calibrate or isinstance(model.threshold, str)):
             raise ThreatclfError("--tune-on has nothing to tune: the model learns neither calibration nor thresholds "
@@ -159,17 +160,29 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from .persistence import default_model_path, read_metadata
+    from .persistence import default_model_path, read_metadata, verify_model
 
     path = args.model or default_model_path()
     metadata = read_metadata(path)
     if args.format == "json":
         print(json.dumps(metadata, indent=2))
-        return EXIT_OK
+    else:
+        try:
+            _print_info(path, metadata)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise ModelFormatError(f"{path}/metadata.json is malformed ({type(exc).__name__}: {exc})") from None
+    # What metadata.json says is only worth reading if the folder is whole: say when it is not.
     try:
-        _print_info(path, metadata)
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise ModelFormatError(f"{path}/metadata.json is malformed ({type(exc).__name__}: {exc})") from None
+        check = verify_model(path)
+    except ModelFormatError as exc:
+        print(printable(f"NOT LOADABLE: {exc}"), file=sys.stderr)
+        return EXIT_ERROR
+    if check.changed:
+        print(printable(f"CHANGED since saving (digest differs): {', '.join(check.changed)}"), file=sys.stderr)
+        return EXIT_ERROR
+    if args.format != "json":
+        print(printable("verified:   digests OK, " + (f"types outside the trusted list: {', '.join(check.untrusted)}"
+                                                     if check.untrusted else "all types trusted")))
     return EXIT_OK
 
 
@@ -326,6 +339,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:  # `threatclf info | head -1`: the reader has gone, as for any command-line tool
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        except (OSError, ValueError, AttributeError):
+            pass
+        return 141  # 128 + SIGPIPE
     except (ThreatclfError, ValueError, OSError) as exc:  # user input: settings, files, data
         if os.environ.get("THREATCLF_DEBUG"):
             raise

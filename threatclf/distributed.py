@@ -16,6 +16,7 @@ import pandas as pd
 
 from ._optional import require
 from .batch import label_dataframe
+from .exceptions import DataError
 
 __all__ = ["label_dask"]
 
@@ -47,10 +48,15 @@ def _load_cached(path: str | None, stamp: tuple):
     return load_model(path)
 
 
-def _label_partition(frame: pd.DataFrame, model, options: dict, flat: bool) -> pd.DataFrame:
+def _label_partition(frame: pd.DataFrame, model, options: dict, flat: bool, partition_info=None) -> pd.DataFrame:
     if model is None or isinstance(model, (str, os.PathLike)):
         model = _model_from_path(None if model is None else os.fspath(model))
-    out = label_dataframe(frame, model, **options)
+    try:
+        out = label_dataframe(frame, model, **options)
+    except DataError as exc:  # a partition's row numbers restart at 0: say which partition
+        if partition_info is None:
+            raise
+        raise DataError(f"partition {partition_info['number']}: {exc}") from None
     return _flatten(out) if flat else out
 
 
@@ -102,15 +108,20 @@ def label_dask(ddf, model=None, *, text_col: str = "text", id_col: str | None = 
     from .classifier import ThreatClassifier
 
     if text_col not in ddf.columns:
-        from .exceptions import DataError
-
         raise DataError(f"column {text_col!r} not found; columns are {list(ddf.columns)}")
+    if passages and id_col is None and not ddf.known_divisions:
+        raise DataError(
+            "passage rows need their article's id, and this Dask DataFrame's index is not known to be one "
+            "(read_csv/read_json restart it in each partition): pass id_col=, or set_index() on an id column first")
     options = dict(text_col=text_col, id_col=id_col, passages=passages, threshold=threshold, top_terms=top_terms)
     if isinstance(model, ThreatClassifier):
-        labels = list(model.labels_)
+        resolved = model
         shipped = dask.delayed(model, pure=True, traverse=False)
     else:
-        labels = list(_model_from_path(None if model is None else os.fspath(model)).labels_)
-        shipped = None if model is None else str(model)
-    return ddf.map_partitions(_label_partition, shipped, options, flat, meta=_meta(ddf._meta, labels, options, flat),
+        resolved = _model_from_path(None if model is None else os.fspath(model))
+        shipped = None if model is None else os.fspath(model)
+    # Every option is checked here, on the empty frame, not once per partition at compute time.
+    label_dataframe(ddf._meta, resolved, **options)
+    return ddf.map_partitions(_label_partition, shipped, options, flat,
+                              meta=_meta(ddf._meta, list(resolved.labels_), options, flat),
                               enforce_metadata=False, align_dataframes=False)

@@ -107,6 +107,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+_ABSENT = object()
+
+
 def _jsonable(value):
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
@@ -410,6 +413,16 @@ def _check_consistent(model, metadata: dict, path: Path) -> None:
         raise ModelFormatError(f"{path}: thresholds in metadata.json do not match the stored model")
     if metadata.get("n_features") != n_features:
         raise ModelFormatError(f"{path}: n_features in metadata.json does not match the stored model")
+    # The settings shown by `threatclf info` and the model card are the model's (0.1 called
+    # label_names "labels"; a setting added later is absent from older folders).
+    stated = metadata.get("settings")
+    params = _jsonable(model.get_params())
+    if not isinstance(stated, dict):
+        raise ModelFormatError(f"{path}: metadata.json has no settings")
+    differ = sorted(key for key, value in stated.items()
+                    if params.get("label_names" if key == "labels" else key, _ABSENT) != value)
+    if differ:
+        raise ModelFormatError(f"{path}: settings in metadata.json do not match the stored model: {differ}")
 
 
 def _load_v1(path: Path, metadata: dict, trust) -> object:
@@ -433,7 +446,8 @@ def _load_weights(path: Path, metadata: dict, trust) -> object:
     if metadata["weights_format"] == "joblib":
         if trust is not True:
             raise UntrustedModelError(
-                f"{weights} is a joblib pickle: loading a pickle can run any code its author put in it, so "
+                f"{weights} is a joblib pickle (weights_format in metadata.json): loading a pickle can run any code "
+                "its author put in it, so "
                 "threatclf opens it only when you trust its source: load_model(path, trust=True), or --trust on the "
                 "command line. Prefer the "
                 "skops format to share models (model.save(path), the default)."

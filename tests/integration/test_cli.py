@@ -1,5 +1,6 @@
 """The ``threatclf`` command: called through ``main(argv)`` and through the installed script."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +88,39 @@ def test_evaluate_json_macro_f1_equals_independent_computation(data_files, capsy
     assert set(report["labels"]) == set(model.labels_)
     code, table, _ = run(["evaluate", str(data_files / "train.jsonl"), "--model", str(model_dir)], capsys)
     assert code == 0 and "macro F1" in table and "foreign_influence" in table
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("truncate", "NOT LOADABLE.*model.skops does not match the SHA-256"),
+    ("newer format", "NOT LOADABLE.*upgrade threatclf"),
+])
+def test_info_says_when_the_folder_is_not_whole(saved_small_model, tmp_path, capsys, damage, message):
+    import shutil
+
+    folder = Path(shutil.copytree(saved_small_model, tmp_path / "m"))
+    if damage == "truncate":
+        weights = folder / "model.skops"
+        weights.write_bytes(weights.read_bytes()[:2000])
+    else:
+        meta = json.loads((folder / "metadata.json").read_text())
+        (folder / "metadata.json").write_text(json.dumps({**meta, "format_version": FORMAT_VERSION + 1}))
+    for fmt in ("text", "json"):
+        code, out, err = run(["info", "--model", str(folder), "--format", fmt], capsys)
+        assert code == 2 and re.search(message, err) and out  # the metadata is still shown
+    code, out, _ = run(["info", "--model", str(saved_small_model)], capsys)
+    assert code == 0 and "verified:   digests OK, all types trusted" in out
+
+
+def test_output_closed_early_is_not_an_error(saved_small_model, monkeypatch):
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["info", "--model", str(saved_small_model)]) == 141
 
 
 def test_info_and_verify(data_files, capsys):
@@ -383,6 +417,10 @@ def test_train_warns_about_labels_with_few_examples(data_files, tmp_path, capsys
     assert code == 0
     expected = [f"{name} ({n})" for name, n in sorted(counts.items()) if n < FEW_POSITIVES]
     assert expected and f"warning: few examples for {', '.join(expected)}" in err
+    assert err.rstrip().endswith("(label more)")  # --min-df 1 --cv 3 already given: not suggested again
+    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m2"), "--min-df", "1",
+                        "--cv", "4", "-q"], capsys)
+    assert code == 0 and "(for small data try --cv 3, and label more)" in err
 
 
 def test_train_help_states_the_classifier_defaults():

@@ -102,3 +102,44 @@ def test_empty_partitions_have_the_columns_and_dtypes_of_full_ones(small_model, 
     result = threatclf.label_dask(lazy, small_model, id_col="id", passages=passages).compute()
     assert sorted(result["id"].unique()) == ["d0", "d1"]
     assert result["score_terrorism"].dtype == "float64" and result["labels"].map(type).eq(list).all()
+
+
+def test_a_bad_row_is_named_by_partition_and_id(small_model, frame):
+    broken = frame.copy()
+    broken["text"] = broken["text"].astype(object)
+    broken.loc[len(broken) - 1, "text"] = None
+    lazy = threatclf.label_dask(dd.from_pandas(broken, npartitions=2), small_model, id_col="id")
+    last = broken["id"].iloc[-1]
+    with pytest.raises(threatclf.DataError, match=rf"partition 1: row \d+ \(id '{last}'\): 'text' is missing"):
+        lazy.compute()
+
+
+def test_passages_without_an_id_need_a_known_index(small_model, frame):
+    unknown_index = dd.from_pandas(frame, npartitions=2).clear_divisions()  # as read_csv/read_json give
+    with pytest.raises(threatclf.DataError, match="pass id_col="):
+        threatclf.label_dask(unknown_index, small_model, passages=True)
+    # an index Dask knows (sorted divisions) is accepted, and gives the ids label_dataframe gives
+    result = threatclf.label_dask(dd.from_pandas(frame, npartitions=2), small_model, passages=True).compute()
+    expected = threatclf.label_dataframe(frame, small_model, passages=True)
+    assert result["id"].tolist() == expected["id"].tolist()
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"threshold": {"nonexistent": 0.5}}, "unknown labels"),
+    ({"threshold": {"terrorism": 1.5}}, "between 0 and 1"),
+    ({"threshold": "terrorism=0.6"}, "command line"),
+    ({"top_terms": -1}, "top_terms"),
+    ({"id_col": "missing"}, "id column 'missing' not found"),
+])
+def test_options_are_checked_before_any_partition_runs(small_model, frame, options, message):
+    with pytest.raises(threatclf.DataError, match=message):
+        threatclf.label_dask(dd.from_pandas(frame, npartitions=2), small_model, **options)
+
+
+def test_an_unfitted_model_is_refused_up_front(frame):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        threatclf.label_dask(dd.from_pandas(frame, npartitions=2), threatclf.ThreatClassifier())
+    with pytest.raises(NotFittedError):
+        threatclf.label_dataframe(frame, threatclf.ThreatClassifier())

@@ -59,7 +59,7 @@ def test_failed_refit_keeps_the_previous_model_whole():
     assert model.predict(texts) == before
 
 
-@pytest.mark.parametrize("name", ["a;b", " padded"])
+@pytest.mark.parametrize("name", ["a;b", " padded", "floods, storms", "a=b", "fl\nood", "tab\there"])
 def test_label_names_that_cannot_round_trip_through_csv_are_refused(name):
     texts, labels = tiny_corpus()
     with pytest.raises(DataError, match="may not contain"):

@@ -161,6 +161,15 @@ def test_format_version_is_checked(saved_small_model, tmp_path, version, error, 
         threatclf.load_model(folder)
 
 
+def test_settings_in_metadata_must_be_the_models(saved_small_model, tmp_path):
+    # what `threatclf info` and the model card show must be what the loaded model does
+    folder = _copy(saved_small_model, tmp_path)
+    meta = json.loads((folder / "metadata.json").read_text())
+    _rewrite_digests(folder, settings={**meta["settings"], "features": "banana"})
+    with pytest.raises(ModelFormatError, match=r"settings in metadata.json do not match the stored model: \['features'\]"):
+        threatclf.load_model(folder)
+
+
 def test_format_1_as_threatclf_0_2_to_0_4_wrote_it_still_loads(saved_small_model, small_model, tmp_path):
     """Releases 0.2-0.4 wrote their layout under format 1; the format-1 loader reads both it
     and 0.1's (the fixture below)."""
