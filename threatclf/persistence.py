@@ -129,8 +129,11 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
 
     ``format="skops"`` (default) is safe to share; ``"joblib"`` is a pickle, which
     :func:`load_model` only opens with ``trust=True``. ``metrics`` maps a split name to an
-    :class:`~threatclf.evaluate.Evaluation` or its ``to_dict()``. The folder appears complete
-    or not at all: it is written beside ``path`` and renamed into place.
+    :class:`~threatclf.evaluate.Evaluation` or its ``to_dict()``. A model loaded from a folder
+    and saved again unchanged (same labels, thresholds, settings and training data) keeps that
+    folder's name, metrics and training description unless new ones are given; ``card_extra``
+    is not kept. The folder appears complete or not at all: it is written beside ``path`` and
+    renamed into place.
     """
     from sklearn.utils.validation import check_is_fitted
 
@@ -161,6 +164,11 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
 
             joblib.dump(model, weights, compress=3)
         fingerprint = getattr(model, "training_fingerprint_", {}) or {}
+        kept = _record_of_unchanged_model(model, fingerprint)
+        if metrics is None:
+            metrics = kept.get("metrics")
+        name = name or kept.get("name")
+        training_description = training_description or kept.get("training_data", {}).get("description")
         metadata = {
             "format_version": FORMAT_VERSION,
             "name": name or path.name,
@@ -199,6 +207,21 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return path
+
+
+def _record_of_unchanged_model(model, fingerprint: dict) -> dict:
+    """The metadata the model was loaded with, if it is still the model that was loaded; else {}."""
+    loaded = getattr(model, "metadata_", None)
+    if not isinstance(loaded, dict):
+        return {}
+    data = {k: v for k, v in (loaded.get("training_data") or {}).items() if k != "description"}
+    unchanged = (loaded.get("labels") == list(model.labels_)
+                 and loaded.get("settings") == _jsonable(model.get_params())
+                 and loaded.get("n_features") == int(model.coef_.shape[1])
+                 and data == _jsonable(fingerprint)
+                 and isinstance(loaded.get("thresholds"), dict)
+                 and list(loaded["thresholds"].values()) == [float(t) for t in model.thresholds_])
+    return loaded if unchanged else {}
 
 
 def default_model_path() -> Path:

@@ -536,3 +536,23 @@ def test_a_stored_model_missing_a_setting_is_a_format_error(saved_small_model, t
     _edit_schema(folder, lambda schema: _attribute_nodes(schema).pop("model"))
     with pytest.raises(ModelFormatError, match="stored settings are invalid"):
         threatclf.load_model(folder)
+
+
+def test_resaving_a_loaded_model_keeps_its_record_only_while_unchanged(small_model, tmp_path):
+    texts, labels = tiny_corpus()
+    with pytest.warns(UserWarning, match="training data"):
+        dev = threatclf.evaluate(small_model, texts[:6], labels[:6])
+    first = small_model.save(tmp_path / "first", name="crime tagger", metrics={"dev": dev},
+                             training_description="tiny test corpus")
+    copy = threatclf.load_model(first).save(tmp_path / "copy", format="joblib")
+    kept = json.loads((copy / "metadata.json").read_text())
+    original = json.loads((first / "metadata.json").read_text())
+    assert kept["name"] == "crime tagger" and kept["metrics"] == original["metrics"]
+    assert kept["training_data"]["description"] == "tiny test corpus"
+    assert "crime tagger" in (copy / "README.md").read_text()
+    # figures of another model must not be carried over: changed settings, or a refit on other data
+    changed = threatclf.load_model(first).set_params(C=1.0).save(tmp_path / "changed")
+    refit = threatclf.load_model(first).fit(texts[:-2], labels[:-2]).save(tmp_path / "refit")
+    for folder in (changed, refit):
+        meta = json.loads((folder / "metadata.json").read_text())
+        assert meta["metrics"] == {} and meta["name"] == folder.name and "description" not in meta["training_data"]
