@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -217,6 +218,7 @@ class ThreatClassifier(BaseEstimator):
             raise DataError(f"got {len(texts)} texts but {len(Y)} label rows")
         if not labels:
             raise DataError("no label names found in the training labels")
+        _warn_about_suspect_rows(texts, Y)
         counts = Y.sum(axis=0)
         for name, positives in zip(labels, counts):
             if positives == 0:
@@ -506,6 +508,23 @@ def _plain(value):
     if isinstance(value, (list, tuple)):
         return type(value)(_plain(v) for v in value)
     return value
+
+
+def _warn_about_suspect_rows(texts: Sequence[str], Y: np.ndarray) -> None:
+    """Say when training rows look like mistakes: empty texts, or one text given different labels."""
+    empty = [i for i, text in enumerate(texts) if not text.strip()]
+    if empty:
+        warnings.warn(f"{len(empty)} training texts are empty (rows {empty[:5]}{'...' if len(empty) > 5 else ''}): "
+                      "they can only teach that nothing carries a label", UserWarning, stacklevel=3)
+    hashes = text_hashes(texts)
+    order = np.argsort(hashes, kind="stable")
+    same = hashes[order][1:] == hashes[order][:-1]
+    differ = same & (Y[order][1:] != Y[order][:-1]).any(axis=1)
+    if differ.any():
+        pairs = [(int(order[k]), int(order[k + 1])) for k in np.flatnonzero(differ)]
+        warnings.warn(f"{len(pairs)} training texts repeat an earlier one with other labels (rows {pairs[:3]}"
+                      f"{'...' if len(pairs) > 3 else ''}; white space ignored): the model learns the two "
+                      "contradict each other — check the labels", UserWarning, stacklevel=3)
 
 
 def text_hashes(texts: Sequence[str]) -> np.ndarray:

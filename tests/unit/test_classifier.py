@@ -381,3 +381,15 @@ def test_bad_tuning_rows_are_clear_errors(make_mask, params, message):
     texts, labels = tiny_corpus()
     with pytest.raises(DataError, match=message):
         ThreatClassifier(min_df=1, cv=3, **params).fit(texts, labels, tuning_rows=make_mask(len(texts)))
+
+
+def test_suspect_training_rows_are_warned_about():
+    texts, labels = tiny_corpus()
+    texts = texts + [texts[0].replace(" ", "  "), "   "]
+    labels = labels + [[] if labels[0] else ["terrorism"], []]
+    with pytest.warns(UserWarning) as caught:
+        ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
+    messages = [str(w.message) for w in caught]
+    assert any(f"1 training texts are empty (rows [{len(texts) - 1}])" in m for m in messages)
+    assert any(f"1 training texts repeat an earlier one with other labels (rows [(0, {len(texts) - 2})]" in m
+               for m in messages)
