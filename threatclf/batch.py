@@ -16,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
+import re
 import shutil
 import sys
 import time
@@ -187,7 +189,7 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int]:
             if options.keep_text:
                 record["text"] = passage_texts[k]
             record["labels"] = [labels[j] for j in np.flatnonzero(hits[k])]
-            record["scores"] = {lab: round(float(p), 6) for lab, p in zip(labels, proba[k])}
+            record["scores"] = dict(zip(labels, _shown(proba[k], cut)))
             rows[i].append(record)
         for i, article_rows in enumerate(rows):
             if not article_rows:  # an article without text still gets a row: no id goes missing
@@ -229,15 +231,30 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int]:
         evidence = []
         for j in assigned:
             k = first + int(best[j])
-            item = {"label": labels[j], "score": round(float(top[j]), 6), "passage": int(best[j]),
+            item = {"label": labels[j], "score": _shown(top[j:j + 1], cut[j:j + 1])[0], "passage": int(best[j]),
                     "start": int(spans[k][0]), "end": int(spans[k][1])}
             if options.top_terms:
-                item["terms"] = _top_terms(X, evidence_rows[k], model.coef_[j], terms, is_word, options.top_terms)
+                item["terms"] = _top_terms(X, evidence_rows[k], model.coef_[j], terms, is_word, options.top_terms,
+                                           passage_texts[k])
             evidence.append(item)
         records.append({"id": ids[i], "labels": [labels[j] for j in assigned],
-                        "scores": {lab: round(float(p), 6) for lab, p in zip(labels, top)},
+                        "scores": dict(zip(labels, _shown(top, cut))),
                         "evidence": evidence})
     return records, len(spans)
+
+
+def _shown(proba: np.ndarray, cut: np.ndarray) -> list[float]:
+    """Probabilities rounded to 6 decimals for output, never across their label's threshold:
+    re-applying the thresholds to the written scores gives the written labels."""
+    shown = []
+    for p, t in zip(proba.tolist(), cut.tolist()):
+        r = round(p, 6)
+        if (r >= t) != (p >= t):
+            r = (math.ceil if p >= t else math.floor)(p * 1e6) / 1e6
+            if (r >= t) != (p >= t):  # floating point still on the wrong side: the value itself
+                r = p
+        shown.append(r)
+    return shown
 
 
 def _readable(term: str) -> bool:
@@ -247,26 +264,42 @@ def _readable(term: str) -> bool:
     return not all(word in ENGLISH_STOP_WORDS for word in term.split())
 
 
-def _top_terms(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: np.ndarray, top: int) -> list[str]:
+_TOKEN = re.compile(r"\w+")
+
+
+def _top_terms(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: np.ndarray, top: int,
+               text: str = "") -> list[str]:
     """The passage's terms that raised the label most, largest contribution first.
 
-    Word n-grams when the model has them (character n-grams otherwise), without the ones
-    made only of stop words.
+    Word n-grams, without the ones made only of stop words — unless they carry under a quarter
+    of the rise (a misspelt or foreign word, which the character n-grams caught): then the
+    words of ``text`` holding the character n-grams that did come first. A model without word
+    features lists its character n-grams.
     """
     start, end = X.indptr[row], X.indptr[row + 1]
     columns, values = X.indices[start:end], X.data[start:end]
     contrib = values * weights[columns]
     keep = contrib > 0
-    if is_word.any():
-        keep &= is_word[columns]
     columns, contrib = columns[keep], contrib[keep]
-    chosen = []
-    for k in np.argsort(-contrib, kind="stable"):
-        term = str(terms[columns[k]])
-        if _readable(term) or not is_word.any():
-            chosen.append(term)
-            if len(chosen) == top:
+    order = np.argsort(-contrib, kind="stable")
+    if not is_word.any():
+        return [str(terms[columns[k]]) for k in order[:top]]
+    words = [k for k in order if is_word[columns[k]] and _readable(str(terms[columns[k]]))]
+    chosen = [str(terms[columns[k]]) for k in words[:top]]
+    if contrib.size and contrib[words].sum() < 0.25 * contrib.sum():
+        tokens = list(dict.fromkeys(_TOKEN.findall(text)))
+        lowered = [t.lower() for t in tokens]
+        holders: list[str] = []
+        for k in order:
+            if len(holders) == top:
                 break
+            gram = str(terms[columns[k]]).strip().lower()
+            if is_word[columns[k]] or len(gram) < 3:
+                continue
+            holder = next((t for t, low in zip(tokens, lowered) if gram in low), None)
+            if holder is not None and holder not in holders:
+                holders.append(holder)
+        chosen = (holders + [t for t in chosen if t not in holders])[:top]
     return chosen
 
 

@@ -261,6 +261,13 @@ class ThreatClassifier(BaseEstimator):
             oof_scores = self._out_of_fold_scores(texts, Y, weights, settings, groups)
             if self.calibrate:
                 calibration = np.array([_fit_sigmoid(oof_scores[tune, j], Y[tune, j]) for j in range(len(labels))])
+                unlinked = [name for name, (slope, _) in zip(labels, calibration) if not slope > 0]
+                if unlinked:
+                    # A slope <= 0 would turn the scores around: more evidence, lower probability.
+                    warnings.warn(f"labels {unlinked}: the out-of-fold scores do not rise with the label "
+                                  "(calibration slope <= 0), so the model has not learned them; their "
+                                  "probabilities are left uncalibrated", UserWarning, stacklevel=2)
+                    calibration[[labels.index(name) for name in unlinked]] = [1.0, 0.0]
             oof_proba = _sigmoid(oof_scores * calibration[:, 0] + calibration[:, 1])
         if fixed is None:
             fixed = np.array([f1_optimal_threshold(Y[tune, j], oof_proba[tune, j]) for j in range(len(labels))])
@@ -383,6 +390,11 @@ class ThreatClassifier(BaseEstimator):
         scorer = self._fast_scorer()
         if scorer is not None:
             return scorer.transform(texts, n_threads=self._threads())
+        return self._reference_features(texts)
+
+    def _reference_features(self, texts: list[str]) -> sp.csr_matrix:
+        if not texts:  # scikit-learn refuses zero samples; the compiled path gives (0, n_features)
+            return sp.csr_matrix((0, self.coef_.shape[1]), dtype=np.float64)
         return sp.hstack([v.transform(texts) for v in self.vectorizers_], format="csr")
 
     def _threads(self) -> int:
@@ -398,7 +410,7 @@ class ThreatClassifier(BaseEstimator):
         scorer = self._fast_scorer()
         if scorer is not None:
             return scorer.transform_and_score(texts, n_threads=self._threads())
-        X = sp.hstack([v.transform(texts) for v in self.vectorizers_], format="csr")
+        X = self._reference_features(texts)
         return X, X @ self.coef_.T + self.intercept_
 
     def decision_function(self, X: Iterable[str]) -> np.ndarray:

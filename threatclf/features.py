@@ -49,8 +49,10 @@ def build_vectorizers(
 def pack_vectorizer(vectorizer: TfidfVectorizer) -> dict:
     """A fitted vectorizer as plain settings and numpy arrays (no pickle, no dict of terms)."""
     params = vectorizer.get_params()
-    stored = {name: params[name] for name in _STORED_PARAMS}
-    stored["ngram_range"] = list(stored["ngram_range"])
+    # plain Python numbers: settings built with numpy (np.int64(2), from a parameter grid) would
+    # need numpy scalar types trusted to load, and are refused by the stored-settings check
+    stored = {name: _plain_number(params[name]) for name in _STORED_PARAMS}
+    stored["ngram_range"] = [_plain_number(n) for n in stored["ngram_range"]]
     terms = np.empty(len(vectorizer.vocabulary_), dtype=object)
     for term, column in vectorizer.vocabulary_.items():
         terms[column] = term
@@ -60,10 +62,15 @@ def pack_vectorizer(vectorizer: TfidfVectorizer) -> dict:
         "params": stored,
         "dtype": np.dtype(vectorizer.dtype).name,
         # UTF-32 code points keep any character, including separators, exactly.
-        "terms_codepoints": np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).copy(),
+        # surrogatepass: a lone surrogate in a training text (Python strings may hold one) is kept too
+        "terms_codepoints": np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).copy(),
         "terms_offsets": np.concatenate([[0], np.cumsum(lengths)]),
         "idf": np.asarray(vectorizer.idf_, dtype=np.float64) if vectorizer.use_idf else None,
     }
+
+
+def _plain_number(value):
+    return value.item() if isinstance(value, np.generic) else value
 
 
 _DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
@@ -110,7 +117,7 @@ def unpack_vectorizer(packed: dict) -> TfidfVectorizer:
         raise ModelFormatError("a stored vectorizer must be a dict with dtype float64 or float32")
     params = _check_stored_params(packed["params"])
     vectorizer = TfidfVectorizer(dtype=np.dtype(packed["dtype"]).type, **params)
-    joined = np.asarray(packed["terms_codepoints"], dtype=np.uint32).tobytes().decode("utf-32-le")
+    joined = np.asarray(packed["terms_codepoints"], dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
     offsets = np.asarray(packed["terms_offsets"], dtype=np.int64)
     terms = [joined[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
     vectorizer.vocabulary_ = dict(zip(terms, range(len(terms))))

@@ -17,7 +17,12 @@ DEFAULT_MIN_WORDS = 12
 
 _PARAGRAPH = re.compile(r"[^\n]+")
 # A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before white space.
-_SENTENCE = re.compile(r"\S.*?(?:[.!?]+[\"'”’)\]]*(?=\s)|$)", re.S)
+# A run of end marks is only tried where it starts, and taken whole (the look-ahead and back-
+# reference make it atomic): tried at every position inside a long run ("....."), the search
+# would take quadratic time. Same spans as the plain r"\S.*?(?:[.!?]+[\"'”’)\]]*(?=\s)|$)".
+_SENTENCE = re.compile(
+    r"[.!?](?=([.!?]+))\1[\"'”’)\]]*(?=\s)"  # a sentence that is a run of end marks from its first character
+    r"|\S.*?(?:(?<![.!?])(?=([.!?]+))\2[\"'”’)\]]*(?=\s)|$)", re.S)
 _WORD = re.compile(r"\S+")
 
 

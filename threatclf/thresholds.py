@@ -23,4 +23,9 @@ def f1_optimal_threshold(y_true: np.ndarray, proba: np.ndarray, *, default: floa
     best = int(np.argmax(f1))
     cut = cuts[best]
     lower = proba[proba < cut]
-    return float((cut + lower.max()) / 2) if lower.size else float(cut)
+    if not lower.size:
+        return float(cut)
+    middle = (cut + lower.max()) / 2
+    # between two neighbouring floats the half-way point rounds onto the lower one, which would
+    # then be labelled: keep the cut itself there
+    return float(middle) if middle > lower.max() else float(cut)

@@ -516,6 +516,36 @@ def test_evidence_leaves_out_terms_made_only_of_stop_words():
     assert batch_module._top_terms(X, 0, weights, terms, np.ones(4, bool), top=3) == ["the attack", "bomb"]
 
 
+def test_evidence_names_the_words_holding_the_character_n_grams_when_they_carry_the_score():
+    import numpy as np
+    import scipy.sparse as sp
+
+    # words ("por", "el") raise the score a little, the character n-grams of "narcotráfico" most
+    terms = np.array(["por", "por el", " narc", "narco", "ocaín", "xyz"])
+    is_word = np.array([True, True, False, False, False, False])
+    X = sp.csr_matrix(np.array([[1.0, 1.0, 1.0, 1.0, 1.0, 0.0]]))
+    weights = np.array([0.5, 0.4, 3.0, 2.0, 1.5, 9.0])
+    text = "Golpe al narcotráfico: cocaína por el puerto."
+    assert batch_module._top_terms(X, 0, weights, terms, is_word, top=3, text=text) == [
+        "narcotráfico", "cocaína", "por"]
+    # where the words carry a quarter or more, they stay the evidence
+    weights[:2] = [3.0, 2.0]
+    assert batch_module._top_terms(X, 0, weights, terms, is_word, top=3, text=text) == ["por", "por el"]
+
+
+def test_written_scores_and_labels_agree_at_the_threshold(small_model):
+    # scores are rounded to 6 decimals for output; rounding must not cross the label's threshold
+    text = "Militants bombed the market."
+    p = float(small_model.predict_proba([text])["terrorism"][0])
+    shown = round(p, 6)
+    threshold = (p + shown) / 2 if shown != p else p  # between the value and its rounding
+    df = pd.DataFrame({"id": ["a"], "text": [text]})
+    for passages in (False, True):
+        out = threatclf.label_dataframe(df, small_model, id_col="id", threshold={"terrorism": threshold},
+                                        passages=passages)
+        assert (out["score_terrorism"][0] >= threshold) == ("terrorism" in out["labels"][0]) == (p >= threshold)
+
+
 def test_an_article_without_text_gets_no_scores_rather_than_zeros(small_model, tmp_path):
     # 0.0 would read as "certainly not"; an empty or blank text was never scored.
     df = pd.DataFrame({"id": ["a", "b", "c"], "text": ["Militants bombed the market.", "", "   "]})

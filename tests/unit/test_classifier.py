@@ -1,3 +1,4 @@
+import copy
 import numpy as np
 import pandas as pd
 import pytest
@@ -5,6 +6,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from builders import _TEMPLATES, tiny_corpus
+import threatclf
 from threatclf import DataError, ThreatClassifier
 from threatclf.classifier import check_groups
 from threatclf.labels import to_indicator
@@ -123,6 +125,7 @@ def test_fixed_thresholds_and_per_label_C():
     assert model.thresholds_[0] == 0.7 and model.thresholds_[1] == 0.4
 
 
+@pytest.mark.filterwarnings("ignore:labels .* do not rise with the label")  # word features alone miss a toy label
 def test_features_per_label_keeps_only_the_k_most_associated_features():
     texts, labels = tiny_corpus()
     k = 25
@@ -132,7 +135,7 @@ def test_features_per_label_keeps_only_the_k_most_associated_features():
     names = model.get_feature_names_out()
     kept = {names[i] for i in np.flatnonzero(model.coef_[model.labels_.index("corruption")])}
     assert "word:bribes" in kept and not {"word:weather", "word:football"} & kept
-    assert model.predict(["The mayor was charged with taking bribes."]) == [["corruption"]]
+    assert "corruption" in model.predict(["The mayor was charged with taking bribes."])[0]
     # k larger than the vocabulary is the same as no selection
     full = ThreatClassifier(min_df=1, cv=3, features="word").fit(texts, labels)
     wide = ThreatClassifier(min_df=1, cv=3, features="word", features_per_label=10**6).fit(texts, labels)
@@ -393,3 +396,48 @@ def test_suspect_training_rows_are_warned_about():
     assert any(f"1 training texts are empty (rows [{len(texts) - 1}])" in m for m in messages)
     assert any(f"1 training texts repeat an earlier one with other labels (rows [(0, {len(texts) - 2})]" in m
                for m in messages)
+
+
+def test_a_lone_surrogate_in_training_text_survives_pickle_and_save(tmp_path):
+    import pickle
+
+    texts, labels = tiny_corpus()
+    texts = [texts[0] + " \ud83d"] + texts[1:]  # a Python str may hold one (e.g. from surrogateescape)
+    model = ThreatClassifier(min_df=1, cv=3, features="char").fit(texts, labels)
+    again = pickle.loads(pickle.dumps(model))
+    loaded = threatclf.load_model(model.save(tmp_path / "m"))
+    for other in (again, loaded):
+        np.testing.assert_array_equal(other.predict_proba(texts).to_numpy(), model.predict_proba(texts).to_numpy())
+
+
+def test_settings_given_as_numpy_numbers_save_and_load_without_extra_trust(tmp_path):
+    texts, labels = tiny_corpus()
+    model = ThreatClassifier(min_df=np.int64(1), cv=3, max_features=np.int64(400),
+                             word_ngram_range=(np.int64(1), np.int64(2))).fit(texts, labels)
+    loaded = threatclf.load_model(model.save(tmp_path / "m"))
+    np.testing.assert_array_equal(loaded.predict_proba(texts).to_numpy(), model.predict_proba(texts).to_numpy())
+
+
+def test_a_label_the_scores_do_not_rise_with_is_left_uncalibrated(monkeypatch):
+    from threatclf import classifier
+
+    real = classifier._fit_sigmoid
+    calls = []
+
+    def reversed_for_the_second_label(scores, y):
+        calls.append(1)
+        a, c = real(scores, y)
+        return (-abs(a), c) if len(calls) == 2 else (a, c)
+
+    monkeypatch.setattr(classifier, "_fit_sigmoid", reversed_for_the_second_label)
+    texts, labels = tiny_corpus()
+    with pytest.warns(UserWarning, match="do not rise with the label"):
+        model = ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
+    assert model.calibration_[1].tolist() == [1.0, 0.0] and model.calibration_[0, 0] > 0
+
+
+@pytest.mark.parametrize("engine", ["auto", "reference"])
+def test_no_texts_give_empty_results_on_both_engines(small_model, engine):
+    model = copy.deepcopy(small_model).set_params(engine=engine)
+    assert model.predict_proba([]).shape == (0, len(model.labels_))
+    assert model.predict([]) == [] and model.transform([]).shape == (0, model.coef_.shape[1])

@@ -55,3 +55,26 @@ def test_merging_short_pieces_never_passes_max_words():
     assert all(len(text[p.start:p.end].split()) <= 120 for p in passages)
     assert all(len(text[p.start:p.end].split()) >= 30 for p in passages[:-1])
     assert " ".join(text[p.start:p.end] for p in passages).split() == text.split()
+
+
+def test_sentence_pattern_cuts_where_the_plain_pattern_does():
+    # _SENTENCE takes a run of end marks whole, where it starts (linear time on "....."); its
+    # spans must be those of the plain lazy pattern it replaced, on any text
+    import random
+    import re
+
+    from threatclf.text import _SENTENCE
+
+    plain = re.compile(r"\S.*?(?:[.!?]+[\"'”’)\]]*(?=\s)|$)", re.S)
+    rnd = random.Random(0)
+    alphabet = [".", "!", "?", "a", "b", " ", '"', ")", "\n", "”", "\t"]
+    for _ in range(20000):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 14)))
+        assert [m.span() for m in _SENTENCE.finditer(text)] == [m.span() for m in plain.finditer(text)], repr(text)
+
+
+def test_long_run_of_end_marks_in_a_long_paragraph():
+    text = "word " * 130 + "." * 3000 + "x then the end. Last words here."
+    passages = split_passages(text, max_words=120)
+    assert "".join(text[p.start:p.end] for p in passages).replace(" ", "") == text.replace(" ", "")
+    assert all(len(text[p.start:p.end].split()) <= 120 for p in passages)

@@ -20,3 +20,14 @@ def test_threshold_trades_precision_for_recall_when_it_pays():
 
 def test_no_positive_keeps_default():
     assert f1_optimal_threshold(np.zeros(4), np.linspace(0, 1, 4), default=0.42) == 0.42
+
+
+def test_half_way_between_neighbouring_floats_stays_above_the_lower_score():
+    # (cut + lower) / 2 rounds onto the lower score when the two are adjacent floats
+    above = np.nextafter(0.5, 1.0)
+    y = np.array([1, 1, 0, 0])
+    proba = np.array([above, above, 0.5, 0.2])
+    below = 0.5
+    threshold = f1_optimal_threshold(y, proba)
+    assert threshold > below
+    assert ((proba >= threshold) == y.astype(bool)).all()
