@@ -217,8 +217,8 @@ def tuning_rows(rows: list[dict]) -> np.ndarray | None:
 def recipe_settings(recipe: dict, n_jobs: int | None = None) -> dict:
     """ThreatClassifier keyword arguments from a recipe (JSON lists back to tuples)."""
     settings = dict(recipe["settings"], n_jobs=n_jobs)
-    for key in ("word_ngram_range", "char_ngram_range"):
-        if key in settings:
+    for key in ("word_ngram_range", "char_ngram_range", "presence_ngram_range"):
+        if settings.get(key) is not None:
             settings[key] = tuple(settings[key])
     return settings
 

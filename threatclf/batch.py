@@ -284,9 +284,15 @@ def _top_terms(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: np.
     order = np.argsort(-contrib, kind="stable")
     if not is_word.any():
         return [str(terms[columns[k]]) for k in order[:top]]
-    words = [k for k in order if is_word[columns[k]] and _readable(str(terms[columns[k]]))]
-    chosen = [str(terms[columns[k]]) for k in words[:top]]
-    if contrib.size and contrib[words].sum() < 0.25 * contrib.sum():
+    # a word n-gram in both a TF-IDF and a presence block counts once, with both contributions
+    word_rise: dict[str, float] = {}
+    for k in order:
+        if is_word[columns[k]]:
+            term = str(terms[columns[k]])
+            if _readable(term):
+                word_rise[term] = word_rise.get(term, 0.0) + float(contrib[k])
+    chosen = sorted(word_rise, key=lambda t: -word_rise[t])[:top]  # stable: ties keep their order
+    if contrib.size and sum(word_rise.values()) < 0.25 * contrib.sum():
         tokens = list(dict.fromkeys(_TOKEN.findall(text)))
         lowered = [t.lower() for t in tokens]
         holders: list[str] = []

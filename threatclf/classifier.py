@@ -92,6 +92,17 @@ class ThreatClassifier(BaseEstimator):
         Feature selection: each label's model is fitted on the ``k`` features with the highest
         chi-squared score for that label (computed on the training rows of each fit, so
         out-of-fold scores stay honest); the other weights are zero. ``None`` uses them all.
+        With a presence block, ``k`` of its features too.
+    presence_ngram_range : tuple of int, optional
+        Add a presence block: word n-grams of these sizes counted as present or absent,
+        without IDF or length normalisation, with a model of its own per label (NB-LR, as in
+        Wang & Manning's NBSVM) whose scores are added to those of the TF-IDF model, times
+        ``presence_weight``. Where TF-IDF's length normalisation dilutes one telling phrase in
+        a long passage, presence counts it whole; the sum is still one linear model.
+    presence_C : float
+        Inverse regularisation strength of the presence model.
+    presence_weight : float
+        Weight of the presence model's scores in the sum.
     model : {"logreg", "nblogreg", "logreg+nblogreg", "svm", "sgd"}
         Logistic regression; logistic regression on naive-Bayes-weighted features (NB-LR);
         the average of both (still one linear model); linear SVM; or SGD with the modified
@@ -131,6 +142,9 @@ class ThreatClassifier(BaseEstimator):
         max_features: int | None = None,
         sublinear_tf: bool = True,
         features_per_label: int | None = None,
+        presence_ngram_range: tuple[int, int] | None = None,
+        presence_C: float = 1.0,
+        presence_weight: float = 1.0,
         model: str = "logreg",
         C: float | Mapping[str, float] = 10.0,
         class_weight: str | None | Mapping = "balanced",
@@ -150,6 +164,9 @@ class ThreatClassifier(BaseEstimator):
         self.max_features = max_features
         self.sublinear_tf = sublinear_tf
         self.features_per_label = features_per_label
+        self.presence_ngram_range = presence_ngram_range
+        self.presence_C = presence_C
+        self.presence_weight = presence_weight
         self.model = model
         self.C = C
         self.class_weight = class_weight
@@ -173,6 +190,19 @@ class ThreatClassifier(BaseEstimator):
         for value in (self.C.values() if isinstance(self.C, Mapping) else [self.C]):
             if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 < value <= 1e9:
                 raise ValueError(f"C must be a number above 0 and at most 1e9, got {value!r}")
+        presence = self.presence_ngram_range
+        if presence is not None and not (
+                isinstance(presence, (tuple, list)) and len(presence) == 2
+                and all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in presence)
+                and 1 <= presence[0] <= presence[1] <= 20):
+            raise ValueError(f"presence_ngram_range must be None or (min_n, max_n) with 1 <= min_n <= max_n <= 20, "
+                             f"got {presence!r}")
+        for name, least in (("presence_C", 0.0), ("presence_weight", 0.0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not least <= value <= 1e9 \
+                    or (name == "presence_C" and value == 0):
+                raise ValueError(f"{name} must be a number {'above' if name == 'presence_C' else 'at least'} 0 "
+                                 f"and at most 1e9, got {value!r}")
         needs_cv = self.calibrate or (isinstance(self.threshold, str))
         if isinstance(self.threshold, str) and self.threshold != "f1":
             raise ValueError(f"threshold must be 'f1', a number or a dict, got {self.threshold!r}")
@@ -354,18 +384,23 @@ class ThreatClassifier(BaseEstimator):
             max_df=self.max_df,
             max_features=self.max_features,
             sublinear_tf=self.sublinear_tf,
+            presence_ngram_range=self.presence_ngram_range,
         )
-        X = sp.hstack([v.fit_transform(texts) for v in vectorizers]).tocsr()
-        # Canonical form now: estimators would otherwise fix it in place, from several threads.
-        X.sum_duplicates()
-        X.sort_indices()
-        fitted = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(_fit_selected)(self.model, X, Y[:, j], Cs[j], class_weights[j], weights, self.random_state,
-                                   self.features_per_label)
-            for j in range(len(labels))
-        )
-        coef = np.vstack([c for c, _ in fitted])
-        intercept = np.array([b for _, b in fitted], dtype=np.float64)
+        blocks = [v.fit_transform(texts) for v in vectorizers]
+        presence = blocks.pop() if self.presence_ngram_range is not None else None
+        X = _canonical(sp.hstack(blocks).tocsr())
+        jobs = [delayed(_fit_selected)(self.model, X, Y[:, j], Cs[j], class_weights[j], weights, self.random_state,
+                                       self.features_per_label) for j in range(len(labels))]
+        if presence is not None:
+            P = _canonical(presence.tocsr())
+            jobs += [delayed(_fit_selected)("nblogreg", P, Y[:, j], self.presence_C, class_weights[j], weights,
+                                            self.random_state, self.features_per_label) for j in range(len(labels))]
+        fitted = Parallel(n_jobs=self.n_jobs, prefer="threads")(jobs)
+        coef = np.vstack([c for c, _ in fitted[:len(labels)]])
+        intercept = np.array([b for _, b in fitted[:len(labels)]], dtype=np.float64)
+        if presence is not None:  # the two models' scores added: still one linear model over all blocks
+            coef = np.hstack([coef, self.presence_weight * np.vstack([c for c, _ in fitted[len(labels):]])])
+            intercept = intercept + self.presence_weight * np.array([b for _, b in fitted[len(labels):]])
         return vectorizers, coef, intercept
 
     # --------------------------------------------------------------- predicting
@@ -495,6 +530,8 @@ class ThreatClassifier(BaseEstimator):
         if "labels" in state and "label_names" not in state:  # threatclf 0.1 (model format 1) named it labels
             state["label_names"] = state.pop("labels")
         state.setdefault("features_per_label", None)  # added in 0.2; older models used every feature
+        for name, default in (("presence_ngram_range", None), ("presence_C", 1.0), ("presence_weight", 1.0)):
+            state.setdefault(name, default)  # added in 0.5
         if "vectorizers_" in state:
             # Stored models hold packed dicts only; unpack_vectorizer checks every setting.
             state["vectorizers_"] = [unpack_vectorizer(v) for v in state["vectorizers_"]]
@@ -629,6 +666,14 @@ def group_folds(groups: np.ndarray, cv: int, random_state):
     fold_of_row = fold_of_group[codes]
     everything = np.arange(len(groups))
     return [(everything[fold_of_row != k], everything[fold_of_row == k]) for k in range(cv)]
+
+
+def _canonical(X: sp.csr_matrix) -> sp.csr_matrix:
+    """Duplicates summed and indices sorted now: estimators would otherwise fix the matrix in
+    place, from several threads."""
+    X.sum_duplicates()
+    X.sort_indices()
+    return X
 
 
 def _fit_selected(model, X, y, C, class_weight, sample_weight, random_state, k):

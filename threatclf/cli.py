@@ -78,10 +78,10 @@ def cmd_train(args) -> int:
             raise ThreatclfError(f"{args.config}: not valid JSON ({exc})") from None
         if not isinstance(params, dict):
             raise ThreatclfError(f"{args.config}: expected a JSON object of model settings, got {type(params).__name__}")
-    for name in ("features", "model", "C", "cv", "min_df", "features_per_label", "n_jobs"):
+    for name in ("features", "model", "C", "cv", "min_df", "features_per_label", "presence_ngram_range", "n_jobs"):
         value = getattr(args, name)
         if value is not None:
-            params[name] = value
+            params[name] = tuple(value) if isinstance(value, list) else value
     try:
         model = ThreatClassifier(**params)
     except TypeError as exc:
@@ -285,6 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "1 for small data)")
     p.add_argument("--features-per-label", type=int,
                    help="fit each label on its K features with the highest chi-squared score")
+    p.add_argument("--presence", type=int, nargs=2, metavar=("MIN_N", "MAX_N"), dest="presence_ngram_range",
+                   help="add a presence block: word MIN_N-MAX_N-grams as present/absent, unnormalised, with a "
+                        "model of their own whose scores are added (the default model uses 1 2)")
     p.add_argument("--n-jobs", type=int, help="threads for training (labels are fitted in parallel)")
     p.add_argument("--format", choices=["skops", "joblib"], default="skops")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model folder")

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-__all__ = ["FEATURE_SETS", "build_vectorizers", "pack_vectorizer", "unpack_vectorizer", "feature_names"]
+__all__ = ["FEATURE_SETS", "build_vectorizers", "is_presence", "pack_vectorizer", "unpack_vectorizer",
+           "feature_names"]
 
 FEATURE_SETS = ("word", "char", "word+char")
 
@@ -32,8 +33,11 @@ def build_vectorizers(
     max_df: float,
     max_features: int | None,
     sublinear_tf: bool,
+    presence_ngram_range: tuple[int, int] | None = None,
 ) -> list[TfidfVectorizer]:
-    """Unfitted vectorizers for a feature set name (``word``, ``char`` or ``word+char``)."""
+    """Unfitted vectorizers for a feature set name (``word``, ``char`` or ``word+char``), and
+    last, with ``presence_ngram_range``, the presence block: word n-grams as 1 (present) or 0,
+    neither weighted by IDF nor normalised by length (see :func:`is_presence`)."""
     if features not in FEATURE_SETS:
         raise ValueError(f"features must be one of {FEATURE_SETS}, got {features!r}")
     common = dict(min_df=min_df, max_df=max_df, max_features=max_features, sublinear_tf=sublinear_tf,
@@ -43,7 +47,17 @@ def build_vectorizers(
         vectorizers.append(TfidfVectorizer(analyzer="word", ngram_range=tuple(word_ngram_range), **common))
     if "char" in features:
         vectorizers.append(TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(char_ngram_range), **common))
+    if presence_ngram_range is not None:
+        vectorizers.append(TfidfVectorizer(
+            analyzer="word", ngram_range=tuple(presence_ngram_range), binary=True, use_idf=False, norm=None,
+            min_df=min_df, max_df=max_df, max_features=max_features, dtype=np.float64))
     return vectorizers
+
+
+def is_presence(vectorizer: TfidfVectorizer) -> bool:
+    """Whether a vectorizer is a presence block (binary word n-grams, no IDF, no norm)."""
+    return (vectorizer.analyzer == "word" and vectorizer.binary and not vectorizer.use_idf
+            and vectorizer.norm is None)
 
 
 def pack_vectorizer(vectorizer: TfidfVectorizer) -> dict:
@@ -122,16 +136,26 @@ def unpack_vectorizer(packed: dict) -> TfidfVectorizer:
     terms = [joined[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
     vectorizer.vocabulary_ = dict(zip(terms, range(len(terms))))
     vectorizer.fixed_vocabulary_ = False
-    if packed["idf"] is not None:
-        vectorizer.idf_ = np.asarray(packed["idf"], dtype=np.float64)
+    idf = packed["idf"]
+    if (idf is None) == params["use_idf"]:
+        raise ModelFormatError("a stored vectorizer has IDF weights exactly when it uses them")
+    if idf is not None:
+        vectorizer.idf_ = np.asarray(idf, dtype=np.float64)
+    else:  # setting idf_ is what builds the fitted transformer; without IDF, fit one on an empty row
+        import scipy.sparse as sp
+        from sklearn.feature_extraction.text import TfidfTransformer
+
+        vectorizer._tfidf = TfidfTransformer(norm=params["norm"], use_idf=False, smooth_idf=params["smooth_idf"],
+                                             sublinear_tf=params["sublinear_tf"]).fit(sp.csr_matrix((1, len(terms))))
     return vectorizer
 
 
 def feature_names(vectorizers: Sequence[TfidfVectorizer]) -> np.ndarray:
-    """Names of the stacked feature columns, prefixed by analyzer (``word:`` / ``char:``)."""
+    """Names of the stacked feature columns, prefixed by block (``word:`` / ``char:`` /
+    ``present:``)."""
     parts = []
     for vectorizer in vectorizers:
-        prefix = "word:" if vectorizer.analyzer == "word" else "char:"
+        prefix = "present:" if is_presence(vectorizer) else "word:" if vectorizer.analyzer == "word" else "char:"
         names = vectorizer.get_feature_names_out()
         parts.append(np.char.add(prefix, names.astype(str)).astype(object))
     return np.concatenate(parts) if parts else np.empty(0, dtype=object)

@@ -533,6 +533,17 @@ def test_evidence_names_the_words_holding_the_character_n_grams_when_they_carry_
     assert batch_module._top_terms(X, 0, weights, terms, is_word, top=3, text=text) == ["por", "por el"]
 
 
+def test_evidence_counts_a_term_of_two_blocks_once_with_both_contributions():
+    import numpy as np
+    import scipy.sparse as sp
+
+    # "bomb" is both a TF-IDF word feature and a presence feature; "attack" is in one block only
+    terms = np.array(["bomb", "attack", "bomb"])
+    X = sp.csr_matrix(np.array([[1.0, 1.0, 1.0]]))
+    weights = np.array([1.0, 1.5, 1.0])
+    assert batch_module._top_terms(X, 0, weights, terms, np.ones(3, bool), top=3) == ["bomb", "attack"]
+
+
 def test_written_scores_and_labels_agree_at_the_threshold(small_model):
     # scores are rounded to 6 decimals for output; rounding must not cross the label's threshold
     text = "Militants bombed the market."

@@ -60,6 +60,17 @@ def test_train_writes_a_model_folder_from_jsonl(data_files, capsys):
     assert meta["labels"][0] == "terrorism" and "cross-validated" in meta["metrics"]
 
 
+def test_train_with_a_presence_block(data_files, capsys):
+    out = data_files / "m-presence"
+    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(out), "--min-df", "1", "--cv", "3",
+                        "--presence", "1", "2", "-q"], capsys)
+    assert code == 0, err
+    assert json.loads((out / "metadata.json").read_text())["settings"]["presence_ngram_range"] == [1, 2]
+    model = threatclf.load_model(out)
+    assert tuple(model.presence_ngram_range) == (1, 2)
+    assert any(name.startswith("present:") for name in model.get_feature_names_out())
+
+
 def test_train_from_csv_with_other_columns_and_parquet(data_files, capsys):
     code, _, err = run(["train", str(data_files / "train.csv"), "-o", str(data_files / "m-csv"), "--text-col", "body",
                         "--labels-col", "tags", "--min-df", "1", "--cv", "3", "--features", "word", "-q"], capsys)

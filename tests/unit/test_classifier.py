@@ -441,3 +441,42 @@ def test_no_texts_give_empty_results_on_both_engines(small_model, engine):
     model = copy.deepcopy(small_model).set_params(engine=engine)
     assert model.predict_proba([]).shape == (0, len(model.labels_))
     assert model.predict([]) == [] and model.transform([]).shape == (0, model.coef_.shape[1])
+
+
+def test_presence_block_adds_a_second_model_and_stays_one_linear_model(tmp_path):
+    texts, labels = tiny_corpus()
+    plain = ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
+    off = ThreatClassifier(min_df=1, cv=3, presence_ngram_range=(1, 2), presence_weight=0.0).fit(texts, labels)
+    on = ThreatClassifier(min_df=1, cv=3, presence_ngram_range=(1, 2)).fit(texts, labels)
+    twice = ThreatClassifier(min_df=1, cv=3, presence_ngram_range=(1, 2), presence_weight=2.0).fit(texts, labels)
+    n_main = plain.coef_.shape[1]
+    names = on.get_feature_names_out()
+    assert names[:n_main].tolist() == plain.get_feature_names_out().tolist()
+    assert all(name.startswith("present:") for name in names[n_main:]) and "present:bomb attack" in names
+    # weight 0: the TF-IDF model alone, to the last bit; weight 2: the presence weights doubled
+    np.testing.assert_array_equal(off.predict_proba(texts).to_numpy(), plain.predict_proba(texts).to_numpy())
+    assert not off.coef_[:, n_main:].any() and on.coef_[:, n_main:].any()
+    np.testing.assert_allclose(twice.coef_[:, n_main:], 2 * on.coef_[:, n_main:], rtol=1e-12)
+    np.testing.assert_array_equal(on.coef_[:, :n_main], plain.coef_)
+    # present/absent, not counted: a repeated word scores as one occurrence in the presence block
+    X = on.transform(["bomb bomb bomb", "bomb"])[:, n_main:].toarray()
+    np.testing.assert_array_equal(X[0], X[1])
+    assert set(np.unique(X)) == {0.0, 1.0}
+    # the compiled and reference scorers agree, and the block survives a save
+    reference = copy.deepcopy(on).set_params(engine="reference")
+    np.testing.assert_allclose(reference.predict_proba(texts).to_numpy(), on.predict_proba(texts).to_numpy(), atol=1e-12)
+    loaded = threatclf.load_model(on.save(tmp_path / "m"))
+    assert tuple(loaded.presence_ngram_range) == (1, 2)
+    np.testing.assert_array_equal(loaded.predict_proba(texts).to_numpy(), on.predict_proba(texts).to_numpy())
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"presence_ngram_range": (2, 1)}, "presence_ngram_range"),
+    ({"presence_ngram_range": 2}, "presence_ngram_range"),
+    ({"presence_ngram_range": (1, 2), "presence_C": 0}, "presence_C"),
+    ({"presence_ngram_range": (1, 2), "presence_weight": -1.0}, "presence_weight"),
+])
+def test_presence_settings_are_checked(settings, message):
+    texts, labels = tiny_corpus()
+    with pytest.raises(ValueError, match=message):
+        ThreatClassifier(min_df=1, cv=3, **settings).fit(texts, labels)
