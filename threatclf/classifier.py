@@ -92,7 +92,7 @@ class ThreatClassifier(BaseEstimator):
         Feature selection: each label's model is fitted on the ``k`` features with the highest
         chi-squared score for that label (computed on the training rows of each fit, so
         out-of-fold scores stay honest); the other weights are zero. ``None`` uses them all.
-        With a presence block, ``k`` of its features too.
+        (The presence model, below, uses all of its features.)
     presence_ngram_range : tuple of int, optional
         Add a presence block: word n-grams of these sizes counted as present or absent,
         without IDF or length normalisation, with a model of its own per label (NB-LR, as in
@@ -393,8 +393,9 @@ class ThreatClassifier(BaseEstimator):
                                        self.features_per_label) for j in range(len(labels))]
         if presence is not None:
             P = _canonical(presence.tocsr())
+            # every presence feature: NB-LR's ratios and a small C already keep it to the telling ones
             jobs += [delayed(_fit_selected)("nblogreg", P, Y[:, j], self.presence_C, class_weights[j], weights,
-                                            self.random_state, self.features_per_label) for j in range(len(labels))]
+                                            self.random_state, None) for j in range(len(labels))]
         fitted = Parallel(n_jobs=self.n_jobs, prefer="threads")(jobs)
         coef = np.vstack([c for c, _ in fitted[:len(labels)]])
         intercept = np.array([b for _, b in fitted[:len(labels)]], dtype=np.float64)
