@@ -37,7 +37,7 @@ from .exceptions import DataError
 from .text import DEFAULT_MAX_WORDS, split_passages
 from ._optional import require
 from .readers import check_inputs, count_rows, iter_batches
-from .writers import RecordWriter, _json_line, atomic_path, output_format, value_kinds
+from .writers import RecordWriter, _json_line, atomic_path, output_format, remove_stale_temps, value_kinds
 
 __all__ = ["LabelOptions", "LabelSummary", "label_dataframe", "label_files", "label_records"]
 
@@ -92,7 +92,7 @@ class LabelSummary:
         counts = ", ".join(f"{k} {v}" for k, v in self.label_counts.items()) or "none"
         return (
             f"rows in {self.rows_read:,} | labelled {self.labelled:,} | rejected {self.rejected:,} | "
-            f"passages {self.passages:,}\nlabels: {counts}\n"
+            f"passages {self.passages:,}\nlabels (output rows carrying each): {counts}\n"
             f"elapsed {self.elapsed_s:.1f} s | {self.rows_per_s:,.0f} rows/s | {self.passages_per_s:,.0f} passages/s"
             + (f"\nresumed: {self.resumed_chunks:,} chunks ({self.resumed_rows:,} rows) were taken from the "
                "interrupted run" if self.resumed_chunks else "")
@@ -507,9 +507,32 @@ def _process_chunk(model, store: _ChunkStore, batch, options: LabelOptions) -> d
 _WORKER: dict = {}
 
 
+def _worker_started() -> None:
+    """In each worker process: leave Ctrl-C to the parent, and end when the parent has gone.
+
+    Ctrl-C reaches every process of the terminal's group; a worker interrupted in the pool's
+    queue machinery can leave the parent waiting for ever. The parent stops the pool itself
+    (running chunks finish, queued ones are dropped). A parent killed outright (SIGKILL, the
+    out-of-memory killer) cannot stop anything: the workers notice they were orphaned.
+    """
+    import signal
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="threatclf-parent-watch", daemon=True).start()
+
+
 def _init_worker(model_bytes: bytes) -> None:
     import pickle
 
+    _worker_started()
     _WORKER["model"] = pickle.loads(model_bytes)  # our own in-memory model, handed over by the parent
 
 
@@ -527,7 +550,7 @@ def _worker_pool(model, n_jobs: int) -> ProcessPoolExecutor:
         model._fast_scorer()
         model._evidence_terms()
         _WORKER["model"] = model
-        return ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("fork"))
+        return ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("fork"), initializer=_worker_started)
     return ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_init_worker, initargs=(pickle.dumps(model),))
 
@@ -631,7 +654,8 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
                     continue
                 account(_process_chunk(model, store, batch, options))
         else:
-            with _worker_pool(model, n_jobs) as pool:
+            pool = _worker_pool(model, n_jobs)
+            try:
                 pending = set()
                 for batch in batches:
                     indices.append(batch.index)
@@ -645,6 +669,10 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
                             account(future.result()[1])
                 for future in pending:
                     account(future.result()[1])
+            except BaseException:  # Ctrl-C or an error: drop queued chunks, let running ones finish
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            pool.shutdown(wait=True)
     except Exception:  # a data error (an interrupt keeps the folder: the run may be resumed)
         if not store.done():  # nothing to resume from: leave no OUTPUT.partial/ behind
             shutil.rmtree(store.folder, ignore_errors=True)
@@ -694,6 +722,8 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
         for index in indices:
             writer.write([{key: record.get(key) for key in keys} for record in store.read(index, 0)])
     shutil.rmtree(store.folder, ignore_errors=True)
+    for path in (output, rejects_path):  # what a run killed while writing them left, as large as them
+        remove_stale_temps(path)
     summary.output = str(output)
     summary.rejects = str(rejects_path) if summary.rejected else None
     summary.elapsed_s = time.perf_counter() - started

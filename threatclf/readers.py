@@ -387,6 +387,15 @@ class _JsonlSource(_Source):
                 obj = json.loads(decoded)
             except ValueError as exc:  # JSONDecodeError, and over-long integer literals
                 reason = f"{exc.msg} (col {exc.colno})" if hasattr(exc, "colno") else str(exc)
+                body = decoded.rstrip("\r\n")
+                if hasattr(exc, "pos") and exc.pos >= len(body) - 1 and body.lstrip().startswith("{"):
+                    reason = "the line ends before its JSON does (a truncated line?)"
+                elif hasattr(exc, "pos") and body != decoded:  # the line end inside a string, say
+                    try:
+                        json.loads(body)
+                    except ValueError as inner:
+                        if getattr(inner, "pos", 0) >= len(body):
+                            reason = "the line ends before its JSON does (a truncated line?)"
                 rejects.append(self._reject(line, None, f"invalid JSON: {reason}"))
                 continue
             except RecursionError:
@@ -793,6 +802,12 @@ def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size) -> list[_S
                      max_text_chars=max_text_chars, batch_size=batch_size)
         source.check()
         sources.append(source)
+    # Ids made as FILE:LINE use the file name; inputs of one name in several folders
+    # (daily folders, say) use the paths as given, or their ids would repeat.
+    names = [source.name for source in sources]
+    for source in sources:
+        if names.count(source.name) > 1:
+            source.name = source.source
     return sources
 
 

@@ -11,12 +11,14 @@ import csv
 import datetime
 import decimal
 import errno
+import glob
 import gzip
 import io
 import itertools
 import json
 import math
 import os
+import re
 import secrets
 from contextlib import contextmanager
 from pathlib import Path
@@ -107,6 +109,20 @@ class _PendingFile:
             os.unlink(self.temp)
         except FileNotFoundError:
             pass
+
+
+def remove_stale_temps(path) -> list[Path]:
+    """Remove the temporary files a killed writer of ``path`` left beside it; return them.
+
+    Call it once ``path`` has been written: the temporary files then left for it are not in
+    use (a run killed mid-write cannot clean up after itself).
+    """
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{8}}\.partial")
+    stale = [p for p in path.parent.glob(f".{glob.escape(path.name)}.*.partial") if pattern.fullmatch(p.name)]
+    for temp in stale:
+        temp.unlink(missing_ok=True)
+    return stale
 
 
 @contextmanager

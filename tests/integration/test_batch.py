@@ -633,3 +633,35 @@ def test_a_kill_after_the_rejects_are_written_leaves_no_old_output_beside_them(s
     monkeypatch.undo()
     summary = threatclf.label_files(path, out, small_model, chunk_size=2, progress=False, resume=True)
     assert summary.labelled == 4 and summary.rejected == 1 and len(read_output(out)) == 4
+
+
+def test_ids_made_from_files_of_one_name_in_two_folders_differ(small_model, tmp_path):
+    for folder in ("day1", "day2"):
+        (tmp_path / folder).mkdir()
+        write_jsonl(tmp_path / folder / "news.jsonl", [{"text": "Militants bombed the market."}])
+    other = write_jsonl(tmp_path / "other.jsonl", [{"text": "A sunny day."}])
+    out = tmp_path / "out.jsonl"
+    summary = threatclf.label_files([tmp_path / "day1" / "news.jsonl", tmp_path / "day2" / "news.jsonl", other], out,
+                                    small_model, progress=False)
+    ids = list(read_output(out))
+    assert summary.duplicate_ids == 0 and len(set(ids)) == 3
+    assert ids[:2] == [f"{tmp_path / d / 'news.jsonl'}:1" for d in ("day1", "day2")] and ids[2] == "other.jsonl:1"
+
+
+def test_truncated_jsonl_line_is_named_as_such(small_model, tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": "a", "text": "Militants bombed the market."}\n{"id": "b", "text": "cut off her\n'
+                      '{"id": "c" "text": "missing comma"}\n')
+    summary = threatclf.label_files(source, tmp_path / "out.jsonl", small_model, progress=False)
+    rejects = [json.loads(line) for line in open(summary.rejects)]
+    assert [r["reason"] for r in rejects] == ["invalid JSON: the line ends before its JSON does (a truncated line?)",
+                                              "invalid JSON: Expecting ',' delimiter (col 12)"]
+
+
+def test_a_finished_run_removes_temporary_files_left_by_a_killed_one(small_model, corpus, tmp_path):
+    path, _ = corpus
+    out = tmp_path / "out.jsonl"
+    left = tmp_path / ".out.jsonl.0123abcd.partial"  # as a kill during the final write leaves it
+    left.write_text("half an output")
+    threatclf.label_files(path, out, small_model, progress=False)
+    assert out.exists() and not left.exists()

@@ -520,3 +520,72 @@ def test_train_card_says_when_the_dev_file_was_partly_trained_on(data_files, tmp
     texts, _ = tiny_corpus()
     assert description == (f"File {base}; {len(texts)} of its {len(texts)} texts were also in the training data, "
                            "so these figures are optimistic.")
+
+
+def _processes_writing(marker: str) -> list[int]:
+    """Pids of live processes whose command line names ``marker`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+                state = (entry / "stat").read_text().split()[2]
+            except OSError:
+                continue
+            if marker.encode() in cmdline and state != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def _start_parallel_run(tmp_path, saved_small_model):
+    """`threatclf label -j 2` over enough rows to be stopped half-way, once its first chunk is stored."""
+    import time
+
+    rows = [{"id": f"r{i}", "text": f"Militants bombed the market in town {i}. " * 40} for i in range(60000)]
+    source = tmp_path / "big.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    output = tmp_path / "out-parallel.jsonl"
+    process = subprocess.Popen([installed_command(), "label", str(source), "-o", str(output), "-m",
+                                str(saved_small_model), "-j", "2", "--chunk-size", "500", "-q"],
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "out-parallel.jsonl.partial").glob("*0*")) and time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read()
+        time.sleep(0.05)
+    return process, output
+
+
+def _wait_until_gone(marker: str, seconds: float = 30.0) -> list[int]:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while _processes_writing(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return _processes_writing(marker)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_stops_a_parallel_run_and_its_workers(tmp_path, saved_small_model):
+    import os
+    import signal
+
+    process, output = _start_parallel_run(tmp_path, saved_small_model)
+    os.killpg(process.pid, signal.SIGINT)  # as a terminal does: the whole process group
+    assert process.wait(timeout=60) == 130
+    assert "run the same command with --resume" in process.stderr.read()
+    assert _wait_until_gone(str(output)) == [] and not output.exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_end_when_the_parent_is_killed(tmp_path, saved_small_model):
+    import signal
+
+    process, output = _start_parallel_run(tmp_path, saved_small_model)
+    workers = [pid for pid in _processes_writing(str(output)) if pid != process.pid]
+    assert len(workers) == 2
+    process.send_signal(signal.SIGKILL)  # the parent alone, as an out-of-memory killer would
+    process.wait(timeout=60)
+    assert _wait_until_gone(str(output)) == []
+    code = main(["label", str(tmp_path / "big.jsonl"), "-o", str(output), "-m", str(saved_small_model),
+                 "--chunk-size", "500", "--resume", "-q"])
+    assert code == 0 and sum(1 for _ in output.open()) == 60000

@@ -387,3 +387,16 @@ def test_parquet_types_come_from_every_batch_not_the_first(tmp_path, split):
     assert table.column("year").to_pylist() == [None, None, 2020, 2021]
     assert table.column("flag").to_pylist() == [None, None, True, False]
     assert table.column("big").to_pylist() == [None, "1", str(2**64), None]
+
+
+def test_stale_temporary_files_of_a_target_are_removed(tmp_path):
+    from threatclf.writers import remove_stale_temps
+
+    target = tmp_path / "out.jsonl"
+    stale = [tmp_path / ".out.jsonl.0a1b2c3d.partial", tmp_path / ".out.jsonl.ffffffff.partial"]
+    others = [tmp_path / ".out.jsonl.gz.0a1b2c3d.partial", tmp_path / ".other.jsonl.0a1b2c3d.partial",
+              tmp_path / ".out.jsonl.notmine.partial", tmp_path / "out.jsonl.partial"]
+    for path in stale + others:
+        path.write_text("x")
+    assert sorted(remove_stale_temps(target)) == sorted(stale)
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in others)
