@@ -196,8 +196,12 @@ def _print_info(path, metadata: dict) -> None:
     data = metadata.get("training_data", {})
     tuned = f" (calibration and thresholds from {data['tuning_rows']} of them)" if "tuning_rows" in data else ""
     lines.append(f"training:   {data.get('rows', '?')} rows{tuned}, sha256 {str(data.get('sha256', '?'))[:16]}…")
-    lines.append(f"features:   {metadata.get('n_features')} ({metadata.get('settings', {}).get('features')}, "
-                 f"model {metadata.get('settings', {}).get('model')})")
+    settings = metadata.get("settings", {})
+    presence = settings.get("presence_ngram_range")
+    presence = (f" + presence {presence[0]}-{presence[1]}-grams (weight {settings.get('presence_weight')})"
+                if presence else "")
+    lines.append(f"features:   {metadata.get('n_features')} ({settings.get('features')}{presence}, "
+                 f"model {settings.get('model')})")
     lines.append("labels:     threshold")
     for label, threshold in metadata.get("thresholds", {}).items():
         lines.append(f"  {label:<20} {threshold:.3f}")

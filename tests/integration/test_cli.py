@@ -68,6 +68,8 @@ def test_train_with_a_presence_block(data_files, capsys):
     assert json.loads((out / "metadata.json").read_text())["settings"]["presence_ngram_range"] == [1, 2]
     model = threatclf.load_model(out)
     assert tuple(model.presence_ngram_range) == (1, 2)
+    code, info, _ = run(["info", "--model", str(out)], capsys)
+    assert code == 0 and "(word+char + presence 1-2-grams (weight 1.0), model logreg)" in info
     assert any(name.startswith("present:") for name in model.get_feature_names_out())
 
 
