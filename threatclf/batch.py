@@ -456,13 +456,28 @@ def _what_differs(previous, current: dict) -> str:
     if not isinstance(previous, dict):
         return "an unreadable earlier run"
     if previous.get("inputs") != current["inputs"]:
-        return "other input files (or the files changed since)"
+        return "other input files (or the files changed since): " + _inputs_differ(previous.get("inputs"), current["inputs"])
     if previous.get("model") != current["model"]:
         return "another model"
     changed = [f"{name}={old!r} (now {current[part][name]!r})"
                for part in ("reader", "options") for name, old in (previous.get(part) or {}).items()
                if current[part].get(name) != old]
     return "other options: " + ", ".join(changed) if changed else "other options"
+
+
+def _inputs_differ(previous, current: list[dict]) -> str:
+    """The first input that differs, and how (added, removed, its size or modification time)."""
+    before = {f.get("path"): f for f in previous or [] if isinstance(f, dict)}
+    now = {f["path"]: f for f in current}
+    for path in now:
+        if path not in before:
+            return f"{path} was not an input then"
+        changed = [f"{key} {before[path].get(key)} -> {now[path][key]}" for key in ("size", "mtime_ns")
+                   if before[path].get(key) != now[path][key]]
+        if changed:
+            return f"{path} changed ({', '.join(changed)})"
+    gone = [path for path in before if path not in now]
+    return f"{gone[0]} was an input then" if gone else "the inputs are in another order"
 
 
 def _id_digests(ids: list) -> list[int]:

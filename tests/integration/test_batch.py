@@ -1,6 +1,7 @@
 """Batch labelling of DataFrames and files: formats, passages, evidence, rejects, resume."""
 import datetime
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -400,8 +401,14 @@ def test_resume_refuses_another_model_or_a_changed_input(small_model, corpus, tm
         threatclf.label_files(path, out, other, chunk_size=3, progress=False, resume=True)
     with open(path, "a") as handle:
         handle.write(json.dumps({"id": "late", "text": "A bomb exploded."}) + "\n")
-    with pytest.raises(DataError, match="cannot resume: .* was made from other input files"):
+    with pytest.raises(DataError, match=rf"cannot resume: .* was made from other input files .*: "
+                                        rf"{re.escape(str(path.resolve()))} changed \(size \d+ -> \d+, mtime_ns"):
         threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
+    a, b = {"path": "/a", "size": 1, "mtime_ns": 5}, {"path": "/b", "size": 2, "mtime_ns": 6}
+    assert batch_module._inputs_differ([a], [a, b]) == "/b was not an input then"
+    assert batch_module._inputs_differ([a, b], [a]) == "/b was an input then"
+    assert batch_module._inputs_differ([a, b], [b, a]) == "the inputs are in another order"
+    assert batch_module._inputs_differ([a], [{**a, "mtime_ns": 7}]) == "/a changed (mtime_ns 5 -> 7)"
 
 
 def test_a_fresh_run_after_an_interrupted_one_starts_over(small_model, corpus, tmp_path, monkeypatch):
