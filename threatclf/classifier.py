@@ -248,7 +248,8 @@ class ThreatClassifier(BaseEstimator):
             raise DataError(f"got {len(texts)} texts but {len(Y)} label rows")
         if not labels:
             raise DataError("no label names found in the training labels")
-        _warn_about_suspect_rows(texts, Y)
+        digests = text_hashes(texts)
+        _warn_about_suspect_rows(texts, Y, digests)
         counts = Y.sum(axis=0)
         for name, positives in zip(labels, counts):
             if positives == 0:
@@ -302,7 +303,7 @@ class ThreatClassifier(BaseEstimator):
         if fixed is None:
             fixed = np.array([f1_optimal_threshold(Y[tune, j], oof_proba[tune, j]) for j in range(len(labels))])
         vectorizers, coef, intercept = self._fit_features_and_weights(texts, Y, weights, settings)
-        fingerprint, hashes = _fingerprint(texts, Y, labels), np.unique(text_hashes(texts))
+        fingerprint, hashes = _fingerprint(texts, Y, labels), np.unique(digests)
         if tuning_rows is not None:  # saved with the model: its card and `info` say what set the cut-offs
             fingerprint["tuning_rows"] = int(tune.sum())
         # Everything learned is assigned together, after the last step that can fail: a failed
@@ -560,13 +561,13 @@ def _plain(value):
     return value
 
 
-def _warn_about_suspect_rows(texts: Sequence[str], Y: np.ndarray) -> None:
-    """Say when training rows look like mistakes: empty texts, or one text given different labels."""
+def _warn_about_suspect_rows(texts: Sequence[str], Y: np.ndarray, hashes: np.ndarray) -> None:
+    """Say when training rows look like mistakes: empty texts, or one text given different labels
+    (``hashes``: the texts' :func:`text_hashes`)."""
     empty = [i for i, text in enumerate(texts) if not text.strip()]
     if empty:
         warnings.warn(f"{len(empty)} training texts are empty (rows {empty[:5]}{'...' if len(empty) > 5 else ''}): "
                       "they can only teach that nothing carries a label", UserWarning, stacklevel=3)
-    hashes = text_hashes(texts)
     order = np.argsort(hashes, kind="stable")
     same = hashes[order][1:] == hashes[order][:-1]
     differ = same & (Y[order][1:] != Y[order][:-1]).any(axis=1)
