@@ -570,6 +570,14 @@ def _worker_pool(model, n_jobs: int) -> ProcessPoolExecutor:
                                initializer=_init_worker, initargs=(pickle.dumps(model),))
 
 
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """End the pool's processes at once (they ignore Ctrl-C); their unfinished chunks are redone
+    on --resume, as a chunk counts as done only once all its files are written."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):  # no public way before 3.14
+        process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _worker_chunk(store_folder: str, batch, options: LabelOptions) -> tuple[int, dict]:
     store = _ChunkStore.__new__(_ChunkStore)
     store.folder = Path(store_folder)
@@ -685,7 +693,11 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
                 for future in pending:
                     account(future.result()[1])
             except BaseException:  # Ctrl-C or an error: drop queued chunks, let running ones finish
-                pool.shutdown(wait=True, cancel_futures=True)
+                try:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                except KeyboardInterrupt:  # a second Ctrl-C while they finish: stop them now
+                    _stop_workers(pool)
+                    raise
                 raise
             pool.shutdown(wait=True)
     except Exception:  # a data error (an interrupt keeps the folder: the run may be resumed)

@@ -135,6 +135,8 @@ def unpack_vectorizer(packed: dict) -> TfidfVectorizer:
     offsets = np.asarray(packed["terms_offsets"], dtype=np.int64)
     terms = [joined[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
     vectorizer.vocabulary_ = dict(zip(terms, range(len(terms))))
+    if len(vectorizer.vocabulary_) != len(terms):  # a repeated term would leave a column no term maps to
+        raise ModelFormatError("a stored vectorizer's terms must be distinct")
     vectorizer.fixed_vocabulary_ = False
     idf = packed["idf"]
     if (idf is None) == params["use_idf"]:

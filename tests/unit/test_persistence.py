@@ -556,3 +556,19 @@ def test_resaving_a_loaded_model_keeps_its_record_only_while_unchanged(small_mod
     for folder in (changed, refit):
         meta = json.loads((folder / "metadata.json").read_text())
         assert meta["metrics"] == {} and meta["name"] == folder.name and "description" not in meta["training_data"]
+
+
+def test_a_stored_vectorizer_with_a_repeated_term_is_refused():
+    # two columns for one term would leave a column that no term maps to: refused at load, not at first use
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from threatclf.features import pack_vectorizer, unpack_vectorizer
+
+    packed = pack_vectorizer(TfidfVectorizer().fit(["bomb blast", "gang deal"]))
+    terms_offsets = packed["terms_offsets"]
+    codepoints = packed["terms_codepoints"].copy()
+    lengths = np.diff(terms_offsets)  # two terms of one length: one can be overwritten with the other
+    i, j = next((i, j) for i in range(len(lengths)) for j in range(i + 1, len(lengths)) if lengths[i] == lengths[j])
+    codepoints[terms_offsets[j]:terms_offsets[j + 1]] = codepoints[terms_offsets[i]:terms_offsets[i + 1]]
+    with pytest.raises(ModelFormatError, match="terms must be distinct"):
+        unpack_vectorizer({**packed, "terms_codepoints": codepoints})
