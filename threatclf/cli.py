@@ -56,17 +56,6 @@ def cmd_train(args) -> int:
     unknown = [path for path in args.tune_on or () if os.path.realpath(path) not in given]
     if unknown:
         raise ThreatclfError(f"--tune-on {unknown[0]} is not one of the training files given")
-    texts, labels, groups, tuning = [], [], [], []
-    for path in args.data:
-        if args.group_col:
-            t, y, g = load_labelled_groups(path, group_col=args.group_col, text_col=args.text_col,
-                                           labels_col=args.labels_col)
-            groups += g
-        else:
-            t, y = load_labelled(path, text_col=args.text_col, labels_col=args.labels_col)
-        texts += t
-        labels += y
-        tuning += [os.path.realpath(path) in tune_on] * len(t)
     params = {}
     if args.config:
         try:
@@ -86,6 +75,18 @@ def cmd_train(args) -> int:
         model = ThreatClassifier(**params)
     except TypeError as exc:
         raise ThreatclfError(f"invalid model setting in {args.config or 'options'}: {exc}") from None
+    model._validate_params()  # a bad setting fails before a large training set is read
+    texts, labels, groups, tuning = [], [], [], []
+    for path in args.data:
+        if args.group_col:
+            t, y, g = load_labelled_groups(path, group_col=args.group_col, text_col=args.text_col,
+                                           labels_col=args.labels_col)
+            groups += g
+        else:
+            t, y = load_labelled(path, text_col=args.text_col, labels_col=args.labels_col)
+        texts += t
+        labels += y
+        tuning += [os.path.realpath(path) in tune_on] * len(t)
     if args.dev:  # read before the fit: a bad dev file fails in seconds, not after training
         known = params.get("label_names") or sorted({name for names in labels for name in names})
         dev_texts, dev_labels = load_labelled(args.dev, text_col=args.text_col, labels_col=args.labels_col,

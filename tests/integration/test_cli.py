@@ -73,6 +73,13 @@ def test_train_with_a_presence_block(data_files, capsys):
     assert any(name.startswith("present:") for name in model.get_feature_names_out())
 
 
+def test_train_checks_its_settings_before_reading_the_data(tmp_path, capsys):
+    # a large training set is not read only to be told that a setting is wrong
+    code, _, err = run(["train", str(tmp_path / "not-read.jsonl"), "-o", str(tmp_path / "m"), "--presence", "2", "1"],
+                       capsys)
+    assert code == 2 and "presence_ngram_range must be" in err and "not-read" not in err
+
+
 def test_train_from_csv_with_other_columns_and_parquet(data_files, capsys):
     code, _, err = run(["train", str(data_files / "train.csv"), "-o", str(data_files / "m-csv"), "--text-col", "body",
                         "--labels-col", "tags", "--min-df", "1", "--cv", "3", "--features", "word", "-q"], capsys)
