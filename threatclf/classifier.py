@@ -31,7 +31,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import DataError
-from .features import build_vectorizers, feature_names, pack_vectorizer, unpack_vectorizer
+from .features import build_vectorizers, feature_names, pack_vectorizer, plain, unpack_vectorizer
 from .labels import indicator_from_frame, infer_labels, to_indicator
 from .thresholds import f1_optimal_threshold
 
@@ -522,7 +522,7 @@ class ThreatClassifier(BaseEstimator):
         if "vectorizers_" in state:
             state["vectorizers_"] = [pack_vectorizer(v) for v in state["vectorizers_"]]
         for name in self.get_params(deep=False):  # numpy scalars in settings are stored as plain numbers
-            state[name] = _plain(state[name])
+            state[name] = plain(state[name])
         state.pop("metadata_", None)  # what came with a loaded folder is not part of the model
         state.pop("path_", None)
         return state
@@ -548,17 +548,6 @@ class ThreatClassifier(BaseEstimator):
         tags.target_tags.required = True
         tags.target_tags.multi_output = True
         return tags
-
-
-def _plain(value):
-    """``value`` with numpy scalars made Python numbers, inside lists, tuples and dicts too."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dict):
-        return {_plain(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_plain(v) for v in value)
-    return value
 
 
 def _warn_about_suspect_rows(texts: Sequence[str], Y: np.ndarray, hashes: np.ndarray) -> None:

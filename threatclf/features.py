@@ -65,8 +65,8 @@ def pack_vectorizer(vectorizer: TfidfVectorizer) -> dict:
     params = vectorizer.get_params()
     # plain Python numbers: settings built with numpy (np.int64(2), from a parameter grid) would
     # need numpy scalar types trusted to load, and are refused by the stored-settings check
-    stored = {name: _plain_number(params[name]) for name in _STORED_PARAMS}
-    stored["ngram_range"] = [_plain_number(n) for n in stored["ngram_range"]]
+    stored = {name: plain(params[name]) for name in _STORED_PARAMS}
+    stored["ngram_range"] = list(stored["ngram_range"])
     terms = np.empty(len(vectorizer.vocabulary_), dtype=object)
     for term, column in vectorizer.vocabulary_.items():
         terms[column] = term
@@ -83,8 +83,15 @@ def pack_vectorizer(vectorizer: TfidfVectorizer) -> dict:
     }
 
 
-def _plain_number(value):
-    return value.item() if isinstance(value, np.generic) else value
+def plain(value):
+    """``value`` with numpy scalars made Python numbers, inside lists, tuples and dicts too."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value)
+    return value
 
 
 _DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"

@@ -387,15 +387,8 @@ class _JsonlSource(_Source):
                 obj = json.loads(decoded)
             except ValueError as exc:  # JSONDecodeError, and over-long integer literals
                 reason = f"{exc.msg} (col {exc.colno})" if hasattr(exc, "colno") else str(exc)
-                body = decoded.rstrip("\r\n")
-                if hasattr(exc, "pos") and exc.pos >= len(body) - 1 and body.lstrip().startswith("{"):
+                if getattr(exc, "pos", -1) >= len(decoded.rstrip("\r\n")):  # failed at (or on) the line end
                     reason = "the line ends before its JSON does (a truncated line?)"
-                elif hasattr(exc, "pos") and body != decoded:  # the line end inside a string, say
-                    try:
-                        json.loads(body)
-                    except ValueError as inner:
-                        if getattr(inner, "pos", 0) >= len(body):
-                            reason = "the line ends before its JSON does (a truncated line?)"
                 rejects.append(self._reject(line, None, f"invalid JSON: {reason}"))
                 continue
             except RecursionError:
