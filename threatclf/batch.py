@@ -22,6 +22,7 @@ import re
 import shutil
 import sys
 import time
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -723,6 +724,9 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     summary.label_counts = {lab: counts.get(lab, 0) for lab in model.labels_}
     digests = np.fromiter((d for stats in all_stats for d in stats.get("id_digests", ())), dtype=np.uint64)
     summary.duplicate_ids = int(len(digests) - len(np.unique(digests)))
+    if summary.duplicate_ids:
+        warnings.warn(f"{summary.duplicate_ids:,} rows repeat an id of an earlier row: the output is not unique by id",
+                      UserWarning, stacklevel=2)
     if summary.labelled + summary.rejected != summary.rows_read:  # a bug, never a data problem
         raise RuntimeError(f"row accounting failed: {summary.labelled} + {summary.rejected} != {summary.rows_read}")
 

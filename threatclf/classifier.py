@@ -33,13 +33,19 @@ from sklearn.utils.validation import check_is_fitted
 from .exceptions import DataError
 from .features import build_vectorizers, feature_names, pack_vectorizer, plain, unpack_vectorizer
 from .labels import indicator_from_frame, infer_labels, to_indicator
-from .thresholds import f1_optimal_threshold
+from .thresholds import f1_optimal_threshold, half_best_f1_threshold
 
 __all__ = ["ThreatClassifier", "MODELS"]
 
 logger = logging.getLogger("threatclf")
 
 MODELS = ("logreg", "nblogreg", "logreg+nblogreg", "svm", "sgd")
+#: Largest sample or class weight: far larger ones leave liblinear's solver running for ever.
+MAX_WEIGHT = 1e6
+#: Below this many positive examples a label's learned threshold and figures are noise (fit warns).
+TOO_FEW_POSITIVES = 10
+#: How ``threshold="..."`` learns a cut-off from out-of-fold probabilities.
+_THRESHOLD_RULES = {"f1": f1_optimal_threshold, "half-best-f1": half_best_f1_threshold}
 
 
 def _check_texts(texts: object, what: str = "texts") -> list[str]:
@@ -60,11 +66,10 @@ def _per_label(value, labels: Sequence[str], name: str) -> list:
         unknown = set(value) - set(labels) - {"*"}
         if unknown:
             raise ValueError(f"{name} names unknown labels: {sorted(unknown)}")
-        default = value.get("*")
-        missing = [lab for lab in labels if lab not in value and default is None]
+        missing = [lab for lab in labels if lab not in value and "*" not in value]
         if missing:
             raise ValueError(f"{name} has no value for labels {missing} (add them or a '*' default)")
-        return [value.get(lab, default) for lab in labels]
+        return [value[lab] if lab in value else value["*"] for lab in labels]
     return [value] * len(labels)
 
 
@@ -114,9 +119,11 @@ class ThreatClassifier(BaseEstimator):
         Class weights of each binary model, or ``{label: weight}``.
     cv : int
         Folds used for out-of-fold scores, from which calibration and thresholds are learned.
-    threshold : "f1", float or dict
+    threshold : "f1", "half-best-f1", float or dict
         ``"f1"`` learns the F1-optimal threshold per label on out-of-fold probabilities;
-        a number (or ``{label: number}``) fixes it.
+        ``"half-best-f1"`` sets it at half the best out-of-fold F1, which is F1-optimal for
+        calibrated probabilities and much steadier (needs ``calibrate=True``; the default
+        model's recipe uses it); a number (or ``{label: number}``) fixes it.
     calibrate : bool
         Fit a sigmoid on out-of-fold scores so that probabilities mean what they say.
     label_names : list of str, optional
@@ -203,25 +210,63 @@ class ThreatClassifier(BaseEstimator):
                     or (name == "presence_C" and value == 0):
                 raise ValueError(f"{name} must be a number {'above' if name == 'presence_C' else 'at least'} 0 "
                                  f"and at most 1e9, got {value!r}")
+        if not isinstance(self.calibrate, (bool, np.bool_)):  # "false" is a true value
+            raise ValueError(f"calibrate must be True or False, got {self.calibrate!r}")
+        for name in ("word_ngram_range", "char_ngram_range"):
+            value = getattr(self, name)
+            if not (isinstance(value, (tuple, list)) and len(value) == 2
+                    and all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in value)
+                    and 1 <= value[0] <= value[1] <= 20):
+                raise ValueError(f"{name} must be (min_n, max_n) with 1 <= min_n <= max_n <= 20, got {value!r}")
+        if self.features not in ("word+char", "word", "char"):
+            raise ValueError(f"features must be 'word+char', 'word' or 'char', got {self.features!r}")
+        if isinstance(self.min_df, bool) or not isinstance(self.min_df, (int, np.integer, float)) or not (
+                self.min_df >= 1 if isinstance(self.min_df, (int, np.integer)) else 0 <= self.min_df <= 1):
+            raise ValueError(f"min_df must be a count >= 1 or a share between 0 and 1, got {self.min_df!r}")
+        if self.n_jobs is not None and (isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, (int, np.integer))
+                                        or self.n_jobs == 0):
+            raise ValueError(f"n_jobs must be None, -1 (all cores) or a number of threads >= 1, got {self.n_jobs!r}")
+        if self.label_names is not None:
+            if isinstance(self.label_names, str) or not all(isinstance(n, str) for n in self.label_names):
+                raise ValueError(f"label_names must be a list of strings, got {self.label_names!r}")
+            repeated = sorted({n for n in self.label_names if list(self.label_names).count(n) > 1})
+            if repeated:
+                raise ValueError(f"label_names names {repeated} more than once")
+        per_label = self.class_weight if _is_per_label(self.class_weight, ()) else {"*": self.class_weight}
+        for value in per_label.values():
+            per_class = value.values() if isinstance(value, Mapping) else ()
+            if not (value is None or (isinstance(value, str) and value == "balanced") or (
+                    isinstance(value, Mapping) and set(value) <= {0, 1} and all(
+                        isinstance(w, (int, float, np.number)) and not isinstance(w, bool) and 0 <= w <= MAX_WEIGHT
+                        for w in per_class))):
+                raise ValueError("class_weight values must be 'balanced', None, or {0: w0, 1: w1} with weights "
+                                 f"between 0 and {MAX_WEIGHT:g} (one for all labels, or per label: "
+                                 f"{{label: ..., '*': ...}}), got {value!r}")
         needs_cv = self.calibrate or (isinstance(self.threshold, str))
-        if isinstance(self.threshold, str) and self.threshold != "f1":
-            raise ValueError(f"threshold must be 'f1', a number or a dict, got {self.threshold!r}")
-        if needs_cv and (not isinstance(self.cv, int) or self.cv < 2):
+        if isinstance(self.threshold, str) and self.threshold not in _THRESHOLD_RULES:
+            raise ValueError(f"threshold must be 'f1', 'half-best-f1', a number or a dict, got {self.threshold!r}")
+        if isinstance(self.threshold, str) and self.threshold == "half-best-f1" and not self.calibrate:
+            raise ValueError("threshold='half-best-f1' reads the cut-off off calibrated probabilities: "
+                             "it needs calibrate=True")
+        if needs_cv and (isinstance(self.cv, bool) or not isinstance(self.cv, (int, np.integer)) or self.cv < 2):
             raise ValueError(f"cv must be an int >= 2 to calibrate or learn thresholds, got {self.cv!r}")
 
     def _resolve_targets(self, y) -> tuple[list[str], np.ndarray]:
         """Label names and a 0/1 matrix from label lists or an indicator DataFrame."""
         if isinstance(y, pd.DataFrame):
-            labels = list(self.label_names) if self.label_names is not None else [str(c) for c in y.columns]
+            labels = [str(n) for n in self.label_names] if self.label_names is not None else [str(c) for c in y.columns]
             return labels, indicator_from_frame(y, labels)
         if isinstance(y, np.ndarray) and y.ndim == 2 and y.dtype != object:
             if self.label_names is None:
                 raise DataError("a 0/1 matrix y needs label_names=[...] to name its columns")
             if y.shape[1] != len(self.label_names) or not np.isin(y, (0, 1)).all():
                 raise DataError(f"y must be a 0/1 matrix with {len(self.label_names)} columns (one per label name)")
-            return list(self.label_names), y.astype(np.int8)
+            return [str(n) for n in self.label_names], y.astype(np.int8)
+        if sp.issparse(y):
+            raise DataError("y must be label lists or a dense 0/1 matrix (or DataFrame), not a sparse matrix: "
+                            "use y.toarray()")
         y = list(y)
-        labels = list(self.label_names) if self.label_names is not None else infer_labels(y)
+        labels = [str(n) for n in self.label_names] if self.label_names is not None else infer_labels(y)
         return labels, to_indicator(y, labels)
 
     def fit(self, X: Iterable[str], y, sample_weight=None, groups=None, tuning_rows=None) -> "ThreatClassifier":
@@ -248,6 +293,19 @@ class ThreatClassifier(BaseEstimator):
             raise DataError(f"got {len(texts)} texts but {len(Y)} label rows")
         if not labels:
             raise DataError("no label names found in the training labels")
+        for name in labels:
+            # ";" joins labels in CSV/Parquet outputs, "," and "=" are --threshold's syntax, "|" the
+            # model card's table, and a control character would end up inside a CSV header
+            if name != name.strip() or any(c in name for c in ";,=|") or not name.isprintable():
+                raise DataError(f"label name {name!r} may not contain ';', ',', '=', '|' or control characters, "
+                                "or start or end with white space (a CSV label column separates labels with ';')")
+        folded = {}
+        for name in labels:
+            folded.setdefault(name.casefold(), []).append(name)
+        clashing = [names for names in folded.values() if len(names) > 1]
+        if clashing:
+            warnings.warn(f"label names that differ only in case are separate labels: {clashing}", UserWarning,
+                          stacklevel=2)
         digests = text_hashes(texts)
         _warn_about_suspect_rows(texts, Y, digests)
         counts = Y.sum(axis=0)
@@ -256,17 +314,15 @@ class ThreatClassifier(BaseEstimator):
                 raise DataError(f"label {name!r} has no positive example in the training set")
             if positives == len(Y):
                 raise DataError(f"label {name!r} is on every training example; nothing to learn")
+        few = {name: int(n) for name, n in zip(labels, counts) if n < TOO_FEW_POSITIVES}
+        if few:
+            warnings.warn(f"labels with fewer than {TOO_FEW_POSITIVES} positive examples: {few}; their thresholds and "
+                          "figures are unreliable — label more", UserWarning, stacklevel=2)
         if self.cv and (self.calibrate or isinstance(self.threshold, str)):
             too_few = [name for name, positives in zip(labels, counts) if positives < self.cv]
             if too_few:
                 raise DataError(f"labels {too_few} have fewer positive examples than cv={self.cv} folds "
                                 "(the model's own out-of-fold scores, from which its thresholds are learned)")
-        for name in labels:
-            # ";" joins labels in CSV/Parquet outputs, "," and "=" are --threshold's syntax, and a
-            # control character would end up inside a CSV header (score_<label>)
-            if name != name.strip() or any(c in name for c in ";,=") or not name.isprintable():
-                raise DataError(f"label name {name!r} may not contain ';', ',', '=' or control characters, "
-                                "or start or end with white space (a CSV label column separates labels with ';')")
         if groups is not None:
             groups = check_groups(groups, len(texts),
                                   self.cv if self.cv and (self.calibrate or isinstance(self.threshold, str)) else None)
@@ -276,6 +332,13 @@ class ThreatClassifier(BaseEstimator):
             weights = np.asarray(sample_weight, dtype=np.float64)
             if weights.shape != (len(texts),):
                 raise DataError(f"sample_weight has shape {weights.shape}, expected ({len(texts)},)")
+            bad = np.flatnonzero(~(np.isfinite(weights) & (weights >= 0) & (weights <= MAX_WEIGHT)))
+            if bad.size:
+                raise DataError(f"sample_weight must lie between 0 and {MAX_WEIGHT:g}; row {bad[0]} has "
+                                f"{float(weights[bad[0]])!r} ({bad.size} such rows)")
+            for name, j in zip(labels, range(Y.shape[1])):
+                if not weights[Y[:, j] == 1].any():
+                    raise DataError(f"label {name!r} has no positive example of weight above 0")
         # Per-label settings are checked against the labels before any work is done.
         Cs = _per_label(self.C, labels, "C")
         class_weights = (_per_label(self.class_weight, labels, "class_weight")
@@ -287,21 +350,29 @@ class ThreatClassifier(BaseEstimator):
         settings = (labels, Cs, class_weights)
 
         calibration = np.tile([1.0, 0.0], (len(labels), 1))
-        oof_proba = None
+        oof_proba, unlinked, learned = None, [], fixed is None
+        tune_weights = None if weights is None else weights[tune]
         if self.calibrate or fixed is None:
-            oof_scores = self._out_of_fold_scores(texts, Y, weights, settings, groups)
+            oof_scores = self._out_of_fold_scores(texts, Y, weights, settings, groups, digests)
             if self.calibrate:
-                calibration = np.array([_fit_sigmoid(oof_scores[tune, j], Y[tune, j]) for j in range(len(labels))])
+                calibration = np.array([_fit_sigmoid(oof_scores[tune, j], Y[tune, j], tune_weights)
+                                        for j in range(len(labels))])
                 unlinked = [name for name, (slope, _) in zip(labels, calibration) if not slope > 0]
                 if unlinked:
                     # A slope <= 0 would turn the scores around: more evidence, lower probability.
+                    # And the F1-best cut-off on such scores is near 0 (label everything).
                     warnings.warn(f"labels {unlinked}: the out-of-fold scores do not rise with the label "
                                   "(calibration slope <= 0), so the model has not learned them; their "
-                                  "probabilities are left uncalibrated", UserWarning, stacklevel=2)
+                                  "probabilities are left uncalibrated"
+                                  + (" and they are never assigned (threshold 1.0): add examples" if learned else ""),
+                                  UserWarning, stacklevel=2)
                     calibration[[labels.index(name) for name in unlinked]] = [1.0, 0.0]
             oof_proba = _sigmoid(oof_scores * calibration[:, 0] + calibration[:, 1])
         if fixed is None:
-            fixed = np.array([f1_optimal_threshold(Y[tune, j], oof_proba[tune, j]) for j in range(len(labels))])
+            rule = _THRESHOLD_RULES[self.threshold]
+            fixed = np.array([1.0 if name in unlinked else rule(Y[tune, j], oof_proba[tune, j],
+                                                                sample_weight=tune_weights)
+                              for j, name in enumerate(labels)])
         vectorizers, coef, intercept = self._fit_features_and_weights(texts, Y, weights, settings)
         fingerprint, hashes = _fingerprint(texts, Y, labels), np.unique(digests)
         if tuning_rows is not None:  # saved with the model: its card and `info` say what set the cut-offs
@@ -354,11 +425,8 @@ class ThreatClassifier(BaseEstimator):
         check_is_fitted(self, "coef_")
         return list(self.labels_)
 
-    def _out_of_fold_scores(self, texts, Y, weights, settings, groups=None) -> np.ndarray:
-        if groups is None:
-            splits = KFold(n_splits=self.cv, shuffle=True, random_state=self.random_state).split(texts)
-        else:
-            splits = group_folds(groups, self.cv, self.random_state)
+    def _out_of_fold_scores(self, texts, Y, weights, settings, groups=None, digests=None) -> np.ndarray:
+        splits = cv_folds(texts, self.cv, self.random_state, groups=groups, digests=digests)
         scores = np.zeros(Y.shape, dtype=np.float64)
         for fold, (train_idx, test_idx) in enumerate(splits):
             positives = Y[train_idx].sum(axis=0)
@@ -463,9 +531,10 @@ class ThreatClassifier(BaseEstimator):
         return _sigmoid(scores * self.calibration_[:, 0] + self.calibration_[:, 1])
 
     def predict_proba(self, X: Iterable[str]) -> pd.DataFrame:
-        """Calibrated probability of each label, one column per label."""
+        """Calibrated probability of each label, one column per label; a pandas Series' index is
+        kept, so that the result joins back onto the rows it came from."""
         proba = self._proba_from_scores(self.decision_function(X))
-        return pd.DataFrame(proba, columns=list(self.labels_))
+        return pd.DataFrame(proba, columns=list(self.labels_), index=X.index if isinstance(X, pd.Series) else None)
 
     def predict_indicator(self, X: Iterable[str]) -> np.ndarray:
         """0/1 matrix (n_texts, n_labels): probability at or above each label's threshold."""
@@ -599,18 +668,40 @@ def explain_row(X: sp.csr_matrix, row: int, coef: np.ndarray, names: np.ndarray,
     return result
 
 
-def _fit_sigmoid(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def _fit_sigmoid(scores: np.ndarray, y: np.ndarray, sample_weight=None) -> tuple[float, float]:
     """Platt scaling: a, c such that sigmoid(a·score + c) fits the out-of-fold outcomes."""
     lr = LogisticRegression(C=1e4, solver="lbfgs", max_iter=1000)
-    lr.fit(scores.reshape(-1, 1), y)
+    lr.fit(scores.reshape(-1, 1), y, sample_weight=sample_weight)
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 
-def _nb_ratio(X: sp.csr_matrix, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
-    """Naive-Bayes log-count ratio of each feature (Wang & Manning, 2012)."""
-    positive = np.asarray(X[y == 1].sum(axis=0)).ravel() + alpha
-    negative = np.asarray(X[y == 0].sum(axis=0)).ravel() + alpha
+def _class_sums(X: sp.csr_matrix, y: np.ndarray, sample_weight=None) -> tuple[np.ndarray, np.ndarray]:
+    """Each feature's (weighted) sum over the rows without and with the label."""
+    w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    positive = np.asarray(X.T @ (w * (y == 1))).ravel()
+    negative = np.asarray(X.T @ (w * (y == 0))).ravel()
+    return negative, positive
+
+
+def _nb_ratio(X: sp.csr_matrix, y: np.ndarray, alpha: float = 1.0, sample_weight=None) -> np.ndarray:
+    """Naive-Bayes log-count ratio of each feature (Wang & Manning, 2012); a row of weight w
+    counts w times."""
+    negative, positive = _class_sums(X, y, sample_weight)
+    positive, negative = positive + alpha, negative + alpha
     return np.log((positive / positive.sum()) / (negative / negative.sum()))
+
+
+def _chi2(X: sp.csr_matrix, y: np.ndarray, sample_weight=None) -> np.ndarray:
+    """Chi-squared score of each feature against the label, as scikit-learn's ``chi2``, with a
+    row of weight w counted w times."""
+    if sample_weight is None:
+        return np.nan_to_num(chi2(X, y)[0], nan=0.0)
+    w = np.asarray(sample_weight, dtype=np.float64)
+    observed = np.vstack(_class_sums(X, y, w))
+    class_share = np.array([w[y == 0].sum(), w[y == 1].sum()]) / w.sum()
+    expected = np.outer(class_share, observed.sum(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nan_to_num(((observed - expected) ** 2 / expected).sum(axis=0), nan=0.0)
 
 
 def check_groups(groups, n_rows: int, cv: int | None) -> np.ndarray:
@@ -636,6 +727,58 @@ def check_tuning_rows(tuning_rows, n_rows: int, what: str = "training text") -> 
         raise DataError(f"tuning_rows must be one bool per {what} ({n_rows}), "
                         f"got dtype {mask.dtype} and shape {mask.shape}")
     return mask
+
+
+def cv_folds(texts: Sequence[str], cv: int, random_state, *, groups=None, digests=None) -> list:
+    """(train, test) index pairs for out-of-fold scores, with every copy of a text in one fold.
+
+    A text repeated in the training data (white space ignored) would otherwise sit in the
+    training part while its copy is scored: out-of-fold figures near perfect, thresholds learned
+    from them wrong. Without ``groups`` this is shuffled K-fold over the distinct texts (plain
+    K-fold when there are no repeats); with ``groups``, groups that share a text are merged.
+    """
+    if digests is None:
+        digests = text_hashes(texts)
+    _, first, codes = np.unique(digests, return_index=True, return_inverse=True)
+    if groups is None:
+        kfold = KFold(n_splits=cv, shuffle=True, random_state=random_state)
+        if len(first) == len(digests):
+            return list(kfold.split(np.arange(len(digests))))
+        if len(first) < cv:
+            raise DataError(f"only {len(first)} distinct training texts, fewer than cv={cv} folds")
+        # K-fold over the distinct texts in order of first appearance; each copy joins its first
+        order = np.argsort(first)
+        fold_of_text = np.empty(len(first), dtype=np.int64)
+        for k, (_, test) in enumerate(kfold.split(order)):
+            fold_of_text[order[test]] = k
+        fold_of_row = fold_of_text[codes]
+        everything = np.arange(len(digests))
+        return [(everything[fold_of_row != k], everything[fold_of_row == k]) for k in range(cv)]
+    names, group_codes = np.unique(groups, return_inverse=True)
+    # union-find over groups: two groups holding one text become one
+    parent = np.arange(len(names))
+
+    def root(g):
+        while parent[g] != g:
+            parent[g] = parent[parent[g]]
+            g = parent[g]
+        return g
+
+    first_group = np.full(len(first), -1, dtype=np.int64)
+    for text, group in zip(codes.tolist(), group_codes.tolist()):
+        if first_group[text] < 0:
+            first_group[text] = group
+        else:
+            a, b = root(first_group[text]), root(group)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    merged = np.array([root(g) for g in range(len(names))])
+    if (merged == np.arange(len(names))).all():
+        return group_folds(groups, cv, random_state)
+    if len(np.unique(merged)) < cv:
+        raise DataError(f"groups that share a text merge into {len(np.unique(merged))} groups, "
+                        f"fewer than cv={cv} folds")
+    return group_folds(names[merged][group_codes], cv, random_state)
 
 
 def group_folds(groups: np.ndarray, cv: int, random_state):
@@ -671,7 +814,7 @@ def _fit_selected(model, X, y, C, class_weight, sample_weight, random_state, k):
     """Fit one label's model on its ``k`` best features by chi-squared; zero weight elsewhere."""
     if k is None or k >= X.shape[1]:
         return _fit_binary(model, X, y, C, class_weight, sample_weight, random_state)
-    scores = np.nan_to_num(chi2(X, y)[0], nan=0.0)
+    scores = _chi2(X, y, sample_weight)
     keep = np.sort(np.argsort(-scores, kind="stable")[:k])  # ties broken by column order: deterministic
     coef, intercept = _fit_binary(model, X[:, keep], y, C, class_weight, sample_weight, random_state)
     full = np.zeros(X.shape[1], dtype=np.float64)
@@ -690,7 +833,7 @@ def _fit_binary(model, X, y, C, class_weight, sample_weight, random_state):
         est.fit(X, y, sample_weight=sample_weight)
         return est.coef_[0].astype(np.float64), float(est.intercept_[0])
     if model == "nblogreg":
-        ratio = _nb_ratio(X, y)
+        ratio = _nb_ratio(X, y, sample_weight=sample_weight)
         est = LogisticRegression(C=C, class_weight=class_weight, solver="liblinear", max_iter=1000)
         est.fit(X @ sp.diags(ratio), y, sample_weight=sample_weight)
         return (est.coef_[0] * ratio).astype(np.float64), float(est.intercept_[0])

@@ -19,7 +19,7 @@ from .exceptions import ModelFormatError, ThreatclfError
 from .persistence import printable
 
 EXIT_OK, EXIT_ERROR, EXIT_REJECTS = 0, 2, 3
-#: Below this many positive examples a label's learned threshold is noise (train warns).
+#: Below this many positive examples train warns that a label's threshold and figures are unreliable.
 FEW_POSITIVES = 30
 
 
@@ -47,9 +47,10 @@ def _load(args):
 def cmd_train(args) -> int:
     import numpy as np
 
-    from .classifier import ThreatClassifier
+    from .classifier import TOO_FEW_POSITIVES, ThreatClassifier
     from .data import load_labelled, load_labelled_groups
     from .evaluate import evaluate, score_predictions
+    from .persistence import check_model_destination
 
     given = {os.path.realpath(path) for path in args.data}
     tune_on = {os.path.realpath(path) for path in args.tune_on or ()}
@@ -67,7 +68,8 @@ def cmd_train(args) -> int:
             raise ThreatclfError(f"{args.config}: not valid JSON ({exc})") from None
         if not isinstance(params, dict):
             raise ThreatclfError(f"{args.config}: expected a JSON object of model settings, got {type(params).__name__}")
-    for name in ("features", "model", "C", "cv", "min_df", "features_per_label", "presence_ngram_range", "n_jobs"):
+    for name in ("features", "model", "C", "cv", "min_df", "features_per_label", "presence_ngram_range", "threshold",
+                 "n_jobs"):
         value = getattr(args, name)
         if value is not None:
             params[name] = tuple(value) if isinstance(value, list) else value
@@ -76,6 +78,7 @@ def cmd_train(args) -> int:
     except TypeError as exc:
         raise ThreatclfError(f"invalid model setting in {args.config or 'options'}: {exc}") from None
     model._validate_params()  # a bad setting fails before a large training set is read
+    check_model_destination(args.output, overwrite=args.overwrite)  # and so does an output that cannot be written
     texts, labels, groups, tuning = [], [], [], []
     for path in args.data:
         if args.group_col:
@@ -116,15 +119,21 @@ def cmd_train(args) -> int:
                   + f"; under ~{FEW_POSITIVES} a label's threshold and figures are unreliable", file=sys.stderr)
     _say(args, f"training on {len(texts):,} texts from {', '.join(args.data)} ...")
     tune = np.array(tuning) if args.tune_on else np.ones(len(texts), dtype=bool)
-    model.fit(texts, labels, groups=groups if args.group_col else None, tuning_rows=tune if args.tune_on else None)
+    with warnings.catch_warnings():  # said above, with hints for the command line
+        warnings.filterwarnings("ignore", message=f"labels with fewer than {TOO_FEW_POSITIVES} positive examples")
+        model.fit(texts, labels, groups=groups if args.group_col else None, tuning_rows=tune if args.tune_on else None)
     metrics = {}
     if model.oof_probabilities_ is not None:
         oof_proba = model.oof_probabilities_[tune]
         oof = score_predictions(model._resolve_targets(labels)[1][tune], oof_proba >= model.thresholds_, oof_proba,
                                 model.labels_)
         scored = f"the rows of {', '.join(args.tune_on)}" if args.tune_on else "the training data"
-        metrics["cross-validated"] = {**oof.to_dict(),
-                                      "description": f"{model.cv}-fold out-of-fold predictions on {scored}."}
+        grouped = (f"rows of one {args.group_col} in one fold" if args.group_col else
+                   "rows not grouped (--group-col): passages of one document may have helped score each other")
+        metrics["cross-validated"] = {**oof.to_dict(), "description": (
+            f"{model.cv}-fold out-of-fold predictions on {scored} ({grouped}; copies of a text in one fold), "
+            "at thresholds chosen on these same predictions: optimistic, a held-out --dev file is the honest "
+            "figure.")}
     if args.dev:
         with warnings.catch_warnings():  # the table below carries its own WARNING line
             warnings.simplefilter("ignore", UserWarning)
@@ -178,13 +187,25 @@ def cmd_info(args) -> int:
     except ModelFormatError as exc:
         print(printable(f"NOT LOADABLE: {exc}"), file=sys.stderr)
         return EXIT_ERROR
-    if check.changed:
-        print(printable(f"CHANGED since saving (digest differs): {', '.join(check.changed)}"), file=sys.stderr)
+    if not _say_changed(check):
         return EXIT_ERROR
     if args.format != "json":
         print(printable("verified:   digests OK, " + (f"types outside the trusted list: {', '.join(check.untrusted)}"
                                                      if check.untrusted else "all types trusted")))
     return EXIT_OK
+
+
+def _say_changed(check) -> bool:
+    """Say which files changed since saving; False if any but the model card did. An edited card
+    is not fatal: the weights' digest is checked apart and the model loads as it did."""
+    card = [name for name in check.changed if name == "README.md"]
+    others = [name for name in check.changed if name != "README.md"]
+    if others:
+        print(printable(f"CHANGED since saving (digest differs): {', '.join(check.changed)}"), file=sys.stderr)
+    elif card:
+        print("note: changed since saving (digest differs): README.md, the model card; the weights are intact",
+              file=sys.stderr)
+    return not others
 
 
 def _print_info(path, metadata: dict) -> None:
@@ -217,8 +238,7 @@ def cmd_verify(args) -> int:
     from .persistence import verify_model
 
     check = verify_model(args.model_dir)
-    if check.changed:
-        print(printable(f"CHANGED since saving (digest differs): {', '.join(check.changed)}"), file=sys.stderr)
+    if not _say_changed(check):
         return EXIT_ERROR
     print(f"{args.model_dir}: format {check.metadata['format_version']}, digests OK")
     print(printable(f"types built on load: {', '.join(check.types) or '(skops defaults only)'}"))
@@ -233,13 +253,16 @@ def cmd_label(args) -> int:
     from .batch import label_files
 
     model = _load(args)
-    summary = label_files(
-        args.inputs, args.output, model, text_col=args.text_col, id_col=args.id_col, passages=args.passages,
-        threshold=args.threshold, top_terms=args.top_terms, keep_text=args.keep_text, chunk_size=args.chunk_size,
-        max_text_chars=args.max_text_chars, n_jobs=args.n_jobs, resume=args.resume, restart=args.restart,
-        overwrite=args.overwrite, rejects=args.rejects,
-        progress=False if args.quiet else None,
-    )
+    with warnings.catch_warnings():
+        if not (args.quiet or args.summary_json):  # the summary printed below says it
+            warnings.filterwarnings("ignore", message=r".* rows repeat an id of an earlier row")
+        summary = label_files(
+            args.inputs, args.output, model, text_col=args.text_col, id_col=args.id_col, passages=args.passages,
+            threshold=args.threshold, top_terms=args.top_terms, keep_text=args.keep_text, chunk_size=args.chunk_size,
+            max_text_chars=args.max_text_chars, n_jobs=args.n_jobs, resume=args.resume, restart=args.restart,
+            overwrite=args.overwrite, rejects=args.rejects,
+            progress=False if args.quiet else None,
+        )
     if args.summary_json:
         print(json.dumps(summary.to_dict(), indent=2))
     elif not args.quiet:
@@ -293,6 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--presence", type=int, nargs=2, metavar=("MIN_N", "MAX_N"), dest="presence_ngram_range",
                    help="add a presence block: word MIN_N-MAX_N-grams as present/absent, unnormalised, with a "
                         "model of their own whose scores are added (the default model uses 1 2)")
+    p.add_argument("--threshold-rule", dest="threshold", choices=["f1", "half-best-f1"],
+                   help="how each label's cut-off is learned from out-of-fold probabilities: where F1 peaks, or "
+                        "half the best F1 (optimal for calibrated probabilities, steadier; the default model's) "
+                        "(default: f1)")
     p.add_argument("--n-jobs", type=int, help="threads for training (labels are fitted in parallel)")
     p.add_argument("--format", choices=["skops", "joblib"], default="skops")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
@@ -345,8 +372,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``threatclf`` command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        # a warning from the library is one line for the user, not a source line of threatclf
+        print(f"threatclf {args.command}: warning: {printable(message)}", file=sys.stderr)
+
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            return args.func(args)
     except BrokenPipeError:  # `threatclf info | head -1`: the reader has gone, as for any command-line tool
         try:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
@@ -356,6 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ThreatclfError, ValueError, OSError) as exc:  # user input: settings, files, data
         if os.environ.get("THREATCLF_DEBUG"):
             raise
+        if isinstance(exc, OSError) and exc.filename and exc.strerror:  # "[Errno 13] ...: 'x'" said plainly
+            exc = f"cannot use {exc.filename}: {exc.strerror}"
         print(f"threatclf {args.command}: error: {printable(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

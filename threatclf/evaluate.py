@@ -176,11 +176,12 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
 
     Each fold clones and fits ``estimator`` on the other folds, so thresholds and calibration
     are learned without seeing the fold they are scored on. ``groups`` (e.g. article ids) keeps
-    each group in one fold, and is passed on to the estimator's own ``fit``. ``tuning_rows``
+    each group in one fold, and is passed on to the estimator's own ``fit``; copies of one text
+    (white space ignored) always share a fold. ``tuning_rows``
     (one bool per text) is passed on to ``fit`` for each training part, and only those rows of
     each fold are scored: the rows picked rather than sampled would not measure ordinary text.
     """
-    from .classifier import check_groups, check_tuning_rows, group_folds
+    from .classifier import check_groups, check_tuning_rows, cv_folds, group_folds
 
     texts = list(texts)
     if cv < 2 or cv > len(texts):
@@ -188,10 +189,13 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
     labels = list(labels) if not isinstance(labels, pd.DataFrame) else labels
     if tuning_rows is not None:
         tuning_rows = check_tuning_rows(tuning_rows, len(texts), "text")
-    if groups is None:
+    if groups is not None:
+        groups = check_groups(groups, len(texts), cv)
+    if all(isinstance(text, str) for text in texts):  # every copy of a text in one fold
+        splits = cv_folds(texts, cv, random_state, groups=groups)
+    elif groups is None:
         splits = KFold(cv, shuffle=True, random_state=random_state).split(texts)
     else:
-        groups = check_groups(groups, len(texts), cv)
         splits = group_folds(groups, cv, random_state)
     rows = []
     for fold, (train_idx, test_idx) in enumerate(splits):

@@ -67,6 +67,8 @@ del _i
 _K1 = np.uint64(0xC2B2AE3D27D4EB4F)
 _M42 = np.uint64((1 << 42) - 1)
 _PACK_MAX = 5
+#: Packed char tables store a feature id + 1 in the 22 bits above the 42 bits of key: at most this many features.
+PACKED_MAX_FEATURES = (1 << (64 - 42)) - 1
 _FLAG_WORD = np.uint8(1)
 _FLAG_SPACE = np.uint8(2)
 
@@ -1006,7 +1008,8 @@ class CompiledTfidf:
         else:
             self.pool, off = _encode_terms(terms)
             # n-grams of <= 5 code points: exact packed keys, denser table, no pool reads
-            self.packed = self.ngram_range[1] <= _PACK_MAX
+            # (a packed row keeps the id in its top 22 bits: a larger vocabulary takes the pool table)
+            self.packed = self.ngram_range[1] <= _PACK_MAX and n < PACKED_MAX_FEATURES
             if self.packed:
                 n_short = int(np.count_nonzero(np.diff(off) <= _PACK_MAX))
                 self.tab_bits = max(4, int(np.ceil(max(n_short, 1) * 1.4)).bit_length())

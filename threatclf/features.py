@@ -84,9 +84,12 @@ def pack_vectorizer(vectorizer: TfidfVectorizer) -> dict:
 
 
 def plain(value):
-    """``value`` with numpy scalars made Python numbers, inside lists, tuples and dicts too."""
+    """``value`` with numpy scalars made Python numbers, inside lists, tuples and dicts too, and
+    arrays (or a pandas Index, e.g. ``label_names=df.columns``) made lists."""
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, np.ndarray) or (type(value).__module__.startswith("pandas") and hasattr(value, "tolist")):
+        return [plain(v) for v in value.tolist()]
     if isinstance(value, dict):
         return {plain(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from .exceptions import DataError
 
@@ -91,11 +92,14 @@ def indicator_from_frame(frame, labels: Sequence[str]) -> np.ndarray:
     """The 0/1 matrix of an indicator DataFrame's columns for ``labels`` (column names taken as
     strings); a missing column, or a value other than 0/1 or True/False, is an error."""
     frame = frame.rename(columns=str)
+    repeated = sorted({name for name in frame.columns if list(frame.columns).count(name) > 1})
+    if repeated:
+        raise DataError(f"indicator DataFrame has several columns named {repeated} (as strings)")
     missing = [name for name in labels if name not in frame.columns]
     if missing:
         raise DataError(f"indicator DataFrame has no column for labels {missing}")
-    values = frame[list(labels)].to_numpy()
-    if not np.isin(values, (0, 1, True, False)).all():
+    values = frame[list(labels)].astype(object).to_numpy()
+    if any(pd.isna(v) for v in values.ravel()) or not np.isin(values, (0, 1, True, False)).all():
         raise DataError("indicator DataFrame must hold only 0/1 or True/False (no missing values)")
     return values.astype(np.int8)
 
@@ -106,7 +110,7 @@ def infer_labels(label_lists: Iterable[Iterable[str]]) -> list[str]:
     for row, value in enumerate(label_lists):
         seen.update(_check_label_list(value, row))
     known = [name for name in DEFAULT_LABELS if name in seen]
-    return known + sorted(seen.difference(DEFAULT_LABELS))
+    return known + sorted(str(name) for name in seen.difference(DEFAULT_LABELS))  # np.str_ -> str
 
 
 def to_indicator(label_lists: Iterable[Iterable[str]], labels: Sequence[str]) -> np.ndarray:

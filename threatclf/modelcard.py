@@ -79,15 +79,10 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
         "",
         "- Bag-of-n-grams features: the model sees words and character sequences, not meaning; it can be "
         "fooled by topic words used in passing, and misses threats described in unusual words.",
-        ("- Trained on English news; other languages and registers (social media, reports) are out of scope."
-         if set(labels) <= set(LABEL_DEFINITIONS) else
-         "- Fitted only to the training data described above: measure it on your own text before use."),
-        "- Probabilities come from a sigmoid fitted on out-of-fold scores of the training data (of the rows "
-        "named to tune it, when some were: see Training data). On documents "
-        "unlike the training data they tend to run high in the middle of the range; measure it on a labelled "
-        "sample of your own text with `threatclf.evaluate` (calibration error) and `threatclf.reliability`.",
-        "- Thresholds were tuned for F1 on the same out-of-fold predictions; a different balance "
-        "of precision and recall needs other thresholds (`threshold=` in the labelling functions).",
+        "- Fitted to the training data described above: text in other languages, from other sources or of "
+        "other kinds (social media, reports) is out of scope until the model is measured on a labelled sample "
+        "of it (`threatclf.evaluate`).",
+        *_probability_and_threshold_limits(metadata.get("settings", {})),
         "",
         "## How to load",
         "",
@@ -102,6 +97,29 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _probability_and_threshold_limits(settings: dict) -> list[str]:
+    """What the probabilities and thresholds are, as the model's settings made them."""
+    if settings.get("calibrate", True):
+        probability = ("- Probabilities come from a sigmoid fitted on out-of-fold scores of the training data (of "
+                       "the rows named to tune it, when some were: see Training data). On documents unlike the "
+                       "training data they tend to run high in the middle of the range; measure it on a labelled "
+                       "sample of your own text with `threatclf.evaluate` (calibration error) and "
+                       "`threatclf.reliability`.")
+    else:
+        probability = ("- Probabilities are the plain sigmoid of the scores (`calibrate=False`): they rank texts "
+                       "but do not say how often a label is right.")
+    rule = settings.get("threshold", "f1")
+    if rule == "f1":
+        threshold = "- Thresholds were tuned for F1 on the same out-of-fold predictions"
+    elif rule == "half-best-f1":
+        threshold = ("- Each threshold is half the best F1 reached on the same out-of-fold predictions (the "
+                     "F1-optimal cut-off for calibrated probabilities)")
+    else:
+        threshold = "- Thresholds were set by whoever trained the model (`threshold` in Settings), not learned"
+    return [probability, threshold + "; a different balance of precision and recall needs other thresholds "
+            "(`threshold=` in the labelling functions)."]
 
 
 def _json(value) -> str:

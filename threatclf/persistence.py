@@ -117,8 +117,8 @@ def _jsonable(value):
         return [_jsonable(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
+    if isinstance(value, np.ndarray) or (type(value).__module__.startswith("pandas") and hasattr(value, "tolist")):
+        return _jsonable(value.tolist())
     return value
 
 
@@ -142,12 +142,8 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
     check_is_fitted(model, "coef_")
     if format not in WEIGHT_FILES:
         raise ValueError(f"format must be one of {sorted(WEIGHT_FILES)}, got {format!r}")
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists (pass overwrite=True, or --overwrite on the command line, "
-                              "to replace it)")
-    if path.exists() and not (path / "metadata.json").is_file():
-        raise FileExistsError(f"{path} exists and is not a threatclf model folder; refusing to replace it")
+    path = check_model_destination(path, overwrite=overwrite)
+    metrics = _check_metrics(metrics)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     umask = os.umask(0)
@@ -185,7 +181,7 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
             "settings": _jsonable(model.get_params()),
             "n_features": int(model.coef_.shape[1]),
             "training_data": {**_jsonable(fingerprint), **({"description": training_description} if training_description else {})},
-            "metrics": {k: _jsonable(v.to_dict() if hasattr(v, "to_dict") else v) for k, v in (metrics or {}).items()},
+            "metrics": {k: _jsonable(v) for k, v in (metrics or {}).items()},
         }
         if format == "skops":  # said now, not first discovered by whoever loads the folder
             untrusted = [t for t in _skops_types(weights) if t not in TRUSTED_TYPES]
@@ -207,6 +203,61 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return path
+
+
+def check_model_destination(path, *, overwrite: bool = False) -> Path:
+    """``path`` as a Path if a model folder may be written there; else an error saying why.
+
+    Called by :func:`save_model`, and by ``threatclf train`` before it trains. Only a model
+    folder holding nothing but its own files is ever replaced: a file of the user's inside
+    it would be deleted with it.
+    """
+    path = Path(path)
+    if path.exists() or path.is_symlink():
+        if not overwrite:
+            raise FileExistsError(f"{path} already exists (pass overwrite=True, or --overwrite on the command line, "
+                                  "to replace it)")
+        if not path.is_dir() or not (path / "metadata.json").is_file():
+            raise FileExistsError(f"{path} exists and is not a threatclf model folder; refusing to replace it")
+        try:
+            listed = json.loads((path / "metadata.json").read_text(encoding="utf-8")).get("files", {})
+        except (OSError, ValueError, AttributeError):
+            listed = {}
+        foreign = sorted(p.name for p in path.iterdir() if p.name != "metadata.json" and p.name not in listed)
+        if foreign:
+            raise FileExistsError(f"{path} holds files that are not part of its model ({', '.join(foreign[:5])}"
+                                  f"{', ...' if len(foreign) > 5 else ''}); replacing the folder would delete "
+                                  "them: move them out, or save the model elsewhere")
+    existing = path.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(f"cannot write model folder {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write model folder {path}: no permission to write in {existing}")
+    return path
+
+
+def _check_metrics(metrics) -> dict:
+    """``metrics`` as {split: figures dict}, each as :func:`~threatclf.evaluate` makes them."""
+    if metrics is None:
+        return None
+    if not isinstance(metrics, dict):
+        raise TypeError(f"metrics must map a split name to an Evaluation, got {type(metrics).__name__}")
+    checked = {}
+    for split, figures in metrics.items():
+        if hasattr(figures, "to_dict") and not hasattr(figures, "columns"):  # an Evaluation (not a DataFrame)
+            figures = figures.to_dict()
+        ok = isinstance(figures, dict) and all(key in figures for key in ("macro_f1", "micro_f1", "labels")) \
+            and isinstance(figures["labels"], dict) and all(isinstance(v, dict) and "support" in v
+                                                          for v in figures["labels"].values())
+        if not isinstance(split, str) or not ok:
+            raise TypeError(f"metrics[{split!r}] must be an Evaluation (threatclf.evaluate(model, texts, labels)) "
+                            f"or its to_dict(), got {type(figures).__name__}"
+                            + ("; a cross_validate() table is not one: evaluate a held-out set, or give its "
+                               "mean in training_description" if hasattr(figures, "columns") else ""))
+        checked[split] = figures
+    return checked
 
 
 def _record_of_unchanged_model(model, fingerprint: dict) -> dict:

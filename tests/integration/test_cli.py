@@ -73,6 +73,36 @@ def test_train_with_a_presence_block(data_files, capsys):
     assert any(name.startswith("present:") for name in model.get_feature_names_out())
 
 
+def test_train_threshold_rule_is_kept_in_the_model(data_files, capsys):
+    out = data_files / "m-half-f1"
+    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(out), "--min-df", "1", "--cv", "3",
+                        "--threshold-rule", "half-best-f1", "-q"], capsys)
+    assert code == 0, err
+    assert json.loads((out / "metadata.json").read_text())["settings"]["threshold"] == "half-best-f1"
+    model = threatclf.load_model(out)
+    assert model.threshold == "half-best-f1"
+    assert all(0 < t <= 0.5 for t in model.thresholds_)  # half an F1
+
+
+def test_train_checks_its_output_folder_before_training(data_files, tmp_path, capsys, monkeypatch):
+    import threatclf.classifier as classifier_module
+
+    def never(*args, **kwargs):
+        raise AssertionError("trained although the output could not be written")
+
+    monkeypatch.setattr(classifier_module.ThreatClassifier, "fit", never)
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    not_a_folder = tmp_path / "file.txt"
+    not_a_folder.write_text("x")
+    for output, message in ((existing, "already exists (pass overwrite=True, or --overwrite"),
+                            (not_a_folder / "model", "file.txt is a file, not a folder")):
+        code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(output), "-q"], capsys)
+        assert code == 2 and message in err, err
+    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(existing), "--overwrite", "-q"], capsys)
+    assert code == 2 and "is not a threatclf model folder" in err
+
+
 def test_train_checks_its_settings_before_reading_the_data(tmp_path, capsys):
     # a large training set is not read only to be told that a setting is wrong
     code, _, err = run(["train", str(tmp_path / "not-read.jsonl"), "-o", str(tmp_path / "m"), "--presence", "2", "1"],
@@ -478,7 +508,8 @@ def test_train_tune_on_learns_thresholds_from_the_named_files_rows(data_files, t
     saved = threatclf.load_model(tmp_path / "m")
     np.testing.assert_allclose(saved.thresholds_, expected.thresholds_)
     card = saved.metadata_["metrics"]["cross-validated"]
-    assert card["description"] == f"3-fold out-of-fold predictions on the rows of {base}."
+    assert card["description"].startswith(f"3-fold out-of-fold predictions on the rows of {base} (rows not grouped")
+    assert "at thresholds chosen on these same predictions: optimistic" in card["description"]
     assert f"calibration and thresholds from the rows of {base}." in (tmp_path / "m" / "README.md").read_text()
     code, _, err = run(["train", base, "-o", str(tmp_path / "m2"), "--min-df", "1", "--cv", "3", "-q",
                         "--tune-on", str(picked)], capsys)

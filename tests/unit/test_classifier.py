@@ -1,5 +1,6 @@
 import copy
 import numpy as np
+import scipy.sparse as sp
 import pandas as pd
 import pytest
 from sklearn.base import clone
@@ -8,7 +9,7 @@ from sklearn.exceptions import NotFittedError
 from builders import _TEMPLATES, tiny_corpus
 import threatclf
 from threatclf import DataError, ThreatClassifier
-from threatclf.classifier import check_groups
+from threatclf.classifier import check_groups, cv_folds
 from threatclf.labels import to_indicator
 
 
@@ -184,11 +185,122 @@ def test_label_with_fewer_positives_than_folds_is_an_error():
                                              (dict(cv=1), "cv must be"),
                                              (dict(features="bytes"), "features must be"),
                                              (dict(features_per_label=0), "features_per_label must be"),
-                                             (dict(features_per_label=2.5), "features_per_label must be")])
+                                             (dict(features_per_label=2.5), "features_per_label must be"),
+                                             (dict(calibrate="false"), "calibrate must be True or False"),
+                                             (dict(word_ngram_range=(1, 21)), "word_ngram_range must be"),
+                                             (dict(char_ngram_range=(0, 3)), "char_ngram_range must be"),
+                                             (dict(min_df=0), "min_df must be"),
+                                             (dict(n_jobs=0), "n_jobs must be"),
+                                             (dict(label_names=["terrorism", "corruption", "terrorism"]),
+                                              r"label_names names \['terrorism'\] more than once"),
+                                             (dict(class_weight={0: 1, 1: 1e200}), "class_weight values must be"),
+                                             (dict(class_weight={"terrorism": 5.0, "*": None}),
+                                              "class_weight values must be"),
+                                             (dict(class_weight="heavy"), "class_weight values must be")])
 def test_invalid_settings(params, message):
+    # each refused before any work: a setting that would only fail later, or at load, or silently
+    # mean something else ("false" is true), or leave the solver running for ever
     texts, labels = tiny_corpus()
     with pytest.raises(ValueError, match=message):
-        ThreatClassifier(min_df=1, **params).fit(texts, labels)
+        ThreatClassifier(**{"min_df": 1, **params})._validate_params()
+    with pytest.raises(ValueError, match=message):
+        ThreatClassifier(**{"min_df": 1, **params}).fit(texts, labels)
+
+
+def test_numpy_settings_and_a_none_default_class_weight_are_accepted():
+    texts, labels = tiny_corpus(repeats=3)
+    model = ThreatClassifier(min_df=1, cv=np.int64(3), class_weight={"terrorism": "balanced", "*": None}).fit(
+        texts, labels)
+    assert model.thresholds_.shape == (5,)
+
+
+@pytest.mark.parametrize("weight, message", [(-5.0, "row 0 has -5.0"), (1e150, "row 0 has 1e\\+150"),
+                                             (np.nan, "row 0 has nan")])
+def test_sample_weights_outside_their_range_are_refused(weight, message):
+    texts, labels = tiny_corpus()
+    weights = np.ones(len(texts))
+    weights[0] = weight
+    with pytest.raises(DataError, match=f"sample_weight must lie between 0 and 1e\\+06; {message}"):
+        ThreatClassifier(min_df=1, cv=3).fit(texts, labels, sample_weight=weights)
+
+
+def test_rows_of_weight_zero_teach_nothing_to_calibration_thresholds_or_naive_bayes():
+    texts, labels = tiny_corpus(repeats=3)
+    # the same texts with their labels turned round, given weight 0: as if left out
+    poison_texts = [f"{t} Again." for t, l in zip(texts, labels) if l in (["terrorism"], [])]
+    poison_labels = [[] if l == ["terrorism"] else ["terrorism"] for l in labels if l in (["terrorism"], [])]
+    weights = np.r_[np.ones(len(texts)), np.zeros(len(poison_texts))]
+    for model in ("logreg", "nblogreg"):
+        clean = ThreatClassifier(min_df=1, cv=3, model=model).fit(texts, labels)
+        zero = ThreatClassifier(min_df=1, cv=3, model=model).fit(texts + poison_texts, labels + poison_labels,
+                                                                 sample_weight=weights)
+        assert zero.predict(texts) == clean.predict(texts)
+        # terrorism, the label the rows would turn round (the folds differ, so not exactly equal)
+        assert zero.thresholds_[0] == pytest.approx(clean.thresholds_[0], abs=0.06)
+        assert np.corrcoef(zero.decision_function(texts)[:, 0], clean.decision_function(texts)[:, 0])[0, 1] > 0.95
+
+
+def test_integer_weights_count_as_repeated_rows_in_naive_bayes_and_feature_selection():
+    from sklearn.feature_selection import chi2
+
+    from threatclf.classifier import _chi2, _nb_ratio
+
+    rng = np.random.default_rng(0)
+    X = sp.random(60, 40, density=0.2, random_state=0, format="csr")
+    y = (rng.random(60) < 0.3).astype(int)
+    w = rng.integers(0, 4, 60).astype(float)
+    repeated = np.repeat(np.arange(60), w.astype(int))
+    np.testing.assert_allclose(_chi2(X, y, w), np.nan_to_num(chi2(X[repeated], y[repeated])[0]))
+    np.testing.assert_allclose(_nb_ratio(X, y, sample_weight=w), _nb_ratio(X[repeated], y[repeated]))
+    np.testing.assert_allclose(_chi2(X, y, np.ones(60)), chi2(X, y)[0])
+
+
+def test_predict_proba_keeps_the_index_of_a_series(small_model):
+    frame = pd.DataFrame({"text": ["Police seized cocaine from the cartel.", "A concert in the park.",
+                                   "A suicide bomber attacked a checkpoint."], "date": [3, 1, 2]}).sort_values("date")
+    joined = frame.join(small_model.predict_proba(frame["text"]))
+    for _, row in joined.iterrows():
+        assert row["terrorism"] == pytest.approx(small_model.predict_proba([row["text"]])["terrorism"][0])
+    assert small_model.predict_proba(list(frame["text"])).index.tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("label_names", [np.array(["terrorism", "fraud"]), pd.Index(["terrorism", "fraud"])])
+def test_label_names_given_as_an_array_or_index_save_and_load(label_names, tmp_path):
+    texts, labels = tiny_corpus(repeats=3)
+    labels = [["fraud"] if l == ["corruption"] else [n for n in l if n == "terrorism"] for l in labels]
+    model = ThreatClassifier(min_df=1, cv=3, label_names=label_names).fit(texts, labels)
+    loaded = threatclf.load_model(model.save(tmp_path / "m"))
+    assert loaded.labels_ == ["terrorism", "fraud"] and loaded.label_names == ["terrorism", "fraud"]
+    assert loaded.predict(texts[:3]) == model.predict(texts[:3])
+
+
+def test_label_names_held_as_numpy_strings_become_plain_strings(tmp_path):
+    texts, labels = tiny_corpus(repeats=3)
+    labels = [np.array(["fraud"]) if l == ["corruption"] else np.array([], dtype=str) for l in labels]
+    model = ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
+    assert model.labels_ == ["fraud"] and type(model.labels_[0]) is str
+    assert threatclf.load_model(model.save(tmp_path / "m")).labels_ == ["fraud"]
+
+
+def test_label_matrices_with_problems_are_named():
+    texts, labels = tiny_corpus()
+    frame = pd.DataFrame(to_indicator(labels, threatclf.DEFAULT_LABELS), columns=threatclf.DEFAULT_LABELS)
+    doubled = pd.concat([frame, frame[["terrorism"]]], axis=1)
+    with pytest.raises(DataError, match=r"several columns named \['terrorism'\]"):
+        ThreatClassifier(min_df=1, cv=3).fit(texts, doubled)
+    with_na = frame.astype("boolean")
+    with_na.iloc[2, 0] = pd.NA
+    with pytest.raises(DataError, match="no missing values"):
+        ThreatClassifier(min_df=1, cv=3).fit(texts, with_na)
+    with pytest.raises(DataError, match="not a sparse matrix: use y.toarray"):
+        ThreatClassifier(min_df=1, cv=3, label_names=threatclf.DEFAULT_LABELS).fit(texts, sp.csr_matrix(frame.to_numpy()))
+
+
+def test_label_names_differing_only_in_case_are_warned_about():
+    texts, labels = tiny_corpus(repeats=3)
+    labels = [["Fraud"] if i % 2 else ["fraud"] for i in range(len(labels))]
+    with pytest.warns(UserWarning, match=r"differ only in case are separate labels: \[\['Fraud', 'fraud'\]\]"):
+        ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
 
 
 def test_predict_rejects_non_string_items(small_model):
@@ -224,14 +336,47 @@ def test_fit_is_deterministic():
 def test_groups_keep_passages_of_one_article_in_one_fold():
     texts, labels = tiny_corpus()
     n = len(texts)
-    # Each text twice, as two passages of one article: scored together, never by a model that saw the twin.
-    twins = ThreatClassifier(min_df=1, cv=3, calibrate=False).fit(texts + texts, labels + labels,
-                                                                  groups=[f"a{i}" for i in range(n)] * 2)
-    np.testing.assert_array_equal(twins.oof_probabilities_[:n], twins.oof_probabilities_[n:])
-    leaky = ThreatClassifier(min_df=1, cv=3, calibrate=False).fit(texts + texts, labels + labels)
-    assert not np.array_equal(leaky.oof_probabilities_[:n], leaky.oof_probabilities_[n:])
+    # Each text and a near copy, as two passages of one article: in one fold, never scored by a
+    # model that saw the other.
+    near = [f"{text} More." for text in texts]
+    groups = [f"a{i}" for i in range(n)] * 2
+    twins = ThreatClassifier(min_df=1, cv=3, calibrate=False).fit(texts + near, labels + labels, groups=groups)
+    folds = [fold for _, test in cv_folds(texts + near, 3, 0, groups=groups) for fold in [test]]
+    assert all(((i in test) == (i + n in test)) for test in folds for i in range(n))
+    leaky = ThreatClassifier(min_df=1, cv=3, calibrate=False).fit(texts + near, labels + labels)
+    assert not np.allclose(leaky.oof_probabilities_, twins.oof_probabilities_)
     # The final model is trained on every row either way.
     np.testing.assert_array_equal(twins.coef_, leaky.coef_)
+
+
+def test_copies_of_a_text_share_a_fold_without_groups():
+    # A text given three times (white space aside) is scored by a model that saw none of its copies:
+    # otherwise out-of-fold figures are near perfect and the thresholds learned from them wrong.
+    texts, labels = tiny_corpus()
+    n = len(texts)
+    copies = texts + [f"  {t}" for t in texts] + [t.replace(" ", "\n") for t in texts]
+    for test in (test for _, test in cv_folds(copies, 3, 0)):
+        assert all((i in test) == (i + n in test) == (i + 2 * n in test) for i in range(n))
+    model = ThreatClassifier(min_df=1, cv=3, calibrate=False).fit(copies, labels * 3)
+    np.testing.assert_allclose(model.oof_probabilities_[:n], model.oof_probabilities_[n:2 * n])
+    single = ThreatClassifier(min_df=1, cv=3, calibrate=False).fit(texts, labels)
+    # the copies' folds are the single texts' folds: the same out-of-fold scores up to the weights
+    # learned from three times the rows
+    assert np.corrcoef(single.oof_probabilities_.ravel(), model.oof_probabilities_[:n].ravel())[0, 1] > 0.9
+    # without repeats the folds are plain shuffled K-fold, as before
+    from sklearn.model_selection import KFold
+
+    for (a_train, a_test), (b_train, b_test) in zip(cv_folds(texts, 3, 0),
+                                                    KFold(3, shuffle=True, random_state=0).split(texts)):
+        np.testing.assert_array_equal(a_test, b_test)
+
+
+def test_groups_sharing_a_text_are_merged_into_one_fold():
+    texts, labels = tiny_corpus()
+    n = len(texts)
+    groups = [f"a{i}" for i in range(n)] + [f"b{i}" for i in range(n)]  # the same texts under other groups
+    for test in (test for _, test in cv_folds(texts + texts, 3, 0, groups=groups)):
+        assert all((i in test) == (i + n in test) for i in range(n))
 
 
 @pytest.mark.parametrize("groups, message", [
@@ -362,7 +507,7 @@ def test_tuning_rows_set_calibration_and_thresholds_while_every_row_trains_the_w
     calibrated_on = []
     real_fit_sigmoid = classifier_module._fit_sigmoid
     monkeypatch.setattr(classifier_module, "_fit_sigmoid",
-                        lambda scores, y: calibrated_on.append(y.copy()) or real_fit_sigmoid(scores, y))
+                        lambda scores, y, w=None: calibrated_on.append(y.copy()) or real_fit_sigmoid(scores, y, w))
     tuned = ThreatClassifier(min_df=1, cv=3).fit(texts, labels, tuning_rows=tune)
     np.testing.assert_array_equal(tuned.coef_, plain.coef_)
     assert len(calibrated_on) == Y.shape[1]
@@ -372,6 +517,31 @@ def test_tuning_rows_set_calibration_and_thresholds_while_every_row_trains_the_w
     np.testing.assert_array_equal(tuned.thresholds_, expected)
     # Without the hard rows the cut-off for terrorism can sit lower.
     assert tuned.thresholds_[0] < f1_optimal_threshold(Y[:, 0], tuned.oof_probabilities_[:, 0])
+
+
+def test_half_best_f1_thresholds_are_half_the_best_out_of_fold_f1_of_the_tuning_rows():
+    from sklearn.metrics import precision_recall_curve
+
+    texts, labels = tiny_corpus(repeats=3)
+    tune = np.arange(len(texts)) % 4 != 0
+    model = ThreatClassifier(min_df=1, cv=3, threshold="half-best-f1").fit(texts, labels, tuning_rows=tune)
+    Y = to_indicator(labels, model.labels_)
+    for j in range(Y.shape[1]):
+        precision, recall, _ = precision_recall_curve(Y[tune, j], model.oof_probabilities_[tune, j])
+        best = np.max(2 * precision * recall / np.maximum(precision + recall, 1e-300))
+        assert model.thresholds_[j] == pytest.approx(best / 2)
+    # the weights do not depend on how the cut-offs are chosen
+    np.testing.assert_array_equal(model.coef_, ThreatClassifier(min_df=1, cv=3).fit(texts, labels).coef_)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"threshold": "half-best-f1", "calibrate": False}, "needs calibrate=True"),
+    ({"threshold": "best"}, "threshold must be 'f1', 'half-best-f1', a number or a dict"),
+])
+def test_threshold_rule_problems_are_refused_before_fitting(params, message):
+    texts, labels = tiny_corpus()
+    with pytest.raises(ValueError, match=message):
+        ThreatClassifier(min_df=1, cv=3, **params).fit(texts, labels)
 
 
 @pytest.mark.parametrize("make_mask, params, message", [
@@ -424,16 +594,23 @@ def test_a_label_the_scores_do_not_rise_with_is_left_uncalibrated(monkeypatch):
     real = classifier._fit_sigmoid
     calls = []
 
-    def reversed_for_the_second_label(scores, y):
+    def reversed_for_the_second_label(scores, y, w=None):
         calls.append(1)
-        a, c = real(scores, y)
-        return (-abs(a), c) if len(calls) == 2 else (a, c)
+        a, c = real(scores, y, w)
+        return (-abs(a), c) if len(calls) % 5 == 2 else (a, c)
 
     monkeypatch.setattr(classifier, "_fit_sigmoid", reversed_for_the_second_label)
-    texts, labels = tiny_corpus()
-    with pytest.warns(UserWarning, match="do not rise with the label"):
+    texts, labels = tiny_corpus(repeats=3)
+    with pytest.warns(UserWarning, match=r"do not rise with the label .* never assigned \(threshold 1.0\)"):
         model = ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
     assert model.calibration_[1].tolist() == [1.0, 0.0] and model.calibration_[0, 0] > 0
+    # a label not learned is not put on every text by a cut-off near 0: it is never assigned
+    assert model.thresholds_[1] == 1.0 and 0 < model.thresholds_[0] < 1
+    assert not model.predict_indicator(texts)[:, 1].any()
+    # a threshold the user fixed is kept
+    with pytest.warns(UserWarning, match="left uncalibrated$"):
+        fixed = ThreatClassifier(min_df=1, cv=3, threshold=0.5).fit(texts, labels)
+    assert fixed.thresholds_.tolist() == [0.5] * 5
 
 
 @pytest.mark.parametrize("engine", ["auto", "reference"])

@@ -141,14 +141,27 @@ def test_cross_validate_checks_folds():
 def test_cross_validate_with_groups_keeps_each_group_in_one_fold():
     texts, labels = tiny_corpus()
     n = len(texts)
-    # Each text twice, as two passages of one article: ungrouped folds score a passage with its twin in training.
-    twins, twin_labels, groups = texts + texts, labels + labels, [f"a{i}" for i in range(n)] * 2
+    # Each text and a near copy, as two passages of one article: ungrouped folds score a passage
+    # with its twin in training.
+    twins, twin_labels = texts + [f"{text} More." for text in texts], labels + labels
+    groups = [f"a{i}" for i in range(n)] * 2
     estimator = threatclf.ThreatClassifier(min_df=1, cv=2, features="word")
     leaky = threatclf.cross_validate(estimator, twins, twin_labels, cv=3)
     grouped = threatclf.cross_validate(estimator, twins, twin_labels, cv=3, groups=groups)
     assert grouped.loc["mean", "macro_f1"] < leaky.loc["mean", "macro_f1"]
     with pytest.raises(DataError, match="fewer than cv=3"):
         threatclf.cross_validate(estimator, twins, twin_labels, cv=3, groups=["a", "b"] * n)
+
+
+def test_cross_validate_keeps_copies_of_a_text_in_one_fold():
+    texts, labels = tiny_corpus(repeats=3)
+    estimator = threatclf.ThreatClassifier(min_df=1, cv=2, features="word")
+    once = threatclf.cross_validate(estimator, texts, labels, cv=3)
+    thrice = threatclf.cross_validate(estimator, texts * 3, labels * 3, cv=3)
+    # each fold scores texts none of whose copies were trained on: about the figure of the single
+    # texts, not the near-perfect one of scoring texts seen in training
+    assert thrice.loc["mean", "macro_f1"] < once.loc["mean", "macro_f1"] + 0.1
+    assert thrice.loc["mean", "macro_f1"] < 0.95
 
 
 def test_cross_validate_passes_tuning_rows_on_and_scores_only_them(monkeypatch):

@@ -314,3 +314,24 @@ def test_random_unicode_strings(params):
     test = _random_docs(rng, 300) + train[:50]
     vec = TfidfVectorizer(**params).fit(train)
     assert_same(CompiledTfidf.from_vectorizer(vec).transform(test), vec.transform(test))
+
+
+@pytest.mark.slow
+def test_a_char_vocabulary_beyond_the_packed_id_bits_gives_the_reference_columns():
+    # Packed character tables keep a feature's id in 22 bits: from 2**22 - 1 features on, ids
+    # would wrap round onto other columns. 163**3 three-character n-grams (4.3 million) pass it.
+    import itertools
+
+    alphabet = [chr(0x4E00 + i) for i in range(163)]
+    terms = ["".join(chars) for chars in itertools.product(alphabet, repeat=3)]
+    assert len(terms) > fastvec.PACKED_MAX_FEATURES
+    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(3, 3))
+    vectorizer.vocabulary_ = {term: i for i, term in enumerate(terms)}
+    vectorizer.fixed_vocabulary_ = False
+    vectorizer.idf_ = np.linspace(1, 2, len(terms))  # the rarest n-grams get the highest internal ids
+    docs = [terms[-1], terms[fastvec.PACKED_MAX_FEATURES], terms[0] + terms[-2]]
+    compiled = fastvec.CompiledTfidf.from_vectorizer(vectorizer)
+    assert not compiled.packed
+    expected = vectorizer.transform(docs)
+    got = compiled.transform(docs)
+    assert (expected != got).nnz == 0 and got.nnz == expected.nnz

@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import threatclf
@@ -95,6 +96,27 @@ def test_overwrite_replaces_only_a_model_folder(small_model, tmp_path):
     small_model.save(model_folder, overwrite=True, name="again")
     assert json.loads((model_folder / "metadata.json").read_text())["name"] == "again"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "thesis"]  # no staging folders left
+
+
+def test_overwrite_refuses_a_model_folder_holding_a_file_of_the_users(small_model, tmp_path):
+    model_folder = small_model.save(tmp_path / "model")
+    (model_folder / "labelled.jsonl").write_text('{"text": "kept"}\n')
+    with pytest.raises(FileExistsError, match=r"holds files that are not part of its model \(labelled.jsonl\)"):
+        small_model.save(model_folder, overwrite=True)
+    assert (model_folder / "labelled.jsonl").read_text() == '{"text": "kept"}\n'
+    threatclf.load_model(model_folder)  # untouched
+
+
+@pytest.mark.parametrize("metrics, message", [
+    ({"cv": {"macro_f1": 0.7}}, r"metrics\['cv'\] must be an Evaluation"),
+    ({"cv": 0.7}, r"metrics\['cv'\] must be an Evaluation .* got float"),
+    ({"cv": pd.DataFrame({"macro_f1": [0.7]})}, r"a cross_validate\(\) table is not one"),
+    ([0.7], "metrics must map a split name to an Evaluation, got list"),
+])
+def test_save_names_what_is_wrong_with_metrics_before_writing(small_model, tmp_path, metrics, message):
+    with pytest.raises(TypeError, match=message):
+        small_model.save(tmp_path / "m", metrics=metrics)
+    assert not list(tmp_path.iterdir())
 
 
 def test_malicious_pickle_in_place_of_weights_never_runs(saved_small_model, tmp_path):
@@ -304,16 +326,20 @@ def test_thresholds_edited_in_metadata_are_refused(saved_small_model, tmp_path):
         threatclf.load_model(folder)
 
 
-def test_verify_fails_on_an_edited_model_card(saved_small_model, tmp_path, capsys):
+def test_verify_and_info_report_an_edited_model_card_which_still_loads(saved_small_model, tmp_path, capsys):
     from threatclf.cli import main
 
     folder = _copy(saved_small_model, tmp_path)
     assert main(["verify", str(folder)]) == 0
+    assert "changed since saving" not in capsys.readouterr().err
     with open(folder / "README.md", "a") as handle:
         handle.write("\nextra line\n")
     assert threatclf.verify_model(folder).changed == ["README.md"]
-    assert main(["verify", str(folder)]) == 2
-    assert "CHANGED since saving (digest differs): README.md" in capsys.readouterr().err
+    # the card is documentation: the commands say it changed, and agree with load_model that the model is whole
+    for argv in (["verify", str(folder)], ["info", "--model", str(folder)]):
+        assert main(argv) == 0
+        assert "changed since saving (digest differs): README.md, the model card; the weights are intact" \
+            in capsys.readouterr().err
     with pytest.warns(UserWarning, match="README.md does not match"):
         threatclf.load_model(folder)
 
@@ -483,6 +509,20 @@ def test_the_card_of_a_model_with_its_own_labels_does_not_claim_threat_topics(tm
     card = (folder / "README.md").read_text()
     assert "categories its trainer defined (cyber, fraud)" in card and "threat topics" not in card
     assert "Trained on English news" not in card
+
+
+@pytest.mark.parametrize("params, says, not_said", [
+    ({}, "Thresholds were tuned for F1 on the same out-of-fold predictions", "plain sigmoid"),
+    ({"threshold": "half-best-f1"}, "half the best F1 reached on the same out-of-fold predictions", "plain sigmoid"),
+    ({"calibrate": False, "threshold": 0.5}, "set by whoever trained the model", "sigmoid fitted on out-of-fold"),
+])
+def test_the_card_says_how_the_probabilities_and_thresholds_were_made(tmp_path, params, says, not_said):
+    texts, labels = tiny_corpus(repeats=3)
+    card = (threatclf.ThreatClassifier(min_df=1, cv=3, **params).fit(texts, labels).save(tmp_path / "m")
+            / "README.md").read_text()
+    assert says in " ".join(card.split()) and not_said not in card
+    if params.get("calibrate") is False:
+        assert "plain sigmoid of the scores (`calibrate=False`)" in card
 
 
 @pytest.mark.parametrize("member", ["npz", "object"])

@@ -1,6 +1,8 @@
 import numpy as np
 
-from threatclf.thresholds import f1_optimal_threshold
+from sklearn.metrics import f1_score
+
+from threatclf.thresholds import f1_optimal_threshold, half_best_f1_threshold
 
 
 def test_threshold_separates_perfectly_separable_scores():
@@ -31,3 +33,26 @@ def test_half_way_between_neighbouring_floats_stays_above_the_lower_score():
     threshold = f1_optimal_threshold(y, proba)
     assert threshold > below
     assert ((proba >= threshold) == y.astype(bool)).all()
+
+
+def test_half_best_f1_is_half_the_best_f1_reached():
+    y = np.array([1, 0, 1, 1, 0, 0, 0, 0])
+    p = np.array([0.9, 0.8, 0.6, 0.55, 0.5, 0.3, 0.2, 0.1])
+    # the best cut keeps the top four: three positives, one false positive, F1 6/7
+    assert half_best_f1_threshold(y, p) == 3 / 7
+    assert half_best_f1_threshold(np.zeros(4), np.linspace(0, 1, 4), default=0.42) == 0.42
+
+
+def test_half_best_f1_is_f1_optimal_for_calibrated_probabilities():
+    # Draw outcomes from the probabilities themselves (perfect calibration): the cut-off at half
+    # the best F1 reaches that best F1 on fresh outcomes, as the arg-max cut-off does.
+    rng = np.random.default_rng(0)
+    proba = rng.beta(0.3, 3.0, 400_000)
+    y = rng.random(proba.size) < proba
+    fresh = rng.random(proba.size) < proba
+    half, argmax = half_best_f1_threshold(y, proba), f1_optimal_threshold(y, proba)
+    best = max(f1_score(fresh, proba >= t) for t in np.linspace(0.05, 0.95, 181))
+    assert f1_score(fresh, proba >= half) > best - 0.002
+    assert abs(half - argmax) < 0.03
+    # and it is not the best F1 itself, nor any cut-off far from the optimum
+    assert f1_score(fresh, proba >= 2 * half) < best - 0.05
