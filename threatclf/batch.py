@@ -141,7 +141,7 @@ def _resolve_model(model) -> ThreatClassifier:
 def output_columns(labels: Sequence[str], passages: bool) -> tuple[str, ...]:
     """Columns a labelling run writes besides ``id`` and ``text``: an input column of the same
     name would be overwritten, so it is an error (``score_<label>`` is the flattened form)."""
-    own = ("passage", "start", "end", "labels", "scores") if passages else ("labels", "scores", "evidence")
+    own = ("passage", "start", "end", "labels", "scores", "evidence") if passages else ("labels", "scores", "evidence")
     return own + tuple(f"score_{label}" for label in labels)
 
 
@@ -183,14 +183,29 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int]:
     else:
         proba = np.zeros((0, len(labels)))
     hits = proba >= cut
+    terms, is_word = model._evidence_terms() if options.top_terms and passage_texts else (None, None)
     if options.passages:
+        # evidence of a passage: its labels' scores and, with top_terms, the terms behind them
+        labelled = np.flatnonzero(hits.any(axis=1)) if options.top_terms else np.array([], dtype=np.int64)
+        X = model.transform([passage_texts[k] for k in labelled]) if labelled.size else None
+        row_of = {int(k): r for r, k in enumerate(labelled)}
         rows: list[list[dict]] = [[] for _ in texts]
         for k, (i, (s, e)) in enumerate(zip(owner, spans)):
             record = {"id": ids[i], "passage": len(rows[i]), "start": int(s), "end": int(e)}
             if options.keep_text:
                 record["text"] = passage_texts[k]
-            record["labels"] = [labels[j] for j in np.flatnonzero(hits[k])]
-            record["scores"] = dict(zip(labels, _shown(proba[k], cut)))
+            assigned = np.flatnonzero(hits[k])
+            record["labels"] = [labels[j] for j in assigned]
+            shown = _shown(proba[k], cut)
+            record["scores"] = dict(zip(labels, shown))
+            evidence = []
+            for j in assigned:
+                item = {"label": labels[j], "score": shown[j]}
+                if options.top_terms:
+                    item["terms"] = _top_terms(X, row_of[k], model.coef_[j], terms, is_word, options.top_terms,
+                                               passage_texts[k])
+                evidence.append(item)
+            record["evidence"] = evidence
             rows[i].append(record)
         for i, article_rows in enumerate(rows):
             if not article_rows:  # an article without text still gets a row: no id goes missing
@@ -199,9 +214,9 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int]:
                     record["text"] = ""
                 record["labels"] = []
                 record["scores"] = {lab: None for lab in labels}  # no text, no score (not a 0 % chance)
+                record["evidence"] = []
                 article_rows.append(record)
         return [record for article_rows in rows for record in article_rows], len(spans)
-    terms, is_word = model._evidence_terms() if options.top_terms and passage_texts else (None, None)
     # Article scores: each label's best passage. Features are rebuilt only for the passages
     # that serve as evidence, a small share of all passages.
     bounds = np.searchsorted(np.asarray(owner, dtype=np.int64), np.arange(len(texts) + 1))
@@ -318,7 +333,8 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
     Article level (default): the input columns plus ``labels`` (list), one ``score_<label>``
     column per label and ``evidence`` (list of dicts with offsets into the text and terms).
     With ``passages=True``: one row per passage with the article's id (``id_col`` or the
-    index), ``passage``, ``start``, ``end``, ``text``, ``labels`` and the score columns.
+    index), ``passage``, ``start``, ``end``, ``text``, ``labels``, the score columns and
+    ``evidence`` (per label of the passage: its score and, with ``top_terms``, its terms).
     A missing or non-string text raises :class:`DataError` naming the row.
     """
     if not isinstance(df, pd.DataFrame):
@@ -355,7 +371,8 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
             id_dtype = df[id_col].dtype if id_col else df.index.dtype
             return pd.DataFrame({key: pd.Series(dtype=id_dtype), **{c: pd.Series(dtype="Int64") for c in
                                  ("passage", "start", "end")}, "text": pd.Series(dtype=df[text_col].dtype),
-                                 "labels": pd.Series(dtype=object), **score_columns})
+                                 "labels": pd.Series(dtype=object), **score_columns,
+                                 "evidence": pd.Series(dtype=object)})
         out = df.iloc[:0].copy()
         out["labels"] = pd.Series(dtype=object)
         for column, empty in score_columns.items():
@@ -369,7 +386,8 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
         result = result.rename(columns={"id": key})
         for column in ("passage", "start", "end"):  # <NA> for an article without text
             result[column] = result[column].astype("Int64")
-        return pd.concat([result, scores], axis=1)
+        evidence = result.pop("evidence")  # last, as at article level
+        return pd.concat([result, scores, evidence], axis=1)
     result.index = df.index
     scores.index = df.index
     out = df.copy()
@@ -391,7 +409,20 @@ def _fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_options
         digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
     digest.update(json.dumps(model.training_fingerprint_, sort_keys=True).encode())
     model_digest = digest.hexdigest()  # what the model computes, whether loaded or in memory
-    return {"inputs": files, "model": model_digest, "reader": reader_options, "options": asdict(options)}
+    return {"inputs": files, "model": model_digest, "reader": reader_options, "options": asdict(options),
+            _MODEL_NAMED: _describe_model(model)}
+
+
+#: A manifest entry that says which model made a run, for messages; not compared on resume.
+_MODEL_NAMED = "model_described"
+
+
+def _describe_model(model: ThreatClassifier) -> str:
+    path = getattr(model, "path_", None)
+    name = (getattr(model, "metadata_", None) or {}).get("name")
+    if path is not None:
+        return f"the model folder {path}" + (f" ({name})" if name and name != Path(str(path)).name else "")
+    return f"a model fitted in memory (labels {', '.join(model.labels_)})"
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -413,7 +444,8 @@ class _ChunkStore:
                     previous = json.loads(manifest.read_text(encoding="utf-8"))
                 except (OSError, ValueError):
                     previous = None
-                if previous != fingerprint:
+                compared = {k: v for k, v in fingerprint.items() if k != _MODEL_NAMED}
+                if not isinstance(previous, dict) or {k: v for k, v in previous.items() if k != _MODEL_NAMED} != compared:
                     raise DataError(
                         f"cannot resume: {self.folder} was made from {_what_differs(previous, fingerprint)}; "
                         "run again with --restart (restart=True) to discard it and start over"
@@ -459,7 +491,9 @@ def _what_differs(previous, current: dict) -> str:
     if previous.get("inputs") != current["inputs"]:
         return "other input files (or the files changed since): " + _inputs_differ(previous.get("inputs"), current["inputs"])
     if previous.get("model") != current["model"]:
-        return "another model"
+        then = previous.get(_MODEL_NAMED)
+        return (f"another model ({then}; this run has {current[_MODEL_NAMED]}): to continue it, pass that model "
+                "(--model)" if then else "another model")
     changed = [f"{name}={old!r} (now {current[part][name]!r})"
                for part in ("reader", "options") for name, old in (previous.get(part) or {}).items()
                if current[part].get(name) != old]
@@ -734,7 +768,8 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     # Inputs may gain fields half-way; every output row gets every column (CSV/Parquet need it).
     keys = list(dict.fromkeys(key for stats in all_stats for key in stats["keys"]))
     scores = {label: 0.0 for label in label_names}
-    empty_schema = ({"id": "", "passage": 0, "start": 0, "end": 0, "labels": [], "scores": scores} if passages
+    empty_schema = ({"id": "", "passage": 0, "start": 0, "end": 0, "labels": [], "scores": scores, "evidence": []}
+                    if passages
                     else {"id": "", "labels": [], "scores": scores, "evidence": []})
     # Rejects first: an output that exists always comes with its rejects file.
     if summary.rejected or rejects_path.exists():

@@ -116,7 +116,8 @@ class ThreatClassifier(BaseEstimator):
         Inverse regularisation strength, one for all labels or ``{label: C}`` (``"*"`` sets a
         default).
     class_weight : "balanced", None or dict
-        Class weights of each binary model, or ``{label: weight}``.
+        Class weights of each binary model: ``"balanced"``, ``None`` or ``{0: w0, 1: w1}``; or
+        ``{label: one of those}`` per label (``"*"`` sets a default).
     cv : int
         Folds used for out-of-fold scores, from which calibration and thresholds are learned.
     threshold : "f1", "half-best-f1", float or dict
@@ -127,7 +128,8 @@ class ThreatClassifier(BaseEstimator):
     calibrate : bool
         Fit a sigmoid on out-of-fold scores so that probabilities mean what they say.
     label_names : list of str, optional
-        Label names and their order; by default the names found in ``y`` (taxonomy first).
+        Label names and their order; by default the names found in label lists ``y`` (taxonomy
+        first, then sorted) or the columns of an indicator DataFrame ``y`` (in their order).
         After fitting, ``labels_`` (and the read-only ``labels``) hold the names used.
     engine : {"auto", "reference"}
         ``"auto"`` scores with the compiled fast path when it supports the vectorizers

@@ -83,10 +83,11 @@ def cmd_train(args) -> int:
     for path in args.data:
         if args.group_col:
             t, y, g = load_labelled_groups(path, group_col=args.group_col, text_col=args.text_col,
-                                           labels_col=args.labels_col)
+                                           labels_col=args.labels_col, known_labels=params.get("label_names"))
             groups += g
         else:
-            t, y = load_labelled(path, text_col=args.text_col, labels_col=args.labels_col)
+            t, y = load_labelled(path, text_col=args.text_col, labels_col=args.labels_col,
+                                 known_labels=params.get("label_names"))
         texts += t
         labels += y
         tuning += [os.path.realpath(path) in tune_on] * len(t)

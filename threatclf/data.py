@@ -25,13 +25,24 @@ def _parse_labels(value, source: str, row: int) -> list[str]:
             try:
                 value = json.loads(text)
             except ValueError:
-                raise DataError(f"{source}, row {row}: labels {text!r:.60} look like JSON but do not parse") from None
+                hint = (" (a Python list, as pandas writes one: write JSON, [\"a\", \"b\"], or a;b)"
+                        if "'" in text else "")
+                raise DataError(f"{source}, row {row}: labels {text!r:.60} look like JSON but do not parse"
+                                + hint) from None
         else:
-            return [part.strip() for part in text.split(";") if part.strip()]
+            names = [part.strip() for part in text.split(";") if part.strip()]
+            if any("," in name for name in names):
+                raise DataError(f"{source}, row {row}: label {next(n for n in names if ',' in n)!r} holds a comma: "
+                                "separate labels with ';' (a;b), or write a JSON list")
+            return names
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise DataError(
             f"{source}, row {row}: labels must be a list of label names (or 'a;b' in CSV), got {value!r:.60}"
         )
+    odd = [name for name in value if name != name.strip() or not name.strip() or "," in name or ";" in name]
+    if odd:
+        raise DataError(f"{source}, row {row}: label {odd[0]!r} is not a label name (no ',' or ';' inside, "
+                        "no white space around, not empty): give one list item per label")
     return list(value)
 
 
@@ -55,11 +66,11 @@ def load_labelled(path, *, text_col: str = "text", labels_col: str = "labels",
     return texts, labels
 
 
-def load_labelled_groups(path, *, group_col: str, text_col: str = "text",
-                         labels_col: str = "labels") -> tuple[list[str], list[list[str]], list[str]]:
+def load_labelled_groups(path, *, group_col: str, text_col: str = "text", labels_col: str = "labels",
+                         known_labels=None) -> tuple[list[str], list[list[str]], list[str]]:
     """As :func:`load_labelled`, plus each row's value of ``group_col`` (e.g. its article id),
     read in the same pass; a row without one is an error naming file and line."""
-    return _read_labelled(path, text_col, labels_col, group_col)
+    return _read_labelled(path, text_col, labels_col, group_col, known_labels)
 
 
 def _read_labelled(path, text_col: str, labels_col: str, group_col: str | None, known_labels=None):

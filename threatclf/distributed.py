@@ -84,7 +84,7 @@ def _meta(columns: pd.DataFrame, labels, options: dict, flat: bool) -> pd.DataFr
         base = {key: ids.iloc[:0].reset_index(drop=True), "passage": pd.Series(dtype="Int64"),
                 "start": pd.Series(dtype="Int64"), "end": pd.Series(dtype="Int64"),
                 "text": pd.Series(dtype="string") if flat else pd.Series(dtype=object), "labels": listing}
-        return pd.DataFrame({**base, **scores})
+        return pd.DataFrame({**base, **scores, "evidence": listing.copy()})
     meta = columns.iloc[:0].copy()
     meta["labels"] = listing
     for name, series in scores.items():

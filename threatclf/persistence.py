@@ -140,6 +140,11 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
     from .modelcard import render_model_card
 
     check_is_fitted(model, "coef_")
+    names = getattr(model, "label_names", None)
+    if names is not None and [str(n) for n in names] != list(model.labels_):
+        # the folder would record settings that did not make the model
+        raise ValueError(f"label_names {list(names)} is not the fitted labels {list(model.labels_)}: it was changed "
+                         "after fitting; refit, or set it back (set_params(label_names=None))")
     if format not in WEIGHT_FILES:
         raise ValueError(f"format must be one of {sorted(WEIGHT_FILES)}, got {format!r}")
     path = check_model_destination(path, overwrite=overwrite)

@@ -299,6 +299,30 @@ def test_passage_output_for_files(small_model, corpus, tmp_path):
     assert frame.groupby("id")["id"].count().max() > 1  # several passages for some article
 
 
+def test_passage_rows_carry_the_evidence_terms_of_their_labels(small_model, corpus, tmp_path):
+    df = pd.DataFrame(ARTICLES, columns=["id", "text"])
+    out = threatclf.label_dataframe(df, small_model, id_col="id", passages=True, top_terms=3)
+    assert out.columns[-1] == "evidence"
+    labelled = out[out["labels"].map(len) > 0]
+    assert len(labelled) and (out[out["labels"].map(len) == 0]["evidence"].map(len) == 0).all()
+    for _, row in labelled.iterrows():
+        assert [item["label"] for item in row["evidence"]] == row["labels"]
+        for item in row["evidence"]:
+            assert item["score"] == row[f"score_{item['label']}"] and 0 < len(item["terms"]) <= 3
+            # the terms are the passage's own words
+            assert all(term.split()[0].lower() in row["text"].lower() for term in item["terms"])
+    bribes = next(item for _, row in labelled.iterrows() for item in row["evidence"] if item["label"] == "corruption")
+    assert any("brib" in term for term in bribes["terms"])
+    bare = threatclf.label_dataframe(df, small_model, id_col="id", passages=True, top_terms=0)
+    assert all("terms" not in item for items in bare["evidence"] for item in items)
+    # the files carry them too, and the command's --top-terms reaches them
+    path, _ = corpus
+    threatclf.label_files(path, tmp_path / "p.jsonl", small_model, passages=True, top_terms=2, progress=False)
+    written = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert any(item.get("terms") for row in written for item in row["evidence"])
+    assert all(len(item["terms"]) <= 2 for row in written for item in row["evidence"])
+
+
 def test_passage_offsets_stay_integers_next_to_an_article_without_text(small_model, tmp_path):
     path = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "A bomb exploded at the market."},
                                                {"id": "b", "text": ""}])
@@ -365,7 +389,8 @@ def test_duplicate_ids_are_counted_across_chunks_and_reported(small_model, corpu
     assert unique.duplicate_ids == 0 and "WARNING" not in unique.to_text()
     repeated = rows + [dict(rows[0], text="another text"), dict(rows[-1]), dict(rows[-1])]
     path = write_jsonl(tmp_path / "dups.jsonl", repeated)
-    summary = threatclf.label_files(path, tmp_path / "dups.csv", small_model, chunk_size=4, progress=False)
+    with pytest.warns(UserWarning, match="3 rows repeat an id of an earlier row: the output is not unique by id"):
+        summary = threatclf.label_files(path, tmp_path / "dups.csv", small_model, chunk_size=4, progress=False)
     assert summary.duplicate_ids == 3 and summary.labelled == len(repeated)  # counted, and still labelled
     assert "3 rows repeat an id of an earlier row" in summary.to_text()
     assert summary.to_dict()["duplicate_ids"] == 3
@@ -399,6 +424,17 @@ def test_resume_refuses_another_model_or_a_changed_input(small_model, corpus, tm
     other = threatclf.ThreatClassifier(min_df=1, cv=3, features="word").fit(texts, labels)
     with pytest.raises(DataError, match="cannot resume: .* was made from another model"):
         threatclf.label_files(path, out, other, chunk_size=3, progress=False, resume=True)
+    # a folder's model is named, so that the user can pass it again
+    folder = small_model.save(tmp_path / "first-model")
+    out2 = tmp_path / "out2.jsonl"
+    _interrupt_after(2, monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(path, out2, threatclf.load_model(folder), chunk_size=3, progress=False)
+    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    with pytest.raises(DataError, match=rf"another model \(the model folder {re.escape(str(folder))}; this run has "
+                                        r"a model fitted in memory \(labels .*\)\): to continue it, pass that model"):
+        threatclf.label_files(path, out2, other, chunk_size=3, progress=False, resume=True)
+    threatclf.label_files(path, out2, threatclf.load_model(folder), chunk_size=3, progress=False, resume=True)
     with open(path, "a") as handle:
         handle.write(json.dumps({"id": "late", "text": "A bomb exploded."}) + "\n")
     with pytest.raises(DataError, match=rf"cannot resume: .* was made from other input files .*: "

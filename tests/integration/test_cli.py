@@ -103,6 +103,27 @@ def test_train_checks_its_output_folder_before_training(data_files, tmp_path, ca
     assert code == 2 and "is not a threatclf model folder" in err
 
 
+def test_train_names_the_file_and_line_of_a_label_outside_the_configured_ones(data_files, tmp_path, capsys):
+    config = tmp_path / "labels.json"
+    config.write_text(json.dumps({"label_names": ["terrorism"]}))
+    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m"), "--config", str(config)],
+                       capsys)
+    assert code == 2 and f"{data_files / 'train.jsonl'}, row " in err and "unknown label" in err
+
+
+def test_library_warnings_are_one_line_for_the_command_line_user(data_files, tmp_path, capsys):
+    # a text given twice with other labels: fit warns; the command says it without a source line
+    rows = [json.loads(line) for line in (data_files / "train.jsonl").read_text().splitlines()]
+    rows.append(dict(rows[0], labels=["corruption"]))
+    path = tmp_path / "conflict.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, _, err = run(["train", str(path), "-o", str(tmp_path / "m"), "--min-df", "1", "--cv", "3", "-q"], capsys)
+    assert code == 0, err
+    line = next(line for line in err.splitlines() if "repeat an earlier one with other labels" in line)
+    assert line.startswith("threatclf train: warning: ")
+    assert "UserWarning" not in err and ".py:" not in err
+
+
 def test_train_checks_its_settings_before_reading_the_data(tmp_path, capsys):
     # a large training set is not read only to be told that a setting is wrong
     code, _, err = run(["train", str(tmp_path / "not-read.jsonl"), "-o", str(tmp_path / "m"), "--presence", "2", "1"],

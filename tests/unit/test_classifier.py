@@ -1,4 +1,5 @@
 import copy
+import warnings
 import numpy as np
 import scipy.sparse as sp
 import pandas as pd
@@ -294,6 +295,16 @@ def test_label_matrices_with_problems_are_named():
         ThreatClassifier(min_df=1, cv=3).fit(texts, with_na)
     with pytest.raises(DataError, match="not a sparse matrix: use y.toarray"):
         ThreatClassifier(min_df=1, cv=3, label_names=threatclf.DEFAULT_LABELS).fit(texts, sp.csr_matrix(frame.to_numpy()))
+
+
+def test_fit_warns_about_labels_with_few_examples():
+    texts, labels = tiny_corpus(repeats=2)  # 8-10 positives per label
+    with pytest.warns(UserWarning, match=r"fewer than 10 positive examples: \{'terrorism': 8, 'corruption': 8, "
+                                         r"'foreign_influence': 8\}; their thresholds and figures are unreliable"):
+        ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # 12-15 positives: no warning
+        ThreatClassifier(min_df=1, cv=3).fit(*tiny_corpus(repeats=3))
 
 
 def test_label_names_differing_only_in_case_are_warned_about():

@@ -98,6 +98,15 @@ def test_overwrite_replaces_only_a_model_folder(small_model, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "thesis"]  # no staging folders left
 
 
+def test_save_refuses_label_names_changed_after_fitting(small_model, tmp_path):
+    import copy
+
+    changed = copy.deepcopy(small_model).set_params(label_names=["terrorism", "corruption"])
+    with pytest.raises(ValueError, match="label_names .* is not the fitted labels .* changed after fitting"):
+        changed.save(tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
 def test_overwrite_refuses_a_model_folder_holding_a_file_of_the_users(small_model, tmp_path):
     model_folder = small_model.save(tmp_path / "model")
     (model_folder / "labelled.jsonl").write_text('{"text": "kept"}\n')

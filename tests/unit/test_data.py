@@ -1,0 +1,42 @@
+"""Labelled data files: label lists in CSV, JSONL and Parquet; mistakes named with file and row."""
+import json
+
+import pandas as pd
+import pytest
+
+from threatclf import DataError
+from threatclf.data import load_labelled, load_labelled_groups
+
+
+def _csv(tmp_path, labels):
+    path = tmp_path / "data.csv"
+    pd.DataFrame({"text": [f"passage {i}" for i in range(len(labels))], "labels": labels}).to_csv(path, index=False)
+    return path
+
+
+def test_csv_labels_are_separated_by_semicolons_or_given_as_json(tmp_path):
+    texts, labels = load_labelled(_csv(tmp_path, ["violence;graft", '["graft"]', "", " violence "]))
+    assert labels == [["violence", "graft"], ["graft"], [], ["violence"]]
+    assert texts[0] == "passage 0"
+
+
+@pytest.mark.parametrize("value, message", [
+    ("violence,graft", r"row 3: label 'violence,graft' holds a comma: separate labels with ';'"),
+    ("['violence']", r"row 3: labels .* look like JSON but do not parse \(a Python list, as pandas writes one"),
+    ('["violence", " graft"]', r"row 3: label ' graft' is not a label name"),
+    ('["violence,graft"]', r"row 3: label 'violence,graft' is not a label name"),
+])
+def test_label_mistakes_name_the_file_row_and_the_fix(tmp_path, value, message):
+    path = _csv(tmp_path, ["graft", value])
+    with pytest.raises(DataError, match=f"{path}, {message}"):
+        load_labelled(path)
+
+
+def test_labels_outside_the_known_ones_are_named_with_file_and_row(tmp_path):
+    path = tmp_path / "data.jsonl"
+    path.write_text("\n".join(json.dumps({"text": f"t{i}", "labels": names, "doc": "d"})
+                              for i, names in enumerate([["graft"], ["fraud"]])) + "\n")
+    with pytest.raises(DataError, match=rf"{path}, row 2: unknown label 'fraud'; known labels: \['graft'\]"):
+        load_labelled(path, known_labels=["graft"])
+    with pytest.raises(DataError, match=rf"{path}, row 2: unknown label 'fraud'"):
+        load_labelled_groups(path, group_col="doc", known_labels=["graft"])
