@@ -348,6 +348,8 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
             raise DataError(f"{name} must be an integer >= {least}, got {value!r}")
     model = _resolve_model(model)
     _thresholds(model, threshold)  # validate before any work
+    if passages and id_col in output_columns(model.labels_, passages=True):
+        raise DataError(f"id column {id_col!r} has the name of an output column of passage rows; rename it")
     clash = [] if passages else [c for c in df.columns if c in output_columns(model.labels_, passages=False)]
     if clash:  # passage rows carry no input columns, article rows carry them all
         raise DataError(f"column {clash[0]!r} would be overwritten by the output's {clash[0]!r} column; rename it")
@@ -410,9 +412,12 @@ def _fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_options
     digest.update(json.dumps(model.training_fingerprint_, sort_keys=True).encode())
     model_digest = digest.hexdigest()  # what the model computes, whether loaded or in memory
     return {"inputs": files, "model": model_digest, "reader": reader_options, "options": asdict(options),
-            _MODEL_NAMED: _describe_model(model)}
+            "output_format": OUTPUT_FORMAT, _MODEL_NAMED: _describe_model(model)}
 
 
+#: The output rows' layout; a run interrupted under another cannot be resumed (0.6 gave passage rows
+#: their evidence).
+OUTPUT_FORMAT = 2
 #: A manifest entry that says which model made a run, for messages; not compared on resume.
 _MODEL_NAMED = "model_described"
 
@@ -488,6 +493,8 @@ def _what_differs(previous, current: dict) -> str:
     """Which part of a run's fingerprint changed, in words, for the cannot-resume message."""
     if not isinstance(previous, dict):
         return "an unreadable earlier run"
+    if previous.get("output_format") != current["output_format"]:
+        return "an earlier version of threatclf, whose output rows are laid out differently"
     if previous.get("inputs") != current["inputs"]:
         return "other input files (or the files changed since): " + _inputs_differ(previous.get("inputs"), current["inputs"])
     if previous.get("model") != current["model"]:
@@ -758,9 +765,6 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     summary.label_counts = {lab: counts.get(lab, 0) for lab in model.labels_}
     digests = np.fromiter((d for stats in all_stats for d in stats.get("id_digests", ())), dtype=np.uint64)
     summary.duplicate_ids = int(len(digests) - len(np.unique(digests)))
-    if summary.duplicate_ids:
-        warnings.warn(f"{summary.duplicate_ids:,} rows repeat an id of an earlier row: the output is not unique by id",
-                      UserWarning, stacklevel=2)
     if summary.labelled + summary.rejected != summary.rows_read:  # a bug, never a data problem
         raise RuntimeError(f"row accounting failed: {summary.labelled} + {summary.rejected} != {summary.rows_read}")
 
@@ -793,4 +797,7 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     summary.output = str(output)
     summary.rejects = str(rejects_path) if summary.rejected else None
     summary.elapsed_s = time.perf_counter() - started
+    if summary.duplicate_ids:  # said once the output is written: warnings turned into errors lose nothing
+        warnings.warn(f"{summary.duplicate_ids:,} rows repeat an id of an earlier row: the output is not unique by id",
+                      UserWarning, stacklevel=2)
     return summary

@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 from .exceptions import DataError
 from .features import build_vectorizers, feature_names, pack_vectorizer, plain, unpack_vectorizer
 from .labels import indicator_from_frame, infer_labels, to_indicator
-from .thresholds import f1_optimal_threshold, half_best_f1_threshold
+from .thresholds import NEVER, f1_optimal_threshold, half_best_f1_threshold
 
 __all__ = ["ThreatClassifier", "MODELS"]
 
@@ -328,7 +328,6 @@ class ThreatClassifier(BaseEstimator):
         if groups is not None:
             groups = check_groups(groups, len(texts),
                                   self.cv if self.cv and (self.calibrate or isinstance(self.threshold, str)) else None)
-        tune = self._check_tuning_rows(tuning_rows, Y, labels)
         weights = None
         if sample_weight is not None:
             weights = np.asarray(sample_weight, dtype=np.float64)
@@ -341,6 +340,7 @@ class ThreatClassifier(BaseEstimator):
             for name, j in zip(labels, range(Y.shape[1])):
                 if not weights[Y[:, j] == 1].any():
                     raise DataError(f"label {name!r} has no positive example of weight above 0")
+        tune = self._check_tuning_rows(tuning_rows, Y, labels, weights)
         # Per-label settings are checked against the labels before any work is done.
         Cs = _per_label(self.C, labels, "C")
         class_weights = (_per_label(self.class_weight, labels, "class_weight")
@@ -356,24 +356,26 @@ class ThreatClassifier(BaseEstimator):
         tune_weights = None if weights is None else weights[tune]
         if self.calibrate or fixed is None:
             oof_scores = self._out_of_fold_scores(texts, Y, weights, settings, groups, digests)
+            # The sigmoid is fitted either way: its slope says whether the scores rise with the label.
+            sigmoids = np.array([_fit_sigmoid(oof_scores[tune, j], Y[tune, j], tune_weights)
+                                 for j in range(len(labels))])
+            unlinked = [name for name, (slope, _) in zip(labels, sigmoids) if not slope > 0]
             if self.calibrate:
-                calibration = np.array([_fit_sigmoid(oof_scores[tune, j], Y[tune, j], tune_weights)
-                                        for j in range(len(labels))])
-                unlinked = [name for name, (slope, _) in zip(labels, calibration) if not slope > 0]
-                if unlinked:
-                    # A slope <= 0 would turn the scores around: more evidence, lower probability.
-                    # And the F1-best cut-off on such scores is near 0 (label everything).
-                    warnings.warn(f"labels {unlinked}: the out-of-fold scores do not rise with the label "
-                                  "(calibration slope <= 0), so the model has not learned them; their "
-                                  "probabilities are left uncalibrated"
-                                  + (" and they are never assigned (threshold 1.0): add examples" if learned else ""),
-                                  UserWarning, stacklevel=2)
-                    calibration[[labels.index(name) for name in unlinked]] = [1.0, 0.0]
+                calibration = sigmoids
+                # A slope <= 0 would turn the scores around: more evidence, lower probability.
+                calibration[[labels.index(name) for name in unlinked]] = [1.0, 0.0]
+            if unlinked and (self.calibrate or learned):
+                # And the F1-best cut-off on such scores is near 0: label everything.
+                warnings.warn(f"labels {unlinked}: the out-of-fold scores do not rise with the label "
+                              "(calibration slope <= 0), so the model has not learned them"
+                              + ("; their probabilities are left uncalibrated" if self.calibrate else "")
+                              + ("; they are never assigned (threshold above 1): add examples" if learned else ""),
+                              UserWarning, stacklevel=2)
             oof_proba = _sigmoid(oof_scores * calibration[:, 0] + calibration[:, 1])
         if fixed is None:
             rule = _THRESHOLD_RULES[self.threshold]
-            fixed = np.array([1.0 if name in unlinked else rule(Y[tune, j], oof_proba[tune, j],
-                                                                sample_weight=tune_weights)
+            fixed = np.array([NEVER if name in unlinked else rule(Y[tune, j], oof_proba[tune, j],
+                                                                  sample_weight=tune_weights)
                               for j, name in enumerate(labels)])
         vectorizers, coef, intercept = self._fit_features_and_weights(texts, Y, weights, settings)
         fingerprint, hashes = _fingerprint(texts, Y, labels), np.unique(digests)
@@ -394,19 +396,26 @@ class ThreatClassifier(BaseEstimator):
         self.training_text_hashes_ = hashes
         return self
 
-    def _check_tuning_rows(self, tuning_rows, Y: np.ndarray, labels: Sequence[str]) -> np.ndarray:
-        """All rows, or the checked boolean mask of the rows that tune calibration and thresholds."""
+    def _check_tuning_rows(self, tuning_rows, Y: np.ndarray, labels: Sequence[str], weights=None) -> np.ndarray:
+        """All rows, or the checked boolean mask of the rows that tune calibration and thresholds
+        (a row of weight 0 does not count)."""
         if tuning_rows is None:
-            return np.ones(len(Y), dtype=bool)
-        mask = check_tuning_rows(tuning_rows, len(Y))
-        if not (self.calibrate or isinstance(self.threshold, str)):
-            raise DataError("tuning_rows is only used to learn calibration or thresholds, "
-                            "and this model learns neither (calibrate=False and a fixed threshold)")
-        positives = Y[mask].sum(axis=0)
-        short = [name for name, n in zip(labels, positives) if n == 0 or n == mask.sum()]
-        if short:
-            raise DataError(f"labels {short} have no positive (or no negative) example among the "
-                            f"{int(mask.sum())} tuning rows: thresholds cannot be learned from them")
+            mask = np.ones(len(Y), dtype=bool)
+            if weights is None:
+                return mask
+        else:
+            mask = check_tuning_rows(tuning_rows, len(Y))
+            if not (self.calibrate or isinstance(self.threshold, str)):
+                raise DataError("tuning_rows is only used to learn calibration or thresholds, "
+                                "and this model learns neither (calibrate=False and a fixed threshold)")
+        counted = mask if weights is None else mask & (weights > 0)
+        short = [name for name, pos, neg in zip(labels, Y[counted].sum(axis=0), (1 - Y[counted]).sum(axis=0))
+                 if pos == 0 or neg == 0]
+        if short and (self.calibrate or isinstance(self.threshold, str)):
+            which = "tuning rows" if tuning_rows is not None else "rows"
+            weighted = "" if weights is None else " of weight above 0"
+            raise DataError(f"labels {short} have no positive (or no negative) example{weighted} among the "
+                            f"{int(counted.sum())} {which}: thresholds cannot be learned from them")
         return mask
 
     def seen_in_training(self, X: Iterable[str]) -> np.ndarray | None:
@@ -430,9 +439,11 @@ class ThreatClassifier(BaseEstimator):
     def _out_of_fold_scores(self, texts, Y, weights, settings, groups=None, digests=None) -> np.ndarray:
         splits = cv_folds(texts, self.cv, self.random_state, groups=groups, digests=digests)
         scores = np.zeros(Y.shape, dtype=np.float64)
+        counted = np.ones(len(Y), dtype=bool) if weights is None else weights > 0  # weight 0: not there
         for fold, (train_idx, test_idx) in enumerate(splits):
-            positives = Y[train_idx].sum(axis=0)
-            short = [name for name, n in zip(settings[0], positives) if n == 0 or n == len(train_idx)]
+            part = Y[train_idx[counted[train_idx]]]
+            short = [name for name, pos, neg in zip(settings[0], part.sum(axis=0), (1 - part).sum(axis=0))
+                     if pos == 0 or neg == 0]
             if short:
                 raise DataError(f"labels {short} have no positive (or no negative) example in the training part "
                                 f"of cross-validation fold {fold}; add examples or lower cv={self.cv}"

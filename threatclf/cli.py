@@ -191,7 +191,7 @@ def cmd_info(args) -> int:
     if not _say_changed(check):
         return EXIT_ERROR
     if args.format != "json":
-        print(printable("verified:   digests OK, " + (f"types outside the trusted list: {', '.join(check.untrusted)}"
+        print(printable(f"verified:   {_digests_said(check)}, " + (f"types outside the trusted list: {', '.join(check.untrusted)}"
                                                      if check.untrusted else "all types trusted")))
     return EXIT_OK
 
@@ -207,6 +207,10 @@ def _say_changed(check) -> bool:
         print("note: changed since saving (digest differs): README.md, the model card; the weights are intact",
               file=sys.stderr)
     return not others
+
+
+def _digests_said(check) -> str:
+    return "digests OK" if not check.changed else "weights digest OK (model card edited)"
 
 
 def _print_info(path, metadata: dict) -> None:
@@ -227,7 +231,7 @@ def _print_info(path, metadata: dict) -> None:
                  f"model {settings.get('model')})")
     lines.append("labels:     threshold")
     for label, threshold in metadata.get("thresholds", {}).items():
-        lines.append(f"  {label:<20} {threshold:.3f}")
+        lines.append(f"  {label:<20} {threshold:.3f}" if threshold <= 1 else f"  {label:<20} never (not learned)")
     for split, figures in (metadata.get("metrics") or {}).items():
         per_label = ", ".join(f"{k} {format_figure(v.get('f1'))}" for k, v in figures.get("labels", {}).items())
         lines.append(f"{split}: macro F1 {format_figure(figures['macro_f1'])}, micro F1 {format_figure(figures['micro_f1'])} ({per_label})")
@@ -241,7 +245,7 @@ def cmd_verify(args) -> int:
     check = verify_model(args.model_dir)
     if not _say_changed(check):
         return EXIT_ERROR
-    print(f"{args.model_dir}: format {check.metadata['format_version']}, digests OK")
+    print(printable(f"{args.model_dir}: format {check.metadata['format_version']}, {_digests_said(check)}"))
     print(printable(f"types built on load: {', '.join(check.types) or '(skops defaults only)'}"))
     if check.untrusted:
         print(printable(f"NOT TRUSTED: {', '.join(check.untrusted)}"), file=sys.stderr)
@@ -388,7 +392,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ValueError, AttributeError):
             pass
         return 141  # 128 + SIGPIPE
-    except (ThreatclfError, ValueError, OSError) as exc:  # user input: settings, files, data
+    except (ThreatclfError, ValueError, OSError, Warning) as exc:  # user input: settings, files, data
+        # (a Warning arrives here when warnings are made errors, e.g. PYTHONWARNINGS=error)
         if os.environ.get("THREATCLF_DEBUG"):
             raise
         if isinstance(exc, OSError) and exc.filename and exc.strerror:  # "[Errno 13] ...: 'x'" said plainly

@@ -43,7 +43,9 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
     ]
     for label in labels:
         definition = metadata.get("label_definitions", {}).get(label) or LABEL_DEFINITIONS.get(label, "(user-defined)")
-        lines.append(f"| `{label}` | {metadata['thresholds'][label]:.3f} | {definition} |")
+        threshold = metadata["thresholds"][label]
+        shown = f"{threshold:.3f}" if threshold <= 1 else "never (not learned)"
+        lines.append(f"| `{label}` | {shown} | {definition} |")
     training = metadata.get("training_data", {})
     lines += ["", "## Training data", ""]
     if training.get("description"):

@@ -35,6 +35,7 @@ import sklearn
 
 from .exceptions import IncompatibleModelError, ModelFormatError, UntrustedModelError
 from .labels import LABEL_DEFINITIONS
+from .thresholds import NEVER
 
 __all__ = [
     "FORMAT_VERSION",
@@ -218,7 +219,9 @@ def check_model_destination(path, *, overwrite: bool = False) -> Path:
     it would be deleted with it.
     """
     path = Path(path)
-    if path.exists() or path.is_symlink():
+    if path.is_symlink():  # replacing it would replace the link, not the folder it points to
+        raise FileExistsError(f"{path} is a symbolic link: save to the folder it points to ({path.resolve()})")
+    if path.exists():
         if not overwrite:
             raise FileExistsError(f"{path} already exists (pass overwrite=True, or --overwrite on the command line, "
                                   "to replace it)")
@@ -483,8 +486,8 @@ def _check_consistent(model, metadata: dict, path: Path) -> None:
         raise ModelFormatError(f"{path}: the stored model's weights, calibration or thresholds do not fit its "
                                f"{n} labels and {n_features} features")
     thresholds = np.asarray(model.thresholds_, dtype=np.float64)
-    if not ((thresholds >= 0) & (thresholds <= 1)).all():
-        raise ModelFormatError(f"{path}: stored thresholds must lie between 0 and 1")
+    if not ((thresholds >= 0) & ((thresholds <= 1) | (thresholds == NEVER))).all():
+        raise ModelFormatError(f"{path}: stored thresholds must lie between 0 and 1 (or mark a label not learned)")
     stated = metadata.get("thresholds")
     if not isinstance(stated, dict) or list(stated) != labels or not np.allclose(
             [float(stated[lab]) if isinstance(stated[lab], (int, float)) else np.nan for lab in labels],

@@ -4,7 +4,10 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import precision_recall_curve
 
-__all__ = ["f1_optimal_threshold", "half_best_f1_threshold"]
+__all__ = ["NEVER", "f1_optimal_threshold", "half_best_f1_threshold"]
+
+#: The threshold of a label the model has not learned: above every probability, 1.0 included.
+NEVER = float(np.nextafter(1.0, 2.0))
 
 
 def _f1_curve(y_true: np.ndarray, proba: np.ndarray, sample_weight=None):

@@ -323,6 +323,28 @@ def test_passage_rows_carry_the_evidence_terms_of_their_labels(small_model, corp
     assert all(len(item["terms"]) <= 2 for row in written for item in row["evidence"])
 
 
+def test_a_run_interrupted_by_an_older_version_is_not_resumed(small_model, corpus, tmp_path, monkeypatch):
+    path, _ = corpus
+    out = tmp_path / "out.jsonl"
+    real = _interrupt_after(2, monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, passages=True)
+    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    manifest = out.with_name(out.name + ".partial") / "manifest.json"
+    old = json.loads(manifest.read_text())
+    del old["output_format"], old["model_described"]  # as threatclf 0.5 wrote it
+    manifest.write_text(json.dumps(old))
+    with pytest.raises(DataError, match="was made from an earlier version of threatclf, whose output rows are laid "
+                                        "out differently; run again with --restart"):
+        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, passages=True, resume=True)
+
+
+def test_passage_rows_refuse_an_id_column_named_like_an_output_column(small_model):
+    df = pd.DataFrame({"evidence": ["a1"], "text": ["A bomb exploded at the market."]})
+    with pytest.raises(DataError, match="id column 'evidence' has the name of an output column of passage rows"):
+        threatclf.label_dataframe(df, small_model, id_col="evidence", passages=True)
+
+
 def test_passage_offsets_stay_integers_next_to_an_article_without_text(small_model, tmp_path):
     path = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "A bomb exploded at the market."},
                                                {"id": "b", "text": ""}])
@@ -392,6 +414,15 @@ def test_duplicate_ids_are_counted_across_chunks_and_reported(small_model, corpu
     with pytest.warns(UserWarning, match="3 rows repeat an id of an earlier row: the output is not unique by id"):
         summary = threatclf.label_files(path, tmp_path / "dups.csv", small_model, chunk_size=4, progress=False)
     assert summary.duplicate_ids == 3 and summary.labelled == len(repeated)  # counted, and still labelled
+    # the warning comes once the output is written: made an error, it loses nothing
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match="3 rows repeat an id"):
+            threatclf.label_files(path, tmp_path / "strict.csv", small_model, chunk_size=4, progress=False)
+    assert len(pd.read_csv(tmp_path / "strict.csv")) == len(repeated)
+    assert not (tmp_path / "strict.csv.partial").exists()
     assert "3 rows repeat an id of an earlier row" in summary.to_text()
     assert summary.to_dict()["duplicate_ids"] == 3
 

@@ -225,6 +225,24 @@ def test_label_command_through_the_installed_script(data_files, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_a_warning_made_an_error_is_one_line_and_the_output_is_kept(data_files, tmp_path):
+    import os
+
+    model_dir = data_files / "m-label"
+    if not model_dir.exists():
+        assert main(["train", str(data_files / "train.jsonl"), "-o", str(model_dir), "--min-df", "1", "--cv", "3",
+                     "-q"]) == 0
+    articles = tmp_path / "dups.jsonl"
+    articles.write_text("".join(json.dumps({"id": "x1", "text": t}) + "\n" for t in ("A bomb exploded.", "Rain.")))
+    result = subprocess.run([installed_command(), "label", str(articles), "-o", str(tmp_path / "out.jsonl"), "--model",
+                             str(model_dir), "--quiet"], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONWARNINGS": "error"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == ("threatclf label: error: 1 rows repeat an id of an earlier row: the output is not "
+                                     "unique by id")
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 2
+
+
 @pytest.mark.parametrize("argv, message", [
     (["train", "missing.jsonl", "-o", "m"], "missing.jsonl"),
     (["train", "{data}/train.jsonl", "-o", "{tmp}/m", "--text-col", "body"], "body"),

@@ -612,16 +612,51 @@ def test_a_label_the_scores_do_not_rise_with_is_left_uncalibrated(monkeypatch):
 
     monkeypatch.setattr(classifier, "_fit_sigmoid", reversed_for_the_second_label)
     texts, labels = tiny_corpus(repeats=3)
-    with pytest.warns(UserWarning, match=r"do not rise with the label .* never assigned \(threshold 1.0\)"):
+    with pytest.warns(UserWarning, match=r"do not rise with the label .* never assigned \(threshold above 1\)"):
         model = ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
     assert model.calibration_[1].tolist() == [1.0, 0.0] and model.calibration_[0, 0] > 0
-    # a label not learned is not put on every text by a cut-off near 0: it is never assigned
-    assert model.thresholds_[1] == 1.0 and 0 < model.thresholds_[0] < 1
+    # a label not learned is not put on every text by a cut-off near 0: it is never assigned,
+    # not even where its probability rounds to 1.0
+    assert model.thresholds_[1] > 1.0 and 0 < model.thresholds_[0] < 1
+    assert not model.predict_indicator(texts)[:, 1].any()
+    model.intercept_[1] = 100.0  # every probability exactly 1.0
+    model._compiled = None
+    assert (model.predict_proba(texts)["organized_crime"] == 1.0).all()
     assert not model.predict_indicator(texts)[:, 1].any()
     # a threshold the user fixed is kept
     with pytest.warns(UserWarning, match="left uncalibrated$"):
         fixed = ThreatClassifier(min_df=1, cv=3, threshold=0.5).fit(texts, labels)
     assert fixed.thresholds_.tolist() == [0.5] * 5
+
+
+def test_an_unlearned_label_is_never_assigned_without_calibration_too():
+    texts, labels = tiny_corpus(repeats=3)
+    # "noise" on three texts that have nothing in common with each other
+    noisy = [names + ["noise"] if i in (0, 17, 40) else names for i, names in enumerate(labels)]
+    with pytest.warns(UserWarning, match=r"\['noise'\]: the out-of-fold scores do not rise .* never assigned"):
+        model = ThreatClassifier(min_df=1, cv=3, calibrate=False).fit(texts, noisy)
+    j = model.labels_.index("noise")
+    assert model.thresholds_[j] > 1.0 and model.calibration_[j].tolist() == [1.0, 0.0]
+    assert not model.predict_indicator(["The weather was fine today.", "A cat sat on the mat."])[:, j].any()
+
+
+def test_a_fold_whose_positives_all_weigh_zero_is_refused():
+    texts, labels = tiny_corpus(repeats=3)
+    Y = to_indicator(labels, threatclf.DEFAULT_LABELS)
+    weights = np.ones(len(texts))
+    corruption = np.flatnonzero(Y[:, 3])
+    weights[corruption[1:]] = 0.0  # one corruption example of weight above 0: some fold trains without it
+    with pytest.raises(DataError, match=r"labels \['corruption'\] have no positive \(or no negative\) example "
+                                        "in the training part of cross-validation fold"):
+        ThreatClassifier(min_df=1, cv=3).fit(texts, labels, sample_weight=weights)
+    tune = np.ones(len(texts), dtype=bool)
+    weights = np.ones(len(texts))
+    weights[corruption] = 0.0
+    weights[corruption[0]] = 1.0
+    tune[corruption[0]] = False  # the tuning rows' corruption examples all weigh 0
+    with pytest.raises(DataError, match=r"\['corruption'\] have no positive \(or no negative\) example of weight "
+                                        r"above 0 among the \d+ tuning rows"):
+        ThreatClassifier(min_df=1, cv=3).fit(texts, labels, sample_weight=weights, tuning_rows=tune)
 
 
 @pytest.mark.parametrize("engine", ["auto", "reference"])

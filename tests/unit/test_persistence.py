@@ -107,6 +107,31 @@ def test_save_refuses_label_names_changed_after_fitting(small_model, tmp_path):
     assert not (tmp_path / "m").exists()
 
 
+def test_a_model_with_a_label_not_learned_saves_loads_and_says_so(tmp_path, capsys):
+    from threatclf.cli import main
+    from threatclf.thresholds import NEVER
+
+    texts, labels = tiny_corpus(repeats=3)
+    labels = [names + ["noise"] if i in (0, 17, 40) else names for i, names in enumerate(labels)]
+    with pytest.warns(UserWarning, match="never assigned"):
+        model = threatclf.ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
+    folder = model.save(tmp_path / "m")
+    loaded = threatclf.load_model(folder)
+    assert loaded.thresholds_[-1] == NEVER > 1.0
+    assert "| `noise` | never (not learned) |" in (folder / "README.md").read_text()
+    assert main(["info", "--model", str(folder)]) == 0
+    assert "noise                never (not learned)" in capsys.readouterr().out
+
+
+def test_saving_over_a_link_to_a_model_folder_is_refused(small_model, tmp_path):
+    real = small_model.save(tmp_path / "real")
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    with pytest.raises(FileExistsError, match=f"{link} is a symbolic link: save to the folder it points to"):
+        small_model.save(link, overwrite=True)
+    assert link.is_symlink() and threatclf.load_model(link).labels_ == small_model.labels_
+
+
 def test_overwrite_refuses_a_model_folder_holding_a_file_of_the_users(small_model, tmp_path):
     model_folder = small_model.save(tmp_path / "model")
     (model_folder / "labelled.jsonl").write_text('{"text": "kept"}\n')
@@ -347,8 +372,9 @@ def test_verify_and_info_report_an_edited_model_card_which_still_loads(saved_sma
     # the card is documentation: the commands say it changed, and agree with load_model that the model is whole
     for argv in (["verify", str(folder)], ["info", "--model", str(folder)]):
         assert main(argv) == 0
-        assert "changed since saving (digest differs): README.md, the model card; the weights are intact" \
-            in capsys.readouterr().err
+        out, err = capsys.readouterr()
+        assert "changed since saving (digest differs): README.md, the model card; the weights are intact" in err
+        assert "weights digest OK (model card edited)" in out and "digests OK," not in out
     with pytest.warns(UserWarning, match="README.md does not match"):
         threatclf.load_model(folder)
 
