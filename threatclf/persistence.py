@@ -34,6 +34,7 @@ import numpy as np
 import sklearn
 
 from .exceptions import IncompatibleModelError, ModelFormatError, UntrustedModelError
+from .features import plain
 from .labels import LABEL_DEFINITIONS
 from .thresholds import NEVER
 
@@ -112,14 +113,13 @@ _ABSENT = object()
 
 
 def _jsonable(value):
+    """``value`` for JSON: numpy and pandas values made plain (:func:`~threatclf.features.plain`),
+    tuples lists, and mapping keys strings."""
+    value = plain(value)
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray) or (type(value).__module__.startswith("pandas") and hasattr(value, "tolist")):
-        return _jsonable(value.tolist())
     return value
 
 
