@@ -200,7 +200,7 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int]:
             record["scores"] = dict(zip(labels, shown))
             evidence = []
             for j in assigned:
-                item = {"label": labels[j], "score": shown[j]}
+                item = {"label": labels[j], "score": shown[j], "terms": []}
                 if options.top_terms:
                     item["terms"] = _top_terms(X, row_of[k], model.coef_[j], terms, is_word, options.top_terms,
                                                passage_texts[k])
@@ -248,7 +248,7 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int]:
         for j in assigned:
             k = first + int(best[j])
             item = {"label": labels[j], "score": _shown(top[j:j + 1], cut[j:j + 1])[0], "passage": int(best[j]),
-                    "start": int(spans[k][0]), "end": int(spans[k][1])}
+                    "start": int(spans[k][0]), "end": int(spans[k][1]), "terms": []}
             if options.top_terms:
                 item["terms"] = _top_terms(X, evidence_rows[k], model.coef_[j], terms, is_word, options.top_terms,
                                            passage_texts[k])

@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 from .exceptions import DataError
 from .features import build_vectorizers, feature_names, pack_vectorizer, plain, unpack_vectorizer
 from .labels import indicator_from_frame, infer_labels, to_indicator
-from .thresholds import NEVER, f1_optimal_threshold, half_best_f1_threshold
+from .thresholds import NEVER, beats_chance, f1_optimal_threshold, half_best_f1_threshold
 
 __all__ = ["ThreatClassifier", "MODELS"]
 
@@ -316,7 +316,10 @@ class ThreatClassifier(BaseEstimator):
                 raise DataError(f"label {name!r} has no positive example in the training set")
             if positives == len(Y):
                 raise DataError(f"label {name!r} is on every training example; nothing to learn")
-        few = {name: int(n) for name, n in zip(labels, counts) if n < TOO_FEW_POSITIVES}
+        given = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        counted = counts if given is None or given.shape != (len(Y),) else (
+            Y * (given > 0)[:, None]).sum(axis=0)  # a row of weight 0 is not there
+        few = {name: int(n) for name, n in zip(labels, counted) if n < TOO_FEW_POSITIVES}
         if few:
             warnings.warn(f"labels with fewer than {TOO_FEW_POSITIVES} positive examples: {few}; their thresholds and "
                           "figures are unreliable — label more", UserWarning, stacklevel=2)
@@ -361,17 +364,22 @@ class ThreatClassifier(BaseEstimator):
                                  for j in range(len(labels))])
             unlinked = [name for name, (slope, _) in zip(labels, sigmoids) if not slope > 0]
             if self.calibrate:
-                calibration = sigmoids
+                calibration = sigmoids.copy()
                 # A slope <= 0 would turn the scores around: more evidence, lower probability.
                 calibration[[labels.index(name) for name in unlinked]] = [1.0, 0.0]
-            if unlinked and (self.calibrate or learned):
-                # And the F1-best cut-off on such scores is near 0: label everything.
-                warnings.warn(f"labels {unlinked}: the out-of-fold scores do not rise with the label "
-                              "(calibration slope <= 0), so the model has not learned them"
-                              + ("; their probabilities are left uncalibrated" if self.calibrate else "")
+            oof_proba = _sigmoid(oof_scores * calibration[:, 0] + calibration[:, 1])
+            # Scores that rise only by chance pick out the label no better: its best cut-off sits near 0.
+            weak = [name for j, name in enumerate(labels) if name not in unlinked
+                    and not beats_chance(Y[tune, j], oof_proba[tune, j], sample_weight=tune_weights,
+                                         random_state=self.random_state)]
+            if (unlinked or weak) and (self.calibrate or learned):
+                warnings.warn(f"labels {unlinked + weak}: the out-of-fold scores do not pick them out (they "
+                              "fall with the label, or find it no better than shuffled labels would), so the model "
+                              "has not learned them"
+                              + ("; their probabilities are left uncalibrated" if self.calibrate and unlinked else "")
                               + ("; they are never assigned (threshold above 1): add examples" if learned else ""),
                               UserWarning, stacklevel=2)
-            oof_proba = _sigmoid(oof_scores * calibration[:, 0] + calibration[:, 1])
+            unlinked = unlinked + weak
         if fixed is None:
             rule = _THRESHOLD_RULES[self.threshold]
             fixed = np.array([NEVER if name in unlinked else rule(Y[tune, j], oof_proba[tune, j],
@@ -824,7 +832,11 @@ def _canonical(X: sp.csr_matrix) -> sp.csr_matrix:
 
 
 def _fit_selected(model, X, y, C, class_weight, sample_weight, random_state, k):
-    """Fit one label's model on its ``k`` best features by chi-squared; zero weight elsewhere."""
+    """Fit one label's model on its ``k`` best features by chi-squared; zero weight elsewhere.
+    Rows of sample weight 0 are left out (some solvers' stopping rules would still count them)."""
+    if sample_weight is not None and not (sample_weight > 0).all():
+        keep = np.flatnonzero(sample_weight > 0)
+        X, y, sample_weight = X[keep], y[keep], sample_weight[keep]
     if k is None or k >= X.shape[1]:
         return _fit_binary(model, X, y, C, class_weight, sample_weight, random_state)
     scores = _chi2(X, y, sample_weight)

@@ -14,7 +14,7 @@ def _parse_labels(value, source: str, row: int) -> list[str]:
     """A label list from JSON/Parquet lists or CSV strings (``a;b`` or ``["a","b"]``)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         # a missing field is not "no label": a typo in the field name would make every row a negative
-        raise DataError(f"{source}, row {row}: no labels (write [] for a passage without a label)")
+        raise DataError(f"{source} {row}: no labels (write [] for a passage without a label)")
     if hasattr(value, "tolist") and not isinstance(value, str):  # numpy / arrow arrays from Parquet
         value = value.tolist()
     if isinstance(value, str):
@@ -27,21 +27,21 @@ def _parse_labels(value, source: str, row: int) -> list[str]:
             except ValueError:
                 hint = (" (a Python list, as pandas writes one: write JSON, [\"a\", \"b\"], or a;b)"
                         if "'" in text else "")
-                raise DataError(f"{source}, row {row}: labels {text!r:.60} look like JSON but do not parse"
+                raise DataError(f"{source} {row}: labels {text!r:.60} look like JSON but do not parse"
                                 + hint) from None
         else:
             names = [part.strip() for part in text.split(";") if part.strip()]
             if any("," in name for name in names):
-                raise DataError(f"{source}, row {row}: label {next(n for n in names if ',' in n)!r} holds a comma: "
+                raise DataError(f"{source} {row}: label {next(n for n in names if ',' in n)!r} holds a comma: "
                                 "separate labels with ';' (a;b), or write a JSON list")
             return names
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise DataError(
-            f"{source}, row {row}: labels must be a list of label names (or 'a;b' in CSV), got {value!r:.60}"
+            f"{source} {row}: labels must be a list of label names (or 'a;b' in CSV), got {value!r:.60}"
         )
     odd = [name for name in value if name != name.strip() or not name.strip() or "," in name or ";" in name]
     if odd:
-        raise DataError(f"{source}, row {row}: label {odd[0]!r} is not a label name (no ',' or ';' inside, "
+        raise DataError(f"{source} {row}: label {odd[0]!r} is not a label name (no ',' or ';' inside, "
                         "no white space around, not empty): give one list item per label")
     return list(value)
 
@@ -83,7 +83,8 @@ def _read_labelled(path, text_col: str, labels_col: str, group_col: str | None, 
         if Path(path).is_file() and _has_no_rows(path, text_col):
             raise DataError(f"{path} has no rows: cannot use an empty data set") from None
         raise
-    source = str(Path(path))
+    # a CSV or JSONL record is named by its line in the file (a CSV header is line 1), a Parquet one by its row
+    source = f"{Path(path)}, {'row' if Path(path).suffix.lower() == '.parquet' else 'line'}"
     lines = frame["_line"].tolist() if "_line" in frame else list(range(1, len(frame) + 1))
     labels = [_parse_labels(v, source, line) for v, line in zip(frame[labels_col].tolist(), lines)]
     if known_labels is not None:
@@ -91,7 +92,7 @@ def _read_labelled(path, text_col: str, labels_col: str, group_col: str | None, 
         for names, line in zip(labels, lines):
             unknown = [n for n in names if n not in known]
             if unknown:
-                raise DataError(f"{source}, row {line}: unknown label {unknown[0]!r}; known labels: {known}")
+                raise DataError(f"{source} {line}: unknown label {unknown[0]!r}; known labels: {known}")
     groups = None
     if group_col:
         groups = []

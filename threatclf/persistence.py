@@ -221,12 +221,14 @@ def check_model_destination(path, *, overwrite: bool = False) -> Path:
     path = Path(path)
     if path.is_symlink():  # replacing it would replace the link, not the folder it points to
         raise FileExistsError(f"{path} is a symbolic link: save to the folder it points to ({path.resolve()})")
-    if path.exists():
+    if path.is_dir() and not any(path.iterdir()):
+        pass  # an empty folder made for the model: nothing to lose
+    elif path.exists():
+        if not path.is_dir() or not (path / "metadata.json").is_file():
+            raise FileExistsError(f"{path} exists and is not a threatclf model folder; refusing to replace it")
         if not overwrite:
             raise FileExistsError(f"{path} already exists (pass overwrite=True, or --overwrite on the command line, "
                                   "to replace it)")
-        if not path.is_dir() or not (path / "metadata.json").is_file():
-            raise FileExistsError(f"{path} exists and is not a threatclf model folder; refusing to replace it")
         try:
             listed = json.loads((path / "metadata.json").read_text(encoding="utf-8")).get("files", {})
         except (OSError, ValueError, AttributeError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import precision_recall_curve
 
-__all__ = ["NEVER", "f1_optimal_threshold", "half_best_f1_threshold"]
+__all__ = ["NEVER", "beats_chance", "best_f1", "f1_optimal_threshold", "half_best_f1_threshold"]
 
 #: The threshold of a label the model has not learned: above every probability, 1.0 included.
 NEVER = float(np.nextafter(1.0, 2.0))
@@ -58,12 +58,46 @@ def half_best_f1_threshold(y_true: np.ndarray, proba: np.ndarray, *, default: fl
     of its bootstrap spread); the price is trusting the calibration. Without positives,
     ``default`` is kept.
     """
+    best = best_f1(y_true, proba, sample_weight=sample_weight)
+    return default if best is None else best / 2
+
+
+def best_f1(y_true: np.ndarray, proba: np.ndarray, *, sample_weight=None) -> float | None:
+    """The highest F1 any cut-off reaches on ``(y_true, proba)``; None without positives."""
     y_true = np.asarray(y_true).astype(bool)
     proba = np.asarray(proba, dtype=np.float64)
-    if sample_weight is not None:
+    if sample_weight is not None:  # rows of weight 0 are not there
         keep = np.asarray(sample_weight) > 0
         y_true, proba, sample_weight = y_true[keep], proba[keep], np.asarray(sample_weight)[keep]
     if not y_true.any():
-        return default
+        return None
     f1, _ = _f1_curve(y_true, proba, sample_weight)
-    return float(f1.max()) / 2
+    return float(f1.max())
+
+
+def beats_chance(y_true: np.ndarray, proba: np.ndarray, *, sample_weight=None, n_permutations: int = 100,
+                 random_state=0) -> bool:
+    """Whether the best F1 on ``(y_true, proba)`` beats the best F1 of the same scores against
+    shuffled labels (above their 95th percentile): a permutation test that the scores pick out the
+    label. With a few positives among many rows, one lucky hit gives a best F1 of 0.1-0.3 and a
+    cut-off near 0 that would label much of any corpus."""
+    y_true = np.asarray(y_true).astype(np.float64)
+    proba = np.asarray(proba, dtype=np.float64)
+    weights = np.ones(len(y_true)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if not (weights * y_true).any():
+        return False
+    order = np.argsort(-proba, kind="stable")
+    cuts = np.r_[np.flatnonzero(np.diff(proba[order]) != 0), len(order) - 1]  # the last row of each tied score
+    labelled = np.cumsum(weights[order])[cuts]
+    positives = float((weights * y_true).sum())
+
+    def best(y, w):  # F1 = 2 TP / (labelled + positives) at every cut-off, the weights moving with the labels
+        return float(np.max(2 * np.cumsum((w * y)[order])[cuts] / (np.cumsum(w[order])[cuts] + positives)))
+
+    observed = float(np.max(2 * np.cumsum((weights * y_true)[order])[cuts] / (labelled + positives)))
+    rng = np.random.default_rng(random_state)
+    null = []
+    for _ in range(n_permutations):
+        shuffle = rng.permutation(len(y_true))  # labels (with their weights) dealt to other scores
+        null.append(best(y_true[shuffle], weights[shuffle]))
+    return observed > float(np.quantile(null, 0.95))

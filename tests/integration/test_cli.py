@@ -93,14 +93,23 @@ def test_train_checks_its_output_folder_before_training(data_files, tmp_path, ca
     monkeypatch.setattr(classifier_module.ThreatClassifier, "fit", never)
     existing = tmp_path / "existing"
     existing.mkdir()
+    (existing / "metadata.json").write_text("{}")  # a model folder, as far as the check goes
     not_a_folder = tmp_path / "file.txt"
     not_a_folder.write_text("x")
+    other = tmp_path / "thesis"
+    other.mkdir()
+    (other / "chapter1.txt").write_text("years of work")
     for output, message in ((existing, "already exists (pass overwrite=True, or --overwrite"),
-                            (not_a_folder / "model", "file.txt is a file, not a folder")):
-        code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(output), "-q"], capsys)
-        assert code == 2 and message in err, err
-    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(existing), "--overwrite", "-q"], capsys)
-    assert code == 2 and "is not a threatclf model folder" in err
+                            (not_a_folder / "model", "file.txt is a file, not a folder"),
+                            (not_a_folder, "file.txt exists and is not a threatclf model folder"),
+                            (other, "thesis exists and is not a threatclf model folder")):
+        for flags in ([], ["--overwrite"]) if output != existing else ([],):
+            code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(output), "-q", *flags], capsys)
+            assert code == 2 and message in err, err
+    # an empty folder made for the model is no obstacle
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(AssertionError, match="trained although"):
+        main(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "empty"), "-q"])
 
 
 def test_train_names_the_file_and_line_of_a_label_outside_the_configured_ones(data_files, tmp_path, capsys):
@@ -108,7 +117,7 @@ def test_train_names_the_file_and_line_of_a_label_outside_the_configured_ones(da
     config.write_text(json.dumps({"label_names": ["terrorism"]}))
     code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m"), "--config", str(config)],
                        capsys)
-    assert code == 2 and f"{data_files / 'train.jsonl'}, row " in err and "unknown label" in err
+    assert code == 2 and f"{data_files / 'train.jsonl'}, line " in err and "unknown label" in err
 
 
 def test_library_warnings_are_one_line_for_the_command_line_user(data_files, tmp_path, capsys):
@@ -248,7 +257,7 @@ def test_a_warning_made_an_error_is_one_line_and_the_output_is_kept(data_files, 
     (["train", "{data}/train.jsonl", "-o", "{tmp}/m", "--text-col", "body"], "body"),
     (["train", "{data}/bad-labels.jsonl", "-o", "{tmp}/m"], "labels must be a list"),
     (["train", "{data}/empty.jsonl", "-o", "{tmp}/m"], "has no rows"),
-    (["train", "{data}/no-labels.jsonl", "-o", "{tmp}/m"], "no-labels.jsonl, row 2: no labels"),
+    (["train", "{data}/no-labels.jsonl", "-o", "{tmp}/m"], "no-labels.jsonl, line 2: no labels"),
     (["train", "{data}/one-label.jsonl", "-o", "{tmp}/m", "--min-df", "1"], "on every training example"),
     (["evaluate", "{data}/train.jsonl", "--model", "{tmp}/nope"], "does not exist"),
     (["label", "{data}/train.jsonl", "-o", "{tmp}/out.xlsx", "--model", "{tmp}/nope"], "does not exist"),
@@ -334,10 +343,10 @@ def test_evaluate_and_dev_name_the_file_and_row_of_an_unknown_label(data_files, 
     bad.write_text(json.dumps({"text": "a bomb", "labels": ["terrorism"]}) + "\n"
                    + json.dumps({"text": "a b", "labels": ["terorism"]}) + "\n")
     code, _, err = run(["evaluate", str(bad), "--model", str(model_dir)], capsys)
-    assert code == 2 and "dev.jsonl, row 2: unknown label 'terorism'" in err
+    assert code == 2 and "dev.jsonl, line 2: unknown label 'terorism'" in err
     code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m"), "--dev", str(bad),
                         "--min-df", "1", "--cv", "3"], capsys)
-    assert code == 2 and "dev.jsonl, row 2: unknown label 'terorism'" in err
+    assert code == 2 and "dev.jsonl, line 2: unknown label 'terorism'" in err
     assert "training on" not in err and not (tmp_path / "m").exists()  # found before the fit
     # a label the config names but the training rows never use is a known label of the model
     config = tmp_path / "config.json"
@@ -398,8 +407,7 @@ def test_errors_that_need_a_flag_name_the_flag(data_files, tmp_path, capsys):
     # Messages raised by the Python API name its arguments; on the command line they must also
     # name the flag that does the same (--overwrite, --trust).
     model = threatclf.load_model(_small_model(data_files))
-    (tmp_path / "taken").mkdir()
-    (tmp_path / "taken" / "x").write_text("")
+    model.save(tmp_path / "taken")
     code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "taken"), "--min-df", "1",
                         "--cv", "3", "-q"], capsys)
     assert code == 2 and "--overwrite" in err

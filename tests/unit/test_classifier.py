@@ -612,7 +612,7 @@ def test_a_label_the_scores_do_not_rise_with_is_left_uncalibrated(monkeypatch):
 
     monkeypatch.setattr(classifier, "_fit_sigmoid", reversed_for_the_second_label)
     texts, labels = tiny_corpus(repeats=3)
-    with pytest.warns(UserWarning, match=r"do not rise with the label .* never assigned \(threshold above 1\)"):
+    with pytest.warns(UserWarning, match=r"do not pick them out .* never assigned \(threshold above 1\)"):
         model = ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
     assert model.calibration_[1].tolist() == [1.0, 0.0] and model.calibration_[0, 0] > 0
     # a label not learned is not put on every text by a cut-off near 0: it is never assigned,
@@ -633,11 +633,53 @@ def test_an_unlearned_label_is_never_assigned_without_calibration_too():
     texts, labels = tiny_corpus(repeats=3)
     # "noise" on three texts that have nothing in common with each other
     noisy = [names + ["noise"] if i in (0, 17, 40) else names for i, names in enumerate(labels)]
-    with pytest.warns(UserWarning, match=r"\['noise'\]: the out-of-fold scores do not rise .* never assigned"):
+    with pytest.warns(UserWarning, match=r"\['noise'\]: the out-of-fold scores do not pick them out .* never "):
         model = ThreatClassifier(min_df=1, cv=3, calibrate=False).fit(texts, noisy)
     j = model.labels_.index("noise")
     assert model.thresholds_[j] > 1.0 and model.calibration_[j].tolist() == [1.0, 0.0]
     assert not model.predict_indicator(["The weather was fine today.", "A cat sat on the mat."])[:, j].any()
+
+
+@pytest.mark.parametrize("repeats, rows", [(3, (0, 30, 61)), (8, (37, 156, 162, 182))])
+def test_a_label_whose_scores_rise_only_by_chance_is_never_assigned(repeats, rows):
+    # "noise" on a few unrelated texts where the out-of-fold scores happen to rise with it: one
+    # lucky hit gives a best F1 of 0.12-0.25 and a cut-off near 0 that labels many texts
+    from threatclf.thresholds import NEVER, beats_chance
+
+    texts, labels = tiny_corpus(repeats=repeats)
+    noisy = [names + ["noise"] if i in rows else names for i, names in enumerate(labels)]
+    with pytest.warns(UserWarning, match=r"\['noise'\]: the out-of-fold scores do not pick them out .* no better "
+                                         "than shuffled labels"):
+        model = ThreatClassifier(min_df=1, cv=3).fit(texts, noisy)
+    j = model.labels_.index("noise")
+    assert model.calibration_[j, 0] > 0  # the scores do rise with it
+    assert not beats_chance(to_indicator(noisy, model.labels_)[:, j], model.oof_probabilities_[:, j])
+    assert model.thresholds_[j] == NEVER
+    assert not model.predict_indicator(texts)[:, j].any()
+    # every real label of the corpus beats chance
+    Y = to_indicator(noisy, model.labels_)
+    assert all(beats_chance(Y[:, k], model.oof_probabilities_[:, k]) for k in range(len(model.labels_)) if k != j)
+
+
+def test_rows_of_weight_zero_do_not_reach_any_model_family():
+    texts, labels = tiny_corpus(repeats=3)
+    extra = [f"{t} Again." for t in texts]
+    flipped = [[] if names else ["terrorism"] for names in labels]
+    weights = np.r_[np.ones(len(texts)), np.zeros(len(extra))]
+    for model in ("sgd", "svm"):
+        a = ThreatClassifier(min_df=1, cv=3, model=model).fit(texts + extra, labels + labels, sample_weight=weights)
+        b = ThreatClassifier(min_df=1, cv=3, model=model).fit(texts + extra, labels + flipped, sample_weight=weights)
+        np.testing.assert_allclose(a.coef_, b.coef_)
+        np.testing.assert_allclose(a.thresholds_, b.thresholds_)
+
+
+def test_the_few_examples_warning_counts_rows_of_weight_above_zero():
+    texts, labels = tiny_corpus(repeats=5)  # 20-25 positives per label
+    Y = to_indicator(labels, threatclf.DEFAULT_LABELS)
+    weights = np.ones(len(texts))
+    weights[np.flatnonzero(Y[:, 3])[4:]] = 0.0  # 4 corruption examples of weight above 0
+    with pytest.warns(UserWarning, match=r"fewer than 10 positive examples: \{'corruption': 4\}"):
+        ThreatClassifier(min_df=1, cv=3).fit(texts, labels, sample_weight=weights)
 
 
 def test_a_fold_whose_positives_all_weigh_zero_is_refused():

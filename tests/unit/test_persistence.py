@@ -123,6 +123,12 @@ def test_a_model_with_a_label_not_learned_saves_loads_and_says_so(tmp_path, caps
     assert "noise                never (not learned)" in capsys.readouterr().out
 
 
+def test_an_empty_folder_made_for_the_model_is_filled(small_model, tmp_path):
+    (tmp_path / "m").mkdir()
+    folder = small_model.save(tmp_path / "m")
+    assert threatclf.load_model(folder).labels_ == small_model.labels_
+
+
 def test_saving_over_a_link_to_a_model_folder_is_refused(small_model, tmp_path):
     real = small_model.save(tmp_path / "real")
     link = tmp_path / "link"
