@@ -10,6 +10,16 @@ __all__ = ["NEVER", "beats_chance", "best_f1", "f1_optimal_threshold", "half_bes
 NEVER = float(np.nextafter(1.0, 2.0))
 
 
+def _weighed(y_true, proba, sample_weight):
+    """Labels as bools, scores as floats, and the rows of weight 0 left out: they are not there."""
+    y_true = np.asarray(y_true).astype(bool)
+    proba = np.asarray(proba, dtype=np.float64)
+    if sample_weight is None:
+        return y_true, proba, None
+    keep = np.asarray(sample_weight) > 0
+    return y_true[keep], proba[keep], np.asarray(sample_weight)[keep]
+
+
 def _f1_curve(y_true: np.ndarray, proba: np.ndarray, sample_weight=None):
     precision, recall, cuts = precision_recall_curve(y_true, proba, sample_weight=sample_weight)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -25,15 +35,9 @@ def f1_optimal_threshold(y_true: np.ndarray, proba: np.ndarray, *, default: floa
     The cut-off is placed half-way between the best score and the next lower one, so that
     it does not sit exactly on a training example. Without positives, ``default`` is kept.
     """
-    y_true = np.asarray(y_true).astype(bool)
-    proba = np.asarray(proba, dtype=np.float64)
+    y_true, proba, sample_weight = _weighed(y_true, proba, sample_weight)
     if not y_true.any():
         return default
-    if sample_weight is not None:  # rows of weight 0 are not there
-        keep = np.asarray(sample_weight) > 0
-        y_true, proba, sample_weight = y_true[keep], proba[keep], np.asarray(sample_weight)[keep]
-        if not y_true.any():
-            return default
     f1, cuts = _f1_curve(y_true, proba, sample_weight)
     best = int(np.argmax(f1))
     cut = cuts[best]
@@ -64,11 +68,7 @@ def half_best_f1_threshold(y_true: np.ndarray, proba: np.ndarray, *, default: fl
 
 def best_f1(y_true: np.ndarray, proba: np.ndarray, *, sample_weight=None) -> float | None:
     """The highest F1 any cut-off reaches on ``(y_true, proba)``; None without positives."""
-    y_true = np.asarray(y_true).astype(bool)
-    proba = np.asarray(proba, dtype=np.float64)
-    if sample_weight is not None:  # rows of weight 0 are not there
-        keep = np.asarray(sample_weight) > 0
-        y_true, proba, sample_weight = y_true[keep], proba[keep], np.asarray(sample_weight)[keep]
+    y_true, proba, sample_weight = _weighed(y_true, proba, sample_weight)
     if not y_true.any():
         return None
     f1, _ = _f1_curve(y_true, proba, sample_weight)
