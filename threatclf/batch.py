@@ -388,6 +388,12 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
         result = result.rename(columns={"id": key})
         for column in ("passage", "start", "end"):  # <NA> for an article without text
             result[column] = result[column].astype("Int64")
+        # ids and texts keep the input's dtypes, as the empty result does (Dask's partitions must agree)
+        for column, dtype in ((key, df[id_col].dtype if id_col else df.index.dtype), ("text", df[text_col].dtype)):
+            try:
+                result[column] = result[column].astype(dtype)
+            except (TypeError, ValueError):
+                pass
         evidence = result.pop("evidence")  # last, as at article level
         return pd.concat([result, scores, evidence], axis=1)
     result.index = df.index

@@ -83,7 +83,8 @@ def _meta(columns: pd.DataFrame, labels, options: dict, flat: bool) -> pd.DataFr
         ids = columns[key] if options.get("id_col") else pd.Series(columns.index)
         base = {key: ids.iloc[:0].reset_index(drop=True), "passage": pd.Series(dtype="Int64"),
                 "start": pd.Series(dtype="Int64"), "end": pd.Series(dtype="Int64"),
-                "text": pd.Series(dtype="string") if flat else pd.Series(dtype=object), "labels": listing}
+                "text": pd.Series(dtype="string") if flat else columns[options["text_col"]].iloc[:0].reset_index(drop=True),
+                "labels": listing}
         return pd.DataFrame({**base, **scores, "evidence": listing.copy()})
     meta = columns.iloc[:0].copy()
     meta["labels"] = listing

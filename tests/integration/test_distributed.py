@@ -104,6 +104,19 @@ def test_empty_partitions_have_the_columns_and_dtypes_of_full_ones(small_model, 
     assert result["score_terrorism"].dtype == "float64" and result["labels"].map(type).eq(list).all()
 
 
+@pytest.mark.parametrize("options", [{}, {"flat": True}, {"passages": True}, {"passages": True, "flat": True}])
+def test_the_dtypes_dask_is_told_are_those_the_partitions_hold(small_model, frame, options):
+    import dask
+
+    with dask.config.set(scheduler="synchronous"):
+        for ids in ([f"d{i}" for i in range(len(frame))], list(range(len(frame)))):
+            lazy = threatclf.label_dask(dd.from_pandas(frame.assign(id=ids), npartitions=3), small_model, id_col="id",
+                                        **options)
+            computed = lazy.compute()
+            assert list(computed.columns) == list(lazy._meta.columns)
+            assert {c: str(t) for c, t in computed.dtypes.items()} == {c: str(t) for c, t in lazy._meta.dtypes.items()}
+
+
 def test_a_bad_row_is_named_by_partition_and_id(small_model, frame):
     broken = frame.copy()
     broken["text"] = broken["text"].astype(object)
