@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -231,7 +232,7 @@ class ThreatClassifier(BaseEstimator):
         if self.label_names is not None:
             if isinstance(self.label_names, str) or not all(isinstance(n, str) for n in self.label_names):
                 raise ValueError(f"label_names must be a list of strings, got {self.label_names!r}")
-            repeated = sorted({n for n in self.label_names if list(self.label_names).count(n) > 1})
+            repeated = sorted(n for n, count in Counter(self.label_names).items() if count > 1)
             if repeated:
                 raise ValueError(f"label_names names {repeated} more than once")
         per_label = self.class_weight if _is_per_label(self.class_weight, ()) else {"*": self.class_weight}

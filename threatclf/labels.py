@@ -92,14 +92,14 @@ def indicator_from_frame(frame, labels: Sequence[str]) -> np.ndarray:
     """The 0/1 matrix of an indicator DataFrame's columns for ``labels`` (column names taken as
     strings); a missing column, or a value other than 0/1 or True/False, is an error."""
     frame = frame.rename(columns=str)
-    repeated = sorted({name for name in frame.columns if list(frame.columns).count(name) > 1})
+    repeated = sorted(set(frame.columns[frame.columns.duplicated()]))
     if repeated:
         raise DataError(f"indicator DataFrame has several columns named {repeated} (as strings)")
     missing = [name for name in labels if name not in frame.columns]
     if missing:
         raise DataError(f"indicator DataFrame has no column for labels {missing}")
     values = frame[list(labels)].astype(object).to_numpy()
-    if any(pd.isna(v) for v in values.ravel()) or not np.isin(values, (0, 1, True, False)).all():
+    if pd.isna(values).any() or not np.isin(values, (0, 1, True, False)).all():
         raise DataError("indicator DataFrame must hold only 0/1 or True/False (no missing values)")
     return values.astype(np.int8)
 
