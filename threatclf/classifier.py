@@ -310,7 +310,7 @@ class ThreatClassifier(BaseEstimator):
             warnings.warn(f"label names that differ only in case are separate labels: {clashing}", UserWarning,
                           stacklevel=2)
         digests = text_hashes(texts)
-        _warn_about_suspect_rows(texts, Y, digests)
+        warn_about_suspect_rows(texts, Y, digests)
         counts = Y.sum(axis=0)
         for name, positives in zip(labels, counts):
             if positives == 0:
@@ -641,21 +641,32 @@ class ThreatClassifier(BaseEstimator):
         return tags
 
 
-def _warn_about_suspect_rows(texts: Sequence[str], Y: np.ndarray, hashes: np.ndarray) -> None:
+def warn_about_suspect_rows(texts: Sequence[str], Y: np.ndarray, hashes: np.ndarray,
+                            places: Sequence[str] | None = None) -> None:
     """Say when training rows look like mistakes: empty texts, or one text given different labels
-    (``hashes``: the texts' :func:`text_hashes`)."""
+    (``hashes``: the texts' :func:`text_hashes`). ``places`` names each row (e.g. ``"train.csv,
+    line 5"``, as the command line does); by default rows are named by their 0-based position."""
+    def name(i: int) -> str:
+        return f"row {i}" if places is None else places[i]
+
     empty = [i for i, text in enumerate(texts) if not text.strip()]
     if empty:
-        warnings.warn(f"{len(empty)} training texts are empty (rows {empty[:5]}{'...' if len(empty) > 5 else ''}): "
+        shown = "; ".join(name(i) for i in empty[:5]) + ("; ..." if len(empty) > 5 else "")
+        warnings.warn(f"{len(empty)} training texts are empty ({shown}): "
                       "they can only teach that nothing carries a label", UserWarning, stacklevel=3)
     order = np.argsort(hashes, kind="stable")
     same = hashes[order][1:] == hashes[order][:-1]
     differ = same & (Y[order][1:] != Y[order][:-1]).any(axis=1)
     if differ.any():
         pairs = [(int(order[k]), int(order[k + 1])) for k in np.flatnonzero(differ)]
-        warnings.warn(f"{len(pairs)} training texts repeat an earlier one with other labels (rows {pairs[:3]}"
-                      f"{'...' if len(pairs) > 3 else ''}; white space ignored): the model learns the two "
-                      "contradict each other — check the labels", UserWarning, stacklevel=3)
+        shown = "; ".join(f"{name(a)} and {name(b)}" for a, b in pairs[:3]) + ("; ..." if len(pairs) > 3 else "")
+        warnings.warn(f"{len(pairs)} training texts repeat an earlier one with other labels ({shown}; white space "
+                      "ignored): the model learns the two contradict each other — check the labels", UserWarning,
+                      stacklevel=3)
+
+
+#: The start of each warning of :func:`warn_about_suspect_rows`, for callers that say it themselves.
+SUSPECT_ROW_WARNINGS = (r"\d+ training texts are empty", r"\d+ training texts repeat an earlier one")
 
 
 def text_hashes(texts: Sequence[str]) -> np.ndarray:

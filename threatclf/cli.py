@@ -47,8 +47,10 @@ def _load(args):
 def cmd_train(args) -> int:
     import numpy as np
 
-    from .classifier import TOO_FEW_POSITIVES, ThreatClassifier
-    from .data import load_labelled, load_labelled_groups
+    from .classifier import (SUSPECT_ROW_WARNINGS, TOO_FEW_POSITIVES, ThreatClassifier, text_hashes,
+                             warn_about_suspect_rows)
+    from .data import load_labelled, read_labelled
+    from .labels import to_indicator
     from .evaluate import evaluate, score_predictions
     from .persistence import check_model_destination
 
@@ -79,17 +81,14 @@ def cmd_train(args) -> int:
         raise ThreatclfError(f"invalid model setting in {args.config or 'options'}: {exc}") from None
     model._validate_params()  # a bad setting fails before a large training set is read
     check_model_destination(args.output, overwrite=args.overwrite)  # and so does an output that cannot be written
-    texts, labels, groups, tuning = [], [], [], []
+    texts, labels, groups, tuning, places = [], [], [], [], []
     for path in args.data:
-        if args.group_col:
-            t, y, g = load_labelled_groups(path, group_col=args.group_col, text_col=args.text_col,
-                                           labels_col=args.labels_col, known_labels=params.get("label_names"))
-            groups += g
-        else:
-            t, y = load_labelled(path, text_col=args.text_col, labels_col=args.labels_col,
-                                 known_labels=params.get("label_names"))
+        t, y, g, where = read_labelled(path, text_col=args.text_col, labels_col=args.labels_col,
+                                       group_col=args.group_col, known_labels=params.get("label_names"))
         texts += t
         labels += y
+        groups += g or []
+        places += where
         tuning += [os.path.realpath(path) in tune_on] * len(t)
     if args.dev:  # read before the fit: a bad dev file fails in seconds, not after training
         known = params.get("label_names") or sorted({name for names in labels for name in names})
@@ -100,8 +99,8 @@ def cmd_train(args) -> int:
     if few:
         small_data = [f"--{k.replace('_', '-')} {v}" for k, v in (("min_df", 1), ("cv", 3)) if model.get_params()[k] != v]
         hint = f"for small data try {' '.join(small_data)}, and label more" if small_data else "label more"
-        print("threatclf train: warning: few examples for " + ", ".join(f"{k} ({v})" for k, v in few.items())
-              + f"; under ~{FEW_POSITIVES} a label's threshold and figures are unreliable ({hint})", file=sys.stderr)
+        warnings.warn("few examples for " + ", ".join(f"{k} ({v})" for k, v in few.items())
+                      + f"; under ~{FEW_POSITIVES} a label's threshold and figures are unreliable ({hint})", UserWarning)
     if args.tune_on:  # thresholds, calibration and the card's figures come from these rows alone
         if not (model.calibrate or isinstance(model.threshold, str)):
             raise ThreatclfError("--tune-on has nothing to tune: the model learns neither calibration nor thresholds "
@@ -115,13 +114,16 @@ def cmd_train(args) -> int:
                                  "those files or name more files with --tune-on")
         few = {name: tuned.get(name, 0) for name in sorted(positives) if tuned.get(name, 0) < FEW_POSITIVES}
         if few:
-            print("threatclf train: warning: few examples among the --tune-on rows for "
-                  + ", ".join(f"{k} ({v})" for k, v in few.items())
-                  + f"; under ~{FEW_POSITIVES} a label's threshold and figures are unreliable", file=sys.stderr)
+            warnings.warn("few examples among the --tune-on rows for " + ", ".join(f"{k} ({v})" for k, v in few.items())
+                          + f"; under ~{FEW_POSITIVES} a label's threshold and figures are unreliable", UserWarning)
     _say(args, f"training on {len(texts):,} texts from {', '.join(args.data)} ...")
     tune = np.array(tuning) if args.tune_on else np.ones(len(texts), dtype=bool)
-    with warnings.catch_warnings():  # said above, with hints for the command line
+    label_names = params.get("label_names") or sorted({name for names in labels for name in names})
+    warn_about_suspect_rows(texts, to_indicator(labels, label_names), text_hashes(texts), places)
+    with warnings.catch_warnings():  # said above, with hints for the command line and rows named by file and line
         warnings.filterwarnings("ignore", message=f"labels with fewer than {TOO_FEW_POSITIVES} positive examples")
+        for message in SUSPECT_ROW_WARNINGS:
+            warnings.filterwarnings("ignore", message=message)
         model.fit(texts, labels, groups=groups if args.group_col else None, tuning_rows=tune if args.tune_on else None)
     metrics = {}
     if model.oof_probabilities_ is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .exceptions import DataError
 
-__all__ = ["load_labelled", "load_labelled_groups"]
+__all__ = ["load_labelled", "load_labelled_groups", "read_labelled"]
 
 
 def _parse_labels(value, source: str, row: int) -> list[str]:
@@ -62,7 +62,7 @@ def load_labelled(path, *, text_col: str = "text", labels_col: str = "labels",
     ``known_labels`` (e.g. a model's labels when evaluating it): a label outside them is an
     error naming the file and row.
     """
-    texts, labels, _ = _read_labelled(path, text_col, labels_col, None, known_labels)
+    texts, labels, _, _ = read_labelled(path, text_col=text_col, labels_col=labels_col, known_labels=known_labels)
     return texts, labels
 
 
@@ -70,10 +70,14 @@ def load_labelled_groups(path, *, group_col: str, text_col: str = "text", labels
                          known_labels=None) -> tuple[list[str], list[list[str]], list[str]]:
     """As :func:`load_labelled`, plus each row's value of ``group_col`` (e.g. its article id),
     read in the same pass; a row without one is an error naming file and line."""
-    return _read_labelled(path, text_col, labels_col, group_col, known_labels)
+    return read_labelled(path, text_col=text_col, labels_col=labels_col, group_col=group_col,
+                         known_labels=known_labels)[:3]
 
 
-def _read_labelled(path, text_col: str, labels_col: str, group_col: str | None, known_labels=None):
+def read_labelled(path, *, text_col: str = "text", labels_col: str = "labels", group_col: str | None = None,
+                  known_labels=None) -> tuple[list[str], list[list[str]], list[str] | None, list[str]]:
+    """Texts, label lists, groups (None without ``group_col``) and where each row is in the file
+    (``"train.csv, line 5"``; a Parquet record is ``"data.parquet, row 5"``), so later checks can name it."""
     from .readers import read_records
 
     try:
@@ -100,4 +104,4 @@ def _read_labelled(path, text_col: str, labels_col: str, group_col: str | None, 
             if value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == "":
                 raise DataError(f"{path}: line {line}: no value in group column {group_col!r}")
             groups.append(str(value))
-    return frame["text"].tolist(), labels, groups
+    return frame["text"].tolist(), labels, groups, [f"{source} {line}" for line in lines]

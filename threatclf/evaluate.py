@@ -89,13 +89,14 @@ def score_predictions(Y_true: np.ndarray, Y_pred: np.ndarray, proba: np.ndarray 
     fn = (truth & ~predicted).sum(axis=0)
     support = truth.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
-        recall = np.where(support > 0, tp / support, 0.0)
-        # A label neither present nor predicted has nothing to score: its figures are undefined
-        # (NaN, "n/a"), not 0, and macro F1 averages the labels that have something to score.
+        # Precision is undefined (NaN, "n/a") when nothing was predicted, recall when nothing is
+        # there to find: 0 would claim a measured failure.
+        precision = np.where(tp + fp > 0, tp / (tp + fp), np.nan)
+        recall = np.where(support > 0, tp / support, np.nan)
+        # A label neither present nor predicted has nothing to score: its F1 is undefined too, and
+        # macro F1 averages the labels that have something to score.
         unscored = tp + fp + fn == 0
         f1 = np.where(unscored, np.nan, 2 * tp / (2 * tp + fp + fn))
-    precision, recall = (np.where(unscored, np.nan, v) for v in (precision, recall))
     pr_auc = []
     for j in range(len(labels)):
         has_both = 0 < Y_true[:, j].sum() < len(Y_true)

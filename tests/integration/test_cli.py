@@ -3,6 +3,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +121,17 @@ def test_train_names_the_file_and_line_of_a_label_outside_the_configured_ones(da
     assert code == 2 and f"{data_files / 'train.jsonl'}, line " in err and "unknown label" in err
 
 
+def test_train_names_suspect_rows_by_their_own_file_and_line(data_files, tmp_path, capsys):
+    # two training files joined: an empty text in the second is named by that file and its line
+    extra = tmp_path / "extra.csv"
+    pd.DataFrame({"text": ["Police met the mayor.", "  ", "Rain fell."], "labels": ["", "", ""]}).to_csv(extra, index=False)
+    code, _, err = run(["train", str(data_files / "train.jsonl"), str(extra), "-o", str(tmp_path / "m"),
+                        "--min-df", "1", "--cv", "3", "-q"], capsys)
+    assert code == 0, err
+    assert f"1 training texts are empty ({extra}, line 3):" in err  # the CSV header is line 1
+    assert "row " not in err
+
+
 def test_library_warnings_are_one_line_for_the_command_line_user(data_files, tmp_path, capsys):
     # a text given twice with other labels: fit warns; the command says it without a source line
     rows = [json.loads(line) for line in (data_files / "train.jsonl").read_text().splitlines()]
@@ -130,6 +142,8 @@ def test_library_warnings_are_one_line_for_the_command_line_user(data_files, tmp
     assert code == 0, err
     line = next(line for line in err.splitlines() if "repeat an earlier one with other labels" in line)
     assert line.startswith("threatclf train: warning: ")
+    # the rows are named as in the file (line numbers, 1-based), not by position in the joined data
+    assert f"({path}, line 1 and {path}, line {len(rows)}; white space ignored)" in line
     assert "UserWarning" not in err and ".py:" not in err
 
 
@@ -518,6 +532,10 @@ def test_train_warns_about_labels_with_few_examples(data_files, tmp_path, capsys
     code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m2"), "--min-df", "1",
                         "--cv", "4", "-q"], capsys)
     assert code == 0 and "(for small data try --cv 3, and label more)" in err
+    with warnings.catch_warnings():  # a Python warning, so PYTHONWARNINGS=error stops the run before training
+        warnings.simplefilter("error", UserWarning)
+        code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m3"), "-q"], capsys)
+    assert code == 2 and "threatclf train: error: few examples for" in err and not (tmp_path / "m3").exists()
 
 
 def test_train_help_states_the_classifier_defaults():

@@ -574,8 +574,8 @@ def test_suspect_training_rows_are_warned_about():
     with pytest.warns(UserWarning) as caught:
         ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
     messages = [str(w.message) for w in caught]
-    assert any(f"1 training texts are empty (rows [{len(texts) - 1}])" in m for m in messages)
-    assert any(f"1 training texts repeat an earlier one with other labels (rows [(0, {len(texts) - 2})]" in m
+    assert any(f"1 training texts are empty (row {len(texts) - 1}):" in m for m in messages)
+    assert any(f"1 training texts repeat an earlier one with other labels (row 0 and row {len(texts) - 2}; " in m
                for m in messages)
 
 

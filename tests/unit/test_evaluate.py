@@ -54,6 +54,20 @@ def test_label_absent_and_never_predicted_is_undefined_not_zero():
     assert np.isnan(nothing.macro_f1) and nothing.to_dict()["macro_f1"] is None and "n/a" in nothing.to_table()
 
 
+def test_precision_without_predictions_and_recall_without_positives_are_undefined():
+    # "a" is present but never predicted (precision has nothing to measure); "b" is predicted
+    # but absent (recall has nothing to find): n/a, not a measured 0; F1 is 0 for both
+    truth = np.array([[1, 0], [1, 0], [0, 0]])
+    predicted = np.array([[0, 0], [0, 1], [0, 0]])
+    result = score_predictions(truth, predicted, None, ["a", "b"])
+    assert np.isnan(result.per_label.loc["a", "precision"]) and result.per_label.loc["a", "recall"] == 0.0
+    assert result.per_label.loc["b", "precision"] == 0.0 and np.isnan(result.per_label.loc["b", "recall"])
+    assert result.per_label["f1"].tolist() == [0.0, 0.0] and result.macro_f1 == 0.0
+    rows = {line.split()[0]: line.split()[1:4] for line in result.to_table().splitlines()[1:3]}
+    assert rows == {"a": ["n/a", "0.000", "0.000"], "b": ["0.000", "n/a", "0.000"]}
+    assert result.to_dict()["labels"]["b"]["recall"] is None
+
+
 def test_model_card_and_info_show_undefined_figures_as_n_a(small_model, tmp_path, capsys):
     from threatclf.cli import main
 
