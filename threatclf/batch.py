@@ -13,6 +13,7 @@ place only when complete. Every input row ends up labelled or in the rejects fil
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -37,7 +38,8 @@ from .classifier import ThreatClassifier
 from .exceptions import DataError
 from .text import DEFAULT_MAX_WORDS, split_passages
 from ._optional import require
-from .readers import check_inputs, count_rows, iter_batches
+from .features import plain
+from .readers import check_inputs, count_rows, iter_batches, txt_files
 from .writers import RecordWriter, _json_line, atomic_path, output_format, remove_stale_temps, value_kinds
 
 __all__ = ["LabelOptions", "LabelSummary", "label_dataframe", "label_files", "label_records"]
@@ -343,12 +345,17 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
         raise DataError(f"column {text_col!r} not found; columns are {list(df.columns)}")
     if id_col is not None and id_col not in df.columns:
         raise DataError(f"id column {id_col!r} not found; columns are {list(df.columns)}")
+    repeated = [name for name in dict.fromkeys((text_col, id_col)) if name is not None and (df.columns == name).sum() > 1]
+    if repeated:
+        raise DataError(f"column {repeated[0]!r} appears {(df.columns == repeated[0]).sum()} times; "
+                        "keep one (df.loc[:, ~df.columns.duplicated()]) or rename the others")
     for name, value, least in (("chunk_size", chunk_size, 1), ("top_terms", top_terms, 0), ("max_words", max_words, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise DataError(f"{name} must be an integer >= {least}, got {value!r}")
     model = _resolve_model(model)
     _thresholds(model, threshold)  # validate before any work
-    if passages and id_col in output_columns(model.labels_, passages=True):
+    if passages and (id_col in output_columns(model.labels_, passages=True) or id_col == "text" != text_col):
+        # passage rows hold their passage's text in "text"
         raise DataError(f"id column {id_col!r} has the name of an output column of passage rows; rename it")
     clash = [] if passages else [c for c in df.columns if c in output_columns(model.labels_, passages=False)]
     if clash:  # passage rows carry no input columns, article rows carry them all
@@ -411,7 +418,15 @@ def _fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_options
     files = []
     for path in inputs:
         stat = path.stat()
-        files.append({"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
+        entry = {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        if path.is_dir():  # a folder of .txt files: a file added, removed or edited anywhere in it
+            listing = hashlib.sha256()
+            for file in sorted(txt_files(path)):
+                file_stat = file.stat()
+                listing.update(json.dumps([str(file.relative_to(path)), file_stat.st_size,
+                                           file_stat.st_mtime_ns]).encode("utf-8", "surrogateescape"))
+            entry["txt_files_sha256"] = listing.hexdigest()
+        files.append(entry)
     digest = hashlib.sha256(json.dumps(list(model.labels_)).encode())
     for array in (model.coef_, model.intercept_, model.calibration_, model.thresholds_):
         digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
@@ -522,15 +537,27 @@ def _inputs_differ(previous, current: list[dict]) -> str:
             return f"{path} was not an input then"
         changed = [f"{key} {before[path].get(key)} -> {now[path][key]}" for key in ("size", "mtime_ns")
                    if before[path].get(key) != now[path][key]]
+        if before[path].get("txt_files_sha256") != now[path].get("txt_files_sha256"):
+            changed.append("a .txt file in it was added, removed or edited")
         if changed:
             return f"{path} changed ({', '.join(changed)})"
     gone = [path for path in before if path not in now]
     return f"{gone[0]} was an input then" if gone else "the inputs are in another order"
 
 
-def _id_digests(ids: list) -> list[int]:
-    """64-bit digests of row ids: duplicates are counted at the end in 8 bytes a row, not a set of ids."""
-    return [int.from_bytes(hashlib.blake2b(str(i).encode("utf-8"), digest_size=8).digest(), "little") for i in ids]
+def _id_digests(ids: list) -> str:
+    """64-bit digests of row ids, as base64 text for the chunk's stats: duplicates are counted at the
+    end from 8 bytes a row (11 while the stats are held), not from the ids."""
+    packed = b"".join(hashlib.blake2b(str(i).encode("utf-8", "surrogatepass"), digest_size=8).digest() for i in ids)
+    return base64.b64encode(packed).decode("ascii")
+
+
+def _digests_of(stats: dict) -> np.ndarray:
+    """A chunk's id digests (a list of ints in the stats of a run begun by threatclf 0.6.0)."""
+    stored = stats.get("id_digests", "")
+    if isinstance(stored, list):  # the same numbers: int.from_bytes(digest, "little")
+        return np.array(stored, dtype=np.uint64)
+    return np.frombuffer(base64.b64decode(stored), dtype="<u8")
 
 
 def _records_for_chunk(model, frame: pd.DataFrame, options: LabelOptions) -> tuple[list[dict], int]:
@@ -685,9 +712,9 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     if n_jobs < 1:
         n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
     model = _resolve_model(model)
-    options = LabelOptions(passages=passages, threshold=threshold, top_terms=top_terms, max_words=max_words,
-                           keep_text=keep_text)
     _thresholds(model, threshold)  # validate before any work
+    options = LabelOptions(passages=passages, threshold=plain(threshold), top_terms=top_terms,  # numpy -> JSON
+                           max_words=max_words, keep_text=keep_text)
     reader_options = {"text_col": text_col, "id_col": id_col, "chunk_size": chunk_size, "max_text_chars": max_text_chars}
     # Everything that can be known up front fails before a file is written or a row labelled.
     check_inputs(paths, text_col=text_col, id_col=id_col)
@@ -769,7 +796,7 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
         summary.passages += stats["passages"]
         counts.update(stats["label_counts"])
     summary.label_counts = {lab: counts.get(lab, 0) for lab in model.labels_}
-    digests = np.fromiter((d for stats in all_stats for d in stats.get("id_digests", ())), dtype=np.uint64)
+    digests = np.concatenate([_digests_of(stats) for stats in all_stats] or [np.zeros(0, np.uint64)])
     summary.duplicate_ids = int(len(digests) - len(np.unique(digests)))
     if summary.labelled + summary.rejected != summary.rows_read:  # a bug, never a data problem
         raise RuntimeError(f"row accounting failed: {summary.labelled} + {summary.rejected} != {summary.rows_read}")
@@ -790,7 +817,8 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
             for index in indices:
                 for reject in store.read(index, 1):
                     handle.write(json.dumps(reject, ensure_ascii=False) + "\n")
-    kinds: dict[str, set] = {}
+    # passage numbers and offsets are whole numbers even where a first chunk held only empty texts
+    kinds: dict[str, set] = {name: {"int"} for name in ("passage", "start", "end")} if passages else {}
     for stats in all_stats:
         for key, seen in stats.get("kinds", {}).items():
             kinds.setdefault(key, set()).update(seen)

@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import DataError
 from .features import build_vectorizers, feature_names, pack_vectorizer, plain, unpack_vectorizer
-from .labels import indicator_from_frame, infer_labels, to_indicator
+from .labels import indicator_from_frame, infer_labels, label_name_problem, to_indicator
 from .thresholds import NEVER, beats_chance, f1_optimal_threshold, half_best_f1_threshold
 
 __all__ = ["ThreatClassifier", "MODELS"]
@@ -43,6 +43,10 @@ logger = logging.getLogger("threatclf")
 MODELS = ("logreg", "nblogreg", "logreg+nblogreg", "svm", "sgd")
 #: Largest sample or class weight: far larger ones leave liblinear's solver running for ever.
 MAX_WEIGHT = 1e6
+#: What fit learns and a stored model holds, beside the settings (``get_params``): a stored
+#: state with any other attribute is refused on load — it could replace a method.
+FITTED_ATTRIBUTES = frozenset({"labels_", "thresholds_", "calibration_", "vectorizers_", "coef_", "intercept_",
+                               "training_fingerprint_", "training_text_hashes_"})
 #: Below this many positive examples a label's learned threshold and figures are noise (fit warns).
 TOO_FEW_POSITIVES = 10
 #: How ``threshold="..."`` learns a cut-off from out-of-fold probabilities.
@@ -297,11 +301,8 @@ class ThreatClassifier(BaseEstimator):
         if not labels:
             raise DataError("no label names found in the training labels")
         for name in labels:
-            # ";" joins labels in CSV/Parquet outputs, "," and "=" are --threshold's syntax, "|" the
-            # model card's table, and a control character would end up inside a CSV header
-            if name != name.strip() or any(c in name for c in ";,=|") or not name.isprintable():
-                raise DataError(f"label name {name!r} may not contain ';', ',', '=', '|' or control characters, "
-                                "or start or end with white space (a CSV label column separates labels with ';')")
+            if label_name_problem(name):
+                raise DataError(label_name_problem(name))
         folded = {}
         for name in labels:
             folded.setdefault(name.casefold(), []).append(name)
@@ -403,6 +404,7 @@ class ThreatClassifier(BaseEstimator):
         self.oof_probabilities_ = oof_proba  # kept for evaluation of the training run; not saved
         self.training_fingerprint_ = fingerprint
         self.training_text_hashes_ = hashes
+        self._fitted_params = self.get_params(deep=False)  # what made this model: save refuses others
         return self
 
     def _check_tuning_rows(self, tuning_rows, Y: np.ndarray, labels: Sequence[str], weights=None) -> np.ndarray:
@@ -610,6 +612,7 @@ class ThreatClassifier(BaseEstimator):
         state.pop("_compiled", None)
         state.pop("oof_probabilities_", None)
         state.pop("_evidence_cache", None)
+        state.pop("_fitted_params", None)  # the stored settings are the fitted ones
         if "vectorizers_" in state:
             state["vectorizers_"] = [pack_vectorizer(v) for v in state["vectorizers_"]]
         for name in self.get_params(deep=False):  # numpy scalars in settings are stored as plain numbers
@@ -631,6 +634,24 @@ class ThreatClassifier(BaseEstimator):
         super().__setstate__(state)
         self._compiled = None
         self._evidence_cache = None
+        try:
+            self._fitted_params = self.get_params(deep=False) if "labels_" in state else None
+        except AttributeError:  # a setting missing from the stored state: the loader says so
+            self._fitted_params = None
+
+    def settings_changed_since_fit(self) -> list[str]:
+        """The settings changed (``set_params``) since the model was fitted or loaded: the
+        fitted parts still follow the old values, so saving such a model would misdescribe it.
+        ``n_jobs`` only says how to compute, so changing it is not a change of the model."""
+        fitted = getattr(self, "_fitted_params", None)
+        if fitted is None:
+            return []
+        def comparable(value):  # (1, 2) and [1, 2], 10 and 10.0 are the same setting
+            return json.loads(json.dumps(plain(value), default=repr))
+
+        now = self.get_params(deep=False)
+        return sorted(name for name, value in now.items()
+                      if name != "n_jobs" and comparable(value) != comparable(fitted.get(name, value)))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

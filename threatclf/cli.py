@@ -182,7 +182,7 @@ def cmd_info(args) -> int:
     else:
         try:
             _print_info(path, metadata)
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
             raise ModelFormatError(f"{path}/metadata.json is malformed ({type(exc).__name__}: {exc})") from None
     # What metadata.json says is only worth reading if the folder is whole: say when it is not.
     try:
@@ -216,7 +216,7 @@ def _digests_said(check) -> str:
 
 
 def _print_info(path, metadata: dict) -> None:
-    from .evaluate import format_figure
+    from .evaluate import format_figure, seen_in_training_note
 
     lines = [f"model:      {path}",
              f"format:     {metadata.get('format_version')} ({metadata.get('weights_format')})",
@@ -237,6 +237,8 @@ def _print_info(path, metadata: dict) -> None:
     for split, figures in (metadata.get("metrics") or {}).items():
         per_label = ", ".join(f"{k} {format_figure(v.get('f1'))}" for k, v in figures.get("labels", {}).items())
         lines.append(f"{split}: macro F1 {format_figure(figures['macro_f1'])}, micro F1 {format_figure(figures['micro_f1'])} ({per_label})")
+        if seen_in_training_note(figures):
+            lines.append(f"  WARNING: {seen_in_training_note(figures)}")
     for line in lines:  # every value comes from the folder's metadata.json
         print(printable(line))
 

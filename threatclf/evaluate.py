@@ -61,10 +61,17 @@ class Evaluation:
 
     def seen_in_training_warning(self) -> str | None:
         """Why these figures are not held-out ones, when some texts were in the training data."""
-        seen = self.extra.get("seen_in_training")
-        if not seen:
-            return None
-        return f"{seen:,} of {self.n_samples:,} texts were in the model's training data; these are not held-out figures"
+        return seen_in_training_note({"seen_in_training": self.extra.get("seen_in_training"), "n_samples": self.n_samples})
+
+
+def seen_in_training_note(figures: dict) -> str | None:
+    """Why a split's figures (:meth:`Evaluation.to_dict`, as a model folder stores them) are not
+    held-out ones, when some of its texts were trained on; shown by the model card and ``info`` too."""
+    seen, n = figures.get("seen_in_training"), figures.get("n_samples")
+    if not isinstance(seen, int) or isinstance(seen, bool) or seen <= 0:
+        return None
+    of = f"{n:,}" if isinstance(n, int) else "?"
+    return f"{seen:,} of {of} texts were in the model's training data; these are not held-out figures"
 
 
 def _number(value: float) -> float | None:
@@ -127,7 +134,9 @@ def reliability(Y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.Dat
     which = np.minimum((p * bins).astype(int), bins - 1)
     frame = pd.DataFrame({"bin": which, "p": p, "y": y}).groupby("bin").agg(
         mean_predicted=("p", "mean"), observed=("y", "mean"), count=("y", "size"))
-    frame.index = [f"{b / bins:.1f}-{(b + 1) / bins:.1f}" for b in frame.index]
+    # as few decimals as keep the bin edges apart: 0.9-1.0 with 10 bins, 0.05-0.10 with 20
+    decimals = next(d for d in range(1, 10) if len({f"{b / bins:.{d}f}" for b in range(bins + 1)}) == bins + 1)
+    frame.index = [f"{b / bins:.{decimals}f}-{(b + 1) / bins:.{decimals}f}" for b in frame.index]
     return frame
 
 
@@ -198,6 +207,10 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
         splits = KFold(cv, shuffle=True, random_state=random_state).split(texts)
     else:
         splits = group_folds(groups, cv, random_state)
+    if getattr(estimator, "label_names", "") is None and hasattr(estimator, "_resolve_targets"):
+        # every fold learns the data's whole label set, in one order: a label whose examples all
+        # fall in one fold is then said to be missing from that fold's training part
+        estimator = clone(estimator).set_params(label_names=estimator._resolve_targets(labels)[0])
     rows = []
     for fold, (train_idx, test_idx) in enumerate(splits):
         subset = (lambda idx: labels.iloc[idx]) if isinstance(labels, pd.DataFrame) else (lambda idx: [labels[i] for i in idx])
@@ -207,7 +220,11 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
             test_idx = test_idx[tuning_rows[test_idx]]
             if not len(test_idx):
                 raise DataError(f"cross-validation fold {fold} holds no tuning row to score; use fewer folds")
-        model = clone(estimator).fit([texts[i] for i in train_idx], subset(train_idx), **fit_groups)
+        try:
+            model = clone(estimator).fit([texts[i] for i in train_idx], subset(train_idx), **fit_groups)
+        except DataError as exc:
+            raise DataError(f"cross-validation fold {fold} (trained without {len(test_idx):,} of the texts): {exc}"
+                            + ("; use fewer folds, or label more" if "no positive example" in str(exc) else "")) from None
         result = _evaluate(model, [texts[i] for i in test_idx], subset(test_idx))  # repeated texts: the user's data
         rows.append({"fold": fold, "macro_f1": result.macro_f1, "micro_f1": result.micro_f1,
                      **{f"f1_{k}": v for k, v in result.per_label["f1"].items()}})

@@ -75,6 +75,16 @@ DEFAULT_LABELS: tuple[str, ...] = tuple(label.name for label in THREAT_LABELS)
 LABEL_DEFINITIONS: dict[str, str] = {label.name: label.definition for label in THREAT_LABELS}
 
 
+def label_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a label name, or None. ``;`` joins labels in CSV/Parquet outputs,
+    ``,`` and ``=`` are ``--threshold``'s syntax, ``|`` the model card's table, and a control
+    character would reach a terminal or a CSV header from a model folder."""
+    if name != name.strip() or any(c in name for c in ";,=|") or not name.isprintable():
+        return ("label name {!r} may not contain ';', ',', '=', '|' or control characters, or start or end "
+                "with white space (a CSV label column separates labels with ';')").format(name)
+    return None
+
+
 def _check_label_list(value: object, row: int) -> list[str]:
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):  # a dict's keys are not labels
         raise DataError(

@@ -1,7 +1,7 @@
 """The model card: a README.md generated into every model folder from its metadata."""
 from __future__ import annotations
 
-from .evaluate import format_figure
+from .evaluate import format_figure, seen_in_training_note
 from .labels import LABEL_DEFINITIONS
 
 __all__ = ["render_model_card"]
@@ -73,13 +73,17 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
         lines += [f"### {split}", ""]
         if figures.get("description"):
             lines += [figures["description"], ""]
+        if seen_in_training_note(figures):
+            lines += [f"**Warning:** {seen_in_training_note(figures)}.", ""]
         lines += _metrics_table(figures) + [""]
     if extra:
         lines += [extra.rstrip(), ""]
+    features = str(metadata.get("settings", {}).get("features", "word+char"))
+    seen = " and ".join(kind for word, kind in (("word", "words"), ("char", "character sequences")) if word in features)
     lines += [
         "## Limits",
         "",
-        "- Bag-of-n-grams features: the model sees words and character sequences, not meaning; it can be "
+        f"- Bag-of-n-grams features: the model sees {seen or 'n-grams'}, not meaning; it can be "
         "fooled by topic words used in passing, and misses threats described in unusual words.",
         "- Fitted to the training data described above: text in other languages, from other sources or of "
         "other kinds (social media, reports) is out of scope until the model is measured on a labelled sample "
@@ -90,7 +94,8 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
         "",
         "```python",
         "import threatclf",
-        "model = threatclf.load_model(\"path/to/this/folder\")",
+        ("model = threatclf.load_model(\"path/to/this/folder\")" if metadata.get("weights_format") != "joblib" else
+         "model = threatclf.load_model(\"path/to/this/folder\", trust=True)  # a pickle: only from a source you trust"),
         "model.predict([\"Police seized two tonnes of cocaine at the port.\"])",
         "```",
         "",

@@ -26,6 +26,7 @@ import shutil
 import tempfile
 import warnings
 import zipfile
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,7 @@ import sklearn
 
 from .exceptions import IncompatibleModelError, ModelFormatError, UntrustedModelError
 from .features import plain
-from .labels import LABEL_DEFINITIONS
+from .labels import LABEL_DEFINITIONS, label_name_problem
 from .thresholds import NEVER
 
 __all__ = [
@@ -81,6 +82,9 @@ TRUSTED_NODES: dict[str, frozenset] = {
     "NdArrayNode:numpy": frozenset({"numpy.ndarray"}),  # a .npy member, read with allow_pickle=False
 }
 MAX_METADATA_BYTES = 50_000_000
+#: Most bytes the members of a skops model file may inflate to, all together (the default model's
+#: take 62 MB): a small file that inflates to gigabytes is refused before anything reads it.
+MAX_INFLATED_BYTES = 1 << 30
 WEIGHT_FILES = {"skops": "model.skops", "joblib": "model.joblib"}
 DEFAULT_MODEL_NAME = "threat-default"
 
@@ -146,6 +150,10 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
         # the folder would record settings that did not make the model
         raise ValueError(f"label_names {list(names)} is not the fitted labels {list(model.labels_)}: it was changed "
                          "after fitting; refit, or set it back (set_params(label_names=None))")
+    changed = model.settings_changed_since_fit() if hasattr(model, "settings_changed_since_fit") else []
+    if changed:
+        raise ValueError(f"settings {changed} were changed after fitting: the folder would record settings that did "
+                         "not make the model; refit, or set them back")
     if format not in WEIGHT_FILES:
         raise ValueError(f"format must be one of {sorted(WEIGHT_FILES)}, got {format!r}")
     path = check_model_destination(path, overwrite=overwrite)
@@ -198,8 +206,8 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
         metadata["files"] = {p.name: _sha256(p) for p in sorted(staging.iterdir())}
         (staging / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
         if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))  # a name no one else uses
+            os.rmdir(old)
             os.replace(path, old)
             os.replace(staging, path)
             shutil.rmtree(old, ignore_errors=True)
@@ -277,7 +285,8 @@ def _record_of_unchanged_model(model, fingerprint: dict) -> dict:
         return {}
     data = {k: v for k, v in (loaded.get("training_data") or {}).items() if k != "description"}
     unchanged = (loaded.get("labels") == list(model.labels_)
-                 and loaded.get("settings") == _jsonable(model.get_params())
+                 and isinstance(loaded.get("settings"), dict)
+                 and not _settings_differ(loaded["settings"], _jsonable(model.get_params()))
                  and loaded.get("n_features") == int(model.coef_.shape[1])
                  and data == _jsonable(fingerprint)
                  and isinstance(loaded.get("thresholds"), dict)
@@ -297,6 +306,13 @@ def default_model_path() -> Path:
     )
 
 
+def _refuse_link_outside(file: Path, folder: Path) -> None:
+    """A model folder's file may not be a link out of the folder: its digest would vouch for,
+    and ``info`` would print, a file the folder does not hold."""
+    if file.is_symlink() and folder.resolve() not in file.resolve().parents:
+        raise ModelFormatError(f"{file} is a link to a file outside the model folder; refusing to open it")
+
+
 def read_metadata(path) -> dict:
     """``metadata.json`` of a model folder, with a clear error when it is not one."""
     path = Path(path)
@@ -307,6 +323,7 @@ def read_metadata(path) -> dict:
     meta_path = path / "metadata.json"
     if not meta_path.is_file():
         raise ModelFormatError(f"{path} is not a threatclf model folder: metadata.json is missing")
+    _refuse_link_outside(meta_path, path)
     if meta_path.stat().st_size > MAX_METADATA_BYTES:
         raise ModelFormatError(f"{meta_path} is larger than {MAX_METADATA_BYTES:,} bytes; not a threatclf model")
     try:
@@ -356,13 +373,12 @@ def _check_digests(metadata: dict, path: Path) -> tuple[Path, bytes, list[str]]:
     if Path(weights_name).name != weights_name or weights_name in ("", ".", ".."):
         raise ModelFormatError(f"{path}/metadata.json names a weights file outside the folder: {weights_name!r}")
     weights = path / weights_name
-    if weights.is_symlink() and path.resolve() not in weights.resolve().parents:
-        raise ModelFormatError(f"{weights} is a link to a file outside the model folder; refusing to open it")
     data, changed = b"", []
     for name, expected in files.items():
         if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
             raise ModelFormatError(f"{path}/metadata.json lists a file outside the folder: {name!r}")
         file = path / name
+        _refuse_link_outside(file, path)
         if not file.is_file():
             raise ModelFormatError(f"{path}: file {name} listed in metadata.json is missing")
         if name == weights_name:
@@ -380,7 +396,8 @@ def _check_digests(metadata: dict, path: Path) -> tuple[Path, bytes, list[str]]:
 
 def _plain_npy(data: bytes) -> bool:
     """Whether a skops array member is a .npy array of numbers (np.load would also open a zip
-    of arrays, or an object array, from a member a node calls an array)."""
+    of arrays, or an object array, from a member a node calls an array); ``data`` is the
+    member's start, which holds the .npy header."""
     if not data.startswith(b"\x93NUMPY"):
         return False
     try:
@@ -413,6 +430,16 @@ def _schema_types(node, found: set[str], arrays: list | None = None) -> None:
             _schema_types(value, found, arrays)
 
 
+def _unknown_attributes(state: dict) -> list[str]:
+    """Attributes of a stored ThreatClassifier state that none of its settings or fitted parts
+    is (an instance attribute named ``predict_proba`` would replace the method)."""
+    from .classifier import FITTED_ATTRIBUTES, ThreatClassifier
+
+    # "labels": 0.1's name for label_names; "_sklearn_version": scikit-learn's own stamp
+    known = FITTED_ATTRIBUTES | set(ThreatClassifier().get_params(deep=False)) | {"labels", "_sklearn_version"}
+    return [name for name in state if name not in known]
+
+
 def _skops_types(weights: Path, data: bytes | None = None) -> list[str]:
     """The types loading the skops file (``data``, else read from ``weights``) would build:
     read from its schema, nothing built."""
@@ -425,12 +452,30 @@ def _skops_types(weights: Path, data: bytes | None = None) -> list[str]:
     try:
         arrays: list = []
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            inflated = sum(info.file_size for info in archive.infolist())
+            if inflated > MAX_INFLATED_BYTES:
+                raise ModelFormatError(f"{weights} inflates to {inflated:,} bytes, more than the {MAX_INFLATED_BYTES:,} "
+                                       "a threatclf model may (persistence.MAX_INFLATED_BYTES); refusing to open it")
+            if archive.getinfo("schema.json").file_size > MAX_METADATA_BYTES:
+                raise ModelFormatError(f"{weights}: its schema is larger than {MAX_METADATA_BYTES:,} bytes")
             schema = json.loads(archive.read("schema.json"))
             _schema_types(schema, found, arrays)
-            for member in arrays:
-                if not isinstance(member, str) or not _plain_npy(archive.read(member)):
-                    found.add(f"numpy.ndarray (member {printable(member)!r} is not a numeric .npy array)")
+            state = schema.get("content", {}).get("content") if isinstance(schema.get("content"), dict) else None
+            ours = schema.get("__module__") == "threatclf.classifier" and schema.get("__class__") == "ThreatClassifier"
+            for name in sorted(_unknown_attributes(state) if ours and isinstance(state, dict) else ()):
+                found.add(f"{schema.get('__module__')}.{schema.get('__class__')} (stored attribute "
+                          f"{printable(name)!r} is not one of a ThreatClassifier's)")
+            for member, uses in Counter(map(str, arrays)).items():
+                with archive.open(member) as stream:  # the header only: the dtype is all that is checked
+                    if not _plain_npy(stream.read(1 << 16)):
+                        found.add(f"numpy.ndarray (member {printable(member)!r} is not a numeric .npy array)")
+                if uses > 1:  # skops writes each array once; read again by every node that names it
+                    found.add(f"numpy.ndarray (member {printable(member)!r} is named by {uses} nodes)")
+        if any(" (member " in name or " (stored attribute " in name for name in found):
+            return sorted(found)  # not a file threatclf wrote: reported, not audited further
         found.update(sio.get_untrusted_types(data=data))
+    except ModelFormatError:
+        raise
     except Exception as exc:  # a damaged or hand-made archive; RecursionError for absurd nesting
         if any(" (built by " in name or " (member " in name for name in found):
             return sorted(found)  # a disguised node skops cannot even audit: report it as untrusted
@@ -439,9 +484,17 @@ def _skops_types(weights: Path, data: bytes | None = None) -> list[str]:
 
 
 def verify_model(path, *, trusted: Sequence[str] = ()) -> Verification:
-    """Check a model folder without building any object: format, digests and stored types."""
+    """Check a model folder: format, digests and stored types, read without building anything;
+    then, if every type is trusted, the model built from them (nothing else can be built) must
+    match ``metadata.json``, as :func:`load_model` requires — a folder that verifies loads."""
     path = Path(path)
-    return _verify(path, read_metadata(path), trusted)[0]
+    metadata = read_metadata(path)
+    check = _verify(path, metadata, trusted)[0]
+    if not check.untrusted and metadata.get("weights_format") == "skops":
+        with warnings.catch_warnings():  # check.changed says it
+            warnings.simplefilter("ignore", UserWarning)
+            _LOADERS[_check_format_version(metadata, path)](path, metadata, list(trusted))
+    return check
 
 
 def _verify(path: Path, metadata: dict, trusted: Sequence[str] = ()) -> tuple[Verification, bytes]:
@@ -463,9 +516,17 @@ def _verify(path: Path, metadata: dict, trusted: Sequence[str] = ()) -> tuple[Ve
 def _check_consistent(model, metadata: dict, path: Path) -> None:
     """The loaded parts fit together and match metadata.json: a hand-edited file cannot make a
     model that silently scores one label with another's weights, or show other thresholds."""
+    unknown = _unknown_attributes({k: v for k, v in vars(model).items()
+                                   if k not in ("_compiled", "_evidence_cache", "_fitted_params")})
+    if unknown:
+        raise ModelFormatError(f"{path}: the stored model has attributes a ThreatClassifier does not: "
+                               f"{printable(unknown)}")
     labels = model.labels_
     if type(labels) is not list or not all(type(label) is str for label in labels):
         raise ModelFormatError(f"{path}: the stored labels are not a list of names")
+    for label in labels:
+        if label_name_problem(label):
+            raise ModelFormatError(printable(f"{path}: {label_name_problem(label)}"))
     for name in ("coef_", "intercept_", "calibration_", "thresholds_", "training_text_hashes_"):
         value = getattr(model, name, None)
         if value is None and name == "training_text_hashes_":
@@ -503,10 +564,16 @@ def _check_consistent(model, metadata: dict, path: Path) -> None:
     params = _jsonable(model.get_params())
     if not isinstance(stated, dict):
         raise ModelFormatError(f"{path}: metadata.json has no settings")
-    differ = sorted(key for key, value in stated.items()
-                    if params.get("label_names" if key == "labels" else key, _ABSENT) != value)
+    differ = _settings_differ(stated, params)
     if differ:
         raise ModelFormatError(f"{path}: settings in metadata.json do not match the stored model: {differ}")
+
+
+def _settings_differ(stated: dict, params: dict) -> list[str]:
+    """The settings metadata.json states that the model's own (``_jsonable(get_params())``) do
+    not match. 0.1 called label_names "labels"; a setting added later is absent from older folders."""
+    return sorted(key for key, value in stated.items()
+                  if params.get("label_names" if key == "labels" else key, _ABSENT) != value)
 
 
 def _load_v1(path: Path, metadata: dict, trust) -> object:
@@ -549,7 +616,7 @@ def _load_weights(path: Path, metadata: dict, trust) -> object:
         import skops.io as sio
 
         try:
-            model = sio.loads(data, trusted=[t for t in check.types if " (built by " not in t and " (member " not in t])
+            model = sio.loads(data, trusted=[t for t in check.types if " (" not in t])  # names, not our notes
         except Exception as exc:
             raise ModelFormatError(f"{weights} could not be loaded: {exc}") from None
     from .classifier import ThreatClassifier
@@ -557,7 +624,7 @@ def _load_weights(path: Path, metadata: dict, trust) -> object:
     if not isinstance(model, ThreatClassifier):
         raise ModelFormatError(f"{weights} holds a {type(model).__name__}, not a ThreatClassifier")
     _check_consistent(model, metadata, path)
-    if list(model.labels_) != list(metadata.get("labels", [])):
+    if not isinstance(metadata.get("labels"), list) or list(model.labels_) != metadata["labels"]:
         raise ModelFormatError(f"{path}: labels in metadata.json do not match the stored model")
     for name in check.changed:
         warnings.warn(printable(f"{path / name} does not match the SHA-256 recorded in metadata.json (changed since saving)"),

@@ -31,8 +31,10 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import zlib
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -115,7 +117,29 @@ class RecordBatch:
 # --------------------------------------------------------------------------- formats
 
 
-def _txt_files(folder: Path) -> Iterator[Path]:
+def _utf8_safe(name: str) -> str:
+    """A file name as text that can be written: bytes of a name that is not UTF-8 (which Python
+    keeps as lone surrogates) shown as ``\\xe9``, so ``caf\\xe9.txt`` is an id, not a crash."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+#: Deepest nesting of lists and objects a JSONL row may hold (the writers recurse through it).
+MAX_JSON_DEPTH = 100
+
+
+def _nesting_exceeds(obj: dict, limit: int) -> bool:
+    """Whether lists and objects inside ``obj`` nest more than ``limit`` levels (no recursion)."""
+    stack = [(value, 1) for value in obj.values() if isinstance(value, (dict, list))]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def txt_files(folder: Path) -> Iterator[Path]:
     return (p for p in folder.rglob("*.txt") if p.is_file())
 
 
@@ -125,7 +149,7 @@ def detect_format(path) -> str:
     if not p.exists():
         raise DataError(f"input not found: {path}")
     if p.is_dir():
-        if next(_txt_files(p), None) is None:
+        if next(txt_files(p), None) is None:
             raise DataError(f"input folder {path} holds no .txt files")
         return "txt"
     name = p.name.lower()
@@ -250,11 +274,19 @@ def _check_unique(names: list[str], where: str, kind: str) -> None:
         raise DataError(f"{where}: duplicate {kind} column names {dupes}")
 
 
+#: Columns the readers add to every row (its file and line); an input column of such a name is refused.
+_INTERNAL_COLUMNS = ("_source", "_line")
+
+
 def _check_clash(names: Iterable[str], text_col: str, id_col: str, where: str) -> None:
     names = list(names)
     if id_col != "id" and id_col not in names:  # a named id column must exist; only "id" may be absent
         raise DataError(f"{where}: no id column {id_col!r}; columns are {names} "
                         "(without an id column, rows get ids FILE:LINE)")
+    internal = [n for n in names if n in _INTERNAL_COLUMNS]
+    if internal:
+        raise DataError(f"{where}: column {internal[0]!r} has a name threatclf uses for its own bookkeeping (where "
+                        "each row came from); rename it")
     clash = [n for n in names if n in ("id", "text") and n not in (text_col, id_col)]
     if clash:
         raise DataError(
@@ -272,7 +304,7 @@ class _Source:
 
     def __init__(self, path, *, text_col, id_col, max_text_chars, batch_size):
         self.path = path
-        self.source = os.fspath(path)
+        self.source = _utf8_safe(os.fspath(path))  # named in ids, rejects and messages; opened as self.path
         self.name = os.path.basename(os.path.normpath(self.source))
         self.text_col = text_col
         self.id_col = id_col
@@ -317,6 +349,29 @@ class _JsonlSource(_Source):
                 magic = raw.read(2)
             if magic and magic != b"\x1f\x8b":
                 raise DataError(f"{self.source} is not a gzip file")
+        if self.id_col != "id":  # a named id field must exist, as a named CSV/Parquet column must
+            self._check_id_field()
+
+    def _check_id_field(self, rows: int = 100) -> None:
+        """A misspelt ``id_col`` would give every row a FILE:LINE id: refused when none of the first
+        ``rows`` rows that parse has the field (rows may lack it here and there)."""
+        first = None
+        with _open_binary(self.path) as handle:
+            for raw in itertools.islice(handle, rows * 2):
+                try:
+                    obj = json.loads(raw.decode("utf-8-sig"))
+                except (ValueError, RecursionError):
+                    continue
+                if type(obj) is dict:
+                    if self.id_col in obj:
+                        return
+                    first = obj if first is None else first
+                    rows -= 1
+                    if not rows:
+                        break
+        if first is not None:
+            raise DataError(f"{self.source}: no id field {self.id_col!r} in its first rows; their fields are "
+                            f"{sorted(first)[:20]} (without an id field, rows get ids FILE:LINE)")
 
     def close(self) -> None:
         if self._file is not None:
@@ -364,7 +419,8 @@ class _JsonlSource(_Source):
                 break
             self._line += 1
             line = self._line
-            if fits and raw.isspace():
+            if fits and (raw.isspace() or (line == 1 and raw.startswith(codecs.BOM_UTF8) and (
+                    not raw[3:] or raw[3:].isspace()))):  # a blank line, or one holding only the BOM
                 continue
             count += 1
             if not build:
@@ -398,6 +454,9 @@ class _JsonlSource(_Source):
                 rejects.append(self._reject(
                     line, None, f"not a JSON object ({_type_name(obj)})"))
                 continue
+            if _nesting_exceeds(obj, MAX_JSON_DEPTH):
+                rejects.append(self._reject(line, None, f"a field is nested more than {MAX_JSON_DEPTH} levels deep"))
+                continue
             if (b"\\ud" in raw or b"\\uD" in raw) and not _is_valid_unicode(obj):
                 rejects.append(self._reject(
                     line, None, "invalid Unicode: lone surrogate escape in a JSON string"))
@@ -420,8 +479,11 @@ class _JsonlSource(_Source):
                 rejects.append(self._reject(line, id_, f"field {clash!r} would be overwritten by the output's "
                                                        f"{clash!r} column (text_col={text_col!r}, id_col={id_col!r})"))
                 continue
-            obj.pop("_source", None)  # provenance from an earlier run; replaced by ours
-            obj.pop("_line", None)
+            internal = [name for name in _INTERNAL_COLUMNS if name in obj]
+            if internal:
+                rejects.append(self._reject(line, id_, f"field {internal[0]!r} has a name threatclf uses for its own "
+                                                       "bookkeeping (where each row came from); rename it"))
+                continue
             rows.ids.append(id_)
             rows.texts.append(text)
             rows.lines.append(line)
@@ -524,7 +586,7 @@ class _CsvSource(_Source):
         id_at = header.index(self.id_col) if self.id_col in header else None
         extra_at = [
             i for i, name in enumerate(header)
-            if i not in (text_at, id_at) and name not in ("_source", "_line")
+            if i not in (text_at, id_at)
         ]
         extra_names = [header[i] for i in extra_at]
         max_chars = self.max_text_chars
@@ -588,7 +650,7 @@ class _TxtSource(_Source):
     def _list(self) -> list[tuple[str, Path]]:
         if self._files is None:
             root = Path(self.path)
-            found = ((p.relative_to(root).as_posix(), p) for p in _txt_files(root))
+            found = ((_utf8_safe(p.relative_to(root).as_posix()), p) for p in txt_files(root))
             self._files = sorted(found)
         return self._files
 
@@ -673,7 +735,7 @@ class _ParquetSource(_Source):
         if pa.types.is_dictionary(text_type):
             text_type = text_type.value_type
         if not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)
-                or pa.types.is_string_view(text_type)):
+                or pa.types.is_string_view(text_type) or pa.types.is_null(text_type)):  # null: all missing
             raise DataError(
                 f"{self.source}: text column {self.text_col!r} holds {text_type}, not strings"
             )
@@ -740,8 +802,10 @@ class _ParquetSource(_Source):
         pc = require("pyarrow.compute")
         table = pa.Table.from_batches(pieces)
         text = table.column(self.text_col)
-        if pa.types.is_dictionary(text.type):
-            text = text.dictionary_decode()
+        if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+            # a categorical (dictionary) or string_view column: plain strings for the checks and the output
+            text = pc.cast(text, pa.large_string())
+            table = table.set_column(table.column_names.index(self.text_col), self.text_col, text)
         bad = text.is_null()
         if self.max_text_chars is not None:
             lengths = pc.utf8_length(text)
@@ -772,7 +836,10 @@ class _ParquetSource(_Source):
         good = ~bad
         kept = table.filter(pa.array(good))
         drop = [c for c in (self.id_col, "_source", "_line") if c in kept.column_names]
-        frame = kept.drop_columns(drop).to_pandas(integer_object_nulls=True)  # ints with nulls stay ints
+        # ints with nulls stay ints; pandas' stored index is read as the columns it was written from
+        # (a named index is a column of the data: set_index("doc").to_parquet() keeps "doc")
+        frame = kept.drop_columns(drop).to_pandas(integer_object_nulls=True, ignore_metadata=True)
+        frame = frame.drop(columns=[c for c in frame.columns if re.fullmatch(r"__index_level_\d+__", str(c))])
         frame = frame.rename(columns={self.text_col: "text"})
         frame.insert(0, "id", pd.array([ids[i] for i in np.flatnonzero(good)], dtype="str"))
         frame.insert(1, "text", frame.pop("text"))
@@ -797,9 +864,9 @@ def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size) -> list[_S
         sources.append(source)
     # Ids made as FILE:LINE use the file name; inputs of one name in several folders
     # (daily folders, say) use the paths as given, or their ids would repeat.
-    names = [source.name for source in sources]
+    names = Counter(source.name for source in sources)
     for source in sources:
-        if names.count(source.name) > 1:
+        if names[source.name] > 1:
             source.name = source.source
     return sources
 
@@ -808,6 +875,11 @@ def _join(chunks: list[_Chunk]) -> pd.DataFrame:
     frames = [c.frame for c in chunks if len(c.frame)] or [chunks[0].frame]
     if len(frames) == 1:
         return frames[0]
+    # a column some inputs lack is filled with NaN, which would turn integers into floats
+    # (12345678901234567 -> 1.2345678901234568e+16): such columns are joined as Python objects
+    everywhere = set.intersection(*(set(f.columns) for f in frames))
+    frames = [f.astype({c: object for c in f.columns if c not in everywhere and f[c].dtype.kind in "iub"})
+              for f in frames]
     frame = pd.concat(frames, ignore_index=True)
     order = [c for c in frame.columns if c not in ("_source", "_line")] + ["_source", "_line"]
     return frame[order]
@@ -945,7 +1017,7 @@ def count_rows(inputs) -> int | None:
             with pq.ParquetFile(path) as handle:
                 total += handle.metadata.num_rows
         elif fmt == "txt":
-            total += sum(1 for _ in _txt_files(Path(path)))
+            total += sum(1 for _ in txt_files(Path(path)))
         else:
             return None
     return total

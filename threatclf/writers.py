@@ -204,17 +204,22 @@ def _join_labels(value: Any) -> Any:
     raise TypeError(f"'labels' must be a list of label names, got {type(value).__name__}")
 
 
-def _whole_numbers_with_gaps(values: list) -> bool:
-    """Whether the values are integers (not booleans) and missing values, some of each, all within int64."""
-    seen_int = seen_null = False
+def _whole_numbers_with_gaps(values: list) -> str | None:
+    """``"Int64"`` if the values are integers (not booleans) within int64 and missing values,
+    some of each; ``"object"`` for such a mix holding an integer beyond int64 (kept exact, as
+    Python ints); else None."""
+    seen_int = seen_null = beyond = False
     for v in values:
         if _is_null(v):
             seen_null = True
-        elif isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and -2**63 <= v < 2**63:
+        elif isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
             seen_int = True
+            beyond = beyond or not -2**63 <= v < 2**63
         else:
-            return False
-    return seen_int and seen_null
+            return None
+    if not (seen_int and seen_null):
+        return None
+    return "object" if beyond else "Int64"
 
 
 def flatten_records(records: list[dict], label_names: Sequence[str]) -> pd.DataFrame:
@@ -246,7 +251,9 @@ def flatten_records(records: list[dict], label_names: Sequence[str]) -> pd.DataF
         elif _whole_numbers_with_gaps(values):
             # A missing value (an article without text, a null in the input) must not turn
             # whole numbers into floats: 12345678901234567 would come out as 1.2345678901234568e+16.
-            columns[name] = pd.array([None if _is_null(v) else int(v) for v in values], dtype="Int64")
+            whole = [None if _is_null(v) else int(v) for v in values]
+            columns[name] = (pd.array(whole, dtype="Int64") if _whole_numbers_with_gaps(values) == "Int64"
+                             else np.array(whole, dtype=object))
         elif any(_is_nested(v) for v in values):
             columns[name] = [
                 json.dumps(_json_value(v), ensure_ascii=False) if _is_nested(v) else v
@@ -303,8 +310,9 @@ class _CsvSink:
             header = False
         # The csv module quotes a field holding the delimiter, a quote or "\n", but not a bare
         # "\r", which readers take for a line end; a batch with one quotes all its text fields.
-        carriage_return = any(isinstance(v, str) and "\r" in v
-                              for c in frame.columns if frame[c].dtype.kind not in "biufcmM" for v in frame[c])
+        carriage_return = (header and any("\r" in str(c) for c in frame.columns)) or any(
+            isinstance(v, str) and "\r" in v for c in frame.columns if frame[c].dtype.kind not in "biufcmM"
+            for v in frame[c])
         frame.to_csv(self._text, header=header, index=False, lineterminator="\n",
                      quoting=csv.QUOTE_NONNUMERIC if carriage_return else csv.QUOTE_MINIMAL)
 
@@ -312,7 +320,8 @@ class _CsvSink:
         """The header alone, for an output without rows."""
         if self._columns is None:
             self._columns = list(frame.columns)
-            frame.to_csv(self._text, header=True, index=False, lineterminator="\n")
+            frame.to_csv(self._text, header=True, index=False, lineterminator="\n",
+                         quoting=csv.QUOTE_ALL if any("\r" in str(c) for c in frame.columns) else csv.QUOTE_MINIMAL)
 
     def close(self) -> None:
         try:

@@ -739,3 +739,153 @@ def test_a_finished_run_removes_temporary_files_left_by_a_killed_one(small_model
     left.write_text("half an output")
     threatclf.label_files(path, out, small_model, progress=False)
     assert out.exists() and not left.exists()
+
+
+def test_resume_refuses_a_txt_folder_whose_files_changed_inside(small_model, tmp_path, monkeypatch):
+    # the folder's own size and time do not change when a file in a subfolder is added or edited
+    docs = tmp_path / "docs"
+    (docs / "sub").mkdir(parents=True)
+    for i in range(6):
+        (docs / "sub" / f"{i:02d}.txt").write_text(f"Police seized cocaine at port number {i}.")
+    out = tmp_path / "out.jsonl"
+    real = _interrupt_after(1, monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(docs, out, small_model, chunk_size=2, progress=False)
+    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    (docs / "sub" / "00a.txt").write_text("Militants bombed a checkpoint.")
+    with pytest.raises(DataError, match=r"docs changed \(a \.txt file in it was added, removed or edited\)"):
+        threatclf.label_files(docs, out, small_model, chunk_size=2, progress=False, resume=True)
+    (docs / "sub" / "00a.txt").unlink()
+    threatclf.label_files(docs, out, small_model, chunk_size=2, progress=False, resume=True)
+    assert [r["id"] for r in map(json.loads, out.read_text().splitlines())] == [f"sub/{i:02d}.txt" for i in range(6)]
+
+
+@pytest.mark.parametrize("chunk_size", [2, 3])
+def test_an_integer_column_some_inputs_lack_stays_whole_at_any_chunk_size(small_model, tmp_path, chunk_size):
+    # a chunk joining a file with the column and one without it must not make its ints floats
+    pytest.importorskip("pyarrow")
+    pd.DataFrame({"id": ["a", "b"], "text": ["Cartel smuggled cocaine.", "Rain."],
+                  "n": [12345678901234567, 7]}).to_parquet(tmp_path / "day1.parquet")
+    write_jsonl(tmp_path / "day2.jsonl", [{"id": "c", "text": "A quiet day."}])
+    for suffix in (".jsonl", ".csv", ".parquet"):
+        out = tmp_path / f"out{chunk_size}{suffix}"
+        threatclf.label_files([tmp_path / "day1.parquet", tmp_path / "day2.jsonl"], out, small_model,
+                              chunk_size=chunk_size, progress=False)
+        if suffix == ".csv":
+            n = pd.read_csv(out, dtype=str, keep_default_na=False).set_index("id")["n"]
+            assert n.to_dict() == {"a": "12345678901234567", "b": "7", "c": ""}, n
+        elif suffix == ".parquet":  # pandas would read an int64 column with a null as floats
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(out)
+            assert str(table.schema.field("n").type) == "int64"
+            assert dict(zip(table.column("id").to_pylist(), table.column("n").to_pylist())) == {
+                "a": 12345678901234567, "b": 7, "c": None}
+        else:
+            rows = read_output(out)
+            assert [rows[i].get("n") for i in ("a", "b", "c")] == [12345678901234567, 7, None]
+
+
+def test_a_named_parquet_index_is_carried_as_a_column(small_model, tmp_path):
+    pytest.importorskip("pyarrow")
+    frame = pd.DataFrame({"doc": ["d1", "d2"], "id": ["a", "b"], "text": ["Cartel smuggled cocaine.", "Rain."]})
+    frame.set_index("doc").to_parquet(tmp_path / "in.parquet")
+    frame.iloc[[1]].to_parquet(tmp_path / "filtered.parquet")  # an unnamed, non-default index: not data
+    threatclf.label_files([tmp_path / "in.parquet", tmp_path / "filtered.parquet"], tmp_path / "out.jsonl",
+                          small_model, progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["doc"] for r in rows] == ["d1", "d2", "d2"]
+    assert not any(k.startswith("__index_level") for r in rows for k in r)
+
+
+@pytest.mark.parametrize("kind", ["category", "string_view", "all null"])
+def test_parquet_text_columns_of_other_string_types_are_read(small_model, tmp_path, kind):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    texts = ["Cartel smuggled cocaine.", "Rain fell."] if kind != "all null" else [None, None]
+    column = {"category": pa.array(texts).dictionary_encode(), "string_view": pa.array(texts, pa.string_view()),
+              "all null": pa.nulls(2)}[kind]
+    pq.write_table(pa.table({"id": ["a", "b"], "text": column}), tmp_path / "in.parquet")
+    summary = threatclf.label_files(tmp_path / "in.parquet", tmp_path / "out.jsonl", small_model, progress=False)
+    if kind == "all null":  # missing text: rejects, as in any other format, not a failed run
+        assert (summary.labelled, summary.rejected) == (0, 2)
+    else:
+        rows = read_output(tmp_path / "out.jsonl")
+        expected = threatclf.label_dataframe(pd.DataFrame({"id": ["a", "b"], "text": texts}), small_model, id_col="id")
+        assert summary.labelled == 2 and [rows[i]["labels"] for i in "ab"] == expected["labels"].tolist()
+
+
+def test_parquet_passage_offsets_are_integers_when_the_first_chunk_has_no_text(small_model, tmp_path):
+    pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    write_jsonl(tmp_path / "in.jsonl", [{"id": "e", "text": ""}, {"id": "a", "text": "Cartel smuggled cocaine."}])
+    out = tmp_path / "out.parquet"
+    threatclf.label_files(tmp_path / "in.jsonl", out, small_model, passages=True, chunk_size=1, progress=False)
+    schema = pq.read_schema(out)
+    assert {name: str(schema.field(name).type) for name in ("passage", "start", "end")} == dict.fromkeys(
+        ("passage", "start", "end"), "int64")
+
+
+def test_a_txt_file_name_that_is_not_utf8_becomes_an_id(small_model, tmp_path):
+    import os
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    try:
+        with open(os.path.join(os.fsencode(docs), b"caf\xe9.txt"), "w") as handle:
+            handle.write("Cartel smuggled cocaine.")
+    except OSError:
+        pytest.skip("this file system refuses names that are not UTF-8")
+    (docs / "b.txt").write_text("Rain fell.")
+    summary = threatclf.label_files(docs, tmp_path / "out.jsonl", small_model, progress=False)
+    assert summary.labelled == 2 and set(read_output(tmp_path / "out.jsonl")) == {"b.txt", "caf\\xe9.txt"}
+
+
+def test_jsonl_rows_nested_too_deeply_or_using_internal_names_are_rejected(small_model, tmp_path):
+    deep = {"id": "deep", "text": "Rain."}
+    node = deep
+    for _ in range(150):
+        node["x"] = {}
+        node = node["x"]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\ufeff\n" + json.dumps(deep) + "\n" + json.dumps({"id": "s", "text": "Rain.", "_line": 3}) + "\n"
+                    + json.dumps({"id": "ok", "text": "Cartel smuggled cocaine."}) + "\n")
+    summary = threatclf.label_files(path, tmp_path / "out.jsonl", small_model, progress=False)
+    assert (summary.rows_read, summary.labelled, summary.rejected) == (3, 1, 2)  # the BOM-only line is blank
+    reasons = {r["id"] or r["line"]: r["reason"] for r in map(json.loads, (tmp_path / "out.jsonl.rejects.jsonl").read_text()
+                                                               .splitlines())}
+    assert "nested more than 100 levels deep" in reasons[2]
+    assert reasons["s"].startswith("field '_line' has a name threatclf uses for its own bookkeeping")
+    (tmp_path / "in.csv").write_text("id,text,_source\na,Rain.,x\n")
+    with pytest.raises(DataError, match=r"in.csv: column '_source' has a name threatclf uses"):
+        threatclf.label_files(tmp_path / "in.csv", tmp_path / "out2.jsonl", small_model, progress=False)
+
+
+def test_a_misspelt_jsonl_id_field_is_refused_up_front(small_model, tmp_path):
+    path = write_jsonl(tmp_path / "in.jsonl", [{"story_id": "s1", "text": "Rain."}])
+    with pytest.raises(DataError, match=r"in.jsonl: no id field 'storyid' in its first rows; their fields are "
+                                        r"\['story_id', 'text'\]"):
+        threatclf.label_files(path, tmp_path / "out.jsonl", small_model, id_col="storyid", progress=False)
+    threatclf.label_files(path, tmp_path / "out.jsonl", small_model, id_col="story_id", progress=False)
+    assert list(read_output(tmp_path / "out.jsonl")) == ["s1"]
+
+
+def test_numpy_thresholds_are_accepted_by_label_files(small_model, corpus, tmp_path):
+    import numpy as np
+
+    path, rows = corpus
+    threatclf.label_files(path, tmp_path / "a.jsonl", small_model, threshold=np.float32(0.5), progress=False)
+    per_label = {label: np.float64(0.5) for label in small_model.labels_}
+    threatclf.label_files(path, tmp_path / "b.jsonl", small_model, threshold=per_label, progress=False)
+    assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
+
+
+def test_label_dataframe_refuses_repeated_or_clashing_columns(small_model):
+    frame = pd.DataFrame([["a", "Rain.", "x"]], columns=["id", "text", "text"])
+    with pytest.raises(DataError, match=r"column 'text' appears 2 times"):
+        threatclf.label_dataframe(frame, small_model, id_col="id")
+    frame = pd.DataFrame({"text": ["a"], "body": ["Cartel smuggled cocaine."]})
+    with pytest.raises(DataError, match="id column 'text' has the name of an output column of passage rows"):
+        threatclf.label_dataframe(frame, small_model, id_col="text", text_col="body", passages=True)

@@ -213,3 +213,23 @@ def test_calibration_error_and_reliability_figures():
     assert table.loc["0.9-1.0", "count"] == 4
     # A probability of exactly 1.0 falls in the last bin, not an eleventh one.
     assert list(threatclf.reliability(np.array([[1]]), np.array([[1.0]])).index) == ["0.9-1.0"]
+
+
+def test_reliability_bins_have_distinct_names_at_any_count():
+    proba = np.linspace(0, 0.999, 200)[:, None]
+    truth = (proba > 0.5).astype(int)
+    table = threatclf.reliability(truth, proba, bins=20)
+    assert table.index.is_unique and len(table) == 20
+    assert table.index[1] == "0.05-0.10" and table.loc["0.05-0.10", "count"] == 10
+
+
+def test_cross_validate_names_the_fold_a_rare_label_is_missing_from():
+    # a label whose examples all sit in one group (one article) is absent from that fold's training part
+    texts, labels = tiny_corpus()
+    texts = texts + ["A clerk forged invoices at the depot.", "The clerk's forged invoices were found."]
+    labels = labels + [["fraud"], ["fraud"]]
+    groups = [f"g{i}" for i in range(len(texts) - 2)] + ["article-9", "article-9"]
+    with pytest.raises(DataError, match=r"cross-validation fold \d \(trained without \d+ of the texts\): label 'fraud' "
+                                        r"has no positive example in the training set; use fewer folds"):
+        threatclf.cross_validate(threatclf.ThreatClassifier(min_df=1, cv=3, calibrate=False, threshold=0.5),
+                                 texts, labels, cv=3, groups=groups)

@@ -1,6 +1,7 @@
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import zipfile
@@ -13,7 +14,8 @@ import pytest
 
 import threatclf
 from builders import tiny_corpus
-from threatclf import IncompatibleModelError, ModelFormatError, ModelVersionWarning, UntrustedModelError
+from threatclf import (IncompatibleModelError, ModelFormatError, ModelVersionWarning, ThreatClassifier,
+                       UntrustedModelError)
 from threatclf.persistence import FORMAT_VERSION, _sha256
 
 PROBE = ["Militants bombed the market.", "The mayor took bribes.", "A sunny day at the beach.", ""]
@@ -182,15 +184,41 @@ def test_malicious_pickle_in_place_of_weights_never_runs(saved_small_model, tmp_
 def test_skops_file_with_an_untrusted_type_is_refused(small_model, tmp_path):
     import copy
 
+    import skops.io as sio
+
+    # a type hidden inside a dict the model does have: only the type check can stop it
     tainted = copy.copy(small_model)
-    tainted.smuggled_ = Fraction(1, 3)
-    with pytest.warns(UserWarning, match=r"will load only with load_model\(path, trust="):
-        folder = threatclf.save_model(tainted, tmp_path / "tainted")
+    tainted.training_fingerprint_ = {**small_model.training_fingerprint_, "smuggled": Fraction(1, 3)}
+    folder = threatclf.save_model(small_model, tmp_path / "tainted")
+    sio.dump(tainted, folder / "model.skops")
+    _rewrite_digests(folder)
     check = threatclf.verify_model(folder)
     assert check.untrusted == ["fractions.Fraction"]
     with pytest.raises(UntrustedModelError, match="fractions.Fraction"):
         threatclf.load_model(folder)
-    assert threatclf.load_model(folder, trust=["fractions.Fraction"]).smuggled_ == Fraction(1, 3)
+    loaded = threatclf.load_model(folder, trust=["fractions.Fraction"])
+    assert loaded.training_fingerprint_["smuggled"] == Fraction(1, 3)
+
+
+@pytest.mark.parametrize("name, value", [("predict_proba", "a string of trusted type"),
+                                         ("smuggled_", Fraction(1, 3))])
+def test_a_stored_attribute_a_classifier_does_not_have_is_refused(small_model, tmp_path, name, value):
+    # an instance attribute named like a method would replace it: predict_proba returning a string
+    import copy
+
+    tainted = copy.copy(small_model)
+    setattr(tainted, name, value)
+    with pytest.warns(UserWarning, match="will load only with load_model"):
+        folder = threatclf.save_model(tainted, tmp_path / "tainted")
+    check = threatclf.verify_model(folder)
+    assert f"threatclf.classifier.ThreatClassifier (stored attribute '{name}' is not one of a ThreatClassifier's)" \
+        in check.untrusted
+    with pytest.raises(UntrustedModelError, match=f"stored attribute '{name}'"):
+        threatclf.load_model(folder)
+    with pytest.raises(UntrustedModelError):  # naming the value's type is not enough
+        threatclf.load_model(folder, trust=["fractions.Fraction"])
+    with pytest.raises(ModelFormatError, match=f"attributes a ThreatClassifier does not.*{name}"):
+        threatclf.load_model(folder, trust=True)  # trusting the file does not make it a ThreatClassifier
 
 
 def test_truncated_weights_are_refused(saved_small_model, tmp_path):
@@ -631,12 +659,28 @@ def test_resaving_a_loaded_model_keeps_its_record_only_while_unchanged(small_mod
     assert kept["name"] == "crime tagger" and kept["metrics"] == original["metrics"]
     assert kept["training_data"]["description"] == "tiny test corpus"
     assert "crime tagger" in (copy / "README.md").read_text()
-    # figures of another model must not be carried over: changed settings, or a refit on other data
-    changed = threatclf.load_model(first).set_params(C=1.0).save(tmp_path / "changed")
-    refit = threatclf.load_model(first).fit(texts[:-2], labels[:-2]).save(tmp_path / "refit")
-    for folder in (changed, refit):
-        meta = json.loads((folder / "metadata.json").read_text())
-        assert meta["metrics"] == {} and meta["name"] == folder.name and "description" not in meta["training_data"]
+    # figures of another model must not be carried over: a refit on other data
+    refit = threatclf.load_model(first).set_params(C=1.0).fit(texts[:-2], labels[:-2]).save(tmp_path / "refit")
+    meta = json.loads((refit / "metadata.json").read_text())
+    assert meta["metrics"] == {} and meta["name"] == refit.name and "description" not in meta["training_data"]
+    assert meta["settings"]["C"] == 1.0
+
+
+@pytest.mark.parametrize("changes", [{"C": 1.0}, {"features": "char", "calibrate": False, "threshold": 0.9}])
+def test_save_refuses_settings_changed_after_fitting_or_loading(small_model, tmp_path, changes):
+    # the folder would describe (settings, card) a model that those settings did not make
+    import copy
+
+    loaded = threatclf.load_model(small_model.save(tmp_path / "first"))
+    for model in (copy.deepcopy(small_model), loaded):
+        model.set_params(**changes)
+        with pytest.raises(ValueError, match=re.escape(f"settings {sorted(changes)} were changed after fitting")):
+            model.save(tmp_path / "changed")
+        assert not (tmp_path / "changed").exists()
+        model.set_params(**{name: small_model.get_params()[name] for name in changes})  # set back: saves
+        model.set_params(n_jobs=2)  # how to compute is not a change of the model
+        assert model.settings_changed_since_fit() == []
+    assert threatclf.load_model(loaded.save(tmp_path / "again")).n_jobs == 2
 
 
 def test_a_stored_vectorizer_with_a_repeated_term_is_refused():
@@ -653,3 +697,131 @@ def test_a_stored_vectorizer_with_a_repeated_term_is_refused():
     codepoints[terms_offsets[j]:terms_offsets[j + 1]] = codepoints[terms_offsets[i]:terms_offsets[i + 1]]
     with pytest.raises(ModelFormatError, match="terms must be distinct"):
         unpack_vectorizer({**packed, "terms_codepoints": codepoints})
+
+
+def test_a_model_file_that_inflates_past_the_limit_is_refused_before_reading(saved_small_model, tmp_path, monkeypatch):
+    # a small zip whose members inflate to gigabytes: refused from the sizes the archive states
+    import threatclf.persistence as persistence
+
+    with zipfile.ZipFile(saved_small_model / "model.skops") as archive:
+        inflated = sum(info.file_size for info in archive.infolist())
+    monkeypatch.setattr(persistence, "MAX_INFLATED_BYTES", inflated - 1)
+    with pytest.raises(ModelFormatError, match=f"inflates to {inflated:,} bytes, more than"):
+        threatclf.verify_model(saved_small_model)
+    with pytest.raises(ModelFormatError, match="MAX_INFLATED_BYTES"):
+        threatclf.load_model(saved_small_model)
+    monkeypatch.setattr(persistence, "MAX_INFLATED_BYTES", inflated)
+    assert threatclf.verify_model(saved_small_model).untrusted == []
+
+
+def test_an_array_member_named_by_several_nodes_is_reported_not_read_again(saved_small_model, tmp_path):
+    # skops writes each array once; a member named by many nodes would be inflated once per node
+    folder = _copy(saved_small_model, tmp_path)
+
+    def share(schema):
+        coef = _attribute_nodes(schema)["coef_"]
+        _attribute_nodes(schema)["intercept_"] = dict(coef, __id__=coef["__id__"] + 100_000)
+
+    _edit_schema(folder, share)
+    check = threatclf.verify_model(folder)
+    assert any("is named by 2 nodes" in name for name in check.untrusted)
+    with pytest.raises(UntrustedModelError, match="named by 2 nodes"):
+        threatclf.load_model(folder)
+
+
+@pytest.mark.parametrize("name", ["README.md", "metadata.json"])
+def test_a_folder_file_linking_outside_the_folder_is_refused(saved_small_model, tmp_path, name):
+    # its digest would vouch for (and info print) a file the folder does not hold
+    folder = _copy(saved_small_model, tmp_path)
+    outside = tmp_path / f"outside-{name}"
+    (folder / name).rename(outside)
+    (folder / name).symlink_to(outside)
+    with pytest.raises(ModelFormatError, match=f"{name} is a link to a file outside the model folder"):
+        threatclf.load_model(folder)
+    with pytest.raises(ModelFormatError, match="link to a file outside"):
+        threatclf.verify_model(folder)
+
+
+def test_a_stored_label_name_with_control_characters_is_refused(saved_small_model, tmp_path):
+    # fit refuses such names; a hand-made folder must not bring one to a terminal through evaluate
+    folder = _copy(saved_small_model, tmp_path)
+    bad = "terrorism\r\x1b[2Kall good"
+
+    def rename(schema):
+        labels = _attribute_nodes(schema)["labels_"]["content"]
+        labels[0]["content"] = json.dumps(bad)  # skops stores a str as its JSON
+
+    _edit_schema(folder, rename)
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["labels"][0] = bad
+    meta["thresholds"] = {bad if k == "terrorism" else k: v for k, v in meta["thresholds"].items()}
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    _rewrite_digests(folder)
+    with pytest.raises(ModelFormatError, match=r"label name .*\\r\\x1b.* may not contain") as caught:
+        threatclf.load_model(folder)
+    assert "\x1b" not in str(caught.value)
+
+
+def test_verify_and_info_fail_on_a_folder_that_would_not_load(saved_small_model, tmp_path, capsys):
+    # a threshold edited in metadata.json (which has no digest of its own): load_model refuses it, so must they
+    from threatclf.cli import main
+
+    folder = _copy(saved_small_model, tmp_path)
+    meta = json.loads((folder / "metadata.json").read_text())
+    first = next(iter(meta["thresholds"]))
+    meta["thresholds"][first] = 0.99
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelFormatError, match="thresholds in metadata.json do not match"):
+        threatclf.verify_model(folder)
+    assert main(["verify", str(folder)]) == 2
+    assert main(["info", "--model", str(folder)]) == 2
+    assert "NOT LOADABLE: " in capsys.readouterr().err
+    meta["settings"]["presence_ngram_range"] = "x"  # made info crash with a traceback
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    assert main(["info", "--model", str(folder)]) == 2
+    assert "metadata.json is malformed (IndexError" in capsys.readouterr().err
+    meta["labels"] = None
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    meta_bad = folder / "metadata.json"
+    with pytest.raises(ModelFormatError):
+        threatclf.load_model(folder)
+    assert meta_bad.exists()
+
+
+def test_saving_over_a_model_leaves_other_folders_beside_it_alone(small_model, tmp_path):
+    # the old folder is moved aside under a name no one else uses, not a fixed ".NAME.old"
+    folder = small_model.save(tmp_path / "my-model")
+    notes = tmp_path / ".my-model.old"
+    notes.mkdir()
+    (notes / "my-notes.txt").write_text("keep me")
+    small_model.save(folder, overwrite=True)
+    assert (notes / "my-notes.txt").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".my-model.old", "my-model"]
+
+
+def test_resaving_a_format_1_folder_unchanged_keeps_its_name(tmp_path):
+    original = json.loads((V1_FOLDER / "metadata.json").read_text())
+    model = threatclf.load_model(V1_FOLDER)
+    again = json.loads((model.save(tmp_path / "again") / "metadata.json").read_text())
+    assert again["name"] == original["name"] and again["format_version"] == FORMAT_VERSION
+
+
+def test_model_card_says_what_a_model_sees_and_how_to_load_a_pickle(tmp_path):
+    texts, labels = tiny_corpus()
+    word_only = ThreatClassifier(features="word", min_df=1, cv=3).fit(texts, labels)
+    card = (word_only.save(tmp_path / "word", format="joblib") / "README.md").read_text()
+    assert "the model sees words, not meaning" in card and "character sequences" not in card
+    assert 'load_model("path/to/this/folder", trust=True)' in card
+
+
+def test_model_card_and_info_warn_when_figures_include_training_texts(small_model, tmp_path, capsys):
+    from threatclf.cli import main
+
+    texts, labels = tiny_corpus()
+    with pytest.warns(UserWarning, match="training data"):
+        seen = threatclf.evaluate(small_model, texts, labels)
+    folder = small_model.save(tmp_path / "m", metrics={"dev": seen})
+    note = f"{len(texts):,} of {len(texts):,} texts were in the model's training data; these are not held-out figures"
+    assert f"**Warning:** {note}." in (folder / "README.md").read_text()
+    assert main(["info", "--model", str(folder)]) == 0
+    assert f"WARNING: {note}" in capsys.readouterr().out

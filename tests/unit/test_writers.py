@@ -16,6 +16,7 @@ from threatclf.writers import (
     atomic_path,
     flatten_records,
     output_format,
+    value_kinds,
     write_jsonl,
 )
 
@@ -327,6 +328,27 @@ def test_whole_numbers_beside_a_missing_value_stay_exact(tmp_path, name):
         assert table.column("flag").to_pylist() == [True, None]
 
 
+@pytest.mark.parametrize("name", ["out.csv", "out.parquet"])
+def test_integers_beyond_int64_beside_a_missing_value_stay_exact(tmp_path, name):
+    # no int64 holds 2**64 - 1: with a null beside it, it used to come out as 1.8446744073709552e+19
+    target = tmp_path / name
+    records = [{"id": "a", "n": 2**64 - 1}, {"id": "b", "n": None}]
+    with RecordWriter(target, LABELS, column_kinds=value_kinds(records, skip=("id",))) as writer:
+        writer.write(records)
+    if name.endswith(".csv"):
+        assert target.read_text(encoding="utf-8").splitlines() == ["id,n", f"a,{2**64 - 1}", "b,"]
+    else:
+        assert pq.read_table(target).column("n").to_pylist() == [str(2**64 - 1), None]
+
+
+def test_csv_quotes_a_header_holding_a_carriage_return(tmp_path):
+    target = tmp_path / "out.csv"
+    with RecordWriter(target, LABELS) as writer:
+        writer.write([{"id": "a", "note\rx": "y"}])
+    frame = pd.read_csv(target)
+    assert list(frame.columns) == ["id", "note\rx"] and frame["note\rx"].tolist() == ["y"]
+
+
 @pytest.mark.parametrize("name", ["out.csv", "out.csv.gz"])
 def test_csv_quotes_a_bare_carriage_return(tmp_path, name):
     # "\r" is a line end to CSV readers; unquoted, it would split the row in two
@@ -371,8 +393,6 @@ def test_parquet_integers_beyond_int64_become_text(tmp_path):
 @pytest.mark.parametrize("split", [1, 2, 3])
 def test_parquet_types_come_from_every_batch_not_the_first(tmp_path, split):
     # the first batch may hold only nulls for a column: its type must not depend on where batches start
-    from threatclf.writers import value_kinds
-
     records = [{"id": "a", "year": None, "share": None, "flag": None, "big": None},
                {"id": "b", "year": None, "share": None, "flag": None, "big": 1},
                {"id": "c", "year": 2020, "share": 0.5, "flag": True, "big": 2**64},
