@@ -27,7 +27,7 @@ import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,7 @@ from .exceptions import DataError
 from .text import DEFAULT_MAX_WORDS, split_passages
 from ._optional import require
 from .features import plain
-from .readers import check_inputs, count_rows, iter_batches, txt_files
+from .readers import Reject, check_inputs, count_rows, iter_batches, txt_files
 from .writers import RecordWriter, _json_line, atomic_path, output_format, remove_stale_temps, value_kinds
 
 __all__ = ["LabelOptions", "LabelSummary", "label_dataframe", "label_files", "label_records"]
@@ -311,8 +311,13 @@ def _top_terms(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: np.
                 word_rise[term] = word_rise.get(term, 0.0) + float(contrib[k])
     chosen = sorted(word_rise, key=lambda t: -word_rise[t])[:top]  # stable: ties keep their order
     if contrib.size and sum(word_rise.values()) < 0.25 * contrib.sum():
-        tokens = list(dict.fromkeys(_TOKEN.findall(text)))
-        lowered = [t.lower() for t in tokens]
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        first_seen: dict[str, str] = {}  # one spelling a word: "Russia", not also "russia"
+        for token in _TOKEN.findall(text):
+            if token.lower() not in ENGLISH_STOP_WORDS:
+                first_seen.setdefault(token.lower(), token)
+        lowered, tokens = list(first_seen), list(first_seen.values())
         holders: list[str] = []
         for k in order:
             if len(holders) == top:
@@ -323,7 +328,8 @@ def _top_terms(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: np.
             holder = next((t for t, low in zip(tokens, lowered) if gram in low), None)
             if holder is not None and holder not in holders:
                 holders.append(holder)
-        chosen = (holders + [t for t in chosen if t not in holders])[:top]
+        taken = {h.lower() for h in holders}
+        chosen = (holders + [t for t in chosen if t.lower() not in taken])[:top]
     return chosen
 
 
@@ -578,7 +584,26 @@ def _records_for_chunk(model, frame: pd.DataFrame, options: LabelOptions) -> tup
     return records, n_passages
 
 
+def _reject_clashing_rows(batch, reserved: Sequence[str]):
+    """``batch`` with its rows that hold a field the output would overwrite moved to its rejects
+    (a JSONL row may have fields no other row has; CSV and Parquet columns are refused up front)."""
+    frame = batch.frame
+    clashing = [c for c in frame.columns if c in reserved]
+    if not clashing:
+        return batch
+    held = frame[clashing].notna()
+    bad = held.any(axis=1).to_numpy()
+    rejects = list(batch.rejects)
+    for i in np.flatnonzero(bad):
+        row, column = frame.iloc[i], held.columns[held.iloc[i].to_numpy()][0]
+        rejects.append(Reject(str(row["_source"]), int(row["_line"]), row["id"],
+                              f"field {column!r} would be overwritten by the output's {column!r} column; rename it"))
+    kept = frame.loc[~bad].drop(columns=clashing).reset_index(drop=True)
+    return replace(batch, frame=kept, rejects=rejects)
+
+
 def _process_chunk(model, store: _ChunkStore, batch, options: LabelOptions) -> dict:
+    batch = _reject_clashing_rows(batch, output_columns(model.labels_, options.passages))
     records, passages = _records_for_chunk(model, batch.frame, options)
     # With --passages, an article without passages (empty text) writes no row, yet is labelled.
     counts = Counter(label for r in records for label in r["labels"])
@@ -717,7 +742,7 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
                            max_words=max_words, keep_text=keep_text)
     reader_options = {"text_col": text_col, "id_col": id_col, "chunk_size": chunk_size, "max_text_chars": max_text_chars}
     # Everything that can be known up front fails before a file is written or a row labelled.
-    check_inputs(paths, text_col=text_col, id_col=id_col)
+    check_inputs(paths, text_col=text_col, id_col=id_col, reserved=output_columns(model.labels_, passages))
     if output_format(output) == "parquet":
         require("pyarrow.parquet")
     output.parent.mkdir(parents=True, exist_ok=True)

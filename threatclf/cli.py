@@ -28,10 +28,33 @@ def _threshold(value: str):
     try:
         if "=" not in value:
             return float(value)
-        pairs = (item.split("=", 1) for item in value.split(",") if item)
-        return {name.strip(): float(number) for name, number in pairs}
+        pairs = [item.split("=", 1) for item in value.split(",") if item]
+        per_label = {name.strip(): float(number) for name, number in pairs}
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid threshold {value!r}: use 0.5 or label=0.5,label=0.3") from None
+    if len(per_label) < len(pairs):
+        raise argparse.ArgumentTypeError(f"invalid threshold {value!r}: a label is named twice")
+    return per_label
+
+
+def _thresholds_given(values: list | None):
+    """The ``--threshold`` options merged: one number, or label=value pairs from any number of
+    them; a label named twice, or a number beside pairs, is an error (one would silently win)."""
+    if not values:
+        return None
+    numbers = [v for v in values if not isinstance(v, dict)]
+    if numbers:
+        if len(values) > 1:
+            raise ThreatclfError("--threshold: give one number for every label, or label=value pairs, not both or "
+                                 "several numbers")
+        return numbers[0]
+    merged: dict = {}
+    for per_label in values:
+        twice = sorted(set(merged) & set(per_label))
+        if twice:
+            raise ThreatclfError(f"--threshold: {twice[0]} is given more than once")
+        merged.update(per_label)
+    return merged
 
 
 def _trust(args) -> bool:
@@ -175,7 +198,9 @@ def cmd_evaluate(args) -> int:
 def cmd_info(args) -> int:
     from .persistence import default_model_path, read_metadata, verify_model
 
-    path = args.model or default_model_path()
+    if args.model_dir and args.model and args.model_dir != args.model:
+        raise ThreatclfError(f"two models given: {args.model_dir} and --model {args.model}")
+    path = args.model_dir or args.model or default_model_path()
     metadata = read_metadata(path)
     if args.format == "json":
         print(json.dumps(metadata, indent=2))
@@ -267,7 +292,7 @@ def cmd_label(args) -> int:
             warnings.filterwarnings("ignore", message=r".* rows repeat an id of an earlier row")
         summary = label_files(
             args.inputs, args.output, model, text_col=args.text_col, id_col=args.id_col, passages=args.passages,
-            threshold=args.threshold, top_terms=args.top_terms, keep_text=args.keep_text, chunk_size=args.chunk_size,
+            threshold=_thresholds_given(args.threshold), top_terms=args.top_terms, keep_text=args.keep_text, chunk_size=args.chunk_size,
             max_text_chars=args.max_text_chars, n_jobs=args.n_jobs, resume=args.resume, restart=args.restart,
             overwrite=args.overwrite, rejects=args.rejects,
             progress=False if args.quiet else None,
@@ -330,7 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "half the best F1 (optimal for calibrated probabilities, steadier; the default model's) "
                         "(default: f1)")
     p.add_argument("--n-jobs", type=int, help="threads for training (labels are fitted in parallel)")
-    p.add_argument("--format", choices=["skops", "joblib"], default="skops")
+    p.add_argument("--format", choices=["skops", "joblib"], default="skops",
+                   help="weights file: skops (default; safe to share) or joblib (a pickle: loads only with --trust)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=cmd_train)
@@ -339,16 +365,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="labelled JSONL, CSV or Parquet file")
     model_option(p)
     columns(p)
-    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--format", choices=["table", "json"], default="table", help="table for people, json for programs")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("info", help="show a model's labels, thresholds, data, metrics and versions")
+    p.add_argument("model_dir", nargs="?", metavar="MODEL", help="model folder (as --model)")
     p.add_argument("--model", "-m", default=None, help="model folder (default: the bundled default model)")
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="text for people, json for programs")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("verify", help="check a model folder's digests and stored types without loading it")
-    p.add_argument("model_dir")
+    p = sub.add_parser("verify", help="check a model folder's digests and stored types, and that it loads")
+    p.add_argument("model_dir", metavar="MODEL")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("label", help="label articles in CSV / JSONL / Parquet files or folders of .txt files")
@@ -358,7 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
     columns(p, labels=False)
     p.add_argument("--id-col", default="id", help="column holding the article id (default: id)")
     p.add_argument("--passages", action="store_true", help="write one row per passage instead of per article")
-    p.add_argument("--threshold", type=_threshold, help="override thresholds: 0.5, or label=0.6,label=0.3")
+    p.add_argument("--threshold", type=_threshold, action="append",
+                   help="override thresholds: 0.5, or label=0.6,label=0.3 (may be repeated for other labels)")
     p.add_argument("--top-terms", type=int, default=5, help="evidence terms per label (default: 5; 0 for none)")
     p.add_argument("--keep-text", action="store_true", help="copy the text into the output")
     p.add_argument("--n-jobs", "-j", type=int, default=1, help="worker processes (default: 1; -1 = all cores)")

@@ -117,6 +117,11 @@ class RecordBatch:
 # --------------------------------------------------------------------------- formats
 
 
+#: Why a row whose bytes are not UTF-8 is rejected, and the usual fix (Excel saves CSV as Windows-1252).
+NOT_UTF8 = ("undecodable bytes (not UTF-8; a file saved by Excel or Windows is often Windows-1252: re-save it "
+            "as UTF-8, e.g. iconv -f cp1252 -t utf-8)")
+
+
 def _utf8_safe(name: str) -> str:
     """A file name as text that can be written: bytes of a name that is not UTF-8 (which Python
     keeps as lone surrogates) shown as ``\\xe9``, so ``caf\\xe9.txt`` is an id, not a crash."""
@@ -140,7 +145,8 @@ def _nesting_exceeds(obj: dict, limit: int) -> bool:
 
 
 def txt_files(folder: Path) -> Iterator[Path]:
-    return (p for p in folder.rglob("*.txt") if p.is_file())
+    """The .txt files in ``folder`` and its subfolders (.TXT too)."""
+    return (p for p in folder.rglob("*") if p.suffix.lower() == ".txt" and p.is_file())
 
 
 def detect_format(path) -> str:
@@ -278,8 +284,14 @@ def _check_unique(names: list[str], where: str, kind: str) -> None:
 _INTERNAL_COLUMNS = ("_source", "_line")
 
 
-def _check_clash(names: Iterable[str], text_col: str, id_col: str, where: str) -> None:
+def _check_clash(names: Iterable[str], text_col: str, id_col: str, where: str, reserved: Sequence[str] = ()) -> None:
+    """A column named like one the output makes is an error (``reserved``: the output's own
+    columns, e.g. ``labels``; ``id`` and ``text`` unless they are the id and text columns)."""
     names = list(names)
+    taken = [n for n in names if n in reserved and n not in (text_col, id_col)]
+    if taken:
+        raise DataError(f"{where}: column {taken[0]!r} would be overwritten by the output's {taken[0]!r} column; "
+                        "rename it")
     if id_col != "id" and id_col not in names:  # a named id column must exist; only "id" may be absent
         raise DataError(f"{where}: no id column {id_col!r}; columns are {names} "
                         "(without an id column, rows get ids FILE:LINE)")
@@ -311,6 +323,7 @@ class _Source:
         self.max_text_chars = max_text_chars
         self.batch_size = batch_size
         self.columns: list[str] | None = None  # known up front for CSV and Parquet
+        self.reserved: tuple[str, ...] = ()  # the output's own column names: refused as input columns
 
     def check(self) -> None:
         """Raise DataError now for problems that would otherwise surface mid-run."""
@@ -349,13 +362,14 @@ class _JsonlSource(_Source):
                 magic = raw.read(2)
             if magic and magic != b"\x1f\x8b":
                 raise DataError(f"{self.source} is not a gzip file")
-        if self.id_col != "id":  # a named id field must exist, as a named CSV/Parquet column must
-            self._check_id_field()
+        self._check_first_rows()
 
-    def _check_id_field(self, rows: int = 100) -> None:
-        """A misspelt ``id_col`` would give every row a FILE:LINE id: refused when none of the first
-        ``rows`` rows that parse has the field (rows may lack it here and there)."""
-        first = None
+    def _check_first_rows(self, rows: int = 100) -> None:
+        """What a CSV header or Parquet schema says up front, read off the first ``rows`` rows that
+        parse: a misspelt text or id field, or a field the output would overwrite, in all of them
+        is refused now (each row would otherwise be rejected, or get a FILE:LINE id); a field that
+        only some rows lack or have is a matter for those rows."""
+        parsed: list[dict] = []
         with _open_binary(self.path) as handle:
             for raw in itertools.islice(handle, rows * 2):
                 try:
@@ -363,15 +377,25 @@ class _JsonlSource(_Source):
                 except (ValueError, RecursionError):
                     continue
                 if type(obj) is dict:
-                    if self.id_col in obj:
-                        return
-                    first = obj if first is None else first
-                    rows -= 1
-                    if not rows:
+                    parsed.append(obj)
+                    if len(parsed) == rows:
                         break
-        if first is not None:
+        if not parsed:
+            return
+        fields = sorted(set().union(*parsed))[:20]
+        if not any(self.text_col in obj for obj in parsed):
+            raise DataError(f"{self.source}: no text field {self.text_col!r} in its first rows; their fields are "
+                            f"{fields}")
+        if self.id_col != "id" and not any(self.id_col in obj for obj in parsed):
             raise DataError(f"{self.source}: no id field {self.id_col!r} in its first rows; their fields are "
-                            f"{sorted(first)[:20]} (without an id field, rows get ids FILE:LINE)")
+                            f"{fields} (without an id field, rows get ids FILE:LINE)")
+        in_all = set.intersection(*(set(obj) for obj in parsed))
+        taken = [name for name in ("id", "text", *self.reserved)
+                 if name in in_all and name not in (self.text_col, self.id_col)]
+        if taken:
+            raise DataError(f"{self.source}: field {taken[0]!r} would be overwritten by the output's {taken[0]!r} "
+                            f"column (text_col={self.text_col!r}, id_col={self.id_col!r}); rename it, or choose it "
+                            "as the text or id field")
 
     def close(self) -> None:
         if self._file is not None:
@@ -435,7 +459,7 @@ class _JsonlSource(_Source):
                 decoded = raw.decode("utf-8")
             except UnicodeDecodeError:
                 rejects.append(self._reject(
-                    line, self._salvage_id(raw), "undecodable bytes (not UTF-8)"))
+                    line, self._salvage_id(raw), NOT_UTF8))
                 continue
             if line == 1 and decoded.startswith("\ufeff"):
                 decoded = decoded[1:]
@@ -561,10 +585,13 @@ class _CsvSource(_Source):
         self._lines_read = self._last_bad_line = 0
         _check_unique(header, self.source, "CSV")
         if self.text_col not in header:
+            other = next((sep for sep in (";", "\t", "|") if len(header) == 1 and sep in header[0]), None)
+            hint = (f" (the header is one column holding {other!r}: threatclf reads comma-separated files; save it "
+                    "with commas, e.g. pandas.read_csv(path, sep=...).to_csv(new_path, index=False))" if other else "")
             raise DataError(
-                f"{self.source}: no text column {self.text_col!r}; columns are {header}"
+                f"{self.source}: no text column {self.text_col!r}; columns are {header}{hint}"
             )
-        _check_clash(header, self.text_col, self.id_col, self.source)
+        _check_clash(header, self.text_col, self.id_col, self.source, self.reserved)
         self.columns = header
 
     def close(self) -> None:
@@ -617,14 +644,18 @@ class _CsvSource(_Source):
             if not build:
                 continue
             if len(row) != n_fields:
+                # the id as read, to trace the row, when its field comes before the text (where a stray
+                # comma or missing field usually is)
+                guess = row[id_at] if id_at is not None and id_at < min(len(row), text_at) else None
                 rejects.append(self._reject(
-                    start, None, f"CSV row has {len(row)} fields, header has {n_fields}"))
+                    start, guess if guess and _is_valid_unicode(guess) else None,
+                    f"CSV row has {len(row)} fields, header has {n_fields}"))
                 continue
             raw_id = row[id_at] if id_at is not None else ""
             if self._last_bad_line >= start:
                 readable = raw_id and _is_valid_unicode(raw_id)
                 rejects.append(self._reject(
-                    start, raw_id if readable else None, "undecodable bytes (not UTF-8)"))
+                    start, raw_id if readable else None, NOT_UTF8))
                 continue
             id_ = raw_id or f"{self.name}:{start}"
             text = row[text_at]
@@ -694,7 +725,7 @@ class _TxtSource(_Source):
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            return "undecodable bytes (not UTF-8)", ""
+            return NOT_UTF8, ""
         return _text_problem(text, "", max_chars), text
 
 
@@ -739,7 +770,7 @@ class _ParquetSource(_Source):
             raise DataError(
                 f"{self.source}: text column {self.text_col!r} holds {text_type}, not strings"
             )
-        _check_clash(names, self.text_col, self.id_col, self.source)
+        _check_clash(names, self.text_col, self.id_col, self.source, self.reserved)
         self.columns = names
         self._num_rows = metadata.num_rows
         starts, total = [], 0
@@ -851,15 +882,19 @@ class _ParquetSource(_Source):
 _SOURCES = {"jsonl": _JsonlSource, "csv": _CsvSource, "parquet": _ParquetSource, "txt": _TxtSource}
 
 
-def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size) -> list[_Source]:
+def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=()) -> list[_Source]:
     """Validate every input up front, so a bad third file fails before the first batch."""
     if text_col == id_col:
         raise ValueError(f"text_col and id_col must differ, both are {text_col!r}")
-    sources = []
+    sources, seen = [], {}
     for path in _as_paths(inputs):
+        if os.path.realpath(path) in seen:  # its rows would be labelled, and written, twice
+            raise DataError(f"input {path} is given twice (also as {seen[os.path.realpath(path)]})")
+        seen[os.path.realpath(path)] = path
         cls = _SOURCES[detect_format(path)]
         source = cls(path, text_col=text_col, id_col=id_col,
                      max_text_chars=max_text_chars, batch_size=batch_size)
+        source.reserved = tuple(reserved)
         source.check()
         sources.append(source)
     # Ids made as FILE:LINE use the file name; inputs of one name in several folders
@@ -912,10 +947,14 @@ def _generate(sources: list[_Source], batch_size: int, skip_batches: int) -> Ite
             current.close()
 
 
-def check_inputs(inputs, *, text_col: str = "text", id_col: str = "id") -> None:
+def check_inputs(inputs, *, text_col: str = "text", id_col: str = "id", reserved: Sequence[str] = ()) -> None:
     """Raise DataError now for any input that :func:`iter_batches` would refuse (missing file,
-    unknown format, CSV header, Parquet schema), before a run writes anything."""
-    for source in _sources(inputs, text_col=text_col, id_col=id_col, max_text_chars=None, batch_size=1):
+    unknown format, CSV header, Parquet schema, a JSONL file whose first rows lack the text or
+    id field), before a run writes anything; ``reserved`` names the output's own columns, which
+    no input column may have (a JSONL file whose first rows all have one is refused, a later
+    row that has one is rejected)."""
+    for source in _sources(inputs, text_col=text_col, id_col=id_col, max_text_chars=None, batch_size=1,
+                           reserved=reserved):
         source.close()
 
 

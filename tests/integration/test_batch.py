@@ -112,15 +112,15 @@ def test_dataframe_columns_come_in_one_order_empty_or_not(small_model):
     assert list(empty.columns) == list(full.columns)
 
 
-@pytest.mark.parametrize("field", ["labels", "evidence", "scores"])
-def test_input_field_an_output_column_would_overwrite_is_an_error(small_model, tmp_path, field):
-    path = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "A bomb exploded."},
-                                                 {"id": "b", "text": "A bomb.", field: ["gold"]}])
-    with pytest.raises(DataError, match=rf"in.jsonl: line 2: input column '{field}' would be overwritten"):
+@pytest.mark.parametrize("field", ["labels", "evidence", "scores", "score_terrorism"])
+def test_input_column_an_output_column_would_overwrite_is_an_error_before_work(small_model, tmp_path, field):
+    # a CSV header says it up front (a JSONL row that has such a field is rejected: see below)
+    path = tmp_path / "in.csv"
+    pd.DataFrame({"id": ["a", "b"], "text": ["A bomb exploded.", "A bomb."], field: ["", "gold"]}).to_csv(path, index=False)
+    with pytest.raises(DataError, match=rf"in.csv: column '{field}' would be overwritten by the output's '{field}'"):
         threatclf.label_files(path, tmp_path / "out.jsonl", small_model, progress=False)
-    assert not (tmp_path / "out.jsonl").exists()
-    # No chunk finished, so nothing could be resumed: no OUTPUT.partial/ is left behind.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+    # nothing was written, and no OUTPUT.partial/ is left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
 
 def test_a_csv_quoting_error_in_the_first_chunk_leaves_no_partial_folder(small_model, tmp_path):
@@ -135,7 +135,7 @@ def test_passage_output_refuses_input_start_and_end_columns(small_model, tmp_pat
     path = tmp_path / "in.csv"
     path.write_text("id,text,start\na,A bomb exploded.,2020\n")
     threatclf.label_files(path, tmp_path / "articles.jsonl", small_model, progress=False)  # no clash here
-    with pytest.raises(DataError, match=r"in.csv: line 2: input column 'start'"):
+    with pytest.raises(DataError, match=r"in.csv: column 'start' would be overwritten by the output's 'start'"):
         threatclf.label_files(path, tmp_path / "passages.jsonl", small_model, passages=True, progress=False)
 
 
@@ -397,7 +397,7 @@ def test_typed_parquet_columns_are_carried_through(small_model, tmp_path):
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_output_without_rows_still_has_its_columns(small_model, tmp_path, suffix):
     source = tmp_path / "all-broken.jsonl"
-    source.write_text('{"id": 1}\n{broken\n')
+    source.write_text('{"id": 1, "text": null}\n{broken\n')
     summary = threatclf.label_files(source, tmp_path / f"out{suffix}", small_model, progress=False)
     assert summary.rows_read == summary.rejected == 2 and summary.labelled == 0
     frame = pd.read_parquet(tmp_path / "out.parquet") if suffix == ".parquet" else pd.read_csv(tmp_path / "out.csv")
@@ -605,6 +605,19 @@ def test_evidence_names_the_words_holding_the_character_n_grams_when_they_carry_
     # where the words carry a quarter or more, they stay the evidence
     weights[:2] = [3.0, 2.0]
     assert batch_module._top_terms(X, 0, weights, terms, is_word, top=3, text=text) == ["por", "por el"]
+
+
+def test_words_named_for_character_n_grams_are_no_stop_words_and_appear_once():
+    import numpy as np
+    import scipy.sparse as sp
+
+    # "tha" sits first in "that" (a stop word) and in "thaw"; "russ" in "Russia" and "russia"
+    terms = np.array(["russia", "tha", "russ", "xyz"])
+    is_word = np.array([True, False, False, False])
+    X = sp.csr_matrix(np.array([[1.0, 1.0, 1.0, 0.0]]))
+    weights = np.array([0.1, 3.0, 2.0, 9.0])
+    text = "Nothing that Russia said, russia said; the thaw came."
+    assert batch_module._top_terms(X, 0, weights, terms, is_word, top=3, text=text) == ["thaw", "Russia"]
 
 
 def test_evidence_counts_a_term_of_two_blocks_once_with_both_contributions():
@@ -889,3 +902,48 @@ def test_label_dataframe_refuses_repeated_or_clashing_columns(small_model):
     frame = pd.DataFrame({"text": ["a"], "body": ["Cartel smuggled cocaine."]})
     with pytest.raises(DataError, match="id column 'text' has the name of an output column of passage rows"):
         threatclf.label_dataframe(frame, small_model, id_col="text", text_col="body", passages=True)
+
+
+def test_a_late_jsonl_row_with_an_output_field_is_rejected_not_fatal(small_model, tmp_path):
+    # found at line 35,561 after every chunk was labelled, it used to stop the run with nothing written
+    rows = [{"id": f"r{i}", "text": "Police seized cocaine."} for i in range(7)]
+    rows.append({"id": "late", "text": "Rain.", "labels": ["mine"]})
+    path = write_jsonl(tmp_path / "in.jsonl", rows)
+    summary = threatclf.label_files(path, tmp_path / "out.jsonl", small_model, chunk_size=3, progress=False)
+    assert (summary.rows_read, summary.labelled, summary.rejected) == (8, 7, 1)
+    assert list(read_output(tmp_path / "out.jsonl")) == [f"r{i}" for i in range(7)]
+    reject = json.loads((tmp_path / "out.jsonl.rejects.jsonl").read_text())
+    assert (reject["line"], reject["id"]) == (8, "late")
+    assert reject["reason"] == "field 'labels' would be overwritten by the output's 'labels' column; rename it"
+
+
+@pytest.mark.parametrize("rows, options, message", [
+    ([{"id": "a", "body": "Rain."}], {}, r"no text field 'text' in its first rows; their fields are \['body', 'id'\]"),
+    ([{"id": "a", "story": "s", "text": "Rain."}], {"id_col": "story"},
+     r"field 'id' would be overwritten by the output's 'id' column"),
+    ([{"id": "a", "text": "Rain.", "scores": 1}], {}, r"field 'scores' would be overwritten"),
+])
+def test_jsonl_fields_every_first_row_gets_wrong_are_refused_up_front(small_model, tmp_path, rows, options, message):
+    # as a CSV header or Parquet schema would be: not a rejects file holding every row
+    path = write_jsonl(tmp_path / "in.jsonl", rows * 3)
+    with pytest.raises(DataError, match=message):
+        threatclf.label_files(path, tmp_path / "out.jsonl", small_model, progress=False, **options)
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_txt_files_with_an_upper_case_extension_are_read(small_model, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Rain fell.")
+    (docs / "B.TXT").write_text("Cartel smuggled cocaine.")
+    (docs / "notes.md").write_text("not an article")
+    summary = threatclf.label_files(docs, tmp_path / "out.jsonl", small_model, progress=False)
+    assert summary.labelled == 2 and set(read_output(tmp_path / "out.jsonl")) == {"a.txt", "B.TXT"}
+
+
+def test_a_csv_row_with_the_wrong_number_of_fields_keeps_its_id_in_the_rejects(small_model, tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text("id,text,source\na,Rain.,x\nb,Rain, again.,y\n")
+    threatclf.label_files(path, tmp_path / "out.jsonl", small_model, progress=False)
+    reject = json.loads((tmp_path / "out.jsonl.rejects.jsonl").read_text())
+    assert (reject["id"], reject["line"], reject["reason"]) == ("b", 3, "CSV row has 4 fields, header has 3")

@@ -702,3 +702,47 @@ def test_workers_end_when_the_parent_is_killed(tmp_path, saved_small_model):
     code = main(["label", str(tmp_path / "big.jsonl"), "-o", str(output), "-m", str(saved_small_model),
                  "--chunk-size", "500", "--resume", "-q"])
     assert code == 0 and sum(1 for _ in output.open()) == 60000
+
+
+def test_repeated_threshold_options_merge_and_a_label_given_twice_is_an_error(data_files, tmp_path, capsys):
+    model = str(_small_model(data_files))
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "a", "text": "Militants bombed the market and a cartel sold cocaine."}) + "\n")
+
+    def scores(*thresholds):
+        out = tmp_path / f"out{len(list(tmp_path.iterdir()))}.jsonl"
+        try:
+            code, _, err = run(["label", str(source), "-o", str(out), "--model", model, "-q",
+                                *[arg for t in thresholds for arg in ("--threshold", t)]], capsys)
+        except SystemExit as exc:  # argparse's own usage error
+            code, err = exc.code, capsys.readouterr().err
+        return code, err, (json.loads(out.read_text()) if code == 0 else None)
+
+    code, _, both = scores("terrorism=0.00001", "corruption=0.00001")  # both apply: the second replaced the first
+    assert code == 0 and {"terrorism", "corruption"} <= set(both["labels"])
+    for given, message in ((("terrorism=0.01,terrorism=0.99",), "a label is named twice"),
+                           (("terrorism=0.01", "terrorism=0.99"), "terrorism is given more than once"),
+                           (("0.5", "terrorism=0.2"), "give one number for every label, or label=value pairs")):
+        code, err, _ = scores(*given)
+        assert code == 2 and message in err, (given, err)
+
+
+def test_info_takes_the_model_folder_as_verify_does(data_files, tmp_path, capsys):
+    folder = str(_small_model(data_files))
+    assert run(["info", folder], capsys)[1] == run(["info", "--model", folder], capsys)[1]
+    code, _, err = run(["info", folder, "--model", str(tmp_path)], capsys)
+    assert code == 2 and "two models given" in err
+
+
+def test_label_input_mistakes_are_named_before_any_work(data_files, tmp_path, capsys):
+    model = str(_small_model(data_files))
+    semicolons = tmp_path / "excel.csv"
+    semicolons.write_text("id;text\n1;Rain fell.\n")
+    code, _, err = run(["label", str(semicolons), "-o", str(tmp_path / "o1.jsonl"), "--model", model], capsys)
+    assert code == 2 and "the header is one column holding ';'" in err
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"id": "a", "text": "Rain fell."}) + "\n")
+    code, _, err = run(["label", str(good), f"{tmp_path}/../{tmp_path.name}/good.jsonl", "-o",
+                        str(tmp_path / "o2.jsonl"), "--model", model], capsys)
+    assert code == 2 and "good.jsonl is given twice" in err
+    assert not (tmp_path / "o1.jsonl").exists() and not (tmp_path / "o2.jsonl").exists()

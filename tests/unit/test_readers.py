@@ -10,6 +10,7 @@ import pytest
 
 from threatclf.exceptions import DataError
 from threatclf.readers import (
+    NOT_UTF8,
     Reject,
     count_rows,
     detect_format,
@@ -152,7 +153,7 @@ def test_jsonl_every_reject_kind_with_line_and_id(tmp_path):
     assert reject_at(batch, 7) == Reject(str(path), 7, "i7", "text is not a string (int)")
     assert reject_at(batch, 8).reason == "text is not a string (list)"
     assert reject_at(batch, 9).reason == "text is not a string (dict)"
-    assert reject_at(batch, 10) == Reject(str(path), 10, "u10", "undecodable bytes (not UTF-8)")
+    assert reject_at(batch, 10) == Reject(str(path), 10, "u10", NOT_UTF8)
     assert reject_at(batch, 11) == Reject(
         str(path), 11, "big11", "text too large: 21 characters > limit 20")
     assert "surrogate" in reject_at(batch, 15).reason
@@ -276,7 +277,7 @@ def test_csv_rejects_and_fallback_ids(tmp_path):
     assert reject_at(batch, 4).reason == "CSV row has 1 fields, header has 3"
     assert reject_at(batch, 8) == Reject(
         str(path), 8, "k8", "text too large: 23 characters > limit 20")
-    assert reject_at(batch, 9) == Reject(str(path), 9, "k9", "undecodable bytes (not UTF-8)")
+    assert reject_at(batch, 9) == Reject(str(path), 9, "k9", NOT_UTF8)
     assert len(batch.rejects) == 4
 
 
@@ -408,7 +409,7 @@ def test_txt_folder(tmp_path):
     assert batch.frame["text"].tolist() == ["first file", "second file", ""]
     assert batch.frame["_line"].isna().all()
     assert batch.rejects == [
-        Reject(str(root), None, "c.txt", "undecodable bytes (not UTF-8)"),
+        Reject(str(root), None, "c.txt", NOT_UTF8),
         Reject(str(root), None, "e.txt", "text too large: 30 characters > limit 20"),
     ]
     assert count_rows(root) == 5
@@ -512,7 +513,7 @@ def test_read_records_missing_columns(tmp_path):
         read_records(csv_path, columns=["labels"])
     jsonl_path = tmp_path / "train.jsonl"
     write_lines(jsonl_path, [jline(id="1", body="x")])
-    with pytest.raises(DataError, match="no text field 'text' in any row"):
+    with pytest.raises(DataError, match=r"train.jsonl: no text field 'text' in its first rows; their fields are \['body', 'id'\]"):
         read_records(jsonl_path, strict=False)
     write_lines(jsonl_path, [jline(id="1", text="x")])
     with pytest.raises(DataError, match="no field 'labels'"):
