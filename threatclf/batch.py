@@ -690,8 +690,11 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
                 threshold=None, top_terms: int = 5, max_words: int = DEFAULT_MAX_WORDS, keep_text: bool = False,
                 chunk_size: int = 2000, max_text_chars: int = 1_000_000, n_jobs: int = 1, resume: bool = False,
                 restart: bool = False, overwrite: bool = False, rejects=None,
-                progress: bool | None = None) -> LabelSummary:
+                progress: bool | None = None, csv_sep: str = ",", encoding: str = "utf-8") -> LabelSummary:
     """Label CSV / JSONL / Parquet files (or folders of .txt files) into ``output``.
+
+    CSV files are separated by ``csv_sep``, and CSV and .txt files read in ``encoding`` (a
+    Windows or Excel export may be ``"cp1252"``); JSONL and Parquet are UTF-8 by definition.
 
     The format of ``output`` follows its extension (``.jsonl[.gz]``, ``.csv[.gz]``,
     ``.parquet``). Bad rows go to ``rejects`` (default ``OUTPUT.rejects.jsonl``) with their
@@ -740,9 +743,11 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     _thresholds(model, threshold)  # validate before any work
     options = LabelOptions(passages=passages, threshold=plain(threshold), top_terms=top_terms,  # numpy -> JSON
                            max_words=max_words, keep_text=keep_text)
-    reader_options = {"text_col": text_col, "id_col": id_col, "chunk_size": chunk_size, "max_text_chars": max_text_chars}
+    reader_options = {"text_col": text_col, "id_col": id_col, "chunk_size": chunk_size, "max_text_chars": max_text_chars,
+                      "csv_sep": csv_sep, "encoding": encoding}
     # Everything that can be known up front fails before a file is written or a row labelled.
-    check_inputs(paths, text_col=text_col, id_col=id_col, reserved=output_columns(model.labels_, passages))
+    check_inputs(paths, text_col=text_col, id_col=id_col, reserved=output_columns(model.labels_, passages),
+                 csv_sep=csv_sep, encoding=encoding)
     if output_format(output) == "parquet":
         require("pyarrow.parquet")
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -766,7 +771,7 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
         leading += 1
     indices: list[int] = list(range(leading))
     batches = iter_batches(paths, text_col=text_col, id_col=id_col, batch_size=chunk_size,
-                           max_text_chars=max_text_chars, skip_batches=leading)
+                           max_text_chars=max_text_chars, skip_batches=leading, csv_sep=csv_sep, encoding=encoding)
 
     try:
         if n_jobs == 1:

@@ -292,10 +292,11 @@ def cmd_label(args) -> int:
             warnings.filterwarnings("ignore", message=r".* rows repeat an id of an earlier row")
         summary = label_files(
             args.inputs, args.output, model, text_col=args.text_col, id_col=args.id_col, passages=args.passages,
-            threshold=_thresholds_given(args.threshold), top_terms=args.top_terms, keep_text=args.keep_text, chunk_size=args.chunk_size,
-            max_text_chars=args.max_text_chars, n_jobs=args.n_jobs, resume=args.resume, restart=args.restart,
-            overwrite=args.overwrite, rejects=args.rejects,
-            progress=False if args.quiet else None,
+            threshold=_thresholds_given(args.threshold), top_terms=args.top_terms, keep_text=args.keep_text,
+            chunk_size=args.chunk_size, max_text_chars=args.max_text_chars, n_jobs=args.n_jobs, resume=args.resume,
+            restart=args.restart, overwrite=args.overwrite, rejects=args.rejects,
+            csv_sep="\t" if args.csv_sep in ("\\t", "tab") else args.csv_sep,  # a tab is awkward to type
+            encoding=args.encoding, progress=False if args.quiet else None,
         )
     if args.summary_json:
         print(json.dumps(summary.to_dict(), indent=2))
@@ -389,6 +390,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override thresholds: 0.5, or label=0.6,label=0.3 (may be repeated for other labels)")
     p.add_argument("--top-terms", type=int, default=5, help="evidence terms per label (default: 5; 0 for none)")
     p.add_argument("--keep-text", action="store_true", help="copy the text into the output")
+    p.add_argument("--csv-sep", default=",", help="separator of CSV inputs (default: ','; e.g. ';' for some Excel "
+                   "exports, tab or \\t for tab-separated files)")
+    p.add_argument("--encoding", default="utf-8", help="encoding of CSV and .txt inputs (default: utf-8; e.g. cp1252 "
+                   "for Windows and Excel exports); JSONL and Parquet are always UTF-8")
     p.add_argument("--n-jobs", "-j", type=int, default=1, help="worker processes (default: 1; -1 = all cores)")
     p.add_argument("--chunk-size", type=int, default=2000, help="rows per chunk, the unit of resuming (default: 2000)")
     p.add_argument("--max-text-chars", type=int, default=1_000_000,

@@ -117,9 +117,17 @@ class RecordBatch:
 # --------------------------------------------------------------------------- formats
 
 
-#: Why a row whose bytes are not UTF-8 is rejected, and the usual fix (Excel saves CSV as Windows-1252).
-NOT_UTF8 = ("undecodable bytes (not UTF-8; a file saved by Excel or Windows is often Windows-1252: re-save it "
-            "as UTF-8, e.g. iconv -f cp1252 -t utf-8)")
+#: Why a JSONL row whose bytes are not UTF-8 is rejected (JSON is UTF-8), and the fix.
+NOT_UTF8 = "undecodable bytes (not UTF-8: re-save the file as UTF-8, e.g. iconv -f cp1252 -t utf-8)"
+#: The same for a CSV or .txt file, which may be read in another encoding: Excel and Windows
+#: programs often save Windows-1252.
+NOT_UTF8_TEXT = ("undecodable bytes (not UTF-8; a file saved by Excel or Windows is often Windows-1252: "
+                 "pass --encoding cp1252 (encoding='cp1252'))")
+
+
+def _undecodable(encoding: str) -> str:
+    """The reject reason for bytes a CSV or .txt file's ``encoding`` cannot decode."""
+    return NOT_UTF8_TEXT if codecs.lookup(encoding).name == "utf-8" else f"undecodable bytes (not {encoding})"
 
 
 def _utf8_safe(name: str) -> str:
@@ -324,6 +332,8 @@ class _Source:
         self.batch_size = batch_size
         self.columns: list[str] | None = None  # known up front for CSV and Parquet
         self.reserved: tuple[str, ...] = ()  # the output's own column names: refused as input columns
+        self.csv_sep = ","  # CSV only
+        self.encoding = "utf-8"  # CSV and .txt files; JSONL and Parquet are UTF-8 by definition
 
     def check(self) -> None:
         """Raise DataError now for problems that would otherwise surface mid-run."""
@@ -548,11 +558,12 @@ class _CsvSource(_Source):
 
     def _open(self):
         binary = _open_binary(self.path)
+        utf8 = codecs.lookup(self.encoding).name == "utf-8"
         text = io.TextIOWrapper(
-            binary, encoding="utf-8-sig", errors="surrogateescape", newline=""
+            binary, encoding="utf-8-sig" if utf8 else self.encoding, errors="surrogateescape", newline=""
         )
         # strict: a quote left open at the end of the file is an error, not a field that swallows the rest
-        reader = csv.reader(self._track(text), strict=True)
+        reader = csv.reader(self._track(text), strict=True, delimiter=self.csv_sep)
         try:
             with _csv_field_limit(self.max_text_chars):
                 header = next(reader, None)
@@ -564,7 +575,7 @@ class _CsvSource(_Source):
             raise DataError(f"{self.source}: empty CSV file (a header row is required)")
         if self._last_bad_line:
             text.close()
-            raise DataError(f"{self.source}: the CSV header is not valid UTF-8")
+            raise DataError(f"{self.source}: the CSV header is not valid {self.encoding}")
         self._record_end = reader.line_num
         return text, reader, header
 
@@ -585,9 +596,10 @@ class _CsvSource(_Source):
         self._lines_read = self._last_bad_line = 0
         _check_unique(header, self.source, "CSV")
         if self.text_col not in header:
-            other = next((sep for sep in (";", "\t", "|") if len(header) == 1 and sep in header[0]), None)
-            hint = (f" (the header is one column holding {other!r}: threatclf reads comma-separated files; save it "
-                    "with commas, e.g. pandas.read_csv(path, sep=...).to_csv(new_path, index=False))" if other else "")
+            other = next((sep for sep in (";", "\t", "|", ",") if len(header) == 1 and sep in header[0]
+                          and sep != self.csv_sep), None)
+            hint = (f" (the header is one column holding {other!r}: separated by {other!r}? pass --csv-sep "
+                    f"{other!r} (csv_sep={other!r}))" if other else "")
             raise DataError(
                 f"{self.source}: no text column {self.text_col!r}; columns are {header}{hint}"
             )
@@ -655,7 +667,7 @@ class _CsvSource(_Source):
             if self._last_bad_line >= start:
                 readable = raw_id and _is_valid_unicode(raw_id)
                 rejects.append(self._reject(
-                    start, raw_id if readable else None, NOT_UTF8))
+                    start, raw_id if readable else None, _undecodable(self.encoding)))
                 continue
             id_ = raw_id or f"{self.name}:{start}"
             text = row[text_at]
@@ -708,8 +720,7 @@ class _TxtSource(_Source):
             rows.extras.append(())
         return _Chunk(len(chosen), rows.frame(self.source, []), rejects)
 
-    @staticmethod
-    def _read(path: Path, max_chars: int | None) -> tuple[str | None, str]:
+    def _read(self, path: Path, max_chars: int | None) -> tuple[str | None, str]:
         try:
             size = path.stat().st_size
             # UTF-8 needs at most 4 bytes a character: a larger file is over the limit for
@@ -720,12 +731,13 @@ class _TxtSource(_Source):
             data = path.read_bytes()
         except OSError as exc:
             return f"cannot read file: {exc.strerror or exc}", ""
-        if data.startswith(codecs.BOM_UTF8):
+        utf8 = codecs.lookup(self.encoding).name == "utf-8"
+        if utf8 and data.startswith(codecs.BOM_UTF8):
             data = data[len(codecs.BOM_UTF8):]
         try:
-            text = data.decode("utf-8")
+            text = data.decode(self.encoding)
         except UnicodeDecodeError:
-            return NOT_UTF8, ""
+            return _undecodable(self.encoding), ""
         return _text_problem(text, "", max_chars), text
 
 
@@ -882,10 +894,12 @@ class _ParquetSource(_Source):
 _SOURCES = {"jsonl": _JsonlSource, "csv": _CsvSource, "parquet": _ParquetSource, "txt": _TxtSource}
 
 
-def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=()) -> list[_Source]:
+def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(), csv_sep=",",
+             encoding="utf-8") -> list[_Source]:
     """Validate every input up front, so a bad third file fails before the first batch."""
     if text_col == id_col:
         raise ValueError(f"text_col and id_col must differ, both are {text_col!r}")
+    check_csv_options(csv_sep, encoding)
     sources, seen = [], {}
     for path in _as_paths(inputs):
         if os.path.realpath(path) in seen:  # its rows would be labelled, and written, twice
@@ -895,6 +909,7 @@ def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(
         source = cls(path, text_col=text_col, id_col=id_col,
                      max_text_chars=max_text_chars, batch_size=batch_size)
         source.reserved = tuple(reserved)
+        source.csv_sep, source.encoding = csv_sep, encoding
         source.check()
         sources.append(source)
     # Ids made as FILE:LINE use the file name; inputs of one name in several folders
@@ -947,14 +962,26 @@ def _generate(sources: list[_Source], batch_size: int, skip_batches: int) -> Ite
             current.close()
 
 
-def check_inputs(inputs, *, text_col: str = "text", id_col: str = "id", reserved: Sequence[str] = ()) -> None:
+def check_csv_options(csv_sep: str, encoding: str) -> None:
+    """A CSV separator is one character other than a quote or a line end; an encoding is one
+    Python knows."""
+    if not isinstance(csv_sep, str) or len(csv_sep) != 1 or csv_sep in "\"\r\n":
+        raise DataError(f"csv_sep must be one character (not a quote or a line end), got {csv_sep!r}")
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise DataError(f"unknown encoding {encoding!r} (e.g. utf-8, cp1252, latin-1)") from None
+
+
+def check_inputs(inputs, *, text_col: str = "text", id_col: str = "id", reserved: Sequence[str] = (),
+                 csv_sep: str = ",", encoding: str = "utf-8") -> None:
     """Raise DataError now for any input that :func:`iter_batches` would refuse (missing file,
     unknown format, CSV header, Parquet schema, a JSONL file whose first rows lack the text or
     id field), before a run writes anything; ``reserved`` names the output's own columns, which
     no input column may have (a JSONL file whose first rows all have one is refused, a later
     row that has one is rejected)."""
     for source in _sources(inputs, text_col=text_col, id_col=id_col, max_text_chars=None, batch_size=1,
-                           reserved=reserved):
+                           reserved=reserved, csv_sep=csv_sep, encoding=encoding):
         source.close()
 
 
@@ -966,6 +993,8 @@ def iter_batches(
     batch_size: int = 1000,
     max_text_chars: int | None = 1_000_000,
     skip_batches: int = 0,
+    csv_sep: str = ",",
+    encoding: str = "utf-8",
 ) -> Iterator[RecordBatch]:
     """Stream ``inputs`` (a path or a list of paths) as :class:`RecordBatch` objects.
 
@@ -978,7 +1007,9 @@ def iter_batches(
     A truncated gzip stream, or a CSV field more than 8 times ``max_text_chars`` (taken as
     an unclosed quote), raises :class:`DataError` naming the file: the batch being built is
     not yielded, so a resumed run never mistakes a partial batch for a done one.
-    ``max_text_chars=None`` disables the size limit.
+    ``max_text_chars=None`` disables the size limit. ``csv_sep`` is the CSV files' separator and
+    ``encoding`` the CSV and .txt files' encoding (a Windows export may be ``cp1252``); JSONL and
+    Parquet are UTF-8 by definition.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -987,7 +1018,7 @@ def iter_batches(
     if max_text_chars is not None and max_text_chars < 0:
         raise ValueError(f"max_text_chars must be 0 or more, got {max_text_chars}")
     sources = _sources(inputs, text_col=text_col, id_col=id_col,
-                       max_text_chars=max_text_chars, batch_size=batch_size)
+                       max_text_chars=max_text_chars, batch_size=batch_size, csv_sep=csv_sep, encoding=encoding)
     return _generate(sources, batch_size, skip_batches)
 
 

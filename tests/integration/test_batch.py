@@ -947,3 +947,35 @@ def test_a_csv_row_with_the_wrong_number_of_fields_keeps_its_id_in_the_rejects(s
     threatclf.label_files(path, tmp_path / "out.jsonl", small_model, progress=False)
     reject = json.loads((tmp_path / "out.jsonl.rejects.jsonl").read_text())
     assert (reject["id"], reject["line"], reject["reason"]) == ("b", 3, "CSV row has 4 fields, header has 3")
+
+
+def test_csv_separator_and_encoding_of_a_windows_export(small_model, tmp_path):
+    # semicolons, CRLF and Windows-1252 bytes (curly quotes, accents), as Excel saves a "CSV"
+    path = tmp_path / "export.csv"
+    path.write_bytes("id;text;note\r\na;Cartel smuggled cocaine \u201cat night\u201d;caf\u00e9\r\nb;Rain.;x\r\n"
+                     .encode("cp1252"))
+    with pytest.raises(DataError, match=r"pass --csv-sep ';'"):
+        threatclf.label_files(path, tmp_path / "o1.jsonl", small_model, progress=False)
+    summary = threatclf.label_files(path, tmp_path / "o2.jsonl", small_model, csv_sep=";", progress=False)
+    assert (summary.labelled, summary.rejected) == (1, 1)
+    assert "pass --encoding cp1252" in (tmp_path / "o2.jsonl.rejects.jsonl").read_text()
+    threatclf.label_files(path, tmp_path / "o3.jsonl", small_model, csv_sep=";", encoding="cp1252", keep_text=True,
+                          progress=False)
+    rows = read_output(tmp_path / "o3.jsonl")
+    assert rows["a"]["text"] == "Cartel smuggled cocaine \u201cat night\u201d" and rows["a"]["note"] == "caf\u00e9"
+    expected = threatclf.label_dataframe(pd.DataFrame({"text": [rows["a"]["text"]]}), small_model)
+    assert rows["a"]["labels"] == expected.loc[0, "labels"]
+    for bad, message in (({"csv_sep": ";;"}, "csv_sep must be one character"), ({"encoding": "klingon"},
+                                                                                  "unknown encoding 'klingon'")):
+        with pytest.raises(DataError, match=message):
+            threatclf.label_files(path, tmp_path / "o4.jsonl", small_model, progress=False, **bad)
+
+
+def test_txt_files_in_another_encoding(small_model, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_bytes("Polic\u00eda: coca\u00efne seized \u2013 cartel".encode("cp1252"))
+    summary = threatclf.label_files(docs, tmp_path / "o1.jsonl", small_model, progress=False)
+    assert summary.rejected == 1
+    threatclf.label_files(docs, tmp_path / "o2.jsonl", small_model, encoding="cp1252", keep_text=True, progress=False)
+    assert read_output(tmp_path / "o2.jsonl")["a.txt"]["text"] == "Polic\u00eda: coca\u00efne seized \u2013 cartel"

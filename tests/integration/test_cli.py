@@ -746,3 +746,13 @@ def test_label_input_mistakes_are_named_before_any_work(data_files, tmp_path, ca
                         str(tmp_path / "o2.jsonl"), "--model", model], capsys)
     assert code == 2 and "good.jsonl is given twice" in err
     assert not (tmp_path / "o1.jsonl").exists() and not (tmp_path / "o2.jsonl").exists()
+
+
+def test_label_reads_tab_separated_files_and_other_encodings(data_files, tmp_path, capsys):
+    source = tmp_path / "in.tsv.csv"
+    source.write_bytes("id\ttext\na\tCartel smuggled coca\u00efne.\n".encode("latin-1"))
+    out = tmp_path / "out.jsonl"
+    code, _, err = run(["label", str(source), "-o", str(out), "--model", str(_small_model(data_files)), "-q",
+                        "--csv-sep", "\\t", "--encoding", "latin-1", "--keep-text"], capsys)
+    assert code == 0, err
+    assert json.loads(out.read_text())["text"] == "Cartel smuggled coca\u00efne."

@@ -11,6 +11,7 @@ import pytest
 from threatclf.exceptions import DataError
 from threatclf.readers import (
     NOT_UTF8,
+    NOT_UTF8_TEXT,
     Reject,
     count_rows,
     detect_format,
@@ -277,7 +278,7 @@ def test_csv_rejects_and_fallback_ids(tmp_path):
     assert reject_at(batch, 4).reason == "CSV row has 1 fields, header has 3"
     assert reject_at(batch, 8) == Reject(
         str(path), 8, "k8", "text too large: 23 characters > limit 20")
-    assert reject_at(batch, 9) == Reject(str(path), 9, "k9", NOT_UTF8)
+    assert reject_at(batch, 9) == Reject(str(path), 9, "k9", NOT_UTF8_TEXT)
     assert len(batch.rejects) == 4
 
 
@@ -409,7 +410,7 @@ def test_txt_folder(tmp_path):
     assert batch.frame["text"].tolist() == ["first file", "second file", ""]
     assert batch.frame["_line"].isna().all()
     assert batch.rejects == [
-        Reject(str(root), None, "c.txt", NOT_UTF8),
+        Reject(str(root), None, "c.txt", NOT_UTF8_TEXT),
         Reject(str(root), None, "e.txt", "text too large: 30 characters > limit 20"),
     ]
     assert count_rows(root) == 5
