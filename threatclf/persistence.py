@@ -465,10 +465,14 @@ def _skops_types(weights: Path, data: bytes | None = None) -> list[str]:
             for name in sorted(_unknown_attributes(state) if ours and isinstance(state, dict) else ()):
                 found.add(f"{schema.get('__module__')}.{schema.get('__class__')} (stored attribute "
                           f"{printable(name)!r} is not one of a ThreatClassifier's)")
-            for member, uses in Counter(map(str, arrays)).items():
-                with archive.open(member) as stream:  # the header only: the dtype is all that is checked
-                    if not _plain_npy(stream.read(1 << 16)):
-                        found.add(f"numpy.ndarray (member {printable(member)!r} is not a numeric .npy array)")
+            for member, uses in Counter(arrays).items():
+                try:
+                    with archive.open(member) as stream:  # the header only: the dtype is all that is checked
+                        plain_array = _plain_npy(stream.read(1 << 16))
+                except (KeyError, TypeError, AttributeError):  # no such member, or not a member name
+                    plain_array = False
+                if not plain_array:
+                    found.add(f"numpy.ndarray (member {printable(member)!r} is not a numeric .npy array)")
                 if uses > 1:  # skops writes each array once; read again by every node that names it
                     found.add(f"numpy.ndarray (member {printable(member)!r} is named by {uses} nodes)")
         if any(" (member " in name or " (stored attribute " in name for name in found):
