@@ -443,8 +443,9 @@ def _fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_options
 
 
 #: The output rows' layout; a run interrupted under another cannot be resumed (0.6 gave passage rows
-#: their evidence).
-OUTPUT_FORMAT = 2
+#: their evidence; 0.7 keeps integers whole across inputs, carries a Parquet file's named index and
+#: rejects JSONL rows holding an output field or `_source`/`_line`).
+OUTPUT_FORMAT = 3
 #: A manifest entry that says which model made a run, for messages; not compared on resume.
 _MODEL_NAMED = "model_described"
 

@@ -46,7 +46,19 @@ MAX_WEIGHT = 1e6
 #: What fit learns and a stored model holds, beside the settings (``get_params``): a stored
 #: state with any other attribute is refused on load — it could replace a method.
 FITTED_ATTRIBUTES = frozenset({"labels_", "thresholds_", "calibration_", "vectorizers_", "coef_", "intercept_",
-                               "training_fingerprint_", "training_text_hashes_"})
+                               "training_fingerprint_", "training_text_hashes_",
+                               "_fitted_params"})  # the settings at fit time, as JSON text
+#: Settings that only say how to compute (processes, the scoring path), not what the model is:
+#: changing them after fitting changes no result.
+COMPUTE_SETTINGS = ("n_jobs", "engine")
+
+
+def comparable_settings(params: dict) -> dict:
+    """Settings as JSON values, a copy: ``(1, 2)`` and ``[1, 2]``, ``10`` and ``10.0`` compare
+    equal, and a setting changed in place later (``m.threshold["x"] = 0.9``) does not change it."""
+    return json.loads(json.dumps(plain(params), default=repr))
+
+
 #: Below this many positive examples a label's learned threshold and figures are noise (fit warns).
 TOO_FEW_POSITIVES = 10
 #: How ``threshold="..."`` learns a cut-off from out-of-fold probabilities.
@@ -379,7 +391,8 @@ class ThreatClassifier(BaseEstimator):
                               "fall with the label, or find it no better than shuffled labels would), so the model "
                               "has not learned them"
                               + ("; their probabilities are left uncalibrated" if self.calibrate and unlinked else "")
-                              + ("; they are never assigned (threshold above 1): add examples" if learned else ""),
+                              + ("; they are never assigned (threshold above 1): add examples, or try a larger C "
+                                 "(less regularisation) or min_df=1 with few examples" if learned else ""),
                               UserWarning, stacklevel=2)
             unlinked = unlinked + weak
         if fixed is None:
@@ -404,8 +417,36 @@ class ThreatClassifier(BaseEstimator):
         self.oof_probabilities_ = oof_proba  # kept for evaluation of the training run; not saved
         self.training_fingerprint_ = fingerprint
         self.training_text_hashes_ = hashes
-        self._fitted_params = self.get_params(deep=False)  # what made this model: save refuses others
+        self._fitted_params = comparable_settings(self.get_params(deep=False))  # what made this model
+        # what the out-of-fold figures need (not saved): the targets, which rows tuned, grouped or not
+        self._oof_record = None if oof_proba is None else {
+            "Y": Y, "tune": None if tuning_rows is None else tune, "grouped": groups is not None}
         return self
+
+    def out_of_fold_figures(self) -> dict | None:
+        """The fit's out-of-fold figures (per-label precision, recall, F1, PR-AUC at the learned
+        thresholds, on the rows that tuned them), as :func:`threatclf.evaluate`'s ``to_dict()``
+        with a ``description`` saying how they were made; None for a loaded model or one fitted
+        without out-of-fold scores. ``save`` records them as the "cross-validated" figures."""
+        record = getattr(self, "_oof_record", None)
+        if record is None or getattr(self, "oof_probabilities_", None) is None:
+            return None
+        from .evaluate import score_predictions
+
+        tune = record["tune"]
+        rows = slice(None) if tune is None else tune
+        proba = self.oof_probabilities_[rows]
+        figures = score_predictions(record["Y"][rows], proba >= self.thresholds_, proba, self.labels_).to_dict()
+        scored = (f"the {len(proba):,} training rows named to tune them" if tune is not None
+                  else f"the {len(proba):,} training rows")
+        grouped = ("rows of one group in one fold" if record["grouped"] else
+                   "rows not grouped: passages of one document may have helped score each other")
+        how = ("at thresholds chosen on these same predictions: optimistic" if isinstance(self.threshold, str) else
+               "at the thresholds set in the settings" + (" (calibration learned on these same predictions)"
+                                                          if self.calibrate else ""))
+        figures["description"] = (f"{self.cv}-fold out-of-fold predictions on {scored} ({grouped}; copies of a text "
+                                  f"in one fold), {how}; a held-out set is the honest figure.")
+        return figures
 
     def _check_tuning_rows(self, tuning_rows, Y: np.ndarray, labels: Sequence[str], weights=None) -> np.ndarray:
         """All rows, or the checked boolean mask of the rows that tune calibration and thresholds
@@ -571,6 +612,15 @@ class ThreatClassifier(BaseEstimator):
         names = np.asarray(self.labels_, dtype=object)
         return [list(names[row.astype(bool)]) for row in self.predict_indicator(X)]
 
+    def score(self, X: Iterable[str], y) -> float:
+        """Macro F1 of ``predict`` on labelled texts (label lists or a 0/1 DataFrame), over the
+        labels present or predicted — what :func:`threatclf.evaluate` reports. scikit-learn's
+        model selection uses it when no ``scoring`` is given (``GridSearchCV(clf, {"C": [1, 10]})``);
+        its threshold scorers (``"f1_macro"``) cannot read ``predict``'s label lists."""
+        from .evaluate import evaluate_quietly
+
+        return evaluate_quietly(self, X, y).macro_f1
+
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         check_is_fitted(self, "coef_")
         return feature_names(self.vectorizers_)
@@ -612,7 +662,9 @@ class ThreatClassifier(BaseEstimator):
         state.pop("_compiled", None)
         state.pop("oof_probabilities_", None)
         state.pop("_evidence_cache", None)
-        state.pop("_fitted_params", None)  # the stored settings are the fitted ones
+        if state.get("_fitted_params") is not None:  # what made the model travels with it (copies, saves)
+            state["_fitted_params"] = json.dumps(state["_fitted_params"], sort_keys=True)
+        state.pop("_oof_record", None)
         if "vectorizers_" in state:
             state["vectorizers_"] = [pack_vectorizer(v) for v in state["vectorizers_"]]
         for name in self.get_params(deep=False):  # numpy scalars in settings are stored as plain numbers
@@ -634,24 +686,23 @@ class ThreatClassifier(BaseEstimator):
         super().__setstate__(state)
         self._compiled = None
         self._evidence_cache = None
+        fitted = self.__dict__.pop("_fitted_params", None)
         try:
-            self._fitted_params = self.get_params(deep=False) if "labels_" in state else None
-        except AttributeError:  # a setting missing from the stored state: the loader says so
+            self._fitted_params = (json.loads(fitted) if isinstance(fitted, str) else
+                                   comparable_settings(self.get_params(deep=False)) if "labels_" in state else None)
+        except (AttributeError, ValueError):  # a setting missing from the stored state: the loader says so
             self._fitted_params = None
 
     def settings_changed_since_fit(self) -> list[str]:
-        """The settings changed (``set_params``) since the model was fitted or loaded: the
+        """The settings changed (``set_params``, or in place) since the model was fitted: the
         fitted parts still follow the old values, so saving such a model would misdescribe it.
-        ``n_jobs`` only says how to compute, so changing it is not a change of the model."""
+        ``n_jobs`` and ``engine`` only say how to compute (:data:`COMPUTE_SETTINGS`)."""
         fitted = getattr(self, "_fitted_params", None)
-        if fitted is None:
+        if not isinstance(fitted, dict):
             return []
-        def comparable(value):  # (1, 2) and [1, 2], 10 and 10.0 are the same setting
-            return json.loads(json.dumps(plain(value), default=repr))
-
-        now = self.get_params(deep=False)
+        now = comparable_settings(self.get_params(deep=False))
         return sorted(name for name, value in now.items()
-                      if name != "n_jobs" and comparable(value) != comparable(fitted.get(name, value)))
+                      if name not in COMPUTE_SETTINGS and value != fitted.get(name, value))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -73,8 +73,8 @@ def cmd_train(args) -> int:
     from .classifier import (SUSPECT_ROW_WARNINGS, TOO_FEW_POSITIVES, ThreatClassifier, text_hashes,
                              warn_about_suspect_rows)
     from .data import load_labelled, read_labelled
+    from .evaluate import evaluate
     from .labels import to_indicator
-    from .evaluate import evaluate, score_predictions
     from .persistence import check_model_destination
 
     given = {os.path.realpath(path) for path in args.data}
@@ -103,6 +103,17 @@ def cmd_train(args) -> int:
     except TypeError as exc:
         raise ThreatclfError(f"invalid model setting in {args.config or 'options'}: {exc}") from None
     model._validate_params()  # a bad setting fails before a large training set is read
+    definitions = None
+    if args.label_definitions:  # read now: a bad file fails before training, not after
+        try:
+            with open(args.label_definitions, encoding="utf-8") as handle:
+                definitions = json.load(handle)
+        except OSError as exc:
+            raise ThreatclfError(f"cannot read {args.label_definitions}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise ThreatclfError(f"{args.label_definitions}: not valid JSON ({exc})") from None
+        if not isinstance(definitions, dict) or not all(isinstance(v, str) for v in definitions.values()):
+            raise ThreatclfError(f"{args.label_definitions}: expected a JSON object of label: definition (text)")
     check_model_destination(args.output, overwrite=args.overwrite)  # and so does an output that cannot be written
     texts, labels, groups, tuning, places = [], [], [], [], []
     for path in args.data:
@@ -118,6 +129,9 @@ def cmd_train(args) -> int:
         dev_texts, dev_labels = load_labelled(args.dev, text_col=args.text_col, labels_col=args.labels_col,
                                               known_labels=known)
     positives = Counter(name for names in labels for name in names)
+    undefined = sorted(set(definitions or {}) - set(params.get("label_names") or positives))
+    if undefined:
+        raise ThreatclfError(f"{args.label_definitions} defines labels the training data does not have: {undefined}")
     few = {name: n for name, n in sorted(positives.items()) if n < FEW_POSITIVES}
     if few:
         small_data = [f"--{k.replace('_', '-')} {v}" for k, v in (("min_df", 1), ("cv", 3)) if model.get_params()[k] != v]
@@ -149,17 +163,15 @@ def cmd_train(args) -> int:
             warnings.filterwarnings("ignore", message=message)
         model.fit(texts, labels, groups=groups if args.group_col else None, tuning_rows=tune if args.tune_on else None)
     metrics = {}
-    if model.oof_probabilities_ is not None:
-        oof_proba = model.oof_probabilities_[tune]
-        oof = score_predictions(model._resolve_targets(labels)[1][tune], oof_proba >= model.thresholds_, oof_proba,
-                                model.labels_)
+    oof = model.out_of_fold_figures()
+    if oof is not None:  # the library's figures, described in the command line's terms
         scored = f"the rows of {', '.join(args.tune_on)}" if args.tune_on else "the training data"
         grouped = (f"rows of one {args.group_col} in one fold" if args.group_col else
                    "rows not grouped (--group-col): passages of one document may have helped score each other")
-        metrics["cross-validated"] = {**oof.to_dict(), "description": (
+        how = oof["description"].split("), ", 1)[1].split("; a held-out set")[0]
+        metrics["cross-validated"] = {**oof, "description": (
             f"{model.cv}-fold out-of-fold predictions on {scored} ({grouped}; copies of a text in one fold), "
-            "at thresholds chosen on these same predictions: optimistic, a held-out --dev file is the honest "
-            "figure.")}
+            f"{how}; a held-out --dev file is the honest figure.")}
     if args.dev:
         with warnings.catch_warnings():  # the table below carries its own WARNING line
             warnings.simplefilter("ignore", UserWarning)
@@ -172,6 +184,7 @@ def cmd_train(args) -> int:
         _say(args, result.to_table())
     model.set_params(n_jobs=None)  # --n-jobs is for this training run, not stored in the model
     path = model.save(args.output, format=args.format, metrics=metrics, overwrite=args.overwrite,
+                      label_definitions=definitions,
                       training_description=f"Trained with `threatclf train` on {', '.join(args.data)}"
                       + (f"; calibration and thresholds from the rows of {', '.join(args.tune_on)}." if args.tune_on
                          else "."))
@@ -186,9 +199,10 @@ def cmd_evaluate(args) -> int:
     model = _load(args)
     texts, labels = load_labelled(args.data, text_col=args.text_col, labels_col=args.labels_col,
                                   known_labels=model.labels_)
+    score_labels = [name.strip() for name in args.labels.split(",") if name.strip()] if args.labels else None
     with warnings.catch_warnings():  # said once below, in the output's own form
-        warnings.simplefilter("ignore", UserWarning)
-        result = evaluate(model, texts, labels)
+        warnings.filterwarnings("ignore", message=r".* texts were in the model's training data")
+        result = evaluate(model, texts, labels, score_labels=score_labels)
     print(result.to_json() if args.format == "json" else result.to_table())
     if result.seen_in_training_warning() and args.format == "json":  # the table carries its own WARNING line
         print(f"threatclf evaluate: warning: {result.seen_in_training_warning()}", file=sys.stderr)
@@ -198,7 +212,7 @@ def cmd_evaluate(args) -> int:
 def cmd_info(args) -> int:
     from .persistence import default_model_path, read_metadata, verify_model
 
-    if args.model_dir and args.model and args.model_dir != args.model:
+    if args.model_dir and args.model and os.path.realpath(args.model_dir) != os.path.realpath(args.model):
         raise ThreatclfError(f"two models given: {args.model_dir} and --model {args.model}")
     path = args.model_dir or args.model or default_model_path()
     metadata = read_metadata(path)
@@ -264,6 +278,8 @@ def _print_info(path, metadata: dict) -> None:
         lines.append(f"{split}: macro F1 {format_figure(figures['macro_f1'])}, micro F1 {format_figure(figures['micro_f1'])} ({per_label})")
         if seen_in_training_note(figures):
             lines.append(f"  WARNING: {seen_in_training_note(figures)}")
+        if isinstance(figures.get("description"), str):  # how the figures were made: what they can be trusted for
+            lines.append(f"  {figures['description']}")
     for line in lines:  # every value comes from the folder's metadata.json
         print(printable(line))
 
@@ -330,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", nargs="+", help="labelled JSONL, CSV or Parquet file(s)")
     p.add_argument("-o", "--output", required=True, help="model folder to write")
     p.add_argument("--dev", help="labelled file to evaluate on (figures go into the model card)")
+    p.add_argument("--label-definitions", metavar="JSON",
+                   help="a JSON object of label: definition, for the model card (your labels' meaning)")
     columns(p)
     p.add_argument("--group-col", help="column naming each row's source document (e.g. article id): rows of one "
                    "document stay in one cross-validation fold, so thresholds are not learned from leaked scores")
@@ -367,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     model_option(p)
     columns(p)
     p.add_argument("--format", choices=["table", "json"], default="table", help="table for people, json for programs")
+    p.add_argument("--labels", help="score only these labels, comma-separated (the ones the data annotates)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("info", help="show a model's labels, thresholds, data, metrics and versions")

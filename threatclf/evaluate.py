@@ -127,10 +127,30 @@ def reliability(Y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.Dat
     """Predicted probability against observed frequency, pooled over labels, in equal-width bins.
 
     A calibrated model has ``observed`` close to ``mean_predicted`` in every bin: of the
-    passages given 0.8, about 80 % carry the label.
+    passages given 0.8, about 80 % carry the label. ``Y_true`` is a 0/1 matrix shaped like
+    ``proba``, or label lists when ``proba`` is ``predict_proba``'s DataFrame (its columns name
+    the labels).
     """
-    y = np.asarray(Y_true, dtype=np.float64).ravel()
-    p = np.asarray(proba, dtype=np.float64).ravel()
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or not 1 <= bins <= 1000:
+        raise DataError(f"bins must be a whole number from 1 to 1000, got {bins!r}")
+    if isinstance(proba, pd.DataFrame) and not isinstance(Y_true, (np.ndarray, pd.DataFrame)):
+        Y_true = _indicator(list(Y_true), [str(c) for c in proba.columns])
+    elif isinstance(Y_true, pd.DataFrame):
+        Y_true = Y_true.to_numpy()
+    try:
+        y = np.asarray(Y_true, dtype=np.float64)
+        p = np.asarray(proba, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError("reliability takes a 0/1 matrix (or label lists with predict_proba's DataFrame) and a "
+                        "matrix of probabilities") from None
+    if y.shape != p.shape:
+        raise DataError(f"truth has shape {y.shape} but the probabilities {p.shape}: one row per text, one column "
+                        "per label in each")
+    if not np.isin(y, (0, 1)).all():
+        raise DataError("truth must hold only 0 and 1")
+    if not ((p >= 0) & (p <= 1)).all():
+        raise DataError("probabilities must lie between 0 and 1 (scores from decision_function are not)")
+    y, p = y.ravel(), p.ravel()
     which = np.minimum((p * bins).astype(int), bins - 1)
     frame = pd.DataFrame({"bin": which, "p": p, "y": y}).groupby("bin").agg(
         mean_predicted=("p", "mean"), observed=("y", "mean"), count=("y", "size"))
@@ -149,22 +169,39 @@ def _indicator(labels_data, label_names: Sequence[str]) -> np.ndarray:
     return to_indicator(labels_data, label_names)
 
 
-def evaluate(model, texts: Iterable[str], labels) -> Evaluation:
+def evaluate(model, texts: Iterable[str], labels, *, score_labels: Sequence[str] | None = None) -> Evaluation:
     """Score a fitted model on labelled texts.
 
     ``labels`` is a list of label-name lists (or a 0/1 DataFrame). A label the model does not
     know is an error; a model label absent from the data gets support 0, and if the model
-    predicts it nowhere either, undefined (NaN) figures left out of macro F1. Texts the model was
-    trained on are counted (``extra["seen_in_training"]``) and warned about: figures on them
-    are not held-out figures.
+    predicts it nowhere either, undefined (NaN) figures left out of macro F1 — if it does predict
+    it, F1 0, with a warning: data that does not annotate some of the model's labels should be
+    scored on the others only, ``score_labels=[...]``. Texts the model was trained on are counted
+    (``extra["seen_in_training"]``) and warned about: figures on them are not held-out figures.
     """
-    result = _evaluate(model, texts, labels)
+    result = _evaluate(model, texts, labels, score_labels)
     if result.seen_in_training_warning():
         warnings.warn(result.seen_in_training_warning(), UserWarning, stacklevel=2)
+    table = result.per_label
+    absent = [label for label in table.index if table.loc[label, "support"] == 0 and table.loc[label, "f1"] == 0]
+    if absent:
+        warnings.warn(f"labels {absent} have no example in these data but were predicted, so their F1 is 0 and "
+                      "lowers macro F1; if the data does not annotate them, score the others only "
+                      "(score_labels=[...], --labels on the command line)", UserWarning, stacklevel=2)
     return result
 
 
-def _evaluate(model, texts: Iterable[str], labels) -> Evaluation:
+def evaluate_quietly(model, texts: Iterable[str], labels) -> Evaluation:
+    """:func:`evaluate` without its warnings (texts seen in training are still counted in
+    ``extra["seen_in_training"]``): for model selection, which scores many folds."""
+    return _evaluate(model, texts, labels)
+
+
+def _evaluate(model, texts: Iterable[str], labels, score_labels: Sequence[str] | None = None) -> Evaluation:
+    if not hasattr(model, "labels_") or not hasattr(model, "thresholds_"):
+        raise TypeError(f"evaluate needs a fitted ThreatClassifier, got {type(model).__name__}"
+                        + (" (a Pipeline: pass its ThreatClassifier step, or evaluate its predictions with "
+                           "score_predictions)" if hasattr(model, "steps") else ""))
     texts = list(texts)
     Y_true = _indicator(labels, model.labels_)
     if len(texts) != len(Y_true):
@@ -172,9 +209,18 @@ def _evaluate(model, texts: Iterable[str], labels) -> Evaluation:
     if not texts:
         raise DataError("cannot evaluate on an empty data set")
     proba = model.predict_proba(texts).to_numpy()
-    Y_pred = (proba >= model.thresholds_).astype(np.int8)
-    result = score_predictions(Y_true, Y_pred, proba, model.labels_)
-    result.per_label["threshold"] = model.thresholds_
+    thresholds = np.asarray(model.thresholds_)
+    names = list(model.labels_)
+    if score_labels is not None:
+        wanted = [str(name) for name in score_labels]
+        unknown = [name for name in wanted if name not in names]
+        if unknown or not wanted or len(set(wanted)) < len(wanted):
+            raise DataError(f"score_labels must name some of the model's labels, each once: {names}; got {wanted}")
+        keep = [names.index(name) for name in wanted]
+        Y_true, proba, thresholds, names = Y_true[:, keep], proba[:, keep], thresholds[keep], wanted
+    Y_pred = (proba >= thresholds).astype(np.int8)
+    result = score_predictions(Y_true, Y_pred, proba, names)
+    result.per_label["threshold"] = thresholds
     seen = model.seen_in_training(texts) if hasattr(model, "seen_in_training") else None
     result.extra["seen_in_training"] = None if seen is None else int(seen.sum())
     return result
@@ -215,6 +261,7 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
     for fold, (train_idx, test_idx) in enumerate(splits):
         subset = (lambda idx: labels.iloc[idx]) if isinstance(labels, pd.DataFrame) else (lambda idx: [labels[i] for i in idx])
         fit_groups = {} if groups is None else {"groups": groups[train_idx]}
+        held_out = len(test_idx)
         if tuning_rows is not None:
             fit_groups["tuning_rows"] = tuning_rows[train_idx]
             test_idx = test_idx[tuning_rows[test_idx]]
@@ -223,7 +270,7 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
         try:
             model = clone(estimator).fit([texts[i] for i in train_idx], subset(train_idx), **fit_groups)
         except DataError as exc:
-            raise DataError(f"cross-validation fold {fold} (trained without {len(test_idx):,} of the texts): {exc}"
+            raise DataError(f"cross-validation fold {fold} (trained without {held_out:,} of the texts): {exc}"
                             + ("; use fewer folds, or label more" if "no positive example" in str(exc) else "")) from None
         result = _evaluate(model, [texts[i] for i in test_idx], subset(test_idx))  # repeated texts: the user's data
         rows.append({"fold": fold, "macro_f1": result.macro_f1, "micro_f1": result.micro_f1,

@@ -109,8 +109,13 @@ def indicator_from_frame(frame, labels: Sequence[str]) -> np.ndarray:
     if missing:
         raise DataError(f"indicator DataFrame has no column for labels {missing}")
     values = frame[list(labels)].astype(object).to_numpy()
-    if pd.isna(values).any() or not np.isin(values, (0, 1, True, False)).all():
-        raise DataError("indicator DataFrame must hold only 0/1 or True/False (no missing values)")
+    missing_value = pd.isna(values)
+    bad = missing_value | ~np.isin(np.where(missing_value, 0, values), (0, 1, True, False))
+    if bad.any():
+        row, column = np.argwhere(bad)[0]
+        raise DataError(f"indicator DataFrame must hold only 0/1 or True/False (no missing values): row "
+                        f"{frame.index[row]!r}, column {labels[column]!r} holds {values[row, column]!r}"
+                        f"{f' ({int(bad.sum())} such cells)' if bad.sum() > 1 else ''}")
     return values.astype(np.int8)
 
 

@@ -31,7 +31,9 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
         "",
         metadata.get("intended_use")
         or ("Tagging news passages (a headline with its lead, a paragraph, or up to ~130 words) with the "
-            + ("threat topics they report on" if set(labels) <= set(LABEL_DEFINITIONS) else
+            + ("threat topics they report on" if all(
+                metadata.get("label_definitions", {}).get(lab) == LABEL_DEFINITIONS.get(lab, "")
+                for lab in labels) else
                f"categories its trainer defined ({', '.join(labels)})")
             + ", to find and count such passages in large corpora. Labels are leads for a human reader, "
             "not findings: check the evidence before relying on one."),

@@ -34,9 +34,10 @@ from pathlib import Path
 import numpy as np
 import sklearn
 
+from .classifier import COMPUTE_SETTINGS
 from .exceptions import IncompatibleModelError, ModelFormatError, UntrustedModelError
 from .features import plain
-from .labels import LABEL_DEFINITIONS, label_name_problem
+from .labels import LABEL_DEFINITIONS
 from .thresholds import NEVER
 
 __all__ = [
@@ -129,16 +130,19 @@ def _jsonable(value):
 
 def save_model(model, path, *, format: str = "skops", name: str | None = None, metrics: dict | None = None,
                training_description: str | None = None, card_extra: str | None = None,
-               overwrite: bool = False) -> Path:
+               overwrite: bool = False, label_definitions: dict | None = None) -> Path:
     """Write ``model`` as a model folder at ``path`` and return the path.
 
     ``format="skops"`` (default) is safe to share; ``"joblib"`` is a pickle, which
     :func:`load_model` only opens with ``trust=True``. ``metrics`` maps a split name to an
-    :class:`~threatclf.evaluate.Evaluation` or its ``to_dict()``. A model loaded from a folder
+    :class:`~threatclf.evaluate.Evaluation` or its ``to_dict()``; a model just fitted with
+    out-of-fold scores also records them as "cross-validated" (unless given). A model loaded from a folder
     and saved again unchanged (same labels, thresholds, settings and training data) keeps that
     folder's name, metrics and training description unless new ones are given; ``card_extra``
-    is not kept. The folder appears complete or not at all: it is written beside ``path`` and
-    renamed into place.
+    is not kept. ``label_definitions`` maps labels to what they mean, for the card and
+    ``metadata.json`` (a label named like one of threatclf's codebook labels gets the codebook's
+    definition unless given one). The folder appears complete or not at all: it is written
+    beside ``path`` and renamed into place.
     """
     from sklearn.utils.validation import check_is_fitted
 
@@ -158,6 +162,13 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
         raise ValueError(f"format must be one of {sorted(WEIGHT_FILES)}, got {format!r}")
     path = check_model_destination(path, overwrite=overwrite)
     metrics = _check_metrics(metrics)
+    if label_definitions is not None:
+        if not isinstance(label_definitions, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in label_definitions.items()):
+            raise TypeError("label_definitions must map label names to definitions (strings)")
+        unknown = sorted(set(label_definitions) - set(model.labels_))
+        if unknown:
+            raise ValueError(f"label_definitions names labels the model does not have: {unknown}")
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     umask = os.umask(0)
@@ -177,6 +188,9 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
         kept = _record_of_unchanged_model(model, fingerprint)
         if metrics is None:
             metrics = kept.get("metrics")
+        oof = model.out_of_fold_figures() if hasattr(model, "out_of_fold_figures") else None
+        if oof is not None and "cross-validated" not in (metrics or {}):  # a fresh fit's own figures
+            metrics = {"cross-validated": oof, **(metrics or {})}
         name = name or kept.get("name")
         training_description = training_description or kept.get("training_data", {}).get("description")
         metadata = {
@@ -191,14 +205,25 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
             "weights_file": weights.name,
             "labels": list(model.labels_),
             "thresholds": {lab: float(t) for lab, t in zip(model.labels_, model.thresholds_)},
-            "label_definitions": {lab: LABEL_DEFINITIONS[lab] for lab in model.labels_ if lab in LABEL_DEFINITIONS},
+            "label_definitions": {lab: (label_definitions or {}).get(lab, LABEL_DEFINITIONS.get(lab))
+                                  for lab in model.labels_
+                                  if lab in (label_definitions or {}) or lab in LABEL_DEFINITIONS},
             "settings": _jsonable(model.get_params()),
             "n_features": int(model.coef_.shape[1]),
             "training_data": {**_jsonable(fingerprint), **({"description": training_description} if training_description else {})},
             "metrics": {k: _jsonable(v) for k, v in (metrics or {}).items()},
         }
         if format == "skops":  # said now, not first discovered by whoever loads the folder
-            untrusted = [t for t in _skops_types(weights) if t not in TRUSTED_TYPES]
+            try:
+                types = _skops_types(weights)
+            except ModelFormatError as exc:
+                if "MAX_INFLATED_BYTES" not in str(exc):
+                    raise
+                raise ModelFormatError(f"{path}: this model's weights take more than {MAX_INFLATED_BYTES:,} bytes in "
+                                       "memory, more than load_model accepts; use fewer features (features_per_label, "
+                                       "max_features), or raise threatclf.persistence.MAX_INFLATED_BYTES where it is "
+                                       "saved and loaded") from None
+            untrusted = [t for t in types if t not in TRUSTED_TYPES]
             if untrusted:
                 warnings.warn(f"{path} holds types outside threatclf's trusted list, {untrusted}: it will load only "
                               "with load_model(path, trust=[...those types...])", UserWarning, stacklevel=2)
@@ -286,7 +311,8 @@ def _record_of_unchanged_model(model, fingerprint: dict) -> dict:
     data = {k: v for k, v in (loaded.get("training_data") or {}).items() if k != "description"}
     unchanged = (loaded.get("labels") == list(model.labels_)
                  and isinstance(loaded.get("settings"), dict)
-                 and not _settings_differ(loaded["settings"], _jsonable(model.get_params()))
+                 and not [name for name in _settings_differ(loaded["settings"], _jsonable(model.get_params()))
+                          if name not in COMPUTE_SETTINGS]  # n_jobs=2 changes no figure
                  and loaded.get("n_features") == int(model.coef_.shape[1])
                  and data == _jsonable(fingerprint)
                  and isinstance(loaded.get("thresholds"), dict)
@@ -347,6 +373,15 @@ class Verification:
     untrusted: list[str]
     #: Files other than the weights whose digest no longer matches (e.g. an edited README.md).
     changed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the folder loads as it was saved: every type trusted, no file but the model
+        card changed (an edited card is noted, not fatal: the weights are checked apart)."""
+        return not self.untrusted and all(name == "README.md" for name in self.changed)
+
+    def __bool__(self) -> bool:  # `if verify_model(path):` must not pass an untrusted folder
+        return self.ok
 
 
 def _check_format_version(metadata: dict, path: Path) -> int:
@@ -528,9 +563,9 @@ def _check_consistent(model, metadata: dict, path: Path) -> None:
     labels = model.labels_
     if type(labels) is not list or not all(type(label) is str for label in labels):
         raise ModelFormatError(f"{path}: the stored labels are not a list of names")
-    for label in labels:
-        if label_name_problem(label):
-            raise ModelFormatError(printable(f"{path}: {label_name_problem(label)}"))
+    for label in labels:  # older releases allowed ',' and '|': only what would reach a terminal is refused
+        if not label.isprintable():
+            raise ModelFormatError(printable(f"{path}: label name {label!r} holds control characters"))
     for name in ("coef_", "intercept_", "calibration_", "thresholds_", "training_text_hashes_"):
         value = getattr(model, name, None)
         if value is None and name == "training_text_hashes_":

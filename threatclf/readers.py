@@ -379,17 +379,30 @@ class _JsonlSource(_Source):
         parse: a misspelt text or id field, or a field the output would overwrite, in all of them
         is refused now (each row would otherwise be rejected, or get a FILE:LINE id); a field that
         only some rows lack or have is a matter for those rows."""
+        if not os.path.isfile(self.path):  # a pipe can be read once only: its rows are checked as they come
+            return
         parsed: list[dict] = []
-        with _open_binary(self.path) as handle:
-            for raw in itertools.islice(handle, rows * 2):
-                try:
-                    obj = json.loads(raw.decode("utf-8-sig"))
-                except (ValueError, RecursionError):
-                    continue
-                if type(obj) is dict:
-                    parsed.append(obj)
-                    if len(parsed) == rows:
+        cap = self._line_cap or _LINE_BYTES_PER_CHAR * 1_000_000 + _LINE_BYTES_SLACK
+        try:
+            with _open_binary(self.path) as handle:
+                for _ in range(rows * 2):
+                    raw = handle.readline(cap)
+                    if not raw:
                         break
+                    if len(raw) == cap and not raw.endswith(b"\n"):  # over the cap: skipped, and rejected later
+                        while len(raw) == cap and not raw.endswith(b"\n"):
+                            raw = handle.readline(cap)
+                        continue
+                    try:
+                        obj = json.loads(raw.decode("utf-8-sig"))
+                    except (ValueError, RecursionError):
+                        continue
+                    if type(obj) is dict:
+                        parsed.append(obj)
+                        if len(parsed) == rows:
+                            break
+        except (*_GZIP_ERRORS, OSError):  # a damaged file: reading it says so, with its line
+            return
         if not parsed:
             return
         fields = sorted(set().union(*parsed))[:20]
@@ -656,9 +669,8 @@ class _CsvSource(_Source):
             if not build:
                 continue
             if len(row) != n_fields:
-                # the id as read, to trace the row, when its field comes before the text (where a stray
-                # comma or missing field usually is)
-                guess = row[id_at] if id_at is not None and id_at < min(len(row), text_at) else None
+                # the id as read, to trace the row, when it is the first field
+                guess = row[id_at] if id_at == 0 else None  # the first field: no stray comma before it
                 rejects.append(self._reject(
                     start, guess if guess and _is_valid_unicode(guess) else None,
                     f"CSV row has {len(row)} fields, header has {n_fields}"))

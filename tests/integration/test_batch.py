@@ -979,3 +979,36 @@ def test_txt_files_in_another_encoding(small_model, tmp_path):
     assert summary.rejected == 1
     threatclf.label_files(docs, tmp_path / "o2.jsonl", small_model, encoding="cp1252", keep_text=True, progress=False)
     assert read_output(tmp_path / "o2.jsonl")["a.txt"]["text"] == "Polic\u00eda: coca\u00efne seized \u2013 cartel"
+
+
+def test_a_truncated_gzip_input_is_a_data_error_naming_it(small_model, tmp_path):
+    import gzip
+
+    data = gzip.compress("".join(json.dumps({"id": f"r{i}", "text": f"Rain fell {i}."}) + "\n"
+                                 for i in range(200)).encode())
+    path = tmp_path / "in.jsonl.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match=r"in.jsonl.gz: compressed stream is truncated or corrupt after line \d+"):
+        threatclf.label_files(path, tmp_path / "out.jsonl", small_model, progress=False)
+
+
+def test_a_named_pipe_input_is_read_once(small_model, tmp_path):
+    # the up-front look at a JSONL file's first rows must not consume a pipe its writer fills once
+    import os
+    import threading
+
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes on this system")
+    pipe = tmp_path / "in.jsonl"
+    os.mkfifo(pipe)
+    rows = "".join(json.dumps({"id": f"r{i}", "text": "Rain fell."}) + "\n" for i in range(50))
+
+    def write():
+        with open(pipe, "w") as handle:
+            handle.write(rows)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    summary = threatclf.label_files(pipe, tmp_path / "out.jsonl", small_model, progress=False)
+    writer.join(5)
+    assert summary.labelled == 50

@@ -756,3 +756,27 @@ def test_label_reads_tab_separated_files_and_other_encodings(data_files, tmp_pat
                         "--csv-sep", "\\t", "--encoding", "latin-1", "--keep-text"], capsys)
     assert code == 0, err
     assert json.loads(out.read_text())["text"] == "Cartel smuggled coca\u00efne."
+
+
+def test_evaluate_scores_only_the_labels_asked_and_info_says_how_figures_were_made(data_files, tmp_path, capsys):
+    model = str(_small_model(data_files))
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text("".join(json.dumps({"text": t, "labels": l}) + "\n" for t, l in
+                           [("Militants bombed the market.", ["terrorism"]), ("Rain fell.", [])]))
+    code, out, _ = run(["evaluate", str(dev), "--model", model, "--labels", "terrorism", "--format", "json"], capsys)
+    assert code == 0 and list(json.loads(out)["labels"]) == ["terrorism"]
+    code, out, _ = run(["info", model], capsys)
+    assert code == 0 and "  3-fold out-of-fold predictions on the training data" in out
+
+
+def test_train_takes_label_definitions_and_checks_them_first(data_files, tmp_path, capsys):
+    definitions = tmp_path / "defs.json"
+    definitions.write_text(json.dumps({"corruption": "Bribes paid to our officials."}))
+    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m"), "--min-df", "1",
+                        "--cv", "3", "-q", "--label-definitions", str(definitions)], capsys)
+    assert code == 0, err
+    assert "Bribes paid to our officials." in (tmp_path / "m" / "README.md").read_text()
+    definitions.write_text(json.dumps({"fraud": "x"}))
+    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m2"), "-q",
+                        "--label-definitions", str(definitions)], capsys)
+    assert code == 2 and "defines labels the training data does not have: ['fraud']" in err

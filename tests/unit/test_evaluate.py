@@ -1,4 +1,5 @@
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -8,7 +9,8 @@ from sklearn.metrics import f1_score
 import threatclf
 from builders import tiny_corpus
 from threatclf import DataError
-from threatclf.evaluate import score_predictions
+from threatclf.evaluate import evaluate_quietly, score_predictions
+from threatclf.labels import to_indicator
 
 
 def test_score_predictions_per_label_and_averages():
@@ -233,3 +235,61 @@ def test_cross_validate_names_the_fold_a_rare_label_is_missing_from():
                                         r"has no positive example in the training set; use fewer folds"):
         threatclf.cross_validate(threatclf.ThreatClassifier(min_df=1, cv=3, calibrate=False, threshold=0.5),
                                  texts, labels, cv=3, groups=groups)
+
+
+def test_score_is_macro_f1_and_model_selection_can_use_it(small_model):
+    from sklearn.model_selection import GridSearchCV
+
+    texts, labels = tiny_corpus()
+    assert small_model.score(texts, labels) == pytest.approx(
+        evaluate_quietly(small_model, texts, labels).macro_f1)
+    search = GridSearchCV(threatclf.ThreatClassifier(min_df=1, cv=3, calibrate=False, threshold=0.5),
+                          {"C": [0.01, 10.0]}, cv=3).fit(texts, labels)
+    assert not np.isnan(search.cv_results_["mean_test_score"]).any()
+    assert search.best_params_ == {"C": search.cv_results_["params"][int(np.argmax(
+        search.cv_results_["mean_test_score"]))]["C"]}
+
+
+def test_scoring_only_the_labels_the_data_annotates(small_model):
+    import copy
+
+    texts = ["Militants bombed the market.", "The mayor took bribes.", "Rain fell on the city."]
+    labels = [["terrorism"], ["corruption"], []]
+    model = copy.deepcopy(small_model)
+    model.thresholds_[model.labels_.index("drug_trafficking")] = 0.0  # given to every text, annotated on none
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        everything = threatclf.evaluate(model, texts, labels)
+    assert everything.per_label.loc["drug_trafficking", "f1"] == 0  # counted in macro F1, and said:
+    assert any("'drug_trafficking'] have no example in these data but were predicted" in str(w.message)
+               for w in caught)
+    only = threatclf.evaluate(model, texts, labels, score_labels=["terrorism", "corruption"])
+    assert list(only.per_label.index) == ["terrorism", "corruption"]
+    assert only.macro_f1 == pytest.approx(everything.per_label.loc[["terrorism", "corruption"], "f1"].mean())
+    with pytest.raises(DataError, match="score_labels must name some of the model's labels"):
+        threatclf.evaluate(model, texts, labels, score_labels=["fraud"])
+
+
+def test_evaluate_says_what_it_needs_when_given_a_pipeline(small_model):
+    from sklearn.pipeline import Pipeline
+
+    with pytest.raises(TypeError, match="needs a fitted ThreatClassifier, got Pipeline .*pass its ThreatClassifier"):
+        threatclf.evaluate(Pipeline([("clf", small_model)]), ["Rain."], [[]])
+
+
+@pytest.mark.parametrize("truth, proba, bins, message", [
+    ([[1, 0]], [[0.5, 1.2]], 10, "between 0 and 1"),
+    ([[1, 0]], [[0.5, 0.2]], 0, "bins must be a whole number"),
+    ([[1, 0]], [[0.5, 0.2], [0.1, 0.1]], 10, "shape"),
+    ([[2, 0]], [[0.5, 0.2]], 10, "only 0 and 1"),
+])
+def test_reliability_checks_its_input(truth, proba, bins, message):
+    with pytest.raises(DataError, match=message):
+        threatclf.reliability(np.array(truth), np.array(proba), bins=bins)
+
+
+def test_reliability_takes_label_lists_with_predict_probas_frame(small_model):
+    texts, labels = tiny_corpus()
+    proba = small_model.predict_proba(texts)
+    expected = threatclf.reliability(to_indicator(labels, small_model.labels_), proba.to_numpy())
+    pd.testing.assert_frame_equal(threatclf.reliability(labels, proba), expected)

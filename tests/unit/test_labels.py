@@ -1,8 +1,9 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from threatclf import DEFAULT_LABELS, LABEL_DEFINITIONS, DataError
-from threatclf.labels import from_indicator, infer_labels, to_indicator
+from threatclf.labels import from_indicator, indicator_from_frame, infer_labels, to_indicator
 
 
 def test_taxonomy_has_five_labels_with_definitions():
@@ -43,3 +44,9 @@ def test_from_indicator_checks_shape():
 def test_from_indicator_takes_only_yes_or_no(matrix):
     with pytest.raises(ValueError, match="only 0/1"):
         from_indicator(np.array(matrix), ["a", "b"])
+
+
+def test_a_bad_indicator_cell_is_named_by_row_and_column():
+    frame = pd.DataFrame({"a": [0, 1, 2], "b": [0, None, 1]}, index=["x", "y", "z"])
+    with pytest.raises(DataError, match=r"row 'y', column 'b' holds nan \(2 such cells\)"):
+        indicator_from_frame(frame, ["a", "b"])

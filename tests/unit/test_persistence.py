@@ -1,3 +1,4 @@
+import copy
 import json
 import os
 import pickle
@@ -16,6 +17,8 @@ import threatclf
 from builders import tiny_corpus
 from threatclf import (IncompatibleModelError, ModelFormatError, ModelVersionWarning, ThreatClassifier,
                        UntrustedModelError)
+from threatclf.evaluate import score_predictions
+from threatclf.labels import to_indicator
 from threatclf.persistence import FORMAT_VERSION, _sha256
 
 PROBE = ["Militants bombed the market.", "The mayor took bribes.", "A sunny day at the beach.", ""]
@@ -662,7 +665,9 @@ def test_resaving_a_loaded_model_keeps_its_record_only_while_unchanged(small_mod
     # figures of another model must not be carried over: a refit on other data
     refit = threatclf.load_model(first).set_params(C=1.0).fit(texts[:-2], labels[:-2]).save(tmp_path / "refit")
     meta = json.loads((refit / "metadata.json").read_text())
-    assert meta["metrics"] == {} and meta["name"] == refit.name and "description" not in meta["training_data"]
+    assert meta["name"] == refit.name and "description" not in meta["training_data"]
+    assert list(meta["metrics"]) == ["cross-validated"]  # the new fit's own figures, not the old "dev"
+    assert meta["metrics"]["cross-validated"]["description"].startswith("3-fold out-of-fold predictions on the ")
     assert meta["settings"]["C"] == 1.0
 
 
@@ -677,10 +682,30 @@ def test_save_refuses_settings_changed_after_fitting_or_loading(small_model, tmp
         with pytest.raises(ValueError, match=re.escape(f"settings {sorted(changes)} were changed after fitting")):
             model.save(tmp_path / "changed")
         assert not (tmp_path / "changed").exists()
+        for copied in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):  # the snapshot travels along
+            assert copied.settings_changed_since_fit() == sorted(changes)
         model.set_params(**{name: small_model.get_params()[name] for name in changes})  # set back: saves
-        model.set_params(n_jobs=2)  # how to compute is not a change of the model
+        model.set_params(n_jobs=2, engine="reference")  # how to compute is not a change of the model
         assert model.settings_changed_since_fit() == []
-    assert threatclf.load_model(loaded.save(tmp_path / "again")).n_jobs == 2
+    again = threatclf.load_model(loaded.save(tmp_path / "again"))
+    assert again.n_jobs == 2 and again.settings_changed_since_fit() == []
+
+
+def test_save_refuses_a_setting_changed_in_place_after_fitting(small_model, tmp_path):
+    import copy
+
+    model = copy.deepcopy(small_model).set_params(word_ngram_range=[1, 2])
+    model = model.fit(*tiny_corpus())
+    model.word_ngram_range[1] = 3  # the vectorizer still counts 1-2-grams
+    with pytest.raises(ValueError, match=re.escape("settings ['word_ngram_range'] were changed after fitting")):
+        model.save(tmp_path / "m")
+
+
+def test_resaving_with_other_compute_settings_keeps_the_folder_record(small_model, tmp_path):
+    folder = small_model.save(tmp_path / "first", name="crime tagger", training_description="tiny corpus")
+    again = threatclf.load_model(folder).set_params(n_jobs=2).save(tmp_path / "again")
+    meta = json.loads((again / "metadata.json").read_text())
+    assert meta["name"] == "crime tagger" and meta["training_data"]["description"] == "tiny corpus"
 
 
 def test_a_stored_vectorizer_with_a_repeated_term_is_refused():
@@ -742,22 +767,26 @@ def test_a_folder_file_linking_outside_the_folder_is_refused(saved_small_model, 
         threatclf.verify_model(folder)
 
 
-def test_a_stored_label_name_with_control_characters_is_refused(saved_small_model, tmp_path):
-    # fit refuses such names; a hand-made folder must not bring one to a terminal through evaluate
+@pytest.mark.parametrize("name, loads", [("terrorism\r\x1b[2Kall good", False), ("arms, drugs | guns", True)])
+def test_a_stored_label_name_with_control_characters_is_refused(saved_small_model, tmp_path, name, loads):
+    # fit refuses such names; a hand-made folder must not bring one to a terminal through evaluate.
+    # Names older releases allowed (',' and '|' until 0.5) still load.
     folder = _copy(saved_small_model, tmp_path)
-    bad = "terrorism\r\x1b[2Kall good"
 
     def rename(schema):
         labels = _attribute_nodes(schema)["labels_"]["content"]
-        labels[0]["content"] = json.dumps(bad)  # skops stores a str as its JSON
+        labels[0]["content"] = json.dumps(name)  # skops stores a str as its JSON
 
     _edit_schema(folder, rename)
     meta = json.loads((folder / "metadata.json").read_text())
-    meta["labels"][0] = bad
-    meta["thresholds"] = {bad if k == "terrorism" else k: v for k, v in meta["thresholds"].items()}
+    meta["labels"][0] = name
+    meta["thresholds"] = {name if k == "terrorism" else k: v for k, v in meta["thresholds"].items()}
     (folder / "metadata.json").write_text(json.dumps(meta))
     _rewrite_digests(folder)
-    with pytest.raises(ModelFormatError, match=r"label name .*\\r\\x1b.* may not contain") as caught:
+    if loads:
+        assert threatclf.load_model(folder).labels_[0] == name
+        return
+    with pytest.raises(ModelFormatError, match=r"label name .*\\r\\x1b.* holds control characters") as caught:
         threatclf.load_model(folder)
     assert "\x1b" not in str(caught.value)
 
@@ -825,3 +854,44 @@ def test_model_card_and_info_warn_when_figures_include_training_texts(small_mode
     assert f"**Warning:** {note}." in (folder / "README.md").read_text()
     assert main(["info", "--model", str(folder)]) == 0
     assert f"WARNING: {note}" in capsys.readouterr().out
+
+
+def test_a_users_own_label_definitions_go_into_the_card(small_model, tmp_path):
+    mine = {"terrorism": "Attacks on our client's sites by any armed group."}
+    folder = small_model.save(tmp_path / "m", label_definitions=mine)
+    card = (folder / "README.md").read_text()
+    assert "| `terrorism` |" in card and mine["terrorism"] in card
+    assert "categories its trainer defined" in card  # not the codebook's "threat topics"
+    assert json.loads((folder / "metadata.json").read_text())["label_definitions"]["terrorism"] == mine["terrorism"]
+    with pytest.raises(ValueError, match=r"label_definitions names labels the model does not have: \['fraud'\]"):
+        small_model.save(tmp_path / "m2", label_definitions={"fraud": "x"})
+
+
+def test_a_fresh_fit_saved_from_python_records_its_out_of_fold_figures(tmp_path):
+    texts, labels = tiny_corpus()
+    model = ThreatClassifier(min_df=1, cv=3).fit(texts, labels, groups=[f"g{i // 2}" for i in range(len(texts))])
+    figures = json.loads((model.save(tmp_path / "m") / "metadata.json").read_text())["metrics"]["cross-validated"]
+    assert figures["description"].startswith(f"3-fold out-of-fold predictions on the {len(texts)} training rows "
+                                             "(rows of one group in one fold")
+    expected = score_predictions(to_indicator(labels, model.labels_), model.oof_probabilities_ >= model.thresholds_,
+                                 model.oof_probabilities_, model.labels_)
+    assert figures["macro_f1"] == pytest.approx(expected.macro_f1)
+    fixed = ThreatClassifier(min_df=1, cv=3, threshold=0.5).fit(texts, labels).out_of_fold_figures()
+    assert "at the thresholds set in the settings (calibration learned on these same predictions)" in \
+        fixed["description"] and "optimistic" not in fixed["description"]
+    assert threatclf.load_model(tmp_path / "m").out_of_fold_figures() is None  # a loaded model has none
+
+
+def test_a_verification_is_false_for_a_folder_that_would_not_load_as_saved(saved_small_model, tmp_path):
+    assert threatclf.verify_model(saved_small_model)
+    folder = _copy(saved_small_model, tmp_path)
+    (folder / "README.md").write_text("edited")
+    assert threatclf.verify_model(folder)  # an edited card is noted, not fatal
+    tainted = copy.copy(threatclf.load_model(saved_small_model))
+    tainted.training_fingerprint_ = {**tainted.training_fingerprint_, "smuggled": Fraction(1, 3)}
+    import skops.io as sio
+
+    sio.dump(tainted, folder / "model.skops")
+    _rewrite_digests(folder)
+    check = threatclf.verify_model(folder)
+    assert check.untrusted == ["fractions.Fraction"] and not check and not check.ok
