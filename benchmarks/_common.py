@@ -46,3 +46,20 @@ def peak_rss_of(command: list[str]) -> tuple[float, float, dict]:
     if result["code"] not in (0, 3):
         sys.exit(f"failed: {result['err']}")
     return result["wall"], result["peak"], json.loads(result["out"])
+
+
+def corpus_copies(corpus: Path, copies: int, folder: Path) -> list[Path]:
+    """``corpus`` as ``copies`` input files (threatclf refuses one file given twice): the corpus,
+    then hard links to it in ``folder`` where the file system allows them, else copies."""
+    import shutil
+
+    inputs = [corpus]
+    for k in range(1, copies):
+        again = folder / f"corpus-{k}{''.join(corpus.suffixes)}"
+        if not again.exists():
+            try:
+                os.link(corpus, again)
+            except OSError:
+                shutil.copyfile(corpus, again)
+        inputs.append(again)
+    return inputs

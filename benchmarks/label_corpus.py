@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import peak_rss_of, shared_folder  # noqa: E402
+from _common import corpus_copies, peak_rss_of, shared_folder  # noqa: E402
 
 
 def threatclf_command() -> list[str]:
@@ -90,8 +90,10 @@ def main(argv=None) -> int:
 
     print(f"3. peak RSS, corpus x1 and x{args.repeat}")
     rows = []
+    inputs = corpus_copies(corpus, args.repeat, work)
     for copies in (1, args.repeat):
-        wall, peak, summary = peak_rss_of(base + [str(corpus)] * copies + ["-o", str(work / f"x{copies}.jsonl")])
+        wall, peak, summary = peak_rss_of(base + [str(path) for path in inputs[:copies]]
+                                          + ["-o", str(work / f"x{copies}.jsonl")])
         (work / f"x{copies}.jsonl").unlink()
         rows.append((copies, wall, peak, summary))
         print(f"   x{copies:<3} {summary['rows_read']:,} articles, {summary['passages']:,} passages, "

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import fasttext_or_none, peak_rss_of, recipe_module, shared_folder  # noqa: E402
+from _common import corpus_copies, fasttext_or_none, peak_rss_of, recipe_module, shared_folder  # noqa: E402
 
 import threatclf  # noqa: E402
 from threatclf.labels import to_indicator  # noqa: E402
@@ -130,7 +130,7 @@ def table_label(shared: Path, big: int) -> None:
         for n_jobs in (1, 2):
             runs.append(("whole corpus", n_jobs, run_label([corpus], n_jobs, tmp)))
         if big:
-            runs.append((f"corpus x{big}", 2, run_label([corpus] * big, 2, tmp)))
+            runs.append((f"corpus x{big}", 2, run_label(corpus_copies(corpus, big, tmp), 2, tmp)))
     print("\n| input | processes | articles | passages | wall s | articles/s | passages/s | peak RSS MB* |")
     print("|---|---|---|---|---|---|---|---|")
     for name, n_jobs, s in runs:

@@ -437,7 +437,7 @@ class ThreatClassifier(BaseEstimator):
         rows = slice(None) if tune is None else tune
         proba = self.oof_probabilities_[rows]
         figures = score_predictions(record["Y"][rows], proba >= self.thresholds_, proba, self.labels_).to_dict()
-        scored = (f"the {len(proba):,} training rows named to tune them" if tune is not None
+        scored = (f"the {len(proba):,} training rows named to tune calibration and thresholds" if tune is not None
                   else f"the {len(proba):,} training rows")
         grouped = ("rows of one group in one fold" if record["grouped"] else
                    "rows not grouped: passages of one document may have helped score each other")
