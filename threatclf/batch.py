@@ -14,6 +14,7 @@ place only when complete. Every input row ends up labelled or in the rejects fil
 from __future__ import annotations
 
 import base64
+import codecs
 import hashlib
 import json
 import logging
@@ -744,8 +745,12 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     _thresholds(model, threshold)  # validate before any work
     options = LabelOptions(passages=passages, threshold=plain(threshold), top_terms=top_terms,  # numpy -> JSON
                            max_words=max_words, keep_text=keep_text)
+    try:  # "UTF-8" and "utf8" are "utf-8": a resume is not refused over how the name was typed
+        encoding_name = codecs.lookup(encoding).name
+    except (LookupError, TypeError):
+        encoding_name = encoding  # refused by check_inputs below
     reader_options = {"text_col": text_col, "id_col": id_col, "chunk_size": chunk_size, "max_text_chars": max_text_chars,
-                      "csv_sep": csv_sep, "encoding": encoding}
+                      "csv_sep": csv_sep, "encoding": encoding_name}
     # Everything that can be known up front fails before a file is written or a row labelled.
     check_inputs(paths, text_col=text_col, id_col=id_col, reserved=output_columns(model.labels_, passages),
                  csv_sep=csv_sep, encoding=encoding)

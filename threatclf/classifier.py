@@ -56,7 +56,8 @@ COMPUTE_SETTINGS = ("n_jobs", "engine")
 def comparable_settings(params: dict) -> dict:
     """Settings as JSON values, a copy: ``(1, 2)`` and ``[1, 2]``, ``10`` and ``10.0`` compare
     equal, and a setting changed in place later (``m.threshold["x"] = 0.9``) does not change it."""
-    return json.loads(json.dumps(plain(params), default=repr))
+    # an object (a RandomState) by its type: its repr holds a memory address, which a copy changes
+    return json.loads(json.dumps(plain(params), default=lambda value: f"<{type(value).__name__}>"))
 
 
 #: Below this many positive examples a label's learned threshold and figures are noise (fit warns).
@@ -419,8 +420,10 @@ class ThreatClassifier(BaseEstimator):
         self.training_text_hashes_ = hashes
         self._fitted_params = comparable_settings(self.get_params(deep=False))  # what made this model
         # what the out-of-fold figures need (not saved): the targets, which rows tuned, grouped or not
+        counted = tune if weights is None else tune & (weights > 0)  # a row of weight 0 is not there
         self._oof_record = None if oof_proba is None else {
-            "Y": Y, "tune": None if tuning_rows is None else tune, "grouped": groups is not None}
+            "Y": Y, "rows": counted, "tuned": tuning_rows is not None, "grouped": groups is not None,
+            "cv": self.cv, "learned": isinstance(self.threshold, str), "calibrate": bool(self.calibrate)}
         return self
 
     def out_of_fold_figures(self) -> dict | None:
@@ -433,19 +436,18 @@ class ThreatClassifier(BaseEstimator):
             return None
         from .evaluate import score_predictions
 
-        tune = record["tune"]
-        rows = slice(None) if tune is None else tune
+        rows = record["rows"]
         proba = self.oof_probabilities_[rows]
         figures = score_predictions(record["Y"][rows], proba >= self.thresholds_, proba, self.labels_).to_dict()
-        scored = (f"the {len(proba):,} training rows named to tune calibration and thresholds" if tune is not None
+        scored = (f"the {len(proba):,} training rows named to tune calibration and thresholds" if record["tuned"]
                   else f"the {len(proba):,} training rows")
         grouped = ("rows of one group in one fold" if record["grouped"] else
                    "rows not grouped: passages of one document may have helped score each other")
-        how = ("at thresholds chosen on these same predictions: optimistic" if isinstance(self.threshold, str) else
+        how = ("at thresholds chosen on these same predictions: optimistic" if record["learned"] else
                "at the thresholds set in the settings" + (" (calibration learned on these same predictions)"
-                                                          if self.calibrate else ""))
-        figures["description"] = (f"{self.cv}-fold out-of-fold predictions on {scored} ({grouped}; copies of a text "
-                                  f"in one fold), {how}; a held-out set is the honest figure.")
+                                                          if record["calibrate"] else ""))
+        figures["description"] = (f"{record['cv']}-fold out-of-fold predictions on {scored} ({grouped}; copies of a "
+                                  f"text in one fold), {how}; a held-out set is the honest figure.")
         return figures
 
     def _check_tuning_rows(self, tuning_rows, Y: np.ndarray, labels: Sequence[str], weights=None) -> np.ndarray:
@@ -614,12 +616,24 @@ class ThreatClassifier(BaseEstimator):
 
     def score(self, X: Iterable[str], y) -> float:
         """Macro F1 of ``predict`` on labelled texts (label lists or a 0/1 DataFrame), over the
-        labels present or predicted — what :func:`threatclf.evaluate` reports. scikit-learn's
-        model selection uses it when no ``scoring`` is given (``GridSearchCV(clf, {"C": [1, 10]})``);
-        its threshold scorers (``"f1_macro"``) cannot read ``predict``'s label lists."""
+        labels present or predicted — what :func:`threatclf.evaluate` reports. A label the model
+        never saw (a rare one absent from a cross-validation fold's training part) counts as
+        missed, F1 0; texts with no label present or predicted, all rightly, score 1.
+        scikit-learn's model selection uses it when no ``scoring`` is given
+        (``GridSearchCV(clf, {"C": [1, 10]})``); its threshold scorers (``"f1_macro"``) cannot
+        read ``predict``'s label lists."""
         from .evaluate import evaluate_quietly
 
-        return evaluate_quietly(self, X, y).macro_f1
+        check_is_fitted(self, "coef_")
+        unseen: set = set()
+        if not isinstance(y, (pd.DataFrame, np.ndarray)):
+            y = list(y)
+            if all(isinstance(names, (list, tuple)) for names in y):
+                known = set(self.labels_)
+                unseen = {name for names in y for name in names if name not in known}
+                y = [[name for name in names if name in known] for names in y]
+        f1 = evaluate_quietly(self, X, y).per_label["f1"].dropna().tolist() + [0.0] * len(unseen)
+        return float(np.mean(f1)) if f1 else 1.0
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         check_is_fitted(self, "coef_")

@@ -133,7 +133,11 @@ def reliability(Y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.Dat
     """
     if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or not 1 <= bins <= 1000:
         raise DataError(f"bins must be a whole number from 1 to 1000, got {bins!r}")
-    if isinstance(proba, pd.DataFrame) and not isinstance(Y_true, (np.ndarray, pd.DataFrame)):
+    if isinstance(proba, pd.DataFrame) and isinstance(Y_true, pd.DataFrame):
+        if set(map(str, Y_true.columns)) == set(map(str, proba.columns)):  # the same labels: line them up
+            Y_true = Y_true.rename(columns=str)[[str(c) for c in proba.columns]]
+        Y_true = Y_true.to_numpy()
+    elif isinstance(proba, pd.DataFrame) and not isinstance(Y_true, np.ndarray) and not _is_matrix(Y_true):
         Y_true = _indicator(list(Y_true), [str(c) for c in proba.columns])
     elif isinstance(Y_true, pd.DataFrame):
         Y_true = Y_true.to_numpy()
@@ -160,9 +164,17 @@ def reliability(Y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.Dat
     return frame
 
 
-def _indicator(labels_data, label_names: Sequence[str]) -> np.ndarray:
+def _is_matrix(values) -> bool:
+    """Whether ``values`` (not an array) is a nested list of numbers rather than label lists."""
+    try:
+        return np.asarray(values).dtype.kind in "biuf"
+    except (TypeError, ValueError):
+        return False
+
+
+def _indicator(labels_data, label_names: Sequence[str], known: Sequence[str] | None = None) -> np.ndarray:
     if isinstance(labels_data, pd.DataFrame):
-        unknown = [name for name in map(str, labels_data.columns) if name not in label_names]
+        unknown = [name for name in map(str, labels_data.columns) if name not in (known or label_names)]
         if unknown:
             raise DataError(f"indicator DataFrame has columns for labels the model does not know: {unknown}")
         return indicator_from_frame(labels_data, label_names)
@@ -198,26 +210,39 @@ def evaluate_quietly(model, texts: Iterable[str], labels) -> Evaluation:
 
 
 def _evaluate(model, texts: Iterable[str], labels, score_labels: Sequence[str] | None = None) -> Evaluation:
-    if not hasattr(model, "labels_") or not hasattr(model, "thresholds_"):
+    from sklearn.utils.validation import check_is_fitted
+
+    from .classifier import ThreatClassifier
+
+    if isinstance(model, ThreatClassifier):
+        check_is_fitted(model, "coef_")
+    elif not hasattr(model, "labels_") or not hasattr(model, "thresholds_"):
         raise TypeError(f"evaluate needs a fitted ThreatClassifier, got {type(model).__name__}"
                         + (" (a Pipeline: pass its ThreatClassifier step, or evaluate its predictions with "
                            "score_predictions)" if hasattr(model, "steps") else ""))
     texts = list(texts)
-    Y_true = _indicator(labels, model.labels_)
+    names = list(model.labels_)
+    if score_labels is not None:
+        wanted = [str(name) for name in score_labels]
+        unknown = [name for name in wanted if name not in names]
+        if unknown or not wanted or len(set(wanted)) < len(wanted):
+            raise DataError(f"the labels to score (score_labels=, --labels) must name some of the model's labels, "
+                            f"each once: {names}; got {wanted}")
+    if score_labels is not None and isinstance(labels, pd.DataFrame):  # columns for the scored labels suffice
+        Y_true = _indicator(labels, wanted, known=names)
+    else:
+        Y_true = _indicator(labels, names)
+        if score_labels is not None:
+            Y_true = Y_true[:, [names.index(name) for name in wanted]]
     if len(texts) != len(Y_true):
         raise DataError(f"got {len(texts)} texts but {len(Y_true)} label rows")
     if not texts:
         raise DataError("cannot evaluate on an empty data set")
     proba = model.predict_proba(texts).to_numpy()
     thresholds = np.asarray(model.thresholds_)
-    names = list(model.labels_)
     if score_labels is not None:
-        wanted = [str(name) for name in score_labels]
-        unknown = [name for name in wanted if name not in names]
-        if unknown or not wanted or len(set(wanted)) < len(wanted):
-            raise DataError(f"score_labels must name some of the model's labels, each once: {names}; got {wanted}")
         keep = [names.index(name) for name in wanted]
-        Y_true, proba, thresholds, names = Y_true[:, keep], proba[:, keep], thresholds[keep], wanted
+        proba, thresholds, names = proba[:, keep], thresholds[keep], wanted
     Y_pred = (proba >= thresholds).astype(np.int8)
     result = score_predictions(Y_true, Y_pred, proba, names)
     result.per_label["threshold"] = thresholds

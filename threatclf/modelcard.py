@@ -32,7 +32,7 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
         metadata.get("intended_use")
         or ("Tagging news passages (a headline with its lead, a paragraph, or up to ~130 words) with the "
             + ("threat topics they report on" if all(
-                metadata.get("label_definitions", {}).get(lab) == LABEL_DEFINITIONS.get(lab, "")
+                lab in LABEL_DEFINITIONS and metadata.get("label_definitions", {}).get(lab) == LABEL_DEFINITIONS[lab]
                 for lab in labels) else
                f"categories its trainer defined ({', '.join(labels)})")
             + ", to find and count such passages in large corpora. Labels are leads for a human reader, "
@@ -47,7 +47,7 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
         definition = metadata.get("label_definitions", {}).get(label) or LABEL_DEFINITIONS.get(label, "(user-defined)")
         threshold = metadata["thresholds"][label]
         shown = f"{threshold:.3f}" if threshold <= 1 else "never (not learned)"
-        lines.append(f"| `{label}` | {shown} | {definition} |")
+        lines.append(f"| `{label}` | {shown} | {_cell(definition)} |")
     training = metadata.get("training_data", {})
     lines += ["", "## Training data", ""]
     if training.get("description"):
@@ -129,6 +129,11 @@ def _probability_and_threshold_limits(settings: dict) -> list[str]:
         threshold = "- Thresholds were set by whoever trained the model (`threshold` in Settings), not learned"
     return [probability, threshold + "; a different balance of precision and recall needs other thresholds "
             "(`threshold=` in the labelling functions)."]
+
+
+def _cell(text: str) -> str:
+    """Text for one cell of a Markdown table: on one line, its "|" escaped."""
+    return " ".join(str(text).split()).replace("|", "\\|")
 
 
 def _json(value) -> str:

@@ -154,6 +154,10 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
         # the folder would record settings that did not make the model
         raise ValueError(f"label_names {list(names)} is not the fitted labels {list(model.labels_)}: it was changed "
                          "after fitting; refit, or set it back (set_params(label_names=None))")
+    seed = model.get_params().get("random_state")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise ValueError(f"random_state={type(seed).__name__} cannot be stored in a model folder (metadata.json holds "
+                         "settings as JSON, and loading builds no such object): fit with a whole-number random_state")
     changed = model.settings_changed_since_fit() if hasattr(model, "settings_changed_since_fit") else []
     if changed:
         raise ValueError(f"settings {changed} were changed after fitting: the folder would record settings that did "
@@ -164,8 +168,8 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
     metrics = _check_metrics(metrics)
     if label_definitions is not None:
         if not isinstance(label_definitions, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in label_definitions.items()):
-            raise TypeError("label_definitions must map label names to definitions (strings)")
+                isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in label_definitions.items()):
+            raise TypeError("label_definitions must map label names to definitions (non-empty strings)")
         unknown = sorted(set(label_definitions) - set(model.labels_))
         if unknown:
             raise ValueError(f"label_definitions names labels the model does not have: {unknown}")
@@ -188,6 +192,9 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
         kept = _record_of_unchanged_model(model, fingerprint)
         if metrics is None:
             metrics = kept.get("metrics")
+        if label_definitions is None and isinstance(kept.get("label_definitions"), dict):
+            label_definitions = {k: v for k, v in kept["label_definitions"].items()
+                                 if isinstance(v, str) and v.strip() and k in model.labels_}
         oof = model.out_of_fold_figures() if hasattr(model, "out_of_fold_figures") else None
         if oof is not None and "cross-validated" not in (metrics or {}):  # a fresh fit's own figures
             metrics = {"cross-validated": oof, **(metrics or {})}
@@ -376,8 +383,9 @@ class Verification:
 
     @property
     def ok(self) -> bool:
-        """Whether the folder loads as it was saved: every type trusted, no file but the model
-        card changed (an edited card is noted, not fatal: the weights are checked apart)."""
+        """Whether the folder loads as it was saved without trusting more: every type trusted, no
+        file but the model card changed (an edited card is noted, not fatal: the weights are
+        checked apart). Always false for a joblib folder, a pickle, which loads only with trust."""
         return not self.untrusted and all(name == "README.md" for name in self.changed)
 
     def __bool__(self) -> bool:  # `if verify_model(path):` must not pass an untrusted folder
@@ -500,7 +508,7 @@ def _skops_types(weights: Path, data: bytes | None = None) -> list[str]:
             for name in sorted(_unknown_attributes(state) if ours and isinstance(state, dict) else ()):
                 found.add(f"{schema.get('__module__')}.{schema.get('__class__')} (stored attribute "
                           f"{printable(name)!r} is not one of a ThreatClassifier's)")
-            for member, uses in Counter(arrays).items():
+            for member, uses in Counter(m if isinstance(m, str) else repr(m) for m in arrays).items():
                 try:
                     with archive.open(member) as stream:  # the header only: the dtype is all that is checked
                         plain_array = _plain_npy(stream.read(1 << 16))
@@ -563,9 +571,10 @@ def _check_consistent(model, metadata: dict, path: Path) -> None:
     labels = model.labels_
     if type(labels) is not list or not all(type(label) is str for label in labels):
         raise ModelFormatError(f"{path}: the stored labels are not a list of names")
-    for label in labels:  # older releases allowed ',' and '|': only what would reach a terminal is refused
-        if not label.isprintable():
-            raise ModelFormatError(printable(f"{path}: label name {label!r} holds control characters"))
+    for label in labels:  # what every release refused; 0.1-0.4 allowed ',' and '|', which fit now refuses
+        if not label.isprintable() or ";" in label or not label.strip() or label != label.strip():
+            raise ModelFormatError(printable(f"{path}: label name {label!r} is not one threatclf writes (control "
+                                             "characters, ';', or white space around it)"))
     for name in ("coef_", "intercept_", "calibration_", "thresholds_", "training_text_hashes_"):
         value = getattr(model, name, None)
         if value is None and name == "training_text_hashes_":

@@ -580,7 +580,7 @@ class _CsvSource(_Source):
         try:
             with _csv_field_limit(self.max_text_chars):
                 header = next(reader, None)
-        except (csv.Error, *_GZIP_ERRORS) as exc:
+        except (csv.Error, UnicodeDecodeError, *_GZIP_ERRORS) as exc:
             text.close()
             raise DataError(f"{self.source}: cannot read the CSV header: {exc}") from exc
         if header is None or not header:
@@ -659,6 +659,11 @@ class _CsvSource(_Source):
                 raise DataError(
                     f"{self.source}: compressed stream is truncated or corrupt after line "
                     f"{self._record_end} ({exc}); the rest of the file cannot be read"
+                ) from exc
+            except UnicodeDecodeError as exc:  # an encoding whose bad bytes cannot be set aside (UTF-16)
+                raise DataError(
+                    f"{self.source}: bytes that are not {self.encoding} after line {self._record_end} "
+                    f"({exc.reason}); the rest of the file cannot be read"
                 ) from exc
             if row is None:
                 break
@@ -980,9 +985,11 @@ def check_csv_options(csv_sep: str, encoding: str) -> None:
     if not isinstance(csv_sep, str) or len(csv_sep) != 1 or csv_sep in "\"\r\n":
         raise DataError(f"csv_sep must be one character (not a quote or a line end), got {csv_sep!r}")
     try:
-        codecs.lookup(encoding)
+        text_encoding = getattr(codecs.lookup(encoding), "_is_text_encoding", True)
     except (LookupError, TypeError):
         raise DataError(f"unknown encoding {encoding!r} (e.g. utf-8, cp1252, latin-1)") from None
+    if not text_encoding:  # rot13, base64, hex: codecs, but not of text
+        raise DataError(f"{encoding!r} is not a text encoding (e.g. utf-8, cp1252, latin-1)")
 
 
 def check_inputs(inputs, *, text_col: str = "text", id_col: str = "id", reserved: Sequence[str] = (),

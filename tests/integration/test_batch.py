@@ -1012,3 +1012,16 @@ def test_a_named_pipe_input_is_read_once(small_model, tmp_path):
     summary = threatclf.label_files(pipe, tmp_path / "out.jsonl", small_model, progress=False)
     writer.join(5)
     assert summary.labelled == 50
+
+
+def test_encodings_that_are_not_text_or_break_mid_file_are_named(small_model, tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text("id,text\na,Rain.\n")
+    with pytest.raises(DataError, match="'rot13' is not a text encoding"):
+        threatclf.label_files(path, tmp_path / "o1.jsonl", small_model, encoding="rot13", progress=False)
+    rows = "id,text\n" + "".join(f"r{i},Rain fell {i}.\n" for i in range(2000))
+    data = rows.encode("utf-16")
+    broken = data[:-1000] + b"\x00\xdc" + data[-998:]  # a lone low surrogate near the end: UTF-16 cannot set it aside
+    path.write_bytes(broken)
+    with pytest.raises(DataError, match=r"in.csv: bytes that are not utf-16 after line \d+"):
+        threatclf.label_files(path, tmp_path / "o2.jsonl", small_model, encoding="utf-16", progress=False)

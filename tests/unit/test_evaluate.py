@@ -266,7 +266,7 @@ def test_scoring_only_the_labels_the_data_annotates(small_model):
     only = threatclf.evaluate(model, texts, labels, score_labels=["terrorism", "corruption"])
     assert list(only.per_label.index) == ["terrorism", "corruption"]
     assert only.macro_f1 == pytest.approx(everything.per_label.loc[["terrorism", "corruption"], "f1"].mean())
-    with pytest.raises(DataError, match="score_labels must name some of the model's labels"):
+    with pytest.raises(DataError, match=r"the labels to score \(score_labels=, --labels\) must name some of the model's"):
         threatclf.evaluate(model, texts, labels, score_labels=["fraud"])
 
 
@@ -293,3 +293,34 @@ def test_reliability_takes_label_lists_with_predict_probas_frame(small_model):
     proba = small_model.predict_proba(texts)
     expected = threatclf.reliability(to_indicator(labels, small_model.labels_), proba.to_numpy())
     pd.testing.assert_frame_equal(threatclf.reliability(labels, proba), expected)
+
+
+def test_score_counts_a_label_the_model_never_saw_as_missed_and_empty_agreement_as_perfect(small_model):
+    texts, labels = tiny_corpus()
+    known = small_model.score(texts, labels)
+    with_unseen = small_model.score(texts, [labels[0] + ["piracy"]] + labels[1:])
+    scored = evaluate_quietly(small_model, texts, labels).per_label["f1"].dropna()
+    assert known == pytest.approx(scored.mean()) and known > 0
+    assert with_unseen == pytest.approx(scored.sum() / (len(scored) + 1)) and with_unseen < known
+    import copy
+
+    silent = copy.deepcopy(small_model)
+    silent.thresholds_[:] = 1.0 + 1e-9  # predicts nothing
+    assert silent.score(["Rain fell."], [[]]) == 1.0
+
+
+def test_score_labels_with_a_frame_holding_only_those_columns(small_model):
+    texts = ["Militants bombed the market.", "Rain fell."]
+    frame = pd.DataFrame({"terrorism": [1, 0]})
+    from_frame = threatclf.evaluate(small_model, texts, frame, score_labels=["terrorism"])
+    from_lists = threatclf.evaluate(small_model, texts, [["terrorism"], []], score_labels=["terrorism"])
+    assert from_frame.macro_f1 == from_lists.macro_f1 and list(from_frame.per_label.index) == ["terrorism"]
+
+
+def test_reliability_lines_up_frame_columns_and_takes_nested_lists(small_model):
+    texts, labels = tiny_corpus()
+    proba = small_model.predict_proba(texts)
+    truth = pd.DataFrame(to_indicator(labels, small_model.labels_), columns=small_model.labels_)
+    expected = threatclf.reliability(truth.to_numpy(), proba.to_numpy())
+    pd.testing.assert_frame_equal(threatclf.reliability(truth[truth.columns[::-1]], proba), expected)
+    pd.testing.assert_frame_equal(threatclf.reliability(truth.to_numpy().tolist(), proba), expected)

@@ -767,7 +767,8 @@ def test_a_folder_file_linking_outside_the_folder_is_refused(saved_small_model, 
         threatclf.verify_model(folder)
 
 
-@pytest.mark.parametrize("name, loads", [("terrorism\r\x1b[2Kall good", False), ("arms, drugs | guns", True)])
+@pytest.mark.parametrize("name, loads", [("terrorism\r\x1b[2Kall good", False), ("arms;drugs", False),
+                                         (" padded", False), ("arms, drugs | guns", True)])
 def test_a_stored_label_name_with_control_characters_is_refused(saved_small_model, tmp_path, name, loads):
     # fit refuses such names; a hand-made folder must not bring one to a terminal through evaluate.
     # Names older releases allowed (',' and '|' until 0.5) still load.
@@ -786,7 +787,7 @@ def test_a_stored_label_name_with_control_characters_is_refused(saved_small_mode
     if loads:
         assert threatclf.load_model(folder).labels_[0] == name
         return
-    with pytest.raises(ModelFormatError, match=r"label name .*\\r\\x1b.* holds control characters") as caught:
+    with pytest.raises(ModelFormatError, match=r"label name .*\\r\\x1b.* is not one threatclf writes") as caught:
         threatclf.load_model(folder)
     assert "\x1b" not in str(caught.value)
 
@@ -895,3 +896,32 @@ def test_a_verification_is_false_for_a_folder_that_would_not_load_as_saved(saved
     _rewrite_digests(folder)
     check = threatclf.verify_model(folder)
     assert check.untrusted == ["fractions.Fraction"] and not check and not check.ok
+
+
+def test_label_definitions_are_kept_on_resave_and_fit_the_cards_table(small_model, tmp_path):
+    mine = {"corruption": "Bribery. | Also:\nembezzlement"}
+    first = small_model.save(tmp_path / "first", label_definitions=mine)
+    row = next(line for line in (first / "README.md").read_text().splitlines() if line.startswith("| `corruption`"))
+    assert row.endswith("| Bribery. \\| Also: embezzlement |") and len(re.split(r"(?<!\\)\|", row)) == 5
+    again = threatclf.load_model(first).save(tmp_path / "again")
+    assert json.loads((again / "metadata.json").read_text())["label_definitions"]["corruption"] == mine["corruption"]
+    with pytest.raises(TypeError, match="non-empty strings"):
+        small_model.save(tmp_path / "empty", label_definitions={"corruption": " "})
+
+
+def test_out_of_fold_figures_describe_the_fit_not_later_settings(tmp_path):
+    texts, labels = tiny_corpus()
+    weights = np.r_[np.zeros(4), np.ones(len(texts) - 4)]
+    model = ThreatClassifier(min_df=1, cv=3, threshold=0.5).fit(texts, labels, sample_weight=weights)
+    model.set_params(cv=5, threshold="f1")
+    figures = model.out_of_fold_figures()
+    assert figures["description"].startswith(f"3-fold out-of-fold predictions on the {len(texts) - 4} training rows")
+    assert "at the thresholds set in the settings" in figures["description"] and figures["n_samples"] == len(texts) - 4
+
+
+def test_a_model_with_a_random_state_object_says_why_it_cannot_be_saved(tmp_path):
+    texts, labels = tiny_corpus()
+    model = ThreatClassifier(min_df=1, cv=3, random_state=np.random.RandomState(0)).fit(texts, labels)
+    assert copy.deepcopy(model).settings_changed_since_fit() == []  # its repr differs in a copy: not a change
+    with pytest.raises(ValueError, match="random_state=RandomState cannot be stored in a model folder"):
+        model.save(tmp_path / "m")
