@@ -57,6 +57,11 @@ def _thresholds_given(values: list | None):
     return merged
 
 
+def _csv_options(args) -> dict:
+    """``--csv-sep`` (``tab`` or ``\\t`` for a tab, which is awkward to type) and ``--encoding``."""
+    return {"csv_sep": "\t" if args.csv_sep in ("\\t", "tab") else args.csv_sep, "encoding": args.encoding}
+
+
 def _trust(args) -> bool:
     return bool(getattr(args, "trust", False))
 
@@ -106,19 +111,23 @@ def cmd_train(args) -> int:
     definitions = None
     if args.label_definitions:  # read now: a bad file fails before training, not after
         try:
-            with open(args.label_definitions, encoding="utf-8") as handle:
+            with open(args.label_definitions, encoding="utf-8-sig") as handle:  # Notepad writes a BOM
                 definitions = json.load(handle)
         except OSError as exc:
             raise ThreatclfError(f"cannot read {args.label_definitions}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ThreatclfError(f"{args.label_definitions}: not UTF-8 text; save it as UTF-8") from None
         except ValueError as exc:
             raise ThreatclfError(f"{args.label_definitions}: not valid JSON ({exc})") from None
-        if not isinstance(definitions, dict) or not all(isinstance(v, str) for v in definitions.values()):
-            raise ThreatclfError(f"{args.label_definitions}: expected a JSON object of label: definition (text)")
+        if not isinstance(definitions, dict) or not all(isinstance(v, str) and v.strip() for v in definitions.values()):
+            raise ThreatclfError(f"{args.label_definitions}: expected a JSON object of label: definition (non-empty "
+                                 "text)")
     check_model_destination(args.output, overwrite=args.overwrite)  # and so does an output that cannot be written
     texts, labels, groups, tuning, places = [], [], [], [], []
     for path in args.data:
         t, y, g, where = read_labelled(path, text_col=args.text_col, labels_col=args.labels_col,
-                                       group_col=args.group_col, known_labels=params.get("label_names"))
+                                       group_col=args.group_col, known_labels=params.get("label_names"),
+                                       **_csv_options(args))
         texts += t
         labels += y
         groups += g or []
@@ -127,7 +136,7 @@ def cmd_train(args) -> int:
     if args.dev:  # read before the fit: a bad dev file fails in seconds, not after training
         known = params.get("label_names") or sorted({name for names in labels for name in names})
         dev_texts, dev_labels = load_labelled(args.dev, text_col=args.text_col, labels_col=args.labels_col,
-                                              known_labels=known)
+                                              known_labels=known, **_csv_options(args))
     positives = Counter(name for names in labels for name in names)
     undefined = sorted(set(definitions or {}) - set(params.get("label_names") or positives))
     if undefined:
@@ -198,8 +207,12 @@ def cmd_evaluate(args) -> int:
 
     model = _load(args)
     texts, labels = load_labelled(args.data, text_col=args.text_col, labels_col=args.labels_col,
-                                  known_labels=model.labels_)
-    score_labels = [name.strip() for name in args.labels.split(",") if name.strip()] if args.labels else None
+                                  known_labels=model.labels_, **_csv_options(args))
+    score_labels = None
+    if args.labels is not None:  # --labels a,b --labels c: all of them; an empty value is a mistake
+        score_labels = [name.strip() for value in args.labels for name in value.split(",") if name.strip()]
+        if not score_labels:
+            raise ThreatclfError("--labels names no label")
     with warnings.catch_warnings():  # said once below, in the output's own form
         warnings.filterwarnings("ignore", message=r".* texts were in the model's training data")
         result = evaluate(model, texts, labels, score_labels=score_labels)
@@ -311,8 +324,7 @@ def cmd_label(args) -> int:
             threshold=_thresholds_given(args.threshold), top_terms=args.top_terms, keep_text=args.keep_text,
             chunk_size=args.chunk_size, max_text_chars=args.max_text_chars, n_jobs=args.n_jobs, resume=args.resume,
             restart=args.restart, overwrite=args.overwrite, rejects=args.rejects,
-            csv_sep="\t" if args.csv_sep in ("\\t", "tab") else args.csv_sep,  # a tab is awkward to type
-            encoding=args.encoding, progress=False if args.quiet else None,
+            **_csv_options(args), progress=False if args.quiet else None,
         )
     if args.summary_json:
         print(json.dumps(summary.to_dict(), indent=2))
@@ -338,6 +350,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     def columns(p, labels=True):
         p.add_argument("--text-col", default="text", help="column/field holding the text (default: text)")
+        p.add_argument("--csv-sep", default=",", help="separator of CSV inputs (default: ','; e.g. ';' for some Excel "
+                       "exports, tab or \\t for tab-separated files)")
+        p.add_argument("--encoding", default="utf-8", help="encoding of CSV and .txt inputs (default: utf-8; e.g. "
+                       "cp1252 for Windows and Excel exports, utf-16 for Excel's Unicode text); JSONL and Parquet "
+                       "are always UTF-8")
         if labels:
             p.add_argument("--labels-col", default="labels",
                            help="column holding the labels: a list, or 'a;b' in CSV (default: labels)")
@@ -385,7 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     model_option(p)
     columns(p)
     p.add_argument("--format", choices=["table", "json"], default="table", help="table for people, json for programs")
-    p.add_argument("--labels", help="score only these labels, comma-separated (the ones the data annotates)")
+    p.add_argument("--labels", action="append",
+                   help="score only these labels, comma-separated (the ones the data annotates; may be repeated)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("info", help="show a model's labels, thresholds, data, metrics and versions")
@@ -409,10 +427,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override thresholds: 0.5, or label=0.6,label=0.3 (may be repeated for other labels)")
     p.add_argument("--top-terms", type=int, default=5, help="evidence terms per label (default: 5; 0 for none)")
     p.add_argument("--keep-text", action="store_true", help="copy the text into the output")
-    p.add_argument("--csv-sep", default=",", help="separator of CSV inputs (default: ','; e.g. ';' for some Excel "
-                   "exports, tab or \\t for tab-separated files)")
-    p.add_argument("--encoding", default="utf-8", help="encoding of CSV and .txt inputs (default: utf-8; e.g. cp1252 "
-                   "for Windows and Excel exports); JSONL and Parquet are always UTF-8")
     p.add_argument("--n-jobs", "-j", type=int, default=1, help="worker processes (default: 1; -1 = all cores)")
     p.add_argument("--chunk-size", type=int, default=2000, help="rows per chunk, the unit of resuming (default: 2000)")
     p.add_argument("--max-text-chars", type=int, default=1_000_000,

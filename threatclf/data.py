@@ -46,45 +46,48 @@ def _parse_labels(value, source: str, row: int) -> list[str]:
     return list(value)
 
 
-def _has_no_rows(path, text_col: str) -> bool:
+def _has_no_rows(path, text_col: str, **csv_options) -> bool:
     from .readers import iter_batches
 
     try:
-        return sum(b.rows_read for b in iter_batches([path], text_col=text_col)) == 0
+        return sum(b.rows_read for b in iter_batches([path], text_col=text_col, **csv_options)) == 0
     except DataError:
         return False
 
 
 def load_labelled(path, *, text_col: str = "text", labels_col: str = "labels",
-                  known_labels=None) -> tuple[list[str], list[list[str]]]:
+                  known_labels=None, csv_sep: str = ",", encoding: str = "utf-8") -> tuple[list[str], list[list[str]]]:
     """Texts and label lists from a JSONL, CSV or Parquet file; any bad row is an error.
 
     ``known_labels`` (e.g. a model's labels when evaluating it): a label outside them is an
-    error naming the file and row.
+    error naming the file and row. ``csv_sep`` and ``encoding`` as for :func:`threatclf.label_files`.
     """
-    texts, labels, _, _ = read_labelled(path, text_col=text_col, labels_col=labels_col, known_labels=known_labels)
+    texts, labels, _, _ = read_labelled(path, text_col=text_col, labels_col=labels_col, known_labels=known_labels,
+                                        csv_sep=csv_sep, encoding=encoding)
     return texts, labels
 
 
 def load_labelled_groups(path, *, group_col: str, text_col: str = "text", labels_col: str = "labels",
-                         known_labels=None) -> tuple[list[str], list[list[str]], list[str]]:
+                         known_labels=None, csv_sep: str = ",",
+                         encoding: str = "utf-8") -> tuple[list[str], list[list[str]], list[str]]:
     """As :func:`load_labelled`, plus each row's value of ``group_col`` (e.g. its article id),
     read in the same pass; a row without one is an error naming file and line."""
     return read_labelled(path, text_col=text_col, labels_col=labels_col, group_col=group_col,
-                         known_labels=known_labels)[:3]
+                         known_labels=known_labels, csv_sep=csv_sep, encoding=encoding)[:3]
 
 
 def read_labelled(path, *, text_col: str = "text", labels_col: str = "labels", group_col: str | None = None,
-                  known_labels=None) -> tuple[list[str], list[list[str]], list[str] | None, list[str]]:
+                  known_labels=None, csv_sep: str = ",",
+                  encoding: str = "utf-8") -> tuple[list[str], list[list[str]], list[str] | None, list[str]]:
     """Texts, label lists, groups (None without ``group_col``) and where each row is in the file
     (``"train.csv, line 5"``; a Parquet record is ``"data.parquet, row 5"``), so later checks can name it."""
     from .readers import read_records
 
     try:
         frame = read_records(path, text_col=text_col, columns=[labels_col] + ([group_col] if group_col else []),
-                             strict=True)
+                             strict=True, csv_sep=csv_sep, encoding=encoding)
     except DataError:
-        if Path(path).is_file() and _has_no_rows(path, text_col):
+        if Path(path).is_file() and _has_no_rows(path, text_col, csv_sep=csv_sep, encoding=encoding):
             raise DataError(f"{path} has no rows: cannot use an empty data set") from None
         raise
     # a CSV or JSONL record is named by its line in the file (a CSV header is line 1), a Parquet one by its row

@@ -152,6 +152,8 @@ def reliability(Y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.Dat
                         "per label in each")
     if not np.isin(y, (0, 1)).all():
         raise DataError("truth must hold only 0 and 1")
+    if np.isnan(p).any():
+        raise DataError("probabilities are missing (NaN) for some texts")
     if not ((p >= 0) & (p <= 1)).all():
         raise DataError("probabilities must lie between 0 and 1 (scores from decision_function are not)")
     y, p = y.ravel(), p.ravel()
@@ -223,7 +225,7 @@ def _evaluate(model, texts: Iterable[str], labels, score_labels: Sequence[str] |
     texts = list(texts)
     names = list(model.labels_)
     if score_labels is not None:
-        wanted = [str(name) for name in score_labels]
+        wanted = [score_labels] if isinstance(score_labels, str) else [str(name) for name in score_labels]
         unknown = [name for name in wanted if name not in names]
         if unknown or not wanted or len(set(wanted)) < len(wanted):
             raise DataError(f"the labels to score (score_labels=, --labels) must name some of the model's labels, "

@@ -43,8 +43,11 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
         "| label | threshold | definition |",
         "|---|---|---|",
     ]
+    own_labels = not set(labels) <= set(LABEL_DEFINITIONS)
     for label in labels:
         definition = metadata.get("label_definitions", {}).get(label) or LABEL_DEFINITIONS.get(label, "(user-defined)")
+        if own_labels and definition == LABEL_DEFINITIONS.get(label):  # beside a user's labels, say whose it is
+            definition += " (threatclf's codebook definition)"
         threshold = metadata["thresholds"][label]
         shown = f"{threshold:.3f}" if threshold <= 1 else "never (not learned)"
         lines.append(f"| `{label}` | {shown} | {_cell(definition)} |")

@@ -306,6 +306,13 @@ def _check_metrics(metrics) -> dict:
                             f"or its to_dict(), got {type(figures).__name__}"
                             + ("; a cross_validate() table is not one: evaluate a held-out set, or give its "
                                "mean in training_description" if hasattr(figures, "columns") else ""))
+        if not figures.get("description"):  # say what they are, as threatclf train does
+            n = figures.get("n_samples")
+            seen = figures.get("seen_in_training") or 0
+            figures = {**figures, "description": (
+                f"{n:,} texts scored with threatclf.evaluate" if isinstance(n, int) else "Scored with threatclf.evaluate")
+                + (f"; {seen:,} of them were in the training data, so these figures are optimistic." if seen else
+                   "; none of them in the training data.")}
         checked[split] = figures
     return checked
 

@@ -33,6 +33,7 @@ import math
 import os
 import re
 import sys
+import warnings
 import zlib
 from collections import Counter
 from contextlib import contextmanager
@@ -123,6 +124,18 @@ NOT_UTF8 = "undecodable bytes (not UTF-8: re-save the file as UTF-8, e.g. iconv 
 #: programs often save Windows-1252.
 NOT_UTF8_TEXT = ("undecodable bytes (not UTF-8; a file saved by Excel or Windows is often Windows-1252: "
                  "pass --encoding cp1252 (encoding='cp1252'))")
+
+
+def _encoding_hint(path) -> str:
+    """Which ``--encoding`` a file whose start does not decode probably needs."""
+    try:
+        with _open_binary(path) as handle:
+            start = handle.read(4096)
+    except (OSError, *_GZIP_ERRORS):
+        return ""
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or start.count(b"\x00") > len(start) // 4:
+        return " (it looks like UTF-16, as Excel's Unicode text export: pass --encoding utf-16)"
+    return " (a file saved by Excel or Windows is often Windows-1252: pass --encoding cp1252)"
 
 
 def _undecodable(encoding: str) -> str:
@@ -582,13 +595,16 @@ class _CsvSource(_Source):
                 header = next(reader, None)
         except (csv.Error, UnicodeDecodeError, *_GZIP_ERRORS) as exc:
             text.close()
-            raise DataError(f"{self.source}: cannot read the CSV header: {exc}") from exc
+            hint = _encoding_hint(self.path) if isinstance(exc, UnicodeDecodeError) else ""
+            raise DataError(f"{self.source}: cannot read the CSV header: {exc}{hint}") from exc
         if header is None or not header:
             text.close()
             raise DataError(f"{self.source}: empty CSV file (a header row is required)")
+        if header[0].startswith("\ufeff"):  # a byte-order mark read as text (utf-16-le, say): not the name
+            header[0] = header[0][1:]
         if self._last_bad_line:
             text.close()
-            raise DataError(f"{self.source}: the CSV header is not valid {self.encoding}")
+            raise DataError(f"{self.source}: the CSV header is not valid {self.encoding}{_encoding_hint(self.path)}")
         self._record_end = reader.line_num
         return text, reader, header
 
@@ -755,6 +771,8 @@ class _TxtSource(_Source):
             text = data.decode(self.encoding)
         except UnicodeDecodeError:
             return _undecodable(self.encoding), ""
+        if text.startswith("\ufeff"):  # a byte-order mark left by an encoding that keeps it (utf-16-le)
+            text = text[1:]
         return _text_problem(text, "", max_chars), text
 
 
@@ -918,11 +936,23 @@ def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(
         raise ValueError(f"text_col and id_col must differ, both are {text_col!r}")
     check_csv_options(csv_sep, encoding)
     sources, seen = [], {}
-    for path in _as_paths(inputs):
+    paths = _as_paths(inputs)
+    for path in paths:
         if os.path.realpath(path) in seen:  # its rows would be labelled, and written, twice
             raise DataError(f"input {path} is given twice (also as {seen[os.path.realpath(path)]})")
         seen[os.path.realpath(path)] = path
+    folders = [(os.path.realpath(path), path) for path in paths if os.path.isdir(path)]
+    for real, path in seen.items():  # a .txt file or folder inside a folder given too (other files there are not read)
+        if not (os.path.isdir(real) or real.lower().endswith(".txt")):
+            continue
+        inside = next((given for folder, given in folders if real != folder and real.startswith(folder + os.sep)), None)
+        if inside is not None:
+            raise DataError(f"input {path} is inside the input folder {inside}: its files would be labelled twice")
+    for path in paths:
         cls = _SOURCES[detect_format(path)]
+        if cls in (_JsonlSource, _ParquetSource) and codecs.lookup(encoding).name != "utf-8":
+            warnings.warn(f"{path} is read as UTF-8 (JSON and Parquet are UTF-8 by definition): encoding={encoding!r} "
+                          "applies to CSV and .txt files only", UserWarning)  # one place: said once a run
         source = cls(path, text_col=text_col, id_col=id_col,
                      max_text_chars=max_text_chars, batch_size=batch_size)
         source.reserved = tuple(reserved)
@@ -1054,6 +1084,8 @@ def read_records(
     id_col: str = "id",
     columns: Sequence[str] | None = None,
     strict: bool = True,
+    csv_sep: str = ",",
+    encoding: str = "utf-8",
 ) -> pd.DataFrame:
     """Read one whole (small) file, e.g. training data, into a single frame.
 
@@ -1063,7 +1095,7 @@ def read_records(
     otherwise bad rows are skipped and counted in a warning on the ``threatclf`` logger.
     """
     source, = _sources(path, text_col=text_col, id_col=id_col,
-                       max_text_chars=1_000_000, batch_size=10_000)
+                       max_text_chars=1_000_000, batch_size=10_000, csv_sep=csv_sep, encoding=encoding)
     wanted = list(dict.fromkeys(c for c in (columns or ()) if c not in RESERVED_COLUMNS))
     if source.columns is not None:
         missing = [c for c in wanted if c not in source.columns]

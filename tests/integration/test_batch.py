@@ -1025,3 +1025,30 @@ def test_encodings_that_are_not_text_or_break_mid_file_are_named(small_model, tm
     path.write_bytes(broken)
     with pytest.raises(DataError, match=r"in.csv: bytes that are not utf-16 after line \d+"):
         threatclf.label_files(path, tmp_path / "o2.jsonl", small_model, encoding="utf-16", progress=False)
+
+
+def test_a_utf16_export_with_its_byte_order_mark_keeps_its_id_column(small_model, tmp_path):
+    import codecs
+
+    path = tmp_path / "unicode.csv"
+    path.write_bytes(codecs.BOM_UTF16_LE + "id\ttext\r\nk1\tCartel smuggled cocaine.\r\n".encode("utf-16-le"))
+    with pytest.raises(DataError, match=r"looks like UTF-16.*pass --encoding utf-16"):
+        threatclf.label_files(path, tmp_path / "o1.jsonl", small_model, csv_sep="\t", progress=False)
+    for encoding in ("utf-16", "utf-16-le"):  # the second keeps the mark as a character: dropped like a BOM
+        out = tmp_path / f"{encoding}.jsonl"
+        threatclf.label_files(path, out, small_model, csv_sep="\t", encoding=encoding, id_col="id", progress=False)
+        assert list(read_output(out)) == ["k1"]
+
+
+def test_a_folder_inside_another_input_folder_is_refused(small_model, tmp_path):
+    (tmp_path / "docs" / "sub").mkdir(parents=True)
+    (tmp_path / "docs" / "sub" / "a.txt").write_text("Rain fell.")
+    with pytest.raises(DataError, match=r"docs/sub is inside the input folder .*docs: its files would be labelled twice"):
+        threatclf.label_files([tmp_path / "docs", tmp_path / "docs" / "sub"], tmp_path / "o.jsonl", small_model,
+                              progress=False)
+
+
+def test_an_encoding_given_for_jsonl_is_said_not_to_apply(small_model, corpus, tmp_path):
+    path, rows = corpus
+    with pytest.warns(UserWarning, match="is read as UTF-8 .*encoding='cp1252' applies to CSV and .txt files only"):
+        threatclf.label_files(path, tmp_path / "o.jsonl", small_model, encoding="cp1252", progress=False)

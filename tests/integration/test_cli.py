@@ -780,3 +780,34 @@ def test_train_takes_label_definitions_and_checks_them_first(data_files, tmp_pat
     code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m2"), "-q",
                         "--label-definitions", str(definitions)], capsys)
     assert code == 2 and "defines labels the training data does not have: ['fraud']" in err
+
+
+def test_train_and_evaluate_read_windows_exports_too(data_files, tmp_path, capsys):
+    rows = [json.loads(line) for line in (data_files / "train.jsonl").read_text().splitlines()]
+    export = tmp_path / "train.csv"  # as Excel saves it in a semicolon locale: ';', Windows-1252, CRLF
+    frame = pd.DataFrame({"text": [r["text"] + " \u2013 caf\u00e9" for r in rows],
+                          "labels": [json.dumps(r["labels"]) for r in rows]})
+    frame.to_csv(export, sep=";", index=False, encoding="cp1252", lineterminator="\r\n")
+    code, _, err = run(["train", str(export), "-o", str(tmp_path / "m"), "--min-df", "1", "--cv", "3", "-q"], capsys)
+    assert code == 2 and "pass --csv-sep ';'" in err
+    code, _, err = run(["train", str(export), "-o", str(tmp_path / "m"), "--min-df", "1", "--cv", "3", "-q",
+                        "--csv-sep", ";", "--encoding", "cp1252", "--dev", str(export)], capsys)
+    assert code == 0, err
+    code, out, err = run(["evaluate", str(export), "--model", str(tmp_path / "m"), "--csv-sep", ";", "--encoding",
+                          "cp1252", "--labels", "terrorism", "--labels", "corruption", "--format", "json"], capsys)
+    assert code == 0 and list(json.loads(out)["labels"]) == ["terrorism", "corruption"], err
+    code, _, err = run(["evaluate", str(export), "--model", str(tmp_path / "m"), "--csv-sep", ";", "--encoding",
+                        "cp1252", "--labels", ""], capsys)
+    assert code == 2 and "--labels names no label" in err
+
+
+def test_label_definitions_are_checked_before_training(data_files, tmp_path, capsys):
+    definitions = tmp_path / "defs.json"
+    definitions.write_text(json.dumps({"corruption": "  "}))
+    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m"), "-q",
+                        "--label-definitions", str(definitions)], capsys)
+    assert code == 2 and "non-empty text" in err and not (tmp_path / "m").exists()
+    definitions.write_bytes("\ufeff".encode("utf-8") + json.dumps({"corruption": "Bribes."}).encode())  # Notepad
+    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m"), "-q", "--min-df", "1",
+                        "--cv", "3", "--label-definitions", str(definitions)], capsys)
+    assert code == 0, err

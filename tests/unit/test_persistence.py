@@ -925,3 +925,15 @@ def test_a_model_with_a_random_state_object_says_why_it_cannot_be_saved(tmp_path
     assert copy.deepcopy(model).settings_changed_since_fit() == []  # its repr differs in a copy: not a change
     with pytest.raises(ValueError, match="random_state=RandomState cannot be stored in a model folder"):
         model.save(tmp_path / "m")
+
+
+def test_the_card_says_what_python_saved_figures_are_and_whose_definitions_stand_beside_a_users(tmp_path):
+    texts, labels = tiny_corpus()
+    labels = [names + (["fraud"] if i % 3 == 0 else []) for i, names in enumerate(labels)]
+    model = ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
+    with pytest.warns(UserWarning):
+        dev = threatclf.evaluate(model, texts[:6], labels[:6])
+    card = (model.save(tmp_path / "m", metrics={"dev": dev}) / "README.md").read_text()
+    assert "6 texts scored with threatclf.evaluate; 6 of them were in the training data, so these figures are " \
+           "optimistic." in card
+    assert "(threatclf's codebook definition)" in card and "| `fraud` | " in card
