@@ -21,6 +21,9 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
     """Markdown describing a saved model: use, labels, data, figures, limits, loading."""
     name = metadata.get("name") or "threatclf model"
     labels = metadata["labels"]
+    definitions = metadata.get("label_definitions") or {}
+    # the codebook's labels with the codebook's meanings, or labels (some) of the trainer's own
+    codebook_only = all(lab in LABEL_DEFINITIONS and definitions.get(lab) == LABEL_DEFINITIONS[lab] for lab in labels)
     lines = [
         f"# {name}",
         "",
@@ -31,9 +34,7 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
         "",
         metadata.get("intended_use")
         or ("Tagging news passages (a headline with its lead, a paragraph, or up to ~130 words) with the "
-            + ("threat topics they report on" if all(
-                lab in LABEL_DEFINITIONS and metadata.get("label_definitions", {}).get(lab) == LABEL_DEFINITIONS[lab]
-                for lab in labels) else
+            + ("threat topics they report on" if codebook_only else
                f"categories its trainer defined ({', '.join(labels)})")
             + ", to find and count such passages in large corpora. Labels are leads for a human reader, "
             "not findings: check the evidence before relying on one."),
@@ -43,10 +44,9 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
         "| label | threshold | definition |",
         "|---|---|---|",
     ]
-    own_labels = not set(labels) <= set(LABEL_DEFINITIONS)
     for label in labels:
-        definition = metadata.get("label_definitions", {}).get(label) or LABEL_DEFINITIONS.get(label, "(user-defined)")
-        if own_labels and definition == LABEL_DEFINITIONS.get(label):  # beside a user's labels, say whose it is
+        definition = definitions.get(label) or LABEL_DEFINITIONS.get(label, "(user-defined)")
+        if not codebook_only and definition == LABEL_DEFINITIONS.get(label):  # beside a user's labels, say whose
             definition += " (threatclf's codebook definition)"
         threshold = metadata["thresholds"][label]
         shown = f"{threshold:.3f}" if threshold <= 1 else "never (not learned)"

@@ -308,11 +308,15 @@ def _check_metrics(metrics) -> dict:
                                "mean in training_description" if hasattr(figures, "columns") else ""))
         if not figures.get("description"):  # say what they are, as threatclf train does
             n = figures.get("n_samples")
-            seen = figures.get("seen_in_training") or 0
-            figures = {**figures, "description": (
-                f"{n:,} texts scored with threatclf.evaluate" if isinstance(n, int) else "Scored with threatclf.evaluate")
-                + (f"; {seen:,} of them were in the training data, so these figures are optimistic." if seen else
-                   "; none of them in the training data.")}
+            counted = f"{n:,} texts" if isinstance(n, int) else "Texts"
+            seen = figures.get("seen_in_training")
+            if isinstance(seen, int) and not isinstance(seen, bool):  # threatclf.evaluate checked them
+                said = (f"{counted} scored with threatclf.evaluate; "
+                        + (f"{seen:,} of them were in the training data, so these figures are optimistic." if seen
+                           else "none of them in the training data."))
+            else:
+                said = f"{counted} scored; whether the model was trained on them was not checked."
+            figures = {**figures, "description": said}
         checked[split] = figures
     return checked
 

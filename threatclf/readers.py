@@ -126,16 +126,40 @@ NOT_UTF8_TEXT = ("undecodable bytes (not UTF-8; a file saved by Excel or Windows
                  "pass --encoding cp1252 (encoding='cp1252'))")
 
 
-def _encoding_hint(path) -> str:
-    """Which ``--encoding`` a file whose start does not decode probably needs."""
+def _encoding_hint(path, encoding: str) -> str:
+    """Which ``--encoding`` a file whose start does not decode in ``encoding`` probably needs
+    ("" when that is the one in use)."""
     try:
         with _open_binary(path) as handle:
             start = handle.read(4096)
     except (OSError, *_GZIP_ERRORS):
         return ""
+    family = _encoding_family(encoding)
     if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or start.count(b"\x00") > len(start) // 4:
-        return " (it looks like UTF-16, as Excel's Unicode text export: pass --encoding utf-16)"
+        return "" if family == "utf-16" else " (it looks like UTF-16, as Excel's Unicode text export: pass --encoding utf-16)"
+    if codecs.lookup(encoding).name == "cp1252":
+        return ""
     return " (a file saved by Excel or Windows is often Windows-1252: pass --encoding cp1252)"
+
+
+def _encoding_family(encoding: str) -> str:
+    """``utf-8``, ``utf-16``, ``utf-32`` or the codec's own name: what a byte-order mark can say."""
+    name = codecs.lookup(encoding).name
+    return next((family for family in ("utf-8", "utf-16", "utf-32") if name.startswith(family)), name)
+
+
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def bom_conflict(start: bytes, encoding: str) -> str | None:
+    """Why a file beginning with ``start`` cannot be read in ``encoding``: it begins with another
+    encoding's byte-order mark (an Excel "CSV UTF-8" export read as cp1252 would come out garbled)."""
+    marked = next((family for bom, family in _BOMS if start.startswith(bom)), None)
+    if marked is None or marked == _encoding_family(encoding):
+        return None
+    return f"it begins with a {marked.upper()} byte-order mark, so it is {marked.upper()}, not {encoding}: pass " \
+           f"--encoding {marked} (encoding={marked!r})"
 
 
 def _undecodable(encoding: str) -> str:
@@ -584,6 +608,13 @@ class _CsvSource(_Source):
 
     def _open(self):
         binary = _open_binary(self.path)
+        try:
+            conflict = bom_conflict(binary.peek(4)[:4] if hasattr(binary, "peek") else b"", self.encoding)
+        except (OSError, *_GZIP_ERRORS):
+            conflict = None  # a damaged file: reading it says so
+        if conflict:
+            binary.close()
+            raise DataError(f"{self.source}: {conflict}")
         utf8 = codecs.lookup(self.encoding).name == "utf-8"
         text = io.TextIOWrapper(
             binary, encoding="utf-8-sig" if utf8 else self.encoding, errors="surrogateescape", newline=""
@@ -595,16 +626,15 @@ class _CsvSource(_Source):
                 header = next(reader, None)
         except (csv.Error, UnicodeDecodeError, *_GZIP_ERRORS) as exc:
             text.close()
-            hint = _encoding_hint(self.path) if isinstance(exc, UnicodeDecodeError) else ""
+            hint = _encoding_hint(self.path, self.encoding) if isinstance(exc, UnicodeDecodeError) else ""
             raise DataError(f"{self.source}: cannot read the CSV header: {exc}{hint}") from exc
         if header is None or not header:
             text.close()
             raise DataError(f"{self.source}: empty CSV file (a header row is required)")
-        if header[0].startswith("\ufeff"):  # a byte-order mark read as text (utf-16-le, say): not the name
-            header[0] = header[0][1:]
         if self._last_bad_line:
             text.close()
-            raise DataError(f"{self.source}: the CSV header is not valid {self.encoding}{_encoding_hint(self.path)}")
+            raise DataError(f"{self.source}: the CSV header is not valid {self.encoding}"
+                            f"{_encoding_hint(self.path, self.encoding)}")
         self._record_end = reader.line_num
         return text, reader, header
 
@@ -612,6 +642,8 @@ class _CsvSource(_Source):
         """Pass lines to csv, remembering the last one that held undecodable bytes."""
         for line in lines:
             self._lines_read += 1
+            if self._lines_read == 1 and line.startswith("\ufeff"):  # a mark an encoding kept (utf-16-le): dropped
+                line = line[1:]  # before csv sees it, so that a quoted first name stays quoted
             if not line.isascii():
                 try:
                     line.encode("utf-8")
@@ -629,6 +661,8 @@ class _CsvSource(_Source):
                           and sep != self.csv_sep), None)
             hint = (f" (the header is one column holding {other!r}: separated by {other!r}? pass --csv-sep "
                     f"{other!r} (csv_sep={other!r}))" if other else "")
+            if any("\x00" in name for name in header):  # UTF-16 without a byte-order mark read as UTF-8
+                hint = _encoding_hint(self.path, self.encoding) or hint
             raise DataError(
                 f"{self.source}: no text column {self.text_col!r}; columns are {header}{hint}"
             )
@@ -764,6 +798,9 @@ class _TxtSource(_Source):
             data = path.read_bytes()
         except OSError as exc:
             return f"cannot read file: {exc.strerror or exc}", ""
+        conflict = bom_conflict(data[:4], self.encoding)
+        if conflict:
+            return conflict, ""
         utf8 = codecs.lookup(self.encoding).name == "utf-8"
         if utf8 and data.startswith(codecs.BOM_UTF8):
             data = data[len(codecs.BOM_UTF8):]
@@ -930,7 +967,7 @@ _SOURCES = {"jsonl": _JsonlSource, "csv": _CsvSource, "parquet": _ParquetSource,
 
 
 def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(), csv_sep=",",
-             encoding="utf-8") -> list[_Source]:
+             encoding="utf-8", say_encoding=False) -> list[_Source]:
     """Validate every input up front, so a bad third file fails before the first batch."""
     if text_col == id_col:
         raise ValueError(f"text_col and id_col must differ, both are {text_col!r}")
@@ -948,11 +985,18 @@ def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(
         inside = next((given for folder, given in folders if real != folder and real.startswith(folder + os.sep)), None)
         if inside is not None:
             raise DataError(f"input {path} is inside the input folder {inside}: its files would be labelled twice")
+    read: dict[str, Path] = {}
+    for _, folder in folders:  # a file linked from two places in the folders given would be labelled twice
+        for file in txt_files(Path(folder)):
+            real = os.path.realpath(file)
+            if real in read or real in seen:
+                raise DataError(f"{file} is the same file as {read.get(real) or seen[real]}: it would be labelled twice")
+            read[real] = file
     for path in paths:
         cls = _SOURCES[detect_format(path)]
-        if cls in (_JsonlSource, _ParquetSource) and codecs.lookup(encoding).name != "utf-8":
+        if say_encoding and cls in (_JsonlSource, _ParquetSource) and _encoding_family(encoding) != "utf-8":
             warnings.warn(f"{path} is read as UTF-8 (JSON and Parquet are UTF-8 by definition): encoding={encoding!r} "
-                          "applies to CSV and .txt files only", UserWarning)  # one place: said once a run
+                          "applies to CSV and .txt files only", UserWarning, stacklevel=3)
         source = cls(path, text_col=text_col, id_col=id_col,
                      max_text_chars=max_text_chars, batch_size=batch_size)
         source.reserved = tuple(reserved)
@@ -1030,7 +1074,7 @@ def check_inputs(inputs, *, text_col: str = "text", id_col: str = "id", reserved
     no input column may have (a JSONL file whose first rows all have one is refused, a later
     row that has one is rejected)."""
     for source in _sources(inputs, text_col=text_col, id_col=id_col, max_text_chars=None, batch_size=1,
-                           reserved=reserved, csv_sep=csv_sep, encoding=encoding):
+                           reserved=reserved, csv_sep=csv_sep, encoding=encoding, say_encoding=True):
         source.close()
 
 
@@ -1094,8 +1138,8 @@ def read_records(
     With ``strict=True`` the first bad row raises DataError naming file, line and problem;
     otherwise bad rows are skipped and counted in a warning on the ``threatclf`` logger.
     """
-    source, = _sources(path, text_col=text_col, id_col=id_col,
-                       max_text_chars=1_000_000, batch_size=10_000, csv_sep=csv_sep, encoding=encoding)
+    source, = _sources(path, text_col=text_col, id_col=id_col, max_text_chars=1_000_000, batch_size=10_000,
+                       csv_sep=csv_sep, encoding=encoding, say_encoding=True)
     wanted = list(dict.fromkeys(c for c in (columns or ()) if c not in RESERVED_COLUMNS))
     if source.columns is not None:
         missing = [c for c in wanted if c not in source.columns]

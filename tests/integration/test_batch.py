@@ -2,6 +2,7 @@
 import datetime
 import json
 import re
+import warnings
 
 import pandas as pd
 import pytest
@@ -1032,7 +1033,7 @@ def test_a_utf16_export_with_its_byte_order_mark_keeps_its_id_column(small_model
 
     path = tmp_path / "unicode.csv"
     path.write_bytes(codecs.BOM_UTF16_LE + "id\ttext\r\nk1\tCartel smuggled cocaine.\r\n".encode("utf-16-le"))
-    with pytest.raises(DataError, match=r"looks like UTF-16.*pass --encoding utf-16"):
+    with pytest.raises(DataError, match=r"begins with a UTF-16 byte-order mark, so it is UTF-16, not utf-8: pass --encoding utf-16"):
         threatclf.label_files(path, tmp_path / "o1.jsonl", small_model, csv_sep="\t", progress=False)
     for encoding in ("utf-16", "utf-16-le"):  # the second keeps the mark as a character: dropped like a BOM
         out = tmp_path / f"{encoding}.jsonl"
@@ -1052,3 +1053,38 @@ def test_an_encoding_given_for_jsonl_is_said_not_to_apply(small_model, corpus, t
     path, rows = corpus
     with pytest.warns(UserWarning, match="is read as UTF-8 .*encoding='cp1252' applies to CSV and .txt files only"):
         threatclf.label_files(path, tmp_path / "o.jsonl", small_model, encoding="cp1252", progress=False)
+
+
+def test_byte_order_marks_of_another_encoding_and_quoted_headers(small_model, tmp_path):
+    import codecs
+
+    quoted = tmp_path / "quoted.csv"  # a mark before a quoted first name, kept by utf-16-le
+    quoted.write_bytes(codecs.BOM_UTF16_LE + '"id","text"\r\n"k1","Cartel smuggled cocaine."\r\n'.encode("utf-16-le"))
+    threatclf.label_files(quoted, tmp_path / "o1.jsonl", small_model, encoding="utf-16-le", progress=False)
+    assert list(read_output(tmp_path / "o1.jsonl")) == ["k1"]
+    excel_utf8 = tmp_path / "excel.csv"  # Excel's "CSV UTF-8", read as cp1252 by mistake: refused, not garbled
+    excel_utf8.write_bytes(codecs.BOM_UTF8 + "id,text\nk1,caf\u00e9\n".encode("utf-8"))
+    with pytest.raises(DataError, match=r"begins with a UTF-8 byte-order mark, so it is UTF-8, not cp1252"):
+        threatclf.label_files(excel_utf8, tmp_path / "o2.jsonl", small_model, encoding="cp1252", progress=False)
+    no_mark = tmp_path / "nomark.csv"  # UTF-16 without a mark reads as UTF-8 with NULs: said
+    no_mark.write_bytes("id,text\nk1,Rain.\n".encode("utf-16-le"))
+    with pytest.raises(DataError, match="looks like UTF-16"):
+        threatclf.label_files(no_mark, tmp_path / "o3.jsonl", small_model, progress=False)
+
+
+def test_a_txt_file_linked_from_two_input_folders_is_refused(small_model, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "story.txt").write_text("Rain fell.")
+    (tmp_path / "a" / "link.txt").symlink_to(tmp_path / "b" / "story.txt")
+    with pytest.raises(DataError, match=r"is the same file as .*: it would be labelled twice"):
+        threatclf.label_files([tmp_path / "a", tmp_path / "b"], tmp_path / "o.jsonl", small_model, progress=False)
+
+
+def test_the_jsonl_encoding_warning_comes_once_a_run(small_model, corpus, tmp_path):
+    path, rows = corpus
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        threatclf.label_files(path, tmp_path / "o.jsonl", small_model, encoding="cp1252", progress=False)
+        threatclf.label_files(path, tmp_path / "o2.jsonl", small_model, encoding="utf-8-sig", progress=False)
+    assert sum("applies to CSV and .txt files only" in str(w.message) for w in caught) == 1

@@ -937,3 +937,18 @@ def test_the_card_says_what_python_saved_figures_are_and_whose_definitions_stand
     assert "6 texts scored with threatclf.evaluate; 6 of them were in the training data, so these figures are " \
            "optimistic." in card
     assert "(threatclf's codebook definition)" in card and "| `fraud` | " in card
+
+
+def test_figures_of_unknown_provenance_do_not_claim_to_be_held_out(small_model, tmp_path):
+    texts, labels = tiny_corpus()
+    truth = to_indicator(labels, small_model.labels_)
+    figures = score_predictions(truth, small_model.predict_indicator(texts), None, small_model.labels_)
+    meta = json.loads((small_model.save(tmp_path / "m", metrics={"dev": figures}) / "metadata.json").read_text())
+    assert meta["metrics"]["dev"]["description"] == (f"{len(texts)} texts scored; whether the model was trained on "
+                                                      "them was not checked.")
+
+
+def test_a_redefined_codebook_label_marks_the_other_codebook_definitions(small_model, tmp_path):
+    card = (small_model.save(tmp_path / "m", label_definitions={"terrorism": "Political violence."}) / "README.md")
+    rows = [line for line in card.read_text().splitlines() if line.startswith("| `")]
+    assert sum("(threatclf's codebook definition)" in row for row in rows) == len(rows) - 1
