@@ -443,12 +443,18 @@ class ThreatClassifier(BaseEstimator):
                   else f"the {len(proba):,} training rows")
         grouped = ("rows of one group in one fold" if record["grouped"] else
                    "rows not grouped: passages of one document may have helped score each other")
-        how = ("at thresholds chosen on these same predictions: optimistic" if record["learned"] else
-               "at the thresholds set in the settings" + (" (calibration learned on these same predictions)"
-                                                          if record["calibrate"] else ""))
         figures["description"] = (f"{record['cv']}-fold out-of-fold predictions on {scored} ({grouped}; copies of a "
-                                  f"text in one fold), {how}; a held-out set is the honest figure.")
+                                  f"text in one fold), {self._oof_thresholds_said()}; a held-out set is the honest "
+                                  "figure.")
         return figures
+
+    def _oof_thresholds_said(self) -> str:
+        """How the thresholds the out-of-fold figures are taken at came about (for descriptions)."""
+        record = self._oof_record
+        if record["learned"]:
+            return "at thresholds chosen on these same predictions: optimistic"
+        return "at the thresholds set in the settings" + (
+            " (calibration learned on these same predictions)" if record["calibrate"] else "")
 
     def _check_tuning_rows(self, tuning_rows, Y: np.ndarray, labels: Sequence[str], weights=None) -> np.ndarray:
         """All rows, or the checked boolean mask of the rows that tune calibration and thresholds

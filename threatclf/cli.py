@@ -177,10 +177,9 @@ def cmd_train(args) -> int:
         scored = f"the rows of {', '.join(args.tune_on)}" if args.tune_on else "the training data"
         grouped = (f"rows of one {args.group_col} in one fold" if args.group_col else
                    "rows not grouped (--group-col): passages of one document may have helped score each other")
-        how = oof["description"].split("), ", 1)[1].split("; a held-out set")[0]
         metrics["cross-validated"] = {**oof, "description": (
             f"{model.cv}-fold out-of-fold predictions on {scored} ({grouped}; copies of a text in one fold), "
-            f"{how}; a held-out --dev file is the honest figure.")}
+            f"{model._oof_thresholds_said()}; a held-out --dev file is the honest figure.")}
     if args.dev:
         with warnings.catch_warnings():  # the table below carries its own WARNING line
             warnings.simplefilter("ignore", UserWarning)
