@@ -154,9 +154,9 @@ def reliability(Y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.Dat
         raise DataError("truth must hold only 0 and 1")
     if np.isnan(p).any():
         raise DataError("probabilities are missing (NaN) for some texts")
-    if not ((p >= 0) & (p <= 1)).all():
+    if not ((p >= -1e-4) & (p <= 1 + 1e-4)).all():  # rounding aside (fastText's reach 1.00001)
         raise DataError("probabilities must lie between 0 and 1 (scores from decision_function are not)")
-    y, p = y.ravel(), p.ravel()
+    y, p = y.ravel(), np.clip(p, 0.0, 1.0).ravel()
     which = np.minimum((p * bins).astype(int), bins - 1)
     frame = pd.DataFrame({"bin": which, "p": p, "y": y}).groupby("bin").agg(
         mean_predicted=("p", "mean"), observed=("y", "mean"), count=("y", "size"))

@@ -288,6 +288,14 @@ def test_reliability_checks_its_input(truth, proba, bins, message):
         threatclf.reliability(np.array(truth), np.array(proba), bins=bins)
 
 
+def test_reliability_allows_rounding_past_one_as_other_libraries_give():
+    # fastText's probabilities reach 1.00001: figures, not an error (score_predictions calls reliability)
+    table = threatclf.reliability(np.array([[1], [0]]), np.array([[1.00001], [0.0]]))
+    assert table.loc["0.9-1.0", "mean_predicted"] == 1.0
+    result = score_predictions(np.array([[1], [0]]), np.array([[1], [0]]), np.array([[1.00001], [0.0]]), ["a"])
+    assert result.calibration_error == 0.0
+
+
 def test_reliability_takes_label_lists_with_predict_probas_frame(small_model):
     texts, labels = tiny_corpus()
     proba = small_model.predict_proba(texts)
