@@ -967,8 +967,11 @@ _SOURCES = {"jsonl": _JsonlSource, "csv": _CsvSource, "parquet": _ParquetSource,
 
 
 def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(), csv_sep=",",
-             encoding="utf-8", say_encoding=False) -> list[_Source]:
-    """Validate every input up front, so a bad third file fails before the first batch."""
+             encoding="utf-8", once_a_run=False) -> list[_Source]:
+    """Validate every input up front, so a bad third file fails before the first batch.
+    ``once_a_run``: also what a run needs said or checked once (by :func:`check_inputs` and
+    :func:`read_records`, not again as the batches are read): the encoding warning, and a walk of
+    the .txt folders for a file reached twice."""
     if text_col == id_col:
         raise ValueError(f"text_col and id_col must differ, both are {text_col!r}")
     check_csv_options(csv_sep, encoding)
@@ -986,7 +989,7 @@ def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(
         if inside is not None:
             raise DataError(f"input {path} is inside the input folder {inside}: its files would be labelled twice")
     read: dict[str, Path] = {}
-    for _, folder in folders:  # a file linked from two places in the folders given would be labelled twice
+    for _, folder in (folders if once_a_run else ()):  # a file linked from two places would be labelled twice
         for file in txt_files(Path(folder)):
             real = os.path.realpath(file)
             if real in read or real in seen:
@@ -994,7 +997,7 @@ def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(
             read[real] = file
     for path in paths:
         cls = _SOURCES[detect_format(path)]
-        if say_encoding and cls in (_JsonlSource, _ParquetSource) and _encoding_family(encoding) != "utf-8":
+        if once_a_run and cls in (_JsonlSource, _ParquetSource) and _encoding_family(encoding) != "utf-8":
             warnings.warn(f"{path} is read as UTF-8 (JSON and Parquet are UTF-8 by definition): encoding={encoding!r} "
                           "applies to CSV and .txt files only", UserWarning, stacklevel=3)
         source = cls(path, text_col=text_col, id_col=id_col,
@@ -1074,7 +1077,7 @@ def check_inputs(inputs, *, text_col: str = "text", id_col: str = "id", reserved
     no input column may have (a JSONL file whose first rows all have one is refused, a later
     row that has one is rejected)."""
     for source in _sources(inputs, text_col=text_col, id_col=id_col, max_text_chars=None, batch_size=1,
-                           reserved=reserved, csv_sep=csv_sep, encoding=encoding, say_encoding=True):
+                           reserved=reserved, csv_sep=csv_sep, encoding=encoding, once_a_run=True):
         source.close()
 
 
@@ -1139,7 +1142,7 @@ def read_records(
     otherwise bad rows are skipped and counted in a warning on the ``threatclf`` logger.
     """
     source, = _sources(path, text_col=text_col, id_col=id_col, max_text_chars=1_000_000, batch_size=10_000,
-                       csv_sep=csv_sep, encoding=encoding, say_encoding=True)
+                       csv_sep=csv_sep, encoding=encoding, once_a_run=True)
     wanted = list(dict.fromkeys(c for c in (columns or ()) if c not in RESERVED_COLUMNS))
     if source.columns is not None:
         missing = [c for c in wanted if c not in source.columns]
