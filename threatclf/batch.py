@@ -561,11 +561,8 @@ def _id_digests(ids: list) -> str:
 
 
 def _digests_of(stats: dict) -> np.ndarray:
-    """A chunk's id digests (a list of ints in the stats of a run begun by threatclf 0.6.0)."""
-    stored = stats.get("id_digests", "")
-    if isinstance(stored, list):  # the same numbers: int.from_bytes(digest, "little")
-        return np.array(stored, dtype=np.uint64)
-    return np.frombuffer(base64.b64decode(stored), dtype="<u8")
+    """A chunk's id digests, from its stats (runs begun by 0.6, which stored a list, are not resumed)."""
+    return np.frombuffer(base64.b64decode(stats.get("id_digests", "")), dtype="<u8")
 
 
 def _records_for_chunk(model, frame: pd.DataFrame, options: LabelOptions) -> tuple[list[dict], int]:
