@@ -342,9 +342,11 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
     Article level (default): the input columns plus ``labels`` (list), one ``score_<label>``
     column per label and ``evidence`` (list of dicts with offsets into the text and terms).
     With ``passages=True``: one row per passage with the article's id (``id_col`` or the
-    index), ``passage``, ``start``, ``end``, ``text``, ``labels``, the score columns and
-    ``evidence`` (per label of the passage: its score and, with ``top_terms``, its terms).
-    A missing or non-string text raises :class:`DataError` naming the row.
+    index), the article's other input columns, ``passage``, ``start``, ``end``, ``text``,
+    ``labels``, the score columns and ``evidence`` (per label of the passage: its score and,
+    with ``top_terms``, its terms), as ``threatclf label --passages`` writes them.
+    A missing or non-string text raises :class:`DataError` naming the row; an input column
+    an output column would overwrite raises too.
     """
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"label_dataframe() takes a pandas DataFrame, got {type(df).__name__}")
@@ -364,9 +366,15 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
     if passages and (id_col in output_columns(model.labels_, passages=True) or id_col == "text" != text_col):
         # passage rows hold their passage's text in "text"
         raise DataError(f"id column {id_col!r} has the name of an output column of passage rows; rename it")
-    clash = [] if passages else [c for c in df.columns if c in output_columns(model.labels_, passages=False)]
-    if clash:  # passage rows carry no input columns, article rows carry them all
-        raise DataError(f"column {clash[0]!r} would be overwritten by the output's {clash[0]!r} column; rename it")
+    carried = _carried_columns(df, text_col, id_col, passages)
+    # rows of both levels carry the input columns: none may share an output column's name
+    reserved = output_columns(model.labels_, passages) + (("text", "id" if id_col is None else id_col) if passages else ())
+    clash = [c for c in carried.columns if c in reserved]
+    if clash:
+        hint = (" (or pass id_col='id' if it holds the articles' ids)"
+                if passages and clash[0] == "id" and id_col is None else "")
+        raise DataError(f"column {clash[0]!r} would be overwritten by the output's {clash[0]!r} column; "
+                        f"rename it{hint}")
     texts = df[text_col].tolist()
     for i, (row, text) in enumerate(zip(df.index, texts)):
         if not isinstance(text, str):
@@ -385,10 +393,11 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
         score_columns = {f"score_{lab}": pd.Series(dtype="float64") for lab in labels}
         if passages:
             id_dtype = df[id_col].dtype if id_col else df.index.dtype
-            return pd.DataFrame({key: pd.Series(dtype=id_dtype), **{c: pd.Series(dtype="Int64") for c in
-                                 ("passage", "start", "end")}, "text": pd.Series(dtype=df[text_col].dtype),
-                                 "labels": pd.Series(dtype=object), **score_columns,
-                                 "evidence": pd.Series(dtype=object)})
+            head = pd.DataFrame({key: pd.Series(dtype=id_dtype)})
+            tail = pd.DataFrame({**{c: pd.Series(dtype="Int64") for c in ("passage", "start", "end")},
+                                 "text": pd.Series(dtype=df[text_col].dtype), "labels": pd.Series(dtype=object),
+                                 **score_columns, "evidence": pd.Series(dtype=object)})
+            return pd.concat([head, carried.iloc[:0].reset_index(drop=True), tail], axis=1)
         out = df.iloc[:0].copy()
         out["labels"] = pd.Series(dtype=object)
         for column, empty in score_columns.items():
@@ -409,7 +418,10 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
             except (TypeError, ValueError):
                 pass
         evidence = result.pop("evidence")  # last, as at article level
-        return pd.concat([result, scores, evidence], axis=1)
+        # an article's passage rows follow each other, numbered from 0 (<NA>: an article without text)
+        owners = np.cumsum((result["passage"].fillna(0) == 0).to_numpy()) - 1
+        inputs = carried.iloc[owners].reset_index(drop=True)
+        return pd.concat([result[[key]], inputs, result.drop(columns=[key]), scores, evidence], axis=1)
     result.index = df.index
     scores.index = df.index
     out = df.copy()
@@ -417,6 +429,14 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
     out[scores.columns] = scores
     out["evidence"] = result["evidence"]
     return out
+
+
+def _carried_columns(df: pd.DataFrame, text_col: str, id_col: str | None, passages: bool) -> pd.DataFrame:
+    """The input columns an output row carries: all of them for article rows; for passage rows
+    all but the text (each row holds its passage's) and the id (the rows' key)."""
+    if not passages:
+        return df
+    return df.loc[:, [c not in (text_col, id_col) for c in df.columns]]
 
 
 # ---------------------------------------------------------------------------------- files

@@ -11,7 +11,6 @@ import functools
 import json
 import os
 
-import numpy as np
 import pandas as pd
 
 from ._optional import require
@@ -74,26 +73,6 @@ def _flatten(out: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _meta(columns: pd.DataFrame, labels, options: dict, flat: bool) -> pd.DataFrame:
-    """Empty frame with the output's columns and dtypes, so Dask need not run a partition to learn them."""
-    scores = {f"score_{label}": pd.Series(dtype=np.float64) for label in labels}
-    listing = pd.Series(dtype="string") if flat else pd.Series(dtype=object)
-    if options.get("passages"):
-        key = options.get("id_col") or "id"
-        ids = columns[key] if options.get("id_col") else pd.Series(columns.index)
-        base = {key: ids.iloc[:0].reset_index(drop=True), "passage": pd.Series(dtype="Int64"),
-                "start": pd.Series(dtype="Int64"), "end": pd.Series(dtype="Int64"),
-                "text": pd.Series(dtype="string") if flat else columns[options["text_col"]].iloc[:0].reset_index(drop=True),
-                "labels": listing}
-        return pd.DataFrame({**base, **scores, "evidence": listing.copy()})
-    meta = columns.iloc[:0].copy()
-    meta["labels"] = listing
-    for name, series in scores.items():
-        meta[name] = series
-    meta["evidence"] = listing.copy()
-    return meta
-
-
 def label_dask(ddf, model=None, *, text_col: str = "text", id_col: str | None = None, passages: bool = False,
                threshold=None, top_terms: int = 5, flat: bool = False):
     """Label a ``dask.dataframe.DataFrame`` lazily; returns a Dask DataFrame.
@@ -121,8 +100,8 @@ def label_dask(ddf, model=None, *, text_col: str = "text", id_col: str | None = 
     else:
         resolved = _model_from_path(None if model is None else os.fspath(model))
         shipped = None if model is None else os.fspath(model)
-    # Every option is checked here, on the empty frame, not once per partition at compute time.
-    label_dataframe(ddf._meta, resolved, **options)
-    return ddf.map_partitions(_label_partition, shipped, options, flat,
-                              meta=_meta(ddf._meta, list(resolved.labels_), options, flat),
+    # Every option is checked here, on the empty frame, not once per partition at compute time;
+    # the empty result is the output's columns and dtypes, so Dask need not run a partition to learn them.
+    empty = label_dataframe(ddf._meta, resolved, **options)
+    return ddf.map_partitions(_label_partition, shipped, options, flat, meta=_flatten(empty) if flat else empty,
                               enforce_metadata=False, align_dataframes=False)

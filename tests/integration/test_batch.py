@@ -102,9 +102,36 @@ def test_dataframe_column_an_output_column_would_overwrite_is_an_error(small_mod
         frame = pd.DataFrame({"text": ["A bomb exploded."], column: ["mine"]})
         with pytest.raises(DataError, match=f"column '{column}' would be overwritten"):
             threatclf.label_dataframe(frame, small_model)
-    # passage rows carry no input column, so nothing is overwritten there
-    frame = pd.DataFrame({"text": ["A bomb exploded."], "labels": ["mine"]})
-    assert len(threatclf.label_dataframe(frame, small_model, passages=True)) == 1
+    # passage rows carry the input columns too, and hold their passage's text in "text"
+    for column in ("labels", "passage", "start", f"score_{small_model.labels_[0]}"):
+        frame = pd.DataFrame({"id": ["a"], "body": ["A bomb exploded."], column: ["mine"]})
+        with pytest.raises(DataError, match=f"column '{column}' would be overwritten"):
+            threatclf.label_dataframe(frame, small_model, text_col="body", id_col="id", passages=True)
+    frame = pd.DataFrame({"body": ["A bomb exploded."], "text": ["mine"]})
+    with pytest.raises(DataError, match="column 'text' would be overwritten"):
+        threatclf.label_dataframe(frame, small_model, text_col="body", passages=True)
+    frame = pd.DataFrame({"id": ["a"], "text": ["A bomb exploded."]})  # keyed by the index, "id" is taken
+    with pytest.raises(DataError, match=r"column 'id' would be overwritten .* pass id_col='id'"):
+        threatclf.label_dataframe(frame, small_model, passages=True)
+
+
+def test_passage_rows_carry_their_articles_input_columns(small_model):
+    df = pd.DataFrame({"id": [a for a, _ in ARTICLES], "text": [t for _, t in ARTICLES],
+                       "desk": pd.array(["world", "home", None, "home", "world"], dtype="string"),
+                       "words": pd.array([len(t.split()) for _, t in ARTICLES], dtype="Int64"),
+                       "when": pd.to_datetime(["2024-01-0%d" % i for i in range(1, 6)])}, index=[5, 4, 3, 2, 1])
+    out = threatclf.label_dataframe(df, small_model, id_col="id", passages=True)
+    assert list(out.columns[:7]) == ["id", "desk", "words", "when", "passage", "start", "end"]
+    assert out.index.tolist() == list(range(len(out)))
+    article = df.set_index("id")
+    for _, row in out.iterrows():  # every passage row holds its own article's values, in the input's dtypes
+        for column in ("desk", "words", "when"):
+            assert row[column] is article.loc[row["id"], column] or row[column] == article.loc[row["id"], column]
+    for column in ("desk", "words", "when"):
+        assert out[column].dtype == df[column].dtype
+    assert out.groupby("id").size().to_dict() == {"a1": 2, "a2": 1, "a3": 2, "a4": 1, "a5": 1}
+    empty = threatclf.label_dataframe(df.iloc[:0], small_model, id_col="id", passages=True)
+    assert list(empty.columns) == list(out.columns) and (empty.dtypes == out.dtypes).all()
 
 
 def test_dataframe_columns_come_in_one_order_empty_or_not(small_model):

@@ -128,6 +128,7 @@ def test_a_bad_row_is_named_by_partition_and_id(small_model, frame):
 
 
 def test_passages_without_an_id_need_a_known_index(small_model, frame):
+    frame = frame.drop(columns="id")  # the index is the id
     unknown_index = dd.from_pandas(frame, npartitions=2).clear_divisions()  # as read_csv/read_json give
     with pytest.raises(threatclf.DataError, match="pass id_col="):
         threatclf.label_dask(unknown_index, small_model, passages=True)
@@ -135,6 +136,18 @@ def test_passages_without_an_id_need_a_known_index(small_model, frame):
     result = threatclf.label_dask(dd.from_pandas(frame, npartitions=2), small_model, passages=True).compute()
     expected = threatclf.label_dataframe(frame, small_model, passages=True)
     assert result["id"].tolist() == expected["id"].tolist()
+
+
+def test_dask_passage_rows_carry_the_input_columns(small_model, frame):
+    frame = frame.assign(desk=[f"desk {i % 3}" for i in range(len(frame))], words=frame["text"].str.len())
+    expected = threatclf.label_dataframe(frame, small_model, id_col="id", passages=True)
+    lazy = threatclf.label_dask(dd.from_pandas(frame, npartitions=3), small_model, id_col="id", passages=True)
+    assert list(lazy.columns) == list(expected.columns) \
+        and list(expected.columns[expected.columns.get_loc("passage") - 2:][:2]) == ["desk", "words"]
+    result = lazy.compute().reset_index(drop=True)
+    pd.testing.assert_frame_equal(result.drop(columns="evidence"), expected.drop(columns="evidence"),
+                                  check_dtype=False)
+    assert dict(lazy.dtypes)["words"] == result["words"].dtype  # the meta Dask was given is the result's
 
 
 @pytest.mark.parametrize("options, message", [
