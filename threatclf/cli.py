@@ -495,6 +495,3 @@ def _caused_by_interrupt(exc: BaseException) -> bool:
         exc = exc.__cause__ or exc.__context__
     return False
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -53,6 +53,15 @@ def test_installed_entry_point_help():
         assert sub.returncode == 0 and sub.stdout.startswith(f"usage: threatclf {command}")
 
 
+def test_python_dash_m_runs_the_command(tmp_path):
+    # where the script's folder is not on PATH (a venv not activated, Windows user installs)
+    result = subprocess.run([sys.executable, "-m", "threatclf", "label", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("usage: threatclf label"), result.stderr
+    result = subprocess.run([sys.executable, "-m", "threatclf", "info", str(tmp_path / "nothing")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "nothing" in result.stderr
+
+
 def test_train_writes_a_model_folder_from_jsonl(data_files, capsys):
     out = data_files / "m-jsonl"
     code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(out), "--min-df", "1", "--cv", "3"], capsys)
