@@ -40,7 +40,7 @@ from .exceptions import DataError
 from .text import DEFAULT_MAX_WORDS, split_passages
 from ._optional import require
 from .features import plain
-from .readers import Reject, check_inputs, count_rows, iter_batches, txt_files
+from .readers import Reject, check_csv_options, check_inputs, count_rows, iter_batches, txt_files
 from .writers import RecordWriter, _json_line, atomic_path, output_format, remove_stale_temps, value_kinds
 
 __all__ = ["LabelOptions", "LabelSummary", "label_dataframe", "label_files", "label_records"]
@@ -709,11 +709,15 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
                 threshold=None, top_terms: int = 5, max_words: int = DEFAULT_MAX_WORDS, keep_text: bool = False,
                 chunk_size: int = 2000, max_text_chars: int = 1_000_000, n_jobs: int = 1, resume: bool = False,
                 restart: bool = False, overwrite: bool = False, rejects=None,
-                progress: bool | None = None, csv_sep: str = ",", encoding: str = "utf-8") -> LabelSummary:
+                progress: bool | None = None, csv_sep: str = ",", encoding: str = "utf-8",
+                output_csv_sep: str = ",", output_encoding: str = "utf-8") -> LabelSummary:
     """Label CSV / JSONL / Parquet files (or folders of .txt files) into ``output``.
 
     CSV files are separated by ``csv_sep``, and CSV and .txt files read in ``encoding`` (a
     Windows or Excel export may be ``"cp1252"``); JSONL and Parquet are UTF-8 by definition.
+    A CSV output is written with ``output_csv_sep`` in ``output_encoding`` (``"utf-8-sig"``
+    opens in Excel with every accent intact; a character the encoding lacks stops the writing
+    with its row and column, and ``resume=True`` then writes the finished run in another).
 
     The format of ``output`` follows its extension (``.jsonl[.gz]``, ``.csv[.gz]``,
     ``.parquet``). Bad rows go to ``rejects`` (default ``OUTPUT.rejects.jsonl``) with their
@@ -741,6 +745,9 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
             raise DataError(f"{name} must be an integer >= {least}, got {value!r}")
     if text_col == id_col:
         raise DataError(f"text and id columns must differ (both {text_col!r})")
+    check_csv_options(output_csv_sep, output_encoding, what="output_")
+    if output_format(output) != "csv" and (output_csv_sep, codecs.lookup(output_encoding).name) != (",", "utf-8"):
+        raise DataError(f"output {output}: a separator and an encoding can be chosen for CSV output only")
     if resume and restart:
         raise DataError("resume and restart exclude each other")
     partial = _ChunkStore(output).folder
@@ -875,9 +882,14 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     for stats in all_stats:
         for key, seen in stats.get("kinds", {}).items():
             kinds.setdefault(key, set()).update(seen)
-    with RecordWriter(output, label_names, empty_schema=empty_schema, column_kinds=kinds) as writer:
-        for index in indices:
-            writer.write([{key: record.get(key) for key in keys} for record in store.read(index, 0)])
+    try:
+        with RecordWriter(output, label_names, empty_schema=empty_schema, column_kinds=kinds,
+                          csv_sep=output_csv_sep, encoding=output_encoding) as writer:
+            for index in indices:
+                writer.write([{key: record.get(key) for key in keys} for record in store.read(index, 0)])
+    except DataError as exc:  # a character the output encoding lacks: the labelling itself is kept
+        raise DataError(f"{exc}; the labelled rows are kept in {store.folder}: resume (--resume) "
+                        "with another output encoding to write them") from None
     shutil.rmtree(store.folder, ignore_errors=True)
     for path in (output, rejects_path):  # what a run killed while writing them left, as large as them
         remove_stale_temps(path)

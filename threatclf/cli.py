@@ -57,9 +57,14 @@ def _thresholds_given(values: list | None):
     return merged
 
 
+def _separator(given: str) -> str:
+    """``tab`` or ``\\t`` for a tab, which is awkward to type."""
+    return "\t" if given in ("\\t", "tab") else given
+
+
 def _csv_options(args) -> dict:
-    """``--csv-sep`` (``tab`` or ``\\t`` for a tab, which is awkward to type) and ``--encoding``."""
-    return {"csv_sep": "\t" if args.csv_sep in ("\\t", "tab") else args.csv_sep, "encoding": args.encoding}
+    """``--csv-sep`` and ``--encoding``."""
+    return {"csv_sep": _separator(args.csv_sep), "encoding": args.encoding}
 
 
 def _trust(args) -> bool:
@@ -323,7 +328,8 @@ def cmd_label(args) -> int:
             threshold=_thresholds_given(args.threshold), top_terms=args.top_terms, keep_text=args.keep_text,
             chunk_size=args.chunk_size, max_text_chars=args.max_text_chars, n_jobs=args.n_jobs, resume=args.resume,
             restart=args.restart, overwrite=args.overwrite, rejects=args.rejects,
-            **_csv_options(args), progress=False if args.quiet else None,
+            **_csv_options(args), output_csv_sep=_separator(args.output_csv_sep),
+            output_encoding=args.output_encoding, progress=False if args.quiet else None,
         )
     if args.summary_json:
         print(json.dumps(summary.to_dict(), indent=2))
@@ -436,6 +442,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="discard an interrupted run's finished chunks (OUTPUT.partial/) and start over")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT and its rejects file if they exist (default: refuse)")
     p.add_argument("--rejects", help="where rejected rows go (default: OUTPUT.rejects.jsonl)")
+    p.add_argument("--output-csv-sep", default=",", metavar="SEP",
+                   help="separator of a CSV output (default: ','; ';' for Excel set to a decimal comma, tab or \\t)")
+    p.add_argument("--output-encoding", default="utf-8", metavar="ENCODING",
+                   help="encoding of a CSV output (default: utf-8; utf-8-sig opens in Excel with accents intact)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
     p.add_argument("--summary-json", action="store_true", help="print the run summary as JSON on stdout")
     p.set_defaults(func=cmd_label)

@@ -1056,17 +1056,17 @@ def _generate(sources: list[_Source], batch_size: int, skip_batches: int) -> Ite
             current.close()
 
 
-def check_csv_options(csv_sep: str, encoding: str) -> None:
+def check_csv_options(csv_sep: str, encoding: str, what: str = "") -> None:
     """A CSV separator is one character other than a quote or a line end; an encoding is one
-    Python knows."""
+    Python knows. ``what`` prefixes the names in messages (``"output_"``)."""
     if not isinstance(csv_sep, str) or len(csv_sep) != 1 or csv_sep in "\"\r\n":
-        raise DataError(f"csv_sep must be one character (not a quote or a line end), got {csv_sep!r}")
+        raise DataError(f"{what}csv_sep must be one character (not a quote or a line end), got {csv_sep!r}")
     try:
         text_encoding = getattr(codecs.lookup(encoding), "_is_text_encoding", True)
     except (LookupError, TypeError):
-        raise DataError(f"unknown encoding {encoding!r} (e.g. utf-8, cp1252, latin-1)") from None
+        raise DataError(f"unknown {what}encoding {encoding!r} (e.g. utf-8, cp1252, latin-1)") from None
     if not text_encoding:  # rot13, base64, hex: codecs, but not of text
-        raise DataError(f"{encoding!r} is not a text encoding (e.g. utf-8, cp1252, latin-1)")
+        raise DataError(f"{what}encoding {encoding!r} is not a text encoding (e.g. utf-8, cp1252, latin-1)")
 
 
 def check_inputs(inputs, *, text_col: str = "text", id_col: str = "id", reserved: Sequence[str] = (),

@@ -7,6 +7,7 @@ absent) or the whole new one.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime
 import decimal
@@ -266,8 +267,8 @@ def flatten_records(records: list[dict], label_names: Sequence[str]) -> pd.DataF
 # --------------------------------------------------------------------------- sinks
 
 
-def _open_text(temp: Path, target: Path) -> tuple[io.TextIOWrapper, Any]:
-    """A UTF-8 text stream onto ``temp``, gzip-compressed when ``target`` ends in .gz."""
+def _open_text(temp: Path, target: Path, encoding: str = "utf-8") -> tuple[io.TextIOWrapper, Any]:
+    """A text stream (UTF-8 unless told) onto ``temp``, gzip-compressed when ``target`` ends in .gz."""
     raw = open(temp, "wb")
     binary = raw
     if target.name.lower().endswith(".gz"):
@@ -275,7 +276,7 @@ def _open_text(temp: Path, target: Path) -> tuple[io.TextIOWrapper, Any]:
         # output reproducible.
         binary = gzip.GzipFile(filename=target.name, mode="wb", fileobj=raw,
                                compresslevel=_GZIP_LEVEL, mtime=0)
-    return io.TextIOWrapper(binary, encoding="utf-8", newline="\n"), raw
+    return io.TextIOWrapper(binary, encoding=encoding, newline="\n"), raw
 
 
 class _JsonlSink:
@@ -293,8 +294,9 @@ class _JsonlSink:
 
 
 class _CsvSink:
-    def __init__(self, temp: Path, target: Path, label_names: Sequence[str]):
-        self._text, self._raw = _open_text(temp, target)
+    def __init__(self, temp: Path, target: Path, label_names: Sequence[str], sep: str = ",", encoding: str = "utf-8"):
+        self._text, self._raw = _open_text(temp, target, encoding)
+        self._target, self._sep, self._encoding = target, sep, encoding
         self._label_names = label_names
         self._columns: list[str] | None = None
 
@@ -313,15 +315,39 @@ class _CsvSink:
         carriage_return = (header and any("\r" in str(c) for c in frame.columns)) or any(
             isinstance(v, str) and "\r" in v for c in frame.columns if frame[c].dtype.kind not in "biufcmM"
             for v in frame[c])
-        frame.to_csv(self._text, header=header, index=False, lineterminator="\n",
+        self._check_encodable(frame, header)
+        frame.to_csv(self._text, sep=self._sep, header=header, index=False, lineterminator="\n",
                      quoting=csv.QUOTE_NONNUMERIC if carriage_return else csv.QUOTE_MINIMAL)
 
     def write_empty(self, frame: pd.DataFrame) -> None:
         """The header alone, for an output without rows."""
         if self._columns is None:
             self._columns = list(frame.columns)
-            frame.to_csv(self._text, header=True, index=False, lineterminator="\n",
+            self._check_encodable(frame, True)
+            frame.to_csv(self._text, sep=self._sep, header=True, index=False, lineterminator="\n",
                          quoting=csv.QUOTE_ALL if any("\r" in str(c) for c in frame.columns) else csv.QUOTE_MINIMAL)
+
+    def _check_encodable(self, frame: pd.DataFrame, header: bool) -> None:
+        """DataError naming the row and column of the first character the encoding has no byte for."""
+        if codecs.lookup(self._encoding).name in ("utf-8", "utf-8-sig", "utf-16", "utf-32", "utf-16-le",
+                                                  "utf-16-be", "utf-32-le", "utf-32-be", "gb18030"):
+            return  # every character has its bytes
+        cells = [("header", None, str(c)) for c in frame.columns] if header else []
+        text_columns = [c for c in frame.columns if frame[c].dtype.kind not in "biufcmM"]
+        for column in text_columns:
+            for row, value in enumerate(frame[column]):
+                if isinstance(value, str):
+                    cells.append((row, column, value))
+        for row, column, value in cells:
+            try:
+                value.encode(self._encoding)
+            except UnicodeEncodeError as exc:
+                char = value[exc.start]
+                where = "the header" if row == "header" else (
+                    f"the row of id {frame['id'].iloc[row]!r}, column {column!r}" if "id" in frame else
+                    f"row {row}, column {column!r}")
+                raise DataError(f"{self._target}: {where} holds {char!r} (U+{ord(char):04X}), which {self._encoding} "
+                                "cannot write; write utf-8, or utf-8-sig, which Excel reads") from None
 
     def close(self) -> None:
         try:
@@ -494,7 +520,8 @@ class RecordWriter:
     """
 
     def __init__(self, path, label_names: Sequence[str], fmt: str | None = None, *,
-                 empty_schema: dict | None = None, column_kinds: dict | None = None):
+                 empty_schema: dict | None = None, column_kinds: dict | None = None,
+                 csv_sep: str = ",", encoding: str = "utf-8"):
         self.path = Path(path)
         self.label_names = list(label_names)
         # A record whose keys (and value kinds) give CSV/Parquet their columns when no row at
@@ -505,13 +532,15 @@ class RecordWriter:
             raise ValueError(f"fmt must be one of {_FORMATS}, got {fmt!r}")
         if self.format == "parquet":
             require("pyarrow.parquet")  # fail before creating any file
+        if self.format != "csv" and (csv_sep, codecs.lookup(encoding).name) != (",", "utf-8"):
+            raise DataError(f"{self.path}: a separator and an encoding can be chosen for CSV output only")
         self.rows_written = 0
         self._pending = _PendingFile(self.path)
         try:
             if self.format == "jsonl":
                 self._sink = _JsonlSink(self._pending.temp, self.path)
             elif self.format == "csv":
-                self._sink = _CsvSink(self._pending.temp, self.path, self.label_names)
+                self._sink = _CsvSink(self._pending.temp, self.path, self.label_names, csv_sep, encoding)
             else:
                 self._sink = _ParquetSink(self._pending.temp, self.label_names, parquet_types(column_kinds or {}))
         except BaseException:

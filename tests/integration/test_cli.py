@@ -341,6 +341,28 @@ def _small_model(data_files):
     return model_dir
 
 
+def test_label_writes_csv_for_excel_and_resumes_into_another_encoding(data_files, tmp_path, capsys):
+    model = str(_small_model(data_files))
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "a", "text": "Le cartel a corrompu le maire à Marseille.", "desk": "société"})
+                      + "\n" + json.dumps({"id": "b", "text": "Взрыв на рынке, теракт.", "desk": "мир"}) + "\n",
+                      encoding="utf-8")
+    out = tmp_path / "out.csv"
+    code, _, err = run(["label", str(source), "-o", str(out), "--model", model, "--keep-text", "-q",
+                        "--output-encoding", "cp1252", "--output-csv-sep", "tab"], capsys)
+    assert code == 2 and "the row of id 'b', column 'desk' holds 'м' (U+043C), which cp1252 cannot write" in err
+    assert "--resume" in err and not out.exists()
+    code, _, err = run(["label", str(source), "-o", str(out), "--model", model, "--keep-text", "-q", "--resume",
+                        "--output-encoding", "utf-8-sig", "--output-csv-sep", "tab"], capsys)
+    assert code == 0, err
+    assert out.read_bytes().startswith(b"\xef\xbb\xbfid\tdesk\t")
+    written = pd.read_csv(out, sep="\t", encoding="utf-8-sig")
+    assert written["desk"].tolist() == ["société", "мир"] and written["text"][1] == "Взрыв на рынке, теракт."
+    code, _, err = run(["label", str(source), "-o", str(tmp_path / "out.jsonl"), "--model", model,
+                        "--output-encoding", "cp1252"], capsys)
+    assert code == 2 and "CSV output only" in err and not (tmp_path / "out.jsonl").exists()
+
+
 @pytest.mark.parametrize("name, content, extra, message", [
     ("in.csv", "doc_id,text\n1,Militants bombed the market.\n", ["--id-col", "docid"], "in.csv: no id column 'docid'"),
     ("in.parquet", "not parquet at all", [], "in.parquet: not a readable Parquet file"),

@@ -241,6 +241,43 @@ def test_csv_round_trip_with_header_once(tmp_path, name):
     assert frame["extra"][1:].isna().all()
 
 
+@pytest.mark.parametrize("name", ["out.csv", "out.csv.gz"])
+def test_csv_in_another_separator_and_encoding_reads_back_the_same(tmp_path, name):
+    plain, excel = tmp_path / f"plain-{name}", tmp_path / f"excel-{name}"
+    rows = [record(0, extra={"a": "café"}), record(1, extra=None)]
+    for target, options in ((plain, {}), (excel, {"csv_sep": ";", "encoding": "utf-8-sig"})):
+        with RecordWriter(target, LABELS, **options) as writer:
+            writer.write(rows)
+    raw = gzip.decompress(excel.read_bytes()) if name.endswith(".gz") else excel.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfid;text;labels;")  # the mark Excel needs to read UTF-8
+    again = pd.read_csv(excel, sep=";", encoding="utf-8-sig", keep_default_na=False)
+    pd.testing.assert_frame_equal(again, pd.read_csv(plain, keep_default_na=False))
+
+
+def test_csv_in_an_encoding_without_a_character_names_its_row_and_writes_nothing(tmp_path):
+    target = tmp_path / "out.csv"
+    with RecordWriter(target, LABELS, encoding="cp1252") as writer:
+        writer.write([record(0)])  # "é" has a cp1252 byte
+    assert target.read_bytes().count(b"\xe9") == 1
+    with pytest.raises(DataError, match=r"out.csv: the row of id 'r1', column 'text' holds 'Ж' \(U\+0416\), which "
+                                        "cp1252 cannot write"):
+        with RecordWriter(target, LABELS, encoding="cp1252") as writer:
+            writer.write([record(0)])
+            writer.write([record(1, text="Moscow Ж")])
+    assert target.read_bytes().count(b"\xe9") == 1 and leftovers(tmp_path) == []  # the old file stands
+    with pytest.raises(DataError, match="the header holds"):
+        with RecordWriter(tmp_path / "h.csv", LABELS, encoding="latin-1") as writer:
+            writer.write([record(0, **{"Ж": 1})])
+    assert not (tmp_path / "h.csv").exists()
+
+
+@pytest.mark.parametrize("name", ["out.jsonl", "out.parquet"])
+def test_separator_and_encoding_are_for_csv_output_only(tmp_path, name):
+    with pytest.raises(DataError, match="CSV output only"):
+        RecordWriter(tmp_path / name, LABELS, encoding="cp1252")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_csv_new_column_after_first_batch_is_an_error(tmp_path):
     target = tmp_path / "out.csv"
     with pytest.raises(DataError, match="late"):
