@@ -111,12 +111,13 @@ def _thresholds(model: ThreatClassifier, threshold) -> np.ndarray:
     if threshold is None:
         return np.asarray(model.thresholds_, dtype=np.float64)
     if isinstance(threshold, Mapping):
-        unknown = set(threshold) - set(model.labels_)
+        unknown = set(threshold) - set(model.labels_) - {"*"}
         if unknown:
             raise DataError(f"threshold names unknown labels {sorted(unknown)}; model labels: {list(model.labels_)}")
     try:
-        if isinstance(threshold, Mapping):
-            values = np.array([float(threshold.get(lab, t)) for lab, t in zip(model.labels_, model.thresholds_)])
+        if isinstance(threshold, Mapping):  # "*": for the labels not named, as in ThreatClassifier(threshold=)
+            values = np.array([float(threshold.get(lab, threshold.get("*", t)))
+                               for lab, t in zip(model.labels_, model.thresholds_)])
         else:
             if isinstance(threshold, (str, bytes)):
                 raise TypeError
@@ -345,8 +346,9 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
     index), the article's other input columns, ``passage``, ``start``, ``end``, ``text``,
     ``labels``, the score columns and ``evidence`` (per label of the passage: its score and,
     with ``top_terms``, its terms), as ``threatclf label --passages`` writes them.
-    A missing or non-string text raises :class:`DataError` naming the row; an input column
-    an output column would overwrite raises too.
+    ``threshold`` replaces the model's cut-offs: one number, or ``{label: number}`` (``"*"``
+    for the labels not named). A missing or non-string text raises :class:`DataError` naming
+    the row; an input column an output column would overwrite raises too.
     """
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"label_dataframe() takes a pandas DataFrame, got {type(df).__name__}")
@@ -354,6 +356,8 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
         raise DataError(f"column {text_col!r} not found; columns are {list(df.columns)}")
     if id_col is not None and id_col not in df.columns:
         raise DataError(f"id column {id_col!r} not found; columns are {list(df.columns)}")
+    if id_col == text_col:
+        raise DataError(f"text and id columns must differ (both {text_col!r})")
     repeated = [name for name in dict.fromkeys((text_col, id_col)) if name is not None and (df.columns == name).sum() > 1]
     if repeated:
         raise DataError(f"column {repeated[0]!r} appears {(df.columns == repeated[0]).sum()} times; "
@@ -377,8 +381,16 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
                         f"rename it{hint}")
     texts = df[text_col].tolist()
     for i, (row, text) in enumerate(zip(df.index, texts)):
+        what = None
         if not isinstance(text, str):
             what = "missing" if pd.api.types.is_scalar(text) and pd.isna(text) else f"{type(text).__name__}, expected str"
+        elif not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:  # as json.loads gives for a broken "\ud83d" escape; files reject it
+                what = (f"not valid Unicode: a lone surrogate {text[exc.start]!r} at character {exc.start} "
+                        "(a broken escape in the source?)")
+        if what:
             which = f" ({id_col} {df[id_col].iloc[i]!r})" if id_col else ""
             raise DataError(f"row {row!r}{which}: {text_col!r} is {what}")
     ids = df[id_col].tolist() if id_col else df.index.tolist()
@@ -395,7 +407,8 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
             id_dtype = df[id_col].dtype if id_col else df.index.dtype
             head = pd.DataFrame({key: pd.Series(dtype=id_dtype)})
             tail = pd.DataFrame({**{c: pd.Series(dtype="Int64") for c in ("passage", "start", "end")},
-                                 "text": pd.Series(dtype=df[text_col].dtype), "labels": pd.Series(dtype=object),
+                                 "text": pd.Series(dtype=_passage_text_dtype(df[text_col].dtype)),
+                                 "labels": pd.Series(dtype=object),
                                  **score_columns, "evidence": pd.Series(dtype=object)})
             return pd.concat([head, carried.iloc[:0].reset_index(drop=True), tail], axis=1)
         out = df.iloc[:0].copy()
@@ -412,7 +425,8 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
         for column in ("passage", "start", "end"):  # <NA> for an article without text
             result[column] = result[column].astype("Int64")
         # ids and texts keep the input's dtypes, as the empty result does (Dask's partitions must agree)
-        for column, dtype in ((key, df[id_col].dtype if id_col else df.index.dtype), ("text", df[text_col].dtype)):
+        for column, dtype in ((key, df[id_col].dtype if id_col else df.index.dtype),
+                              ("text", _passage_text_dtype(df[text_col].dtype))):
             try:
                 result[column] = result[column].astype(dtype)
             except (TypeError, ValueError):
@@ -429,6 +443,12 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
     out[scores.columns] = scores
     out["evidence"] = result["evidence"]
     return out
+
+
+def _passage_text_dtype(dtype):
+    """The dtype of passage texts cut from texts of ``dtype``: a categorical's categories' (a
+    passage is rarely one of the articles, and casting it to them would make it NaN)."""
+    return dtype.categories.dtype if isinstance(dtype, pd.CategoricalDtype) else dtype
 
 
 def _carried_columns(df: pd.DataFrame, text_col: str, id_col: str | None, passages: bool) -> pd.DataFrame:

@@ -429,7 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id-col", default="id", help="column holding the article id (default: id)")
     p.add_argument("--passages", action="store_true", help="write one row per passage instead of per article")
     p.add_argument("--threshold", type=_threshold, action="append",
-                   help="override thresholds: 0.5, or label=0.6,label=0.3 (may be repeated for other labels)")
+                   help="override thresholds: 0.5, or label=0.6,label=0.3 (may be repeated for other labels; "
+                        "'*=0.5' sets the labels not named)")
     p.add_argument("--top-terms", type=int, default=5, help="evidence terms per label (default: 5; 0 for none)")
     p.add_argument("--keep-text", action="store_true", help="copy the text into the output")
     p.add_argument("--n-jobs", "-j", type=int, default=1, help="worker processes (default: 1; -1 = all cores)")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import KFold
@@ -180,6 +181,15 @@ def _indicator(labels_data, label_names: Sequence[str], known: Sequence[str] | N
         if unknown:
             raise DataError(f"indicator DataFrame has columns for labels the model does not know: {unknown}")
         return indicator_from_frame(labels_data, label_names)
+    if isinstance(labels_data, np.ndarray) and labels_data.ndim == 2 and labels_data.dtype != object:
+        # a 0/1 matrix, as fit(texts, Y) takes with label_names: its columns are the model's labels
+        if labels_data.shape[1] != len(label_names) or not np.isin(labels_data, (0, 1)).all():
+            raise DataError(f"a label matrix must hold 0/1 with one column per model label, in the order "
+                            f"{list(label_names)}; got shape {labels_data.shape}")
+        return labels_data.astype(np.int8)
+    if sp.issparse(labels_data):
+        raise DataError("labels must be label lists or a dense 0/1 matrix (or DataFrame), not a sparse matrix: "
+                        "use .toarray()")
     return to_indicator(labels_data, label_names)
 
 
@@ -269,7 +279,8 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
     texts = list(texts)
     if cv < 2 or cv > len(texts):
         raise DataError(f"cv must be between 2 and the number of texts ({len(texts)}), got {cv}")
-    labels = list(labels) if not isinstance(labels, pd.DataFrame) else labels
+    if not isinstance(labels, (pd.DataFrame, np.ndarray)):
+        labels = list(labels)
     if tuning_rows is not None:
         tuning_rows = check_tuning_rows(tuning_rows, len(texts), "text")
     if groups is not None:
@@ -286,7 +297,9 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
         estimator = clone(estimator).set_params(label_names=estimator._resolve_targets(labels)[0])
     rows = []
     for fold, (train_idx, test_idx) in enumerate(splits):
-        subset = (lambda idx: labels.iloc[idx]) if isinstance(labels, pd.DataFrame) else (lambda idx: [labels[i] for i in idx])
+        subset = ((lambda idx: labels.iloc[idx]) if isinstance(labels, pd.DataFrame) else
+                  (lambda idx: labels[idx]) if isinstance(labels, np.ndarray) else
+                  (lambda idx: [labels[i] for i in idx]))
         fit_groups = {} if groups is None else {"groups": groups[train_idx]}
         held_out = len(test_idx)
         if tuning_rows is not None:

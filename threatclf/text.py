@@ -5,6 +5,7 @@ the exact span that earned it. Training and labelling share this one path.
 """
 from __future__ import annotations
 
+import numbers
 import re
 from typing import NamedTuple
 
@@ -52,12 +53,13 @@ def _windows(text: str, start: int, end: int, max_words: int) -> list[tuple[int,
     cur_words = 0
     for m in _SENTENCE.finditer(text, start, end):
         s_words = _word_spans(text, m.start(), m.end())
-        while s_words:
-            if cur_words and cur_words + len(s_words) > max_words:
+        at = 0  # an index, not s_words[max_words:]: that copy made one long sentence quadratic
+        while at < len(s_words):
+            if cur_words and cur_words + len(s_words) - at > max_words:
                 pieces.append((cur_start, cur_end, cur_words))
                 cur_words = 0
-            take = s_words[:max_words]  # a sentence longer than a window is cut at word boundaries
-            s_words = s_words[max_words:]
+            take = s_words[at:at + max_words]  # a sentence longer than a window is cut at word boundaries
+            at += max_words
             if not cur_words:
                 cur_start = take[0][0]
             cur_end = take[-1][1]
@@ -76,8 +78,9 @@ def split_passages(
     ``max_words``. Offsets index the original string; leading and trailing white space is not
     part of a passage. An empty or blank text gives no passage.
     """
-    if max_words < 1:
-        raise ValueError(f"max_words must be >= 1, got {max_words}")
+    for name, value in (("max_words", max_words), ("min_words", min_words)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < (name == "max_words"):
+            raise ValueError(f"{name} must be a whole number >= {int(name == 'max_words')}, got {value!r}")
     pieces: list[tuple[int, int, int]] = []
     for para in _PARAGRAPH.finditer(text):
         pieces.extend(_windows(text, para.start(), para.end(), max_words))

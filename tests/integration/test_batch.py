@@ -115,6 +115,35 @@ def test_dataframe_column_an_output_column_would_overwrite_is_an_error(small_mod
         threatclf.label_dataframe(frame, small_model, passages=True)
 
 
+def test_passage_texts_of_a_categorical_text_column_are_the_passages(small_model):
+    texts = ["Militants bombed the market in the capital, killing twelve people on Friday morning.\n"
+             "The cartel smuggled cocaine through the port for years, police said in a statement.", "Rain."]
+    frame = pd.DataFrame({"text": pd.Series(texts * 2, dtype="category")})
+    out = threatclf.label_dataframe(frame, small_model, passages=True)
+    assert out["text"].notna().all() and len(out) == 6
+    for _, row in out.iterrows():
+        assert row["text"] == texts[row["id"] % 2][row["start"]:row["end"]]
+    empty = threatclf.label_dataframe(frame.iloc[:0], small_model, passages=True)
+    assert empty["text"].dtype == out["text"].dtype  # as a Dask partition's meta must be
+
+
+def test_label_dataframe_names_a_text_that_is_not_valid_unicode(small_model):
+    broken = json.loads('"Police seized cocaine \\ud83d at the port."')  # a lone surrogate, from a broken escape
+    frame = pd.DataFrame({"id": ["a", "b"], "text": pd.Series(["Rain.", broken], dtype=object)})
+    for passages in (False, True):
+        with pytest.raises(DataError, match=r"row 1 \(id 'b'\): 'text' is not valid Unicode: a lone surrogate "
+                                            r"'\\ud83d' at character 22"):
+            threatclf.label_dataframe(frame, small_model, id_col="id", passages=passages)
+
+
+def test_label_dataframe_threshold_star_sets_the_labels_not_named(small_model):
+    frame = pd.DataFrame({"text": ["Militants bombed the market.", "The mayor took bribes from the cartel."]})
+    out = threatclf.label_dataframe(frame, small_model, threshold={"*": 1.0, "corruption": 0.0})
+    assert out["labels"].tolist() == [["corruption"], ["corruption"]]
+    with pytest.raises(DataError, match="unknown labels"):
+        threatclf.label_dataframe(frame, small_model, threshold={"**": 0.5})
+
+
 def test_passage_rows_carry_their_articles_input_columns(small_model):
     df = pd.DataFrame({"id": [a for a, _ in ARTICLES], "text": [t for _, t in ARTICLES],
                        "desk": pd.array(["world", "home", None, "home", "world"], dtype="string"),
@@ -921,6 +950,13 @@ def test_numpy_thresholds_are_accepted_by_label_files(small_model, corpus, tmp_p
     per_label = {label: np.float64(0.5) for label in small_model.labels_}
     threatclf.label_files(path, tmp_path / "b.jsonl", small_model, threshold=per_label, progress=False)
     assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
+
+
+def test_label_dataframe_refuses_one_column_for_text_and_id(small_model):
+    frame = pd.DataFrame({"text": ["A bomb exploded at the market."]})
+    for passages in (False, True):
+        with pytest.raises(DataError, match="text and id columns must differ"):
+            threatclf.label_dataframe(frame, small_model, id_col="text", passages=passages)
 
 
 def test_label_dataframe_refuses_repeated_or_clashing_columns(small_model):

@@ -315,7 +315,7 @@ def test_label_names_differing_only_in_case_are_warned_about():
 
 
 def test_predict_rejects_non_string_items(small_model):
-    with pytest.raises(DataError, match=r"texts\[1\] is NoneType"):
+    with pytest.raises(DataError, match=r"texts\[1\] is missing \(None/NaN\)"):
         small_model.predict(["fine", None])
 
 
@@ -745,3 +745,15 @@ def test_presence_settings_are_checked(settings, message):
     texts, labels = tiny_corpus()
     with pytest.raises(ValueError, match=message):
         ThreatClassifier(min_df=1, cv=3, **settings).fit(texts, labels)
+
+
+@pytest.mark.parametrize("texts, message", [
+    ({"a": "A bomb exploded."}, r"not a dict; pass list\(d.values\(\)\)"),
+    ({"A bomb exploded."}, "not a set"),
+    (pd.Series(["A bomb exploded.", None]), r"texts\[1\] is missing \(None/NaN\)"),
+    (["A bomb exploded.", float("nan")], r"texts\[1\] is missing"),
+    (["A bomb exploded.", 3], r"texts\[1\] is int, expected str"),
+])
+def test_texts_that_are_not_a_sequence_of_strings_are_named(small_model, texts, message):
+    with pytest.raises(DataError, match=message):
+        small_model.predict(texts)

@@ -149,6 +149,24 @@ def test_cross_validate_reports_each_fold_and_the_mean():
     assert not hasattr(estimator, "coef_")  # the estimator itself is left unfitted (clones are fitted)
 
 
+def test_a_label_matrix_scores_as_the_label_lists_it_stands_for(small_model):
+    # fit takes a 0/1 matrix with label_names; evaluating and selecting models take it too
+    texts, labels = tiny_corpus()
+    matrix = to_indicator(labels, small_model.labels_)
+    assert threatclf.evaluate(small_model, texts, matrix).to_dict() == threatclf.evaluate(
+        small_model, texts, labels).to_dict()
+    assert small_model.score(texts, matrix) == small_model.score(texts, labels)
+    texts, labels = tiny_corpus(repeats=3)
+    matrix = to_indicator(labels, small_model.labels_)
+    estimator = threatclf.ThreatClassifier(min_df=1, cv=2, features="word", label_names=list(small_model.labels_))
+    pd.testing.assert_frame_equal(threatclf.cross_validate(estimator, texts, matrix, cv=3),
+                                  threatclf.cross_validate(estimator, texts, labels, cv=3))
+    with pytest.raises(DataError, match=r"one column per model label, in the order \['terrorism'"):
+        threatclf.evaluate(small_model, texts, matrix[:, :2])
+    with pytest.raises(DataError, match="must hold 0/1"):
+        threatclf.evaluate(small_model, texts, matrix * 2)
+
+
 def test_cross_validate_checks_folds():
     with pytest.raises(DataError, match="cv must be between 2"):
         threatclf.cross_validate(threatclf.ThreatClassifier(), ["a", "b"], [[], []], cv=5)

@@ -43,9 +43,21 @@ def test_blank_text_has_no_passage(text):
     assert split_passages(text) == []
 
 
-def test_invalid_max_words():
-    with pytest.raises(ValueError):
-        split_passages("x", max_words=0)
+def test_a_long_sentence_then_a_short_one_fill_windows_in_order():
+    # the windows of one long sentence are taken by position; the next sentence starts a new
+    # window only when it would not fit the last one
+    long = " ".join(f"w{i}" for i in range(45))
+    text = long + ". Then five more words here."
+    parts = spans(text, max_words=20, min_words=1)
+    assert [len(p.split()) for p in parts] == [20, 20, 10]
+    assert parts[2].endswith("here.") and " ".join(parts).split() == text.split()
+
+
+@pytest.mark.parametrize("option, value", [("max_words", 0), ("max_words", True), ("max_words", 2.5),
+                                           ("min_words", -1), ("min_words", "3")])
+def test_invalid_window_sizes_are_named(option, value):
+    with pytest.raises(ValueError, match=f"{option} must be a whole number"):
+        split_passages("x", **{option: value})
 
 
 def test_merging_short_pieces_never_passes_max_words():
