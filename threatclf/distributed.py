@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import threading
 
 import pandas as pd
 
@@ -23,6 +24,10 @@ __all__ = ["label_dask"]
 def _model_from_path(path: str | None):
     """The model in ``path`` (None: the bundled one), loaded once per worker process for as
     long as the folder's files are unchanged: a model saved over it is loaded (and checked) anew."""
+    if path is None:  # the bundled model by its folder: None and that path are one cache entry
+        from .persistence import default_model_path
+
+        path = os.fspath(default_model_path())
     return _load_cached(path, _folder_stamp(path))
 
 
@@ -40,8 +45,18 @@ def _folder_stamp(path: str | None) -> tuple:
     return tuple((name, st.st_mtime_ns, st.st_size, st.st_ino) for name, st in stats)
 
 
-@functools.lru_cache(maxsize=4)
+_LOADING = threading.Lock()
+
+
 def _load_cached(path: str | None, stamp: tuple):
+    """One model per worker process (~230 MB for the default): a worker's threads share it, and
+    the model of a folder saved over, or of another folder, replaces it rather than joining it."""
+    with _LOADING:  # two threads of one worker would otherwise both load it
+        return _load_once(path, stamp)
+
+
+@functools.lru_cache(maxsize=1)
+def _load_once(path: str | None, stamp: tuple):
     from .persistence import load_model
 
     return load_model(path)
@@ -84,8 +99,12 @@ def label_dask(ddf, model=None, *, text_col: str = "text", id_col: str | None = 
     and ``evidence`` as JSON text, as in ``threatclf label``'s CSV and Parquet outputs.
     """
     dask = require("dask")
-    require("dask.dataframe")
+    dd = require("dask.dataframe")
     from .classifier import ThreatClassifier
+
+    if not isinstance(ddf, dd.DataFrame):
+        hint = "; for a pandas DataFrame use threatclf.label_dataframe" if isinstance(ddf, pd.DataFrame) else ""
+        raise DataError(f"label_dask() takes a dask.dataframe.DataFrame, got {type(ddf).__name__}{hint}")
 
     if text_col not in ddf.columns:
         raise DataError(f"column {text_col!r} not found; columns are {list(ddf.columns)}")
@@ -103,5 +122,6 @@ def label_dask(ddf, model=None, *, text_col: str = "text", id_col: str | None = 
     # Every option is checked here, on the empty frame, not once per partition at compute time;
     # the empty result is the output's columns and dtypes, so Dask need not run a partition to learn them.
     empty = label_dataframe(ddf._meta, resolved, **options)
+    # Passage rows are numbered afresh in each partition: the input's divisions no longer hold.
     return ddf.map_partitions(_label_partition, shipped, options, flat, meta=_flatten(empty) if flat else empty,
-                              enforce_metadata=False, align_dataframes=False)
+                              enforce_metadata=False, align_dataframes=False, clear_divisions=passages)

@@ -169,3 +169,45 @@ def test_an_unfitted_model_is_refused_up_front(frame):
         threatclf.label_dask(dd.from_pandas(frame, npartitions=2), threatclf.ThreatClassifier())
     with pytest.raises(NotFittedError):
         threatclf.label_dataframe(frame, threatclf.ThreatClassifier())
+
+
+def test_passage_rows_leave_the_inputs_divisions_behind(small_model, frame):
+    # passage rows are numbered from 0 in each partition: divisions kept from the input would
+    # send .loc to the wrong partition
+    indexed = dd.from_pandas(frame.set_index("id"), npartitions=3)
+    assert indexed.known_divisions
+    lazy = threatclf.label_dask(indexed, small_model, passages=True)
+    assert not lazy.known_divisions
+    computed = lazy.compute()
+    assert len(lazy.loc[1].compute()) == len(computed.loc[1]) == 3
+    # article rows keep the input's index, and so its divisions
+    assert threatclf.label_dask(indexed, small_model).divisions == indexed.divisions
+
+
+def test_passage_texts_of_a_categorical_column_survive_on_dask(small_model, frame):
+    categorical = frame.assign(text=frame["text"].astype("category"))
+    lazy = threatclf.label_dask(dd.from_pandas(categorical, npartitions=2), small_model, id_col="id", passages=True)
+    result = lazy.compute()
+    assert result["text"].notna().all() and dict(lazy.dtypes)["text"] == result["text"].dtype
+    source = frame.set_index("id")["text"]
+    assert all(row.text == source[row.id][row.start:row.end] for row in result.itertuples())
+
+
+def test_a_pandas_dataframe_is_pointed_to_label_dataframe(small_model, frame):
+    with pytest.raises(threatclf.DataError, match="takes a dask.dataframe.DataFrame, got DataFrame; for a pandas "
+                                                  "DataFrame use threatclf.label_dataframe"):
+        threatclf.label_dask(frame, small_model)
+
+
+def test_a_worker_holds_one_model_however_it_is_named(saved_small_model, monkeypatch):
+    from threatclf import distributed, persistence
+
+    loads = []
+    real = persistence.load_model
+    monkeypatch.setattr(persistence, "load_model", lambda path=None, **kw: loads.append(path) or real(path, **kw))
+    monkeypatch.setattr(persistence, "default_model_path", lambda: saved_small_model)
+    distributed._load_once.cache_clear()
+    first = distributed._model_from_path(None)
+    assert distributed._model_from_path(str(saved_small_model)) is first  # the bundled folder by name: the same
+    assert len(loads) == 1 and distributed._load_once.cache_info().currsize == 1
+    distributed._load_once.cache_clear()
