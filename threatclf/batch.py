@@ -97,7 +97,7 @@ class LabelSummary:
         return (
             f"rows in {self.rows_read:,} | labelled {self.labelled:,} | rejected {self.rejected:,} | "
             f"passages {self.passages:,}\nlabels (output rows carrying each): {counts}\n"
-            f"elapsed {self.elapsed_s:.1f} s | {self.rows_per_s:,.0f} rows/s | {self.passages_per_s:,.0f} passages/s"
+            f"elapsed {self.elapsed_s:.1f} s | {_rate(self.rows_per_s)} rows/s | {_rate(self.passages_per_s)} passages/s"
             + (f"\nresumed: {self.resumed_chunks:,} chunks ({self.resumed_rows:,} rows) were taken from the "
                "interrupted run" if self.resumed_chunks else "")
             + (f"\noutput: {self.output}" if self.output else "")
@@ -105,6 +105,11 @@ class LabelSummary:
             + (f"\nWARNING: {self.duplicate_ids:,} rows repeat an id of an earlier row; "
                "the output is not unique by id" if self.duplicate_ids else "")
         )
+
+
+def _rate(per_second: float) -> str:
+    """Whole numbers for real runs; three figures for a handful of rows (0.268, not 0)."""
+    return f"{per_second:,.0f}" if per_second >= 100 or per_second == 0 else f"{per_second:.3g}"
 
 
 def _thresholds(model: ThreatClassifier, threshold) -> np.ndarray:
@@ -346,9 +351,13 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
     index), the article's other input columns, ``passage``, ``start``, ``end``, ``text``,
     ``labels``, the score columns and ``evidence`` (per label of the passage: its score and,
     with ``top_terms``, its terms), as ``threatclf label --passages`` writes them.
-    ``threshold`` replaces the model's cut-offs: one number, or ``{label: number}`` (``"*"``
-    for the labels not named). A missing or non-string text raises :class:`DataError` naming
-    the row; an input column an output column would overwrite raises too.
+    ``model`` is a fitted :class:`ThreatClassifier`, a model folder path, or ``None`` for the
+    bundled default model. ``threshold`` replaces the model's cut-offs: one number, or
+    ``{label: number}`` (``"*"`` for the labels not named). ``top_terms`` evidence terms per
+    label (0: none); ``max_words`` is the longest passage in words; ``chunk_size`` texts are
+    scored at a time, which bounds the memory of the features. A missing or non-string text
+    raises :class:`DataError` naming the row; an input column an output column would
+    overwrite raises too.
     """
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"label_dataframe() takes a pandas DataFrame, got {type(df).__name__}")
@@ -747,6 +756,16 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     ``output`` or rejects file is replaced only with ``overwrite=True`` (or when resuming the
     run that was already replacing them; an explicit ``rejects`` path needs ``overwrite`` even
     then): a finished labelling is not lost to a repeated command.
+
+    The rest are as in :func:`label_dataframe` and ``threatclf label``: ``model`` (a
+    :class:`ThreatClassifier`, a model folder, or ``None`` for the bundled model),
+    ``text_col`` / ``id_col`` (the input's fields; a row without an id gets ``FILE:LINE``),
+    ``passages`` (one row per passage), ``threshold``, ``top_terms``, ``max_words``,
+    ``keep_text`` (copy the article's text into its row). ``chunk_size`` input rows make one
+    chunk, the unit of resuming and of memory; a text over ``max_text_chars`` characters is
+    rejected. ``n_jobs`` worker processes label chunks side by side (``-1``: all cores).
+    ``progress`` shows a bar (default: when stderr is a terminal). Returns a
+    :class:`LabelSummary` of the rows read, labelled and rejected, per-label counts and speed.
     """
     started = time.perf_counter()
     paths = [Path(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]

@@ -147,7 +147,8 @@ class ThreatClassifier(BaseEstimator):
         ``"f1"`` learns the F1-optimal threshold per label on out-of-fold probabilities;
         ``"half-best-f1"`` sets it at half the best out-of-fold F1, which is F1-optimal for
         calibrated probabilities and much steadier (needs ``calibrate=True``; the default
-        model's recipe uses it); a number (or ``{label: number}``) fixes it.
+        model's recipe uses it); a number (or ``{label: number}``, ``"*"`` setting a default)
+        fixes it.
     calibrate : bool
         Fit a sigmoid on out-of-fold scores so that probabilities mean what they say.
     label_names : list of str, optional
@@ -159,8 +160,9 @@ class ThreatClassifier(BaseEstimator):
         (identical results); ``"reference"`` always uses scikit-learn's ``transform``.
     n_jobs : int, optional
         Threads for training (labels in parallel) and for the fast scoring path.
-    random_state : int
-        Seed of the cross-validation split and of stochastic models.
+    random_state : int or None
+        Seed of the cross-validation split and of stochastic models; ``None`` draws a new split
+        each fit (the model still saves, but a refit will not reproduce it).
     """
 
     def __init__(
@@ -307,7 +309,10 @@ class ThreatClassifier(BaseEstimator):
         when some rows do not look like the text the model will label — passages picked
         because a model was unsure of them crowd the decision boundary, and an F1-optimal
         threshold depends on how common each label is — so that the cut-offs are set on
-        rows sampled like that text.
+        rows sampled like that text. ``sample_weight`` (optional, one non-negative number per
+        text) weighs each row in the linear models, the naive-Bayes ratios, the chi-squared
+        feature selection, calibration and thresholds; a row of weight 0 is left out of all of
+        them (the default model weighs its human-labelled rows 2).
         """
         self._validate_params()
         texts = _check_texts(X)
@@ -647,6 +652,7 @@ class ThreatClassifier(BaseEstimator):
         return float(np.mean(f1)) if f1 else 1.0
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """The names of ``coef_``'s columns: ``word:…``, ``char:…`` and ``present:…`` features."""
         check_is_fitted(self, "coef_")
         return feature_names(self.vectorizers_)
 

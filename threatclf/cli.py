@@ -248,9 +248,13 @@ def cmd_info(args) -> int:
         return EXIT_ERROR
     if not _say_changed(check):
         return EXIT_ERROR
+    if check.untrusted:  # not built, so not checked against metadata.json: what it says is unconfirmed
+        print(printable(f"NOT TRUSTED: {', '.join(check.untrusted)}; load_model refuses the folder unless told to "
+                        "trust it (trust=True, --trust), and the figures above are not checked against the model"),
+              file=sys.stderr)
+        return EXIT_ERROR
     if args.format != "json":
-        print(printable(f"verified:   {_digests_said(check)}, " + (f"types outside the trusted list: {', '.join(check.untrusted)}"
-                                                     if check.untrusted else "all types trusted")))
+        print(printable(f"verified:   {_digests_said(check)}, all types trusted"))
     return EXIT_OK
 
 
@@ -387,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-df", type=int, help="drop n-grams found in fewer training texts (default: 2; "
                    "1 for small data)")
     p.add_argument("--features-per-label", type=int,
-                   help="fit each label on its K features with the highest chi-squared score")
+                   help="fit each label on its K features with the highest chi-squared score (default: all)")
     p.add_argument("--presence", type=int, nargs=2, metavar=("MIN_N", "MAX_N"), dest="presence_ngram_range",
                    help="add a presence block: word MIN_N-MAX_N-grams as present/absent, unnormalised, with a "
                         "model of their own whose scores are added (the default model uses 1 2)")
@@ -395,11 +399,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how each label's cut-off is learned from out-of-fold probabilities: where F1 peaks, or "
                         "half the best F1 (optimal for calibrated probabilities, steadier; the default model's) "
                         "(default: f1)")
-    p.add_argument("--n-jobs", type=int, help="threads for training (labels are fitted in parallel)")
+    p.add_argument("--n-jobs", type=int, help="threads for training (labels are fitted in parallel; default: 1)")
     p.add_argument("--format", choices=["skops", "joblib"], default="skops",
                    help="weights file: skops (default; safe to share) or joblib (a pickle: loads only with --trust)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
-    p.add_argument("--quiet", "-q", action="store_true")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress messages and no figures")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="score a model on labelled data")
@@ -418,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("verify", help="check a model folder's digests and stored types, and that it loads")
-    p.add_argument("model_dir", metavar="MODEL")
+    p.add_argument("model_dir", metavar="MODEL", help="model folder to check")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("label", help="label articles in CSV / JSONL / Parquet files or folders of .txt files")

@@ -83,6 +83,9 @@ def read_labelled(path, *, text_col: str = "text", labels_col: str = "labels", g
     (``"train.csv, line 5"``; a Parquet record is ``"data.parquet, row 5"``), so later checks can name it."""
     from .readers import read_records
 
+    if Path(path).is_dir():  # a folder of .txt files is something to label, not labelled data
+        raise DataError(f"{path} is a folder: labelled data is a JSONL, CSV or Parquet file with a "
+                        f"{labels_col!r} column (a folder of .txt files holds no labels)")
     try:
         frame = read_records(path, text_col=text_col, columns=[labels_col] + ([group_col] if group_col else []),
                              strict=True, csv_sep=csv_sep, encoding=encoding)

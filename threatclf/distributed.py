@@ -92,7 +92,9 @@ def label_dask(ddf, model=None, *, text_col: str = "text", id_col: str | None = 
                threshold=None, top_terms: int = 5, flat: bool = False):
     """Label a ``dask.dataframe.DataFrame`` lazily; returns a Dask DataFrame.
 
-    The columns are those of :func:`threatclf.label_dataframe`. ``model`` is a fitted
+    The columns, and ``text_col``, ``id_col``, ``passages``, ``threshold`` and ``top_terms``,
+    are those of :func:`threatclf.label_dataframe`; passage rows need ``id_col`` unless the
+    Dask index is known (``set_index``). ``model`` is a fitted
     ``ThreatClassifier``, a model folder path readable by every worker, or ``None`` for the
     bundled default model. Call ``.compute()`` on the result; to write it with
     ``.to_parquet()`` or ``.to_csv()``, ask for ``flat=True``: ``labels`` joined with ``;``

@@ -21,9 +21,17 @@ __all__ = ["Evaluation", "evaluate", "score_predictions", "reliability", "cross_
 
 @dataclass
 class Evaluation:
-    """Metrics of one model on one labelled set."""
+    """Metrics of one model on one labelled set.
 
-    per_label: pd.DataFrame  # index: label; columns: precision, recall, f1, support, pr_auc
+    ``per_label`` has one row per label: ``precision``, ``recall``, ``f1`` (NaN where
+    undefined: nothing predicted, or nothing to find), ``support`` (texts carrying the label),
+    ``pr_auc`` (average precision, threshold-free) and, from :func:`evaluate`, ``threshold``.
+    ``macro_f1`` is the mean of the defined per-label F1s, ``micro_f1`` pools every (text,
+    label) decision, ``n_samples`` counts the texts, ``extra`` holds notes such as
+    ``seen_in_training``.
+    """
+
+    per_label: pd.DataFrame
     micro_f1: float
     macro_f1: float
     n_samples: int
@@ -42,6 +50,7 @@ class Evaluation:
                 "calibration_error": self.calibration_error, "labels": per_label, **self.extra}
 
     def to_json(self) -> str:
+        """:meth:`to_dict` as indented JSON text."""
         return json.dumps(self.to_dict(), indent=2)
 
     def to_table(self) -> str:
@@ -130,7 +139,8 @@ def reliability(Y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.Dat
     A calibrated model has ``observed`` close to ``mean_predicted`` in every bin: of the
     passages given 0.8, about 80 % carry the label. ``Y_true`` is a 0/1 matrix shaped like
     ``proba``, or label lists when ``proba`` is ``predict_proba``'s DataFrame (its columns name
-    the labels).
+    the labels). ``bins`` equal-width bins split 0-1, and empty ones are left out: one row per
+    bin, named by its range, with ``mean_predicted``, ``observed`` and ``count``.
     """
     if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or not 1 <= bins <= 1000:
         raise DataError(f"bins must be a whole number from 1 to 1000, got {bins!r}")
@@ -273,9 +283,16 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
     (white space ignored) always share a fold. ``tuning_rows``
     (one bool per text) is passed on to ``fit`` for each training part, and only those rows of
     each fold are scored: the rows picked rather than sampled would not measure ordinary text.
+    ``cv`` is the number of folds; ``random_state`` seeds how texts (or groups) are dealt to
+    them. ``labels`` are label lists, a 0/1 DataFrame, or the 0/1 matrix ``fit`` takes with
+    ``label_names``.
     """
-    from .classifier import check_groups, check_tuning_rows, cv_folds, group_folds
+    from .classifier import ThreatClassifier, check_groups, check_tuning_rows, cv_folds, group_folds
 
+    if not isinstance(estimator, ThreatClassifier):  # found before a fold is trained, not after
+        raise TypeError(f"cross_validate needs a ThreatClassifier (each fold trains a clone of it), got {type(estimator).__name__}"
+                        + (" (a Pipeline: use sklearn.model_selection.cross_val_predict and score its predictions "
+                           "with threatclf.evaluate.score_predictions)" if hasattr(estimator, "steps") else ""))
     texts = list(texts)
     if cv < 2 or cv > len(texts):
         raise DataError(f"cv must be between 2 and the number of texts ({len(texts)}), got {cv}")

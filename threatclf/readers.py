@@ -450,6 +450,10 @@ class _JsonlSource(_Source):
             raise DataError(f"{self.source}: no id field {self.id_col!r} in its first rows; their fields are "
                             f"{fields} (without an id field, rows get ids FILE:LINE)")
         in_all = set.intersection(*(set(obj) for obj in parsed))
+        internal = [name for name in _INTERNAL_COLUMNS if name in in_all]
+        if internal:  # every row would be rejected for it
+            raise DataError(f"{self.source}: field {internal[0]!r} has a name threatclf uses for its own bookkeeping "
+                            "(where each row came from); rename it")
         taken = [name for name in ("id", "text", *self.reserved)
                  if name in in_all and name not in (self.text_col, self.id_col)]
         if taken:

@@ -931,6 +931,12 @@ def test_jsonl_rows_nested_too_deeply_or_using_internal_names_are_rejected(small
     (tmp_path / "in.csv").write_text("id,text,_source\na,Rain.,x\n")
     with pytest.raises(DataError, match=r"in.csv: column '_source' has a name threatclf uses"):
         threatclf.label_files(tmp_path / "in.csv", tmp_path / "out2.jsonl", small_model, progress=False)
+    # a JSONL file whose first rows all have such a field is refused up front, as a CSV header is
+    (tmp_path / "all.jsonl").write_text("".join(json.dumps({"id": f"r{i}", "text": "Rain.", "_source": "wire"}) + "\n"
+                                                for i in range(3)))
+    with pytest.raises(DataError, match=r"all.jsonl: field '_source' has a name threatclf uses for its own"):
+        threatclf.label_files(tmp_path / "all.jsonl", tmp_path / "out3.jsonl", small_model, progress=False)
+    assert not (tmp_path / "out3.jsonl").exists() and not (tmp_path / "out3.jsonl.partial").exists()
 
 
 def test_a_misspelt_jsonl_id_field_is_refused_up_front(small_model, tmp_path):
@@ -1151,3 +1157,12 @@ def test_the_jsonl_encoding_warning_comes_once_a_run(small_model, corpus, tmp_pa
         threatclf.label_files(path, tmp_path / "o.jsonl", small_model, encoding="cp1252", progress=False)
         threatclf.label_files(path, tmp_path / "o2.jsonl", small_model, encoding="utf-8-sig", progress=False)
     assert sum("applies to CSV and .txt files only" in str(w.message) for w in caught) == 1
+
+
+def test_run_summary_speeds_keep_their_figures_for_a_handful_of_rows():
+    from threatclf.batch import LabelSummary
+
+    small = LabelSummary(rows_read=8, labelled=8, passages=8, elapsed_s=29.9).to_text()
+    assert "0.268 rows/s | 0.268 passages/s" in small
+    big = LabelSummary(rows_read=35_560, labelled=35_560, passages=282_000, elapsed_s=12.8).to_text()
+    assert "2,778 rows/s | 22,031 passages/s" in big

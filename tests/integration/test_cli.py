@@ -241,6 +241,22 @@ def test_info_and_verify(data_files, capsys):
     assert code == 0 and "digests OK" in out and "all types trusted" in out
 
 
+def test_info_fails_on_a_folder_load_model_would_refuse(saved_small_model, small_model, tmp_path, capsys):
+    # a pickled folder loads only when trusted, so what its metadata.json says is not checked
+    # against the model: info says so and fails, as verify does
+    pickled = small_model.save(tmp_path / "pickled", format="joblib")
+    for edited in (False, True):
+        if edited:  # a threshold load_model(trust=True) would refuse as not the model's
+            meta = json.loads((pickled / "metadata.json").read_text())
+            meta["thresholds"]["terrorism"] = 0.9
+            (pickled / "metadata.json").write_text(json.dumps(meta))
+        code, out, err = run(["info", str(pickled)], capsys)
+        assert code == 2 and "NOT TRUSTED" in err and "not checked against the model" in err
+        assert "verified" not in out
+    code, out, _ = run(["info", str(saved_small_model)], capsys)
+    assert code == 0 and "all types trusted" in out
+
+
 def test_label_command_through_the_installed_script(data_files, tmp_path):
     model_dir = data_files / "m-label"
     assert main(["train", str(data_files / "train.jsonl"), "-o", str(model_dir), "--min-df", "1", "--cv", "3", "-q"]) == 0

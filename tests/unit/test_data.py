@@ -47,3 +47,10 @@ def test_a_parquet_record_is_named_by_its_row(tmp_path):
     pd.DataFrame({"text": ["a", "b"], "labels": [["graft"], ["violence,graft"]]}).to_parquet(path)
     with pytest.raises(DataError, match=rf"{path}, row 2: label 'violence,graft' is not a label name"):
         load_labelled(path)
+
+
+def test_a_folder_is_not_labelled_data(tmp_path):
+    (tmp_path / "a.txt").write_text("Militants bombed the market.")
+    with pytest.raises(DataError, match=r"is a folder: labelled data is a JSONL, CSV or Parquet file with a 'labels' "
+                                        r"column \(a folder of .txt files holds no labels\)"):
+        load_labelled(tmp_path)

@@ -167,6 +167,16 @@ def test_a_label_matrix_scores_as_the_label_lists_it_stands_for(small_model):
         threatclf.evaluate(small_model, texts, matrix * 2)
 
 
+def test_cross_validate_names_what_it_needs_before_training_a_fold():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    texts, labels = tiny_corpus(repeats=3)
+    with pytest.raises(TypeError, match=r"needs a ThreatClassifier \(each fold trains a clone of it\), got Pipeline .*cross_val_predict"):
+        threatclf.cross_validate(make_pipeline(TfidfVectorizer(), LogisticRegression()), texts, labels, cv=3)
+
+
 def test_cross_validate_checks_folds():
     with pytest.raises(DataError, match="cv must be between 2"):
         threatclf.cross_validate(threatclf.ThreatClassifier(), ["a", "b"], [[], []], cv=5)
