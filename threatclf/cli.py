@@ -510,3 +510,6 @@ def _caused_by_interrupt(exc: BaseException) -> bool:
         exc = exc.__cause__ or exc.__context__
     return False
 
+
+if __name__ == "__main__":  # python -m threatclf.cli, as before python -m threatclf
+    sys.exit(main())
