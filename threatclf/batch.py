@@ -403,6 +403,13 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
             which = f" ({id_col} {df[id_col].iloc[i]!r})" if id_col else ""
             raise DataError(f"row {row!r}{which}: {text_col!r} is {what}")
     ids = df[id_col].tolist() if id_col else df.index.tolist()
+    for i, id_ in enumerate(ids):  # passage rows are built as text columns, which refuse them
+        if isinstance(id_, str) and not id_.isascii():
+            try:
+                id_.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise DataError(f"row {df.index[i]!r}: the id {id_!r} is not valid Unicode (a lone surrogate at "
+                                f"character {exc.start})") from None
     options = LabelOptions(passages=passages, threshold=threshold, top_terms=top_terms, max_words=max_words,
                            keep_text=passages)
     records = []
@@ -465,7 +472,15 @@ def _carried_columns(df: pd.DataFrame, text_col: str, id_col: str | None, passag
     all but the text (each row holds its passage's) and the id (the rows' key)."""
     if not passages:
         return df
-    return df.loc[:, [c not in (text_col, id_col) for c in df.columns]]
+    dropped = np.zeros(len(df.columns), dtype=bool)
+    for name in (text_col, id_col):  # by position: a MultiIndex's "text" is ("text", "")
+        if name is not None:
+            where = df.columns.get_loc(name)
+            if isinstance(where, slice):
+                dropped[where] = True
+            else:
+                dropped |= np.asarray(where) if isinstance(where, np.ndarray) else np.arange(len(dropped)) == where
+    return df.loc[:, ~dropped]
 
 
 # ---------------------------------------------------------------------------------- files
@@ -784,7 +799,7 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
             raise DataError(f"{name} must be an integer >= {least}, got {value!r}")
     if text_col == id_col:
         raise DataError(f"text and id columns must differ (both {text_col!r})")
-    check_csv_options(output_csv_sep, output_encoding, what="output_")
+    check_csv_options(output_csv_sep, output_encoding, names=("output_csv_sep", "output_encoding"))
     if output_format(output) != "csv" and (output_csv_sep, codecs.lookup(output_encoding).name) != (",", "utf-8"):
         raise DataError(f"output {output}: a separator and an encoding can be chosen for CSV output only")
     if resume and restart:
@@ -928,7 +943,8 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
                 writer.write([{key: record.get(key) for key in keys} for record in store.read(index, 0)])
     except DataError as exc:  # a character the output encoding lacks: the labelling itself is kept
         raise DataError(f"{exc}; the labelled rows are kept in {store.folder}: resume (--resume) "
-                        "with another output encoding to write them") from None
+                        "with another output encoding to write them"
+                        + (", and --overwrite for the rejects file this run wrote" if rejects else "")) from None
     shutil.rmtree(store.folder, ignore_errors=True)
     for path in (output, rejects_path):  # what a run killed while writing them left, as large as them
         remove_stale_temps(path)

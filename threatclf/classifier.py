@@ -72,12 +72,13 @@ def _check_texts(texts: object, what: str = "texts") -> list[str]:
     if isinstance(texts, pd.DataFrame):
         raise DataError(f"{what} must be a sequence of strings, not a DataFrame; pass df['text']")
     if isinstance(texts, (Mapping, set, frozenset)):  # a dict would give its keys; a set, no order
-        raise DataError(f"{what} must be a sequence of strings, not a {type(texts).__name__}"
+        kind = "mapping" if isinstance(texts, Mapping) else "set"
+        raise DataError(f"{what} must be a sequence of strings, not a {kind} ({type(texts).__name__})"
                         + ("; pass list(d.values())" if isinstance(texts, Mapping) else ""))
     values = list(texts) if not isinstance(texts, list) else texts
     for row, value in enumerate(values):
         if not isinstance(value, str):
-            missing = value is None or (isinstance(value, float) and value != value) or value is pd.NA
+            missing = value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
             raise DataError(f"{what}[{row}] is " + ("missing (None/NaN); drop such rows first" if missing
                                                     else f"{type(value).__name__}, expected str"))
     return values

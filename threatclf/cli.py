@@ -63,7 +63,10 @@ def _separator(given: str) -> str:
 
 
 def _csv_options(args) -> dict:
-    """``--csv-sep`` and ``--encoding``."""
+    """``--csv-sep`` and ``--encoding``, checked here so that a mistake is named as typed."""
+    from .readers import check_csv_options
+
+    check_csv_options(_separator(args.csv_sep), args.encoding, names=("--csv-sep", "--encoding"))
     return {"csv_sep": _separator(args.csv_sep), "encoding": args.encoding}
 
 
@@ -322,7 +325,10 @@ def cmd_verify(args) -> int:
 
 def cmd_label(args) -> int:
     from .batch import label_files
+    from .readers import check_csv_options
 
+    check_csv_options(_separator(args.output_csv_sep), args.output_encoding,
+                      names=("--output-csv-sep", "--output-encoding"))
     model = _load(args)
     with warnings.catch_warnings():
         if not (args.quiet or args.summary_json):  # the summary printed below says it
@@ -448,7 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT and its rejects file if they exist (default: refuse)")
     p.add_argument("--rejects", help="where rejected rows go (default: OUTPUT.rejects.jsonl)")
     p.add_argument("--output-csv-sep", default=",", metavar="SEP",
-                   help="separator of a CSV output (default: ','; ';' for Excel set to a decimal comma, tab or \\t)")
+                   help="separator of a CSV output (default: ','; e.g. ';', or tab or \\t); scores are written "
+                        "with a decimal point")
     p.add_argument("--output-encoding", default="utf-8", metavar="ENCODING",
                    help="encoding of a CSV output (default: utf-8; utf-8-sig opens in Excel with accents intact)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")

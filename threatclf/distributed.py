@@ -27,7 +27,8 @@ def _model_from_path(path: str | None):
     if path is None:  # the bundled model by its folder: None and that path are one cache entry
         from .persistence import default_model_path
 
-        path = os.fspath(default_model_path())
+        path = default_model_path()
+    path = os.path.realpath(path)  # "m", "./m" and "/abs/m" are one model
     return _load_cached(path, _folder_stamp(path))
 
 

@@ -191,7 +191,7 @@ def _indicator(labels_data, label_names: Sequence[str], known: Sequence[str] | N
         if unknown:
             raise DataError(f"indicator DataFrame has columns for labels the model does not know: {unknown}")
         return indicator_from_frame(labels_data, label_names)
-    if isinstance(labels_data, np.ndarray) and labels_data.ndim == 2 and labels_data.dtype != object:
+    if isinstance(labels_data, np.ndarray) and labels_data.ndim == 2 and labels_data.dtype.kind in "biuf":
         # a 0/1 matrix, as fit(texts, Y) takes with label_names: its columns are the model's labels
         if labels_data.shape[1] != len(label_names) or not np.isin(labels_data, (0, 1)).all():
             raise DataError(f"a label matrix must hold 0/1 with one column per model label, in the order "

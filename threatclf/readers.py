@@ -1060,17 +1060,17 @@ def _generate(sources: list[_Source], batch_size: int, skip_batches: int) -> Ite
             current.close()
 
 
-def check_csv_options(csv_sep: str, encoding: str, what: str = "") -> None:
+def check_csv_options(csv_sep: str, encoding: str, names: tuple[str, str] = ("csv_sep", "encoding")) -> None:
     """A CSV separator is one character other than a quote or a line end; an encoding is one
-    Python knows. ``what`` prefixes the names in messages (``"output_"``)."""
+    Python knows. ``names`` are what messages call the two (the command line's options there)."""
     if not isinstance(csv_sep, str) or len(csv_sep) != 1 or csv_sep in "\"\r\n":
-        raise DataError(f"{what}csv_sep must be one character (not a quote or a line end), got {csv_sep!r}")
+        raise DataError(f"{names[0]} must be one character (not a quote or a line end), got {csv_sep!r}")
     try:
         text_encoding = getattr(codecs.lookup(encoding), "_is_text_encoding", True)
     except (LookupError, TypeError):
-        raise DataError(f"unknown {what}encoding {encoding!r} (e.g. utf-8, cp1252, latin-1)") from None
+        raise DataError(f"unknown {names[1]} {encoding!r} (e.g. utf-8, cp1252, latin-1)") from None
     if not text_encoding:  # rot13, base64, hex: codecs, but not of text
-        raise DataError(f"{what}encoding {encoding!r} is not a text encoding (e.g. utf-8, cp1252, latin-1)")
+        raise DataError(f"{names[1]} {encoding!r} is not a text encoding (e.g. utf-8, cp1252, latin-1)")
 
 
 def check_inputs(inputs, *, text_col: str = "text", id_col: str = "id", reserved: Sequence[str] = (),

@@ -30,7 +30,7 @@ import pandas as pd
 
 from ._optional import require
 from .exceptions import DataError
-from .readers import FILE_SUFFIXES
+from .readers import FILE_SUFFIXES, check_csv_options
 
 __all__ = ["atomic_path", "output_format", "flatten_records", "RecordWriter", "write_jsonl"]
 
@@ -532,6 +532,7 @@ class RecordWriter:
             raise ValueError(f"fmt must be one of {_FORMATS}, got {fmt!r}")
         if self.format == "parquet":
             require("pyarrow.parquet")  # fail before creating any file
+        check_csv_options(csv_sep, encoding)
         if self.format != "csv" and (csv_sep, codecs.lookup(encoding).name) != (",", "utf-8"):
             raise DataError(f"{self.path}: a separator and an encoding can be chosen for CSV output only")
         self.rows_written = 0

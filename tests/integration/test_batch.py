@@ -134,6 +134,9 @@ def test_label_dataframe_names_a_text_that_is_not_valid_unicode(small_model):
         with pytest.raises(DataError, match=r"row 1 \(id 'b'\): 'text' is not valid Unicode: a lone surrogate "
                                             r"'\\ud83d' at character 22"):
             threatclf.label_dataframe(frame, small_model, id_col="id", passages=passages)
+    frame = pd.DataFrame({"id": pd.Series(["a", json.loads('"b\\udc00"')], dtype=object), "text": ["Rain.", "Sun."]})
+    with pytest.raises(DataError, match=r"row 1: the id 'b\\udc00' is not valid Unicode"):
+        threatclf.label_dataframe(frame, small_model, id_col="id", passages=True)
 
 
 def test_label_dataframe_threshold_star_sets_the_labels_not_named(small_model):

@@ -377,6 +377,32 @@ def test_label_writes_csv_for_excel_and_resumes_into_another_encoding(data_files
     code, _, err = run(["label", str(source), "-o", str(tmp_path / "out.jsonl"), "--model", model,
                         "--output-encoding", "cp1252"], capsys)
     assert code == 2 and "CSV output only" in err and not (tmp_path / "out.jsonl").exists()
+    # mistakes are named as typed; a named rejects file needs --overwrite on the resume, and is told so
+    for option, value, message in (("--output-encoding", "nope", "unknown --output-encoding 'nope'"),
+                                   ("--output-csv-sep", ";;", "--output-csv-sep must be one character"),
+                                   ("--encoding", "nope", "unknown --encoding 'nope'")):
+        code, _, err = run(["label", str(source), "-o", str(tmp_path / "o.csv"), "--model", model, option, value],
+                           capsys)
+        assert code == 2 and message in err
+    source.write_text(source.read_text(encoding="utf-8") + "not json\n", encoding="utf-8")
+    named = ["label", str(source), "-o", str(tmp_path / "named.csv"), "--model", model, "--keep-text", "-q",
+             "--rejects", str(tmp_path / "bad.jsonl")]
+    code, _, err = run(named + ["--output-encoding", "cp1252"], capsys)
+    assert code == 2 and "and --overwrite for the rejects file this run wrote" in err
+    code, _, err = run(named + ["--resume", "--overwrite"], capsys)
+    assert code == 3 and len((tmp_path / "named.csv").read_text(encoding="utf-8").splitlines()) == 3
+
+
+def test_label_threshold_star_sets_every_label_not_named(data_files, tmp_path, capsys):
+    model = str(_small_model(data_files))
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": str(i), "text": text}) + "\n" for i, text in enumerate(
+        ["Militants bombed the market.", "The mayor took bribes.", "Rain fell."])))
+    code, _, err = run(["label", str(source), "-o", str(tmp_path / "out.jsonl"), "--model", model, "-q",
+                        "--threshold", "*=1", "--threshold", "corruption=0"], capsys)
+    assert code == 0, err
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [row["labels"] for row in rows] == [["corruption"]] * 3
 
 
 @pytest.mark.parametrize("name, content, extra, message", [

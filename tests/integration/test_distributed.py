@@ -1,4 +1,7 @@
 """Labelling on Dask gives what labelling in one process gives."""
+import os
+import shutil
+
 import pandas as pd
 import pytest
 
@@ -209,5 +212,38 @@ def test_a_worker_holds_one_model_however_it_is_named(saved_small_model, monkeyp
     distributed._load_once.cache_clear()
     first = distributed._model_from_path(None)
     assert distributed._model_from_path(str(saved_small_model)) is first  # the bundled folder by name: the same
+    relative = os.path.relpath(saved_small_model)
+    assert distributed._model_from_path(relative) is first  # and by a relative path
     assert len(loads) == 1 and distributed._load_once.cache_info().currsize == 1
+    distributed._load_once.cache_clear()
+
+
+def test_a_workers_threads_asking_at_once_load_the_model_once(saved_small_model, monkeypatch):
+    import threading
+    import time
+
+    from threatclf import distributed, persistence
+
+    loads = []
+    real = persistence.load_model
+
+    def slow_load(path=None, **kw):
+        loads.append(path)
+        time.sleep(0.3)  # long enough for every thread to ask while the first one loads
+        return real(path, **kw)
+
+    monkeypatch.setattr(persistence, "load_model", slow_load)
+    distributed._load_once.cache_clear()
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(distributed._model_from_path(str(saved_small_model))))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(loads) == 1 and len(got) == 4 and all(model is got[0] for model in got)
+    other = saved_small_model.parent / "other"  # another folder replaces the model rather than joining it
+    shutil.copytree(saved_small_model, other)
+    distributed._model_from_path(str(other))
+    assert distributed._load_once.cache_info().currsize == 1
     distributed._load_once.cache_clear()

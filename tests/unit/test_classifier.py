@@ -748,8 +748,10 @@ def test_presence_settings_are_checked(settings, message):
 
 
 @pytest.mark.parametrize("texts, message", [
-    ({"a": "A bomb exploded."}, r"not a dict; pass list\(d.values\(\)\)"),
-    ({"A bomb exploded."}, "not a set"),
+    ({"a": "A bomb exploded."}, r"not a mapping \(dict\); pass list\(d.values\(\)\)"),
+    ({"A bomb exploded."}, r"not a set \(set\)"),
+    (pd.Series(["A bomb exploded.", pd.NaT], dtype=object), r"texts\[1\] is missing"),
+    (["A bomb exploded.", np.float32("nan")], r"texts\[1\] is missing"),
     (pd.Series(["A bomb exploded.", None]), r"texts\[1\] is missing \(None/NaN\)"),
     (["A bomb exploded.", float("nan")], r"texts\[1\] is missing"),
     (["A bomb exploded.", 3], r"texts\[1\] is int, expected str"),

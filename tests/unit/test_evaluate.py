@@ -165,6 +165,10 @@ def test_a_label_matrix_scores_as_the_label_lists_it_stands_for(small_model):
         threatclf.evaluate(small_model, texts, matrix[:, :2])
     with pytest.raises(DataError, match="must hold 0/1"):
         threatclf.evaluate(small_model, texts, matrix * 2)
+    # a 2-D array of label names is label lists of equal length, not a matrix
+    names = np.array([["terrorism"], ["corruption"], ["terrorism"]])
+    assert threatclf.evaluate(small_model, texts[:3], names).to_dict() == threatclf.evaluate(
+        small_model, texts[:3], [["terrorism"], ["corruption"], ["terrorism"]]).to_dict()
 
 
 def test_cross_validate_names_what_it_needs_before_training_a_fold():

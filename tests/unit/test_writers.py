@@ -271,6 +271,26 @@ def test_csv_in_an_encoding_without_a_character_names_its_row_and_writes_nothing
     assert not (tmp_path / "h.csv").exists()
 
 
+def test_csv_without_rows_writes_its_header_in_the_separator_and_encoding(tmp_path):
+    target = tmp_path / "empty.csv"
+    schema = {"id": "", "café": 1, "labels": [], "scores": {name: 0.0 for name in LABELS}, "evidence": []}
+    with RecordWriter(target, LABELS, empty_schema=schema, csv_sep="\t", encoding="utf-16") as writer:
+        writer.write([])
+    assert target.read_bytes().decode("utf-16") == "id\tcafé\tlabels\t" + "\t".join(
+        f"score_{name}" for name in LABELS) + "\tevidence\n"
+
+
+@pytest.mark.parametrize("options, message", [({"csv_sep": '"'}, "csv_sep must be one character"),
+                                              ({"csv_sep": "\n"}, "csv_sep must be one character"),
+                                              ({"encoding": "nope"}, "unknown encoding 'nope'"),
+                                              ({"encoding": None}, "unknown encoding None"),
+                                              ({"encoding": "rot13"}, "is not a text encoding")])
+def test_record_writer_checks_its_separator_and_encoding(tmp_path, options, message):
+    with pytest.raises(DataError, match=message):
+        RecordWriter(tmp_path / "out.csv", LABELS, **options)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("name", ["out.jsonl", "out.parquet"])
 def test_separator_and_encoding_are_for_csv_output_only(tmp_path, name):
     with pytest.raises(DataError, match="CSV output only"):
