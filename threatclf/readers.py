@@ -201,7 +201,12 @@ def detect_format(path) -> str:
         raise DataError(f"input not found: {path}")
     if p.is_dir():
         if next(txt_files(p), None) is None:
-            raise DataError(f"input folder {path} holds no .txt files")
+            data = sorted(f.name for f in p.iterdir() if f.is_file()
+                          and any(f.name.lower().endswith(suffix) for suffix, _ in FILE_SUFFIXES))
+            hint = (f"; it holds {len(data):,} data files ({', '.join(data[:3])}{', ...' if len(data) > 3 else ''}): "
+                    f"pass them as inputs, e.g. {Path(path) / ('*' + Path(data[0]).suffix)}" if data else "")
+            raise DataError(f"input folder {path} holds no .txt files (a folder is read as one .txt file per "
+                            f"article){hint}")
         return "txt"
     name = p.name.lower()
     for suffix, fmt in FILE_SUFFIXES:

@@ -84,6 +84,20 @@ def test_detect_format_folder_of_txt(tmp_path):
     assert detect_format(tmp_path) == "txt"
 
 
+def test_a_folder_of_data_files_is_pointed_to_them(tmp_path):
+    # Spark and Dask write a dataset as a folder of part files; a folder is read as .txt files
+    (tmp_path / "part-1.parquet").write_bytes(b"")
+    (tmp_path / "part-0.parquet").write_bytes(b"")
+    with pytest.raises(DataError, match=r"holds no .txt files \(a folder is read as one .txt file per article\); it "
+                                        r"holds 2 data files \(part-0.parquet, part-1.parquet\): pass them as inputs, "
+                                        r"e.g. .*\*.parquet"):
+        detect_format(tmp_path)
+    (tmp_path / "part-0.parquet").unlink()
+    (tmp_path / "part-1.parquet").unlink()
+    with pytest.raises(DataError, match=r"holds no .txt files \(a folder is read as one .txt file per article\)$"):
+        detect_format(tmp_path)
+
+
 def test_detect_format_errors_name_the_path(tmp_path):
     with pytest.raises(DataError, match="nope.jsonl"):
         detect_format(tmp_path / "nope.jsonl")
