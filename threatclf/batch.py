@@ -23,10 +23,12 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import time
 import warnings
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -749,6 +751,53 @@ def _worker_chunk(store_folder: str, batch, options: LabelOptions) -> tuple[int,
     return batch.index, _process_chunk(model, store, batch, options)
 
 
+@contextmanager
+def _exclusive_run(output: Path) -> Iterator[None]:
+    """Hold the lock of ``output`` for a run, or raise DataError if another process holds it.
+
+    The lock is a file in the temporary folder named after the output's absolute path, held with
+    an OS lock that dies with its process (a killed run leaves nothing to clean up), and removed
+    on release. Two runs on one machine are kept apart; runs on several machines sharing a
+    network folder are not.
+    """
+    key = hashlib.sha256(os.path.realpath(output).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    lock_path = Path(tempfile.gettempdir()) / f"threatclf-run-{key}.lock"
+    while True:
+        handle = open(lock_path, "a+b")
+        try:
+            _try_lock(handle)
+        except OSError:
+            handle.close()
+            raise DataError(f"another threatclf run is writing {output}; wait for it to finish (or stop it), "
+                            "then run again, with --resume if it was stopped") from None
+        try:  # the file may have been removed by the run that held it before we locked: lock the new one
+            if os.fstat(handle.fileno()).st_ino == os.stat(lock_path).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        handle.close()
+    try:
+        yield
+    finally:
+        try:
+            os.unlink(lock_path)  # while still held: a run that opened it before is sent to a new file
+        except OSError:
+            pass
+        handle.close()
+
+
+def _try_lock(handle) -> None:
+    """Lock ``handle``'s file without waiting; OSError if another process holds it."""
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        import msvcrt
+
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
 def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: str = "id", passages: bool = False,
                 threshold=None, top_terms: int = 5, max_words: int = DEFAULT_MAX_WORDS, keep_text: bool = False,
                 chunk_size: int = 2000, max_text_chars: int = 1_000_000, n_jobs: int = 1, resume: bool = False,
@@ -781,7 +830,25 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     rejected. ``n_jobs`` worker processes label chunks side by side (``-1``: all cores).
     ``progress`` shows a bar (default: when stderr is a terminal). Returns a
     :class:`LabelSummary` of the rows read, labelled and rejected, per-label counts and speed.
+
+    One run at a time writes an output: a second run on the same ``output`` (a cron job started
+    again while the first still runs) is refused while the first holds it.
     """
+    if not isinstance(output, (str, os.PathLike)):
+        raise DataError(f"output must be a file path, got {type(output).__name__}")
+    with _exclusive_run(Path(output)):
+        return _label_files(
+            inputs, output, model, text_col=text_col, id_col=id_col, passages=passages, threshold=threshold,
+            top_terms=top_terms, max_words=max_words, keep_text=keep_text, chunk_size=chunk_size,
+            max_text_chars=max_text_chars, n_jobs=n_jobs, resume=resume, restart=restart, overwrite=overwrite,
+            rejects=rejects, progress=progress, csv_sep=csv_sep, encoding=encoding, output_csv_sep=output_csv_sep,
+            output_encoding=output_encoding)
+
+
+def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold, top_terms, max_words, keep_text,
+                 chunk_size, max_text_chars, n_jobs, resume, restart, overwrite, rejects, progress, csv_sep, encoding,
+                 output_csv_sep, output_encoding) -> LabelSummary:
+    """The body of :func:`label_files`, run under its lock."""
     started = time.perf_counter()
     paths = [Path(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
     if not paths:
@@ -953,5 +1020,5 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     summary.elapsed_s = time.perf_counter() - started
     if summary.duplicate_ids:  # said once the output is written: warnings turned into errors lose nothing
         warnings.warn(f"{summary.duplicate_ids:,} rows repeat an id of an earlier row: the output is not unique by id",
-                      UserWarning, stacklevel=2)
+                      UserWarning, stacklevel=3)
     return summary

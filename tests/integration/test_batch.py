@@ -1169,3 +1169,38 @@ def test_run_summary_speeds_keep_their_figures_for_a_handful_of_rows():
     assert "0.268 rows/s | 0.268 passages/s" in small
     big = LabelSummary(rows_read=35_560, labelled=35_560, passages=282_000, elapsed_s=12.8).to_text()
     assert "2,778 rows/s | 22,031 passages/s" in big
+
+
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(small_model, corpus, tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    from threatclf.batch import _exclusive_run
+
+    path, rows = corpus
+    out = tmp_path / "out.jsonl"
+    with _exclusive_run(out):  # as a run in progress holds it
+        with pytest.raises(DataError, match="another threatclf run is writing .*out.jsonl"):
+            threatclf.label_files(path, tmp_path / "." / "out.jsonl", small_model, progress=False)
+        assert not out.exists() and not (tmp_path / "out.jsonl.partial").exists()
+        # another output in the same folder is not held up
+        threatclf.label_files(path, tmp_path / "other.jsonl", small_model, progress=False)
+    # a run killed while holding it leaves nothing behind that stops the next one
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from threatclf.batch import _exclusive_run
+        with _exclusive_run(Path({str(out)!r})):
+            print("held", flush=True)
+            time.sleep(60)
+        """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(DataError, match="another threatclf run"):
+            threatclf.label_files(path, out, small_model, progress=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    summary = threatclf.label_files(path, out, small_model, progress=False)
+    assert summary.labelled == len(rows)
