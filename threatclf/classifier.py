@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
+import unicodedata
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -327,6 +329,14 @@ class ThreatClassifier(BaseEstimator):
         for name in labels:
             if label_name_problem(name):
                 raise DataError(label_name_problem(name))
+        forms = {}
+        for name in labels:
+            forms.setdefault(unicodedata.normalize("NFC", name), []).append(name)
+        alike = [names for names in forms.values() if len(names) > 1]
+        if alike:  # they print alike, so no one could tell them apart in a table, a card or --threshold
+            raise DataError(f"label names {', '.join(ascii(n) for n in alike[0])} are one name written in two "
+                            "Unicode forms (composed and decomposed accents); write every label the same way, e.g. "
+                            "unicodedata.normalize('NFC', name)")
         folded = {}
         for name in labels:
             folded.setdefault(name.casefold(), []).append(name)
@@ -404,7 +414,8 @@ class ThreatClassifier(BaseEstimator):
                               "has not learned them"
                               + ("; their probabilities are left uncalibrated" if self.calibrate and unlinked else "")
                               + ("; they are never assigned (threshold above 1): add examples, or try a larger C "
-                                 "(less regularisation) or min_df=1 with few examples" if learned else ""),
+                                 "(less regularisation)" + (" or min_df=1 with few examples" if self.min_df != 1
+                                                            else "") if learned else ""),
                               UserWarning, stacklevel=2)
             unlinked = unlinked + weak
         if fixed is None:
@@ -413,7 +424,7 @@ class ThreatClassifier(BaseEstimator):
                                                                   sample_weight=tune_weights)
                               for j, name in enumerate(labels)])
         vectorizers, coef, intercept = self._fit_features_and_weights(texts, Y, weights, settings)
-        fingerprint, hashes = _fingerprint(texts, Y, labels), np.unique(digests)
+        fingerprint, hashes = {**_fingerprint(texts, Y, labels), "text_hashes": TEXT_HASHES}, np.unique(digests)
         if tuning_rows is not None:  # saved with the model: its card and `info` say what set the cut-offs
             fingerprint["tuning_rows"] = int(tune.sum())
         # Everything learned is assigned together, after the last step that can fail: a failed
@@ -490,7 +501,8 @@ class ThreatClassifier(BaseEstimator):
         return mask
 
     def seen_in_training(self, X: Iterable[str]) -> np.ndarray | None:
-        """For each text, whether the model was trained on it (white space ignored).
+        """For each text, whether the model was trained on it (case, punctuation and white space
+        ignored; white space only for models saved before threatclf 0.8).
 
         Figures measured on such texts are not held-out figures. ``None`` for models saved
         before threatclf 0.2, which do not record their training texts.
@@ -499,7 +511,9 @@ class ThreatClassifier(BaseEstimator):
         hashes = getattr(self, "training_text_hashes_", None)
         if hashes is None:
             return None
-        return np.isin(text_hashes(_check_texts(X)), hashes)
+        texts = _check_texts(X)
+        rule = (getattr(self, "training_fingerprint_", None) or {}).get("text_hashes")
+        return np.isin(text_hashes(texts) if rule == TEXT_HASHES else _white_space_hashes(texts), hashes)
 
     @property
     def labels(self) -> list[str]:
@@ -764,22 +778,37 @@ def warn_about_suspect_rows(texts: Sequence[str], Y: np.ndarray, hashes: np.ndar
     if differ.any():
         pairs = [(int(order[k]), int(order[k + 1])) for k in np.flatnonzero(differ)]
         shown = "; ".join(f"{name(a)} and {name(b)}" for a, b in pairs[:3]) + ("; ..." if len(pairs) > 3 else "")
-        warnings.warn(f"{len(pairs)} training texts repeat an earlier one with other labels ({shown}; white space "
-                      "ignored): the model learns the two contradict each other — check the labels", UserWarning,
-                      stacklevel=3)
+        warnings.warn(f"{len(pairs)} training texts repeat an earlier one with other labels ({shown}; case, "
+                      "punctuation and white space ignored): the model learns the two contradict each other — "
+                      "check the labels", UserWarning, stacklevel=3)
 
 
 #: The start of each warning of :func:`warn_about_suspect_rows`, for callers that say it themselves.
 SUSPECT_ROW_WARNINGS = (r"\d+ training texts are empty", r"\d+ training texts repeat an earlier one")
 
 
+#: How ``training_text_hashes_`` were computed, recorded in ``training_fingerprint_``: absent
+#: (threatclf < 0.8) means white space collapsed only, "words" means :func:`text_hashes`.
+TEXT_HASHES = "words"
+_WORDS = re.compile(r"\w+")
+
+
 def text_hashes(texts: Sequence[str]) -> np.ndarray:
-    """64-bit BLAKE2b digests of texts with white space collapsed: a compact record of which
-    texts a model saw, from which no text can be read back."""
-    return np.array(
-        [int.from_bytes(hashlib.blake2b(" ".join(t.split()).encode("utf-8", "surrogatepass"), digest_size=8).digest(),
-                        "little")
-         for t in texts], dtype=np.uint64)
+    """64-bit BLAKE2b digests of texts as the model reads them — Unicode-normalised (NFKC), case
+    folded, words only — so that copies differing in case, punctuation or white space share one:
+    a compact record of which texts a model saw, from which no text can be read back, and the
+    key that keeps copies of a text in one cross-validation fold."""
+    return _digests(" ".join(_WORDS.findall(unicodedata.normalize("NFKC", t).casefold())) for t in texts)
+
+
+def _white_space_hashes(texts: Sequence[str]) -> np.ndarray:
+    """The digests models saved before threatclf 0.8 recorded: white space collapsed only."""
+    return _digests(" ".join(t.split()) for t in texts)
+
+
+def _digests(keys: Iterable[str]) -> np.ndarray:
+    return np.array([int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+                                    "little") for key in keys], dtype=np.uint64)
 
 
 def _fingerprint(texts: list[str], Y: np.ndarray, labels: Sequence[str]) -> dict:
@@ -869,7 +898,8 @@ def check_tuning_rows(tuning_rows, n_rows: int, what: str = "training text") -> 
 def cv_folds(texts: Sequence[str], cv: int, random_state, *, groups=None, digests=None) -> list:
     """(train, test) index pairs for out-of-fold scores, with every copy of a text in one fold.
 
-    A text repeated in the training data (white space ignored) would otherwise sit in the
+    A text repeated in the training data (case, punctuation and white space ignored: the model
+    reads such copies alike) would otherwise sit in the
     training part while its copy is scored: out-of-fold figures near perfect, thresholds learned
     from them wrong. Without ``groups`` this is shuffled K-fold over the distinct texts (plain
     K-fold when there are no repeats); with ``groups``, groups that share a text are merged.

@@ -141,8 +141,15 @@ def cmd_train(args) -> int:
         groups += g or []
         places += where
         tuning += [os.path.realpath(path) in tune_on] * len(t)
+    dev_scored = _labels_named(args.dev_labels, "--dev-labels")
+    if dev_scored is not None and not args.dev:
+        raise ThreatclfError("--dev-labels names the labels a --dev file annotates: give --dev too")
     if args.dev:  # read before the fit: a bad dev file fails in seconds, not after training
         known = params.get("label_names") or sorted({name for names in labels for name in names})
+        unknown = [name for name in dev_scored or () if name not in known]
+        if unknown or len(set(dev_scored or ())) < len(dev_scored or ()):
+            raise ThreatclfError(f"--dev-labels must name labels of the training data, each once: {known}; "
+                                 f"got {dev_scored}")
         dev_texts, dev_labels = load_labelled(args.dev, text_col=args.text_col, labels_col=args.labels_col,
                                               known_labels=known, **_csv_options(args))
     positives = Counter(name for names in labels for name in names)
@@ -190,13 +197,14 @@ def cmd_train(args) -> int:
             f"{model._oof_thresholds_said()}; a held-out --dev file is the honest figure.")}
     if args.dev:
         with warnings.catch_warnings():  # the table below carries its own WARNING line
-            warnings.simplefilter("ignore", UserWarning)
-            result = evaluate(model, dev_texts, dev_labels)
+            warnings.filterwarnings("ignore", message=r".* texts were in the model's training data")
+            result = evaluate(model, dev_texts, dev_labels, score_labels=dev_scored)
         seen = result.extra.get("seen_in_training") or 0
+        only = f" Scored on the labels it annotates: {', '.join(dev_scored)}." if dev_scored else ""
         metrics["dev"] = {**result.to_dict(), "description": (
-            f"Held-out file {args.dev}, not used in training." if not seen else
+            f"Held-out file {args.dev}, not used in training.{only}" if not seen else
             f"File {args.dev}; {seen} of its {len(dev_texts)} texts were also in the training data, so these "
-            "figures are optimistic.")}
+            f"figures are optimistic.{only}")}
         _say(args, result.to_table())
     model.set_params(n_jobs=None)  # --n-jobs is for this training run, not stored in the model
     path = model.save(args.output, format=args.format, metrics=metrics, overwrite=args.overwrite,
@@ -215,11 +223,7 @@ def cmd_evaluate(args) -> int:
     model = _load(args)
     texts, labels = load_labelled(args.data, text_col=args.text_col, labels_col=args.labels_col,
                                   known_labels=model.labels_, **_csv_options(args))
-    score_labels = None
-    if args.labels is not None:  # --labels a,b --labels c: all of them; an empty value is a mistake
-        score_labels = [name.strip() for value in args.labels for name in value.split(",") if name.strip()]
-        if not score_labels:
-            raise ThreatclfError("--labels names no label")
+    score_labels = _labels_named(args.labels, "--labels")
     with warnings.catch_warnings():  # said once below, in the output's own form
         warnings.filterwarnings("ignore", message=r".* texts were in the model's training data")
         result = evaluate(model, texts, labels, score_labels=score_labels)
@@ -227,6 +231,16 @@ def cmd_evaluate(args) -> int:
     if result.seen_in_training_warning() and args.format == "json":  # the table carries its own WARNING line
         print(f"threatclf evaluate: warning: {result.seen_in_training_warning()}", file=sys.stderr)
     return EXIT_OK
+
+
+def _labels_named(values: list | None, option: str) -> list | None:
+    """``--labels a,b --labels c``: all of them (None if not given); an empty value is a mistake."""
+    if values is None:
+        return None
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    if not names:
+        raise ThreatclfError(f"{option} names no label")
+    return names
 
 
 def cmd_info(args) -> int:
@@ -251,13 +265,15 @@ def cmd_info(args) -> int:
         return EXIT_ERROR
     if not _say_changed(check):
         return EXIT_ERROR
-    if check.untrusted:  # not built, so not checked against metadata.json: what it says is unconfirmed
+    if check.untrusted and not _loads_when_trusted(args):
+        # not built, so not checked against metadata.json: what it says is unconfirmed
         print(printable(f"NOT TRUSTED: {', '.join(check.untrusted)}; load_model refuses the folder unless told to "
                         "trust it (trust=True, --trust), and the figures above are not checked against the model"),
               file=sys.stderr)
         return EXIT_ERROR
     if args.format != "json":
-        print(printable(f"verified:   {_digests_said(check)}, all types trusted"))
+        print(printable(f"verified:   {_digests_said(check)}, " + (
+            "all types trusted" if not check.untrusted else "loaded with --trust: the model matches metadata.json")))
     return EXIT_OK
 
 
@@ -316,11 +332,22 @@ def cmd_verify(args) -> int:
         return EXIT_ERROR
     print(printable(f"{args.model_dir}: format {check.metadata['format_version']}, {_digests_said(check)}"))
     print(printable(f"types built on load: {', '.join(check.types) or '(skops defaults only)'}"))
-    if check.untrusted:
+    if check.untrusted and not _loads_when_trusted(args):
         print(printable(f"NOT TRUSTED: {', '.join(check.untrusted)}"), file=sys.stderr)
         return EXIT_ERROR
-    print("all types trusted")
+    print("all types trusted" if not check.untrusted else "loaded with --trust: the model matches metadata.json")
     return EXIT_OK
+
+
+def _loads_when_trusted(args) -> bool:
+    """With ``--trust``, load the folder trusting everything in it (it checks the model against
+    metadata.json); without, False."""
+    if not args.trust:
+        return False
+    from .persistence import load_model
+
+    load_model(args.model_dir or args.model, trust=True)  # a ModelFormatError says what does not match
+    return True
 
 
 def cmd_label(args) -> int:
@@ -354,7 +381,7 @@ def _say(args, message: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="threatclf", description="Tag news text with security-threat categories.")
+    parser = argparse.ArgumentParser(prog="threatclf", allow_abbrev=False, description="Tag news text with security-threat categories.")
     parser.add_argument("--version", action="version", version=f"threatclf {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -374,10 +401,13 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--labels-col", default="labels",
                            help="column holding the labels: a list, or 'a;b' in CSV (default: labels)")
 
-    p = sub.add_parser("train", help="train a model on labelled data and save it as a model folder")
+    p = sub.add_parser("train", allow_abbrev=False, help="train a model on labelled data and save it as a model folder")
     p.add_argument("data", nargs="+", help="labelled JSONL, CSV or Parquet file(s)")
     p.add_argument("-o", "--output", required=True, help="model folder to write")
     p.add_argument("--dev", help="labelled file to evaluate on (figures go into the model card)")
+    p.add_argument("--dev-labels", action="append", metavar="LABELS",
+                   help="score the --dev file on these labels only, comma-separated (the ones it annotates; "
+                        "may be repeated)")
     p.add_argument("--label-definitions", metavar="JSON",
                    help="a JSON object of label: definition, for the model card (your labels' meaning)")
     columns(p)
@@ -412,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress messages and no figures")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="score a model on labelled data")
+    p = sub.add_parser("evaluate", allow_abbrev=False, help="score a model on labelled data")
     p.add_argument("data", help="labelled JSONL, CSV or Parquet file")
     model_option(p)
     columns(p)
@@ -421,17 +451,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score only these labels, comma-separated (the ones the data annotates; may be repeated)")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("info", help="show a model's labels, thresholds, data, metrics and versions")
+    p = sub.add_parser("info", allow_abbrev=False, help="show a model's labels, thresholds, data, metrics and versions")
     p.add_argument("model_dir", nargs="?", metavar="MODEL", help="model folder (as --model)")
     p.add_argument("--model", "-m", default=None, help="model folder (default: the bundled default model)")
     p.add_argument("--format", choices=["text", "json"], default="text", help="text for people, json for programs")
+    trust_option = ("load a folder of untrusted types (a joblib pickle) anyway, to check it against metadata.json: "
+                    "this runs its code; only for folders you made")
+    p.add_argument("--trust", action="store_true", help=trust_option)
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("verify", help="check a model folder's digests and stored types, and that it loads")
+    p = sub.add_parser("verify", allow_abbrev=False, help="check a model folder's digests and stored types, and that it loads")
     p.add_argument("model_dir", metavar="MODEL", help="model folder to check")
+    p.add_argument("--trust", action="store_true", help=trust_option)
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("label", help="label articles in CSV / JSONL / Parquet files or folders of .txt files")
+    p = sub.add_parser("label", allow_abbrev=False, help="label articles in CSV / JSONL / Parquet files or folders of .txt files")
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("-o", "--output", required=True, help="output file: .jsonl[.gz], .csv[.gz] or .parquet")
     model_option(p)

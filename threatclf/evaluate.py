@@ -221,7 +221,7 @@ def evaluate(model, texts: Iterable[str], labels, *, score_labels: Sequence[str]
     if absent:
         warnings.warn(f"labels {absent} have no example in these data but were predicted, so their F1 is 0 and "
                       "lowers macro F1; if the data does not annotate them, score the others only "
-                      "(score_labels=[...], --labels on the command line)", UserWarning, stacklevel=2)
+                      "(score_labels=[...]; threatclf evaluate --labels, threatclf train --dev-labels)", UserWarning, stacklevel=2)
     return result
 
 
@@ -280,7 +280,7 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
     Each fold clones and fits ``estimator`` on the other folds, so thresholds and calibration
     are learned without seeing the fold they are scored on. ``groups`` (e.g. article ids) keeps
     each group in one fold, and is passed on to the estimator's own ``fit``; copies of one text
-    (white space ignored) always share a fold. ``tuning_rows``
+    (case, punctuation and white space ignored) always share a fold. ``tuning_rows``
     (one bool per text) is passed on to ``fit`` for each training part, and only those rows of
     each fold are scored: the rows picked rather than sampled would not measure ordinary text.
     ``cv`` is the number of folds; ``random_state`` seeds how texts (or groups) are dealt to

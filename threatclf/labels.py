@@ -77,11 +77,14 @@ LABEL_DEFINITIONS: dict[str, str] = {label.name: label.definition for label in T
 
 def label_name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a label name, or None. ``;`` joins labels in CSV/Parquet outputs,
-    ``,`` and ``=`` are ``--threshold``'s syntax, ``|`` the model card's table, and a control
-    character would reach a terminal or a CSV header from a model folder."""
+    ``,`` and ``=`` are ``--threshold``'s syntax, ``*`` its "every other label", ``|`` the model
+    card's table, and a control character would reach a terminal or a CSV header from a model
+    folder."""
     if name != name.strip() or any(c in name for c in ";,=|") or not name.isprintable():
         return ("label name {!r} may not contain ';', ',', '=', '|' or control characters, or start or end "
                 "with white space (a CSV label column separates labels with ';')").format(name)
+    if name == "*":
+        return "label name '*' is taken: in thresholds and settings it means every label not named"
     return None
 
 

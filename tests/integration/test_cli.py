@@ -152,7 +152,7 @@ def test_library_warnings_are_one_line_for_the_command_line_user(data_files, tmp
     line = next(line for line in err.splitlines() if "repeat an earlier one with other labels" in line)
     assert line.startswith("threatclf train: warning: ")
     # the rows are named as in the file (line numbers, 1-based), not by position in the joined data
-    assert f"({path}, line 1 and {path}, line {len(rows)}; white space ignored)" in line
+    assert f"({path}, line 1 and {path}, line {len(rows)}; case, punctuation and white space ignored)" in line
     assert "UserWarning" not in err and ".py:" not in err
 
 
@@ -255,6 +255,39 @@ def test_info_fails_on_a_folder_load_model_would_refuse(saved_small_model, small
         assert "verified" not in out
     code, out, _ = run(["info", str(saved_small_model)], capsys)
     assert code == 0 and "all types trusted" in out
+    # told to trust it, both load it, which checks it against metadata.json: the edited threshold is found
+    for command in ("info", "verify"):
+        code, _, err = run([command, str(pickled), "--trust"], capsys)
+        assert code == 2 and "do not match the stored model" in err
+    fresh = small_model.save(tmp_path / "pickled2", format="joblib")
+    for command in ("info", "verify"):
+        code, out, err = run([command, str(fresh), "--trust"], capsys)
+        assert code == 0 and "loaded with --trust: the model matches metadata.json" in out and "NOT" not in err
+
+
+def test_train_dev_scores_the_labels_the_dev_file_annotates(data_files, tmp_path, capsys):
+    texts, labels = tiny_corpus()
+    dev = tmp_path / "dev.jsonl"  # annotates terrorism and corruption only
+    dev.write_text("".join(json.dumps({"text": t, "labels": [n for n in y if n in ("terrorism", "corruption")]}) + "\n"
+                           for t, y in zip(texts, labels)))
+    base = ["train", str(data_files / "train.jsonl"), "--min-df", "1", "--cv", "3", "--dev", str(dev)]
+    code, _, err = run(base + ["-o", str(tmp_path / "all")], capsys)
+    assert code == 0 and "have no example in these data but were predicted" in err  # said, not hidden
+    code, _, err = run(base + ["-o", str(tmp_path / "two"), "--dev-labels", "terrorism,corruption"], capsys)
+    assert code == 0, err
+    dev_figures = json.loads((tmp_path / "two" / "metadata.json").read_text())["metrics"]["dev"]
+    assert set(dev_figures["labels"]) == {"terrorism", "corruption"}
+    assert "Scored on the labels it annotates: terrorism, corruption." in dev_figures["description"]
+    assert "predicted" not in err
+    code, _, err = run(base + ["-o", str(tmp_path / "bad"), "--dev-labels", "fraud"], capsys)
+    assert code == 2 and "--dev-labels must name labels of the training data" in err
+    assert not (tmp_path / "bad").exists()
+    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "x"), "--dev-labels", "a"],
+                       capsys)
+    assert code == 2 and "give --dev too" in err
+    # options are not abbreviated: --labels is not taken for --labels-col
+    with pytest.raises(SystemExit):
+        main(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "y"), "--labels", "terrorism"])
 
 
 def test_label_command_through_the_installed_script(data_files, tmp_path):

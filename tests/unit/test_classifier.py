@@ -1,4 +1,5 @@
 import copy
+import unicodedata
 import warnings
 import numpy as np
 import scipy.sparse as sp
@@ -380,6 +381,48 @@ def test_copies_of_a_text_share_a_fold_without_groups():
     for (a_train, a_test), (b_train, b_test) in zip(cv_folds(texts, 3, 0),
                                                     KFold(3, shuffle=True, random_state=0).split(texts)):
         np.testing.assert_array_equal(a_test, b_test)
+
+
+def test_copies_differing_in_case_or_punctuation_share_a_fold_and_are_known_as_seen():
+    # the model reads "BOMB, kills 3." and "bomb kills 3" alike: in two folds, one would score the other
+    texts, labels = tiny_corpus()
+    n = len(texts)
+    variants = [t.upper() for t in texts] + [t.replace(",", "").replace(".", " .").replace("'", "\u2019")
+                                             for t in texts] + [unicodedata.normalize("NFD", t) for t in texts]
+    for test in (test for _, test in cv_folds(texts + variants, 3, 0)):
+        assert all((i in test) == (i + n in test) == (i + 2 * n in test) == (i + 3 * n in test) for i in range(n))
+    model = ThreatClassifier(min_df=1, cv=3, calibrate=False).fit(texts, labels)
+    assert model.training_fingerprint_["text_hashes"] == "words"
+    assert model.seen_in_training([texts[0].upper(), texts[1] + "!!", "never seen at all"]).tolist() == [
+        True, True, False]
+    with pytest.warns(UserWarning, match=r"1 training texts repeat an earlier one with other labels \(row 0 and row "
+                                         rf"{n}; case, punctuation and white space ignored\)"):
+        ThreatClassifier(min_df=1, cv=3, calibrate=False).fit(texts + [texts[0].upper() + "!"],
+                                                              labels + [["corruption"]])
+
+
+def test_models_saved_before_0_8_recognise_their_training_texts_by_white_space_alone():
+    from threatclf.classifier import _white_space_hashes
+
+    texts, labels = tiny_corpus()
+    model = ThreatClassifier(min_df=1, cv=3, calibrate=False).fit(texts, labels)
+    old = copy.deepcopy(model)  # as 0.7 stored it: no rule named, white-space digests
+    del old.training_fingerprint_["text_hashes"]
+    old.training_text_hashes_ = np.unique(_white_space_hashes(texts))
+    assert old.seen_in_training([texts[0], " " + texts[1] + "\n", texts[2].upper()]).tolist() == [True, True, False]
+
+
+def test_label_names_written_in_two_unicode_forms_or_named_star_are_refused():
+    texts, labels = tiny_corpus()
+    composed = "ingérence"
+    decomposed = unicodedata.normalize("NFD", composed)
+    renamed = [[composed if name == "terrorism" else decomposed if name == "corruption" else name for name in row]
+               for row in labels]
+    with pytest.raises(DataError, match="one name written in two Unicode forms"):
+        ThreatClassifier(min_df=1, cv=3).fit(texts, renamed)
+    starred = [["*" if name == "terrorism" else name for name in row] for row in labels]
+    with pytest.raises(DataError, match="label name '\\*' is taken"):
+        ThreatClassifier(min_df=1, cv=3).fit(texts, starred)
 
 
 def test_groups_sharing_a_text_are_merged_into_one_fold():
