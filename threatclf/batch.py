@@ -486,8 +486,9 @@ def _carried_columns(df: pd.DataFrame, text_col: str, id_col: str | None, passag
 
 
 # ---------------------------------------------------------------------------------- files
-def _fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_options: dict, options: LabelOptions) -> dict:
-    """What must be unchanged for a resumed run to continue an earlier one."""
+def _input_stamps(inputs: Sequence[Path]) -> list[dict]:
+    """Each input's path, size and time stamp (and, for a .txt folder, a digest of its listing):
+    changed, the input is not what was labelled."""
     files = []
     for path in inputs:
         stat = path.stat()
@@ -500,6 +501,12 @@ def _fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_options
                                            file_stat.st_mtime_ns]).encode("utf-8", "surrogateescape"))
             entry["txt_files_sha256"] = listing.hexdigest()
         files.append(entry)
+    return files
+
+
+def _fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_options: dict, options: LabelOptions) -> dict:
+    """What must be unchanged for a resumed run to continue an earlier one."""
+    files = _input_stamps(inputs)
     digest = hashlib.sha256(json.dumps(list(model.labels_)).encode())
     for array in (model.coef_, model.intercept_, model.calibration_, model.thresholds_):
         digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
@@ -872,6 +879,8 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     if resume and restart:
         raise DataError("resume and restart exclude each other")
     partial = _ChunkStore(output).folder
+    if partial.resolve() in rejects_path.resolve().parents:
+        raise DataError(f"rejects file {rejects_path} would be inside {partial}, which a finished run deletes")
     resuming = resume and partial.exists()
     # Both files are written only at the end, so on a resume they were there before the interrupted
     # run, which had to be told --overwrite; a --rejects path it was not given still needs it now.
@@ -903,8 +912,14 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
         require("pyarrow.parquet")
     output.parent.mkdir(parents=True, exist_ok=True)
     rejects_path.parent.mkdir(parents=True, exist_ok=True)
+    try:  # written last, so a folder it cannot be written in would waste the whole run (the output's
+        # folder is tried at once: OUTPUT.partial/ goes there)
+        tempfile.NamedTemporaryFile(dir=rejects_path.parent, prefix=f".{rejects_path.name}.", suffix=".probe").close()
+    except OSError as exc:
+        raise DataError(f"rejects file {rejects_path} cannot be written: {exc.strerror or exc}") from None
     store = _ChunkStore(output)
-    done = store.open(_fingerprint(paths, model, reader_options, options), resume, restart)
+    fingerprint = _fingerprint(paths, model, reader_options, options)
+    done = store.open(fingerprint, resume, restart)
     summary = LabelSummary(resumed_chunks=len(done))
 
     show = (sys.stderr.isatty() if progress is None else progress)
@@ -982,6 +997,12 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     if summary.labelled + summary.rejected != summary.rows_read:  # a bug, never a data problem
         raise RuntimeError(f"row accounting failed: {summary.labelled} + {summary.rejected} != {summary.rows_read}")
 
+    changed = [entry["path"] for path, entry, now in zip(paths, fingerprint["inputs"], _input_stamps(paths))
+               if entry != now and (path.is_file() or path.is_dir())]  # a pipe's time stamp moves as it is read
+    if changed:  # rewritten or appended to while it was read: the chunks hold parts of two versions
+        raise DataError(f"input {changed[0]} changed while it was being labelled (its size or time stamp differs "
+                        f"from the start of the run), so the output would mix its versions; run again with "
+                        "--restart (restart=True) once it no longer changes")
     label_names = list(model.labels_)
     # Inputs may gain fields half-way; every output row gets every column (CSV/Parquet need it).
     keys = list(dict.fromkeys(key for stats in all_stats for key in stats["keys"]))

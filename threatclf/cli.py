@@ -7,7 +7,9 @@ file). 1 is left to Python: an unexpected crash, a bug to report.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import logging
 import os
 import sys
 import warnings
@@ -357,17 +359,26 @@ def cmd_label(args) -> int:
     check_csv_options(_separator(args.output_csv_sep), args.output_encoding,
                       names=("--output-csv-sep", "--output-encoding"))
     model = _load(args)
-    with warnings.catch_warnings():
-        if not (args.quiet or args.summary_json):  # the summary printed below says it
-            warnings.filterwarnings("ignore", message=r".* rows repeat an id of an earlier row")
-        summary = label_files(
-            args.inputs, args.output, model, text_col=args.text_col, id_col=args.id_col, passages=args.passages,
-            threshold=_thresholds_given(args.threshold), top_terms=args.top_terms, keep_text=args.keep_text,
-            chunk_size=args.chunk_size, max_text_chars=args.max_text_chars, n_jobs=args.n_jobs, resume=args.resume,
-            restart=args.restart, overwrite=args.overwrite, rejects=args.rejects,
-            **_csv_options(args), output_csv_sep=_separator(args.output_csv_sep),
-            output_encoding=args.output_encoding, progress=False if args.quiet else None,
-        )
+    # The library's notes (starting over an empty earlier run) in the command's voice; none with -q.
+    notes = logging.StreamHandler(sys.stderr)
+    notes.setFormatter(logging.Formatter("threatclf label: %(message)s"))
+    notes.setLevel(logging.CRITICAL + 1 if args.quiet else logging.WARNING)
+    logger = logging.getLogger("threatclf")
+    logger.addHandler(notes)
+    try:
+        with warnings.catch_warnings():
+            if not (args.quiet or args.summary_json):  # the summary printed below says it
+                warnings.filterwarnings("ignore", message=r".* rows repeat an id of an earlier row")
+            summary = label_files(
+                args.inputs, args.output, model, text_col=args.text_col, id_col=args.id_col, passages=args.passages,
+                threshold=_thresholds_given(args.threshold), top_terms=args.top_terms, keep_text=args.keep_text,
+                chunk_size=args.chunk_size, max_text_chars=args.max_text_chars, n_jobs=args.n_jobs, resume=args.resume,
+                restart=args.restart, overwrite=args.overwrite, rejects=args.rejects,
+                **_csv_options(args), output_csv_sep=_separator(args.output_csv_sep),
+                output_encoding=args.output_encoding, progress=False if args.quiet else None,
+            )
+    finally:
+        logger.removeHandler(notes)
     if args.summary_json:
         print(json.dumps(summary.to_dict(), indent=2))
     elif not args.quiet:
@@ -521,7 +532,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # (a Warning arrives here when warnings are made errors, e.g. PYTHONWARNINGS=error)
         if os.environ.get("THREATCLF_DEBUG"):
             raise
-        if isinstance(exc, OSError) and exc.filename and exc.strerror:  # "[Errno 13] ...: 'x'" said plainly
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:  # a write, which names no file
+            exc = (f"{exc.strerror}" + (f" ({exc.filename})" if exc.filename else "")
+                   + ("; free some space and run the same command with --resume: the finished chunks, if any, "
+                      "are kept" if args.command == "label" else ""))
+        elif isinstance(exc, OSError) and exc.filename and exc.strerror:  # "[Errno 13] ...: 'x'" said plainly
             exc = f"cannot use {exc.filename}: {exc.strerror}"
         print(f"threatclf {args.command}: error: {printable(exc)}", file=sys.stderr)
         return EXIT_ERROR

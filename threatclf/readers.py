@@ -211,6 +211,11 @@ def detect_format(path) -> str:
     name = p.name.lower()
     for suffix, fmt in FILE_SUFFIXES:
         if name.endswith(suffix):
+            if (fmt != "jsonl" or name.endswith(".gz")) and not p.is_file():
+                # a pipe (/dev/stdin, a fifo) can be read once, and these are opened to be checked first
+                raise DataError(f"{path} is not a regular file (a pipe?): {suffix} input is read more than once "
+                                "(checked before labelling), so it must be a file; save it first (plain JSONL "
+                                "may come from a pipe)")
             return fmt
     raise DataError(
         f"unknown input format for {path}: expected .jsonl or .ndjson (optionally .gz), "

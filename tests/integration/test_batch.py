@@ -3,6 +3,7 @@ import datetime
 import json
 import re
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -1085,6 +1086,67 @@ def test_a_named_pipe_input_is_read_once(small_model, tmp_path):
     summary = threatclf.label_files(pipe, tmp_path / "out.jsonl", small_model, progress=False)
     writer.join(5)
     assert summary.labelled == 50
+
+
+@pytest.mark.parametrize("name", ["in.csv", "in.jsonl.gz", "in.parquet"])
+def test_a_pipe_of_an_input_read_twice_is_refused_before_it_is_opened(small_model, tmp_path, name):
+    # the checks before labelling would read it and the labelling find it empty (or wait for ever)
+    import os
+
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes on this system")
+    pipe = tmp_path / name
+    os.mkfifo(pipe)  # nothing writes to it: opening it would block this test
+    with pytest.raises(DataError, match=rf"{name} is not a regular file \(a pipe\?\): .* must be a file"):
+        threatclf.label_files(pipe, tmp_path / "out.jsonl", small_model, progress=False)
+    assert not (tmp_path / "out.jsonl.partial").exists()
+
+
+def test_an_input_that_changes_during_the_run_stops_it_before_the_output(small_model, corpus, tmp_path, monkeypatch):
+    path, rows = corpus
+    real = batch_module._process_chunk
+    calls = {"n": 0}
+
+    def append_after_first(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:  # another program appends to the file while it is read
+            with open(path, "a") as handle:
+                handle.write(json.dumps({"id": "late", "text": "Rain."}) + "\n")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch_module, "_process_chunk", append_after_first)
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(DataError, match=r"corpus.jsonl changed while it was being labelled .* --restart"):
+        threatclf.label_files(path, out, small_model, chunk_size=5, progress=False)
+    assert not out.exists()
+    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    summary = threatclf.label_files(path, out, small_model, chunk_size=5, progress=False, restart=True)
+    assert summary.labelled == len(rows) + 1
+
+
+def test_a_rejects_file_that_cannot_be_written_is_found_before_labelling(small_model, corpus, tmp_path,
+                                                                         monkeypatch):
+    import tempfile
+
+    path, _ = corpus
+    (tmp_path / "ro").mkdir()
+    real = tempfile.NamedTemporaryFile
+
+    def read_only(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir).name == "ro":
+            raise OSError(30, "Read-only file system")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", read_only)
+    calls = []
+    monkeypatch.setattr(batch_module, "_process_chunk", lambda *a, **k: calls.append(1))
+    with pytest.raises(DataError, match=r"rejects file .*r.jsonl cannot be written: Read-only file system"):
+        threatclf.label_files(path, tmp_path / "out.jsonl", small_model, rejects=tmp_path / "ro" / "r.jsonl",
+                              progress=False)
+    assert calls == []  # nothing was labelled
+    with pytest.raises(DataError, match="would be inside .*out.jsonl.partial, which a finished run deletes"):
+        threatclf.label_files(path, tmp_path / "out.jsonl", small_model,
+                              rejects=tmp_path / "out.jsonl.partial" / "r.jsonl", progress=False)
 
 
 def test_encodings_that_are_not_text_or_break_mid_file_are_named(small_model, tmp_path):

@@ -426,6 +426,35 @@ def test_label_writes_csv_for_excel_and_resumes_into_another_encoding(data_files
     assert code == 3 and len((tmp_path / "named.csv").read_text(encoding="utf-8").splitlines()) == 3
 
 
+def test_label_says_what_to_do_when_the_disk_is_full(data_files, tmp_path, capsys, monkeypatch):
+    import errno
+
+    import threatclf.batch
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(threatclf.batch, "label_files", full)
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "a", "text": "Rain."}) + "\n")
+    code, _, err = run(["label", str(source), "-o", str(tmp_path / "out.jsonl"), "--model",
+                        str(_small_model(data_files))], capsys)
+    assert code == 2 and "No space left on device; free some space and run the same command with --resume" in err
+
+
+def test_label_notes_starting_over_in_its_own_voice_and_not_with_quiet(data_files, tmp_path, capsys):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "a", "text": "Rain."}) + "\n")
+    model = str(_small_model(data_files))
+    for quiet in (False, True):
+        out = tmp_path / f"out{quiet}.jsonl"
+        (tmp_path / f"out{quiet}.jsonl.partial").mkdir()  # an earlier run that finished no chunk
+        code, _, err = run(["label", str(source), "-o", str(out), "--model", model] + (["-q"] if quiet else []),
+                           capsys)
+        assert code == 0
+        assert ("threatclf label: starting over: removing" in err) is not quiet
+
+
 def test_label_threshold_star_sets_every_label_not_named(data_files, tmp_path, capsys):
     model = str(_small_model(data_files))
     source = tmp_path / "in.jsonl"
