@@ -487,20 +487,23 @@ def _carried_columns(df: pd.DataFrame, text_col: str, id_col: str | None, passag
 
 # ---------------------------------------------------------------------------------- files
 def _input_stamps(inputs: Sequence[Path]) -> list[dict]:
-    """Each input's path, size and time stamp (and, for a .txt folder, a digest of its listing):
-    changed, the input is not what was labelled."""
+    """Each input's path, size and time stamp (for a .txt folder, a digest of its files' names,
+    sizes and time stamps): changed, the input is not what was labelled."""
     files = []
     for path in inputs:
-        stat = path.stat()
-        entry = {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-        if path.is_dir():  # a folder of .txt files: a file added, removed or edited anywhere in it
+        if not path.is_dir():
+            stat = path.stat()
+            files.append({"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
+        else:  # a folder of .txt files: a file added, removed or edited anywhere in it (not the folder's
+            # own time stamp, which an output or its OUTPUT.partial/ written into it would move)
+            entry = {"path": str(path.resolve())}
             listing = hashlib.sha256()
             for file in sorted(txt_files(path)):
                 file_stat = file.stat()
                 listing.update(json.dumps([str(file.relative_to(path)), file_stat.st_size,
                                            file_stat.st_mtime_ns]).encode("utf-8", "surrogateescape"))
             entry["txt_files_sha256"] = listing.hexdigest()
-        files.append(entry)
+            files.append(entry)
     return files
 
 
@@ -616,8 +619,8 @@ def _inputs_differ(previous, current: list[dict]) -> str:
     for path in now:
         if path not in before:
             return f"{path} was not an input then"
-        changed = [f"{key} {before[path].get(key)} -> {now[path][key]}" for key in ("size", "mtime_ns")
-                   if before[path].get(key) != now[path][key]]
+        changed = [f"{key} {before[path].get(key)} -> {now[path].get(key)}" for key in ("size", "mtime_ns")
+                   if before[path].get(key) != now[path].get(key)]
         if before[path].get("txt_files_sha256") != now[path].get("txt_files_sha256"):
             changed.append("a .txt file in it was added, removed or edited")
         if changed:
@@ -762,35 +765,60 @@ def _worker_chunk(store_folder: str, batch, options: LabelOptions) -> tuple[int,
 def _exclusive_run(output: Path) -> Iterator[None]:
     """Hold the lock of ``output`` for a run, or raise DataError if another process holds it.
 
-    The lock is a file in the temporary folder named after the output's absolute path, held with
-    an OS lock that dies with its process (a killed run leaves nothing to clean up), and removed
-    on release. Two runs on one machine are kept apart; runs on several machines sharing a
-    network folder are not.
+    The lock is a hidden file beside the output, ``.NAME.lock``, held with an OS lock that dies
+    with its process and removed on release (a killed run leaves an empty file, which the next
+    run takes over). Runs on one machine are kept apart whatever their user or temporary folder;
+    a network file system may not pass the lock between machines. A folder made for the output
+    is removed again if the run leaves it empty (a mistake found before any work).
     """
-    key = hashlib.sha256(os.path.realpath(output).encode("utf-8", "surrogateescape")).hexdigest()[:24]
-    lock_path = Path(tempfile.gettempdir()) / f"threatclf-run-{key}.lock"
-    while True:
-        handle = open(lock_path, "a+b")
-        try:
-            _try_lock(handle)
-        except OSError:
-            handle.close()
-            raise DataError(f"another threatclf run is writing {output}; wait for it to finish (or stop it), "
-                            "then run again, with --resume if it was stopped") from None
-        try:  # the file may have been removed by the run that held it before we locked: lock the new one
-            if os.fstat(handle.fileno()).st_ino == os.stat(lock_path).st_ino:
-                break
-        except FileNotFoundError:
-            pass
-        handle.close()
+    folder = output.parent
+    made = not folder.exists()
     try:
-        yield
-    finally:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"output folder {folder} cannot be made: {exc.strerror or exc}") from None
+    lock_path = folder / f".{output.name}.lock"
+    try:
+        while True:
+            handle = _open_lock_file(lock_path)
+            try:
+                _try_lock(handle)
+            except OSError:
+                handle.close()
+                raise DataError(f"another threatclf run is writing {output}; wait for it to finish (or stop it), "
+                                "then run again, with --resume if it was stopped") from None
+            try:  # the run that held it may have removed it before we locked: lock the new one
+                if os.fstat(handle.fileno()).st_ino == os.stat(lock_path).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            handle.close()
         try:
-            os.unlink(lock_path)  # while still held: a run that opened it before is sent to a new file
-        except OSError:
-            pass
-        handle.close()
+            yield
+        finally:
+            try:
+                os.unlink(lock_path)  # while still held: a run that opened it before is sent to a new file
+            except OSError:
+                pass
+            handle.close()
+    finally:
+        if made:
+            try:
+                folder.rmdir()  # only if empty
+            except OSError:
+                pass
+
+
+def _open_lock_file(path: Path):
+    try:
+        return open(path, "a+b")
+    except PermissionError:
+        try:  # another user's lock file: an OS lock needs no write access
+            return open(path, "rb")
+        except OSError as exc:
+            raise DataError(f"cannot use the lock file {path}: {exc.strerror or exc}") from None
+    except OSError as exc:
+        raise DataError(f"output folder {path.parent} cannot be written: {exc.strerror or exc}") from None
 
 
 def _try_lock(handle) -> None:
@@ -839,7 +867,8 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     :class:`LabelSummary` of the rows read, labelled and rejected, per-label counts and speed.
 
     One run at a time writes an output: a second run on the same ``output`` (a cron job started
-    again while the first still runs) is refused while the first holds it.
+    again while the first still runs) is refused while the first holds its lock, the hidden
+    file ``.OUTPUT.lock`` beside it.
     """
     if not isinstance(output, (str, os.PathLike)):
         raise DataError(f"output must be a file path, got {type(output).__name__}")

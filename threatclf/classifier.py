@@ -12,10 +12,11 @@ data, never on the data they are later judged on.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
-import re
+import sys
 import unicodedata
 import warnings
 from collections import Counter
@@ -790,15 +791,28 @@ SUSPECT_ROW_WARNINGS = (r"\d+ training texts are empty", r"\d+ training texts re
 #: How ``training_text_hashes_`` were computed, recorded in ``training_fingerprint_``: absent
 #: (threatclf < 0.8) means white space collapsed only, "words" means :func:`text_hashes`.
 TEXT_HASHES = "words"
-_WORDS = re.compile(r"\w+")
 
 
 def text_hashes(texts: Sequence[str]) -> np.ndarray:
-    """64-bit BLAKE2b digests of texts as the model reads them — Unicode-normalised (NFKC), case
-    folded, words only — so that copies differing in case, punctuation or white space share one:
-    a compact record of which texts a model saw, from which no text can be read back, and the
-    key that keeps copies of a text in one cross-validation fold."""
-    return _digests(" ".join(_WORDS.findall(unicodedata.normalize("NFKC", t).casefold())) for t in texts)
+    """64-bit BLAKE2b digests of texts as the model mostly reads them — Unicode-normalised (NFKC),
+    case folded, punctuation and symbols taken for white space — so that copies differing in
+    case, punctuation or white space share one: a compact record of which texts a model saw,
+    from which no text can be read back, and the key that keeps copies of a text in one
+    cross-validation fold. A text of punctuation or symbols alone ("!!!", emoji) keeps them."""
+    table = _punctuation_to_space()
+    keys = []
+    for text in texts:
+        words = unicodedata.normalize("NFKC", text).casefold().translate(table).split()
+        keys.append(" ".join(words) if words else " ".join(text.split()))
+    return _digests(keys)
+
+
+@functools.lru_cache(maxsize=1)
+def _punctuation_to_space() -> dict:
+    """``str.translate`` table: every Unicode punctuation (P*) and symbol (S*) character to a space
+    (built on first use, not at import)."""
+    return {code: " " for code in range(sys.maxunicode + 1)
+            if unicodedata.category(chr(code))[0] in "PS"}
 
 
 def _white_space_hashes(texts: Sequence[str]) -> np.ndarray:

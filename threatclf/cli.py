@@ -365,6 +365,7 @@ def cmd_label(args) -> int:
     notes.setLevel(logging.CRITICAL + 1 if args.quiet else logging.WARNING)
     logger = logging.getLogger("threatclf")
     logger.addHandler(notes)
+    propagated, logger.propagate = logger.propagate, False  # not again through an app's own logging
     try:
         with warnings.catch_warnings():
             if not (args.quiet or args.summary_json):  # the summary printed below says it
@@ -379,6 +380,7 @@ def cmd_label(args) -> int:
             )
     finally:
         logger.removeHandler(notes)
+        logger.propagate = propagated
     if args.summary_json:
         print(json.dumps(summary.to_dict(), indent=2))
     elif not args.quiet:

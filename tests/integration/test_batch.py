@@ -1,6 +1,7 @@
 """Batch labelling of DataFrames and files: formats, passages, evidence, rejects, resume."""
 import datetime
 import json
+import os
 import re
 import warnings
 from pathlib import Path
@@ -1095,10 +1096,22 @@ def test_a_pipe_of_an_input_read_twice_is_refused_before_it_is_opened(small_mode
 
     if not hasattr(os, "mkfifo"):
         pytest.skip("no named pipes on this system")
+    import signal
+
     pipe = tmp_path / name
-    os.mkfifo(pipe)  # nothing writes to it: opening it would block this test
-    with pytest.raises(DataError, match=rf"{name} is not a regular file \(a pipe\?\): .* must be a file"):
-        threatclf.label_files(pipe, tmp_path / "out.jsonl", small_model, progress=False)
+    os.mkfifo(pipe)  # nothing writes to it: opening it would block, so an alarm fails the test instead
+
+    def hung(*_):
+        raise AssertionError(f"label_files opened the pipe {name} and waited for a writer")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(30)
+    try:
+        with pytest.raises(DataError, match=rf"{name} is not a regular file \(a pipe\?\): .* must be a file"):
+            threatclf.label_files(pipe, tmp_path / "out.jsonl", small_model, progress=False)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
     assert not (tmp_path / "out.jsonl.partial").exists()
 
 
@@ -1248,7 +1261,10 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(small_m
         assert not out.exists() and not (tmp_path / "out.jsonl.partial").exists()
         # another output in the same folder is not held up
         threatclf.label_files(path, tmp_path / "other.jsonl", small_model, progress=False)
-    # a run killed while holding it leaves nothing behind that stops the next one
+    # a run killed while holding it leaves nothing behind that stops the next one; the lock is
+    # beside the output, so a run with another temporary folder (cron, another user) sees it too
+    other_tmp = tmp_path / "other-tmp"
+    other_tmp.mkdir()
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
@@ -1256,7 +1272,7 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(small_m
         with _exclusive_run(Path({str(out)!r})):
             print("held", flush=True)
             time.sleep(60)
-        """)], stdout=subprocess.PIPE, text=True)
+        """)], stdout=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(other_tmp)})
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(DataError, match="another threatclf run"):
@@ -1266,3 +1282,33 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(small_m
         holder.wait()
     summary = threatclf.label_files(path, out, small_model, progress=False)
     assert summary.labelled == len(rows)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no lock file left
+    # a folder made for an output is not left behind by a run refused before any work
+    with pytest.raises(DataError, match="chunk_size"):
+        threatclf.label_files(path, tmp_path / "new" / "deeper" / "out.jsonl", small_model, chunk_size=0,
+                              progress=False)
+    assert not (tmp_path / "new" / "deeper").exists()
+
+
+def test_a_txt_folder_labelled_into_itself_and_resumed(small_model, tmp_path, monkeypatch):
+    # the output, its OUTPUT.partial/ and its lock move the folder's own time stamp: only its .txt
+    # files say whether the input changed
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    for i in range(7):
+        (folder / f"a{i}.txt").write_text(f"Police seized cocaine in raid number {i}.")
+    out = folder / "labelled.jsonl"
+    real = _interrupt_after(2, monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(folder, out, small_model, chunk_size=2, progress=False)
+    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    summary = threatclf.label_files(folder, out, small_model, chunk_size=2, progress=False, resume=True)
+    assert summary.labelled == 7 and summary.resumed_chunks == 2
+    # an edited .txt file is still found, on resume
+    _interrupt_after(1, monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(folder, folder / "again.jsonl", small_model, chunk_size=2, progress=False)
+    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    (folder / "a0.txt").write_text("Edited.")
+    with pytest.raises(DataError, match="a .txt file in it was added, removed or edited"):
+        threatclf.label_files(folder, folder / "again.jsonl", small_model, chunk_size=2, progress=False, resume=True)

@@ -453,6 +453,22 @@ def test_label_notes_starting_over_in_its_own_voice_and_not_with_quiet(data_file
                            capsys)
         assert code == 0
         assert ("threatclf label: starting over: removing" in err) is not quiet
+    # inside an application with logging of its own the note is said once, and not at all with -q
+    import logging
+
+    root = logging.getLogger()
+    seen = []
+    catcher = logging.Handler()
+    catcher.emit = lambda record: seen.append(record.getMessage())
+    root.addHandler(catcher)
+    try:
+        for quiet in (False, True):
+            out = tmp_path / f"app{quiet}.jsonl"
+            (tmp_path / f"app{quiet}.jsonl.partial").mkdir()
+            run(["label", str(source), "-o", str(out), "--model", model] + (["-q"] if quiet else []), capsys)
+    finally:
+        root.removeHandler(catcher)
+    assert seen == [] and logging.getLogger("threatclf").propagate
 
 
 def test_label_threshold_star_sets_every_label_not_named(data_files, tmp_path, capsys):

@@ -401,6 +401,16 @@ def test_copies_differing_in_case_or_punctuation_share_a_fold_and_are_known_as_s
                                                               labels + [["corruption"]])
 
 
+def test_texts_of_symbols_alone_or_differing_in_vowel_signs_keep_apart():
+    from threatclf.classifier import text_hashes
+
+    keys = text_hashes(["!!!", "???", "\U0001F600\U0001F600", "\U0001F525", "", "\u0915\u093f\u0924\u093e\u092c",
+                        "\u0915\u0924\u093e\u092c", "\u0642\u064e\u062a\u064e\u0644\u064e",
+                        "\u0642\u064f\u062a\u0650\u0644\u064e"])
+    assert len(set(keys.tolist())) == len(keys)
+    assert len(set(text_hashes(["Bomb, kills 3.", "BOMB kills 3", "bomb \u2014 kills 3!"]).tolist())) == 1
+
+
 def test_models_saved_before_0_8_recognise_their_training_texts_by_white_space_alone():
     from threatclf.classifier import _white_space_hashes
 
