@@ -772,7 +772,7 @@ def _exclusive_run(output: Path) -> Iterator[None]:
     is removed again if the run leaves it empty (a mistake found before any work).
     """
     folder = output.parent
-    made = not folder.exists()
+    made = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -802,19 +802,21 @@ def _exclusive_run(output: Path) -> Iterator[None]:
                 pass
             handle.close()
     finally:
-        if made:
+        for made_folder in made:  # deepest first; each only if empty
             try:
-                folder.rmdir()  # only if empty
+                made_folder.rmdir()
             except OSError:
-                pass
+                break
 
 
 def _open_lock_file(path: Path):
     try:
         return open(path, "a+b")
-    except PermissionError:
+    except PermissionError as denied:
         try:  # another user's lock file: an OS lock needs no write access
             return open(path, "rb")
+        except FileNotFoundError:  # no such file, and none may be made: the folder is not writable
+            raise DataError(f"output folder {path.parent} cannot be written: {denied.strerror}") from None
         except OSError as exc:
             raise DataError(f"cannot use the lock file {path}: {exc.strerror or exc}") from None
     except OSError as exc:
@@ -908,6 +910,8 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     if resume and restart:
         raise DataError("resume and restart exclude each other")
     partial = _ChunkStore(output).folder
+    if rejects_path.resolve() == (output.parent / f".{output.name}.lock").resolve():
+        raise DataError(f"rejects file {rejects_path} is the run's lock file; name another")
     if partial.resolve() in rejects_path.resolve().parents:
         raise DataError(f"rejects file {rejects_path} would be inside {partial}, which a finished run deletes")
     resuming = resume and partial.exists()

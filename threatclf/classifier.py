@@ -809,10 +809,11 @@ def text_hashes(texts: Sequence[str]) -> np.ndarray:
 
 @functools.lru_cache(maxsize=1)
 def _punctuation_to_space() -> dict:
-    """``str.translate`` table: every Unicode punctuation (P*) and symbol (S*) character to a space
-    (built on first use, not at import)."""
+    """``str.translate`` table: every Unicode punctuation (P*), symbol (S*), separator (Z*),
+    control (Cc) and format (Cf: zero-width space, soft hyphen) character to a space, as the
+    model's word tokens part at them (built on first use, not at import)."""
     return {code: " " for code in range(sys.maxunicode + 1)
-            if unicodedata.category(chr(code))[0] in "PS"}
+            if unicodedata.category(chr(code))[0] in "PSZ" or unicodedata.category(chr(code)) in ("Cc", "Cf")}
 
 
 def _white_space_hashes(texts: Sequence[str]) -> np.ndarray:

@@ -359,13 +359,14 @@ def cmd_label(args) -> int:
     check_csv_options(_separator(args.output_csv_sep), args.output_encoding,
                       names=("--output-csv-sep", "--output-encoding"))
     model = _load(args)
-    # The library's notes (starting over an empty earlier run) in the command's voice; none with -q.
-    notes = logging.StreamHandler(sys.stderr)
-    notes.setFormatter(logging.Formatter("threatclf label: %(message)s"))
-    notes.setLevel(logging.CRITICAL + 1 if args.quiet else logging.WARNING)
+    # The library's notes (starting over an empty earlier run) in the command's voice, none with
+    # -q; an application that set up logging of its own (main() called from it) gets them there.
     logger = logging.getLogger("threatclf")
-    logger.addHandler(notes)
-    propagated, logger.propagate = logger.propagate, False  # not again through an app's own logging
+    notes = None if logger.hasHandlers() else logging.StreamHandler(sys.stderr)
+    if notes is not None:
+        notes.setFormatter(logging.Formatter("threatclf label: %(message)s"))
+        notes.setLevel(logging.CRITICAL + 1 if args.quiet else logging.WARNING)
+        logger.addHandler(notes)
     try:
         with warnings.catch_warnings():
             if not (args.quiet or args.summary_json):  # the summary printed below says it
@@ -379,8 +380,8 @@ def cmd_label(args) -> int:
                 output_encoding=args.output_encoding, progress=False if args.quiet else None,
             )
     finally:
-        logger.removeHandler(notes)
-        logger.propagate = propagated
+        if notes is not None:
+            logger.removeHandler(notes)
     if args.summary_json:
         print(json.dumps(summary.to_dict(), indent=2))
     elif not args.quiet:

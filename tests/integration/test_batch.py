@@ -1287,7 +1287,10 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(small_m
     with pytest.raises(DataError, match="chunk_size"):
         threatclf.label_files(path, tmp_path / "new" / "deeper" / "out.jsonl", small_model, chunk_size=0,
                               progress=False)
-    assert not (tmp_path / "new" / "deeper").exists()
+    assert not (tmp_path / "new").exists()  # every level it made
+    with pytest.raises(DataError, match="is the run's lock file"):
+        threatclf.label_files(path, tmp_path / "p.jsonl", small_model, rejects=tmp_path / ".p.jsonl.lock",
+                              progress=False)
 
 
 def test_a_txt_folder_labelled_into_itself_and_resumed(small_model, tmp_path, monkeypatch):
@@ -1312,3 +1315,18 @@ def test_a_txt_folder_labelled_into_itself_and_resumed(small_model, tmp_path, mo
     (folder / "a0.txt").write_text("Edited.")
     with pytest.raises(DataError, match="a .txt file in it was added, removed or edited"):
         threatclf.label_files(folder, folder / "again.jsonl", small_model, chunk_size=2, progress=False, resume=True)
+
+
+def test_an_output_folder_that_cannot_be_written_is_named(tmp_path, monkeypatch):
+    # as a user without write access sees it (the tests may run as root, who has it everywhere)
+    import errno
+
+    def no_write(path, mode="r", *args, **kwargs):
+        if mode == "a+b":
+            raise PermissionError(errno.EACCES, "Permission denied")
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory")
+
+    monkeypatch.setattr(batch_module, "open", no_write, raising=False)
+    with pytest.raises(DataError, match=r"output folder .* cannot be written: Permission denied"):
+        with batch_module._exclusive_run(tmp_path / "out.jsonl"):
+            pass

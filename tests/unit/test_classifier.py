@@ -409,6 +409,10 @@ def test_texts_of_symbols_alone_or_differing_in_vowel_signs_keep_apart():
                         "\u0642\u064f\u062a\u0650\u0644\u064e"])
     assert len(set(keys.tolist())) == len(keys)
     assert len(set(text_hashes(["Bomb, kills 3.", "BOMB kills 3", "bomb \u2014 kills 3!"]).tolist())) == 1
+    # characters scraped text carries unseen part words as a space does, for the model's words too
+    invisible = ["bomb kills 3", "bomb\u200bkills 3", "bomb\u00adkills 3", "bomb\u2060kills\x003",
+                 "bomb\u00a0kills\u20023"]
+    assert len(set(text_hashes(invisible).tolist())) == 1
 
 
 def test_models_saved_before_0_8_recognise_their_training_texts_by_white_space_alone():
