@@ -148,8 +148,7 @@ def cmd_train(args) -> int:
         raise ThreatclfError("--dev-labels names the labels a --dev file annotates: give --dev too")
     if args.dev:  # read before the fit: a bad dev file fails in seconds, not after training
         known = params.get("label_names") or sorted({name for names in labels for name in names})
-        unknown = [name for name in dev_scored or () if name not in known]
-        if unknown or len(set(dev_scored or ())) < len(dev_scored or ()):
+        if dev_scored is not None and (set(dev_scored) - set(known) or len(set(dev_scored)) < len(dev_scored)):
             raise ThreatclfError(f"--dev-labels must name labels of the training data, each once: {known}; "
                                  f"got {dev_scored}")
         dev_texts, dev_labels = load_labelled(args.dev, text_col=args.text_col, labels_col=args.labels_col,

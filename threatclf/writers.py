@@ -315,23 +315,23 @@ class _CsvSink:
         carriage_return = (header and any("\r" in str(c) for c in frame.columns)) or any(
             isinstance(v, str) and "\r" in v for c in frame.columns if frame[c].dtype.kind not in "biufcmM"
             for v in frame[c])
-        self._check_encodable(frame, header)
-        frame.to_csv(self._text, sep=self._sep, header=header, index=False, lineterminator="\n",
-                     quoting=csv.QUOTE_NONNUMERIC if carriage_return else csv.QUOTE_MINIMAL)
+        self._to_csv(frame, header, csv.QUOTE_NONNUMERIC if carriage_return else csv.QUOTE_MINIMAL)
 
     def write_empty(self, frame: pd.DataFrame) -> None:
         """The header alone, for an output without rows."""
         if self._columns is None:
             self._columns = list(frame.columns)
-            self._check_encodable(frame, True)
-            frame.to_csv(self._text, sep=self._sep, header=True, index=False, lineterminator="\n",
-                         quoting=csv.QUOTE_ALL if any("\r" in str(c) for c in frame.columns) else csv.QUOTE_MINIMAL)
+            self._to_csv(frame, True, csv.QUOTE_ALL if any("\r" in str(c) for c in frame.columns) else csv.QUOTE_MINIMAL)
 
-    def _check_encodable(self, frame: pd.DataFrame, header: bool) -> None:
-        """DataError naming the row and column of the first character the encoding has no byte for."""
-        if codecs.lookup(self._encoding).name in ("utf-8", "utf-8-sig", "utf-16", "utf-32", "utf-16-le",
-                                                  "utf-16-be", "utf-32-le", "utf-32-be", "gb18030"):
-            return  # every character has its bytes
+    def _to_csv(self, frame: pd.DataFrame, header: bool, quoting: int) -> None:
+        try:
+            frame.to_csv(self._text, sep=self._sep, header=header, index=False, lineterminator="\n", quoting=quoting)
+        except UnicodeEncodeError:  # the whole output is dropped: say which cell, then stop
+            self._name_unwritable(frame, header)
+            raise
+
+    def _name_unwritable(self, frame: pd.DataFrame, header: bool) -> None:
+        """DataError naming the row and column of the first character the encoding has no bytes for."""
         cells = [("header", None, str(c)) for c in frame.columns] if header else []
         text_columns = [c for c in frame.columns if frame[c].dtype.kind not in "biufcmM"]
         for column in text_columns:
