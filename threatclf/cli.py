@@ -15,6 +15,7 @@ import sys
 import warnings
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
 from .exceptions import ModelFormatError, ThreatclfError
@@ -286,8 +287,8 @@ def _say_changed(check) -> bool:
     if others:
         print(printable(f"CHANGED since saving (digest differs): {', '.join(check.changed)}"), file=sys.stderr)
     elif card:
-        print("note: changed since saving (digest differs): README.md, the model card; the weights are intact",
-              file=sys.stderr)
+        state = "is missing" if not (Path(check.path) / "README.md").exists() else "changed since saving (digest differs)"
+        print(f"note: README.md, the model card, {state}; the weights are intact", file=sys.stderr)
     return not others
 
 
@@ -316,7 +317,9 @@ def _print_info(path, metadata: dict) -> None:
         lines.append(f"  {label:<20} {threshold:.3f}" if threshold <= 1 else f"  {label:<20} never (not learned)")
     for split, figures in (metadata.get("metrics") or {}).items():
         per_label = ", ".join(f"{k} {format_figure(v.get('f1'))}" for k, v in figures.get("labels", {}).items())
-        lines.append(f"{split}: macro F1 {format_figure(figures['macro_f1'])}, micro F1 {format_figure(figures['micro_f1'])} ({per_label})")
+        calibration = figures.get("calibration_error")
+        lines.append(f"{split}: macro F1 {format_figure(figures['macro_f1'])}, micro F1 {format_figure(figures['micro_f1'])} ({per_label})"
+                     + (f"; calibration error {calibration:.3f}" if isinstance(calibration, (int, float)) else ""))
         if seen_in_training_note(figures):
             lines.append(f"  WARNING: {seen_in_training_note(figures)}")
         if isinstance(figures.get("description"), str):  # how the figures were made: what they can be trusted for

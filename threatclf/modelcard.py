@@ -14,6 +14,9 @@ def _metrics_table(figures: dict) -> list[str]:
                     f"| {format_figure(f.get('pr_auc'))} | {f['support']} |")
     rows.append(f"| **macro F1** | | | **{format_figure(figures['macro_f1'])}** | | {figures.get('n_samples', '')} |")
     rows.append(f"| micro F1 | | | {format_figure(figures['micro_f1'])} | | |")
+    if isinstance(figures.get("calibration_error"), (int, float)):
+        rows += ["", f"Calibration error {figures['calibration_error']:.3f}: the mean gap between the predicted "
+                     "probabilities and how often the labels were there (0: probabilities mean what they say)."]
     return rows
 
 

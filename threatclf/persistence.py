@@ -434,6 +434,9 @@ def _check_digests(metadata: dict, path: Path) -> tuple[Path, bytes, list[str]]:
         file = path / name
         _refuse_link_outside(file, path)
         if not file.is_file():
+            if name == "README.md" and name != weights_name:  # the card is documentation: noted, as an edit is
+                changed.append(name)
+                continue
             raise ModelFormatError(f"{path}: file {name} listed in metadata.json is missing")
         if name == weights_name:
             data = file.read_bytes()
@@ -686,8 +689,9 @@ def _load_weights(path: Path, metadata: dict, trust) -> object:
     if not isinstance(metadata.get("labels"), list) or list(model.labels_) != metadata["labels"]:
         raise ModelFormatError(f"{path}: labels in metadata.json do not match the stored model")
     for name in check.changed:
-        warnings.warn(printable(f"{path / name} does not match the SHA-256 recorded in metadata.json (changed since saving)"),
-                      UserWarning, stacklevel=5)
+        state = ("is missing" if not (path / name).exists() else
+                 "does not match the SHA-256 recorded in metadata.json (changed since saving)")
+        warnings.warn(printable(f"{path / name} {state}"), UserWarning, stacklevel=5)
     return model
 
 

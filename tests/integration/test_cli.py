@@ -234,6 +234,11 @@ def test_info_and_verify(data_files, capsys):
     assert code == 0
     for needle in ("labels:", "terrorism", "training:", "dev: macro F1", "scikit-learn"):
         assert needle in out
+    # the calibration error the figures hold is shown, by info and on the card
+    meta = json.loads((model_dir / "metadata.json").read_text())
+    error = meta["metrics"]["dev"]["calibration_error"]
+    assert f"; calibration error {error:.3f}" in out
+    assert f"Calibration error {error:.3f}: the mean gap" in (model_dir / "README.md").read_text()
     code, out, _ = run(["info", "--model", str(model_dir), "--format", "json"], capsys)
     assert code == 0 and json.loads(out)["format_version"] == FORMAT_VERSION == 2
     assert json.loads(out)["labels"] == json.loads((model_dir / "metadata.json").read_text())["labels"]

@@ -410,10 +410,21 @@ def test_verify_and_info_report_an_edited_model_card_which_still_loads(saved_sma
     for argv in (["verify", str(folder)], ["info", "--model", str(folder)]):
         assert main(argv) == 0
         out, err = capsys.readouterr()
-        assert "changed since saving (digest differs): README.md, the model card; the weights are intact" in err
+        assert "README.md, the model card, changed since saving (digest differs); the weights are intact" in err
         assert "weights digest OK (model card edited)" in out and "digests OK," not in out
     with pytest.warns(UserWarning, match="README.md does not match"):
         threatclf.load_model(folder)
+    # a deleted card is noted in the same way: the weights are checked apart
+    (folder / "README.md").unlink()
+    assert threatclf.verify_model(folder).changed == ["README.md"] and threatclf.verify_model(folder).ok
+    for argv in (["verify", str(folder)], ["info", "--model", str(folder)]):
+        assert main(argv) == 0
+        assert "README.md, the model card, is missing; the weights are intact" in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="README.md is missing"):
+        assert threatclf.load_model(folder).labels == json.loads((folder / "metadata.json").read_text())["labels"]
+    (folder / "model.skops").unlink()  # the weights are another matter
+    with pytest.raises(ModelFormatError, match="model.skops listed in metadata.json is missing"):
+        threatclf.verify_model(folder)
 
 
 def test_info_on_malformed_metadata_is_a_one_line_error(saved_small_model, tmp_path, capsys):
