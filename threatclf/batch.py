@@ -1059,9 +1059,12 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
             kinds.setdefault(key, set()).update(seen)
     try:
         with RecordWriter(output, label_names, empty_schema=empty_schema, column_kinds=kinds,
-                          csv_sep=output_csv_sep, encoding=output_encoding) as writer:
-            for index in indices:
+                          csv_sep=output_csv_sep, encoding=output_encoding) as writer, \
+                tqdm(total=summary.labelled, unit=" rows", disable=not show, dynamic_ncols=True,
+                     desc=f"writing {output.name}") as written:  # the last step of a long run is not silent
+            for index, stats in zip(indices, all_stats):
                 writer.write([{key: record.get(key) for key in keys} for record in store.read(index, 0)])
+                written.update(stats["labelled"])
     except DataError as exc:  # a character the output encoding lacks: the labelling itself is kept
         raise DataError(f"{exc}; the labelled rows are kept in {store.folder}: resume (--resume) "
                         "with another output encoding to write them"

@@ -1330,3 +1330,12 @@ def test_an_output_folder_that_cannot_be_written_is_named(tmp_path, monkeypatch)
     with pytest.raises(DataError, match=r"output folder .* cannot be written: Permission denied"):
         with batch_module._exclusive_run(tmp_path / "out.jsonl"):
             pass
+
+
+def test_the_progress_bar_follows_the_writing_of_the_output_too(small_model, corpus, tmp_path, capsys):
+    path, rows = corpus
+    threatclf.label_files(path, tmp_path / "out.parquet", small_model, chunk_size=4, progress=True)
+    err = capsys.readouterr().err
+    assert "labelling" in err and "writing out.parquet: 100%" in err and f"{len(rows)}/{len(rows)}" in err
+    threatclf.label_files(path, tmp_path / "quiet.jsonl", small_model, progress=False)
+    assert "writing" not in capsys.readouterr().err
