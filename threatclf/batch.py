@@ -777,7 +777,7 @@ def _exclusive_run(output: Path) -> Iterator[None]:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataError(f"output folder {folder} cannot be made: {exc.strerror or exc}") from None
-    lock_path = folder / f".{output.name}.lock"
+    lock_path = _lock_path(output)
     try:
         while True:
             handle = _open_lock_file(lock_path)
@@ -807,6 +807,11 @@ def _exclusive_run(output: Path) -> Iterator[None]:
                 made_folder.rmdir()
             except OSError:
                 break
+
+
+def _lock_path(output: Path) -> Path:
+    """The hidden file beside ``output`` that a run writing it holds locked."""
+    return output.parent / f".{output.name}.lock"
 
 
 def _open_lock_file(path: Path):
@@ -910,7 +915,7 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     if resume and restart:
         raise DataError("resume and restart exclude each other")
     partial = _ChunkStore(output).folder
-    if rejects_path.resolve() == (output.parent / f".{output.name}.lock").resolve():
+    if rejects_path.resolve() == _lock_path(output).resolve():
         raise DataError(f"rejects file {rejects_path} is the run's lock file; name another")
     if partial.resolve() in rejects_path.resolve().parents:
         raise DataError(f"rejects file {rejects_path} would be inside {partial}, which a finished run deletes")

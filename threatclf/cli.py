@@ -15,7 +15,6 @@ import sys
 import warnings
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 
 from . import __version__
 from .exceptions import ModelFormatError, ThreatclfError
@@ -287,7 +286,7 @@ def _say_changed(check) -> bool:
     if others:
         print(printable(f"CHANGED since saving (digest differs): {', '.join(check.changed)}"), file=sys.stderr)
     elif card:
-        state = "is missing" if not (Path(check.path) / "README.md").exists() else "changed since saving (digest differs)"
+        state = "is missing" if check.how_changed("README.md") == "is missing" else "changed since saving (digest differs)"
         print(f"note: README.md, the model card, {state}; the weights are intact", file=sys.stderr)
     return not others
 

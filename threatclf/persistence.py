@@ -399,6 +399,11 @@ class Verification:
         checked apart). Always false for a joblib folder, a pickle, which loads only with trust."""
         return not self.untrusted and all(name == "README.md" for name in self.changed)
 
+    def how_changed(self, name: str) -> str:
+        """What happened to ``name``, one of :attr:`changed`, since saving, in words."""
+        return ("is missing" if not (Path(self.path) / name).exists() else
+                "does not match the SHA-256 recorded in metadata.json (changed since saving)")
+
     def __bool__(self) -> bool:  # `if verify_model(path):` must not pass an untrusted folder
         return self.ok
 
@@ -689,9 +694,7 @@ def _load_weights(path: Path, metadata: dict, trust) -> object:
     if not isinstance(metadata.get("labels"), list) or list(model.labels_) != metadata["labels"]:
         raise ModelFormatError(f"{path}: labels in metadata.json do not match the stored model")
     for name in check.changed:
-        state = ("is missing" if not (path / name).exists() else
-                 "does not match the SHA-256 recorded in metadata.json (changed since saving)")
-        warnings.warn(printable(f"{path / name} {state}"), UserWarning, stacklevel=5)
+        warnings.warn(printable(f"{path / name} {check.how_changed(name)}"), UserWarning, stacklevel=5)
     return model
 
 
