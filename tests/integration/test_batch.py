@@ -1339,3 +1339,110 @@ def test_the_progress_bar_follows_the_writing_of_the_output_too(small_model, cor
     assert "labelling" in err and "writing out.parquet: 100%" in err and f"{len(rows)}/{len(rows)}" in err
     threatclf.label_files(path, tmp_path / "quiet.jsonl", small_model, progress=False)
     assert "writing" not in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------ titles
+TITLED = [
+    ("t1", "Customs officers seized two tonnes of cocaine in the port", "The weather will stay sunny and warm."),
+    ("t2", None, "Militants claimed the bomb attack on the checkpoint that killed five soldiers."),
+    ("t3", "Football club wins the cup", ""),
+    ("t4", "", "The football club won the cup after a late goal in extra time."),
+]
+
+
+def _titled_frame():
+    return pd.DataFrame(TITLED, columns=["id", "title", "text"])
+
+
+def test_a_title_is_scored_as_a_passage_of_its_own(small_model):
+    df = _titled_frame()
+    without = threatclf.label_dataframe(df, small_model, id_col="id")
+    out = threatclf.label_dataframe(df, small_model, id_col="id", title_col="title")
+    assert without.loc[0, "labels"] == [] and "field" not in json.dumps(without["evidence"].tolist())
+    assert out.loc[0, "labels"] == ["drug_trafficking"]  # carried by the title alone
+    (item,) = out.loc[0, "evidence"]
+    assert item["field"] == "title" and item["passage"] == 0
+    assert "cocaine" in TITLED[0][1][item["start"]:item["end"]]
+    assert out.loc[1, "labels"] == ["terrorism"]  # no title: the text's evidence, so named
+    assert [e["field"] for e in out.loc[1, "evidence"]] == ["text"]
+    assert out.loc[1, "score_terrorism"] == pytest.approx(without.loc[1, "score_terrorism"])
+    # an article's score is its best passage's, the title's included
+    assert out.loc[0, "score_drug_trafficking"] > without.loc[0, "score_drug_trafficking"]
+
+
+def test_title_passage_rows_say_their_field_and_number_from_zero_in_each(small_model):
+    df = _titled_frame()
+    out = threatclf.label_dataframe(df, small_model, id_col="id", title_col="title", passages=True)
+    assert list(out.columns[:7]) == ["id", "title", "field", "passage", "start", "end", "text"]
+    rows = [(r.id, r.field, r.passage) for r in out.itertuples()]
+    assert rows == [("t1", "title", 0), ("t1", "text", 0), ("t2", "text", 0), ("t3", "title", 0),
+                    ("t4", "text", 0)]
+    for r in out.itertuples():  # offsets index the field named
+        source = df.set_index("id").loc[r.id, r.field]
+        assert source[r.start:r.end] == r.text
+    empty = threatclf.label_dataframe(df.iloc[:0], small_model, id_col="id", title_col="title", passages=True)
+    assert list(empty.columns) == list(out.columns) and (empty.dtypes == out.dtypes).all()
+
+
+def test_a_title_that_is_not_text_is_an_error_naming_the_row(small_model):
+    df = pd.DataFrame({"id": ["x", "y"], "title": ["Bomb attack", 7], "text": ["a", "b"]})
+    with pytest.raises(DataError, match=r"row 1 \(id 'y'\): title 'title' is int, expected str"):
+        threatclf.label_dataframe(df, small_model, id_col="id", title_col="title")
+    with pytest.raises(DataError, match="title column 'headline' not found"):
+        threatclf.label_dataframe(df, small_model, title_col="headline")
+    with pytest.raises(DataError, match="title column must differ"):
+        threatclf.label_dataframe(df, small_model, title_col="text")
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_titles_are_read_from_files_and_a_bad_one_is_rejected(small_model, tmp_path, suffix):
+    pytest.importorskip("pyarrow")
+    rows = [{"id": i, "title": title, "text": text} for i, title, text in TITLED]
+    path = write_jsonl(tmp_path / "in.jsonl", rows + [{"id": "t5", "title": ["a list"], "text": "x"}])
+    if suffix != ".jsonl":  # CSV and Parquet columns hold one kind: the bad row is JSONL's alone
+        frame = pd.DataFrame(rows)
+        path = tmp_path / f"in{suffix}"
+        frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path, index=False)
+    out = tmp_path / "out.jsonl"
+    summary = threatclf.label_files(path, out, small_model, title_col="title", progress=False)
+    got = read_output(out)
+    assert got["t1"]["labels"] == ["drug_trafficking"]
+    assert got["t1"]["evidence"][0]["field"] == "title"
+    assert summary.labelled == 4
+    if suffix == ".jsonl":
+        (reject,) = map(json.loads, (tmp_path / "out.jsonl.rejects.jsonl").read_text().splitlines())
+        assert (reject["line"], reject["id"]) == (5, "t5")
+        assert reject["reason"] == "title field 'title' holds list, not text"
+    expected = threatclf.label_dataframe(_titled_frame(), small_model, id_col="id", title_col="title")
+    assert {i: got[i]["labels"] for i in got} == dict(zip(expected["id"], expected["labels"]))
+
+
+def test_a_missing_title_column_is_refused_before_work(small_model, tmp_path):
+    pytest.importorskip("pyarrow")
+    jsonl = write_jsonl(tmp_path / "in.jsonl", [{"id": "1", "text": "x", "headline": "y"}])
+    with pytest.raises(DataError, match=r"in.jsonl: no title field 'title' in its first rows; their fields are "
+                                         r"\['headline', 'id', 'text'\]"):
+        threatclf.label_files(jsonl, tmp_path / "o.jsonl", small_model, title_col="title", progress=False)
+    (tmp_path / "in.csv").write_text("id,text\n1,x\n")
+    with pytest.raises(DataError, match=r"in.csv: no title column 'title'; columns are \['id', 'text'\]"):
+        threatclf.label_files(tmp_path / "in.csv", tmp_path / "o.jsonl", small_model, title_col="title", progress=False)
+    pd.DataFrame({"id": ["1"], "text": ["x"], "title": [3]}).to_parquet(tmp_path / "in.parquet")
+    with pytest.raises(DataError, match=r"in.parquet: title column 'title' holds int64, not strings"):
+        threatclf.label_files(tmp_path / "in.parquet", tmp_path / "o.jsonl", small_model, title_col="title",
+                              progress=False)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("A bomb exploded.")
+    with pytest.raises(DataError, match="a .txt file holds a text only, no title column 'title'"):
+        threatclf.label_files(tmp_path / "docs", tmp_path / "o.jsonl", small_model, title_col="title", progress=False)
+    assert not list(tmp_path.glob("o.jsonl*"))
+
+
+def test_resume_refuses_a_run_begun_without_titles(small_model, corpus, tmp_path, monkeypatch):
+    path, _ = corpus
+    monkeypatch.setattr(batch_module, "_process_chunk", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(path, tmp_path / "out.jsonl", small_model, chunk_size=3, progress=False)
+    monkeypatch.undo()
+    with pytest.raises(DataError, match=r"other options: title_col=None \(now 'source'\)"):
+        threatclf.label_files(path, tmp_path / "out.jsonl", small_model, chunk_size=3, progress=False, resume=True,
+                              title_col="source")
