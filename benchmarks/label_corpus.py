@@ -9,8 +9,6 @@ and peak memory does not grow with the input.
    with ``--resume`` and compares the output byte for byte with the uninterrupted run.
 3. Peak RSS (of the largest process) on the corpus and on the corpus repeated ``--repeat``
    times (about 1 GB of text for 14), ratio against the single corpus in the same run.
-4. The corpus with its titles labelled too (``--title-col title``): time and passages against
-   the run without, and how many articles each label gains.
 """
 from __future__ import annotations
 
@@ -102,15 +100,6 @@ def main(argv=None) -> int:
               f"~{copies * 70} MB of text: {wall:.1f} s, {summary['passages'] / wall:,.0f} passages/s, "
               f"peak RSS {peak:,.0f} MB")
     print(f"   peak RSS ratio x{args.repeat} / x1: {rows[1][2] / rows[0][2]:.2f}")
-
-    print("4. titles: the x1 run again with --title-col title")
-    wall, peak, titled = peak_rss_of(base + [str(inputs[0]), "--title-col", "title", "-o", str(work / "titled.jsonl")])
-    (work / "titled.jsonl").unlink()
-    plain = rows[0][3]
-    print(f"   {titled['passages']:,} passages ({titled['passages'] / plain['passages']:.3f} x), {wall:.1f} s "
-          f"({wall / rows[0][1]:.2f} x the run without titles), peak RSS {peak:,.0f} MB")
-    for label, count in titled["label_counts"].items():
-        print(f"   articles labelled {label}: {plain['label_counts'][label]:,} without titles, {count:,} with")
     return 0 if same and identical else 1
 
 

@@ -61,8 +61,6 @@ class LabelOptions:
     top_terms: int = 5
     max_words: int = DEFAULT_MAX_WORDS
     keep_text: bool = False
-    #: the column of the articles' titles, scored as passages of their own (None: no titles)
-    title_col: str | None = None
 
 
 @dataclass
@@ -151,13 +149,10 @@ def _resolve_model(model) -> ThreatClassifier:
     return model
 
 
-def output_columns(labels: Sequence[str], passages: bool, titles: bool = False) -> tuple[str, ...]:
+def output_columns(labels: Sequence[str], passages: bool) -> tuple[str, ...]:
     """Columns a labelling run writes besides ``id`` and ``text``: an input column of the same
-    name would be overwritten, so it is an error (``score_<label>`` is the flattened form).
-    Passage rows of titled articles say which ``field`` they were cut from."""
-    own = ("labels", "scores", "evidence")
-    if passages:
-        own = ("field",) * titles + ("passage", "start", "end") + own
+    name would be overwritten, so it is an error (``score_<label>`` is the flattened form)."""
+    own = ("passage", "start", "end", "labels", "scores", "evidence") if passages else ("labels", "scores", "evidence")
     return own + tuple(f"score_{label}" for label in labels)
 
 
@@ -173,37 +168,27 @@ def _check_no_clash(frame: pd.DataFrame, reserved: Sequence[str]) -> None:
 
 
 def label_records(model: ThreatClassifier, ids: Sequence[str], texts: Sequence[str],
-                  options: LabelOptions = LabelOptions(), titles: Sequence[str | None] | None = None) -> list[dict]:
+                  options: LabelOptions = LabelOptions()) -> list[dict]:
     """Label articles (or passages with ``options.passages``): the one labelling path.
 
     Returns one dict per article: ``labels``, ``scores`` (label → probability, the best
     passage's) and ``evidence`` (per label: passage index, offsets, score, top terms), or one
-    dict per passage with its offsets, labels and scores. With ``titles`` (one per text, ``None``
-    or ``""`` for none) each title is scored as passages of its own, and every passage says
-    which ``field`` (``"title"`` or ``"text"``) its number and offsets refer to.
+    dict per passage with its offsets, labels and scores.
     """
-    return _label(model, ids, texts, options, titles)[0]
+    return _label(model, ids, texts, options)[0]
 
 
-def _label(model, ids, texts, options, titles=None) -> tuple[list[dict], int, list[int] | None]:
-    """:func:`label_records`, the number of passages scored and, for passage rows, the index
-    of the article each row belongs to."""
+def _label(model, ids, texts, options) -> tuple[list[dict], int]:
+    """:func:`label_records` and the number of passages scored."""
     labels = list(model.labels_)
     cut = _thresholds(model, options.threshold)
     owner: list[int] = []
     spans: list[tuple[int, int]] = []
-    number: list[int] = []  # a passage's number within its field
-    in_title: list[bool] = []
-    passage_texts: list[str] = []
     for i, text in enumerate(texts):
-        for field_text, is_title in (((titles[i], True),) if titles is not None and titles[i] else ()) + ((text, False),):
-            for n, (s, e) in enumerate(split_passages(field_text, max_words=options.max_words)):
-                owner.append(i)
-                spans.append((s, e))
-                number.append(n)
-                in_title.append(is_title)
-                passage_texts.append(field_text[s:e])
-    field_of = (lambda k: {"field": "title" if in_title[k] else "text"}) if titles is not None else (lambda k: {})
+        for passage in split_passages(text, max_words=options.max_words):
+            owner.append(i)
+            spans.append(passage)
+    passage_texts = [texts[i][s:e] for i, (s, e) in zip(owner, spans)]
     if passage_texts:
         proba = model._proba_from_scores(model.decision_function(passage_texts))
     else:
@@ -217,7 +202,7 @@ def _label(model, ids, texts, options, titles=None) -> tuple[list[dict], int, li
         row_of = {int(k): r for r, k in enumerate(labelled)}
         rows: list[list[dict]] = [[] for _ in texts]
         for k, (i, (s, e)) in enumerate(zip(owner, spans)):
-            record = {"id": ids[i], **field_of(k), "passage": number[k], "start": int(s), "end": int(e)}
+            record = {"id": ids[i], "passage": len(rows[i]), "start": int(s), "end": int(e)}
             if options.keep_text:
                 record["text"] = passage_texts[k]
             assigned = np.flatnonzero(hits[k])
@@ -235,16 +220,14 @@ def _label(model, ids, texts, options, titles=None) -> tuple[list[dict], int, li
             rows[i].append(record)
         for i, article_rows in enumerate(rows):
             if not article_rows:  # an article without text still gets a row: no id goes missing
-                record = {"id": ids[i], **({"field": None} if titles is not None else {}),
-                          "passage": None, "start": None, "end": None}
+                record = {"id": ids[i], "passage": None, "start": None, "end": None}
                 if options.keep_text:
                     record["text"] = ""
                 record["labels"] = []
                 record["scores"] = {lab: None for lab in labels}  # no text, no score (not a 0 % chance)
                 record["evidence"] = []
                 article_rows.append(record)
-        owners = [i for i, article_rows in enumerate(rows) for _ in article_rows]
-        return [record for article_rows in rows for record in article_rows], len(spans), owners
+        return [record for article_rows in rows for record in article_rows], len(spans)
     # Article scores: each label's best passage. Features are rebuilt only for the passages
     # that serve as evidence, a small share of all passages.
     bounds = np.searchsorted(np.asarray(owner, dtype=np.int64), np.arange(len(texts) + 1))
@@ -275,8 +258,8 @@ def _label(model, ids, texts, options, titles=None) -> tuple[list[dict], int, li
         evidence = []
         for j in assigned:
             k = first + int(best[j])
-            item = {"label": labels[j], "score": _shown(top[j:j + 1], cut[j:j + 1])[0], **field_of(k),
-                    "passage": number[k], "start": int(spans[k][0]), "end": int(spans[k][1]), "terms": []}
+            item = {"label": labels[j], "score": _shown(top[j:j + 1], cut[j:j + 1])[0], "passage": int(best[j]),
+                    "start": int(spans[k][0]), "end": int(spans[k][1]), "terms": []}
             if options.top_terms:
                 item["terms"] = _top_terms(X, evidence_rows[k], model.coef_[j], terms, is_word, options.top_terms,
                                            passage_texts[k])
@@ -284,7 +267,7 @@ def _label(model, ids, texts, options, titles=None) -> tuple[list[dict], int, li
         records.append({"id": ids[i], "labels": [labels[j] for j in assigned],
                         "scores": dict(zip(labels, _shown(top, cut))),
                         "evidence": evidence})
-    return records, len(spans), None
+    return records, len(spans)
 
 
 def _shown(proba: np.ndarray, cut: np.ndarray) -> list[float]:
@@ -360,7 +343,7 @@ def _top_terms(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: np.
 
 
 def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_col: str | None = None,
-                    title_col: str | None = None, passages: bool = False, threshold=None, top_terms: int = 5,
+                    passages: bool = False, threshold=None, top_terms: int = 5,
                     max_words: int = DEFAULT_MAX_WORDS, chunk_size: int = 5000) -> pd.DataFrame:
     """Label the texts of a DataFrame; return a new DataFrame.
 
@@ -377,11 +360,6 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
     scored at a time, which bounds the memory of the features. A missing or non-string text
     raises :class:`DataError` naming the row; an input column an output column would
     overwrite raises too.
-
-    ``title_col`` names a column of titles (headlines): each is scored as passages of its own,
-    so an article is labelled when its title or any passage of its text carries a label. Its
-    evidence, and its passage rows, then say which ``field`` (``"title"`` or ``"text"``) the
-    passage number and offsets refer to. A missing title is no title.
     """
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"label_dataframe() takes a pandas DataFrame, got {type(df).__name__}")
@@ -391,12 +369,7 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
         raise DataError(f"id column {id_col!r} not found; columns are {list(df.columns)}")
     if id_col == text_col:
         raise DataError(f"text and id columns must differ (both {text_col!r})")
-    if title_col is not None:
-        if title_col not in df.columns:
-            raise DataError(f"title column {title_col!r} not found; columns are {list(df.columns)}")
-        if title_col in (text_col, id_col):
-            raise DataError(f"the title column must differ from the text and id columns (all {title_col!r})")
-    repeated = [name for name in dict.fromkeys((text_col, id_col, title_col)) if name is not None and (df.columns == name).sum() > 1]
+    repeated = [name for name in dict.fromkeys((text_col, id_col)) if name is not None and (df.columns == name).sum() > 1]
     if repeated:
         raise DataError(f"column {repeated[0]!r} appears {(df.columns == repeated[0]).sum()} times; "
                         "keep one (df.loc[:, ~df.columns.duplicated()]) or rename the others")
@@ -405,14 +378,12 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
             raise DataError(f"{name} must be an integer >= {least}, got {value!r}")
     model = _resolve_model(model)
     _thresholds(model, threshold)  # validate before any work
-    titled = title_col is not None
-    if passages and (id_col in output_columns(model.labels_, True, titled) or id_col == "text" != text_col):
+    if passages and (id_col in output_columns(model.labels_, passages=True) or id_col == "text" != text_col):
         # passage rows hold their passage's text in "text"
         raise DataError(f"id column {id_col!r} has the name of an output column of passage rows; rename it")
     carried = _carried_columns(df, text_col, id_col, passages)
     # rows of both levels carry the input columns: none may share an output column's name
-    reserved = output_columns(model.labels_, passages, titled) + (("text", "id" if id_col is None else id_col)
-                                                                   if passages else ())
+    reserved = output_columns(model.labels_, passages) + (("text", "id" if id_col is None else id_col) if passages else ())
     clash = [c for c in carried.columns if c in reserved]
     if clash:
         hint = (" (or pass id_col='id' if it holds the articles' ids)"
@@ -433,24 +404,6 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
         if what:
             which = f" ({id_col} {df[id_col].iloc[i]!r})" if id_col else ""
             raise DataError(f"row {row!r}{which}: {text_col!r} is {what}")
-    titles = None
-    if titled:
-        titles = df[title_col].tolist()
-        for i, title in enumerate(titles):
-            what = None
-            if not isinstance(title, str):
-                if pd.api.types.is_scalar(title) and pd.isna(title):
-                    titles[i] = None
-                    continue
-                what = f"{type(title).__name__}, expected str"
-            elif not title.isascii():
-                try:
-                    title.encode("utf-8")
-                except UnicodeEncodeError as exc:
-                    what = f"not valid Unicode: a lone surrogate at character {exc.start}"
-            if what:
-                which = f" ({id_col} {df[id_col].iloc[i]!r})" if id_col else ""
-                raise DataError(f"row {df.index[i]!r}{which}: title {title_col!r} is {what}")
     ids = df[id_col].tolist() if id_col else df.index.tolist()
     for i, id_ in enumerate(ids):  # passage rows are built as text columns, which refuse them
         if isinstance(id_, str) and not id_.isascii():
@@ -460,15 +413,10 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
                 raise DataError(f"row {df.index[i]!r}: the id {id_!r} is not valid Unicode (a lone surrogate at "
                                 f"character {exc.start})") from None
     options = LabelOptions(passages=passages, threshold=threshold, top_terms=top_terms, max_words=max_words,
-                           keep_text=passages, title_col=title_col)
-    records, owners = [], []
+                           keep_text=passages)
+    records = []
     for start in range(0, len(texts), chunk_size):
-        end = start + chunk_size
-        chunk_records, _, chunk_owners = _label(model, ids[start:end], texts[start:end], options,
-                                                None if titles is None else titles[start:end])
-        records.extend(chunk_records)
-        if passages:
-            owners.extend(start + i for i in chunk_owners)
+        records.extend(label_records(model, ids[start:start + chunk_size], texts[start:start + chunk_size], options))
     labels = list(model.labels_)
     key = id_col or "id"
     if not records:  # the columns and dtypes of a non-empty result (an empty Dask partition must match)
@@ -476,8 +424,7 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
         if passages:
             id_dtype = df[id_col].dtype if id_col else df.index.dtype
             head = pd.DataFrame({key: pd.Series(dtype=id_dtype)})
-            tail = pd.DataFrame({**({"field": pd.Series(dtype=_STRINGS)} if titled else {}),
-                                 **{c: pd.Series(dtype="Int64") for c in ("passage", "start", "end")},
+            tail = pd.DataFrame({**{c: pd.Series(dtype="Int64") for c in ("passage", "start", "end")},
                                  "text": pd.Series(dtype=_passage_text_dtype(df[text_col].dtype)),
                                  "labels": pd.Series(dtype=object),
                                  **score_columns, "evidence": pd.Series(dtype=object)})
@@ -495,8 +442,6 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
         result = result.rename(columns={"id": key})
         for column in ("passage", "start", "end"):  # <NA> for an article without text
             result[column] = result[column].astype("Int64")
-        if titled:  # the same dtype as an empty result's, whatever the chunk held
-            result["field"] = result["field"].astype(_STRINGS)
         # ids and texts keep the input's dtypes, as the empty result does (Dask's partitions must agree)
         for column, dtype in ((key, df[id_col].dtype if id_col else df.index.dtype),
                               ("text", _passage_text_dtype(df[text_col].dtype))):
@@ -505,6 +450,8 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
             except (TypeError, ValueError):
                 pass
         evidence = result.pop("evidence")  # last, as at article level
+        # an article's passage rows follow each other, numbered from 0 (<NA>: an article without text)
+        owners = np.cumsum((result["passage"].fillna(0) == 0).to_numpy()) - 1
         inputs = carried.iloc[owners].reset_index(drop=True)
         return pd.concat([result[[key]], inputs, result.drop(columns=[key]), scores, evidence], axis=1)
     result.index = df.index
@@ -514,10 +461,6 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
     out[scores.columns] = scores
     out["evidence"] = result["evidence"]
     return out
-
-
-#: pandas' own dtype for a column of text (object before pandas 3, "str" from it)
-_STRINGS = pd.Series(["text"]).dtype
 
 
 def _passage_text_dtype(dtype):
@@ -572,10 +515,7 @@ def _fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_options
         digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
     digest.update(json.dumps(model.training_fingerprint_, sort_keys=True).encode())
     model_digest = digest.hexdigest()  # what the model computes, whether loaded or in memory
-    options_set = asdict(options)
-    if options_set["title_col"] is None:  # as runs begun before titles were read wrote it: they resume
-        del options_set["title_col"]
-    return {"inputs": files, "model": model_digest, "reader": reader_options, "options": options_set,
+    return {"inputs": files, "model": model_digest, "reader": reader_options, "options": asdict(options),
             "output_format": OUTPUT_FORMAT, _MODEL_NAMED: _describe_model(model)}
 
 
@@ -703,21 +643,17 @@ def _digests_of(stats: dict) -> np.ndarray:
 
 def _records_for_chunk(model, frame: pd.DataFrame, options: LabelOptions) -> tuple[list[dict], int]:
     """Label one chunk; every output row carries its article's other input columns."""
-    _check_no_clash(frame, output_columns(model.labels_, options.passages, options.title_col is not None))
+    _check_no_clash(frame, output_columns(model.labels_, options.passages))
     ids = frame["id"].tolist()
-    titles = None
-    if options.title_col is not None:  # a JSONL chunk whose rows all lack the field has no such column
-        # what is not text here is missing (other kinds were rejected): no title
-        titles = ([t if isinstance(t, str) else None for t in frame[options.title_col].tolist()]
-                  if options.title_col in frame.columns else [None] * len(frame))
-    records, n_passages, owners = _label(model, ids, frame["text"].tolist(), options, titles)
+    records, n_passages = _label(model, ids, frame["text"].tolist(), options)
     carried = [c for c in frame.columns if c not in ("id", "text", "_source", "_line")]
     if options.keep_text and not options.passages:  # passage rows hold their own text
         carried.append("text")
     if not carried:
         return records, n_passages
     extra = frame[carried].astype(object).where(frame[carried].notna(), None).to_dict("records")
-    if options.passages:
+    if options.passages:  # an article's passage rows follow each other, numbered from 0 (None: no text)
+        owners = np.cumsum([r["passage"] in (0, None) for r in records]) - 1
         extra = [extra[i] for i in owners]
     records = [{"id": r["id"], **e, **{k: r[k] for k in r if k != "id"}} for r, e in zip(records, extra)]
     return records, n_passages
@@ -741,40 +677,8 @@ def _reject_clashing_rows(batch, reserved: Sequence[str]):
     return replace(batch, frame=kept, rejects=rejects)
 
 
-def _reject_bad_titles(batch, title_col: str):
-    """``batch`` with its rows whose title is not text (a number or a list in a JSONL row, a
-    broken escape) moved to its rejects; a missing title is no title."""
-    frame = batch.frame
-    if title_col not in frame.columns:
-        return batch
-    problems = {}
-    for i, title in enumerate(frame[title_col].tolist()):
-        if title is None or (isinstance(title, float) and math.isnan(title)):
-            continue
-        if not isinstance(title, str):
-            problems[i] = f"title field {title_col!r} holds {type(title).__name__}, not text"
-        elif not title.isascii():
-            try:
-                title.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                problems[i] = (f"title field {title_col!r} is not valid Unicode: a lone surrogate at character "
-                               f"{exc.start} (a broken escape in the source?)")
-    if not problems:
-        return batch
-    rejects = list(batch.rejects)
-    for i, reason in problems.items():
-        row = frame.iloc[i]
-        rejects.append(Reject(str(row["_source"]), int(row["_line"]), row["id"], reason))
-    bad = np.zeros(len(frame), dtype=bool)
-    bad[list(problems)] = True
-    return replace(batch, frame=frame.loc[~bad].reset_index(drop=True), rejects=rejects)
-
-
 def _process_chunk(model, store: _ChunkStore, batch, options: LabelOptions) -> dict:
-    titled = options.title_col is not None
-    batch = _reject_clashing_rows(batch, output_columns(model.labels_, options.passages, titled))
-    if titled:
-        batch = _reject_bad_titles(batch, options.title_col)
+    batch = _reject_clashing_rows(batch, output_columns(model.labels_, options.passages))
     records, passages = _records_for_chunk(model, batch.frame, options)
     # With --passages, an article without passages (empty text) writes no row, yet is labelled.
     counts = Counter(label for r in records for label in r["labels"])
@@ -783,7 +687,7 @@ def _process_chunk(model, store: _ChunkStore, batch, options: LabelOptions) -> d
              "passages": passages, "label_counts": dict(counts), "keys": keys,
              # the kinds of the carried values: a column that changes kind between chunks gets one type
              "kinds": {k: sorted(v) for k, v in value_kinds(
-                 records, skip=("id",) + output_columns((), options.passages, titled)).items()},
+                 records, skip=("id",) + output_columns((), options.passages)).items()},
              "id_digests": _id_digests(batch.frame["id"].tolist())}
     store.write(batch.index, records, [r.to_dict() for r in batch.rejects], stats)
     return stats
@@ -936,8 +840,7 @@ def _try_lock(handle) -> None:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
-def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: str = "id",
-                title_col: str | None = None, passages: bool = False,
+def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: str = "id", passages: bool = False,
                 threshold=None, top_terms: int = 5, max_words: int = DEFAULT_MAX_WORDS, keep_text: bool = False,
                 chunk_size: int = 2000, max_text_chars: int = 1_000_000, n_jobs: int = 1, resume: bool = False,
                 restart: bool = False, overwrite: bool = False, rejects=None,
@@ -963,8 +866,7 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     The rest are as in :func:`label_dataframe` and ``threatclf label``: ``model`` (a
     :class:`ThreatClassifier`, a model folder, or ``None`` for the bundled model),
     ``text_col`` / ``id_col`` (the input's fields; a row without an id gets ``FILE:LINE``),
-    ``title_col`` (titles scored as passages of their own; a row whose title is not text is
-    rejected, a missing one is no title), ``passages`` (one row per passage), ``threshold``, ``top_terms``, ``max_words``,
+    ``passages`` (one row per passage), ``threshold``, ``top_terms``, ``max_words``,
     ``keep_text`` (copy the article's text into its row). ``chunk_size`` input rows make one
     chunk, the unit of resuming and of memory; a text over ``max_text_chars`` characters is
     rejected. ``n_jobs`` worker processes label chunks side by side (``-1``: all cores).
@@ -979,15 +881,14 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
         raise DataError(f"output must be a file path, got {type(output).__name__}")
     with _exclusive_run(Path(output)):
         return _label_files(
-            inputs, output, model, text_col=text_col, id_col=id_col, title_col=title_col, passages=passages,
-            threshold=threshold,
+            inputs, output, model, text_col=text_col, id_col=id_col, passages=passages, threshold=threshold,
             top_terms=top_terms, max_words=max_words, keep_text=keep_text, chunk_size=chunk_size,
             max_text_chars=max_text_chars, n_jobs=n_jobs, resume=resume, restart=restart, overwrite=overwrite,
             rejects=rejects, progress=progress, csv_sep=csv_sep, encoding=encoding, output_csv_sep=output_csv_sep,
             output_encoding=output_encoding)
 
 
-def _label_files(inputs, output, model, *, text_col, id_col, title_col, passages, threshold, top_terms, max_words, keep_text,
+def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold, top_terms, max_words, keep_text,
                  chunk_size, max_text_chars, n_jobs, resume, restart, overwrite, rejects, progress, csv_sep, encoding,
                  output_csv_sep, output_encoding) -> LabelSummary:
     """The body of :func:`label_files`, run under its lock."""
@@ -1008,8 +909,6 @@ def _label_files(inputs, output, model, *, text_col, id_col, title_col, passages
             raise DataError(f"{name} must be an integer >= {least}, got {value!r}")
     if text_col == id_col:
         raise DataError(f"text and id columns must differ (both {text_col!r})")
-    if title_col is not None and title_col in (text_col, id_col):
-        raise DataError(f"the title column must differ from the text and id columns (all {title_col!r})")
     check_csv_options(output_csv_sep, output_encoding, names=("output_csv_sep", "output_encoding"))
     if output_format(output) != "csv" and (output_csv_sep, codecs.lookup(output_encoding).name) != (",", "utf-8"):
         raise DataError(f"output {output}: a separator and an encoding can be chosen for CSV output only")
@@ -1037,7 +936,7 @@ def _label_files(inputs, output, model, *, text_col, id_col, title_col, passages
     model = _resolve_model(model)
     _thresholds(model, threshold)  # validate before any work
     options = LabelOptions(passages=passages, threshold=plain(threshold), top_terms=top_terms,  # numpy -> JSON
-                           max_words=max_words, keep_text=keep_text, title_col=title_col)
+                           max_words=max_words, keep_text=keep_text)
     try:  # "UTF-8" and "utf8" are "utf-8": a resume is not refused over how the name was typed
         encoding_name = codecs.lookup(encoding).name
     except (LookupError, TypeError):
@@ -1045,9 +944,8 @@ def _label_files(inputs, output, model, *, text_col, id_col, title_col, passages
     reader_options = {"text_col": text_col, "id_col": id_col, "chunk_size": chunk_size, "max_text_chars": max_text_chars,
                       "csv_sep": csv_sep, "encoding": encoding_name}
     # Everything that can be known up front fails before a file is written or a row labelled.
-    check_inputs(paths, text_col=text_col, id_col=id_col,
-                 reserved=output_columns(model.labels_, passages, title_col is not None),
-                 csv_sep=csv_sep, encoding=encoding, title_col=title_col)
+    check_inputs(paths, text_col=text_col, id_col=id_col, reserved=output_columns(model.labels_, passages),
+                 csv_sep=csv_sep, encoding=encoding)
     if output_format(output) == "parquet":
         require("pyarrow.parquet")
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -1147,8 +1045,7 @@ def _label_files(inputs, output, model, *, text_col, id_col, title_col, passages
     # Inputs may gain fields half-way; every output row gets every column (CSV/Parquet need it).
     keys = list(dict.fromkeys(key for stats in all_stats for key in stats["keys"]))
     scores = {label: 0.0 for label in label_names}
-    empty_schema = ({"id": "", **({"field": ""} if title_col is not None else {}), "passage": 0, "start": 0, "end": 0,
-                     "labels": [], "scores": scores, "evidence": []}
+    empty_schema = ({"id": "", "passage": 0, "start": 0, "end": 0, "labels": [], "scores": scores, "evidence": []}
                     if passages
                     else {"id": "", "labels": [], "scores": scores, "evidence": []})
     # Rejects first: an output that exists always comes with its rejects file.

@@ -373,8 +373,7 @@ def cmd_label(args) -> int:
             if not (args.quiet or args.summary_json):  # the summary printed below says it
                 warnings.filterwarnings("ignore", message=r".* rows repeat an id of an earlier row")
             summary = label_files(
-                args.inputs, args.output, model, text_col=args.text_col, id_col=args.id_col, title_col=args.title_col,
-                passages=args.passages,
+                args.inputs, args.output, model, text_col=args.text_col, id_col=args.id_col, passages=args.passages,
                 threshold=_thresholds_given(args.threshold), top_terms=args.top_terms, keep_text=args.keep_text,
                 chunk_size=args.chunk_size, max_text_chars=args.max_text_chars, n_jobs=args.n_jobs, resume=args.resume,
                 restart=args.restart, overwrite=args.overwrite, rejects=args.rejects,
@@ -487,9 +486,6 @@ def build_parser() -> argparse.ArgumentParser:
     model_option(p)
     columns(p, labels=False)
     p.add_argument("--id-col", default="id", help="column holding the article id (default: id)")
-    p.add_argument("--title-col", metavar="TITLE_COL",
-                   help="column holding the article's title (headline), labelled as a passage of its own; "
-                        "evidence then says which field, title or text, its offsets index (default: titles unused)")
     p.add_argument("--passages", action="store_true", help="write one row per passage instead of per article")
     p.add_argument("--threshold", type=_threshold, action="append",
                    help="override thresholds: 0.5, or label=0.6,label=0.3 (may be repeated for other labels; "

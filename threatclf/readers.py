@@ -389,11 +389,6 @@ class _Source:
         """Read up to ``n`` rows; fewer only at the end of the input."""
         raise NotImplementedError
 
-    def check_title(self, title_col: str) -> None:
-        """Raise DataError if this input has no column ``title_col`` (after :meth:`check`)."""
-        if self.columns is not None and title_col not in self.columns:
-            raise DataError(f"{self.source}: no title column {title_col!r}; columns are {self.columns}")
-
     def close(self) -> None:
         """Release the open file, if any."""
 
@@ -417,7 +412,6 @@ class _JsonlSource(_Source):
             if self.max_text_chars is None
             else _LINE_BYTES_PER_CHAR * self.max_text_chars + _LINE_BYTES_SLACK
         )
-        self._first_fields: set | None = None  # the fields of the first rows, once checked
 
     def check(self) -> None:
         if self.source.lower().endswith(".gz"):
@@ -458,8 +452,7 @@ class _JsonlSource(_Source):
             return
         if not parsed:
             return
-        self._first_fields = set().union(*parsed)
-        fields = sorted(self._first_fields)[:20]
+        fields = sorted(set().union(*parsed))[:20]
         if not any(self.text_col in obj for obj in parsed):
             raise DataError(f"{self.source}: no text field {self.text_col!r} in its first rows; their fields are "
                             f"{fields}")
@@ -482,11 +475,6 @@ class _JsonlSource(_Source):
         if self._file is not None:
             self._file.close()
             self._file = None
-
-    def check_title(self, title_col: str) -> None:
-        if self._first_fields is not None and title_col not in self._first_fields:  # a misspelt name
-            raise DataError(f"{self.source}: no title field {title_col!r} in its first rows; their fields are "
-                            f"{sorted(self._first_fields)[:20]}")
 
     def _readline(self) -> tuple[bytes, bool]:
         """Next physical line and whether it fits under the line cap (the rest is consumed)."""
@@ -783,10 +771,6 @@ class _TxtSource(_Source):
         self._files: list[tuple[str, Path]] | None = None
         self._next = 0
 
-    def check_title(self, title_col: str) -> None:
-        raise DataError(f"{self.source}: a .txt file holds a text only, no title column {title_col!r}; titles "
-                        "are read from CSV, JSONL and Parquet inputs")
-
     def _list(self) -> list[tuple[str, Path]]:
         if self._files is None:
             root = Path(self.path)
@@ -852,17 +836,6 @@ class _ParquetSource(_Source):
         self._position = 0  # next row to hand out, 0-based
         self._batches = None  # iterator positioned at self._position (after _pending)
         self._pending = None  # rows already read but not handed out
-        self._schema = None
-
-    def check_title(self, title_col: str) -> None:
-        super().check_title(title_col)
-        pa = require("pyarrow")
-        kind = self._schema.field(title_col).type
-        if pa.types.is_dictionary(kind):
-            kind = kind.value_type
-        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
-                or pa.types.is_null(kind)):
-            raise DataError(f"{self.source}: title column {title_col!r} holds {kind}, not strings")
 
     def _open(self):
         pq = require("pyarrow.parquet")
@@ -897,7 +870,6 @@ class _ParquetSource(_Source):
             )
         _check_clash(names, self.text_col, self.id_col, self.source, self.reserved)
         self.columns = names
-        self._schema = schema
         self._num_rows = metadata.num_rows
         starts, total = [], 0
         for i in range(metadata.num_row_groups):
@@ -1112,18 +1084,15 @@ def check_csv_options(csv_sep: str, encoding: str, names: tuple[str, str] = ("cs
 
 
 def check_inputs(inputs, *, text_col: str = "text", id_col: str = "id", reserved: Sequence[str] = (),
-                 csv_sep: str = ",", encoding: str = "utf-8", title_col: str | None = None) -> None:
+                 csv_sep: str = ",", encoding: str = "utf-8") -> None:
     """Raise DataError now for any input that :func:`iter_batches` would refuse (missing file,
     unknown format, CSV header, Parquet schema, a JSONL file whose first rows lack the text or
     id field), before a run writes anything; ``reserved`` names the output's own columns, which
     no input column may have (a JSONL file whose first rows all have one is refused, a later
-    row that has one is rejected). ``title_col``: a column of titles every input must have
-    (a JSONL file: in some of its first rows; a .txt folder has none)."""
+    row that has one is rejected)."""
     for source in _sources(inputs, text_col=text_col, id_col=id_col, max_text_chars=None, batch_size=1,
                            reserved=reserved, csv_sep=csv_sep, encoding=encoding, once_a_run=True):
         source.close()
-        if title_col is not None:
-            source.check_title(title_col)
 
 
 def iter_batches(

@@ -622,25 +622,6 @@ def test_label_options_reach_label_files(data_files, tmp_path, capsys):
     assert pd.read_csv(tmp_path / "articles.csv")["text"].tolist() == ["Militants bombed the market.\n\nThe mayor took bribes."] * 7
 
 
-def test_label_title_col_reaches_label_files(data_files, tmp_path, capsys):
-    model_dir = _small_model(data_files)
-    source = tmp_path / "in.jsonl"
-    source.write_text("".join(json.dumps({"id": f"a{i}", "headline": "A suicide bomber attacked a checkpoint and the militant group claimed the bombing",
-                                          "text": "The football club won the cup."}) + "\n" for i in range(3)))
-    code, _, err = run(["label", str(source), "-o", str(tmp_path / "cli.jsonl"), "--model", str(model_dir),
-                        "--title-col", "headline", "--passages", "-q"], capsys)
-    assert code == 0, err
-    threatclf.label_files(source, tmp_path / "api.jsonl", threatclf.load_model(model_dir), title_col="headline",
-                          passages=True, progress=False)
-    assert (tmp_path / "cli.jsonl").read_bytes() == (tmp_path / "api.jsonl").read_bytes()
-    rows = [json.loads(line) for line in (tmp_path / "cli.jsonl").read_text().splitlines()]
-    assert [(r["field"], r["passage"]) for r in rows[:2]] == [("title", 0), ("text", 0)]
-    assert "terrorism" in rows[0]["labels"] and "terrorism" not in rows[1]["labels"]
-    code, _, err = run(["label", str(source), "-o", str(tmp_path / "typo.jsonl"), "--model", str(model_dir),
-                        "--title-col", "title"], capsys)
-    assert code == 2 and "no title field 'title' in its first rows" in err
-
-
 def test_train_joblib_format_needs_trust_and_overwrite_replaces(data_files, tmp_path, capsys):
     out = tmp_path / "pickled"
     argv = ["train", str(data_files / "train.jsonl"), "-o", str(out), "--min-df", "1", "--cv", "3", "-q",

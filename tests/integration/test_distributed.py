@@ -120,20 +120,6 @@ def test_the_dtypes_dask_is_told_are_those_the_partitions_hold(small_model, fram
             assert {c: str(t) for c, t in computed.dtypes.items()} == {c: str(t) for c, t in lazy._meta.dtypes.items()}
 
 
-def test_dask_titles_give_what_label_dataframe_gives(small_model, frame):
-    titled = frame.assign(title=["Customs seized cocaine at the port" if i % 3 == 0 else None
-                                 for i in range(len(frame))])
-    for passages in (False, True):
-        expected = threatclf.label_dataframe(titled, small_model, id_col="id", title_col="title", passages=passages)
-        lazy = threatclf.label_dask(dd.from_pandas(titled, npartitions=3), small_model, id_col="id", title_col="title",
-                                    passages=passages)
-        result = lazy.compute().reset_index(drop=True)
-        assert {c: str(t) for c, t in result.dtypes.items()} == {c: str(t) for c, t in lazy._meta.dtypes.items()}
-        assert result["labels"].tolist() == expected["labels"].tolist()
-        assert result["evidence"].tolist() == expected["evidence"].tolist()
-    assert (result["field"] == "title").sum() == (titled["title"].notna()).sum()
-
-
 def test_a_bad_row_is_named_by_partition_and_id(small_model, frame):
     broken = frame.copy()
     broken["text"] = broken["text"].astype(object)
