@@ -42,7 +42,7 @@ from .exceptions import DataError
 from .text import DEFAULT_MAX_WORDS, split_passages
 from ._optional import require
 from .features import plain
-from .readers import Reject, check_csv_options, check_inputs, count_rows, iter_batches, txt_files
+from .readers import Reject, check_csv_options, check_inputs, count_rows, is_stdin, iter_batches, txt_files
 from .writers import RecordWriter, _json_line, atomic_path, output_format, remove_stale_temps, value_kinds
 
 __all__ = ["LabelOptions", "LabelSummary", "label_dataframe", "label_files", "label_records"]
@@ -491,7 +491,9 @@ def _input_stamps(inputs: Sequence[Path]) -> list[dict]:
     sizes and time stamps): changed, the input is not what was labelled."""
     files = []
     for path in inputs:
-        if not path.is_dir():
+        if is_stdin(path):  # read once, as it comes: nothing to stamp
+            files.append({"path": "-"})
+        elif not path.is_dir():
             stat = path.stat()
             files.append({"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
         else:  # a folder of .txt files: a file added, removed or edited anywhere in it (not the folder's
@@ -898,10 +900,14 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
         raise DataError("no input files given")
     output = Path(output)
     output_format(output)  # fail early on an unknown extension
-    if output.resolve() in {p.resolve() for p in paths}:
+    if output.resolve() in {p.resolve() for p in paths if not is_stdin(p)}:
         raise DataError(f"output {output} is also an input")
+    if resume and any(is_stdin(p) for p in paths):
+        raise DataError("a run reading standard input (-) cannot be resumed: its rows are gone once read, and "
+                        "whatever comes in now cannot be checked to be the same; label a saved file to be able to "
+                        "resume, or start over with --restart (restart=True)")
     rejects_path = Path(rejects) if rejects else output.with_name(output.name + ".rejects.jsonl")
-    if rejects_path.resolve() in {p.resolve() for p in paths} | {output.resolve()}:
+    if rejects_path.resolve() in {p.resolve() for p in paths if not is_stdin(p)} | {output.resolve()}:
         raise DataError(f"rejects file {rejects_path} would overwrite an input or the output")
     for name, value, least in (("chunk_size", chunk_size, 1), ("max_text_chars", max_text_chars, 1),
                                ("top_terms", top_terms, 0), ("max_words", max_words, 1)):
@@ -1036,7 +1042,7 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
         raise RuntimeError(f"row accounting failed: {summary.labelled} + {summary.rejected} != {summary.rows_read}")
 
     changed = [entry["path"] for path, entry, now in zip(paths, fingerprint["inputs"], _input_stamps(paths))
-               if entry != now and (path.is_file() or path.is_dir())]  # a pipe's time stamp moves as it is read
+               if entry != now and not is_stdin(path) and (path.is_file() or path.is_dir())]  # a pipe's time stamp moves as it is read
     if changed:  # rewritten or appended to while it was read: the chunks hold parts of two versions
         raise DataError(f"input {changed[0]} changed while it was being labelled (its size or time stamp differs "
                         f"from the start of the run), so the output would mix its versions; run again with "

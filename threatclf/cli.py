@@ -481,7 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("label", allow_abbrev=False, help="label articles in CSV / JSONL / Parquet files or folders of .txt files")
-    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help=".jsonl/.ndjson, .csv (each optionally .gz), .parquet, a folder of .txt files, or - for "
+                        "JSONL (plain or gzipped) on standard input")
     p.add_argument("-o", "--output", required=True, help="output file: .jsonl[.gz], .csv[.gz] or .parquet")
     model_option(p)
     columns(p, labels=False)

@@ -195,7 +195,13 @@ def txt_files(folder: Path) -> Iterator[Path]:
 
 
 def detect_format(path) -> str:
-    """Name the reader for ``path``: ``"jsonl"``, ``"csv"``, ``"parquet"`` or ``"txt"``."""
+    """Name the reader for ``path``: ``"jsonl"``, ``"csv"``, ``"parquet"`` or ``"txt"``
+    (``"-"``, standard input, is JSONL)."""
+    if is_stdin(path):
+        if sys.stdin is None or sys.stdin.isatty():
+            raise DataError("input - is standard input, which is a terminal here: pipe JSONL into it "
+                            "(zcat corpus.jsonl.gz | threatclf label - -o labelled.jsonl)")
+        return "jsonl"
     p = Path(path)
     if not p.exists():
         raise DataError(f"input not found: {path}")
@@ -215,11 +221,12 @@ def detect_format(path) -> str:
                 # a pipe (/dev/stdin, a fifo) can be read once, and these are opened to be checked first
                 raise DataError(f"{path} is not a regular file (a pipe?): {suffix} input is read more than once "
                                 "(checked before labelling), so it must be a file; save it first (plain JSONL "
-                                "may come from a pipe)")
+                                "may come from a pipe: - reads it from standard input)")
             return fmt
+    hint = "; JSONL from a pipe is read as - (standard input)" if not p.is_file() else ""
     raise DataError(
         f"unknown input format for {path}: expected .jsonl or .ndjson (optionally .gz), "
-        ".csv (optionally .gz), .parquet, or a folder of .txt files"
+        f".csv (optionally .gz), .parquet, or a folder of .txt files{hint}"
     )
 
 
@@ -371,7 +378,8 @@ class _Source:
 
     def __init__(self, path, *, text_col, id_col, max_text_chars, batch_size):
         self.path = path
-        self.source = _utf8_safe(os.fspath(path))  # named in ids, rejects and messages; opened as self.path
+        # named in ids, rejects and messages; opened as self.path
+        self.source = STDIN_NAME if is_stdin(path) else _utf8_safe(os.fspath(path))
         self.name = os.path.basename(os.path.normpath(self.source))
         self.text_col = text_col
         self.id_col = id_col
@@ -396,7 +404,24 @@ class _Source:
         return Reject(self.source, line, id_, reason)
 
 
+#: The input name that means standard input, read as JSONL (``zcat x.jsonl.gz | threatclf label - ...``).
+STDIN = "-"
+#: How standard input is named in ids (``<stdin>:LINE``), rejects and messages.
+STDIN_NAME = "<stdin>"
+
+
+def is_stdin(path) -> bool:
+    return os.fspath(path) == STDIN
+
+
 def _open_binary(path) -> io.BufferedIOBase:
+    if is_stdin(path):  # a duplicate of the descriptor, so that closing it leaves sys.stdin open
+        stream = os.fdopen(os.dup(sys.stdin.fileno()), "rb")
+        if stream.peek(2)[:2] == b"\x1f\x8b":  # gzip's magic: `cat corpus.jsonl.gz | threatclf label -`
+            unpacked = gzip.GzipFile(fileobj=stream, mode="rb")
+            unpacked.myfileobj = stream  # closed with it, as gzip.open does with a file it opened
+            return unpacked
+        return stream
     if os.fspath(path).lower().endswith(".gz"):
         return gzip.open(path, "rb")
     return open(path, "rb")
@@ -426,8 +451,8 @@ class _JsonlSource(_Source):
         parse: a misspelt text or id field, or a field the output would overwrite, in all of them
         is refused now (each row would otherwise be rejected, or get a FILE:LINE id); a field that
         only some rows lack or have is a matter for those rows."""
-        if not os.path.isfile(self.path):  # a pipe can be read once only: its rows are checked as they come
-            return
+        if is_stdin(self.path) or not os.path.isfile(self.path):  # a pipe can be read once only: its rows are
+            return  # checked as they come
         parsed: list[dict] = []
         cap = self._line_cap or _LINE_BYTES_PER_CHAR * 1_000_000 + _LINE_BYTES_SLACK
         try:

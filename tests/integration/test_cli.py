@@ -311,6 +311,29 @@ def test_label_command_through_the_installed_script(data_files, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_label_reads_jsonl_from_standard_input_plain_or_gzipped(saved_small_model, tmp_path):
+    import gzip
+
+    lines = (json.dumps({"id": "x1", "text": "Militants claimed the bomb attack on the checkpoint."}) + "\n"
+             + "not json\n" + json.dumps({"text": "The football club won the cup."}) + "\n").encode()
+    outputs = []
+    for name, data in (("plain", lines), ("gzipped", gzip.compress(lines))):
+        out = tmp_path / f"{name}.jsonl"
+        result = subprocess.run([installed_command(), "label", "-", "-o", str(out), "--model", str(saved_small_model),
+                                 "-q"], input=data, capture_output=True)
+        assert result.returncode == 3, result.stderr  # one row rejected, named by its line of standard input
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        assert [r["id"] for r in rows] == ["x1", "<stdin>:3"] and rows[0]["labels"] == ["terrorism"]
+        (reject,) = map(json.loads, (tmp_path / f"{name}.jsonl.rejects.jsonl").read_text().splitlines())
+        assert (reject["source"], reject["line"]) == ("<stdin>", 2)
+        outputs.append([r["labels"] for r in rows])
+    assert outputs[0] == outputs[1]
+    result = subprocess.run([installed_command(), "label", "-", "-o", str(tmp_path / "r.jsonl"), "--model",
+                             str(saved_small_model), "--resume"], input=lines, capture_output=True, text=False)
+    assert result.returncode == 2 and b"standard input (-) cannot be resumed" in result.stderr
+    assert not (tmp_path / "r.jsonl").exists()
+
+
 def test_a_warning_made_an_error_is_one_line_and_the_output_is_kept(data_files, tmp_path):
     import os
 
