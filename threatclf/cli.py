@@ -274,7 +274,9 @@ def cmd_info(args) -> int:
         return EXIT_ERROR
     if args.format != "json":
         print(printable(f"verified:   {_digests_said(check)}, " + (
-            "all types trusted" if not check.untrusted else "loaded with --trust: the model matches metadata.json")))
+            "all types trusted" if not check.untrusted else "loaded with --trust")
+            + "; the labels, thresholds and settings above are the model's (the digests show the files are as saved, "
+              "not who saved them)"))
     return EXIT_OK
 
 
@@ -314,15 +316,17 @@ def _print_info(path, metadata: dict) -> None:
     lines.append("labels:     threshold")
     for label, threshold in metadata.get("thresholds", {}).items():
         lines.append(f"  {label:<20} {threshold:.3f}" if threshold <= 1 else f"  {label:<20} never (not learned)")
+    if metadata.get("metrics"):  # indented: a section's name cannot pass for a line of this output
+        lines.append("metrics:    as recorded when the model was saved (not computed again here)")
     for split, figures in (metadata.get("metrics") or {}).items():
         per_label = ", ".join(f"{k} {format_figure(v.get('f1'))}" for k, v in figures.get("labels", {}).items())
         calibration = figures.get("calibration_error")
-        lines.append(f"{split}: macro F1 {format_figure(figures['macro_f1'])}, micro F1 {format_figure(figures['micro_f1'])} ({per_label})"
+        lines.append(f"  {split}: macro F1 {format_figure(figures['macro_f1'])}, micro F1 {format_figure(figures['micro_f1'])} ({per_label})"
                      + (f"; calibration error {calibration:.3f}" if isinstance(calibration, (int, float)) else ""))
         if seen_in_training_note(figures):
-            lines.append(f"  WARNING: {seen_in_training_note(figures)}")
+            lines.append(f"    WARNING: {seen_in_training_note(figures)}")
         if isinstance(figures.get("description"), str):  # how the figures were made: what they can be trusted for
-            lines.append(f"  {figures['description']}")
+            lines.append(f"    {figures['description']}")
     for line in lines:  # every value comes from the folder's metadata.json
         print(printable(line))
 

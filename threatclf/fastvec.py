@@ -37,7 +37,9 @@ Threads: the batch is cut into ``n_threads`` contiguous blocks (balanced by char
 blocks under ``_MIN_CHARS_PER_THREAD`` characters are not split off) that run the
 ``nogil`` kernels on a thread pool; ``n_threads=1`` runs in the calling thread only.
 Results do not depend on ``n_threads``. Compilation is cached on disk (``cache=True``);
-a cold first call compiles for ~10 s.
+a cold first call compiles for ~10 s. Where no cache folder can be written (a read-only
+install, and a home folder that is not writable), the kernels are compiled in every process,
+with one warning that names ``NUMBA_CACHE_DIR``.
 """
 from __future__ import annotations
 
@@ -45,12 +47,34 @@ import os
 import re
 import sys
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit
+import numba
+
+
+def njit(**options):
+    """numba's ``njit``; with ``cache=True``, a cache numba cannot place (no writable folder:
+    ``RuntimeError: cannot cache function``) means compiling anew in each process, not failing."""
+    def compile_kernel(function):
+        try:
+            return numba.njit(**options)(function)
+        except RuntimeError as exc:
+            if not options.get("cache") or "cannot cache" not in str(exc):
+                raise
+            if not _NO_CACHE_SAID:
+                _NO_CACHE_SAID.append(True)
+                warnings.warn("threatclf's compiled scorer cannot be cached on disk here (no writable folder for "
+                              "numba's cache): it is compiled again in each process (15-30 s). Set NUMBA_CACHE_DIR "
+                              "to a writable folder to keep it", RuntimeWarning, stacklevel=2)
+            return numba.njit(**{**options, "cache": False})(function)
+    return compile_kernel
+
+
+_NO_CACHE_SAID: list = []  # the warning is given once, not once per kernel
 
 __all__ = ["CompiledTfidf", "CompiledLinearScorer", "is_supported"]
 

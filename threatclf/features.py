@@ -143,6 +143,11 @@ def unpack_vectorizer(packed: dict) -> TfidfVectorizer:
     vectorizer = TfidfVectorizer(dtype=np.dtype(packed["dtype"]).type, **params)
     joined = np.asarray(packed["terms_codepoints"], dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
     offsets = np.asarray(packed["terms_offsets"], dtype=np.int64)
+    # checked before slicing: offsets that go back and forth would copy the run of terms again
+    # and again (a 200 KB file asking for 100 GB)
+    if (offsets.ndim != 1 or not len(offsets) or offsets[0] != 0 or offsets[-1] != len(joined)
+            or (np.diff(offsets) <= 0).any()):
+        raise ModelFormatError("a stored vectorizer's term offsets must rise from 0 to the length of its terms")
     terms = [joined[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
     vectorizer.vocabulary_ = dict(zip(terms, range(len(terms))))
     if len(vectorizer.vocabulary_) != len(terms):  # a repeated term would leave a column no term maps to

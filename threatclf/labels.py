@@ -6,6 +6,8 @@ these five.
 """
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -75,16 +77,49 @@ DEFAULT_LABELS: tuple[str, ...] = tuple(label.name for label in THREAT_LABELS)
 LABEL_DEFINITIONS: dict[str, str] = {label.name: label.definition for label in THREAT_LABELS}
 
 
+#: Scripts written together within one word (Japanese, Korean): not a mix that disguises a name.
+_ONE_SCRIPT = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "HANGUL": "CJK", "BOPOMOFO": "CJK", "HALFWIDTH": "CJK",
+               "FULLWIDTH": "CJK"}
+
+
+def mixed_script_word(name: str) -> str | None:
+    """A word of ``name`` whose letters come from two scripts ("terrоrism" with a Cyrillic о), or
+    None: such a label prints like another. Words of different scripts side by side are fine."""
+    for word in re.findall(r"[^\W\d_]+", name):
+        scripts = set()
+        for ch in word:
+            first = unicodedata.name(ch, "UNKNOWN").split()[0]
+            scripts.add(_ONE_SCRIPT.get(first, first))
+        if len(scripts) > 1:
+            return word
+    return None
+
+
 def label_name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a label name, or None. ``;`` joins labels in CSV/Parquet outputs,
     ``,`` and ``=`` are ``--threshold``'s syntax, ``*`` its "every other label", ``|`` the model
     card's table, and a control character would reach a terminal or a CSV header from a model
-    folder."""
+    folder. A name starting like a spreadsheet formula, or mixing scripts within a word, is
+    refused too: a model folder could otherwise put a formula, or a look-alike of another label,
+    into every CSV output made with it."""
     if name != name.strip() or any(c in name for c in ";,=|") or not name.isprintable():
         return ("label name {!r} may not contain ';', ',', '=', '|' or control characters, or start or end "
                 "with white space (a CSV label column separates labels with ';')").format(name)
     if name == "*":
         return "label name '*' is taken: in thresholds and settings it means every label not named"
+    return loaded_label_problem(name)
+
+
+def loaded_label_problem(name: str) -> str | None:
+    """The part of :func:`label_name_problem` a model folder's labels are held to as well (models
+    saved before 0.5 may have ',' or '|' in theirs)."""
+    if name[:1] in "+-@":
+        return (f"label name {ascii(name)} may not start with '+', '-' or '@': a spreadsheet reads a CSV cell "
+                "starting so as a formula")
+    word = mixed_script_word(name)
+    if word is not None:
+        return (f"label name {ascii(name)} mixes two alphabets within the word {ascii(word)} (a Cyrillic 'о' among "
+                "Latin letters, say), so it would print like another name")
     return None
 
 

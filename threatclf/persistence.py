@@ -37,7 +37,7 @@ import sklearn
 from .classifier import COMPUTE_SETTINGS
 from .exceptions import IncompatibleModelError, ModelFormatError, UntrustedModelError
 from .features import plain
-from .labels import LABEL_DEFINITIONS
+from .labels import LABEL_DEFINITIONS, loaded_label_problem
 from .thresholds import NEVER
 
 __all__ = [
@@ -353,7 +353,13 @@ def default_model_path() -> Path:
 def _refuse_link_outside(file: Path, folder: Path) -> None:
     """A model folder's file may not be a link out of the folder: its digest would vouch for,
     and ``info`` would print, a file the folder does not hold."""
-    if file.is_symlink() and folder.resolve() not in file.resolve().parents:
+    if not file.is_symlink():
+        return
+    try:
+        target = file.resolve(strict=True)
+    except (OSError, RuntimeError):  # a link to itself (a loop: RuntimeError before Python 3.13), or to nothing
+        raise ModelFormatError(f"{file} is a link that leads nowhere (a loop, or a missing file)") from None
+    if folder.resolve() not in target.parents:
         raise ModelFormatError(f"{file} is a link to a file outside the model folder; refusing to open it")
 
 
@@ -414,7 +420,7 @@ def _check_format_version(metadata: dict, path: Path) -> int:
         raise ModelFormatError(f"{path}/metadata.json has no valid format_version (got {version!r})")
     if version > FORMAT_VERSION:
         raise IncompatibleModelError(
-            f"{path} was saved in model format {version} by threatclf {metadata.get('threatclf_version', '?')}; "
+            f"{path} was saved in model format {version} by threatclf {printable(metadata.get('threatclf_version', '?'))}; "
             f"this threatclf {_threatclf_version()} reads formats up to {FORMAT_VERSION}: upgrade threatclf"
         )
     if version not in _LOADERS:
@@ -444,6 +450,10 @@ def _check_digests(metadata: dict, path: Path) -> tuple[Path, bytes, list[str]]:
                 continue
             raise ModelFormatError(f"{path}: file {name} listed in metadata.json is missing")
         if name == weights_name:
+            size = file.stat().st_size  # before reading: a sparse file is large on paper, small to hand over
+            if size > MAX_INFLATED_BYTES:
+                raise ModelFormatError(f"{file} holds {size:,} bytes, more than the {MAX_INFLATED_BYTES:,} a threatclf "
+                                       "model may (persistence.MAX_INFLATED_BYTES); refusing to read it")
             data = file.read_bytes()
             actual = hashlib.sha256(data).hexdigest()
         else:
@@ -545,7 +555,7 @@ def _skops_types(weights: Path, data: bytes | None = None) -> list[str]:
     except Exception as exc:  # a damaged or hand-made archive; RecursionError for absurd nesting
         if any(" (built by " in name or " (member " in name for name in found):
             return sorted(found)  # a disguised node skops cannot even audit: report it as untrusted
-        raise ModelFormatError(f"{weights} is not a readable skops file: {type(exc).__name__}: {exc}") from None
+        raise ModelFormatError(f"{weights} is not a readable skops file: {type(exc).__name__}: {printable(exc)}") from None
     return sorted(found)
 
 
@@ -594,6 +604,9 @@ def _check_consistent(model, metadata: dict, path: Path) -> None:
         if not label.isprintable() or ";" in label or not label.strip() or label != label.strip():
             raise ModelFormatError(printable(f"{path}: label name {label!r} is not one threatclf writes (control "
                                              "characters, ';', or white space around it)"))
+        problem = loaded_label_problem(label)
+        if problem:
+            raise ModelFormatError(f"{path}: {problem}")
     for name in ("coef_", "intercept_", "calibration_", "thresholds_", "training_text_hashes_"):
         value = getattr(model, name, None)
         if value is None and name == "training_text_hashes_":
@@ -603,7 +616,7 @@ def _check_consistent(model, metadata: dict, path: Path) -> None:
     try:
         model._validate_params()
     except (AttributeError, TypeError, ValueError) as exc:
-        raise ModelFormatError(f"{path}: the stored settings are invalid ({exc})") from None
+        raise ModelFormatError(f"{path}: the stored settings are invalid ({printable(exc)})") from None
     n = len(labels)
     try:
         n_features = sum(len(v.vocabulary_) for v in model.vectorizers_)

@@ -232,7 +232,7 @@ def test_info_and_verify(data_files, capsys):
                  "--dev", str(data_files / "train.jsonl"), "-q"]) == 0
     code, out, _ = run(["info", "--model", str(model_dir)], capsys)
     assert code == 0
-    for needle in ("labels:", "terrorism", "training:", "dev: macro F1", "scikit-learn"):
+    for needle in ("labels:", "terrorism", "training:", "  dev: macro F1", "scikit-learn"):
         assert needle in out
     # the calibration error the figures hold is shown, by info and on the card
     meta = json.loads((model_dir / "metadata.json").read_text())
@@ -267,7 +267,7 @@ def test_info_fails_on_a_folder_load_model_would_refuse(saved_small_model, small
     fresh = small_model.save(tmp_path / "pickled2", format="joblib")
     for command in ("info", "verify"):
         code, out, err = run([command, str(fresh), "--trust"], capsys)
-        assert code == 0 and "loaded with --trust: the model matches metadata.json" in out and "NOT" not in err
+        assert code == 0 and "loaded with --trust" in out and "NOT" not in err
 
 
 def test_train_dev_scores_the_labels_the_dev_file_annotates(data_files, tmp_path, capsys):

@@ -128,7 +128,7 @@ def test_installed_command_trains_evaluates_and_describes(shared_data, word_mode
     assert 0.6 < report["macro_f1"] < 1.0
     assert report["labels"]["terrorism"]["support"] == 153
     result = subprocess.run([command, "info", "--model", str(out)], capture_output=True, text=True)
-    assert "dev: macro F1" in result.stdout and "5840 rows" in result.stdout
+    assert "  dev: macro F1" in result.stdout and "5840 rows" in result.stdout
 
 
 def test_labels_are_the_same_in_jsonl_csv_and_parquet(corpus_slice, default_model, tmp_path):

@@ -335,3 +335,29 @@ def test_a_char_vocabulary_beyond_the_packed_id_bits_gives_the_reference_columns
     expected = vectorizer.transform(docs)
     got = compiled.transform(docs)
     assert (expected != got).nnz == 0 and got.nnz == expected.nnz
+
+
+def test_kernels_compile_without_a_cache_where_none_can_be_written(monkeypatch):
+    # a read-only install with no writable home: numba refuses cache=True at decoration
+    import numba
+
+    from threatclf import fastvec
+
+    real = numba.njit
+
+    def no_cache_folder(**options):
+        if options.get("cache"):
+            def refuse(function):
+                raise RuntimeError(f"cannot cache function {function.__name__!r}: no locator available for file")
+            return refuse
+        return real(**options)
+
+    monkeypatch.setattr(numba, "njit", no_cache_folder)
+    monkeypatch.setattr(fastvec, "_NO_CACHE_SAID", [])
+    with pytest.warns(RuntimeWarning, match="NUMBA_CACHE_DIR") as said:
+        add = fastvec.njit(cache=True, nogil=True)(lambda a, b: a + b)
+        fastvec.njit(cache=True)(lambda a: a)
+    assert len(said) == 1 and add(2, 3) == 5
+    with pytest.raises(RuntimeError, match="something else"):  # other numba errors are not swallowed
+        monkeypatch.setattr(numba, "njit", lambda **o: (_ for _ in ()).throw(RuntimeError("something else")))
+        fastvec.njit(cache=True)(lambda a: a)

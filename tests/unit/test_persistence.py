@@ -963,3 +963,78 @@ def test_a_redefined_codebook_label_marks_the_other_codebook_definitions(small_m
     card = (small_model.save(tmp_path / "m", label_definitions={"terrorism": "Political violence."}) / "README.md")
     rows = [line for line in card.read_text().splitlines() if line.startswith("| `")]
     assert sum("(threatclf's codebook definition)" in row for row in rows) == len(rows) - 1
+
+
+@pytest.mark.parametrize("offsets", [lambda n, size: np.tile([0, size], n)[:n],  # back and forth: copies the run again
+                                     lambda n, size: np.r_[1, np.arange(1, n)],
+                                     lambda n, size: np.r_[np.arange(n - 1), size + 5]])
+def test_stored_term_offsets_that_do_not_rise_to_the_end_are_refused_before_slicing(offsets):
+    # offsets going back and forth over a long run of terms made a 200 KB file ask for 100 GB
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from threatclf.features import pack_vectorizer, unpack_vectorizer
+
+    packed = pack_vectorizer(TfidfVectorizer().fit(["bomb blast", "gang deal"]))
+    n, size = len(packed["terms_offsets"]), len(packed["terms_codepoints"])
+    with pytest.raises(ModelFormatError, match="term offsets must rise from 0 to the length of its terms"):
+        unpack_vectorizer({**packed, "terms_offsets": offsets(n, size)})
+
+
+def test_a_weights_file_larger_than_the_limit_is_refused_before_it_is_read(saved_small_model, tmp_path, monkeypatch):
+    import threatclf.persistence as persistence
+
+    folder = _copy(saved_small_model, tmp_path)
+    with open(folder / "model.skops", "r+b") as handle:  # sparse: large on paper, nothing on disk
+        handle.truncate(persistence.MAX_INFLATED_BYTES + 1)
+    _rewrite_digests(folder)
+    read = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self.name) or real(self))
+    with pytest.raises(ModelFormatError, match=r"model.skops holds 1,073,741,825 bytes, more than the 1,073,741,824"):
+        threatclf.load_model(folder)
+    assert "model.skops" not in read
+
+
+@pytest.mark.parametrize("name", ["README.md", "model.skops", "metadata.json"])
+def test_a_file_that_is_a_link_to_itself_is_a_format_error(saved_small_model, tmp_path, name):
+    folder = _copy(saved_small_model, tmp_path)
+    (folder / name).unlink()
+    os.symlink(name, folder / name)
+    with pytest.raises(ModelFormatError, match="is a link that leads nowhere|metadata.json is missing"):
+        threatclf.load_model(folder)
+
+
+@pytest.mark.parametrize("label, problem", [("+HYPERLINK(A1)", "may not start with '\\+', '-' or '@'"),
+                                            ("@SUM(A1)", "may not start with"),
+                                            ("terr\u043erism", "mixes two alphabets within the word")])
+def test_a_folder_whose_label_would_be_a_formula_or_a_look_alike_is_refused(small_model, tmp_path, label, problem):
+    # an attacker's folder: the label renamed in the weights and in metadata.json, digests made to match
+    folder = threatclf.save_model(small_model, tmp_path / "m")
+    old = small_model.labels_[3]
+
+    def rename(node):  # a label is a JSON node holding the name JSON-encoded
+        if isinstance(node, dict):
+            if node.get("content") == json.dumps(old):
+                node["content"] = json.dumps(label)
+            for value in node.values():
+                rename(value)
+        elif isinstance(node, list):
+            for value in node:
+                rename(value)
+
+    _edit_schema(folder, rename)
+    meta = json.loads((folder / "metadata.json").read_text().replace(json.dumps(old), json.dumps(label)))
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    _rewrite_digests(folder)
+    with pytest.raises(ModelFormatError, match=problem):
+        threatclf.load_model(folder)
+    with pytest.raises(threatclf.DataError, match=problem):  # and fit refuses such names in the first place
+        threatclf.ThreatClassifier(min_df=1, cv=2).fit(["a bomb", "a cake", "a bribe", "a pie"], [[label], [], [label], []])
+
+
+def test_an_error_quoting_a_folder_escapes_its_control_characters(saved_small_model, tmp_path):
+    folder = _copy(saved_small_model, tmp_path)
+    _rewrite_digests(folder, format_version=FORMAT_VERSION + 1, threatclf_version="9.9\x1b[2J\x1b]0;owned\x07")
+    with pytest.raises(threatclf.IncompatibleModelError) as error:
+        threatclf.load_model(folder)
+    assert "\x1b" not in str(error.value) and "\\x1b[2J" in str(error.value)
