@@ -358,11 +358,41 @@ def _loads_when_trusted(args) -> bool:
 
 
 def cmd_label(args) -> int:
-    from .batch import label_files
     from .readers import check_csv_options
 
     check_csv_options(_separator(args.output_csv_sep), args.output_encoding,
                       names=("--output-csv-sep", "--output-encoding"))
+    if args.output != "-":
+        if args.output_format:
+            raise ThreatclfError("--output-format is for -o - (standard output); a file's extension says its format")
+        return _label(args, args.output, args.rejects)
+    # Standard output: the run writes a file of its own, which is copied out once it is complete,
+    # so a reader never takes a cut-short output for a whole one (the exit code says how it went).
+    for flag, given in (("--resume", args.resume), ("--restart", args.restart), ("--summary-json", args.summary_json)):
+        if given:
+            why = "standard output holds the labelled rows" if flag == "--summary-json" else "nothing of it is kept to resume"
+            raise ThreatclfError(f"-o - (standard output) cannot be used with {flag}: {why}")
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="threatclf-label-") as folder:
+        output = os.path.join(folder, f"labelled.{args.output_format or 'jsonl'}")
+        rejects = args.rejects or os.path.join(folder, "rejects.jsonl")
+        code = _label(args, output, rejects)
+        with open(output, "rb") as labelled:
+            shutil.copyfileobj(labelled, sys.stdout.buffer)
+        sys.stdout.flush()
+        if not args.rejects and os.path.exists(rejects):  # no row lost silently: each said on stderr
+            with open(rejects, encoding="utf-8") as handle:
+                for line in handle:
+                    print(f"threatclf label: rejected: {line.rstrip()}", file=sys.stderr)
+    return code
+
+
+def _label(args, output, rejects) -> int:
+    """``threatclf label`` into ``output``, with its notes and summary on stderr."""
+    from .batch import label_files
+
     model = _load(args)
     # The library's notes (starting over an empty earlier run) in the command's voice, none with
     # -q; an application that set up logging of its own (main() called from it) gets them there.
@@ -377,10 +407,10 @@ def cmd_label(args) -> int:
             if not (args.quiet or args.summary_json):  # the summary printed below says it
                 warnings.filterwarnings("ignore", message=r".* rows repeat an id of an earlier row")
             summary = label_files(
-                args.inputs, args.output, model, text_col=args.text_col, id_col=args.id_col, passages=args.passages,
+                args.inputs, output, model, text_col=args.text_col, id_col=args.id_col, passages=args.passages,
                 threshold=_thresholds_given(args.threshold), top_terms=args.top_terms, keep_text=args.keep_text,
                 chunk_size=args.chunk_size, max_text_chars=args.max_text_chars, n_jobs=args.n_jobs, resume=args.resume,
-                restart=args.restart, overwrite=args.overwrite, rejects=args.rejects,
+                restart=args.restart, overwrite=args.overwrite, rejects=rejects,
                 **_csv_options(args), output_csv_sep=_separator(args.output_csv_sep),
                 output_encoding=args.output_encoding, progress=False if args.quiet else None,
             )
@@ -488,7 +518,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help=".jsonl/.ndjson, .csv (each optionally .gz), .parquet, a folder of .txt files, or - for "
                         "JSONL (plain or gzipped) on standard input")
-    p.add_argument("-o", "--output", required=True, help="output file: .jsonl[.gz], .csv[.gz] or .parquet")
+    p.add_argument("-o", "--output", required=True,
+                   help="output file: .jsonl[.gz], .csv[.gz] or .parquet; - writes JSONL (or --output-format csv) "
+                        "to standard output once the run is complete, and each rejected row to stderr")
+    p.add_argument("--output-format", choices=("jsonl", "csv"), help="the format written to -o - (default: jsonl)")
     model_option(p)
     columns(p, labels=False)
     p.add_argument("--id-col", default="id", help="column holding the article id (default: id)")
@@ -560,7 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _interrupted(args) -> int:
     hint = ""
-    if args.command == "label":
+    if args.command == "label" and args.output != "-":
         hint = ("; run it again with --resume instead of --restart to continue" if getattr(args, "restart", False)
                 else "; run the same command with --resume to continue")
     print(f"threatclf {args.command}: interrupted{hint}", file=sys.stderr)

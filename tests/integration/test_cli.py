@@ -334,6 +334,30 @@ def test_label_reads_jsonl_from_standard_input_plain_or_gzipped(saved_small_mode
     assert not (tmp_path / "r.jsonl").exists()
 
 
+def test_label_writes_to_standard_output_once_complete_and_says_each_reject(saved_small_model, tmp_path):
+    lines = (json.dumps({"id": "x1", "text": "Militants claimed the bomb attack on the checkpoint."}) + "\n"
+             + "not json\n" + json.dumps({"id": "x3", "text": "The football club won the cup."}) + "\n")
+    source = tmp_path / "in.jsonl"
+    source.write_text(lines)
+    threatclf.label_files(source, tmp_path / "file.jsonl", threatclf.load_model(saved_small_model), progress=False)
+    threatclf.label_files(source, tmp_path / "file.csv", threatclf.load_model(saved_small_model), progress=False)
+    for extra, expected in (([], tmp_path / "file.jsonl"), (["--output-format", "csv"], tmp_path / "file.csv")):
+        result = subprocess.run([installed_command(), "label", "-", "-o", "-", "--model", str(saved_small_model), "-q",
+                                 *extra], input=lines.encode(), capture_output=True)
+        assert result.returncode == 3, result.stderr
+        assert result.stdout == expected.read_bytes()  # what the same run writes to a file
+        (said,) = result.stderr.decode().splitlines()  # -q: the rejected row is still said
+        assert said.startswith("threatclf label: rejected: ")
+        assert json.loads(said.split("rejected: ", 1)[1])["line"] == 2
+    result = subprocess.run([installed_command(), "label", str(source), "-o", "-", "--model", str(saved_small_model),
+                             "-q", "--rejects", str(tmp_path / "rejects.jsonl")], capture_output=True)
+    assert result.returncode == 3 and result.stderr == b"" and (tmp_path / "rejects.jsonl").exists()
+    for flag in ("--resume", "--summary-json"):
+        result = subprocess.run([installed_command(), "label", str(source), "-o", "-", "--model",
+                                 str(saved_small_model), flag], capture_output=True, text=True)
+        assert result.returncode == 2 and f"cannot be used with {flag}" in result.stderr and result.stdout == ""
+
+
 def test_a_warning_made_an_error_is_one_line_and_the_output_is_kept(data_files, tmp_path):
     import os
 
