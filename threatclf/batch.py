@@ -895,14 +895,17 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
                  output_csv_sep, output_encoding) -> LabelSummary:
     """The body of :func:`label_files`, run under its lock."""
     started = time.perf_counter()
-    paths = [Path(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
+    # "-" is standard input; a file or folder named "-" is given as "./-", which Path would shorten to "-"
+    paths = [Path(p) if is_stdin(p) or Path(p).parts != ("-",) else Path(os.path.abspath(p))
+             for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
     if not paths:
         raise DataError("no input files given")
     output = Path(output)
     output_format(output)  # fail early on an unknown extension
     if output.resolve() in {p.resolve() for p in paths if not is_stdin(p)}:
         raise DataError(f"output {output} is also an input")
-    if resume and any(is_stdin(p) for p in paths):
+    from_stdin = any(is_stdin(p) for p in paths)
+    if resume and from_stdin:
         raise DataError("a run reading standard input (-) cannot be resumed: its rows are gone once read, and "
                         "whatever comes in now cannot be checked to be the same; label a saved file to be able to "
                         "resume, or start over with --restart (restart=True)")
@@ -1015,8 +1018,9 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
                     raise
                 raise
             pool.shutdown(wait=True)
-    except Exception:  # a data error (an interrupt keeps the folder: the run may be resumed)
-        if not store.done():  # nothing to resume from: leave no OUTPUT.partial/ behind
+    except BaseException as exc:  # a data error; an interrupt keeps the folder, for --resume
+        # nothing to resume from, or a run that cannot be resumed (standard input): no OUTPUT.partial/
+        if from_stdin or (isinstance(exc, Exception) and not store.done()):
             shutil.rmtree(store.folder, ignore_errors=True)
         raise
     finally:

@@ -36,7 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import DataError
 from .features import build_vectorizers, feature_names, pack_vectorizer, plain, unpack_vectorizer
-from .labels import indicator_from_frame, infer_labels, label_name_problem, to_indicator
+from .labels import indicator_from_frame, infer_labels, label_name_problem, lookalike_problem, to_indicator
 from .thresholds import NEVER, beats_chance, f1_optimal_threshold, half_best_f1_threshold
 
 __all__ = ["ThreatClassifier", "MODELS"]
@@ -330,6 +330,8 @@ class ThreatClassifier(BaseEstimator):
         for name in labels:
             if label_name_problem(name):
                 raise DataError(label_name_problem(name))
+        if lookalike_problem(labels):
+            raise DataError(lookalike_problem(labels))
         forms = {}
         for name in labels:
             forms.setdefault(unicodedata.normalize("NFC", name), []).append(name)

@@ -593,7 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _interrupted(args) -> int:
     hint = ""
-    if args.command == "label" and args.output != "-":
+    if args.command == "label" and args.output != "-" and "-" not in args.inputs:  # neither can be resumed
         hint = ("; run it again with --resume instead of --restart to continue" if getattr(args, "restart", False)
                 else "; run the same command with --resume to continue")
     print(f"threatclf {args.command}: interrupted{hint}", file=sys.stderr)

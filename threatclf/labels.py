@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,31 +78,61 @@ DEFAULT_LABELS: tuple[str, ...] = tuple(label.name for label in THREAT_LABELS)
 LABEL_DEFINITIONS: dict[str, str] = {label.name: label.definition for label in THREAT_LABELS}
 
 
-#: Scripts written together within one word (Japanese, Korean): not a mix that disguises a name.
-_ONE_SCRIPT = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "HANGUL": "CJK", "BOPOMOFO": "CJK", "HALFWIDTH": "CJK",
-               "FULLWIDTH": "CJK"}
+#: Scripts with letters that print alike (a Latin "o", a Cyrillic "о", a Greek "ο"): a word that
+#: mixes them, or two labels that differ only by them, look like one name.
+_LOOKALIKE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
+#: The common Cyrillic and Greek letters that print like Latin ones (after Unicode's confusables).
+_LOOKALIKES, _AS_LATIN = ("аеорсухіјѕԁһӏԛԝАВЕКМНОРСТХІЈЅУοαβνρτικχΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
+                          "aeopcyxijsdhlqwABEKMHOPCTXIJSYoabvptikxABEZHIKMNOPTYX")
+_TO_LATIN = str.maketrans(_LOOKALIKES, _AS_LATIN)
 
 
-def mixed_script_word(name: str) -> str | None:
-    """A word of ``name`` whose letters come from two scripts ("terrоrism" with a Cyrillic о), or
-    None: such a label prints like another. Words of different scripts side by side are fine."""
-    for word in re.findall(r"[^\W\d_]+", name):
-        scripts = set()
-        for ch in word:
-            first = unicodedata.name(ch, "UNKNOWN").split()[0]
-            scripts.add(_ONE_SCRIPT.get(first, first))
+def _visible(name: str) -> str:
+    """``name`` without marks and invisible format characters (a combining joiner can split a
+    word in two for a regex and still show nothing)."""
+    return "".join(ch for ch in name if unicodedata.category(ch) not in ("Mn", "Me", "Cf"))
+
+
+def _script(ch: str) -> str:
+    return unicodedata.name(ch, "").split(" ")[0]
+
+
+def mixed_script_word(name: str) -> tuple[str, str] | None:
+    """``(word, letter)``: a word of ``name`` that mixes Latin, Cyrillic or Greek letters, and its
+    first letter of the script it has fewest of ("terrоrism", "о"), or None. Such a word prints
+    like another; other mixes (a Latin acronym in a Chinese word, Japanese kana and kanji) are
+    ordinary writing."""
+    for word in re.findall(r"[^\W\d_]+", _visible(name)):
+        scripts = Counter(_script(ch) for ch in word if _script(ch) in _LOOKALIKE_SCRIPTS)
         if len(scripts) > 1:
-            return word
+            fewest = min(scripts, key=lambda script: (scripts[script], script))
+            return word, next(ch for ch in word if _script(ch) == fewest)
     return None
+
+
+def lookalike_labels(names: Sequence[str]) -> tuple[str, str] | None:
+    """Two of ``names`` that print alike — one written with Cyrillic or Greek letters where the
+    other has Latin ones, or with invisible characters — or None."""
+    seen: dict[str, str] = {}
+    for name in names:
+        key = _visible(unicodedata.normalize("NFKC", name)).translate(_TO_LATIN)
+        if key in seen and seen[key] != name:
+            return seen[key], name
+        seen.setdefault(key, name)
+    return None
+
+
+def _letter_named(ch: str) -> str:
+    return f"{ch!r} is {unicodedata.name(ch, f'U+{ord(ch):04X}')}"
 
 
 def label_name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a label name, or None. ``;`` joins labels in CSV/Parquet outputs,
     ``,`` and ``=`` are ``--threshold``'s syntax, ``*`` its "every other label", ``|`` the model
     card's table, and a control character would reach a terminal or a CSV header from a model
-    folder. A name starting like a spreadsheet formula, or mixing scripts within a word, is
-    refused too: a model folder could otherwise put a formula, or a look-alike of another label,
-    into every CSV output made with it."""
+    folder. A name starting like a spreadsheet formula, or mixing look-alike alphabets within a
+    word, is refused too: a model folder could otherwise put a formula, or a look-alike of
+    another label, into every CSV output made with it."""
     if name != name.strip() or any(c in name for c in ";,=|") or not name.isprintable():
         return ("label name {!r} may not contain ';', ',', '=', '|' or control characters, or start or end "
                 "with white space (a CSV label column separates labels with ';')").format(name)
@@ -113,14 +144,25 @@ def label_name_problem(name: str) -> str | None:
 def loaded_label_problem(name: str) -> str | None:
     """The part of :func:`label_name_problem` a model folder's labels are held to as well (models
     saved before 0.5 may have ',' or '|' in theirs)."""
-    if name[:1] in "+-@":
-        return (f"label name {ascii(name)} may not start with '+', '-' or '@': a spreadsheet reads a CSV cell "
+    if name.startswith(("=", "+", "-", "@")):
+        return (f"label name {name!r} may not start with '=', '+', '-' or '@': a spreadsheet reads a CSV cell "
                 "starting so as a formula")
-    word = mixed_script_word(name)
-    if word is not None:
-        return (f"label name {ascii(name)} mixes two alphabets within the word {ascii(word)} (a Cyrillic 'о' among "
-                "Latin letters, say), so it would print like another name")
+    mixed = mixed_script_word(name)
+    if mixed is not None:
+        word, letter = mixed
+        return (f"label name {name!r} mixes Latin, Cyrillic or Greek letters within the word {word!r} "
+                f"({_letter_named(letter)}), so it would print like another name")
     return None
+
+
+def lookalike_problem(names: Sequence[str]) -> str | None:
+    """Why a model cannot have these labels together (two print alike), or None."""
+    pair = lookalike_labels(names)
+    if pair is None:
+        return None
+    differing = sorted(set(pair[0]) ^ set(pair[1]), key=lambda ch: (_script(ch) == "LATIN", ch))[0]
+    return (f"label names {pair[0]!r} and {pair[1]!r} print alike ({_letter_named(differing)}): no one could tell "
+            "them apart in an output, a card or --threshold")
 
 
 def _check_label_list(value: object, row: int) -> list[str]:

@@ -37,7 +37,7 @@ import sklearn
 from .classifier import COMPUTE_SETTINGS
 from .exceptions import IncompatibleModelError, ModelFormatError, UntrustedModelError
 from .features import plain
-from .labels import LABEL_DEFINITIONS, loaded_label_problem
+from .labels import LABEL_DEFINITIONS, loaded_label_problem, lookalike_problem
 from .thresholds import NEVER
 
 __all__ = [
@@ -371,9 +371,9 @@ def read_metadata(path) -> dict:
     if not path.is_dir():
         raise ModelFormatError(f"{path} is not a model folder (a model is a folder holding metadata.json)")
     meta_path = path / "metadata.json"
+    _refuse_link_outside(meta_path, path)  # first: a link to nowhere is not "missing"
     if not meta_path.is_file():
         raise ModelFormatError(f"{path} is not a threatclf model folder: metadata.json is missing")
-    _refuse_link_outside(meta_path, path)
     if meta_path.stat().st_size > MAX_METADATA_BYTES:
         raise ModelFormatError(f"{meta_path} is larger than {MAX_METADATA_BYTES:,} bytes; not a threatclf model")
     try:
@@ -448,7 +448,7 @@ def _check_digests(metadata: dict, path: Path) -> tuple[Path, bytes, list[str]]:
             if name == "README.md" and name != weights_name:  # the card is documentation: noted, as an edit is
                 changed.append(name)
                 continue
-            raise ModelFormatError(f"{path}: file {name} listed in metadata.json is missing")
+            raise ModelFormatError(printable(f"{path}: file {name} listed in metadata.json is missing"))
         if name == weights_name:
             size = file.stat().st_size  # before reading: a sparse file is large on paper, small to hand over
             if size > MAX_INFLATED_BYTES:
@@ -606,7 +606,9 @@ def _check_consistent(model, metadata: dict, path: Path) -> None:
                                              "characters, ';', or white space around it)"))
         problem = loaded_label_problem(label)
         if problem:
-            raise ModelFormatError(f"{path}: {problem}")
+            raise ModelFormatError(printable(f"{path}: {problem}"))
+    if lookalike_problem(labels):
+        raise ModelFormatError(printable(f"{path}: {lookalike_problem(labels)}"))
     for name in ("coef_", "intercept_", "calibration_", "thresholds_", "training_text_hashes_"):
         value = getattr(model, name, None)
         if value is None and name == "training_text_hashes_":

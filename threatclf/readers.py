@@ -198,7 +198,7 @@ def detect_format(path) -> str:
     """Name the reader for ``path``: ``"jsonl"``, ``"csv"``, ``"parquet"`` or ``"txt"``
     (``"-"``, standard input, is JSONL)."""
     if is_stdin(path):
-        if sys.stdin is None or sys.stdin.isatty():
+        if os.isatty(_stdin_descriptor()):
             raise DataError("input - is standard input, which is a terminal here: pipe JSONL into it "
                             "(zcat corpus.jsonl.gz | threatclf label - -o labelled.jsonl)")
         return "jsonl"
@@ -414,14 +414,48 @@ def is_stdin(path) -> bool:
     return os.fspath(path) == STDIN
 
 
+def _stdin_descriptor() -> int:
+    """The file descriptor of standard input, or DataError when there is none to read."""
+    try:
+        return sys.stdin.fileno()
+    except (AttributeError, ValueError, OSError):  # None (closed, pythonw), or an object without one (IDLE)
+        raise DataError("input - is standard input, which this process does not have (closed, or replaced by an "
+                        "object that is not a file): pipe JSONL into the command, or name a file") from None
+
+
+class _Prefixed(io.RawIOBase):
+    """``stream`` with ``head``, already read from it, in front again."""
+
+    def __init__(self, head: bytes, stream):
+        self._head, self._stream = head, stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n], self._head = self._head[:n], self._head[n:]
+            return n
+        data = self._stream.read1(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
 def _open_binary(path) -> io.BufferedIOBase:
     if is_stdin(path):  # a duplicate of the descriptor, so that closing it leaves sys.stdin open
-        stream = os.fdopen(os.dup(sys.stdin.fileno()), "rb")
-        if stream.peek(2)[:2] == b"\x1f\x8b":  # gzip's magic: `cat corpus.jsonl.gz | threatclf label -`
-            unpacked = gzip.GzipFile(fileobj=stream, mode="rb")
-            unpacked.myfileobj = stream  # closed with it, as gzip.open does with a file it opened
+        stream = os.fdopen(os.dup(_stdin_descriptor()), "rb")
+        head = stream.read(2)  # all of it: a pipe may deliver one byte first
+        whole = io.BufferedReader(_Prefixed(head, stream))
+        if head == b"\x1f\x8b":  # gzip's magic: `cat corpus.jsonl.gz | threatclf label -`
+            unpacked = gzip.GzipFile(fileobj=whole, mode="rb")
+            unpacked.myfileobj = whole  # closed with it, as gzip.open does with a file it opened
             return unpacked
-        return stream
+        return whole
     if os.fspath(path).lower().endswith(".gz"):
         return gzip.open(path, "rb")
     return open(path, "rb")

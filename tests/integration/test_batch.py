@@ -1345,3 +1345,52 @@ def test_a_refused_resume_names_an_option_the_earlier_run_did_not_record():
     previous = {"output_format": 3, "inputs": [], "model": "m", "reader": {"text_col": "text"}, "options": {"a": 1}}
     current = dict(previous, options={"a": 1, "b": 2})
     assert batch_module._what_differs(previous, current) == "other options: b=None (now 2)"
+
+
+def _as_standard_input(monkeypatch, path):
+    """Make ``-`` read ``path``, as if it were piped in."""
+    from threatclf import readers
+
+    monkeypatch.setattr(readers, "_stdin_descriptor", lambda: os.open(path, os.O_RDONLY))
+
+
+def test_standard_input_gives_what_the_file_gives_and_keeps_nothing_when_interrupted(small_model, corpus, tmp_path,
+                                                                                    monkeypatch):
+    path, _ = corpus
+    threatclf.label_files(path, tmp_path / "file.jsonl", small_model, chunk_size=3, progress=False)
+    _as_standard_input(monkeypatch, path)
+    threatclf.label_files("-", tmp_path / "stdin.jsonl", small_model, chunk_size=3, progress=False)
+    assert read_output(tmp_path / "stdin.jsonl") == read_output(tmp_path / "file.jsonl")
+    real, calls = batch_module._process_chunk, []
+
+    def interrupted_on_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch_module, "_process_chunk", interrupted_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files("-", tmp_path / "cut.jsonl", small_model, chunk_size=3, progress=False)
+    # a run from standard input cannot be resumed: its finished chunks are not kept to ask for it
+    assert not (tmp_path / "cut.jsonl.partial").exists() and not (tmp_path / "cut.jsonl").exists()
+
+
+def test_standard_input_that_is_missing_is_a_clear_error(small_model, tmp_path, monkeypatch):
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO('{"text": "x"}\n'))  # as in IDLE: no file descriptor
+    with pytest.raises(DataError, match="input - is standard input, which this process does not have"):
+        threatclf.label_files("-", tmp_path / "o.jsonl", small_model, progress=False)
+    monkeypatch.setattr(sys, "stdin", None)  # closed (<&-), or pythonw
+    with pytest.raises(DataError, match="which this process does not have"):
+        threatclf.label_files("-", tmp_path / "o.jsonl", small_model, progress=False)
+
+
+def test_a_folder_named_dash_is_given_as_dot_slash_dash(small_model, tmp_path, monkeypatch):
+    (tmp_path / "-").mkdir()
+    (tmp_path / "-" / "a.txt").write_text("Militants claimed the bomb attack on the checkpoint.")
+    monkeypatch.chdir(tmp_path)
+    summary = threatclf.label_files("./-", tmp_path / "o.jsonl", small_model, progress=False)
+    assert summary.labelled == 1 and read_output(tmp_path / "o.jsonl")["a.txt"]["labels"] == ["terrorism"]

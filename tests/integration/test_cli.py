@@ -358,6 +358,23 @@ def test_label_writes_to_standard_output_once_complete_and_says_each_reject(save
         assert result.returncode == 2 and f"cannot be used with {flag}" in result.stderr and result.stdout == ""
 
 
+def test_gzip_on_standard_input_is_known_when_its_first_byte_comes_alone(saved_small_model, tmp_path):
+    import gzip
+    import time
+
+    rows = "".join(json.dumps({"id": f"x{i}", "text": "A bomb exploded at the market."}) + "\n" for i in range(50))
+    packed = gzip.compress(rows.encode())
+    process = subprocess.Popen([installed_command(), "label", "-", "-o", str(tmp_path / "o.jsonl"), "--model",
+                                str(saved_small_model), "-q"], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdin.write(packed[:1])
+    process.stdin.flush()
+    time.sleep(1.0)  # the reader sees one byte of gzip's two-byte magic number first
+    process.stdin.write(packed[1:])
+    process.stdin.close()
+    assert process.wait(timeout=120) == 0, process.stderr.read()
+    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 50
+
+
 def test_a_warning_made_an_error_is_one_line_and_the_output_is_kept(data_files, tmp_path):
     import os
 

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from threatclf import DEFAULT_LABELS, LABEL_DEFINITIONS, DataError
-from threatclf.labels import from_indicator, indicator_from_frame, infer_labels, to_indicator
+from threatclf.labels import from_indicator, indicator_from_frame, infer_labels, label_name_problem, to_indicator
 
 
 def test_taxonomy_has_five_labels_with_definitions():
@@ -50,3 +50,28 @@ def test_a_bad_indicator_cell_is_named_by_row_and_column():
     frame = pd.DataFrame({"a": [0, 1, 2], "b": [0, None, 1]}, index=["x", "y", "z"])
     with pytest.raises(DataError, match=r"row 'y', column 'b' holds nan \(2 such cells\)"):
         indicator_from_frame(frame, ["a", "b"])
+
+
+@pytest.mark.parametrize("name", ["サイバー犯罪", "人々", "DDoS攻击", "AI诈骗", "IT보안", "мʼясо", "oʻgʻirlik", "nº",
+                                  "COVID дезинформация", "терроризм", "Ελληνικά", "corrupción", "corrupcio\u0301n",
+                                  "الإرهاب", "आतंकवाद", "khủng bố", "Fraud 2"])
+def test_label_names_of_every_language_are_accepted(name):
+    # a Latin acronym in a Chinese word, kana with kanji, modifier letters: ordinary writing
+    assert label_name_problem(name) is None
+
+
+@pytest.mark.parametrize("name, problem", [("terr\u043erism", "'\u043e' is CYRILLIC SMALL LETTER O"),
+                                           ("terr\u034f\u043e\u034frism", "within the word 'terr\u043erism'"),
+                                           ("\u03bfrganized", "GREEK SMALL LETTER OMICRON"),
+                                           ("=SUM(A1)", "may not"), ("+x", "may not start"), ("@x", "may not start")])
+def test_formula_and_mixed_alphabet_label_names_are_refused(name, problem):
+    assert problem in label_name_problem(name)
+
+
+def test_labels_that_print_alike_are_named_together():
+    from threatclf.labels import lookalike_problem
+
+    assert lookalike_problem(["terrorism", "corruption"]) is None
+    assert lookalike_problem(["Terrorism", "terrorism"]) is None  # told apart on screen; fit refuses them apart
+    said = lookalike_problem(["terrorism", "\u0441orruption", "corruption"])
+    assert said.startswith("label names '\u0441orruption' and 'corruption' print alike ('\u0441' is CYRILLIC SMALL")

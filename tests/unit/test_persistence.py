@@ -1000,13 +1000,17 @@ def test_a_file_that_is_a_link_to_itself_is_a_format_error(saved_small_model, tm
     folder = _copy(saved_small_model, tmp_path)
     (folder / name).unlink()
     os.symlink(name, folder / name)
-    with pytest.raises(ModelFormatError, match="is a link that leads nowhere|metadata.json is missing"):
+    with pytest.raises(ModelFormatError, match=f"{name} is a link that leads nowhere"):
         threatclf.load_model(folder)
 
 
-@pytest.mark.parametrize("label, problem", [("+HYPERLINK(A1)", "may not start with '\\+', '-' or '@'"),
+@pytest.mark.parametrize("label, problem", [("+HYPERLINK(A1)", "may not start with '=', '\\+', '-' or '@'"),
+                                            ("=HYPERLINK(A1)", "may not start with|may not contain"),
                                             ("@SUM(A1)", "may not start with"),
-                                            ("terr\u043erism", "mixes two alphabets within the word")])
+                                            ("terr\u043erism", "mixes Latin, Cyrillic or Greek letters within the "
+                                                               "word 'terr\u043erism' \\('\u043e' is CYRILLIC"),
+                                            ("terr\u034f\u043e\u034frism", "mixes Latin, Cyrillic or Greek"),
+                                            ("terror\u034fism", "print alike \\('\\u034f' is COMBINING GRAPHEME")])
 def test_a_folder_whose_label_would_be_a_formula_or_a_look_alike_is_refused(small_model, tmp_path, label, problem):
     # an attacker's folder: the label renamed in the weights and in metadata.json, digests made to match
     folder = threatclf.save_model(small_model, tmp_path / "m")
@@ -1029,7 +1033,8 @@ def test_a_folder_whose_label_would_be_a_formula_or_a_look_alike_is_refused(smal
     with pytest.raises(ModelFormatError, match=problem):
         threatclf.load_model(folder)
     with pytest.raises(threatclf.DataError, match=problem):  # and fit refuses such names in the first place
-        threatclf.ThreatClassifier(min_df=1, cv=2).fit(["a bomb", "a cake", "a bribe", "a pie"], [[label], [], [label], []])
+        threatclf.ThreatClassifier(min_df=1, cv=2).fit(["a bomb", "a cake", "a bribe", "a pie"],
+                                                       [[label], ["terrorism"], [label], ["terrorism"]])
 
 
 def test_an_error_quoting_a_folder_escapes_its_control_characters(saved_small_model, tmp_path):
