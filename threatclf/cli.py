@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from . import __version__
-from .exceptions import ModelFormatError, ThreatclfError
+from .exceptions import DataError, ModelFormatError, ThreatclfError
 from .persistence import printable
 
 EXIT_OK, EXIT_ERROR, EXIT_REJECTS = 0, 2, 3
@@ -222,16 +222,45 @@ def cmd_evaluate(args) -> int:
     from .evaluate import evaluate
 
     model = _load(args)
-    texts, labels = load_labelled(args.data, text_col=args.text_col, labels_col=args.labels_col,
-                                  known_labels=model.labels_, **_csv_options(args))
+    label_map = _label_map(args.label_map)
+    try:
+        texts, labels = load_labelled(args.data, text_col=args.text_col, labels_col=args.labels_col,
+                                      known_labels=list(model.labels_) + [k for k in label_map or ()
+                                                                          if k not in model.labels_],
+                                      **_csv_options(args))
+    except DataError as exc:
+        if "unknown label" not in str(exc):
+            raise
+        raise DataError(f"{exc} (data labelled with other names: --label-map YOURS=MODELS, or YOURS= to leave "
+                        "a name out)") from None
     score_labels = _labels_named(args.labels, "--labels")
     with warnings.catch_warnings():  # said once below, in the output's own form
         warnings.filterwarnings("ignore", message=r".* texts were in the model's training data")
-        result = evaluate(model, texts, labels, score_labels=score_labels)
+        result = evaluate(model, texts, labels, score_labels=score_labels, label_map=label_map)
     print(result.to_json() if args.format == "json" else result.to_table())
     if result.seen_in_training_warning() and args.format == "json":  # the table carries its own WARNING line
         print(f"threatclf evaluate: warning: {result.seen_in_training_warning()}", file=sys.stderr)
     return EXIT_OK
+
+
+def _label_map(values: list | None) -> dict | None:
+    """``--label-map terror=terrorism,misc= --label-map gangs=organized_crime``: yours -> the model's
+    (an empty right side drops the name)."""
+    if values is None:
+        return None
+    pairs = [pair.strip() for value in values for pair in value.split(",") if pair.strip()]
+    mapping = {}
+    for pair in pairs:
+        name, equals, label = pair.partition("=")
+        if not equals or not name.strip():
+            raise ThreatclfError(f"--label-map takes YOURS=MODELS pairs (terror=terrorism; misc= to drop a name), "
+                                 f"got {pair!r}")
+        if name.strip() in mapping:
+            raise ThreatclfError(f"--label-map maps {name.strip()!r} twice")
+        mapping[name.strip()] = label.strip() or None
+    if not mapping:
+        raise ThreatclfError("--label-map names no label")
+    return mapping
 
 
 def _labels_named(values: list | None, option: str) -> list | None:
@@ -498,6 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "json"], default="table", help="table for people, json for programs")
     p.add_argument("--labels", action="append",
                    help="score only these labels, comma-separated (the ones the data annotates; may be repeated)")
+    p.add_argument("--label-map", action="append", metavar="YOURS=MODELS",
+                   help="the data's label names in the model's, comma-separated: terror=terrorism,gangs=organized_crime "
+                        "(misc= drops a name); only the labels mapped to are scored unless --labels says otherwise")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("info", allow_abbrev=False, help="show a model's labels, thresholds, data, metrics and versions")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -203,7 +203,30 @@ def _indicator(labels_data, label_names: Sequence[str], known: Sequence[str] | N
     return to_indicator(labels_data, label_names)
 
 
-def evaluate(model, texts: Iterable[str], labels, *, score_labels: Sequence[str] | None = None) -> Evaluation:
+def mapped_labels(labels, label_map: Mapping[str, str | None], model_labels: Sequence[str]):
+    """``labels`` (label lists, or a 0/1 DataFrame) in the model's names: each name in
+    ``label_map`` becomes the model label it maps to (``None``: dropped); several names mapping
+    to one label give it when any of them is given. Names not in the map stay as they are."""
+    if not isinstance(label_map, Mapping):
+        raise DataError(f"label_map must map your label names to the model's, got {type(label_map).__name__}")
+    wrong = {str(k): v for k, v in label_map.items() if v is not None and v not in model_labels}
+    if wrong:
+        raise DataError(f"label_map maps to labels the model does not have: {wrong}; its labels are "
+                        f"{list(model_labels)}")
+    if isinstance(labels, np.ndarray) or sp.issparse(labels):
+        raise DataError("label_map renames label names: give label lists or a DataFrame with a column per name")
+    if isinstance(labels, pd.DataFrame):
+        frame = labels.rename(columns=str)
+        targets = [label_map.get(c, c) for c in frame.columns]
+        kept = [c for c, t in zip(frame.columns, targets) if t is not None]
+        merged = frame[kept].T.groupby([label_map.get(c, c) for c in kept], sort=False).max().T
+        return merged
+    return [list(dict.fromkeys(label_map.get(name, name) for name in row if label_map.get(name, name) is not None))
+            for row in labels]
+
+
+def evaluate(model, texts: Iterable[str], labels, *, score_labels: Sequence[str] | None = None,
+             label_map: Mapping[str, str | None] | None = None) -> Evaluation:
     """Score a fitted model on labelled texts.
 
     ``labels`` is a list of label-name lists (or a 0/1 DataFrame). A label the model does not
@@ -212,7 +235,18 @@ def evaluate(model, texts: Iterable[str], labels, *, score_labels: Sequence[str]
     it, F1 0, with a warning: data that does not annotate some of the model's labels should be
     scored on the others only, ``score_labels=[...]``. Texts the model was trained on are counted
     (``extra["seen_in_training"]``) and warned about: figures on them are not held-out figures.
+
+    ``label_map`` scores a model on data labelled with other names, ``{"terror": "terrorism",
+    "gangs": "organized_crime", "misc": None}`` (see :func:`mapped_labels`); unless
+    ``score_labels`` says otherwise, only the labels it maps to are scored, the ones the data
+    annotates.
     """
+    if label_map is not None:
+        labels = mapped_labels(labels, label_map, list(model.labels_))
+        if score_labels is None:
+            score_labels = list(dict.fromkeys(v for v in label_map.values() if v is not None))
+            if not score_labels:
+                raise DataError("label_map maps no label to one of the model's: nothing to score")
     result = _evaluate(model, texts, labels, score_labels)
     if result.seen_in_training_warning():
         warnings.warn(result.seen_in_training_warning(), UserWarning, stacklevel=2)

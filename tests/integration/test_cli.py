@@ -686,6 +686,26 @@ def test_label_options_reach_label_files(data_files, tmp_path, capsys):
     assert pd.read_csv(tmp_path / "articles.csv")["text"].tolist() == ["Militants bombed the market.\n\nThe mayor took bribes."] * 7
 
 
+def test_evaluate_label_map_scores_data_labelled_with_other_names(data_files, tmp_path, capsys):
+    model_dir = _small_model(data_files)
+    texts, labels = tiny_corpus()
+    theirs = {"terrorism": "terror", "organized_crime": "gangs"}
+    rows = [{"text": t, "labels": [theirs.get(name, "misc") for name in row]} for t, row in zip(texts, labels)]
+    (tmp_path / "theirs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, out, err = run(["evaluate", str(tmp_path / "theirs.jsonl"), "--model", str(model_dir), "--format", "json",
+                          "--label-map", "terror=terrorism,gangs=organized_crime", "--label-map", "misc="], capsys)
+    assert code == 0, err
+    mapped = json.loads(out)
+    code, out, _ = run(["evaluate", str(data_files / "train.jsonl"), "--model", str(model_dir), "--format", "json",
+                        "--labels", "terrorism,organized_crime"], capsys)
+    assert mapped == json.loads(out)
+    code, _, err = run(["evaluate", str(tmp_path / "theirs.jsonl"), "--model", str(model_dir)], capsys)
+    assert code == 2 and "unknown label 'terror'" in err and "--label-map YOURS=MODELS" in err
+    code, _, err = run(["evaluate", str(tmp_path / "theirs.jsonl"), "--model", str(model_dir), "--label-map", "terror"],
+                       capsys)
+    assert code == 2 and "--label-map takes YOURS=MODELS pairs" in err
+
+
 def test_train_joblib_format_needs_trust_and_overwrite_replaces(data_files, tmp_path, capsys):
     out = tmp_path / "pickled"
     argv = ["train", str(data_files / "train.jsonl"), "-o", str(out), "--min-df", "1", "--cv", "3", "-q",

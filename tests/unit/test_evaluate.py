@@ -364,3 +364,30 @@ def test_reliability_lines_up_frame_columns_and_takes_nested_lists(small_model):
     expected = threatclf.reliability(truth.to_numpy(), proba.to_numpy())
     pd.testing.assert_frame_equal(threatclf.reliability(truth[truth.columns[::-1]], proba), expected)
     pd.testing.assert_frame_equal(threatclf.reliability(truth.to_numpy().tolist(), proba), expected)
+
+
+def test_a_label_map_scores_data_labelled_with_other_names(small_model):
+    texts, labels = tiny_corpus(repeats=1)
+    theirs = {"terrorism": "terror", "drug_trafficking": "narcotics", "corruption": "graft"}
+    renamed = [[theirs.get(name, "other") for name in row] for row in labels]
+    label_map = {"terror": "terrorism", "narcotics": "drug_trafficking", "graft": "corruption", "other": None}
+    mapped = threatclf.evaluate(small_model, texts, renamed, label_map=label_map)
+    direct = threatclf.evaluate(small_model, texts, labels, score_labels=["terrorism", "drug_trafficking", "corruption"])
+    assert list(mapped.per_label.index) == ["terrorism", "drug_trafficking", "corruption"]
+    assert mapped.macro_f1 == pytest.approx(direct.macro_f1)
+    pd.testing.assert_frame_equal(mapped.per_label, direct.per_label)
+    # two names of theirs for one label: the label is given when either is; a DataFrame works alike
+    split = pd.DataFrame({"bombs": [int(r == ["terror"] and i % 2 == 0) for i, r in enumerate(renamed)],
+                          "attacks": [int(r == ["terror"] and i % 2 == 1) for i, r in enumerate(renamed)]})
+    joined = threatclf.evaluate(small_model, texts, split, label_map={"bombs": "terrorism", "attacks": "terrorism"})
+    only_terror = threatclf.evaluate(small_model, texts, labels, score_labels=["terrorism"])
+    pd.testing.assert_frame_equal(joined.per_label, only_terror.per_label)
+
+
+def test_a_label_map_to_a_label_the_model_lacks_is_an_error(small_model):
+    with pytest.raises(DataError, match=r"maps to labels the model does not have: \{'terror': 'terrorsm'\}"):
+        threatclf.evaluate(small_model, ["a"], [["terror"]], label_map={"terror": "terrorsm"})
+    with pytest.raises(DataError, match="nothing to score"):
+        threatclf.evaluate(small_model, ["a"], [["misc"]], label_map={"misc": None})
+    with pytest.raises(DataError, match="unknown label"):  # a name the map leaves out is still checked
+        threatclf.evaluate(small_model, ["a"], [["gangs"]], label_map={"terror": "terrorism"})
