@@ -721,15 +721,17 @@ def load_model(path=None, *, trust: bool | Sequence[str] = False):
 
     ``trust`` is ``False`` (only threatclf's trusted types are built), a list of further type
     names you trust, or ``True`` (trust the file entirely; required for joblib folders).
-    A model saved with other scikit-learn/numpy versions loads with a
-    :class:`ModelVersionWarning`.
+    A model saved with another major version of scikit-learn or numpy (a joblib folder: any
+    other version, its pickle holds their objects) loads with a :class:`ModelVersionWarning`;
+    a skops folder holds plain arrays and settings, which minor releases read alike.
     """
     path = default_model_path() if path is None else Path(path)
     metadata = read_metadata(path)
     version = _check_format_version(metadata, path)
     for library, installed in (("sklearn", sklearn.__version__), ("numpy", np.__version__)):
         saved = metadata.get(f"{library}_version")
-        if saved and saved != installed:
+        pickled = metadata.get("weights_format") == "joblib"
+        if saved and (saved != installed if pickled else str(saved).split(".")[0] != installed.split(".")[0]):
             warnings.warn(
                 printable(f"{path} was saved with {library} {saved} and is loaded with {library} {installed}; "
                 "results may differ slightly — retrain or re-save the model to silence this warning"),

@@ -446,6 +446,13 @@ class _Prefixed(io.RawIOBase):
         super().close()
 
 
+def _is_string_view(kind) -> bool:
+    """pyarrow's string_view type (pyarrow 16 and later; earlier ones have none to be)."""
+    import pyarrow as pa
+
+    return getattr(pa.types, "is_string_view", lambda _: False)(kind)
+
+
 def _open_binary(path) -> io.BufferedIOBase:
     if is_stdin(path):  # a duplicate of the descriptor, so that closing it leaves sys.stdin open
         stream = os.fdopen(os.dup(_stdin_descriptor()), "rb")
@@ -923,7 +930,7 @@ class _ParquetSource(_Source):
         if pa.types.is_dictionary(text_type):
             text_type = text_type.value_type
         if not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)
-                or pa.types.is_string_view(text_type) or pa.types.is_null(text_type)):  # null: all missing
+                or _is_string_view(text_type) or pa.types.is_null(text_type)):  # null: all missing
             raise DataError(
                 f"{self.source}: text column {self.text_col!r} holds {text_type}, not strings"
             )

@@ -95,6 +95,8 @@ def beats_chance(y_true: np.ndarray, proba: np.ndarray, *, sample_weight=None, n
         return float(np.max(2 * np.cumsum((w * y)[order])[cuts] / (np.cumsum(w[order])[cuts] + positives)))
 
     observed = float(np.max(2 * np.cumsum((weights * y_true)[order])[cuts] / (labelled + positives)))
+    if isinstance(random_state, np.random.RandomState):  # default_rng takes one from numpy 2.2 on only
+        random_state = np.random.Generator(random_state._bit_generator)
     rng = np.random.default_rng(random_state)
     null = []
     for _ in range(n_permutations):

@@ -878,9 +878,11 @@ def test_parquet_text_columns_of_other_string_types_are_read(small_model, tmp_pa
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
 
+    if kind == "string_view" and not hasattr(pa, "string_view"):  # pyarrow < 16 has no such type to meet
+        pytest.skip("this pyarrow has no string_view type")
     texts = ["Cartel smuggled cocaine.", "Rain fell."] if kind != "all null" else [None, None]
-    column = {"category": pa.array(texts).dictionary_encode(), "string_view": pa.array(texts, pa.string_view()),
-              "all null": pa.nulls(2)}[kind]
+    column = {"category": lambda: pa.array(texts).dictionary_encode(), "string_view": lambda: pa.array(texts, pa.string_view()),
+              "all null": lambda: pa.nulls(2)}[kind]()
     pq.write_table(pa.table({"id": ["a", "b"], "text": column}), tmp_path / "in.parquet")
     summary = threatclf.label_files(tmp_path / "in.parquet", tmp_path / "out.jsonl", small_model, progress=False)
     if kind == "all null":  # missing text: rejects, as in any other format, not a failed run

@@ -20,14 +20,8 @@ def test_readme_example_output_is_what_labelling_the_example_gives(tmp_path, cap
 def test_the_source_distribution_holds_what_the_readme_and_tests_use():
     # the sdist is a project others build and test: the README's example input, the notebook the
     # tests run and the licence the metadata names must be in it
-    import sys
+    import tomllib
 
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import pytest
-
-        tomllib = pytest.importorskip("tomli")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     included = set(project["tool"]["hatch"]["build"]["targets"]["sdist"]["include"])
     used = {"examples", "notebooks", "tests", "threatclf", "models", "README.md", "LICENSE"}

@@ -5,6 +5,7 @@ import pickle
 import re
 import subprocess
 import sys
+import warnings
 import zipfile
 from fractions import Fraction
 from pathlib import Path
@@ -294,6 +295,23 @@ def test_other_library_version_warns(saved_small_model, tmp_path):
     (folder / "metadata.json").write_text(json.dumps(meta))
     with pytest.warns(ModelVersionWarning, match="sklearn 0.0.1"):
         threatclf.load_model(folder)
+
+
+def test_a_minor_release_apart_warns_only_for_a_pickled_model(small_model, tmp_path):
+    # a skops folder holds arrays and settings, read alike by minor releases; a pickle holds their objects
+    import sklearn
+
+    major, minor = (int(part) for part in sklearn.__version__.split(".")[:2])
+    for fmt, warns in (("skops", False), ("joblib", True)):
+        folder = small_model.save(tmp_path / fmt, format=fmt)
+        meta = json.loads((folder / "metadata.json").read_text())
+        meta["sklearn_version"] = f"{major}.{minor + 1}.0"
+        meta["numpy_version"] = np.__version__ + ".1"
+        (folder / "metadata.json").write_text(json.dumps(meta))
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            threatclf.load_model(folder, trust=fmt == "joblib")
+        assert any(issubclass(w.category, ModelVersionWarning) for w in said) == warns, fmt
 
 
 def test_joblib_format_loads_only_with_trust(small_model, tmp_path):

@@ -56,3 +56,16 @@ def test_half_best_f1_is_f1_optimal_for_calibrated_probabilities():
     assert abs(half - argmax) < 0.03
     # and it is not the best F1 itself, nor any cut-off far from the optimum
     assert f1_score(fresh, proba >= 2 * half) < best - 0.05
+
+
+def test_beats_chance_takes_a_random_state_object_as_well_as_a_seed():
+    # ThreatClassifier(random_state=np.random.RandomState(0)) reaches here; numpy < 2.2's
+    # default_rng refused a RandomState
+    from threatclf.thresholds import beats_chance
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(200) < 0.3).astype(int)
+    proba = np.clip(y * 0.3 + rng.random(200) * 0.7, 0, 1)
+    first = beats_chance(y, proba, random_state=np.random.RandomState(5))
+    assert first == beats_chance(y, proba, random_state=np.random.RandomState(5)) and isinstance(first, bool)
+    assert beats_chance(y, proba, random_state=7) is True
