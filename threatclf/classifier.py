@@ -330,8 +330,6 @@ class ThreatClassifier(BaseEstimator):
         for name in labels:
             if label_name_problem(name):
                 raise DataError(label_name_problem(name))
-        if lookalike_problem(labels):
-            raise DataError(lookalike_problem(labels))
         forms = {}
         for name in labels:
             forms.setdefault(unicodedata.normalize("NFC", name), []).append(name)
@@ -347,6 +345,8 @@ class ThreatClassifier(BaseEstimator):
         if clashing:
             warnings.warn(f"label names that differ only in case are separate labels: {clashing}", UserWarning,
                           stacklevel=2)
+        if lookalike_problem(labels):  # after the two-forms check above, which says more for accents
+            raise DataError(lookalike_problem(labels))
         digests = text_hashes(texts)
         warn_about_suspect_rows(texts, Y, digests)
         counts = Y.sum(axis=0)

@@ -658,7 +658,7 @@ def test_folder_text_in_warnings_and_verify_output_is_escaped(saved_small_model,
 
     folder = _copy(saved_small_model, tmp_path)
     meta = json.loads((folder / "metadata.json").read_text())
-    meta["sklearn_version"] = "1.0\x1b[2K\rdone: model verified"
+    meta["sklearn_version"] = "0.1\x1b[2K\rdone: model verified"
     (folder / "metadata.json").write_text(json.dumps(meta))
     with pytest.warns(ModelVersionWarning) as caught:
         threatclf.load_model(folder)
