@@ -501,7 +501,7 @@ def _input_stamps(inputs: Sequence[Path]) -> list[dict]:
             entry = {"path": str(path.resolve())}
             listing = hashlib.sha256()
             for file in sorted(txt_files(path)):
-                file_stat = file.stat()
+                file_stat = file.stat() if file.exists() else file.lstat()  # a link to nothing: rejected
                 listing.update(json.dumps([str(file.relative_to(path)), file_stat.st_size,
                                            file_stat.st_mtime_ns]).encode("utf-8", "surrogateescape"))
             entry["txt_files_sha256"] = listing.hexdigest()

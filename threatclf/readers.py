@@ -191,7 +191,9 @@ def _nesting_exceeds(obj: dict, limit: int) -> bool:
 
 def txt_files(folder: Path) -> Iterator[Path]:
     """The .txt files in ``folder`` and its subfolders (.TXT too)."""
-    return (p for p in folder.rglob("*") if p.suffix.lower() == ".txt" and p.is_file())
+    # a link to a file that is gone is listed too, so that its row is rejected, not lost unseen
+    return (p for p in folder.rglob("*") if p.suffix.lower() == ".txt"
+            and (p.is_file() or (p.is_symlink() and not p.exists())))
 
 
 def detect_format(path) -> str:
@@ -485,6 +487,9 @@ class _JsonlSource(_Source):
                 magic = raw.read(2)
             if magic and magic != b"\x1f\x8b":
                 raise DataError(f"{self.source} is not a gzip file")
+            if not magic and os.path.isfile(self.path):  # not even a header: cut off before its first byte
+                raise DataError(f"{self.source} is empty, which no gzip file is (a download or a gzip > cut off "
+                                "before it began?)")
         self._check_first_rows()
 
     def _check_first_rows(self, rows: int = 100) -> None:
@@ -781,10 +786,13 @@ class _CsvSource(_Source):
             try:
                 row = next(reader, None)
             except csv.Error as exc:
-                raise DataError(
-                    f"{self.source}: line {start}: cannot parse CSV ({exc}); "
-                    "an unclosed quote?"
-                ) from exc
+                hint = "an unclosed quote?"
+                if "field larger than field limit" in str(exc):  # a field this long stops the file: it is
+                    # far more often a quote left open, swallowing the rows after it, than a real text
+                    hint = (f"a field over {csv.field_size_limit():,} characters is taken for a quote left open, "
+                            "swallowing the rows after it; if texts are that long, raise --max-text-chars "
+                            "(max_text_chars=): a field up to 8 times it is read, and rejected when too long")
+                raise DataError(f"{self.source}: line {start}: cannot parse CSV ({exc}); {hint}") from exc
             except _GZIP_ERRORS as exc:
                 raise DataError(
                     f"{self.source}: compressed stream is truncated or corrupt after line "
@@ -996,6 +1004,7 @@ class _ParquetSource(_Source):
         pa = require("pyarrow")
         pc = require("pyarrow.compute")
         table = pa.Table.from_batches(pieces)
+        table, undecodable = _without_bad_utf8(table)
         text = table.column(self.text_col)
         if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
             # a categorical (dictionary) or string_view column: plain strings for the checks and the output
@@ -1009,6 +1018,8 @@ class _ParquetSource(_Source):
         lines = np.arange(first_row + 1, first_row + n + 1)
         ids: list[Any] = [None] * n
         reasons: dict[int, str] = {}
+        for i, column in undecodable.items():  # named by line only if the id is what cannot be read
+            bad[i] = True
         if self.id_col in table.column_names:
             for i, value in enumerate(table.column(self.id_col).to_pylist()):
                 try:
@@ -1024,6 +1035,11 @@ class _ParquetSource(_Source):
             i = int(i)
             if i in reasons:
                 rejects.append(self._reject(int(lines[i]), None, reasons[i]))
+                continue
+            if i in undecodable:
+                rejects.append(self._reject(int(lines[i]), None if undecodable[i] == self.id_col else ids[i],
+                                            f"column {undecodable[i]!r} holds undecodable bytes (not UTF-8, as "
+                                            "Parquet strings must be)"))
                 continue
             value = text[i].as_py()
             rejects.append(self._reject(
@@ -1041,6 +1057,37 @@ class _ParquetSource(_Source):
         frame["_source"] = pd.array([self.source] * len(frame), dtype="str")
         frame["_line"] = pd.array(lines[good], dtype="Int64")
         return _Chunk(n, frame, rejects)
+
+
+def _without_bad_utf8(table):
+    """``table`` with each value that is not valid UTF-8 (a writer that does not check, binary
+    stored as string) made null, and ``{row: column}`` of the rows that held one (their first).
+    Reading such a value would stop the run with an ArrowException, not reject its row."""
+    pa = require("pyarrow")
+    try:
+        table.validate(full=True)
+        return table, {}
+    except pa.ArrowInvalid:
+        pass
+    found: dict[int, str] = {}
+    for position, name in enumerate(table.column_names):
+        column = table.column(position)
+        try:
+            column.validate(full=True)
+            continue
+        except pa.ArrowInvalid:
+            pass
+        valid = np.ones(len(column), dtype=bool)
+        for i in range(len(column)):  # rare: row by row, only in a column that failed
+            try:
+                column.slice(i, 1).validate(full=True)
+            except pa.ArrowInvalid:
+                valid[i] = False
+                found.setdefault(i, name)
+        nulls = pa.nulls(len(column), column.type)
+        table = table.set_column(position, name, pa.chunked_array(
+            [require("pyarrow.compute").if_else(pa.array(valid), column.combine_chunks(), nulls)], column.type))
+    return table, found
 
 
 _SOURCES = {"jsonl": _JsonlSource, "csv": _CsvSource, "parquet": _ParquetSource, "txt": _TxtSource}
@@ -1147,6 +1194,11 @@ def check_csv_options(csv_sep: str, encoding: str, names: tuple[str, str] = ("cs
         raise DataError(f"unknown {names[1]} {encoding!r} (e.g. utf-8, cp1252, latin-1)") from None
     if not text_encoding:  # rot13, base64, hex: codecs, but not of text
         raise DataError(f"{names[1]} {encoding!r} is not a text encoding (e.g. utf-8, cp1252, latin-1)")
+    try:  # files are read with undecodable bytes kept aside, which idna and punycode cannot do
+        b"abcd".decode(encoding, "surrogateescape")
+    except UnicodeError:
+        raise DataError(f"{names[1]} {encoding!r} is an encoding of names, not of files (e.g. utf-8, cp1252, "
+                        "latin-1)") from None
 
 
 def check_inputs(inputs, *, text_col: str = "text", id_col: str = "id", reserved: Sequence[str] = (),

@@ -560,3 +560,52 @@ def test_reject_to_dict():
     assert reject.to_dict() == {
         "source": "in.jsonl", "line": 3, "id": None, "reason": "invalid JSON: x"}
     assert json.loads(json.dumps(reject.to_dict())) == reject.to_dict()
+
+
+def test_parquet_strings_that_are_not_utf8_reject_their_rows(tmp_path):
+    # writers that do not check (binary stored as string): reading one stopped the run with an ArrowException
+    def strings(values):
+        return pa.array(values, pa.binary()).view(pa.string())
+
+    path = tmp_path / "bytes.parquet"
+    pq.write_table(pa.table({"id": strings([b"a", b"b\xff", b"c", b"d"]),
+                             "text": strings([b"A bomb.", b"fine", b"caf\xe9", b"Rain."]),
+                             "note": strings([b"x", b"y", b"z", b"\xed\xa0\x80"])}), path)
+    batch = one_batch(path)
+    assert batch.frame["id"].tolist() == ["a"] and batch.frame["note"].tolist() == ["x"]
+    assert [(r.line, r.id, r.reason.split(" holds")[0]) for r in batch.rejects] == [
+        (2, None, "column 'id'"), (3, "c", "column 'text'"), (4, "d", "column 'note'")]
+    assert all("not UTF-8" in r.reason for r in batch.rejects)
+
+
+def test_a_txt_link_to_a_file_that_is_gone_is_rejected_not_skipped(tmp_path):
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "a.txt").write_text("a bomb threat")
+    (root / "b.txt").symlink_to(tmp_path / "gone.txt")
+    batch = one_batch(root)
+    assert batch.rows_read == 2 and batch.frame["id"].tolist() == ["a.txt"]
+    (reject,) = batch.rejects
+    assert reject.id == "b.txt" and reject.reason.startswith("cannot read file")
+
+
+def test_an_empty_gzip_file_is_an_error_not_an_empty_input(tmp_path):
+    (tmp_path / "cut.jsonl.gz").write_bytes(b"")
+    with pytest.raises(DataError, match=r"cut.jsonl.gz is empty, which no gzip file is"):
+        iter_batches(tmp_path / "cut.jsonl.gz")
+
+
+def test_encodings_of_names_are_refused_up_front(tmp_path):
+    (tmp_path / "a.csv").write_text("id,text\n1,x\n")
+    for name in ("idna", "punycode"):
+        with pytest.raises(DataError, match=f"encoding '{name}' is an encoding of names, not of files"):
+            iter_batches(tmp_path / "a.csv", encoding=name)
+
+
+def test_a_csv_field_too_long_to_read_names_the_option_that_allows_it(tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_text("id,text\n1,short\n2," + "x" * 200_000 + "\n3,ok\n")
+    with pytest.raises(DataError, match=r"long.csv: line 3: cannot parse CSV .* raise --max-text-chars"):
+        list(iter_batches(path, max_text_chars=1000))
+    rows = [len(t) for b in iter_batches(path, max_text_chars=30_000) for t in b.frame["text"]]
+    assert rows == [5, 2]  # read, and the long text rejected by size
