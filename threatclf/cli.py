@@ -407,7 +407,7 @@ def cmd_label(args) -> int:
     with tempfile.TemporaryDirectory(prefix="threatclf-label-") as folder:
         output = os.path.join(folder, f"labelled.{args.output_format or 'jsonl'}")
         rejects = args.rejects or os.path.join(folder, "rejects.jsonl")
-        code = _label(args, output, rejects)
+        code = _label(args, output, rejects, shown_as=("standard output", None if args.rejects else "stderr"))
         with open(output, "rb") as labelled:
             shutil.copyfileobj(labelled, sys.stdout.buffer)
         sys.stdout.flush()
@@ -418,8 +418,9 @@ def cmd_label(args) -> int:
     return code
 
 
-def _label(args, output, rejects) -> int:
-    """``threatclf label`` into ``output``, with its notes and summary on stderr."""
+def _label(args, output, rejects, shown_as: tuple | None = None) -> int:
+    """``threatclf label`` into ``output``, with its notes and summary on stderr; ``shown_as``:
+    what the summary calls the output and the rejects (a temporary file's name would mislead)."""
     from .batch import label_files
 
     model = _load(args)
@@ -446,6 +447,10 @@ def _label(args, output, rejects) -> int:
     finally:
         if notes is not None:
             logger.removeHandler(notes)
+    if shown_as is not None:
+        summary.output = shown_as[0]
+        if summary.rejects and shown_as[1]:
+            summary.rejects = shown_as[1]
     if args.summary_json:
         print(json.dumps(summary.to_dict(), indent=2))
     elif not args.quiet:
@@ -608,9 +613,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("THREATCLF_DEBUG"):
             raise
         if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:  # a write, which names no file
+            resumable = args.command == "label" and args.output != "-" and "-" not in args.inputs
             exc = (f"{exc.strerror}" + (f" ({exc.filename})" if exc.filename else "")
                    + ("; free some space and run the same command with --resume: the finished chunks, if any, "
-                      "are kept" if args.command == "label" else ""))
+                      "are kept" if resumable else "")
+                   + ("; -o - writes the output to a temporary folder first (TMPDIR), which needs room for it"
+                      if args.command == "label" and args.output == "-" else ""))
         elif isinstance(exc, OSError) and exc.filename and exc.strerror:  # "[Errno 13] ...: 'x'" said plainly
             exc = f"cannot use {exc.filename}: {exc.strerror}"
         print(f"threatclf {args.command}: error: {printable(exc)}", file=sys.stderr)

@@ -14,7 +14,7 @@ from sklearn.metrics import average_precision_score
 from sklearn.model_selection import KFold
 
 from .exceptions import DataError
-from .labels import indicator_from_frame, to_indicator
+from .labels import check_label_list, indicator_from_frame, to_indicator
 
 __all__ = ["Evaluation", "evaluate", "score_predictions", "reliability", "cross_validate"]
 
@@ -206,10 +206,12 @@ def _indicator(labels_data, label_names: Sequence[str], known: Sequence[str] | N
 def mapped_labels(labels, label_map: Mapping[str, str | None], model_labels: Sequence[str]):
     """``labels`` (label lists, or a 0/1 DataFrame) in the model's names: each name in
     ``label_map`` becomes the model label it maps to (``None``: dropped); several names mapping
-    to one label give it when any of them is given. Names not in the map stay as they are."""
+    to one label give it when any of them is given. Names not in the map stay as they are.
+    The data are checked as :func:`evaluate` checks them, in your names, before they are mapped."""
     if not isinstance(label_map, Mapping):
         raise DataError(f"label_map must map your label names to the model's, got {type(label_map).__name__}")
-    wrong = {str(k): v for k, v in label_map.items() if v is not None and v not in model_labels}
+    label_map = {str(name): target for name, target in label_map.items()}  # a DataFrame's columns are read as text
+    wrong = {k: v for k, v in label_map.items() if v is not None and v not in model_labels}
     if wrong:
         raise DataError(f"label_map maps to labels the model does not have: {wrong}; its labels are "
                         f"{list(model_labels)}")
@@ -217,12 +219,17 @@ def mapped_labels(labels, label_map: Mapping[str, str | None], model_labels: Seq
         raise DataError("label_map renames label names: give label lists or a DataFrame with a column per name")
     if isinstance(labels, pd.DataFrame):
         frame = labels.rename(columns=str)
-        targets = [label_map.get(c, c) for c in frame.columns]
-        kept = [c for c, t in zip(frame.columns, targets) if t is not None]
-        merged = frame[kept].T.groupby([label_map.get(c, c) for c in kept], sort=False).max().T
-        return merged
+        names = list(frame.columns)
+        values = indicator_from_frame(frame, names)  # each cell 0/1, each name once, in your names
+        merged: dict[str, np.ndarray] = {}
+        for name, column in zip(names, values.T):
+            target = label_map.get(name, name)
+            if target is not None:
+                merged[target] = merged.get(target, 0) | column
+        return pd.DataFrame(merged, index=frame.index, columns=list(merged) or None, dtype=np.int8)
+    rows = [check_label_list(row, i) for i, row in enumerate(labels)]
     return [list(dict.fromkeys(label_map.get(name, name) for name in row if label_map.get(name, name) is not None))
-            for row in labels]
+            for row in rows]
 
 
 def evaluate(model, texts: Iterable[str], labels, *, score_labels: Sequence[str] | None = None,

@@ -80,17 +80,19 @@ LABEL_DEFINITIONS: dict[str, str] = {label.name: label.definition for label in T
 
 #: Scripts with letters that print alike (a Latin "o", a Cyrillic "о", a Greek "ο"): a word that
 #: mixes them, or two labels that differ only by them, look like one name.
-_LOOKALIKE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
+_LOOKALIKE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK", "ARMENIAN")
 #: The common Cyrillic and Greek letters that print like Latin ones (after Unicode's confusables).
-_LOOKALIKES, _AS_LATIN = ("аеорсухіјѕԁһӏԛԝАВЕКМНОРСТХІЈЅУοαβνρτικχΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
-                          "aeopcyxijsdhlqwABEKMHOPCTXIJSYoabvptikxABEZHIKMNOPTYX")
+_LOOKALIKES, _AS_LATIN = ("аеорсухіјѕԁһӏԛԝАВЕКМНОРСТХІЈЅУοαβνρτικχΑΒΕΖΗΙΚΜΝΟΡΤΥΧօսոհցՕՍ",
+                          "aeopcyxijsdhlqwABEKMHOPCTXIJSYoabvptikxABEZHIKMNOPTYXounhgOU")
+#: Letters that draw as nothing though Unicode files them as letters (Hangul fillers).
+_BLANK_LETTERS = "\u115f\u1160\u3164\uffa0"
 _TO_LATIN = str.maketrans(_LOOKALIKES, _AS_LATIN)
 
 
 def _visible(name: str) -> str:
     """``name`` without marks and invisible format characters (a combining joiner can split a
     word in two for a regex and still show nothing)."""
-    return "".join(ch for ch in name if unicodedata.category(ch) not in ("Mn", "Me", "Cf"))
+    return "".join(ch for ch in name if unicodedata.category(ch) not in ("Mn", "Me", "Cf") and ch not in _BLANK_LETTERS)
 
 
 def _script(ch: str) -> str:
@@ -98,7 +100,7 @@ def _script(ch: str) -> str:
 
 
 def mixed_script_word(name: str) -> tuple[str, str] | None:
-    """``(word, letter)``: a word of ``name`` that mixes Latin, Cyrillic or Greek letters, and its
+    """``(word, letter)``: a word of ``name`` that mixes Latin, Cyrillic, Greek or Armenian letters, and its
     first letter of the script it has fewest of ("terrоrism", "о"), or None. Such a word prints
     like another; other mixes (a Latin acronym in a Chinese word, Japanese kana and kanji) are
     ordinary writing."""
@@ -111,8 +113,9 @@ def mixed_script_word(name: str) -> tuple[str, str] | None:
 
 
 def lookalike_labels(names: Sequence[str]) -> tuple[str, str] | None:
-    """Two of ``names`` that print alike — one written with Cyrillic or Greek letters where the
-    other has Latin ones, or with invisible characters — or None."""
+    """Two of ``names`` that print alike — one written with the common Cyrillic, Greek or Armenian
+    look-alikes of Latin letters where the other has Latin ones, or with invisible characters —
+    or None. (Unicode's full confusables list is larger; these are the ones seen in the wild.)"""
     seen: dict[str, str] = {}
     for name in names:
         key = _visible(unicodedata.normalize("NFKC", name)).translate(_TO_LATIN)
@@ -150,7 +153,7 @@ def loaded_label_problem(name: str) -> str | None:
     mixed = mixed_script_word(name)
     if mixed is not None:
         word, letter = mixed
-        return (f"label name {name!r} mixes Latin, Cyrillic or Greek letters within the word {word!r} "
+        return (f"label name {name!r} mixes Latin, Cyrillic, Greek or Armenian letters within the word {word!r} "
                 f"({_letter_named(letter)}), so it would print like another name")
     return None
 
@@ -165,7 +168,8 @@ def lookalike_problem(names: Sequence[str]) -> str | None:
             "them apart in an output, a card or --threshold")
 
 
-def _check_label_list(value: object, row: int) -> list[str]:
+def check_label_list(value: object, row: int) -> list[str]:
+    """``value`` as a list of label names, or DataError naming ``row``."""
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):  # a dict's keys are not labels
         raise DataError(
             f"row {row}: labels must be a list of label names, got {type(value).__name__} "
@@ -203,7 +207,7 @@ def infer_labels(label_lists: Iterable[Iterable[str]]) -> list[str]:
     """Label names found in ``label_lists``: default taxonomy order first, others sorted."""
     seen: set[str] = set()
     for row, value in enumerate(label_lists):
-        seen.update(_check_label_list(value, row))
+        seen.update(check_label_list(value, row))
     known = [name for name in DEFAULT_LABELS if name in seen]
     return known + sorted(str(name) for name in seen.difference(DEFAULT_LABELS))  # np.str_ -> str
 
@@ -214,7 +218,7 @@ def to_indicator(label_lists: Iterable[Iterable[str]], labels: Sequence[str]) ->
     rows = []
     for row, value in enumerate(label_lists):
         indicator = np.zeros(len(labels), dtype=np.int8)
-        for name in _check_label_list(value, row):
+        for name in check_label_list(value, row):
             if name not in index:
                 raise DataError(f"row {row}: unknown label {name!r}; known labels: {list(labels)}")
             indicator[index[name]] = 1

@@ -989,7 +989,12 @@ class _ParquetSource(_Source):
         pieces, got = [], 0
         while got < wanted:
             if self._pending is None or len(self._pending) == 0:
-                self._pending = next(self._batches)
+                try:
+                    self._pending = next(self._batches)
+                except (require("pyarrow").ArrowInvalid, OSError) as exc:  # undecodable text in a dictionary column, say:
+                    # pyarrow stops at the row group, so no row can be singled out
+                    raise DataError(f"{self.source}: cannot read the rows after row {first_row + got:,} ({exc}); "
+                                    "re-write the file (text must be UTF-8)") from None
                 continue
             piece = self._pending.slice(0, wanted - got)
             self._pending = self._pending.slice(len(piece))
@@ -1004,7 +1009,7 @@ class _ParquetSource(_Source):
         pa = require("pyarrow")
         pc = require("pyarrow.compute")
         table = pa.Table.from_batches(pieces)
-        table, undecodable = _without_bad_utf8(table)
+        table, undecodable = _without_bad_utf8(table, self.source)
         text = table.column(self.text_col)
         if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
             # a categorical (dictionary) or string_view column: plain strings for the checks and the output
@@ -1059,11 +1064,13 @@ class _ParquetSource(_Source):
         return _Chunk(n, frame, rejects)
 
 
-def _without_bad_utf8(table):
-    """``table`` with each value that is not valid UTF-8 (a writer that does not check, binary
+def _without_bad_utf8(table, source: str = "input"):
+    """``table`` with each string that is not valid UTF-8 (a writer that does not check, binary
     stored as string) made null, and ``{row: column}`` of the rows that held one (their first).
-    Reading such a value would stop the run with an ArrowException, not reject its row."""
+    Reading such a value would stop the run with an ArrowException, not reject its row. The cost
+    is one validation of the chunk; rows are looked at one by one only in a column that fails."""
     pa = require("pyarrow")
+    pc = require("pyarrow.compute")
     try:
         table.validate(full=True)
         return table, {}
@@ -1077,17 +1084,47 @@ def _without_bad_utf8(table):
             continue
         except pa.ArrowInvalid:
             pass
-        valid = np.ones(len(column), dtype=bool)
-        for i in range(len(column)):  # rare: row by row, only in a column that failed
-            try:
-                column.slice(i, 1).validate(full=True)
-            except pa.ArrowInvalid:
-                valid[i] = False
-                found.setdefault(i, name)
-        nulls = pa.nulls(len(column), column.type)
-        table = table.set_column(position, name, pa.chunked_array(
-            [require("pyarrow.compute").if_else(pa.array(valid), column.combine_chunks(), nulls)], column.type))
+        array = column.combine_chunks()
+        kind = array.type
+        if pa.types.is_dictionary(kind) and (pa.types.is_string(kind.value_type)
+                                             or pa.types.is_large_string(kind.value_type)):
+            good_values = _utf8_valid(array.dictionary)
+            valid = np.ones(len(array), dtype=bool)
+            codes = array.indices.to_numpy(zero_copy_only=False)
+            present = ~np.asarray(array.indices.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+            valid[present] = good_values[codes[present].astype(np.int64)]
+            values = [v if ok else "" for v, ok in zip(_decoded(array.dictionary), good_values)]
+            indices = pc.if_else(pa.array(valid), array.indices, pa.nulls(len(array), array.indices.type))
+            fixed = pa.DictionaryArray.from_arrays(indices, pa.array(values, kind.value_type))
+        elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            valid = _utf8_valid(array)
+            fixed = pc.if_else(pa.array(valid), array, pa.nulls(len(array), kind))
+        else:  # nested values, a string_view: no row to single out, so the file is named instead
+            raise DataError(f"{source}: column {name!r} holds text that is not UTF-8, as Parquet strings must be; "
+                            "re-write the file with valid UTF-8")
+        for i in np.flatnonzero(~valid):
+            found.setdefault(int(i), name)
+        table = table.set_column(position, name, pa.chunked_array([fixed], fixed.type))
     return table, found
+
+
+def _decoded(array) -> list:
+    """A string array's values as Python text, undecodable bytes as None (read as binary)."""
+    pa = require("pyarrow")
+    raw = array.view(pa.large_binary() if pa.types.is_large_string(array.type) else pa.binary())
+    values = []
+    for value in raw.to_pylist():
+        try:
+            values.append(None if value is None else value.decode("utf-8"))
+        except UnicodeDecodeError:
+            values.append(None)
+    return values
+
+
+def _utf8_valid(array) -> np.ndarray:
+    """Per value of a string array: valid UTF-8 (a null counts as valid)."""
+    return np.array([v is not None or missing for v, missing in
+                     zip(_decoded(array), array.is_null().to_numpy(zero_copy_only=False))], dtype=bool)
 
 
 _SOURCES = {"jsonl": _JsonlSource, "csv": _CsvSource, "parquet": _ParquetSource, "txt": _TxtSource}

@@ -358,21 +358,33 @@ def test_label_writes_to_standard_output_once_complete_and_says_each_reject(save
         assert result.returncode == 2 and f"cannot be used with {flag}" in result.stderr and result.stdout == ""
 
 
-def test_gzip_on_standard_input_is_known_when_its_first_byte_comes_alone(saved_small_model, tmp_path):
-    import gzip
-    import time
+def test_runs_that_cannot_be_resumed_are_not_told_to_resume(saved_small_model, tmp_path, capsys, monkeypatch):
+    import errno
 
-    rows = "".join(json.dumps({"id": f"x{i}", "text": "A bomb exploded at the market."}) + "\n" for i in range(50))
-    packed = gzip.compress(rows.encode())
-    process = subprocess.Popen([installed_command(), "label", "-", "-o", str(tmp_path / "o.jsonl"), "--model",
-                                str(saved_small_model), "-q"], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    process.stdin.write(packed[:1])
-    process.stdin.flush()
-    time.sleep(1.0)  # the reader sees one byte of gzip's two-byte magic number first
-    process.stdin.write(packed[1:])
-    process.stdin.close()
-    assert process.wait(timeout=120) == 0, process.stderr.read()
-    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 50
+    from threatclf import batch
+
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"text": "A bomb exploded."}) + "\n")
+    monkeypatch.setattr(batch, "label_files", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    for inputs, output in (([str(source)], str(tmp_path / "o.jsonl")), (["-"], str(tmp_path / "o.jsonl")),
+                           ([str(source)], "-")):
+        code, _, err = run(["label", *inputs, "-o", output, "--model", str(saved_small_model)], capsys)
+        assert code == 130
+        assert ("--resume" in err) == (inputs != ["-"] and output != "-"), (inputs, output, err)
+    full = OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(batch, "label_files", lambda *a, **k: (_ for _ in ()).throw(full))
+    code, _, err = run(["label", str(source), "-o", "-", "--model", str(saved_small_model)], capsys)
+    assert code == 2 and "--resume" not in err and "temporary folder first (TMPDIR)" in err
+
+
+def test_the_summary_of_a_run_to_standard_output_names_no_temporary_file(saved_small_model, tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"text": "A bomb exploded."}) + "\n" + "not json\n")
+    result = subprocess.run([installed_command(), "label", str(source), "-o", "-", "--model", str(saved_small_model)],
+                            capture_output=True, text=True)
+    assert result.returncode == 3
+    assert "output: standard output" in result.stderr and "rejects: stderr" in result.stderr
+    assert "threatclf-label-" not in result.stderr
 
 
 def test_a_warning_made_an_error_is_one_line_and_the_output_is_kept(data_files, tmp_path):

@@ -391,3 +391,20 @@ def test_a_label_map_to_a_label_the_model_lacks_is_an_error(small_model):
         threatclf.evaluate(small_model, ["a"], [["misc"]], label_map={"misc": None})
     with pytest.raises(DataError, match="unknown label"):  # a name the map leaves out is still checked
         threatclf.evaluate(small_model, ["a"], [["gangs"]], label_map={"terror": "terrorism"})
+
+
+def test_a_label_map_checks_the_data_in_your_names_first(small_model):
+    texts = ["a", "b"]
+    frame = pd.DataFrame({"bombs": [1.0, float("nan")], "attacks": [0, 1]})  # merged, the NaN would vanish
+    with pytest.raises(DataError, match=r"row 1, column 'bombs' holds nan"):
+        threatclf.evaluate(small_model, texts, frame, label_map={"bombs": "terrorism", "attacks": "terrorism"})
+    with pytest.raises(DataError, match=r"row 1, column 'attacks' holds -1"):
+        threatclf.evaluate(small_model, texts, frame.fillna(0).assign(attacks=[0, -1]),
+                           label_map={"bombs": "terrorism", "attacks": "terrorism"})
+    with pytest.raises(DataError, match="row 1: labels must be a list of label names, got NoneType"):
+        threatclf.evaluate(small_model, texts, [["terror"], None], label_map={"terror": "terrorism"})
+    with pytest.raises(DataError, match="row 0: labels must be a list of label names, got str"):
+        threatclf.evaluate(small_model, texts, ["terror", []], label_map={"terror": "terrorism"})
+    numbered = pd.DataFrame({0: [1, 0], 1: [0, 1]})  # columns read as text, keys too
+    result = threatclf.evaluate(small_model, texts, numbered, label_map={0: "terrorism", 1: None})
+    assert list(result.per_label.index) == ["terrorism"]

@@ -75,3 +75,10 @@ def test_labels_that_print_alike_are_named_together():
     assert lookalike_problem(["Terrorism", "terrorism"]) is None  # told apart on screen; fit refuses them apart
     said = lookalike_problem(["terrorism", "\u0441orruption", "corruption"])
     assert said.startswith("label names '\u0441orruption' and 'corruption' print alike ('\u0441' is CYRILLIC SMALL")
+
+
+@pytest.mark.parametrize("other", ["terr\u0585rism", "terror\u1160ism", "terror\u200dism"])
+def test_armenian_look_alikes_and_blank_letters_are_seen_through(other):
+    from threatclf.labels import lookalike_problem
+
+    assert "print alike" in lookalike_problem(["terrorism", other])

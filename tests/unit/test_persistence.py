@@ -1025,9 +1025,9 @@ def test_a_file_that_is_a_link_to_itself_is_a_format_error(saved_small_model, tm
 @pytest.mark.parametrize("label, problem", [("+HYPERLINK(A1)", "may not start with '=', '\\+', '-' or '@'"),
                                             ("=HYPERLINK(A1)", "may not start with|may not contain"),
                                             ("@SUM(A1)", "may not start with"),
-                                            ("terr\u043erism", "mixes Latin, Cyrillic or Greek letters within the "
+                                            ("terr\u043erism", "mixes Latin, Cyrillic, Greek or Armenian letters within the "
                                                                "word 'terr\u043erism' \\('\u043e' is CYRILLIC"),
-                                            ("terr\u034f\u043e\u034frism", "mixes Latin, Cyrillic or Greek"),
+                                            ("terr\u034f\u043e\u034frism", "mixes Latin, Cyrillic, Greek or Armenian"),
                                             ("terror\u034fism", "print alike \\('\\u034f' is COMBINING GRAPHEME")])
 def test_a_folder_whose_label_would_be_a_formula_or_a_look_alike_is_refused(small_model, tmp_path, label, problem):
     # an attacker's folder: the label renamed in the weights and in metadata.json, digests made to match

@@ -609,3 +609,31 @@ def test_a_csv_field_too_long_to_read_names_the_option_that_allows_it(tmp_path):
         list(iter_batches(path, max_text_chars=1000))
     rows = [len(t) for b in iter_batches(path, max_text_chars=30_000) for t in b.frame["text"]]
     assert rows == [5, 2]  # read, and the long text rejected by size
+
+
+def test_gzip_on_standard_input_is_told_by_two_bytes_even_when_one_comes_first(monkeypatch):
+    # a producer whose first write is one byte: a peek would see b"\x1f" alone and read gzip as text
+    import os
+    import threading
+    import time
+
+    from threatclf import readers
+
+    packed = gzip.compress(b'{"text": "A bomb exploded."}\n')
+    read_end, write_end = os.pipe()
+    monkeypatch.setattr(readers, "_stdin_descriptor", lambda: read_end)
+
+    def produce():
+        os.write(write_end, packed[:1])
+        time.sleep(0.5)  # the reader is waiting by now
+        os.write(write_end, packed[1:])
+        os.close(write_end)
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    try:
+        with readers._open_binary("-") as stream:
+            assert stream.read() == b'{"text": "A bomb exploded."}\n'
+    finally:
+        producer.join()
+        os.close(read_end)
