@@ -1031,7 +1031,9 @@ def _fit_binary(model, X, y, C, class_weight, sample_weight, random_state):
         return est.coef_[0].astype(np.float64), float(est.intercept_[0])
     est = SGDClassifier(
         loss="modified_huber", alpha=1.0 / (C * X.shape[0]), class_weight=class_weight,
-        max_iter=50, tol=1e-4, random_state=random_state,
+        # 50 passes always: scikit-learn 1.8 changed when tol stops SGD (the full objective, not the
+        # loss), so a tolerance gave other models, 7-11 passes against 10-50, on other releases
+        max_iter=50, tol=None, random_state=random_state,
     )
     est.fit(X, y, sample_weight=sample_weight)
     return est.coef_[0].astype(np.float64), float(est.intercept_[0])

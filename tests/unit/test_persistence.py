@@ -306,7 +306,7 @@ def test_a_minor_release_apart_warns_only_for_a_pickled_model(small_model, tmp_p
         folder = small_model.save(tmp_path / fmt, format=fmt)
         meta = json.loads((folder / "metadata.json").read_text())
         meta["sklearn_version"] = f"{major}.{minor + 1}.0"
-        meta["numpy_version"] = np.__version__ + ".1"
+        meta["numpy_version"] = "1.25.0" if np.__version__.startswith("2") else "2.4.6"  # numpy 1 and 2 alike
         (folder / "metadata.json").write_text(json.dumps(meta))
         with warnings.catch_warnings(record=True) as said:
             warnings.simplefilter("always")
@@ -357,7 +357,7 @@ def test_scikit_learn_types_are_not_trusted_by_default(small_model, tmp_path):
         folder = threatclf.save_model(tainted, tmp_path / "tainted")
     untrusted = threatclf.verify_model(folder).untrusted
     assert "sklearn.preprocessing._function_transformer.FunctionTransformer" in untrusted
-    assert "numpy.exp" in untrusted
+    assert any(name.startswith("numpy") and name.endswith(".exp") for name in untrusted)  # numpy 1: numpy.core...
     with pytest.raises(UntrustedModelError, match="FunctionTransformer"):
         threatclf.load_model(folder)
 
