@@ -1046,7 +1046,8 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
         raise RuntimeError(f"row accounting failed: {summary.labelled} + {summary.rejected} != {summary.rows_read}")
 
     changed = [entry["path"] for path, entry, now in zip(paths, fingerprint["inputs"], _input_stamps(paths))
-               if entry != now and not is_stdin(path) and (path.is_file() or path.is_dir())]  # a pipe's time stamp moves as it is read
+               if entry != now and not is_stdin(path)
+               and (path.is_file() or path.is_dir())]  # a pipe's time stamp moves as it is read
     if changed:  # rewritten or appended to while it was read: the chunks hold parts of two versions
         raise DataError(f"input {changed[0]} changed while it was being labelled (its size or time stamp differs "
                         f"from the start of the run), so the output would mix its versions; run again with "

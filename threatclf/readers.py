@@ -991,8 +991,9 @@ class _ParquetSource(_Source):
             if self._pending is None or len(self._pending) == 0:
                 try:
                     self._pending = next(self._batches)
-                except (require("pyarrow").ArrowInvalid, OSError) as exc:  # undecodable text in a dictionary column, say:
-                    # pyarrow stops at the row group, so no row can be singled out
+                except (require("pyarrow").ArrowInvalid, OSError) as exc:
+                    # undecodable text in a dictionary column, say: pyarrow stops at the row group, so no
+                    # row can be singled out
                     raise DataError(f"{self.source}: cannot read the rows after row {first_row + got:,} ({exc}); "
                                     "re-write the file (text must be UTF-8)") from None
                 continue
@@ -1023,8 +1024,7 @@ class _ParquetSource(_Source):
         lines = np.arange(first_row + 1, first_row + n + 1)
         ids: list[Any] = [None] * n
         reasons: dict[int, str] = {}
-        for i, column in undecodable.items():  # named by line only if the id is what cannot be read
-            bad[i] = True
+        bad[list(undecodable)] = True
         if self.id_col in table.column_names:
             for i, value in enumerate(table.column(self.id_col).to_pylist()):
                 try:
@@ -1041,7 +1041,7 @@ class _ParquetSource(_Source):
             if i in reasons:
                 rejects.append(self._reject(int(lines[i]), None, reasons[i]))
                 continue
-            if i in undecodable:
+            if i in undecodable:  # named by its line alone when the id is what cannot be read
                 rejects.append(self._reject(int(lines[i]), None if undecodable[i] == self.id_col else ids[i],
                                             f"column {undecodable[i]!r} holds undecodable bytes (not UTF-8, as "
                                             "Parquet strings must be)"))
@@ -1088,16 +1088,16 @@ def _without_bad_utf8(table, source: str = "input"):
         kind = array.type
         if pa.types.is_dictionary(kind) and (pa.types.is_string(kind.value_type)
                                              or pa.types.is_large_string(kind.value_type)):
-            good_values = _utf8_valid(array.dictionary)
+            values, good_values = _decoded(array.dictionary)
             valid = np.ones(len(array), dtype=bool)
             codes = array.indices.to_numpy(zero_copy_only=False)
             present = ~np.asarray(array.indices.is_null().to_numpy(zero_copy_only=False), dtype=bool)
             valid[present] = good_values[codes[present].astype(np.int64)]
-            values = [v if ok else "" for v, ok in zip(_decoded(array.dictionary), good_values)]
+            values = [v if ok else "" for v, ok in zip(values, good_values)]
             indices = pc.if_else(pa.array(valid), array.indices, pa.nulls(len(array), array.indices.type))
             fixed = pa.DictionaryArray.from_arrays(indices, pa.array(values, kind.value_type))
         elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            valid = _utf8_valid(array)
+            valid = _decoded(array)[1]
             fixed = pc.if_else(pa.array(valid), array, pa.nulls(len(array), kind))
         else:  # nested values, a string_view: no row to single out, so the file is named instead
             raise DataError(f"{source}: column {name!r} holds text that is not UTF-8, as Parquet strings must be; "
@@ -1108,23 +1108,20 @@ def _without_bad_utf8(table, source: str = "input"):
     return table, found
 
 
-def _decoded(array) -> list:
-    """A string array's values as Python text, undecodable bytes as None (read as binary)."""
+def _decoded(array) -> tuple[list, np.ndarray]:
+    """A string array's values as Python text (read as binary), undecodable ones as None, and
+    whether each is valid UTF-8 (a null is)."""
     pa = require("pyarrow")
     raw = array.view(pa.large_binary() if pa.types.is_large_string(array.type) else pa.binary())
-    values = []
+    values, valid = [], []
     for value in raw.to_pylist():
         try:
             values.append(None if value is None else value.decode("utf-8"))
+            valid.append(True)
         except UnicodeDecodeError:
             values.append(None)
-    return values
-
-
-def _utf8_valid(array) -> np.ndarray:
-    """Per value of a string array: valid UTF-8 (a null counts as valid)."""
-    return np.array([v is not None or missing for v, missing in
-                     zip(_decoded(array), array.is_null().to_numpy(zero_copy_only=False))], dtype=bool)
+            valid.append(False)
+    return values, np.array(valid, dtype=bool)
 
 
 _SOURCES = {"jsonl": _JsonlSource, "csv": _CsvSource, "parquet": _ParquetSource, "txt": _TxtSource}
