@@ -608,9 +608,11 @@ def _what_differs(previous, current: dict) -> str:
         then = previous.get(_MODEL_NAMED)
         return (f"another model ({then}; this run has {current[_MODEL_NAMED]}): to continue it, pass that model "
                 "(--model)" if then else "another model")
-    changed = [f"{name}={(previous.get(part) or {}).get(name)!r} (now {current[part].get(name)!r})"
-               for part in ("reader", "options") for name in dict.fromkeys([*(previous.get(part) or {}), *current[part]])
-               if current[part].get(name) != (previous.get(part) or {}).get(name)]
+    changed = []
+    for part in ("reader", "options"):
+        then, now = previous.get(part) or {}, current[part]
+        changed += [f"{name}={then.get(name)!r} (now {now.get(name)!r})"
+                    for name in dict.fromkeys([*then, *now]) if now.get(name) != then.get(name)]
     return "other options: " + ", ".join(changed) if changed else "other options"
 
 

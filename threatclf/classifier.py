@@ -345,8 +345,9 @@ class ThreatClassifier(BaseEstimator):
         if clashing:
             warnings.warn(f"label names that differ only in case are separate labels: {clashing}", UserWarning,
                           stacklevel=2)
-        if lookalike_problem(labels):  # after the two-forms check above, which says more for accents
-            raise DataError(lookalike_problem(labels))
+        alike = lookalike_problem(labels)  # after the two-forms check above, which says more for accents
+        if alike:
+            raise DataError(alike)
         digests = text_hashes(texts)
         warn_about_suspect_rows(texts, Y, digests)
         counts = Y.sum(axis=0)

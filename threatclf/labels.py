@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,7 +92,8 @@ _TO_LATIN = str.maketrans(_LOOKALIKES, _AS_LATIN)
 def _visible(name: str) -> str:
     """``name`` without marks and invisible format characters (a combining joiner can split a
     word in two for a regex and still show nothing)."""
-    return "".join(ch for ch in name if unicodedata.category(ch) not in ("Mn", "Me", "Cf") and ch not in _BLANK_LETTERS)
+    return "".join(ch for ch in name
+                   if unicodedata.category(ch) not in ("Mn", "Me", "Cf") and ch not in _BLANK_LETTERS)
 
 
 def _script(ch: str) -> str:
@@ -105,7 +106,7 @@ def mixed_script_word(name: str) -> tuple[str, str] | None:
     like another; other mixes (a Latin acronym in a Chinese word, Japanese kana and kanji) are
     ordinary writing."""
     for word in re.findall(r"[^\W\d_]+", _visible(name)):
-        scripts = Counter(_script(ch) for ch in word if _script(ch) in _LOOKALIKE_SCRIPTS)
+        scripts = Counter(script for script in map(_script, word) if script in _LOOKALIKE_SCRIPTS)
         if len(scripts) > 1:
             fewest = min(scripts, key=lambda script: (scripts[script], script))
             return word, next(ch for ch in word if _script(ch) == fewest)

@@ -420,7 +420,8 @@ def _check_format_version(metadata: dict, path: Path) -> int:
         raise ModelFormatError(f"{path}/metadata.json has no valid format_version (got {version!r})")
     if version > FORMAT_VERSION:
         raise IncompatibleModelError(
-            f"{path} was saved in model format {version} by threatclf {printable(metadata.get('threatclf_version', '?'))}; "
+            f"{path} was saved in model format {version} by threatclf "
+            f"{printable(metadata.get('threatclf_version', '?'))}; "
             f"this threatclf {_threatclf_version()} reads formats up to {FORMAT_VERSION}: upgrade threatclf"
         )
     if version not in _LOADERS:
@@ -555,7 +556,8 @@ def _skops_types(weights: Path, data: bytes | None = None) -> list[str]:
     except Exception as exc:  # a damaged or hand-made archive; RecursionError for absurd nesting
         if any(" (built by " in name or " (member " in name for name in found):
             return sorted(found)  # a disguised node skops cannot even audit: report it as untrusted
-        raise ModelFormatError(f"{weights} is not a readable skops file: {type(exc).__name__}: {printable(exc)}") from None
+        raise ModelFormatError(f"{weights} is not a readable skops file: {type(exc).__name__}: "
+                               f"{printable(exc)}") from None
     return sorted(found)
 
 
@@ -607,8 +609,9 @@ def _check_consistent(model, metadata: dict, path: Path) -> None:
         problem = loaded_label_problem(label)
         if problem:
             raise ModelFormatError(printable(f"{path}: {problem}"))
-    if lookalike_problem(labels):
-        raise ModelFormatError(printable(f"{path}: {lookalike_problem(labels)}"))
+    alike = lookalike_problem(labels)
+    if alike:
+        raise ModelFormatError(printable(f"{path}: {alike}"))
     for name in ("coef_", "intercept_", "calibration_", "thresholds_", "training_text_hashes_"):
         value = getattr(model, name, None)
         if value is None and name == "training_text_hashes_":
@@ -730,9 +733,9 @@ def load_model(path=None, *, trust: bool | Sequence[str] = False):
     path = default_model_path() if path is None else Path(path)
     metadata = read_metadata(path)
     version = _check_format_version(metadata, path)
+    pickled = metadata.get("weights_format") == "joblib"
     for library, installed in (("sklearn", sklearn.__version__), ("numpy", np.__version__)):
         saved = metadata.get(f"{library}_version")
-        pickled = metadata.get("weights_format") == "joblib"
         if pickled:
             differs = saved != installed
         else:  # numpy arrays are read alike by every release threatclf supports
