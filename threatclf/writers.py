@@ -580,8 +580,6 @@ class RecordWriter:
             return
         self._open = False
         try:
-            if self.rows_written == 0 and self.empty_schema is not None and self.format != "jsonl":
-                self._sink.write_empty(flatten_records([self.empty_schema], self.label_names).iloc[:0])
             self._sink.close()
         except Exception:  # noqa: BLE001 - the file is being thrown away anyway
             pass
