@@ -82,8 +82,12 @@ def _check_texts(texts: object, what: str = "texts") -> list[str]:
     for row, value in enumerate(values):
         if not isinstance(value, str):
             missing = value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
-            raise DataError(f"{what}[{row}] is " + ("missing (None/NaN); drop such rows first" if missing
-                                                    else f"{type(value).__name__}, expected str"))
+            # a Series is named by its index label, which is how its user finds the row
+            label = texts.index[row] if isinstance(texts, pd.Series) else row
+            label = label.item() if isinstance(label, np.generic) else label
+            where = f"{what}.loc[{label!r}]" if isinstance(texts, pd.Series) else f"{what}[{row}]"
+            raise DataError(f"{where} is " + ("missing (None/NaN); drop such rows first" if missing
+                                              else f"{type(value).__name__}, expected str"))
     return values
 
 
@@ -163,7 +167,8 @@ class ThreatClassifier(BaseEstimator):
         ``"auto"`` scores with the compiled fast path when it supports the vectorizers
         (identical results); ``"reference"`` always uses scikit-learn's ``transform``.
     n_jobs : int, optional
-        Threads for training (labels in parallel) and for the fast scoring path.
+        Threads for training (labels in parallel; ``model="svm"`` fits them one at a time, as
+        liblinear's random generator is shared by the whole process) and for the fast scoring path.
     random_state : int or None
         Seed of the cross-validation split and of stochastic models; ``None`` draws a new split
         each fit (the model still saves, but a refit will not reproduce it).
@@ -296,7 +301,15 @@ class ThreatClassifier(BaseEstimator):
         if sp.issparse(y):
             raise DataError("y must be label lists or a dense 0/1 matrix (or DataFrame), not a sparse matrix: "
                             "use y.toarray()")
+        if y is None:
+            raise DataError("fit needs y: a list of label names for each text (an empty list for none), "
+                            "or a 0/1 indicator DataFrame")
         y = list(y)
+        if self.label_names is not None and y and all(
+                isinstance(row, (list, tuple)) and row and all(v in (0, 1) and not isinstance(v, str) for v in row)
+                for row in y):
+            raise DataError("y holds rows of 0/1 numbers: pass them as a matrix, np.asarray(y), so that its "
+                            "columns are read as label_names; lists in y are read as label names")
         labels = [str(n) for n in self.label_names] if self.label_names is not None else infer_labels(y)
         return labels, to_indicator(y, labels)
 
@@ -373,13 +386,7 @@ class ThreatClassifier(BaseEstimator):
                                   self.cv if self.cv and (self.calibrate or isinstance(self.threshold, str)) else None)
         weights = None
         if sample_weight is not None:
-            weights = np.asarray(sample_weight, dtype=np.float64)
-            if weights.shape != (len(texts),):
-                raise DataError(f"sample_weight has shape {weights.shape}, expected ({len(texts)},)")
-            bad = np.flatnonzero(~(np.isfinite(weights) & (weights >= 0) & (weights <= MAX_WEIGHT)))
-            if bad.size:
-                raise DataError(f"sample_weight must lie between 0 and {MAX_WEIGHT:g}; row {bad[0]} has "
-                                f"{float(weights[bad[0]])!r} ({bad.size} such rows)")
+            weights = check_sample_weight(sample_weight, len(texts))
             for name, j in zip(labels, range(Y.shape[1])):
                 if not weights[Y[:, j] == 1].any():
                     raise DataError(f"label {name!r} has no positive example of weight above 0")
@@ -525,6 +532,14 @@ class ThreatClassifier(BaseEstimator):
         check_is_fitted(self, "coef_")
         return list(self.labels_)
 
+    @property
+    def classes_(self) -> np.ndarray:
+        """The label names in the order of the columns of ``predict_proba``, ``predict_indicator``
+        and ``decision_function``, as scikit-learn names them: build a 0/1 matrix of true labels
+        in this order, ``MultiLabelBinarizer(classes=model.classes_)``."""
+        check_is_fitted(self, "coef_")
+        return np.asarray(self.labels_, dtype=object)
+
     def _out_of_fold_scores(self, texts, Y, weights, settings, groups=None, digests=None) -> np.ndarray:
         splits = cv_folds(texts, self.cv, self.random_state, groups=groups, digests=digests)
         scores = np.zeros(Y.shape, dtype=np.float64)
@@ -567,7 +582,9 @@ class ThreatClassifier(BaseEstimator):
             # every presence feature: NB-LR's ratios and a small C already keep it to the telling ones
             jobs += [delayed(_fit_selected)("nblogreg", P, Y[:, j], self.presence_C, class_weights[j], weights,
                                             self.random_state, None) for j in range(len(labels))]
-        fitted = Parallel(n_jobs=self.n_jobs, prefer="threads")(jobs)
+        # liblinear's SVM draws from one process-wide random generator: threads fitting labels at
+        # once would interleave its draws, and the same seed would give other weights each run
+        fitted = Parallel(n_jobs=1 if self.model == "svm" else self.n_jobs, prefer="threads")(jobs)
         coef = np.vstack([c for c, _ in fitted[:len(labels)]])
         intercept = np.array([b for _, b in fitted[:len(labels)]], dtype=np.float64)
         if presence is not None:  # the two models' scores added: still one linear model over all blocks
@@ -649,25 +666,33 @@ class ThreatClassifier(BaseEstimator):
         names = np.asarray(self.labels_, dtype=object)
         return [list(names[row.astype(bool)]) for row in self.predict_indicator(X)]
 
-    def score(self, X: Iterable[str], y) -> float:
+    def score(self, X: Iterable[str], y, sample_weight=None) -> float:
         """Macro F1 of ``predict`` on labelled texts (label lists or a 0/1 DataFrame), over the
         labels present or predicted — what :func:`threatclf.evaluate` reports. A label the model
         never saw (a rare one absent from a cross-validation fold's training part) counts as
         missed, F1 0; texts with no label present or predicted, all rightly, score 1.
         scikit-learn's model selection uses it when no ``scoring`` is given
         (``GridSearchCV(clf, {"C": [1, 10]})``); its threshold scorers (``"f1_macro"``) cannot
-        read ``predict``'s label lists."""
-        from .evaluate import evaluate_quietly
+        read ``predict``'s label lists. ``sample_weight`` counts each text that many times."""
+        from .evaluate import evaluate_quietly, true_label_matrix, weighted_f1
 
         check_is_fitted(self, "coef_")
         unseen: set = set()
-        if not isinstance(y, (pd.DataFrame, np.ndarray)):
+        if not isinstance(y, pd.DataFrame) and not (isinstance(y, np.ndarray) and y.ndim == 2 and y.dtype != object):
             y = list(y)
-            if all(isinstance(names, (list, tuple)) for names in y):
+            if all(isinstance(names, (list, tuple, set, frozenset, np.ndarray, pd.Series)) for names in y):
                 known = set(self.labels_)
                 unseen = {name for names in y for name in names if name not in known}
                 y = [[name for name in names if name in known] for names in y]
-        f1 = evaluate_quietly(self, X, y).per_label["f1"].dropna().tolist() + [0.0] * len(unseen)
+        if sample_weight is None:
+            f1 = evaluate_quietly(self, X, y).per_label["f1"].dropna().tolist()
+        else:
+            texts = _check_texts(X)
+            Y_true = true_label_matrix(self, y)
+            if len(Y_true) != len(texts):
+                raise DataError(f"got {len(texts)} texts but {len(Y_true)} label rows")
+            f1 = weighted_f1(Y_true, self.predict_indicator(texts), check_sample_weight(sample_weight, len(texts)))
+        f1 += [0.0] * len(unseen)
         return float(np.mean(f1)) if f1 else 1.0
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
@@ -697,6 +722,8 @@ class ThreatClassifier(BaseEstimator):
         check_is_fitted(self, "coef_")
         if not isinstance(text, str):
             raise DataError(f"explain() takes one string, got {type(text).__name__}")
+        if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
+            raise ValueError(f"top must be a whole number >= 1, got {top!r}")
         X = self.transform([text])
         return explain_row(X, 0, self.coef_, self.get_feature_names_out(), self.labels_, top)
 
@@ -886,6 +913,18 @@ def _chi2(X: sp.csr_matrix, y: np.ndarray, sample_weight=None) -> np.ndarray:
     expected = np.outer(class_share, observed.sum(axis=0))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.nan_to_num(((observed - expected) ** 2 / expected).sum(axis=0), nan=0.0)
+
+
+def check_sample_weight(sample_weight, n_rows: int) -> np.ndarray:
+    """One finite, non-negative weight per row, at most MAX_WEIGHT."""
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    if weights.shape != (n_rows,):
+        raise DataError(f"sample_weight has shape {weights.shape}, expected ({n_rows},)")
+    bad = np.flatnonzero(~(np.isfinite(weights) & (weights >= 0) & (weights <= MAX_WEIGHT)))
+    if bad.size:
+        raise DataError(f"sample_weight must lie between 0 and {MAX_WEIGHT:g}; row {bad[0]} has "
+                        f"{float(weights[bad[0]])!r} ({bad.size} such rows)")
+    return weights
 
 
 def check_groups(groups, n_rows: int, cv: int | None) -> np.ndarray:

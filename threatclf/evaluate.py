@@ -185,7 +185,8 @@ def _is_matrix(values) -> bool:
         return False
 
 
-def _indicator(labels_data, label_names: Sequence[str], known: Sequence[str] | None = None) -> np.ndarray:
+def _indicator(labels_data, label_names: Sequence[str], known: Sequence[str] | None = None,
+               matrix_order_known: bool = True) -> np.ndarray:
     if isinstance(labels_data, pd.DataFrame):
         unknown = [name for name in map(str, labels_data.columns) if name not in (known or label_names)]
         if unknown:
@@ -193,6 +194,12 @@ def _indicator(labels_data, label_names: Sequence[str], known: Sequence[str] | N
         return indicator_from_frame(labels_data, label_names)
     if isinstance(labels_data, np.ndarray) and labels_data.ndim == 2 and labels_data.dtype.kind in "biuf":
         # a 0/1 matrix, as fit(texts, Y) takes with label_names: its columns are the model's labels
+        if not matrix_order_known:  # MultiLabelBinarizer sorts; a model fitted on lists puts its taxonomy first
+            raise DataError(
+                f"a bare 0/1 label matrix does not say which column is which label, and this model was not "
+                f"fitted with label_names to fix that order; pass label lists, or a DataFrame with the label "
+                f"names as columns: pd.DataFrame(Y, columns=...) (the model's order is {list(label_names)}, "
+                f"model.classes_)")
         if labels_data.shape[1] != len(label_names) or not np.isin(labels_data, (0, 1)).all():
             raise DataError(f"a label matrix must hold 0/1 with one column per model label, in the order "
                             f"{list(label_names)}; got shape {labels_data.shape}")
@@ -201,6 +208,30 @@ def _indicator(labels_data, label_names: Sequence[str], known: Sequence[str] | N
         raise DataError("labels must be label lists or a dense 0/1 matrix (or DataFrame), not a sparse matrix: "
                         "use .toarray()")
     return to_indicator(labels_data, label_names)
+
+
+def label_order_declared(model) -> bool:
+    """Whether a bare 0/1 matrix can be read in the model's label order: only when the user fixed
+    that order with ``label_names`` (a model fitted on label lists puts its taxonomy first)."""
+    declared = getattr(model, "label_names", None)
+    return declared is not None and not isinstance(declared, str) and [str(n) for n in declared] == list(model.labels_)
+
+
+def true_label_matrix(model, labels) -> np.ndarray:
+    """The 0/1 matrix of ``labels`` (label lists, a DataFrame named by label, or a bare matrix
+    in a declared order) in the columns of ``model.labels_``, checked as :func:`evaluate` does."""
+    return _indicator(labels, list(model.labels_), matrix_order_known=label_order_declared(model))
+
+
+def weighted_f1(Y_true: np.ndarray, Y_pred: np.ndarray, sample_weight: np.ndarray) -> list[float]:
+    """F1 of each label with something to score, each row counted ``sample_weight`` times (a
+    label present or predicted only in rows of weight 0 has nothing to score)."""
+    w = np.asarray(sample_weight, dtype=np.float64).reshape(-1, 1)
+    truth, predicted = Y_true.astype(bool), Y_pred.astype(bool)
+    tp, fp, fn = ((w * (truth & predicted)).sum(axis=0), (w * (~truth & predicted)).sum(axis=0),
+                  (w * (truth & ~predicted)).sum(axis=0))
+    scored = tp + fp + fn > 0
+    return (2 * tp[scored] / (2 * tp[scored] + fp[scored] + fn[scored])).tolist()
 
 
 def mapped_labels(labels, label_map: Mapping[str, str | None], model_labels: Sequence[str]):
@@ -236,7 +267,9 @@ def evaluate(model, texts: Iterable[str], labels, *, score_labels: Sequence[str]
              label_map: Mapping[str, str | None] | None = None) -> Evaluation:
     """Score a fitted model on labelled texts.
 
-    ``labels`` is a list of label-name lists (or a 0/1 DataFrame). A label the model does not
+    ``labels`` is a list of label-name lists, or a 0/1 DataFrame with label names as columns (a
+    bare 0/1 matrix only for a model fitted with ``label_names``, whose order its columns then
+    follow: which column is which label is otherwise unknown). A label the model does not
     know is an error; a model label absent from the data gets support 0, and if the model
     predicts it nowhere either, undefined (NaN) figures left out of macro F1 — if it does predict
     it, F1 0, with a warning: data that does not annotate some of the model's labels should be
@@ -285,6 +318,7 @@ def _evaluate(model, texts: Iterable[str], labels, score_labels: Sequence[str] |
                            "score_predictions)" if hasattr(model, "steps") else ""))
     texts = list(texts)
     names = list(model.labels_)
+    matrix_order_known = label_order_declared(model)
     if score_labels is not None:
         wanted = [score_labels] if isinstance(score_labels, str) else [str(name) for name in score_labels]
         unknown = [name for name in wanted if name not in names]
@@ -292,9 +326,9 @@ def _evaluate(model, texts: Iterable[str], labels, score_labels: Sequence[str] |
             raise DataError(f"the labels to score (score_labels=, --labels) must name some of the model's labels, "
                             f"each once: {names}; got {wanted}")
     if score_labels is not None and isinstance(labels, pd.DataFrame):  # columns for the scored labels suffice
-        Y_true = _indicator(labels, wanted, known=names)
+        Y_true = _indicator(labels, wanted, known=names, matrix_order_known=matrix_order_known)
     else:
-        Y_true = _indicator(labels, names)
+        Y_true = _indicator(labels, names, matrix_order_known=matrix_order_known)
         if score_labels is not None:
             Y_true = Y_true[:, [names.index(name) for name in wanted]]
     if len(texts) != len(Y_true):

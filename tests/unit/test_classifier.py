@@ -807,12 +807,108 @@ def test_presence_settings_are_checked(settings, message):
 @pytest.mark.parametrize("texts, message", [
     ({"a": "A bomb exploded."}, r"not a mapping \(dict\); pass list\(d.values\(\)\)"),
     ({"A bomb exploded."}, r"not a set \(set\)"),
-    (pd.Series(["A bomb exploded.", pd.NaT], dtype=object), r"texts\[1\] is missing"),
+    (pd.Series(["A bomb exploded.", pd.NaT], dtype=object), r"texts\.loc\[1\] is missing"),
     (["A bomb exploded.", np.float32("nan")], r"texts\[1\] is missing"),
-    (pd.Series(["A bomb exploded.", None]), r"texts\[1\] is missing \(None/NaN\)"),
+    (pd.Series(["A bomb exploded.", None]), r"texts\.loc\[1\] is missing \(None/NaN\)"),
+    (pd.Series(["A bomb exploded.", "Calm.", None], index=[100, 101, 7]), r"texts\.loc\[7\] is missing"),
+    (pd.Series(["A bomb exploded.", 3], index=["a", "b"]), r"texts\.loc\['b'\] is int, expected str"),
     (["A bomb exploded.", float("nan")], r"texts\[1\] is missing"),
     (["A bomb exploded.", 3], r"texts\[1\] is int, expected str"),
 ])
 def test_texts_that_are_not_a_sequence_of_strings_are_named(small_model, texts, message):
     with pytest.raises(DataError, match=message):
         small_model.predict(texts)
+
+
+def test_classes_name_the_columns_of_the_score_matrices(small_model):
+    assert list(small_model.classes_) == small_model.labels_
+    texts, labels = tiny_corpus(repeats=1)
+    indicator = small_model.predict_indicator(texts)
+    assert [list(small_model.classes_[row.astype(bool)]) for row in indicator] == small_model.predict(texts)
+    with pytest.raises(NotFittedError):
+        ThreatClassifier().classes_
+
+
+def test_a_bare_label_matrix_is_refused_where_its_column_order_is_unknown(small_model):
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    texts, labels = tiny_corpus(repeats=1)
+    sorted_matrix = MultiLabelBinarizer(classes=sorted(small_model.labels_)).fit_transform(labels)
+    assert sorted(small_model.labels_) != small_model.labels_  # else the test shows nothing
+    for scorer in (small_model.score, lambda t, y: threatclf.evaluate(small_model, t, y)):
+        with pytest.raises(DataError, match="does not say which column is which label"):
+            scorer(texts, sorted_matrix)
+    # in the model's order, named: the figures of the label lists
+    named = pd.DataFrame(MultiLabelBinarizer(classes=small_model.classes_).fit_transform(labels),
+                         columns=small_model.classes_)
+    assert small_model.score(texts, named) == small_model.score(texts, labels)
+
+
+def test_a_bare_label_matrix_follows_the_label_names_the_model_was_fitted_with():
+    texts, labels = tiny_corpus()
+    names = sorted(threatclf.DEFAULT_LABELS)
+    Y = to_indicator(labels, names)
+    model = ThreatClassifier(min_df=1, cv=3, label_names=names).fit(texts, Y)
+    assert model.labels_ == names
+    assert model.score(texts, Y) == model.score(texts, labels)
+    evaluation = threatclf.evaluate(model, texts, Y)
+    np.testing.assert_array_equal(evaluation.per_label["support"].to_numpy(), Y.sum(axis=0))
+
+
+@pytest.mark.parametrize("as_rows", [lambda names: set(names), frozenset, tuple,
+                                     lambda names: np.array(names, dtype=object)])
+def test_score_counts_a_label_the_model_never_saw_as_missed_whatever_the_row_type(small_model, as_rows):
+    texts, labels = tiny_corpus(repeats=1)
+    with_unseen = [names + ["spam"] if k == 0 else names for k, names in enumerate(labels)]
+    expected = small_model.score(texts, with_unseen)
+    assert expected < small_model.score(texts, labels)
+    assert small_model.score(texts, [as_rows(names) for names in with_unseen]) == expected
+
+
+def test_fit_without_y_and_with_number_rows_says_what_to_pass():
+    texts, labels = tiny_corpus()
+    with pytest.raises(DataError, match="fit needs y"):
+        ThreatClassifier(min_df=1, cv=3).fit(texts, None)
+    rows = to_indicator(labels, threatclf.DEFAULT_LABELS).tolist()
+    with pytest.raises(DataError, match=r"np\.asarray\(y\)"):
+        ThreatClassifier(min_df=1, cv=3, label_names=threatclf.DEFAULT_LABELS).fit(texts, rows)
+
+
+@pytest.mark.parametrize("top", [0, -1, 2.5, True, "3"])
+def test_explain_refuses_a_top_that_is_not_a_count(small_model, top):
+    with pytest.raises(ValueError, match="top must be a whole number >= 1"):
+        small_model.explain("A bomb exploded.", top=top)
+
+
+def test_svm_with_threads_gives_the_weights_of_a_serial_fit():
+    texts, labels = tiny_corpus(repeats=4)
+    serial = ThreatClassifier(min_df=1, cv=3, model="svm", random_state=3).fit(texts, labels)
+    for _ in range(3):
+        threaded = ThreatClassifier(min_df=1, cv=3, model="svm", random_state=3, n_jobs=2).fit(texts, labels)
+        np.testing.assert_array_equal(threaded.coef_, serial.coef_)
+        np.testing.assert_array_equal(threaded.thresholds_, serial.thresholds_)
+
+
+def test_score_with_whole_weights_equals_the_score_of_repeated_rows(small_model):
+    texts, labels = tiny_corpus(repeats=1)
+    texts = texts + ["A bomb exploded at the market.", "Police seized cocaine at the port."]
+    labels = labels + [["corruption"], []]  # two mistakes, so weights change the figure
+    weights = np.arange(len(texts)) % 3
+    repeated = [(t, names) for t, names, w in zip(texts, labels, weights) for _ in range(w)]
+    expected = small_model.score([t for t, _ in repeated], [names for _, names in repeated])
+    assert small_model.score(texts, labels, sample_weight=weights) == pytest.approx(expected)
+    assert small_model.score(texts, labels, sample_weight=np.ones(len(texts))) == small_model.score(texts, labels)
+    assert small_model.score(texts, labels, sample_weight=weights) != small_model.score(texts, labels)
+    with pytest.raises(DataError, match="sample_weight has shape"):
+        small_model.score(texts, labels, sample_weight=weights[:-1])
+
+
+def test_grid_search_passes_sample_weight_to_score_without_a_warning():
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    texts, labels = tiny_corpus(repeats=3)
+    search = GridSearchCV(ThreatClassifier(min_df=1, cv=3), {"C": [1.0, 10.0]}, cv=KFold(2, shuffle=True, random_state=0))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*does not support sample_weight.*")
+        search.fit(texts, labels, sample_weight=np.ones(len(texts)))
+    assert search.best_score_ > 0.5

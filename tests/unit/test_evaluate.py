@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import f1_score
 
 import threatclf
-from builders import tiny_corpus
+from builders import small_model as build_small_model, tiny_corpus
 from threatclf import DataError
 from threatclf.evaluate import evaluate_quietly, score_predictions
 from threatclf.labels import to_indicator
@@ -149,8 +149,10 @@ def test_cross_validate_reports_each_fold_and_the_mean():
     assert not hasattr(estimator, "coef_")  # the estimator itself is left unfitted (clones are fitted)
 
 
-def test_a_label_matrix_scores_as_the_label_lists_it_stands_for(small_model):
-    # fit takes a 0/1 matrix with label_names; evaluating and selecting models take it too
+def test_a_label_matrix_scores_as_the_label_lists_it_stands_for():
+    # fit takes a 0/1 matrix with label_names; evaluating and selecting models take it too, in
+    # the order label_names declared (a bare matrix for a model fitted without is refused: test_classifier)
+    small_model = build_small_model(label_names=list(threatclf.DEFAULT_LABELS))
     texts, labels = tiny_corpus()
     matrix = to_indicator(labels, small_model.labels_)
     assert threatclf.evaluate(small_model, texts, matrix).to_dict() == threatclf.evaluate(
