@@ -912,3 +912,17 @@ def test_grid_search_passes_sample_weight_to_score_without_a_warning():
         warnings.filterwarnings("error", message=".*does not support sample_weight.*")
         search.fit(texts, labels, sample_weight=np.ones(len(texts)))
     assert search.best_score_ > 0.5
+
+
+def test_cross_val_predict_gives_out_of_fold_probabilities_for_a_label_matrix():
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    texts, labels = tiny_corpus(repeats=3)
+    Y = to_indicator(labels, threatclf.DEFAULT_LABELS)
+    estimator = ThreatClassifier(min_df=1, cv=3, label_names=list(threatclf.DEFAULT_LABELS))
+    folds = KFold(2, shuffle=True, random_state=0)
+    proba = cross_val_predict(estimator, texts, Y, cv=folds, method="predict_proba")
+    assert proba.shape == Y.shape
+    train, test = next(iter(folds.split(texts)))
+    fold_model = clone(estimator).fit([texts[i] for i in train], Y[train])
+    np.testing.assert_allclose(proba[test], fold_model.predict_proba([texts[i] for i in test]).to_numpy())
