@@ -36,7 +36,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import DataError
 from .features import build_vectorizers, feature_names, pack_vectorizer, plain, unpack_vectorizer
-from .labels import indicator_from_frame, infer_labels, label_name_problem, lookalike_problem, to_indicator
+from .labels import (indicator_from_frame, infer_labels, joined_labels_problem, label_name_problem, lookalike_problem,
+                     to_indicator)
 from .thresholds import NEVER, beats_chance, f1_optimal_threshold, half_best_f1_threshold
 
 __all__ = ["ThreatClassifier", "MODELS"]
@@ -69,7 +70,7 @@ TOO_FEW_POSITIVES = 10
 _THRESHOLD_RULES = {"f1": f1_optimal_threshold, "half-best-f1": half_best_f1_threshold}
 
 
-def _check_texts(texts: object, what: str = "texts") -> list[str]:
+def check_texts(texts: object, what: str = "texts") -> list[str]:
     if isinstance(texts, str):
         raise DataError(f"{what} must be a sequence of strings, not a single string")
     if isinstance(texts, pd.DataFrame):
@@ -332,7 +333,7 @@ class ThreatClassifier(BaseEstimator):
         them (the default model weighs its human-labelled rows 2).
         """
         self._validate_params()
-        texts = _check_texts(X)
+        texts = check_texts(X)
         labels, Y = self._resolve_targets(y)
         if len(texts) == 0:
             raise DataError("cannot train on an empty training set")
@@ -343,6 +344,10 @@ class ThreatClassifier(BaseEstimator):
         for name in labels:
             if label_name_problem(name):
                 raise DataError(label_name_problem(name))
+        joined = joined_labels_problem(labels)
+        if joined:
+            rows = np.flatnonzero(Y[:, labels.index(joined[0])])
+            raise DataError(joined[1] + (f" (first in row {rows[0]})" if rows.size else ""))
         forms = {}
         for name in labels:
             forms.setdefault(unicodedata.normalize("NFC", name), []).append(name)
@@ -522,7 +527,7 @@ class ThreatClassifier(BaseEstimator):
         hashes = getattr(self, "training_text_hashes_", None)
         if hashes is None:
             return None
-        texts = _check_texts(X)
+        texts = check_texts(X)
         rule = (getattr(self, "training_fingerprint_", None) or {}).get("text_hashes")
         return np.isin(text_hashes(texts) if rule == TEXT_HASHES else _white_space_hashes(texts), hashes)
 
@@ -610,7 +615,7 @@ class ThreatClassifier(BaseEstimator):
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
         """TF-IDF feature matrix of ``X`` (columns named by :meth:`get_feature_names_out`)."""
         check_is_fitted(self, "coef_")
-        texts = _check_texts(X)
+        texts = check_texts(X)
         scorer = self._fast_scorer()
         if scorer is not None:
             return scorer.transform(texts, n_threads=self._threads())
@@ -640,7 +645,7 @@ class ThreatClassifier(BaseEstimator):
     def decision_function(self, X: Iterable[str]) -> np.ndarray:
         """Raw linear scores, shape (n_texts, n_labels)."""
         check_is_fitted(self, "coef_")
-        texts = _check_texts(X)
+        texts = check_texts(X)
         scorer = self._fast_scorer()
         if scorer is not None:  # scores without building the feature matrix
             return scorer.decision_function(texts, n_threads=self._threads())
@@ -687,7 +692,7 @@ class ThreatClassifier(BaseEstimator):
         if sample_weight is None:
             f1 = evaluate_quietly(self, X, y).per_label["f1"].dropna().tolist()
         else:
-            texts = _check_texts(X)
+            texts = check_texts(X)
             Y_true = true_label_matrix(self, y)
             if len(Y_true) != len(texts):
                 raise DataError(f"got {len(texts)} texts but {len(Y_true)} label rows")

@@ -89,10 +89,17 @@ def cmd_train(args) -> int:
                              warn_about_suspect_rows)
     from .data import load_labelled, read_labelled
     from .evaluate import evaluate
-    from .labels import to_indicator
+    from .labels import joined_labels_problem, to_indicator
     from .persistence import check_model_destination
 
     given = {os.path.realpath(path) for path in args.data}
+    if len(given) < len(args.data):  # each row would count twice, as if the data were twice as sure
+        twice = next(path for k, path in enumerate(args.data)
+                     if os.path.realpath(path) in {os.path.realpath(p) for p in args.data[:k]})
+        raise ThreatclfError(f"{twice} is given more than once as training data")
+    for other, option in ((args.text_col, "--text-col"), (args.group_col, "--group-col"), ("id", "the id column")):
+        if args.labels_col == other:
+            raise ThreatclfError(f"--labels-col {args.labels_col} is {option}: name the column that holds the labels")
     tune_on = {os.path.realpath(path) for path in args.tune_on or ()}
     unknown = [path for path in args.tune_on or () if os.path.realpath(path) not in given]
     if unknown:
@@ -154,6 +161,16 @@ def cmd_train(args) -> int:
         dev_texts, dev_labels = load_labelled(args.dev, text_col=args.text_col, labels_col=args.labels_col,
                                               known_labels=known, **_csv_options(args))
     positives = Counter(name for names in labels for name in names)
+    joined = joined_labels_problem(sorted(positives))
+    if joined:  # across files: each file was checked on its own
+        raise ThreatclfError(f"{places[next(k for k, names in enumerate(labels) if joined[0] in names)]}: {joined[1]}")
+    folds = model.cv if model.cv and (model.calibrate or isinstance(model.threshold, str)) else 0
+    rare = [name for name, n in sorted(positives.items()) if n < folds]
+    if rare:  # often a typo or a stray value: say where, which fit cannot
+        where = [places[k] for k, names in enumerate(labels) if rare[0] in names][:3]
+        raise ThreatclfError(f"label {rare[0]!r} has {positives[rare[0]]} example(s), fewer than the {folds} "
+                             f"cross-validation folds its threshold is learned on ({'; '.join(where)}): "
+                             "correct it if it is a typo, or label more")
     undefined = sorted(set(definitions or {}) - set(params.get("label_names") or positives))
     if undefined:
         raise ThreatclfError(f"{args.label_definitions} defines labels the training data does not have: {undefined}")

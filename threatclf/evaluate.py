@@ -11,7 +11,6 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.metrics import average_precision_score
-from sklearn.model_selection import KFold
 
 from .exceptions import DataError
 from .labels import check_label_list, indicator_from_frame, to_indicator
@@ -308,7 +307,7 @@ def evaluate_quietly(model, texts: Iterable[str], labels) -> Evaluation:
 def _evaluate(model, texts: Iterable[str], labels, score_labels: Sequence[str] | None = None) -> Evaluation:
     from sklearn.utils.validation import check_is_fitted
 
-    from .classifier import ThreatClassifier
+    from .classifier import ThreatClassifier, check_texts
 
     if isinstance(model, ThreatClassifier):
         check_is_fitted(model, "coef_")
@@ -316,7 +315,7 @@ def _evaluate(model, texts: Iterable[str], labels, score_labels: Sequence[str] |
         raise TypeError(f"evaluate needs a fitted ThreatClassifier, got {type(model).__name__}"
                         + (" (a Pipeline: pass its ThreatClassifier step, or evaluate its predictions with "
                            "score_predictions)" if hasattr(model, "steps") else ""))
-    texts = list(texts)
+    texts = check_texts(texts)
     names = list(model.labels_)
     matrix_order_known = label_order_declared(model)
     if score_labels is not None:
@@ -362,31 +361,31 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
     them. ``labels`` are label lists, a 0/1 DataFrame, or the 0/1 matrix ``fit`` takes with
     ``label_names``.
     """
-    from .classifier import ThreatClassifier, check_groups, check_tuning_rows, cv_folds, group_folds
+    from .classifier import (SUSPECT_ROW_WARNINGS, ThreatClassifier, check_texts, check_groups, check_tuning_rows,
+                             cv_folds, text_hashes, warn_about_suspect_rows)
 
     if not isinstance(estimator, ThreatClassifier):  # found before a fold is trained, not after
         raise TypeError(f"cross_validate needs a ThreatClassifier (each fold trains a clone of it), got {type(estimator).__name__}"
                         + (" (a Pipeline: use sklearn.model_selection.cross_val_predict and score its predictions "
                            "with threatclf.evaluate.score_predictions)" if hasattr(estimator, "steps") else ""))
-    texts = list(texts)
+    texts = check_texts(texts)  # checked whole, so that a bad row is named by its place in the data, not a fold's
     if cv < 2 or cv > len(texts):
         raise DataError(f"cv must be between 2 and the number of texts ({len(texts)}), got {cv}")
     if not isinstance(labels, (pd.DataFrame, np.ndarray)):
         labels = list(labels)
+    names, Y = estimator._resolve_targets(labels)
+    if len(Y) != len(texts):
+        raise DataError(f"got {len(texts)} texts but {len(Y)} label rows")
     if tuning_rows is not None:
         tuning_rows = check_tuning_rows(tuning_rows, len(texts), "text")
     if groups is not None:
         groups = check_groups(groups, len(texts), cv)
-    if all(isinstance(text, str) for text in texts):  # every copy of a text in one fold
-        splits = cv_folds(texts, cv, random_state, groups=groups)
-    elif groups is None:
-        splits = KFold(cv, shuffle=True, random_state=random_state).split(texts)
-    else:
-        splits = group_folds(groups, cv, random_state)
-    if getattr(estimator, "label_names", "") is None and hasattr(estimator, "_resolve_targets"):
+    splits = cv_folds(texts, cv, random_state, groups=groups)  # every copy of a text in one fold
+    if estimator.label_names is None:
         # every fold learns the data's whole label set, in one order: a label whose examples all
         # fall in one fold is then said to be missing from that fold's training part
-        estimator = clone(estimator).set_params(label_names=estimator._resolve_targets(labels)[0])
+        estimator = clone(estimator).set_params(label_names=names)
+    warn_about_suspect_rows(texts, Y, text_hashes(texts))  # once, by rows of the data; the folds' fits keep quiet
     rows = []
     for fold, (train_idx, test_idx) in enumerate(splits):
         subset = ((lambda idx: labels.iloc[idx]) if isinstance(labels, pd.DataFrame) else
@@ -400,7 +399,10 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
             if not len(test_idx):
                 raise DataError(f"cross-validation fold {fold} holds no tuning row to score; use fewer folds")
         try:
-            model = clone(estimator).fit([texts[i] for i in train_idx], subset(train_idx), **fit_groups)
+            with warnings.catch_warnings():
+                for message in SUSPECT_ROW_WARNINGS:
+                    warnings.filterwarnings("ignore", message=message)
+                model = clone(estimator).fit([texts[i] for i in train_idx], subset(train_idx), **fit_groups)
         except DataError as exc:
             raise DataError(f"cross-validation fold {fold} (trained without {held_out:,} of the texts): {exc}"
                             + ("; use fewer folds, or label more" if "no positive example" in str(exc) else "")) from None

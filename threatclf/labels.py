@@ -130,6 +130,31 @@ def _letter_named(ch: str) -> str:
     return f"{ch!r} is {unicodedata.name(ch, f'U+{ord(ch):04X}')}"
 
 
+#: How spreadsheets, R and pandas write a missing value: read as a label, it would turn every
+#: passage left unlabelled into an example of a label of its own, and a negative of the others.
+MISSING_VALUE_NAMES = frozenset({"na", "n/a", "nan", "null", "none", "nil", "<na>"})
+
+
+def missing_value_problem(name: str) -> str | None:
+    """Why ``name`` reads as a missing value rather than a label name, or None."""
+    if name.casefold() in MISSING_VALUE_NAMES:
+        return (f"label name {name!r} is how spreadsheets, R and pandas write a missing value, not a label: "
+                "give a passage without a label an empty list, [] (in CSV an empty cell or [])")
+    return None
+
+
+def joined_labels_problem(names: Sequence[str]) -> tuple[str, str] | None:
+    """(name, why) for a label name that is other labels joined by white space ("fraud cyber", as
+    some tools export several labels), or None."""
+    known = set(names)
+    for name in names:
+        parts = name.split()
+        if len(parts) > 1 and all(part in known for part in parts):
+            return name, (f"label name {name!r} is the labels {', '.join(map(repr, parts))} joined by white space: "
+                          "give each label as its own list item, [\"a\", \"b\"] (in CSV a;b)")
+    return None
+
+
 def label_name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a label name, or None. ``;`` joins labels in CSV/Parquet outputs,
     ``,`` and ``=`` are ``--threshold``'s syntax, ``*`` its "every other label", ``|`` the model
@@ -142,7 +167,7 @@ def label_name_problem(name: str) -> str | None:
                 "with white space (a CSV label column separates labels with ';')").format(name)
     if name == "*":
         return "label name '*' is taken: in thresholds and settings it means every label not named"
-    return loaded_label_problem(name)
+    return missing_value_problem(name) or loaded_label_problem(name)
 
 
 def loaded_label_problem(name: str) -> str | None:

@@ -240,8 +240,13 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))  # a name no one else uses
             os.rmdir(old)
-            os.replace(path, old)
-            os.replace(staging, path)
+            try:
+                os.replace(path, old)
+                os.replace(staging, path)
+            except BaseException:  # an interrupt between the two: put the old model back
+                if old.exists() and not path.exists():
+                    os.replace(old, path)
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(staging, path)
@@ -259,6 +264,11 @@ def check_model_destination(path, *, overwrite: bool = False) -> Path:
     it would be deleted with it.
     """
     path = Path(path)
+    resolved = path.resolve()
+    if path.name in ("", ".", "..") or resolved == Path.cwd().resolve() or resolved.parent == resolved:
+        # a model folder is replaced whole, by renaming: not possible for the folder one works in
+        raise FileExistsError(f"cannot write a model folder as {path}, the current folder or one above it: "
+                              "name a folder for it, e.g. models/my-model")
     if path.is_symlink():  # replacing it would replace the link, not the folder it points to
         raise FileExistsError(f"{path} is a symbolic link: save to the folder it points to ({path.resolve()})")
     if path.is_dir() and not any(path.iterdir()):

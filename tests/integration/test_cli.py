@@ -116,6 +116,13 @@ def test_train_checks_its_output_folder_before_training(data_files, tmp_path, ca
         for flags in ([], ["--overwrite"]) if output != existing else ([],):
             code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(output), "-q", *flags], capsys)
             assert code == 2 and message in err, err
+    # nor the folder one works in, which cannot be replaced by a rename
+    empty_here = tmp_path / "here"
+    empty_here.mkdir()
+    monkeypatch.chdir(empty_here)
+    for output in (".", str(empty_here), "sub/.."):
+        code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", output, "-q", "--overwrite"], capsys)
+        assert code == 2 and "the current folder or one above it" in err, err
     # an empty folder made for the model is no obstacle
     (tmp_path / "empty").mkdir()
     with pytest.raises(AssertionError, match="trained although"):
@@ -1070,3 +1077,33 @@ def test_label_definitions_are_checked_before_training(data_files, tmp_path, cap
     code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m"), "-q", "--min-df", "1",
                         "--cv", "3", "--label-definitions", str(definitions)], capsys)
     assert code == 0, err
+
+
+def test_train_refuses_data_it_would_misread_before_training(data_files, tmp_path, capsys, monkeypatch):
+    import threatclf.classifier as classifier_module
+
+    def never(*args, **kwargs):
+        raise AssertionError("trained on data it should have refused")
+
+    monkeypatch.setattr(classifier_module.ThreatClassifier, "fit", never)
+    train = str(data_files / "train.jsonl")
+    out = str(tmp_path / "m")
+    code, _, err = run(["train", train, str(Path(train).parent / "." / "train.jsonl"), "-o", out, "-q"], capsys)
+    assert code == 2 and "train.jsonl is given more than once as training data" in err, err
+    for column, said in (("text", "--text-col"), ("id", "the id column")):
+        code, _, err = run(["train", train, "-o", out, "-q", "--labels-col", column], capsys)
+        assert code == 2 and f"--labels-col {column} is {said}" in err, err
+    texts, labels = tiny_corpus()
+    rows = [{"text": t, "labels": l} for t, l in zip(texts, labels)]
+    rows[6]["labels"] = ["terorism"]  # a typo: fewer examples than folds
+    typo = tmp_path / "typo.jsonl"
+    typo.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, _, err = run(["train", str(typo), "-o", out, "-q"], capsys)
+    assert code == 2 and "label 'terorism' has 1 example(s), fewer than the 5 cross-validation folds" in err, err
+    assert "typo.jsonl, line 7" in err
+    # two files, each fine alone: one holds the other's labels joined by a space
+    joined = tmp_path / "joined.jsonl"
+    joined.write_text(json.dumps({"text": "Militants bribed the port police.", "labels": ["terrorism corruption"]})
+                      + "\n")
+    code, _, err = run(["train", train, str(joined), "-o", out, "-q"], capsys)
+    assert code == 2 and "joined.jsonl, line 1: label name 'terrorism corruption' is the labels" in err, err

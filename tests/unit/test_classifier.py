@@ -8,7 +8,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from builders import _TEMPLATES, tiny_corpus
+from builders import _TEMPLATES, small_model as build_small_model, tiny_corpus
 import threatclf
 from threatclf import DataError, ThreatClassifier
 from threatclf.classifier import check_groups, cv_folds
@@ -926,3 +926,26 @@ def test_cross_val_predict_gives_out_of_fold_probabilities_for_a_label_matrix():
     train, test = next(iter(folds.split(texts)))
     fold_model = clone(estimator).fit([texts[i] for i in train], Y[train])
     np.testing.assert_allclose(proba[test], fold_model.predict_proba([texts[i] for i in test]).to_numpy())
+
+
+def test_fit_refuses_missing_values_and_joined_labels_as_label_names():
+    texts, labels = tiny_corpus()
+    for bad, message in (("NA", "how spreadsheets, R and pandas write a missing value"),
+                         ("terrorism corruption", r"joined by white space.*\(first in row 3\)")):
+        changed = [[bad] if k == 3 else names for k, names in enumerate(labels)]
+        with pytest.raises(DataError, match=message):
+            ThreatClassifier(min_df=1, cv=3).fit(texts, changed)
+
+
+def test_cross_validate_names_bad_rows_by_their_place_in_the_data():
+    texts, labels = tiny_corpus(repeats=3)
+    with pytest.raises(DataError, match=r"texts\[50\] is missing"):
+        threatclf.cross_validate(ThreatClassifier(min_df=1, cv=3), texts[:50] + [None] + texts[51:], labels, cv=3)
+    with pytest.raises(DataError, match=rf"got {len(texts)} texts but {len(texts) - 1} label rows"):
+        threatclf.cross_validate(ThreatClassifier(min_df=1, cv=3), texts, labels[:-1], cv=3)
+    empty = texts[:40] + [""] + texts[41:]
+    with pytest.warns(UserWarning, match=r"1 training texts are empty.*row 40") as caught:
+        threatclf.cross_validate(ThreatClassifier(min_df=1, cv=3), empty, labels, cv=3)
+    assert sum("are empty" in str(w.message) for w in caught) == 1
+    with pytest.raises(DataError, match="not a single string"):
+        threatclf.evaluate(build_small_model(), "A bomb exploded.", [["terrorism"]])

@@ -54,3 +54,28 @@ def test_a_folder_is_not_labelled_data(tmp_path):
     with pytest.raises(DataError, match=r"is a folder: labelled data is a JSONL, CSV or Parquet file with a 'labels' "
                                         r"column \(a folder of .txt files holds no labels\)"):
         load_labelled(tmp_path)
+
+
+@pytest.mark.parametrize("value", ["NA", "nan", "None", '["N/A"]', "graft;null"])
+def test_a_missing_value_written_as_a_label_is_refused_with_its_row(tmp_path, value):
+    path = _csv(tmp_path, ["graft", value])
+    with pytest.raises(DataError, match=rf"{path}, line 3: label name '[^']+' is how spreadsheets, R and pandas "
+                                        "write a missing value"):
+        load_labelled(path)
+
+
+def test_labels_joined_by_a_space_are_refused_with_their_row(tmp_path):
+    path = _csv(tmp_path, ["graft", "violence", "graft violence", "graft;violence"])
+    with pytest.raises(DataError, match=rf"{path}, line 4: label name 'graft violence' is the labels 'graft', "
+                                        "'violence' joined by white space"):
+        load_labelled(path)
+    # a name with a space is fine when its words are not all labels
+    assert load_labelled(_csv(tmp_path, ["graft", "armed violence"]))[1] == [["graft"], ["armed violence"]]
+
+
+def test_a_group_that_is_not_one_value_is_refused(tmp_path):
+    path = tmp_path / "data.jsonl"
+    path.write_text("\n".join(json.dumps({"text": f"t{i}", "labels": [], "doc": doc})
+                              for i, doc in enumerate(["d1", ["d2"]])) + "\n")
+    with pytest.raises(DataError, match=rf"{path}: line 2: group column 'doc' holds list"):
+        load_labelled_groups(path, group_col="doc")

@@ -1061,3 +1061,29 @@ def test_an_error_quoting_a_folder_escapes_its_control_characters(saved_small_mo
     with pytest.raises(threatclf.IncompatibleModelError) as error:
         threatclf.load_model(folder)
     assert "\x1b" not in str(error.value) and "\\x1b[2J" in str(error.value)
+
+
+def test_an_interrupt_between_the_two_renames_of_an_overwrite_puts_the_old_model_back(small_model, tmp_path,
+                                                                                       monkeypatch):
+    import threatclf.persistence as persistence
+
+    path = small_model.save(tmp_path / "model")
+    before = sorted(p.name for p in path.iterdir())
+    digest = (path / "metadata.json").read_bytes()
+    calls = []
+    real_replace = os.replace
+
+    def interrupted_second(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(persistence.os, "replace", interrupted_second)
+    with pytest.raises(KeyboardInterrupt):
+        small_model.save(path, overwrite=True)
+    monkeypatch.setattr(persistence.os, "replace", real_replace)
+    assert sorted(p.name for p in path.iterdir()) == before
+    assert (path / "metadata.json").read_bytes() == digest
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no hidden copy left behind
+    threatclf.load_model(path)
