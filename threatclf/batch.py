@@ -375,7 +375,7 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
                         "keep one (df.loc[:, ~df.columns.duplicated()]) or rename the others")
     for name, value, least in (("chunk_size", chunk_size, 1), ("top_terms", top_terms, 0), ("max_words", max_words, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise DataError(f"{name} must be an integer >= {least}, got {value!r}")
+            raise DataError(f"{_option_named(name)} must be an integer >= {least}, got {value!r}")
     model = _resolve_model(model)
     _thresholds(model, threshold)  # validate before any work
     if passages and (id_col in output_columns(model.labels_, passages=True) or id_col == "text" != text_col):
@@ -611,9 +611,18 @@ def _what_differs(previous, current: dict) -> str:
     changed = []
     for part in ("reader", "options"):
         then, now = previous.get(part) or {}, current[part]
-        changed += [f"{name}={then.get(name)!r} (now {now.get(name)!r})"
+        changed += [f"{_option_named(name)}: {_option_value(then.get(name))} (now {_option_value(now.get(name))})"
                     for name in dict.fromkeys([*then, *now]) if now.get(name) != then.get(name)]
     return "other options: " + ", ".join(changed) if changed else "other options"
+
+
+def _option_named(name: str) -> str:
+    """A keyword argument with the command-line flag that sets it: ``chunk_size (--chunk-size)``."""
+    return f"{name} (--{name.replace('_', '-')})"
+
+
+def _option_value(value) -> str:
+    return "not given" if value is None else repr(value)
 
 
 def _inputs_differ(previous, current: list[dict]) -> str:
@@ -917,7 +926,7 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     for name, value, least in (("chunk_size", chunk_size, 1), ("max_text_chars", max_text_chars, 1),
                                ("top_terms", top_terms, 0), ("max_words", max_words, 1)):
         if not isinstance(value, int) or value < least:
-            raise DataError(f"{name} must be an integer >= {least}, got {value!r}")
+            raise DataError(f"{_option_named(name)} must be an integer >= {least}, got {value!r}")
     if text_col == id_col:
         raise DataError(f"text and id columns must differ (both {text_col!r})")
     check_csv_options(output_csv_sep, output_encoding, names=("output_csv_sep", "output_encoding"))

@@ -165,7 +165,7 @@ def cmd_train(args) -> int:
     if joined:  # across files: each file was checked on its own
         raise ThreatclfError(f"{places[next(k for k, names in enumerate(labels) if joined[0] in names)]}: {joined[1]}")
     folds = model.cv if model.cv and (model.calibrate or isinstance(model.threshold, str)) else 0
-    rare = [name for name, n in sorted(positives.items()) if n < folds]
+    rare = [name for name, n in sorted(positives.items()) if n < folds and n < len(labels)]  # fit says "every row"
     if rare:  # often a typo or a stray value: say where, which fit cannot
         where = [places[k] for k, names in enumerate(labels) if rare[0] in names][:3]
         raise ThreatclfError(f"label {rare[0]!r} has {positives[rare[0]]} example(s), fewer than the {folds} "

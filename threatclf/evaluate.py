@@ -285,7 +285,9 @@ def evaluate(model, texts: Iterable[str], labels, *, score_labels: Sequence[str]
         if score_labels is None:
             score_labels = list(dict.fromkeys(v for v in label_map.values() if v is not None))
             if not score_labels:
-                raise DataError("label_map maps no label to one of the model's: nothing to score")
+                raise DataError("label_map (--label-map) maps no label to one of the model's, so there is nothing to "
+                                "score; to score labels your data gives under the model's own names, name them in "
+                                "score_labels (--labels) or map them to themselves (sports=sports)")
     result = _evaluate(model, texts, labels, score_labels)
     if result.seen_in_training_warning():
         warnings.warn(result.seen_in_training_warning(), UserWarning, stacklevel=2)
@@ -404,8 +406,11 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
                     warnings.filterwarnings("ignore", message=message)
                 model = clone(estimator).fit([texts[i] for i in train_idx], subset(train_idx), **fit_groups)
         except DataError as exc:
-            raise DataError(f"cross-validation fold {fold} (trained without {held_out:,} of the texts): {exc}"
-                            + ("; use fewer folds, or label more" if "no positive example" in str(exc) else "")) from None
+            hint = ("; use fewer folds, or label more" if "no positive example" in str(exc) else
+                    f" — that cv is the estimator's own, which each fold's fit splits its part by (cross_validate's "
+                    f"is cv={cv}): lower it, label more, or leave the label out" if "fewer positive examples than cv"
+                    in str(exc) else "")
+            raise DataError(f"cross-validation fold {fold} (trained without {held_out:,} of the texts): {exc}{hint}") from None
         result = _evaluate(model, [texts[i] for i in test_idx], subset(test_idx))  # repeated texts: the user's data
         rows.append({"fold": fold, "macro_f1": result.macro_f1, "micro_f1": result.micro_f1,
                      **{f"f1_{k}": v for k, v in result.per_label["f1"].items()}})

@@ -92,7 +92,8 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
         "## Limits",
         "",
         f"- Bag-of-n-grams features: the model sees {seen or 'n-grams'}, not meaning; it can be "
-        "fooled by topic words used in passing, and misses threats described in unusual words.",
+        "fooled by topic words used in passing, and misses "
+        + ("threats" if codebook_only else "passages") + " described in unusual words.",
         "- Fitted to the training data described above: text in other languages, from other sources or of "
         "other kinds (social media, reports) is out of scope until the model is measured on a labelled sample "
         "of it (`threatclf.evaluate`).",
@@ -104,7 +105,8 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
         "import threatclf",
         ("model = threatclf.load_model(\"path/to/this/folder\")" if metadata.get("weights_format") != "joblib" else
          "model = threatclf.load_model(\"path/to/this/folder\", trust=True)  # a pickle: only from a source you trust"),
-        "model.predict([\"Police seized two tonnes of cocaine at the port.\"])",
+        ("model.predict([\"Police seized two tonnes of cocaine at the port.\"])" if codebook_only else
+         "model.predict([\"a passage of text\", \"another one\"])  # a list of label names for each"),
         "```",
         "",
         f"Saved by threatclf {metadata['threatclf_version']} (model format {metadata['format_version']}, "

@@ -470,6 +470,17 @@ def _open_binary(path) -> io.BufferedIOBase:
     return open(path, "rb")
 
 
+#: Lines read without one that parses as JSON after which a ``.jsonl`` file is called no JSONL:
+#: fewer are rejected one by one, as a damaged start of a real JSONL file would be.
+_NOT_JSONL_AFTER = 5
+#: First bytes of files that a ``.jsonl`` name may hide, what they are, and what to do.
+_OTHER_FORMATS = (
+    (b"\x1f\x8b", "gzip-compressed", "name it with .gz at the end (.jsonl.gz)"),
+    (b"PAR1", "a Parquet file", "name it .parquet"),
+    (b"PK\x03\x04", "a zip archive", "unpack it first"),
+)
+
+
 class _JsonlSource(_Source):
     def __init__(self, path, **options):
         super().__init__(path, **options)
@@ -490,6 +501,13 @@ class _JsonlSource(_Source):
             if not magic and os.path.isfile(self.path):  # not even a header: cut off before its first byte
                 raise DataError(f"{self.source} is empty, which no gzip file is (a download or a gzip > cut off "
                                 "before it began?)")
+        elif not is_stdin(self.path) and os.path.isfile(self.path):
+            # every line would be rejected as undecodable, with advice about text encodings
+            with open(self.path, "rb") as raw:
+                magic = raw.read(4)
+            for start, kind, fix in _OTHER_FORMATS:
+                if magic.startswith(start):
+                    raise DataError(f"{self.source} is {kind} (its first bytes say so), not JSONL text: {fix}")
         self._check_first_rows()
 
     def _check_first_rows(self, rows: int = 100) -> None:
@@ -500,6 +518,7 @@ class _JsonlSource(_Source):
         if is_stdin(self.path) or not os.path.isfile(self.path):  # a pipe can be read once only: its rows are
             return  # checked as they come
         parsed: list[dict] = []
+        not_json: list[bytes] = []  # lines that do not parse: all of them, and the file is not JSONL
         cap = self._line_cap or _LINE_BYTES_PER_CHAR * 1_000_000 + _LINE_BYTES_SLACK
         try:
             with _open_binary(self.path) as handle:
@@ -513,7 +532,11 @@ class _JsonlSource(_Source):
                         continue
                     try:
                         obj = json.loads(raw.decode("utf-8-sig"))
+                    except UnicodeDecodeError:
+                        continue
                     except (ValueError, RecursionError):
+                        if raw.strip():
+                            not_json.append(raw)
                         continue
                     if type(obj) is dict:
                         parsed.append(obj)
@@ -521,6 +544,13 @@ class _JsonlSource(_Source):
                             break
         except (*_GZIP_ERRORS, OSError):  # a damaged file: reading it says so, with its line
             return
+        if not parsed and len(not_json) >= _NOT_JSONL_AFTER:
+            first = not_json[0].decode("utf-8", "replace").strip()
+            kind = next((f" (a {name}?)" for sep, name in ((",", "CSV"), ("\t", "tab-separated file"), (";", "CSV"))
+                         if sep in first), "")
+            raise DataError(f"{self.source}: none of its first {len(not_json)} lines is JSON, so it is not JSONL"
+                            f"{kind}; its first line begins {first[:60]!r}. Name a CSV .csv (--csv-sep for its "
+                            "separator)")
         if not parsed:
             return
         fields = sorted(set().union(*parsed))[:20]

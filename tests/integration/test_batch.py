@@ -334,7 +334,7 @@ def test_resume_refuses_other_settings(small_model, corpus, tmp_path, monkeypatc
     with pytest.raises(KeyboardInterrupt):
         threatclf.label_files(path, tmp_path / "out.jsonl", small_model, chunk_size=3, progress=False)
     monkeypatch.undo()
-    with pytest.raises(DataError, match=r"cannot resume: .* was made from other options: threshold=None \(now 0.9\)"):
+    with pytest.raises(DataError, match=r"cannot resume: .* was made from other options: threshold \(--threshold\): not given \(now 0.9\)"):
         threatclf.label_files(path, tmp_path / "out.jsonl", small_model, chunk_size=3, progress=False, resume=True,
                               threshold=0.9)
 
@@ -1286,7 +1286,7 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(small_m
     assert summary.labelled == len(rows)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no lock file left
     # a folder made for an output is not left behind by a run refused before any work
-    with pytest.raises(DataError, match="chunk_size"):
+    with pytest.raises(DataError, match=r"chunk_size \(--chunk-size\) must be an integer >= 1, got 0"):
         threatclf.label_files(path, tmp_path / "new" / "deeper" / "out.jsonl", small_model, chunk_size=0,
                               progress=False)
     assert not (tmp_path / "new").exists()  # every level it made
@@ -1346,7 +1346,7 @@ def test_the_progress_bar_follows_the_writing_of_the_output_too(small_model, cor
 def test_a_refused_resume_names_an_option_the_earlier_run_did_not_record():
     previous = {"output_format": 3, "inputs": [], "model": "m", "reader": {"text_col": "text"}, "options": {"a": 1}}
     current = dict(previous, options={"a": 1, "b": 2})
-    assert batch_module._what_differs(previous, current) == "other options: b=None (now 2)"
+    assert batch_module._what_differs(previous, current) == "other options: b (--b): not given (now 2)"
 
 
 def _as_standard_input(monkeypatch, path):

@@ -389,7 +389,8 @@ def test_a_label_map_scores_data_labelled_with_other_names(small_model):
 def test_a_label_map_to_a_label_the_model_lacks_is_an_error(small_model):
     with pytest.raises(DataError, match=r"maps to labels the model does not have: \{'terror': 'terrorsm'\}"):
         threatclf.evaluate(small_model, ["a"], [["terror"]], label_map={"terror": "terrorsm"})
-    with pytest.raises(DataError, match="nothing to score"):
+    with pytest.raises(DataError, match=r"nothing to score; to score labels your data gives under the model's own "
+                                        r"names, name them in score_labels \(--labels\)"):
         threatclf.evaluate(small_model, ["a"], [["misc"]], label_map={"misc": None})
     with pytest.raises(DataError, match="unknown label"):  # a name the map leaves out is still checked
         threatclf.evaluate(small_model, ["a"], [["gangs"]], label_map={"terror": "terrorism"})
@@ -410,3 +411,11 @@ def test_a_label_map_checks_the_data_in_your_names_first(small_model):
     numbered = pd.DataFrame({0: [1, 0], 1: [0, 1]})  # columns read as text, keys too
     result = threatclf.evaluate(small_model, texts, numbered, label_map={0: "terrorism", 1: None})
     assert list(result.per_label.index) == ["terrorism"]
+
+
+def test_cross_validate_says_whose_cv_a_rare_label_falls_short_of():
+    texts, labels = tiny_corpus(repeats=3)
+    rare = [names + ["lottery"] if k in (0, 30, 60) else names for k, names in enumerate(labels)]
+    with pytest.raises(DataError, match=r"fewer positive examples than cv=3 folds.*that cv is the estimator's own.*"
+                                        r"cross_validate's is cv=5"):
+        threatclf.cross_validate(threatclf.ThreatClassifier(min_df=1, cv=3), texts, rare, cv=5)

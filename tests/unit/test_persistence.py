@@ -610,6 +610,7 @@ def test_the_card_of_a_model_with_its_own_labels_does_not_claim_threat_topics(tm
     card = (folder / "README.md").read_text()
     assert "categories its trainer defined (cyber, fraud)" in card and "threat topics" not in card
     assert "Trained on English news" not in card
+    assert "threats" not in card.lower().replace("threatclf", "") and "cocaine" not in card
 
 
 @pytest.mark.parametrize("params, says, not_said", [

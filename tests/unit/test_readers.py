@@ -637,3 +637,25 @@ def test_gzip_on_standard_input_is_told_by_two_bytes_even_when_one_comes_first(m
     finally:
         producer.join()
         os.close(read_end)
+
+
+@pytest.mark.parametrize("write, said", [
+    (lambda p: p.write_bytes(gzip.compress(b'{"id": "1", "text": "x"}\n')), r"is gzip-compressed .*\(.jsonl.gz\)"),
+    (lambda p: pq.write_table(pa.table({"text": ["x"]}), p), "is a Parquet file .*name it .parquet"),
+])
+def test_a_jsonl_name_on_another_format_is_refused_up_front(tmp_path, write, said):
+    path = tmp_path / "corpus.jsonl"
+    write(path)
+    with pytest.raises(DataError, match=rf"corpus.jsonl {said}"):
+        read_records(path)
+
+
+def test_a_csv_named_jsonl_is_refused_up_front_not_rejected_line_by_line(tmp_path):
+    path = tmp_path / "corpus.jsonl"
+    path.write_text("id\ttext\n" + "".join(f"{i}\tpassage {i}\n" for i in range(20)))
+    with pytest.raises(DataError, match=r"corpus.jsonl: none of its first 21 lines is JSON, so it is not JSONL "
+                                        r"\(a tab-separated file\?\); its first line begins 'id\\ttext'"):
+        read_records(path)
+    # a few broken lines at the start of a real JSONL file are rejected one by one, as before
+    write_lines(path, [b"{broken", b"also broken", jline(id="1", text="x")])
+    assert read_records(path, strict=False)["text"].tolist() == ["x"]
