@@ -1,6 +1,6 @@
 """Dev-set accuracy of threatclf's default recipe against the baselines a user already has.
 
-    python benchmarks/accuracy.py [--shared PATH]
+    python benchmarks/accuracy.py [--shared PATH] [--json FILE]
 
 Every system is trained on the same rows (the recipe's training data without the dev set, and
 without any row from a source document of a dev passage: see ``document_links`` in
@@ -56,7 +56,7 @@ def fasttext_predict(fasttext, train_texts, train_labels, texts, labels):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--shared")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)

@@ -1,7 +1,7 @@
 """Whole-corpus checks of ``threatclf label``: formats agree, a SIGKILLed run resumes exactly,
 and peak memory does not grow with the input.
 
-    python benchmarks/label_corpus.py [--shared PATH] [--repeat 14] [--workdir DIR]
+    python benchmarks/label_corpus.py [--shared PATH] [--repeat 14] [--n-jobs 2] [--workdir DIR]
 
 1. Labels ``corpus/articles.jsonl.gz`` (35,560 articles) to JSONL, CSV and Parquet and checks
    that every id has the same labels in all three.
@@ -42,7 +42,7 @@ def labels_by_id(path: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--shared")
     parser.add_argument("--repeat", type=int, default=14)
     parser.add_argument("--n-jobs", type=int, default=2)

@@ -1,6 +1,6 @@
 """Labelling speed: the default model against the pipelines a user would otherwise run.
 
-    python benchmarks/throughput.py [--shared PATH] [--skip-label] [--train] [--big N]
+    python benchmarks/throughput.py [--shared PATH] [--skip-label] [--skip-predict] [--train] [--big N]
 
 Table 1, in one process on the same 20,000 passages (50-100 words, cut from the article
 corpus in file order), best of 3 after a warm-up call:
@@ -140,7 +140,7 @@ def table_label(shared: Path, big: int) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--shared")
     parser.add_argument("--skip-label", action="store_true", help="skip the end-to-end table")
     parser.add_argument("--skip-predict", action="store_true", help="skip the predict_proba table")

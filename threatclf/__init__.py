@@ -3,18 +3,21 @@
 The pieces, in the order data flows through them::
 
     labels       the taxonomy (terrorism, organized_crime, ...) and label-list <-> matrix
+    data         labelled files (JSONL / CSV / Parquet) -> texts and label lists, for train and evaluate
     text         articles -> passages with character offsets
     features     the TF-IDF vectorizers and their compact stored form
     fastvec      a compiled, exact re-implementation of TF-IDF + linear scoring
     classifier   ThreatClassifier: fit / predict / predict_proba / explain
     thresholds   per-label F1-optimal decision thresholds
     evaluate     per-label metrics and cross-validation
-    persistence  model folders: skops by default, digests, trusted types, model card
+    persistence  model folders: skops by default, digests, trusted types
+    modelcard    the README.md card written into each model folder
     readers      streaming CSV / JSONL / Parquet / txt input; bad rows become rejects
     writers      atomic JSONL / CSV / Parquet output
     batch        labelling DataFrames and files: chunks, workers, resume, evidence
     distributed  the same labelling on Dask
     cli          the ``threatclf`` command
+    exceptions   DataError, ModelFormatError, ... : what callers can catch
 
 Importing threatclf has no side effects: no logging set-up, no warning filters, no model
 loaded. The default model is read on first use of ``load_model()``.

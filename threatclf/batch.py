@@ -52,6 +52,11 @@ logger = logging.getLogger("threatclf")
 _PARTIAL_SUFFIX = ".partial"
 
 
+def _rows(n: int) -> str:
+    """``"1 row repeats"`` / ``"3 rows repeat"``."""
+    return f"{n:,} row repeats" if n == 1 else f"{n:,} rows repeat"
+
+
 @dataclass(frozen=True)
 class LabelOptions:
     """How records are labelled; part of a run's fingerprint, so a resume cannot mix settings."""
@@ -104,7 +109,7 @@ class LabelSummary:
                "interrupted run" if self.resumed_chunks else "")
             + (f"\noutput: {self.output}" if self.output else "")
             + (f"\nrejects: {self.rejects}" if self.rejected else "")
-            + (f"\nWARNING: {self.duplicate_ids:,} rows repeat an id of an earlier row; "
+            + (f"\nWARNING: {_rows(self.duplicate_ids)} an id of an earlier row; "
                "the output is not unique by id" if self.duplicate_ids else "")
         )
 
@@ -1103,6 +1108,6 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     summary.rejects = str(rejects_path) if summary.rejected else None
     summary.elapsed_s = time.perf_counter() - started
     if summary.duplicate_ids:  # said once the output is written: warnings turned into errors lose nothing
-        warnings.warn(f"{summary.duplicate_ids:,} rows repeat an id of an earlier row: the output is not unique by id",
+        warnings.warn(f"{_rows(summary.duplicate_ids)} an id of an earlier row: the output is not unique by id",
                       UserWarning, stacklevel=3)
     return summary

@@ -318,7 +318,8 @@ class ThreatClassifier(BaseEstimator):
         """Learn features, one linear model per label, calibration and thresholds.
 
         ``y`` holds, for each text, a list of label names (an empty list for none), or is a
-        0/1 indicator DataFrame with one column per label. ``groups`` (optional, one value per
+        0/1 indicator DataFrame with one column per label, or a 0/1 matrix whose columns
+        ``label_names`` names. ``groups`` (optional, one value per
         text, e.g. the id of the article a passage was cut from) keeps each group within one
         cross-validation fold: passages of one article would otherwise help score each other,
         and the thresholds and calibration learned from those scores would be optimistic.

@@ -340,7 +340,9 @@ def _say_changed(check) -> bool:
 
 
 def _digests_said(check) -> str:
-    return "digests OK" if not check.changed else "weights digest OK (model card edited)"
+    if not check.changed:
+        return "digests OK"
+    return f"weights digest OK (model card {'missing' if check.how_changed('README.md') == 'is missing' else 'edited'})"
 
 
 def _print_info(path, metadata: dict) -> None:
@@ -452,7 +454,7 @@ def _label(args, output, rejects, shown_as: tuple | None = None) -> int:
     try:
         with warnings.catch_warnings():
             if not (args.quiet or args.summary_json):  # the summary printed below says it
-                warnings.filterwarnings("ignore", message=r".* rows repeat an id of an earlier row")
+                warnings.filterwarnings("ignore", message=r".* rows? repeats? an id of an earlier row")
             summary = label_files(
                 args.inputs, output, model, text_col=args.text_col, id_col=args.id_col, passages=args.passages,
                 threshold=_thresholds_given(args.threshold), top_terms=args.top_terms, keep_text=args.keep_text,
@@ -627,8 +629,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141  # 128 + SIGPIPE
     except (ThreatclfError, ValueError, OSError, Warning) as exc:  # user input: settings, files, data
         # (a Warning arrives here when warnings are made errors, e.g. PYTHONWARNINGS=error)
-        if os.environ.get("THREATCLF_DEBUG"):
-            raise
+        if os.environ.get("THREATCLF_DEBUG"):  # the traceback, and still the exit code of a user error
+            import traceback
+
+            traceback.print_exc()
+            return EXIT_ERROR
         if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:  # a write, which names no file
             resumable = args.command == "label" and args.output != "-" and "-" not in args.inputs
             exc = (f"{exc.strerror}" + (f" ({exc.filename})" if exc.filename else "")

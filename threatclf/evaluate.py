@@ -276,7 +276,8 @@ def evaluate(model, texts: Iterable[str], labels, *, score_labels: Sequence[str]
     (``extra["seen_in_training"]``) and warned about: figures on them are not held-out figures.
 
     ``label_map`` scores a model on data labelled with other names, ``{"terror": "terrorism",
-    "gangs": "organized_crime", "misc": None}`` (see :func:`mapped_labels`); unless
+    "gangs": "organized_crime", "misc": None}``: several names may map to one label, ``None``
+    leaves a name out, names not in the map stay as they are; unless
     ``score_labels`` says otherwise, only the labels it maps to are scored, the ones the data
     annotates.
     """
@@ -288,7 +289,13 @@ def evaluate(model, texts: Iterable[str], labels, *, score_labels: Sequence[str]
                 raise DataError("label_map (--label-map) maps no label to one of the model's, so there is nothing to "
                                 "score; to score labels your data gives under the model's own names, name them in "
                                 "score_labels (--labels) or map them to themselves (sports=sports)")
-    result = _evaluate(model, texts, labels, score_labels)
+    try:
+        result = _evaluate(model, texts, labels, score_labels)
+    except DataError as exc:
+        if label_map is None and "unknown label" in str(exc):
+            raise DataError(f"{exc}; to score data labelled with other names, map them: "
+                            "label_map={'yours': 'the model's label', 'other': None}") from None
+        raise
     if result.seen_in_training_warning():
         warnings.warn(result.seen_in_training_warning(), UserWarning, stacklevel=2)
     table = result.per_label

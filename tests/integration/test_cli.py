@@ -407,7 +407,7 @@ def test_a_warning_made_an_error_is_one_line_and_the_output_is_kept(data_files, 
                              str(model_dir), "--quiet"], capture_output=True, text=True,
                             env={**os.environ, "PYTHONWARNINGS": "error"})
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == ("threatclf label: error: 1 rows repeat an id of an earlier row: the output is not "
+    assert result.stderr.strip() == ("threatclf label: error: 1 row repeats an id of an earlier row: the output is not "
                                      "unique by id")
     assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 2
 
@@ -448,9 +448,9 @@ def test_threshold_option_parses_per_label_values():
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--chunk-size", "0"], "chunk_size must be"),
-    (["--max-text-chars", "-1"], "max_text_chars must be"),
-    (["--top-terms", "-1"], "top_terms must be"),
+    (["--chunk-size", "0"], "chunk_size (--chunk-size) must be"),
+    (["--max-text-chars", "-1"], "max_text_chars (--max-text-chars) must be"),
+    (["--top-terms", "-1"], "top_terms (--top-terms) must be"),
     (["--id-col", "text"], "must differ"),
     (["--threshold", "terrorism=7"], "between 0 and 1"),
     (["--rejects", "{input}"], "would overwrite"),
@@ -774,9 +774,9 @@ def test_version_interrupt_and_debug(data_files, tmp_path, capsys, monkeypatch):
     monkeypatch.undo()
     missing = ["evaluate", str(tmp_path / "missing.jsonl"), "--model", str(_small_model(data_files))]
     assert run(missing, capsys)[0] == 2
-    monkeypatch.setenv("THREATCLF_DEBUG", "1")
-    with pytest.raises(threatclf.ThreatclfError):
-        main(missing)
+    monkeypatch.setenv("THREATCLF_DEBUG", "1")  # the traceback, and still the exit code of a user error
+    code, _, err = run(missing, capsys)
+    assert code == 2 and "Traceback (most recent call last)" in err and "missing.jsonl" in err
 
 
 def test_train_warns_about_labels_with_few_examples(data_files, tmp_path, capsys):

@@ -131,7 +131,7 @@ def test_evaluate_checks_an_indicator_frame(small_model):
 @pytest.mark.parametrize("texts, labels, message", [
     ([], [], "empty"),
     (["a"], [[], []], "1 texts but 2 label rows"),
-    (["a"], [["sports"]], "unknown label 'sports'"),
+    (["a"], [["sports"]], r"unknown label 'sports'.*; to score data labelled with other names, map them: label_map="),
 ])
 def test_evaluate_errors(small_model, texts, labels, message):
     with pytest.raises(DataError, match=message):

@@ -437,7 +437,9 @@ def test_verify_and_info_report_an_edited_model_card_which_still_loads(saved_sma
     assert threatclf.verify_model(folder).changed == ["README.md"] and threatclf.verify_model(folder).ok
     for argv in (["verify", str(folder)], ["info", "--model", str(folder)]):
         assert main(argv) == 0
-        assert "README.md, the model card, is missing; the weights are intact" in capsys.readouterr().err
+        out, err = capsys.readouterr()
+        assert "README.md, the model card, is missing; the weights are intact" in err
+        assert "weights digest OK (model card missing)" in out
     with pytest.warns(UserWarning, match="README.md is missing"):
         assert threatclf.load_model(folder).labels == json.loads((folder / "metadata.json").read_text())["labels"]
     (folder / "model.skops").unlink()  # the weights are another matter
