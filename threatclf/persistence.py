@@ -162,6 +162,11 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
     if changed:
         raise ValueError(f"settings {changed} were changed after fitting: the folder would record settings that did "
                          "not make the model; refit, or set them back")
+    thresholds = np.asarray(model.thresholds_, dtype=np.float64)
+    if thresholds.shape != (len(model.labels_),) or not (
+            (thresholds >= 0) & ((thresholds <= 1) | (thresholds == NEVER))).all():
+        # loading would refuse the folder: say so now, not to whoever loads it
+        raise ValueError(f"thresholds_ must hold one value between 0 and 1 per label, got {thresholds.tolist()}")
     if format not in WEIGHT_FILES:
         raise ValueError(f"format must be one of {sorted(WEIGHT_FILES)}, got {format!r}")
     path = check_model_destination(path, overwrite=overwrite)

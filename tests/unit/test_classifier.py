@@ -949,3 +949,47 @@ def test_cross_validate_names_bad_rows_by_their_place_in_the_data():
     assert sum("are empty" in str(w.message) for w in caught) == 1
     with pytest.raises(DataError, match="not a single string"):
         threatclf.evaluate(build_small_model(), "A bomb exploded.", [["terrorism"]])
+
+
+def test_a_probability_exactly_at_its_threshold_is_labelled_everywhere(small_model, tmp_path):
+    model = copy.deepcopy(small_model)
+    text = "Customs seized heroin at the port."
+    proba = model.predict_proba([text]).to_numpy()[0]
+    j = model.labels_.index("drug_trafficking")
+    model.thresholds_ = model.thresholds_.copy()
+    model.thresholds_[j] = proba[j]
+    assert model.predict_indicator([text])[0, j] == 1 and "drug_trafficking" in model.predict([text])[0]
+    assert threatclf.evaluate(model, [text], [["drug_trafficking"]]).per_label.loc["drug_trafficking", "recall"] == 1
+    rows = threatclf.label_dataframe(pd.DataFrame({"id": ["a"], "text": [text]}), model=model, id_col="id",
+                                     passages=True)
+    assert "drug_trafficking" in rows["labels"].iloc[0]
+
+
+def test_a_fixed_threshold_outside_0_1_is_refused_at_fit():
+    texts, labels = tiny_corpus()
+    for bad in (1.5, -0.1, {"terrorism": 2.0, "*": 0.5}):
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            ThreatClassifier(min_df=1, threshold=bad, calibrate=False).fit(texts, labels)
+
+
+def test_a_label_whose_positives_all_weigh_zero_is_refused_without_cross_validation():
+    texts, labels = tiny_corpus()
+    weights = np.array([0.0 if "corruption" in names else 1.0 for names in labels])
+    with pytest.raises(DataError, match="label 'corruption' has no positive example of weight above 0"):
+        ThreatClassifier(min_df=1, threshold=0.5, calibrate=False).fit(texts, labels, sample_weight=weights)
+
+
+def test_out_of_fold_figures_count_only_rows_of_weight_above_zero():
+    texts, labels = tiny_corpus(repeats=3)
+    weights = np.r_[np.ones(len(texts)), np.zeros(len(texts))]
+    flipped = [[] if names else ["terrorism"] for names in labels]
+    model = ThreatClassifier(min_df=1, cv=3).fit(texts + [f"{t} Again." for t in texts], labels + flipped,
+                                                 sample_weight=weights)
+    assert model.out_of_fold_figures()["n_samples"] == len(texts)
+
+
+def test_groups_are_dealt_largest_first_so_folds_come_out_even():
+    from threatclf.classifier import group_folds
+
+    groups = np.array(sum([[f"g{k}"] * n for k, n in enumerate([6, 4, 3, 2, 1])], []))
+    assert sorted(len(test) for _, test in group_folds(groups, 2, 0)) == [8, 8]

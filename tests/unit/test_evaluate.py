@@ -419,3 +419,25 @@ def test_cross_validate_says_whose_cv_a_rare_label_falls_short_of():
     with pytest.raises(DataError, match=r"fewer positive examples than cv=3 folds.*that cv is the estimator's own.*"
                                         r"cross_validate's is cv=5"):
         threatclf.cross_validate(threatclf.ThreatClassifier(min_df=1, cv=3), texts, rare, cv=5)
+
+
+def test_scoring_some_labels_uses_and_reports_their_own_thresholds(small_model):
+    texts, labels = tiny_corpus()
+    j = small_model.labels_.index("corruption")
+    assert j > 0 and small_model.thresholds_[j] != small_model.thresholds_[0]
+    result = threatclf.evaluate(small_model, texts, labels, score_labels=["corruption"])
+    assert result.per_label.loc["corruption", "threshold"] == small_model.thresholds_[j]
+    full = threatclf.evaluate(small_model, texts, labels)
+    assert result.per_label.loc["corruption", "f1"] == full.per_label.loc["corruption", "f1"]
+
+
+def test_undefined_figures_stay_undefined():
+    every_row = score_predictions(np.ones((3, 1)), np.ones((3, 1)), np.array([[0.2], [0.5], [0.9]]), ["a"])
+    assert np.isnan(every_row.per_label.loc["a", "pr_auc"])
+    nothing = score_predictions(np.zeros((3, 1)), np.zeros((3, 1)), np.full((3, 1), 0.1), ["a"])
+    assert np.isnan(nothing.micro_f1) and np.isnan(nothing.macro_f1)
+
+
+def test_score_labels_named_twice_are_refused(small_model):
+    with pytest.raises(DataError, match="each once"):
+        threatclf.evaluate(small_model, ["a"], [[]], score_labels=["terrorism", "terrorism"])

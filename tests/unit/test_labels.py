@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 
 from threatclf import DEFAULT_LABELS, LABEL_DEFINITIONS, DataError
-from threatclf.labels import from_indicator, indicator_from_frame, infer_labels, label_name_problem, to_indicator
+from threatclf.labels import (check_label_list, from_indicator, indicator_from_frame, infer_labels, label_name_problem,
+                             lookalike_labels, to_indicator)
 
 
 def test_taxonomy_has_five_labels_with_definitions():
@@ -82,3 +83,22 @@ def test_armenian_look_alikes_and_blank_letters_are_seen_through(other):
     from threatclf.labels import lookalike_problem
 
     assert "print alike" in lookalike_problem(["terrorism", other])
+
+
+@pytest.mark.parametrize("name", ["-2+3", "a|b", "=SUM(A1)", "@cmd", "+x"])
+def test_names_a_csv_or_card_would_misread_are_refused(name):
+    assert label_name_problem(name)
+
+
+def test_a_full_width_look_alike_is_caught():
+    assert lookalike_labels(["terrorism", "\uff54errorism"]) is not None
+
+
+def test_an_indicator_frame_without_a_label_column_names_it():
+    with pytest.raises(DataError, match=r"\['b'\]"):
+        indicator_from_frame(pd.DataFrame({"a": [1, 0]}), ["a", "b"])
+
+
+def test_bytes_are_not_a_label_list():
+    with pytest.raises(DataError, match="labels must be a list of label names, got bytes"):
+        check_label_list(b"terrorism", 0)

@@ -1090,3 +1090,45 @@ def test_an_interrupt_between_the_two_renames_of_an_overwrite_puts_the_old_model
     assert (path / "metadata.json").read_bytes() == digest
     assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no hidden copy left behind
     threatclf.load_model(path)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda meta: meta["thresholds"].update({k: v + 0.005 for k, v in meta["thresholds"].items()}),
+     "thresholds in metadata.json do not match"),
+    (lambda meta: meta.update(n_features=meta["n_features"] + 1), "n_features in metadata.json does not match"),
+    (lambda meta: meta.update(labels=meta["labels"][::-1]), "labels in metadata.json do not match"),
+])
+def test_a_small_edit_of_what_metadata_states_is_refused(saved_small_model, tmp_path, edit, message):
+    folder = _copy(saved_small_model, tmp_path)
+    meta = json.loads((folder / "metadata.json").read_text())
+    edit(meta)
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelFormatError, match=message):
+        threatclf.load_model(folder)
+
+
+def test_a_threshold_above_1_is_refused_on_saving_and_on_loading(small_model, tmp_path, monkeypatch):
+    import threatclf.persistence as persistence
+
+    model = copy.deepcopy(small_model)
+    model.thresholds_ = model.thresholds_.copy()
+    model.thresholds_[0] = 1.5
+    with pytest.raises(ValueError, match="thresholds_ must hold one value between 0 and 1 per label"):
+        model.save(tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
+    # a folder made without that check (by hand, or an older release) does not load either
+    monkeypatch.setattr(persistence, "NEVER", 1.5)  # the save check let through as "not learned"
+    folder = model.save(tmp_path / "made")
+    monkeypatch.undo()
+    with pytest.raises(ModelFormatError, match="stored thresholds must lie between 0 and 1"):
+        threatclf.load_model(folder)
+
+
+def test_verify_fails_when_a_listed_file_other_than_the_card_changed(saved_small_model, tmp_path):
+    folder = _copy(saved_small_model, tmp_path)
+    (folder / "NOTES.md").write_text("how this model was made\n")
+    _rewrite_digests(folder)
+    assert threatclf.verify_model(folder).ok
+    (folder / "NOTES.md").write_text("edited\n")
+    check = threatclf.verify_model(folder)
+    assert check.changed == ["NOTES.md"] and not check.ok

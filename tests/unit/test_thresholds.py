@@ -2,7 +2,8 @@ import numpy as np
 
 from sklearn.metrics import f1_score
 
-from threatclf.thresholds import f1_optimal_threshold, half_best_f1_threshold
+import pytest
+from threatclf.thresholds import beats_chance, f1_optimal_threshold, half_best_f1_threshold
 
 
 def test_threshold_separates_perfectly_separable_scores():
@@ -69,3 +70,35 @@ def test_beats_chance_takes_a_random_state_object_as_well_as_a_seed():
     first = beats_chance(y, proba, random_state=np.random.RandomState(5))
     assert first == beats_chance(y, proba, random_state=np.random.RandomState(5)) and isinstance(first, bool)
     assert beats_chance(y, proba, random_state=7) is True
+
+
+def test_the_cut_off_sits_half_way_between_the_best_score_and_the_next_lower_one():
+    assert f1_optimal_threshold([0, 0, 1, 1], [0.1, 0.3, 0.7, 0.9]) == pytest.approx(0.5)
+    # labelling every row is best: the cut-off is the lowest score itself, not the default
+    assert f1_optimal_threshold([1, 1, 1, 0], [0.2, 0.5, 0.6, 0.7]) == pytest.approx(0.2)
+
+
+def test_weights_other_than_zero_and_one_move_the_cut_off():
+    # a weight of 5 on the negative at 0.8 makes labelling it cost more than missing the positive at 0.3
+    assert f1_optimal_threshold([1, 0, 1], [0.9, 0.8, 0.3]) == pytest.approx(0.3)
+    assert f1_optimal_threshold([1, 0, 1], [0.9, 0.8, 0.3], sample_weight=[1, 5, 1]) == pytest.approx(0.85)
+
+
+def test_beats_chance_is_the_permutation_test_it_says_with_weights_and_ties():
+    from threatclf.thresholds import best_f1
+
+    rng = np.random.default_rng(7)
+    for trial in range(40):
+        n = 30
+        y = (rng.random(n) < 0.3).astype(int)
+        proba = np.round(rng.random(n) + 0.25 * y * (trial % 3), 1)  # ties, and some signal in two trials of three
+        weights = rng.choice([0.5, 1.0, 3.0], n)
+        if not (y * weights).any():
+            continue
+        shuffles = np.random.default_rng(trial)
+        null = []
+        for _ in range(100):  # the reference: labels and their weights dealt to other scores
+            order = shuffles.permutation(n)
+            null.append(best_f1(y[order], proba, sample_weight=weights[order]))
+        expected = best_f1(y, proba, sample_weight=weights) > np.quantile(null, 0.95)
+        assert beats_chance(y, proba, sample_weight=weights, random_state=trial) == expected, trial

@@ -477,3 +477,39 @@ def test_stale_temporary_files_of_a_target_are_removed(tmp_path):
         path.write_text("x")
     assert sorted(remove_stale_temps(target)) == sorted(stale)
     assert not any(p.exists() for p in stale) and all(p.exists() for p in others)
+
+
+def test_the_output_is_moved_into_place_by_one_rename(tmp_path, monkeypatch):
+    import threatclf.writers as writers_module
+
+    target = tmp_path / "out.jsonl"
+    target.write_text("an older output\n")
+    renames = []
+    real = os.replace
+    monkeypatch.setattr(writers_module.os, "replace", lambda src, dst: (renames.append((src, dst)), real(src, dst)))
+    before = os.stat(target).st_ino
+    with RecordWriter(target, LABELS) as writer:
+        writer.write([record(0)])
+    assert [os.fspath(dst) for _, dst in renames] == [os.fspath(target)]
+    assert os.stat(target).st_ino != before  # a new file, not the old one written over
+
+
+def test_infinite_numbers_are_written_as_null_in_jsonl(tmp_path):
+    path = tmp_path / "out.jsonl"
+    with RecordWriter(path, LABELS) as writer:
+        writer.write([record(0, ratio=float("inf")), record(1, ratio=float("-inf"))])
+    assert [json.loads(line)["ratio"] for line in path.read_text().splitlines()] == [None, None]
+
+
+def test_gzip_output_is_the_same_bytes_each_time(tmp_path, monkeypatch):
+    import time
+
+    outputs = []
+    for k, name in enumerate(("a", "b")):
+        monkeypatch.setattr(time, "time", lambda: 1_700_000_000.0 + 86_400 * k)  # written on two days
+        path = tmp_path / name / "out.jsonl.gz"
+        path.parent.mkdir()
+        with RecordWriter(path, LABELS) as writer:
+            writer.write([record(i) for i in range(3)])
+        outputs.append(path.read_bytes())
+    assert outputs[0] == outputs[1]
