@@ -621,9 +621,14 @@ def _what_differs(previous, current: dict) -> str:
     return "other options: " + ", ".join(changed) if changed else "other options"
 
 
+#: The keyword arguments of label_files that ``threatclf label`` sets with a flag of the same name.
+CLI_FLAGS = frozenset({"passages", "threshold", "top_terms", "keep_text", "text_col", "id_col", "chunk_size",
+                       "max_text_chars", "csv_sep", "encoding"})
+
+
 def _option_named(name: str) -> str:
     """A keyword argument with the command-line flag that sets it: ``chunk_size (--chunk-size)``."""
-    return f"{name} (--{name.replace('_', '-')})"
+    return f"{name} (--{name.replace('_', '-')})" if name in CLI_FLAGS else name
 
 
 def _option_value(value) -> str:

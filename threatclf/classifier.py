@@ -36,8 +36,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import DataError
 from .features import build_vectorizers, feature_names, pack_vectorizer, plain, unpack_vectorizer
-from .labels import (indicator_from_frame, infer_labels, joined_labels_problem, label_name_problem, lookalike_problem,
-                     to_indicator)
+from .labels import (indicator_from_frame, infer_labels, label_name_problem, lookalike_problem, to_indicator,
+                     unnamed_label_problem)
 from .thresholds import NEVER, beats_chance, f1_optimal_threshold, half_best_f1_threshold
 
 __all__ = ["ThreatClassifier", "MODELS"]
@@ -306,11 +306,7 @@ class ThreatClassifier(BaseEstimator):
             raise DataError("fit needs y: a list of label names for each text (an empty list for none), "
                             "or a 0/1 indicator DataFrame")
         y = list(y)
-        if self.label_names is not None and y and all(
-                isinstance(row, (list, tuple)) and row and all(v in (0, 1) and not isinstance(v, str) for v in row)
-                for row in y):
-            raise DataError("y holds rows of 0/1 numbers: pass them as a matrix, np.asarray(y), so that its "
-                            "columns are read as label_names; lists in y are read as label names")
+        refuse_number_rows(y)
         labels = [str(n) for n in self.label_names] if self.label_names is not None else infer_labels(y)
         return labels, to_indicator(y, labels)
 
@@ -345,10 +341,10 @@ class ThreatClassifier(BaseEstimator):
         for name in labels:
             if label_name_problem(name):
                 raise DataError(label_name_problem(name))
-        joined = joined_labels_problem(labels)
-        if joined:
-            rows = np.flatnonzero(Y[:, labels.index(joined[0])])
-            raise DataError(joined[1] + (f" (first in row {rows[0]})" if rows.size else ""))
+        unnamed = unnamed_label_problem(labels) if self.label_names is None else None
+        if unnamed:  # "NA", or "fraud cyber": a mistake, unless the user named it as a label
+            rows = np.flatnonzero(Y[:, labels.index(unnamed[0])])
+            raise DataError(f"{unnamed[1]}" + (f" (first in row {rows[0]})" if rows.size else ""))
         forms = {}
         for name in labels:
             forms.setdefault(unicodedata.normalize("NFC", name), []).append(name)
@@ -686,9 +682,11 @@ class ThreatClassifier(BaseEstimator):
         unseen: set = set()
         if not isinstance(y, pd.DataFrame) and not (isinstance(y, np.ndarray) and y.ndim == 2 and y.dtype != object):
             y = list(y)
+            refuse_number_rows(y)
             if all(isinstance(names, (list, tuple, set, frozenset, np.ndarray, pd.Series)) for names in y):
                 known = set(self.labels_)
-                unseen = {name for names in y for name in names if name not in known}
+                counted = [True] * len(y) if sample_weight is None else check_sample_weight(sample_weight, len(y)) > 0
+                unseen = {name for names, c in zip(y, counted) if c for name in names if name not in known}
                 y = [[name for name in names if name in known] for names in y]
         if sample_weight is None:
             f1 = evaluate_quietly(self, X, y).per_label["f1"].dropna().tolist()
@@ -919,6 +917,16 @@ def _chi2(X: sp.csr_matrix, y: np.ndarray, sample_weight=None) -> np.ndarray:
     expected = np.outer(class_share, observed.sum(axis=0))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.nan_to_num(((observed - expected) ** 2 / expected).sum(axis=0), nan=0.0)
+
+
+def refuse_number_rows(rows: list) -> None:
+    """0/1 rows given as lists (``Y.tolist()``, ``list(Y)``) would be read as label names 0 and 1."""
+    for row in rows:
+        if isinstance(row, (list, tuple, np.ndarray)) and len(row) and all(
+                isinstance(v, (int, float, np.number)) for v in row):
+            raise DataError("y holds rows of numbers: pass 0/1 labels as a 2-D matrix, np.asarray(y, dtype=int), "
+                            "whose columns label_names names (a model that has them takes its own order); rows of "
+                            "lists are read as label names")
 
 
 def check_sample_weight(sample_weight, n_rows: int) -> np.ndarray:

@@ -89,7 +89,7 @@ def cmd_train(args) -> int:
                              warn_about_suspect_rows)
     from .data import load_labelled, read_labelled
     from .evaluate import evaluate
-    from .labels import joined_labels_problem, to_indicator
+    from .labels import to_indicator, unnamed_label_problem
     from .persistence import check_model_destination
 
     given = {os.path.realpath(path) for path in args.data}
@@ -161,9 +161,10 @@ def cmd_train(args) -> int:
         dev_texts, dev_labels = load_labelled(args.dev, text_col=args.text_col, labels_col=args.labels_col,
                                               known_labels=known, **_csv_options(args))
     positives = Counter(name for names in labels for name in names)
-    joined = joined_labels_problem(sorted(positives))
-    if joined:  # across files: each file was checked on its own
-        raise ThreatclfError(f"{places[next(k for k, names in enumerate(labels) if joined[0] in names)]}: {joined[1]}")
+    unnamed = unnamed_label_problem(sorted(positives)) if not params.get("label_names") else None
+    if unnamed:  # "NA", or "fraud cyber": fit would refuse it too, without the file and line
+        raise ThreatclfError(f"{places[next(k for k, names in enumerate(labels) if unnamed[0] in names)]}: "
+                             f"{unnamed[1]}")
     folds = model.cv if model.cv and (model.calibrate or isinstance(model.threshold, str)) else 0
     rare = [name for name, n in sorted(positives.items()) if n < folds and n < len(labels)]  # fit says "every row"
     if rare:  # often a typo or a stray value: say where, which fit cannot

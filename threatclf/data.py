@@ -5,8 +5,9 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
+
 from .exceptions import DataError
-from .labels import joined_labels_problem, missing_value_problem
 
 __all__ = ["load_labelled", "load_labelled_groups", "read_labelled"]
 
@@ -35,7 +36,7 @@ def _parse_labels(value, source: str, row: int) -> list[str]:
             if any("," in name for name in names):
                 raise DataError(f"{source} {row}: label {next(n for n in names if ',' in n)!r} holds a comma: "
                                 "separate labels with ';' (a;b), or write a JSON list")
-            return _no_missing_values(names, source, row)
+            return names
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise DataError(
             f"{source} {row}: labels must be a list of label names (or 'a;b' in CSV), got {value!r:.60}"
@@ -44,14 +45,7 @@ def _parse_labels(value, source: str, row: int) -> list[str]:
     if odd:
         raise DataError(f"{source} {row}: label {odd[0]!r} is not a label name (no ',' or ';' inside, "
                         "no white space around, not empty): give one list item per label")
-    return _no_missing_values(list(value), source, row)
-
-
-def _no_missing_values(names: list[str], source: str, row: int) -> list[str]:
-    for name in names:
-        if missing_value_problem(name):
-            raise DataError(f"{source} {row}: {missing_value_problem(name)}")
-    return names
+    return list(value)
 
 
 def _has_no_rows(path, text_col: str, **csv_options) -> bool:
@@ -105,10 +99,6 @@ def read_labelled(path, *, text_col: str = "text", labels_col: str = "labels", g
     source = f"{Path(path)}, {'row' if Path(path).suffix.lower() == '.parquet' else 'line'}"
     lines = frame["_line"].tolist() if "_line" in frame else list(range(1, len(frame) + 1))
     labels = [_parse_labels(v, source, line) for v, line in zip(frame[labels_col].tolist(), lines)]
-    joined = joined_labels_problem(sorted({name for names in labels for name in names}))
-    if joined:
-        line = next(line for names, line in zip(labels, lines) if joined[0] in names)
-        raise DataError(f"{source} {line}: {joined[1]}")
     if known_labels is not None:
         known = list(known_labels)
         for names, line in zip(labels, lines):
@@ -116,13 +106,14 @@ def read_labelled(path, *, text_col: str = "text", labels_col: str = "labels", g
             if unknown:
                 raise DataError(f"{source} {line}: unknown label {unknown[0]!r}; known labels: {known}")
     groups = None
+    unit = "row" if Path(path).suffix.lower() == ".parquet" else "line"
     if group_col:
         groups = []
         for value, line in zip(frame[group_col].tolist(), lines):
             if value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == "":
-                raise DataError(f"{path}: line {line}: no value in group column {group_col!r}")
-            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-                raise DataError(f"{path}: line {line}: group column {group_col!r} holds {type(value).__name__} "
-                                f"{value!r:.60}; a group is one id, a text or a number")
+                raise DataError(f"{path}: {unit} {line}: no value in group column {group_col!r}")
+            if isinstance(value, (list, tuple, dict, set)) or hasattr(value, "tolist") and not np.isscalar(value):
+                raise DataError(f"{path}: {unit} {line}: group column {group_col!r} holds a "
+                                f"{type(value).__name__} {value!r:.60}; a group is one value (an id, a text, a number)")
             groups.append(str(value))
     return frame["text"].tolist(), labels, groups, [f"{source} {line}" for line in lines]

@@ -294,7 +294,7 @@ def evaluate(model, texts: Iterable[str], labels, *, score_labels: Sequence[str]
     except DataError as exc:
         if label_map is None and "unknown label" in str(exc):
             raise DataError(f"{exc}; to score data labelled with other names, map them: "
-                            "label_map={'yours': 'the model's label', 'other': None}") from None
+                            'label_map={"yours": "the model\'s label", "other": None}') from None
         raise
     if result.seen_in_training_warning():
         warnings.warn(result.seen_in_training_warning(), UserWarning, stacklevel=2)

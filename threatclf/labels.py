@@ -135,12 +135,26 @@ def _letter_named(ch: str) -> str:
 MISSING_VALUE_NAMES = frozenset({"na", "n/a", "nan", "null", "none", "nil", "<na>"})
 
 
+#: How to keep such a name when it is meant: name the labels, and the name is taken as given.
+KEEP_BY_NAMING = ("; if it is a label of yours, name your labels (label_names=[...]; threatclf train: "
+                  "\"label_names\" in --config)")
+
+
 def missing_value_problem(name: str) -> str | None:
     """Why ``name`` reads as a missing value rather than a label name, or None."""
     if name.casefold() in MISSING_VALUE_NAMES:
         return (f"label name {name!r} is how spreadsheets, R and pandas write a missing value, not a label: "
-                "give a passage without a label an empty list, [] (in CSV an empty cell or [])")
+                "give a passage without a label an empty list, [] (in CSV an empty cell or [])" + KEEP_BY_NAMING)
     return None
+
+
+def unnamed_label_problem(names: Sequence[str]) -> tuple[str, str] | None:
+    """(name, why) for a label found in training data that is likely a mistake: a missing value,
+    or other labels joined by white space. Labels the user named (``label_names``) are not asked."""
+    for name in names:
+        if missing_value_problem(name):
+            return name, missing_value_problem(name)
+    return joined_labels_problem(names)
 
 
 def joined_labels_problem(names: Sequence[str]) -> tuple[str, str] | None:
@@ -151,7 +165,7 @@ def joined_labels_problem(names: Sequence[str]) -> tuple[str, str] | None:
         parts = name.split()
         if len(parts) > 1 and all(part in known for part in parts):
             return name, (f"label name {name!r} is the labels {', '.join(map(repr, parts))} joined by white space: "
-                          "give each label as its own list item, [\"a\", \"b\"] (in CSV a;b)")
+                          "give each label as its own list item, [\"a\", \"b\"] (in CSV a;b)" + KEEP_BY_NAMING)
     return None
 
 
@@ -167,7 +181,7 @@ def label_name_problem(name: str) -> str | None:
                 "with white space (a CSV label column separates labels with ';')").format(name)
     if name == "*":
         return "label name '*' is taken: in thresholds and settings it means every label not named"
-    return missing_value_problem(name) or loaded_label_problem(name)
+    return loaded_label_problem(name)
 
 
 def loaded_label_problem(name: str) -> str | None:

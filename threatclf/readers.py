@@ -546,11 +546,15 @@ class _JsonlSource(_Source):
             return
         if not parsed and len(not_json) >= _NOT_JSONL_AFTER:
             first = not_json[0].decode("utf-8", "replace").strip()
-            kind = next((f" (a {name}?)" for sep, name in ((",", "CSV"), ("\t", "tab-separated file"), (";", "CSV"))
-                         if sep in first), "")
-            raise DataError(f"{self.source}: none of its first {len(not_json)} lines is JSON, so it is not JSONL"
-                            f"{kind}; its first line begins {first[:60]!r}. Name a CSV .csv (--csv-sep for its "
-                            "separator)")
+            if first.startswith(("[", "{")):  # JSON, but not one object a line
+                advice = ("a JSON array or JSON spread over lines? JSONL holds one object a line: "
+                          "jq -c '.[]' FILE > FILE.jsonl")
+            else:
+                kind = next((name for sep, name in (("\t", "tab-separated file"), (",", "CSV"), (";", "CSV"))
+                             if sep in first), "CSV")
+                advice = f"a {kind}? Name it .csv (--csv-sep for its separator)"
+            raise DataError(f"{self.source}: none of its first {len(not_json)} lines is JSON, so it is not JSONL; its "
+                            f"first line begins {first[:60]!r} ({advice})")
         if not parsed:
             return
         fields = sorted(set().union(*parsed))[:20]
@@ -560,13 +564,13 @@ class _JsonlSource(_Source):
         if self.id_col != "id" and not any(self.id_col in obj for obj in parsed):
             raise DataError(f"{self.source}: no id field {self.id_col!r} in its first rows; their fields are "
                             f"{fields} (without an id field, rows get ids FILE:LINE)")
-        in_all = set.intersection(*(set(obj) for obj in parsed))
-        internal = [name for name in _INTERNAL_COLUMNS if name in in_all]
+        internal = [name for name in _INTERNAL_COLUMNS if all(name in obj for obj in parsed)]
         if internal:  # every row would be rejected for it
             raise DataError(f"{self.source}: field {internal[0]!r} has a name threatclf uses for its own bookkeeping "
                             "(where each row came from); rename it")
         taken = [name for name in ("id", "text", *self.reserved)
-                 if name in in_all and name not in (self.text_col, self.id_col)]
+                 if all(obj.get(name) is not None for obj in parsed)  # a null one is taken as absent
+                 and name not in (self.text_col, self.id_col)]
         if taken:
             raise DataError(f"{self.source}: field {taken[0]!r} would be overwritten by the output's {taken[0]!r} "
                             f"column (text_col={self.text_col!r}, id_col={self.id_col!r}); rename it, or choose it "

@@ -1090,8 +1090,9 @@ def test_train_refuses_data_it_would_misread_before_training(data_files, tmp_pat
     out = str(tmp_path / "m")
     code, _, err = run(["train", train, str(Path(train).parent / "." / "train.jsonl"), "-o", out, "-q"], capsys)
     assert code == 2 and "train.jsonl is given more than once as training data" in err, err
-    for column, said in (("text", "--text-col"), ("id", "the id column")):
-        code, _, err = run(["train", train, "-o", out, "-q", "--labels-col", column], capsys)
+    for column, said, extra in (("text", "--text-col", []), ("id", "the id column", []),
+                                ("doc", "--group-col", ["--group-col", "doc"])):
+        code, _, err = run(["train", train, "-o", out, "-q", "--labels-col", column, *extra], capsys)
         assert code == 2 and f"--labels-col {column} is {said}" in err, err
     texts, labels = tiny_corpus()
     rows = [{"text": t, "labels": l} for t, l in zip(texts, labels)]
@@ -1107,3 +1108,8 @@ def test_train_refuses_data_it_would_misread_before_training(data_files, tmp_pat
                       + "\n")
     code, _, err = run(["train", train, str(joined), "-o", out, "-q"], capsys)
     assert code == 2 and "joined.jsonl, line 1: label name 'terrorism corruption' is the labels" in err, err
+    missing = tmp_path / "missing.csv"
+    pd.DataFrame({"text": texts, "labels": [";".join(names) or "NA" for names in labels]}).to_csv(missing, index=False)
+    code, _, err = run(["train", str(missing), "-o", out, "-q"], capsys)
+    first = next(k for k, names in enumerate(labels) if not names) + 2  # the header is line 1
+    assert code == 2 and f"missing.csv, line {first}: label name 'NA' is how spreadsheets" in err, err

@@ -928,13 +928,39 @@ def test_cross_val_predict_gives_out_of_fold_probabilities_for_a_label_matrix():
     np.testing.assert_allclose(proba[test], fold_model.predict_proba([texts[i] for i in test]).to_numpy())
 
 
-def test_fit_refuses_missing_values_and_joined_labels_as_label_names():
-    texts, labels = tiny_corpus()
-    for bad, message in (("NA", "how spreadsheets, R and pandas write a missing value"),
-                         ("terrorism corruption", r"joined by white space.*\(first in row 3\)")):
-        changed = [[bad] if k == 3 else names for k, names in enumerate(labels)]
+def test_fit_refuses_missing_values_and_joined_labels_unless_the_labels_are_named():
+    texts, labels = tiny_corpus(repeats=3)
+    rows = [k for k, names in enumerate(labels) if not names][:6]
+    for bad, message in (("NA", r"how spreadsheets, R and pandas write a missing value.*\(first in row \d+\)"),
+                         ("terrorism corruption", r"joined by white space.*\(first in row \d+\)")):
+        changed = [[bad] if k in rows else names for k, names in enumerate(labels)]
         with pytest.raises(DataError, match=message):
             ThreatClassifier(min_df=1, cv=3).fit(texts, changed)
+        named = list(threatclf.DEFAULT_LABELS) + [bad]
+        model = ThreatClassifier(min_df=1, cv=3, label_names=named).fit(texts, changed)
+        assert model.labels_ == named
+
+
+def test_score_refuses_0_1_rows_given_as_lists():
+    texts, labels = tiny_corpus()
+    model = ThreatClassifier(min_df=1, cv=3, label_names=list(threatclf.DEFAULT_LABELS))
+    Y = to_indicator(labels, threatclf.DEFAULT_LABELS)
+    model.fit(texts, Y)
+    assert model.score(texts, Y) == model.score(texts, labels)
+    for rows in (Y.tolist(), list(Y), Y.astype(object)):
+        with pytest.raises(DataError, match="y holds rows of numbers: pass 0/1 labels as a 2-D matrix"):
+            model.score(texts, rows)
+        with pytest.raises(DataError, match="y holds rows of numbers"):
+            clone(model).fit(texts, rows)
+
+
+def test_a_label_the_model_never_saw_in_rows_of_weight_zero_is_not_counted(small_model):
+    texts, labels = tiny_corpus(repeats=1)
+    weights = np.ones(len(texts))
+    weights[0] = 0.0
+    with_unseen = [names + ["spam"] if k == 0 else names for k, names in enumerate(labels)]
+    assert small_model.score(texts, with_unseen, sample_weight=weights) == small_model.score(
+        texts[1:], labels[1:])
 
 
 def test_cross_validate_names_bad_rows_by_their_place_in_the_data():

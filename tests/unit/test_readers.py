@@ -642,6 +642,8 @@ def test_gzip_on_standard_input_is_told_by_two_bytes_even_when_one_comes_first(m
 @pytest.mark.parametrize("write, said", [
     (lambda p: p.write_bytes(gzip.compress(b'{"id": "1", "text": "x"}\n')), r"is gzip-compressed .*\(.jsonl.gz\)"),
     (lambda p: pq.write_table(pa.table({"text": ["x"]}), p), "is a Parquet file .*name it .parquet"),
+    (lambda p: __import__("zipfile").ZipFile(p, "w").writestr("corpus.jsonl", '{"text": "x"}\n'),
+     "is a zip archive .*unpack it first"),
 ])
 def test_a_jsonl_name_on_another_format_is_refused_up_front(tmp_path, write, said):
     path = tmp_path / "corpus.jsonl"
@@ -653,9 +655,18 @@ def test_a_jsonl_name_on_another_format_is_refused_up_front(tmp_path, write, sai
 def test_a_csv_named_jsonl_is_refused_up_front_not_rejected_line_by_line(tmp_path):
     path = tmp_path / "corpus.jsonl"
     path.write_text("id\ttext\n" + "".join(f"{i}\tpassage {i}\n" for i in range(20)))
-    with pytest.raises(DataError, match=r"corpus.jsonl: none of its first 21 lines is JSON, so it is not JSONL "
-                                        r"\(a tab-separated file\?\); its first line begins 'id\\ttext'"):
+    with pytest.raises(DataError, match=r"corpus.jsonl: none of its first 21 lines is JSON, so it is not JSONL; its "
+                                        r"first line begins 'id\\ttext' \(a tab-separated file\? Name it .csv"):
         read_records(path)
     # a few broken lines at the start of a real JSONL file are rejected one by one, as before
     write_lines(path, [b"{broken", b"also broken", jline(id="1", text="x")])
     assert read_records(path, strict=False)["text"].tolist() == ["x"]
+    # JSON that is not one object a line is told apart from a CSV
+    path.write_text(json.dumps([{"id": i, "text": f"t{i}"} for i in range(10)], indent=2))
+    with pytest.raises(DataError, match=r"a JSON array or JSON spread over lines\? JSONL holds one object a line"):
+        read_records(path)
+    # Latin-1 bytes in JSONL are rows to reject (undecodable), not a sign of a CSV
+    write_lines(path, [json.dumps({"id": str(i), "text": "caf\u00e9"}).encode("latin-1").replace(b"\\u00e9", b"\xe9")
+                       for i in range(8)])
+    with pytest.raises(DataError, match="line 1: undecodable"):
+        read_records(path)
