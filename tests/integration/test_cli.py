@@ -1113,3 +1113,14 @@ def test_train_refuses_data_it_would_misread_before_training(data_files, tmp_pat
     code, _, err = run(["train", str(missing), "-o", out, "-q"], capsys)
     first = next(k for k, names in enumerate(labels) if not names) + 2  # the header is line 1
     assert code == 2 and f"missing.csv, line {first}: label name 'NA' is how spreadsheets" in err, err
+
+
+def test_messages_name_only_flags_that_threatclf_label_has(capsys):
+    from threatclf.batch import CLI_FLAGS, _option_named
+
+    with pytest.raises(SystemExit):
+        main(["label", "--help"])
+    help_text = capsys.readouterr().out
+    for name in CLI_FLAGS:
+        assert f"--{name.replace('_', '-')}" in help_text, name
+    assert _option_named("max_words") == "max_words" and "--max-words" not in help_text
