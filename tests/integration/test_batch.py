@@ -1,4 +1,5 @@
 """Batch labelling of DataFrames and files: formats, passages, evidence, rejects, resume."""
+import copy
 import datetime
 import json
 import os
@@ -6,6 +7,7 @@ import re
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -538,6 +540,39 @@ def test_resume_refuses_another_model_or_a_changed_input(small_model, corpus, tm
     assert batch_module._inputs_differ([a, b], [a]) == "/b was an input then"
     assert batch_module._inputs_differ([a, b], [b, a]) == "the inputs are in another order"
     assert batch_module._inputs_differ([a], [{**a, "mtime_ns": 7}]) == "/a changed (mtime_ns 5 -> 7)"
+    # only the cut-offs changed: the output would mix two sets of them
+    out3 = tmp_path / "out3.jsonl"
+    _interrupt_after(2, monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(path, out3, small_model, chunk_size=3, progress=False)
+    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    stricter = copy.deepcopy(small_model)
+    stricter.thresholds_ = np.minimum(stricter.thresholds_ + 0.1, 1.0)
+    with pytest.raises(DataError, match="cannot resume: .* was made from another model"):
+        threatclf.label_files(path, out3, stricter, chunk_size=3, progress=False, resume=True)
+
+
+def test_a_chunk_cut_off_between_its_files_is_labelled_again_on_resume(small_model, corpus, tmp_path, monkeypatch):
+    path, rows = corpus
+    out = tmp_path / "out.jsonl"
+    expected = tmp_path / "expected.jsonl"
+    threatclf.label_files(path, expected, small_model, chunk_size=3, progress=False)
+    real, written = batch_module._atomic_write_text, []
+
+    def killed_after_the_second_chunks_records(target, text):
+        if "chunk-0000001" in target.name and target.name.endswith(".rejects.jsonl"):
+            raise KeyboardInterrupt("killed between the chunk's files")
+        written.append(target.name)
+        return real(target, text)
+
+    monkeypatch.setattr(batch_module, "_atomic_write_text", killed_after_the_second_chunks_records)
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False)
+    monkeypatch.setattr(batch_module, "_atomic_write_text", real)
+    assert "chunk-0000001.jsonl" in written and "chunk-0000001.done.json" not in written
+    summary = threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
+    assert out.read_bytes() == expected.read_bytes()
+    assert summary.rows_read == len(rows)
 
 
 def test_a_fresh_run_after_an_interrupted_one_starts_over(small_model, corpus, tmp_path, monkeypatch):
@@ -1396,3 +1431,16 @@ def test_a_folder_named_dash_is_given_as_dot_slash_dash(small_model, tmp_path, m
     monkeypatch.chdir(tmp_path)
     summary = threatclf.label_files("./-", tmp_path / "o.jsonl", small_model, progress=False)
     assert summary.labelled == 1 and read_output(tmp_path / "o.jsonl")["a.txt"]["labels"] == ["terrorism"]
+
+
+def test_a_resumed_run_counts_the_rows_its_earlier_chunks_read_rejects_included(small_model, tmp_path, monkeypatch):
+    rows = [{"id": f"a{k}", "text": "A bomb exploded." if k != 1 else None} for k in range(6)]
+    path = write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    real = _interrupt_after(1, monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False)
+    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    summary = threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
+    assert (summary.resumed_chunks, summary.resumed_rows) == (1, 3)
+    assert (summary.rows_read, summary.labelled, summary.rejected) == (6, 5, 1)
