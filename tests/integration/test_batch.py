@@ -1381,7 +1381,7 @@ def test_the_progress_bar_follows_the_writing_of_the_output_too(small_model, cor
 def test_a_refused_resume_names_an_option_the_earlier_run_did_not_record():
     previous = {"output_format": 3, "inputs": [], "model": "m", "reader": {"text_col": "text"}, "options": {"a": 1}}
     current = dict(previous, options={"a": 1, "b": 2})
-    assert batch_module._what_differs(previous, current) == "other options: b (--b): not given (now 2)"
+    assert batch_module._what_differs(previous, current) == "other options: b: not given (now 2)"
 
 
 def _as_standard_input(monkeypatch, path):
