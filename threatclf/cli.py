@@ -15,6 +15,7 @@ import sys
 import warnings
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures.process import BrokenProcessPool
 
 from . import __version__
 from .exceptions import DataError, ModelFormatError, ThreatclfError
@@ -648,6 +649,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return _interrupted(args)
+    except BrokenProcessPool:  # a worker killed from outside: most often by the system, out of memory
+        hint = ("; run the same command with --resume to continue: the finished chunks are kept"
+                if args.command == "label" and args.output != "-" and "-" not in args.inputs else "")
+        print(f"threatclf {args.command}: error: a worker process ended abruptly (killed, as the system does when "
+              f"memory runs out: try fewer --n-jobs or a smaller --chunk-size){hint}", file=sys.stderr)
+        return EXIT_ERROR
     except SystemError as exc:  # Ctrl-C landing inside compiled (numba) code arrives wrapped
         if not _caused_by_interrupt(exc):
             raise

@@ -970,6 +970,29 @@ def test_workers_end_when_the_parent_is_killed(tmp_path, saved_small_model):
     assert code == 0 and sum(1 for _ in output.open()) == 60000
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_killed_worker_is_one_line_and_the_run_resumes(tmp_path, saved_small_model):
+    import os
+    import signal
+    import time
+
+    process, output = _start_parallel_run(tmp_path, saved_small_model)
+    deadline, workers = time.monotonic() + 60, []
+    while len(workers) < 2 and time.monotonic() < deadline:
+        workers = [pid for pid in _processes_writing(str(output)) if pid != process.pid]
+        time.sleep(0.05)
+    assert workers
+    os.kill(workers[0], signal.SIGKILL)  # as the out-of-memory killer would
+    assert process.wait(timeout=120) == 2
+    err = process.stderr.read()
+    assert "Traceback" not in err and "a worker process ended abruptly" in err
+    assert "run the same command with --resume" in err and not output.exists()
+    assert _wait_until_gone(str(output)) == []
+    code = main(["label", str(tmp_path / "big.jsonl"), "-o", str(output), "-m", str(saved_small_model),
+                 "--chunk-size", "500", "--resume", "-q"])
+    assert code == 0 and sum(1 for _ in output.open()) == 60000
+
+
 def test_repeated_threshold_options_merge_and_a_label_given_twice_is_an_error(data_files, tmp_path, capsys):
     model = str(_small_model(data_files))
     source = tmp_path / "in.jsonl"
