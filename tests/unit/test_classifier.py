@@ -870,7 +870,7 @@ def test_fit_without_y_and_with_number_rows_says_what_to_pass():
     with pytest.raises(DataError, match="fit needs y"):
         ThreatClassifier(min_df=1, cv=3).fit(texts, None)
     rows = to_indicator(labels, threatclf.DEFAULT_LABELS).tolist()
-    with pytest.raises(DataError, match=r"np\.asarray\(y\)"):
+    with pytest.raises(DataError, match=r"np\.asarray\(y, dtype=int\)"):
         ThreatClassifier(min_df=1, cv=3, label_names=threatclf.DEFAULT_LABELS).fit(texts, rows)
 
 
