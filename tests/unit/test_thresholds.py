@@ -102,3 +102,10 @@ def test_beats_chance_is_the_permutation_test_it_says_with_weights_and_ties():
             null.append(best_f1(y[order], proba, sample_weight=weights[order]))
         expected = best_f1(y, proba, sample_weight=weights) > np.quantile(null, 0.95)
         assert beats_chance(y, proba, sample_weight=weights, random_state=trial) == expected, trial
+        # a RandomState is used as it stands, not replaced by a fixed seed
+        state = np.random.RandomState(trial + 1000)
+        shuffles = np.random.Generator(np.random.RandomState(trial + 1000)._bit_generator)
+        null = [best_f1(y[order], proba, sample_weight=weights[order])
+                for order in (shuffles.permutation(n) for _ in range(100))]
+        expected = best_f1(y, proba, sample_weight=weights) > np.quantile(null, 0.95)
+        assert beats_chance(y, proba, sample_weight=weights, random_state=state) == expected, trial
