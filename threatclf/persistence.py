@@ -16,12 +16,14 @@ the bytes checked are the bytes loaded.
 from __future__ import annotations
 
 import datetime as _dt
+import glob
 import hashlib
 import io
 import json
 import logging
 import os
 import platform
+import re
 import shutil
 import tempfile
 import warnings
@@ -258,7 +260,19 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    _remove_stale_staging(path)
     return path
+
+
+def _remove_stale_staging(path: Path) -> list[Path]:
+    """Remove the hidden folders a killed save of ``path`` left beside it (``.NAME.x1y2z3w4``,
+    ``.NAME.old.x1y2z3w4``), once ``path`` has been saved: a kill cannot clean up after itself."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(old\.)?[a-z0-9_]{{8}}")
+    stale = [p for p in path.parent.glob(f".{glob.escape(path.name)}.*")
+             if pattern.fullmatch(p.name) and p.is_dir() and not p.is_symlink()]
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return stale
 
 
 def check_model_destination(path, *, overwrite: bool = False) -> Path:

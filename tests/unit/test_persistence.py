@@ -1131,3 +1131,13 @@ def test_verify_fails_when_a_listed_file_other_than_the_card_changed(saved_small
     (folder / "NOTES.md").write_text("edited\n")
     check = threatclf.verify_model(folder)
     assert check.changed == ["NOTES.md"] and not check.ok
+
+
+def test_a_save_clears_what_a_killed_save_of_the_same_folder_left(small_model, tmp_path):
+    for stale in (".model.x1y2z3w4", ".model.old.a1b2c3d4"):
+        (tmp_path / stale).mkdir()
+        (tmp_path / stale / "model.skops").write_bytes(b"half written")
+    (tmp_path / ".model.notes").write_text("the user's own")  # not a save's name
+    (tmp_path / ".other.x1y2z3w4").mkdir()  # another folder's
+    small_model.save(tmp_path / "model")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".model.notes", ".other.x1y2z3w4", "model"]
