@@ -338,13 +338,16 @@ class ThreatClassifier(BaseEstimator):
             raise DataError(f"got {len(texts)} texts but {len(Y)} label rows")
         if not labels:
             raise DataError("no label names found in the training labels")
+        def first_row(name: str) -> str:
+            rows = np.flatnonzero(Y[:, labels.index(name)])
+            return f" (first in row {rows[0]})" if rows.size else ""
+
         for name in labels:
             if label_name_problem(name):
-                raise DataError(label_name_problem(name))
+                raise DataError(label_name_problem(name) + first_row(name))
         unnamed = unnamed_label_problem(labels) if self.label_names is None else None
         if unnamed:  # "NA", or "fraud cyber": a mistake, unless the user named it as a label
-            rows = np.flatnonzero(Y[:, labels.index(unnamed[0])])
-            raise DataError(f"{unnamed[1]}" + (f" (first in row {rows[0]})" if rows.size else ""))
+            raise DataError(unnamed[1] + first_row(unnamed[0]))
         forms = {}
         for name in labels:
             forms.setdefault(unicodedata.normalize("NFC", name), []).append(name)

@@ -1019,3 +1019,10 @@ def test_groups_are_dealt_largest_first_so_folds_come_out_even():
 
     groups = np.array(sum([[f"g{k}"] * n for k, n in enumerate([6, 4, 3, 2, 1])], []))
     assert sorted(len(test) for _, test in group_folds(groups, 2, 0)) == [8, 8]
+
+
+def test_a_label_name_refused_in_fit_names_its_first_row():
+    texts, labels = tiny_corpus()
+    changed = [[" corruption"] if k == 5 else names for k, names in enumerate(labels)]
+    with pytest.raises(DataError, match=r"label name ' corruption' may not .*\(first in row 5\)"):
+        ThreatClassifier(min_df=1, cv=3).fit(texts, changed)
