@@ -380,7 +380,7 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
                         "keep one (df.loc[:, ~df.columns.duplicated()]) or rename the others")
     for name, value, least in (("chunk_size", chunk_size, 1), ("top_terms", top_terms, 0), ("max_words", max_words, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise DataError(f"{_option_named(name)} must be an integer >= {least}, got {value!r}")
+            raise DataError(f"{name} must be an integer >= {least}, got {value!r}")
     model = _resolve_model(model)
     _thresholds(model, threshold)  # validate before any work
     if passages and (id_col in output_columns(model.labels_, passages=True) or id_col == "text" != text_col):

@@ -925,8 +925,8 @@ def _chi2(X: sp.csr_matrix, y: np.ndarray, sample_weight=None) -> np.ndarray:
 def refuse_number_rows(rows: list) -> None:
     """0/1 rows given as lists (``Y.tolist()``, ``list(Y)``) would be read as label names 0 and 1."""
     for row in rows:
-        if isinstance(row, (list, tuple, np.ndarray)) and len(row) and all(
-                isinstance(v, (int, float, np.number)) for v in row):
+        if isinstance(row, (list, tuple, np.ndarray, pd.Series)) and len(row) and all(
+                isinstance(v, (int, float, np.number, np.bool_)) for v in row):  # bool is an int
             raise DataError("y holds rows of numbers: pass 0/1 labels as a 2-D matrix, np.asarray(y, dtype=int), "
                             "whose columns label_names names (a model that has them takes its own order); rows of "
                             "lists are read as label names")

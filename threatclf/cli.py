@@ -652,8 +652,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenProcessPool:  # a worker killed from outside: most often by the system, out of memory
         hint = ("; run the same command with --resume to continue: the finished chunks are kept"
                 if args.command == "label" and args.output != "-" and "-" not in args.inputs else "")
+        advice = ": try fewer --n-jobs or a smaller --chunk-size" if args.command == "label" else ""
         print(f"threatclf {args.command}: error: a worker process ended abruptly (killed, as the system does when "
-              f"memory runs out: try fewer --n-jobs or a smaller --chunk-size){hint}", file=sys.stderr)
+              f"memory runs out{advice}){hint}", file=sys.stderr)
         return EXIT_ERROR
     except SystemError as exc:  # Ctrl-C landing inside compiled (numba) code arrives wrapped
         if not _caused_by_interrupt(exc):

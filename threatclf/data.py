@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .exceptions import DataError
 
@@ -110,7 +111,8 @@ def read_labelled(path, *, text_col: str = "text", labels_col: str = "labels", g
     if group_col:
         groups = []
         for value, line in zip(frame[group_col].tolist(), lines):
-            if value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == "":
+            if value is None or (np.isscalar(value) or not hasattr(value, "__len__")) and pd.isna(value) \
+                    or str(value).strip() == "":  # None, NaN, NaT, pd.NA
                 raise DataError(f"{path}: {unit} {line}: no value in group column {group_col!r}")
             if isinstance(value, (list, tuple, dict, set)) or hasattr(value, "tolist") and not np.isscalar(value):
                 raise DataError(f"{path}: {unit} {line}: group column {group_col!r} holds a "

@@ -548,7 +548,7 @@ class _JsonlSource(_Source):
             first = not_json[0].decode("utf-8", "replace").strip()
             if first.startswith(("[", "{")):  # JSON, but not one object a line
                 advice = ("a JSON array or JSON spread over lines? JSONL holds one object a line: "
-                          "jq -c '.[]' FILE > FILE.jsonl")
+                          + ("jq -c '.[]' FILE > FILE.jsonl" if first.startswith("[") else "jq -c . FILE > FILE.jsonl"))
             else:
                 kind = next((name for sep, name in (("\t", "tab-separated file"), (",", "CSV"), (";", "CSV"))
                              if sep in first), "CSV")
@@ -568,9 +568,9 @@ class _JsonlSource(_Source):
         if internal:  # every row would be rejected for it
             raise DataError(f"{self.source}: field {internal[0]!r} has a name threatclf uses for its own bookkeeping "
                             "(where each row came from); rename it")
-        taken = [name for name in ("id", "text", *self.reserved)
-                 if all(obj.get(name) is not None for obj in parsed)  # a null one is taken as absent
-                 and name not in (self.text_col, self.id_col)]
+        taken = [name for name in ("id", "text", *self.reserved) if name not in (self.text_col, self.id_col) and all(
+            # a null output field is taken as absent (as in each row); a null "id" or "text" is refused there too
+            (name in obj) if name in ("id", "text") else (obj.get(name) is not None) for obj in parsed)]
         if taken:
             raise DataError(f"{self.source}: field {taken[0]!r} would be overwritten by the output's {taken[0]!r} "
                             f"column (text_col={self.text_col!r}, id_col={self.id_col!r}); rename it, or choose it "

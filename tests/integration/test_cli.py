@@ -1147,3 +1147,34 @@ def test_messages_name_only_flags_that_threatclf_label_has(capsys):
     for name in CLI_FLAGS:
         assert f"--{name.replace('_', '-')}" in help_text, name
     assert _option_named("max_words") == "max_words" and "--max-words" not in help_text
+
+
+def test_train_keeps_such_label_names_when_the_config_names_the_labels(tmp_path, capsys):
+    texts, labels = tiny_corpus(repeats=3)
+    rows = [{"text": t, "labels": ["none"] if not names else names} for t, names in zip(texts, labels)]
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"label_names": list(threatclf.DEFAULT_LABELS) + ["none"], "min_df": 1, "cv": 3}))
+    code, _, err = run(["train", str(data), "-o", str(tmp_path / "m"), "-q"], capsys)
+    assert code == 2 and "label name 'none' is how spreadsheets" in err
+    code, _, err = run(["train", str(data), "-o", str(tmp_path / "m"), "-q", "--config", str(config)], capsys)
+    assert code == 0, err
+    assert threatclf.load_model(tmp_path / "m").labels_[-1] == "none"
+
+
+def test_a_broken_worker_pool_outside_label_names_no_label_flag(monkeypatch, tmp_path, capsys):
+    from concurrent.futures.process import BrokenProcessPool
+
+    import threatclf.cli as cli_module
+
+    def broken(args):
+        raise BrokenProcessPool("a process in the pool was terminated abruptly")
+
+    monkeypatch.setattr(cli_module, "cmd_info", broken)
+    parser = cli_module.build_parser()
+    monkeypatch.setattr(cli_module, "build_parser", lambda: parser)
+    parser._subparsers._group_actions[0].choices["info"].set_defaults(func=broken)
+    code, _, err = run(["info"], capsys)
+    assert code == 2 and "a worker process ended abruptly" in err
+    assert "--chunk-size" not in err and "--resume" not in err

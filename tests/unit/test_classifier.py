@@ -947,7 +947,8 @@ def test_score_refuses_0_1_rows_given_as_lists():
     Y = to_indicator(labels, threatclf.DEFAULT_LABELS)
     model.fit(texts, Y)
     assert model.score(texts, Y) == model.score(texts, labels)
-    for rows in (Y.tolist(), list(Y), Y.astype(object)):
+    frame = pd.DataFrame(Y, columns=threatclf.DEFAULT_LABELS)
+    for rows in (Y.tolist(), list(Y), Y.astype(object), list(Y.astype(bool)), [r for _, r in frame.iterrows()]):
         with pytest.raises(DataError, match="y holds rows of numbers: pass 0/1 labels as a 2-D matrix"):
             model.score(texts, rows)
         with pytest.raises(DataError, match="y holds rows of numbers"):

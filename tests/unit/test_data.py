@@ -77,6 +77,10 @@ def test_a_group_is_one_value_of_any_kind_but_not_a_list(tmp_path):
                   "amount": [decimal.Decimal("1.0"), decimal.Decimal("2.5")]}).to_parquet(parquet)
     assert load_labelled_groups(parquet, group_col="day")[2] == ["2025-01-01", "2025-01-02"]
     assert load_labelled_groups(parquet, group_col="amount")[2] == ["1.0", "2.5"]
+    pd.DataFrame({"text": ["a", "b"], "labels": [[], []],
+                  "when": [pd.Timestamp("2025-01-01"), pd.NaT]}).to_parquet(parquet)
+    with pytest.raises(DataError, match=rf"{parquet}: row 2: no value in group column 'when'"):
+        load_labelled_groups(parquet, group_col="when")
     pd.DataFrame({"text": ["a", "b"], "labels": [[], []], "doc": [["x"], ["y"]]}).to_parquet(parquet)
     with pytest.raises(DataError, match=rf"{parquet}: row 1: group column 'doc' holds a"):
         load_labelled_groups(parquet, group_col="doc")

@@ -663,10 +663,28 @@ def test_a_csv_named_jsonl_is_refused_up_front_not_rejected_line_by_line(tmp_pat
     assert read_records(path, strict=False)["text"].tolist() == ["x"]
     # JSON that is not one object a line is told apart from a CSV
     path.write_text(json.dumps([{"id": i, "text": f"t{i}"} for i in range(10)], indent=2))
-    with pytest.raises(DataError, match=r"a JSON array or JSON spread over lines\? JSONL holds one object a line"):
+    with pytest.raises(DataError, match=r"a JSON array or JSON spread over lines\? JSONL holds one object a line: "
+                                        r"jq -c '\.\[\]' FILE"):
+        read_records(path)
+    path.write_text("".join(json.dumps({"id": i, "text": f"t{i}"}, indent=2) + "\n" for i in range(3)))
+    with pytest.raises(DataError, match=r"JSONL holds one object a line: jq -c \. FILE"):
         read_records(path)
     # Latin-1 bytes in JSONL are rows to reject (undecodable), not a sign of a CSV
     write_lines(path, [json.dumps({"id": str(i), "text": "caf\u00e9"}).encode("latin-1").replace(b"\\u00e9", b"\xe9")
                        for i in range(8)])
     with pytest.raises(DataError, match="line 1: undecodable"):
         read_records(path)
+
+
+def test_null_output_fields_in_the_first_rows_are_absent_but_a_null_text_field_is_not(tmp_path):
+    path = tmp_path / "in.jsonl"
+    from threatclf.readers import check_inputs
+
+    write_lines(path, [jline(id=str(i), text="x", labels=None, evidence=None) for i in range(5)])
+    check_inputs([path], reserved=("labels", "evidence"))
+    write_lines(path, [jline(id=str(i), text="x", labels=[], evidence=None) for i in range(5)])
+    with pytest.raises(DataError, match="field 'labels' would be overwritten"):
+        check_inputs([path], reserved=("labels", "evidence"))
+    write_lines(path, [jline(id=str(i), body="x", text=None) for i in range(5)])
+    with pytest.raises(DataError, match="field 'text' would be overwritten by the output's 'text' column"):
+        check_inputs([path], text_col="body")
