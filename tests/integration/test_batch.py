@@ -506,6 +506,14 @@ def _interrupt_after(n_chunks, monkeypatch):
     return real
 
 
+def _label_interrupted(n_chunks, monkeypatch, *args, **kwargs) -> None:
+    """Run ``label_files(*args, **kwargs)`` killed after ``n_chunks`` chunks, as a resume finds it."""
+    real = _interrupt_after(n_chunks, monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(*args, **kwargs)
+    monkeypatch.setattr(batch_module, "_process_chunk", real)
+
+
 def test_resume_refuses_another_model_or_a_changed_input(small_model, corpus, tmp_path, monkeypatch):
     from builders import tiny_corpus
 
@@ -542,10 +550,7 @@ def test_resume_refuses_another_model_or_a_changed_input(small_model, corpus, tm
     assert batch_module._inputs_differ([a], [{**a, "mtime_ns": 7}]) == "/a changed (mtime_ns 5 -> 7)"
     # only the cut-offs changed: the output would mix two sets of them
     out3 = tmp_path / "out3.jsonl"
-    _interrupt_after(2, monkeypatch)
-    with pytest.raises(KeyboardInterrupt):
-        threatclf.label_files(path, out3, small_model, chunk_size=3, progress=False)
-    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    _label_interrupted(2, monkeypatch, path, out3, small_model, chunk_size=3, progress=False)
     stricter = copy.deepcopy(small_model)
     stricter.thresholds_ = np.minimum(stricter.thresholds_ + 0.1, 1.0)
     with pytest.raises(DataError, match="cannot resume: .* was made from another model"):
@@ -1338,17 +1343,11 @@ def test_a_txt_folder_labelled_into_itself_and_resumed(small_model, tmp_path, mo
     for i in range(7):
         (folder / f"a{i}.txt").write_text(f"Police seized cocaine in raid number {i}.")
     out = folder / "labelled.jsonl"
-    real = _interrupt_after(2, monkeypatch)
-    with pytest.raises(KeyboardInterrupt):
-        threatclf.label_files(folder, out, small_model, chunk_size=2, progress=False)
-    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    _label_interrupted(2, monkeypatch, folder, out, small_model, chunk_size=2, progress=False)
     summary = threatclf.label_files(folder, out, small_model, chunk_size=2, progress=False, resume=True)
     assert summary.labelled == 7 and summary.resumed_chunks == 2
     # an edited .txt file is still found, on resume
-    _interrupt_after(1, monkeypatch)
-    with pytest.raises(KeyboardInterrupt):
-        threatclf.label_files(folder, folder / "again.jsonl", small_model, chunk_size=2, progress=False)
-    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    _label_interrupted(1, monkeypatch, folder, folder / "again.jsonl", small_model, chunk_size=2, progress=False)
     (folder / "a0.txt").write_text("Edited.")
     with pytest.raises(DataError, match="a .txt file in it was added, removed or edited"):
         threatclf.label_files(folder, folder / "again.jsonl", small_model, chunk_size=2, progress=False, resume=True)
@@ -1437,10 +1436,7 @@ def test_a_resumed_run_counts_the_rows_its_earlier_chunks_read_rejects_included(
     rows = [{"id": f"a{k}", "text": "A bomb exploded." if k != 1 else None} for k in range(6)]
     path = write_jsonl(tmp_path / "in.jsonl", rows)
     out = tmp_path / "out.jsonl"
-    real = _interrupt_after(1, monkeypatch)
-    with pytest.raises(KeyboardInterrupt):
-        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False)
-    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    _label_interrupted(1, monkeypatch, path, out, small_model, chunk_size=3, progress=False)
     summary = threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
     assert (summary.resumed_chunks, summary.resumed_rows) == (1, 3)
     assert (summary.rows_read, summary.labelled, summary.rejected) == (6, 5, 1)
