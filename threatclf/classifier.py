@@ -338,13 +338,15 @@ class ThreatClassifier(BaseEstimator):
             raise DataError(f"got {len(texts)} texts but {len(Y)} label rows")
         if not labels:
             raise DataError("no label names found in the training labels")
+
         def first_row(name: str) -> str:
             rows = np.flatnonzero(Y[:, labels.index(name)])
             return f" (first in row {rows[0]})" if rows.size else ""
 
         for name in labels:
-            if label_name_problem(name):
-                raise DataError(label_name_problem(name) + first_row(name))
+            problem = label_name_problem(name)
+            if problem:
+                raise DataError(problem + first_row(name))
         unnamed = unnamed_label_problem(labels) if self.label_names is None else None
         if unnamed:  # "NA", or "fraud cyber": a mistake, unless the user named it as a label
             raise DataError(unnamed[1] + first_row(unnamed[0]))
@@ -682,23 +684,24 @@ class ThreatClassifier(BaseEstimator):
         from .evaluate import evaluate_quietly, true_label_matrix, weighted_f1
 
         check_is_fitted(self, "coef_")
+        texts = check_texts(X)
+        weights = None if sample_weight is None else check_sample_weight(sample_weight, len(texts))
         unseen: set = set()
         if not isinstance(y, pd.DataFrame) and not (isinstance(y, np.ndarray) and y.ndim == 2 and y.dtype != object):
             y = list(y)
             refuse_number_rows(y)
             if all(isinstance(names, (list, tuple, set, frozenset, np.ndarray, pd.Series)) for names in y):
                 known = set(self.labels_)
-                counted = [True] * len(y) if sample_weight is None else check_sample_weight(sample_weight, len(y)) > 0
+                counted = [True] * len(y) if weights is None else weights > 0  # a row of weight 0 is not there
                 unseen = {name for names, c in zip(y, counted) if c for name in names if name not in known}
                 y = [[name for name in names if name in known] for names in y]
-        if sample_weight is None:
-            f1 = evaluate_quietly(self, X, y).per_label["f1"].dropna().tolist()
+        if weights is None:
+            f1 = evaluate_quietly(self, texts, y).per_label["f1"].dropna().tolist()
         else:
-            texts = check_texts(X)
             Y_true = true_label_matrix(self, y)
             if len(Y_true) != len(texts):
                 raise DataError(f"got {len(texts)} texts but {len(Y_true)} label rows")
-            f1 = weighted_f1(Y_true, self.predict_indicator(texts), check_sample_weight(sample_weight, len(texts)))
+            f1 = weighted_f1(Y_true, self.predict_indicator(texts), weights)
         f1 += [0.0] * len(unseen)
         return float(np.mean(f1)) if f1 else 1.0
 
