@@ -111,11 +111,10 @@ def read_labelled(path, *, text_col: str = "text", labels_col: str = "labels", g
     if group_col:
         groups = []
         for value, line in zip(frame[group_col].tolist(), lines):
-            if value is None or (np.isscalar(value) or not hasattr(value, "__len__")) and pd.isna(value) \
-                    or str(value).strip() == "":  # None, NaN, NaT, pd.NA
-                raise DataError(f"{path}: {unit} {line}: no value in group column {group_col!r}")
-            if isinstance(value, (list, tuple, dict, set)) or hasattr(value, "tolist") and not np.isscalar(value):
+            if isinstance(value, (list, tuple, dict, set)) or (hasattr(value, "tolist") and not np.isscalar(value)):
                 raise DataError(f"{path}: {unit} {line}: group column {group_col!r} holds a "
                                 f"{type(value).__name__} {value!r:.60}; a group is one value (an id, a text, a number)")
+            if value is None or pd.isna(value) or str(value).strip() == "":  # None, NaN, NaT, pd.NA, blank
+                raise DataError(f"{path}: {unit} {line}: no value in group column {group_col!r}")
             groups.append(str(value))
     return frame["text"].tolist(), labels, groups, [f"{source} {line}" for line in lines]

@@ -152,8 +152,9 @@ def unnamed_label_problem(names: Sequence[str]) -> tuple[str, str] | None:
     """(name, why) for a label found in training data that is likely a mistake: a missing value,
     or other labels joined by white space. Labels the user named (``label_names``) are not asked."""
     for name in names:
-        if missing_value_problem(name):
-            return name, missing_value_problem(name)
+        problem = missing_value_problem(name)
+        if problem:
+            return name, problem
     return joined_labels_problem(names)
 
 
