@@ -142,6 +142,37 @@ def _encoding_hint(path, encoding: str) -> str:
     return " (a file saved by Excel or Windows is often Windows-1252: pass --encoding cp1252)"
 
 
+#: How much of a CSV or .txt file read in a one-byte encoding is looked at for UTF-8 text.
+_UTF8_SNIFF_BYTES = 1 << 18
+
+
+def utf8_read_as_other(path, encoding: str) -> bool:
+    """Whether a file to be read in a one-byte encoding (cp1252, latin-1) looks like UTF-8.
+
+    Every byte decodes in those encodings, so a UTF-8 file read in one is garbled without an
+    error ("café" -> "cafÃ©"). Accented text in a one-byte encoding almost never forms valid
+    UTF-8 sequences, so a start whose non-ASCII bytes all do is taken for UTF-8."""
+    if _encoding_family(encoding) in ("utf-8", "utf-16", "utf-32") or is_stdin(path):
+        return False
+    files = [Path(path)] if not os.path.isdir(path) else itertools.islice(txt_files(Path(path)), 20)
+    for file in files:
+        try:
+            with _open_binary(file) as handle:
+                start = handle.read(_UTF8_SNIFF_BYTES)
+        except (OSError, *_GZIP_ERRORS):
+            continue  # reading it says what is wrong
+        if start.isascii():
+            continue
+        if any(start.startswith(mark) for mark, _ in _BOMS):
+            return False  # refused as the encoding its mark names (bom_conflict)
+        try:  # a character cut at the end of the sample is not an error
+            codecs.getincrementaldecoder("utf-8")().decode(start, final=False)
+        except UnicodeDecodeError:
+            return False
+        return True
+    return False
+
+
 def _encoding_family(encoding: str) -> str:
     """``utf-8``, ``utf-16``, ``utf-32`` or the codec's own name: what a byte-order mark can say."""
     name = codecs.lookup(encoding).name
@@ -1195,6 +1226,10 @@ def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(
         if once_a_run and cls in (_JsonlSource, _ParquetSource) and _encoding_family(encoding) != "utf-8":
             warnings.warn(f"{path} is read as UTF-8 (JSON and Parquet are UTF-8 by definition): encoding={encoding!r} "
                           "applies to CSV and .txt files only", UserWarning, stacklevel=3)
+        elif once_a_run and cls in (_CsvSource, _TxtSource) and utf8_read_as_other(path, encoding):
+            warnings.warn(f"{path} looks like UTF-8 (its accented characters are UTF-8 byte sequences) but is read as "
+                          f"{encoding}, which garbles them (café -> cafÃ©): leave out --encoding (encoding=) "
+                          "if the file is UTF-8", UserWarning, stacklevel=3)
         source = cls(path, text_col=text_col, id_col=id_col,
                      max_text_chars=max_text_chars, batch_size=batch_size)
         source.reserved = tuple(reserved)

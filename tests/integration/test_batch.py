@@ -1244,6 +1244,29 @@ def test_an_encoding_given_for_jsonl_is_said_not_to_apply(small_model, corpus, t
         threatclf.label_files(path, tmp_path / "o.jsonl", small_model, encoding="cp1252", progress=False)
 
 
+def test_a_utf8_file_read_in_a_one_byte_encoding_is_warned_of(small_model, tmp_path):
+    import warnings
+
+    text = "id,text\nk1,Le caf\u00e9 a \u00e9t\u00e9 attaqu\u00e9.\n"
+    utf8 = tmp_path / "utf8.csv"
+    utf8.write_text(text, encoding="utf-8")
+    folder = tmp_path / "txt"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Rain.", encoding="utf-8")  # ASCII: says nothing; the next file does
+    (folder / "b.txt").write_text("Le caf\u00e9.", encoding="utf-8")
+    for given in (utf8, folder):
+        with pytest.warns(UserWarning, match=rf"{given.name} looks like UTF-8 .* read as cp1252, which garbles them"):
+            threatclf.label_files(given, tmp_path / "o.jsonl", small_model, encoding="cp1252", progress=False,
+                                  overwrite=True)
+    cp1252 = tmp_path / "cp1252.csv"  # really cp1252, or UTF-8 read as UTF-8: no warning
+    cp1252.write_bytes(text.encode("cp1252"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        threatclf.label_files(cp1252, tmp_path / "o1.jsonl", small_model, encoding="cp1252", progress=False)
+        threatclf.label_files(utf8, tmp_path / "o2.jsonl", small_model, progress=False)
+    assert list(read_output(tmp_path / "o1.jsonl")) == list(read_output(tmp_path / "o2.jsonl")) == ["k1"]
+
+
 def test_byte_order_marks_of_another_encoding_and_quoted_headers(small_model, tmp_path):
     import codecs
 
