@@ -219,7 +219,8 @@ def check_label_list(value: object, row: int) -> list[str]:
     names = list(value)
     for name in names:
         if not isinstance(name, str) or not name:
-            raise DataError(f"row {row}: label names must be non-empty strings, got {name!r:.60}")
+            shown = name.tolist() if isinstance(name, np.ndarray) else name  # a Parquet list of lists
+            raise DataError(f"row {row}: label names must be non-empty strings, got {shown!r:.60}")
     return names
 
 

@@ -25,6 +25,12 @@ def test_indicator_round_trip_with_user_label_set():
     assert from_indicator(matrix, labels) == lists
 
 
+def test_a_nested_label_list_is_shown_as_a_list_not_in_numpy_notation():
+    nested = np.array([np.array(["fraud", "cyber"], dtype=object)], dtype=object)  # Parquet list<list<string>>
+    with pytest.raises(DataError, match=r"^row 3: label names must be non-empty strings, got \['fraud', 'cyber'\]$"):
+        check_label_list(nested, 3)
+
+
 def test_unknown_label_is_an_error_naming_the_row():
     with pytest.raises(DataError, match=r"row 1: unknown label 'sports'"):
         to_indicator([["terrorism"], ["sports"]], DEFAULT_LABELS)
