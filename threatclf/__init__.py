@@ -27,7 +27,7 @@ from __future__ import annotations
 __version__ = "0.10.0"
 
 from .classifier import ThreatClassifier
-from .evaluate import Evaluation, cross_validate, evaluate, reliability
+from .evaluate import Evaluation, cross_validate, evaluate, reliability, score_predictions
 from .exceptions import (
     DataError,
     IncompatibleModelError,
@@ -49,6 +49,7 @@ __all__ = [
     "evaluate",
     "cross_validate",
     "reliability",
+    "score_predictions",
     "Evaluation",
     "split_passages",
     "label_dataframe",

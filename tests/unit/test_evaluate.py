@@ -1,4 +1,5 @@
 import json
+import re
 import warnings
 
 import numpy as np
@@ -181,6 +182,23 @@ def test_cross_validate_names_what_it_needs_before_training_a_fold():
     texts, labels = tiny_corpus(repeats=3)
     with pytest.raises(TypeError, match=r"needs a ThreatClassifier \(each fold trains a clone of it\), got Pipeline .*cross_val_predict"):
         threatclf.cross_validate(make_pipeline(TfidfVectorizer(), LogisticRegression()), texts, labels, cv=3)
+
+
+def test_the_pipeline_advice_names_a_function_that_scores_its_predictions(small_model):
+    from sklearn.pipeline import Pipeline
+
+    for call in (lambda: threatclf.evaluate(Pipeline([("clf", small_model)]), ["Rain."], [[]]),
+                 lambda: threatclf.cross_validate(Pipeline([("clf", small_model)]), ["Rain."] * 4, [[]] * 4, cv=2)):
+        with pytest.raises(TypeError, match=r"threatclf\.score_predictions\)") as error:
+            call()
+        advised = getattr(threatclf, re.search(r"threatclf\.(\w+)\)", str(error.value)).group(1))  # the advice
+        texts, labels = tiny_corpus()
+        truth = to_indicator(labels, small_model.labels_)
+        result = advised(truth, small_model.predict_indicator(texts), small_model.predict_proba(texts).to_numpy(),
+                         small_model.labels_)
+        with pytest.warns(UserWarning, match="in the model's training data"):
+            expected = threatclf.evaluate(small_model, texts, labels)
+        assert result.macro_f1 == pytest.approx(expected.macro_f1)
 
 
 def test_cross_validate_checks_folds():
