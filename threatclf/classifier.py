@@ -223,7 +223,10 @@ class ThreatClassifier(BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fitting
-    def _validate_params(self) -> None:
+    def check_params(self) -> None:
+        """Raise ValueError for a setting ``fit`` would refuse, without reading any data.
+
+        (Not ``_validate_params``: that name is scikit-learn's own ``BaseEstimator`` method.)"""
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
         if self.engine not in ("auto", "reference"):
@@ -329,7 +332,7 @@ class ThreatClassifier(BaseEstimator):
         feature selection, calibration and thresholds; a row of weight 0 is left out of all of
         them (the default model weighs its human-labelled rows 2).
         """
-        self._validate_params()
+        self.check_params()
         texts = check_texts(X)
         labels, Y = self._resolve_targets(y)
         if len(texts) == 0:

@@ -125,7 +125,7 @@ def cmd_train(args) -> int:
         model = ThreatClassifier(**params)
     except TypeError as exc:
         raise ThreatclfError(f"invalid model setting in {args.config or 'options'}: {exc}") from None
-    model._validate_params()  # a bad setting fails before a large training set is read
+    model.check_params()  # a bad setting fails before a large training set is read
     definitions = None
     if args.label_definitions:  # read now: a bad file fails before training, not after
         try:

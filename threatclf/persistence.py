@@ -648,7 +648,7 @@ def _check_consistent(model, metadata: dict, path: Path) -> None:
         if type(value) is not np.ndarray or value.dtype.kind not in "fiu":
             raise ModelFormatError(f"{path}: the stored {name} is not a numeric array ({type(value).__name__})")
     try:
-        model._validate_params()
+        model.check_params()
     except (AttributeError, TypeError, ValueError) as exc:
         raise ModelFormatError(f"{path}: the stored settings are invalid ({printable(exc)})") from None
     n = len(labels)

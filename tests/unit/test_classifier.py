@@ -44,7 +44,15 @@ def test_fast_and_reference_engines_agree(small_model):
     reference = clone(small_model).set_params(engine="reference")
     reference.__dict__.update({k: v for k, v in small_model.__dict__.items() if k.endswith("_")})
     reference._compiled = None
+    assert small_model._fast_scorer() is not None and reference._fast_scorer() is None  # two paths compared
     np.testing.assert_allclose(small_model.decision_function(texts), reference.decision_function(texts), atol=1e-9)
+
+
+def test_scikit_learns_own_parameter_validation_is_not_overridden():
+    from sklearn.base import BaseEstimator
+
+    # threatclf's checks are check_params(); scikit-learn's _validate_params reads _parameter_constraints
+    assert getattr(ThreatClassifier, "_validate_params", None) is getattr(BaseEstimator, "_validate_params", None)
 
 
 def test_labels_property_after_fit(small_model):
@@ -204,7 +212,7 @@ def test_invalid_settings(params, message):
     # mean something else ("false" is true), or leave the solver running for ever
     texts, labels = tiny_corpus()
     with pytest.raises(ValueError, match=message):
-        ThreatClassifier(**{"min_df": 1, **params})._validate_params()
+        ThreatClassifier(**{"min_df": 1, **params}).check_params()
     with pytest.raises(ValueError, match=message):
         ThreatClassifier(**{"min_df": 1, **params}).fit(texts, labels)
 
