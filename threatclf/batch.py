@@ -378,9 +378,7 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
     if repeated:
         raise DataError(f"column {repeated[0]!r} appears {(df.columns == repeated[0]).sum()} times; "
                         "keep one (df.loc[:, ~df.columns.duplicated()]) or rename the others")
-    for name, value, least in (("chunk_size", chunk_size, 1), ("top_terms", top_terms, 0), ("max_words", max_words, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise DataError(f"{name} must be an integer >= {least}, got {value!r}")
+    _check_whole_numbers(str, chunk_size=(chunk_size, 1), top_terms=(top_terms, 0), max_words=(max_words, 1))
     model = _resolve_model(model)
     _thresholds(model, threshold)  # validate before any work
     if passages and (id_col in output_columns(model.labels_, passages=True) or id_col == "text" != text_col):
@@ -623,12 +621,19 @@ def _what_differs(previous, current: dict) -> str:
 
 #: The keyword arguments of label_files that ``threatclf label`` sets with a flag of the same name.
 CLI_FLAGS = frozenset({"passages", "threshold", "top_terms", "keep_text", "text_col", "id_col", "chunk_size",
-                       "max_text_chars", "csv_sep", "encoding"})
+                       "max_text_chars", "csv_sep", "encoding", "max_words"})
 
 
 def _option_named(name: str) -> str:
     """A keyword argument with the command-line flag that sets it: ``chunk_size (--chunk-size)``."""
     return f"{name} (--{name.replace('_', '-')})" if name in CLI_FLAGS else name
+
+
+def _check_whole_numbers(named, **given) -> None:
+    """Each ``name=(value, least)`` is an int (not a bool) >= ``least``; else DataError with ``named(name)``."""
+    for name, (value, least) in given.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise DataError(f"{named(name)} must be an integer >= {least}, got {value!r}")
 
 
 def _option_value(value) -> str:
@@ -933,10 +938,8 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     rejects_path = Path(rejects) if rejects else output.with_name(output.name + ".rejects.jsonl")
     if rejects_path.resolve() in {p.resolve() for p in paths if not is_stdin(p)} | {output.resolve()}:
         raise DataError(f"rejects file {rejects_path} would overwrite an input or the output")
-    for name, value, least in (("chunk_size", chunk_size, 1), ("max_text_chars", max_text_chars, 1),
-                               ("top_terms", top_terms, 0), ("max_words", max_words, 1)):
-        if not isinstance(value, int) or value < least:
-            raise DataError(f"{_option_named(name)} must be an integer >= {least}, got {value!r}")
+    _check_whole_numbers(_option_named, chunk_size=(chunk_size, 1), max_text_chars=(max_text_chars, 1), top_terms=(top_terms, 0),
+                         max_words=(max_words, 1))
     if text_col == id_col:
         raise DataError(f"text and id columns must differ (both {text_col!r})")
     check_csv_options(output_csv_sep, output_encoding, names=("output_csv_sep", "output_encoding"))

@@ -20,6 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from . import __version__
 from .exceptions import DataError, ModelFormatError, ThreatclfError
 from .persistence import printable
+from .text import DEFAULT_MAX_WORDS
 
 EXIT_OK, EXIT_ERROR, EXIT_REJECTS = 0, 2, 3
 #: Below this many positive examples train warns that a label's threshold and figures are unreliable.
@@ -460,7 +461,7 @@ def _label(args, output, rejects, shown_as: tuple | None = None) -> int:
             summary = label_files(
                 args.inputs, output, model, text_col=args.text_col, id_col=args.id_col, passages=args.passages,
                 threshold=_thresholds_given(args.threshold), top_terms=args.top_terms, keep_text=args.keep_text,
-                chunk_size=args.chunk_size, max_text_chars=args.max_text_chars, n_jobs=args.n_jobs, resume=args.resume,
+                max_words=args.max_words, chunk_size=args.chunk_size, max_text_chars=args.max_text_chars, n_jobs=args.n_jobs, resume=args.resume,
                 restart=args.restart, overwrite=args.overwrite, rejects=rejects,
                 **_csv_options(args), output_csv_sep=_separator(args.output_csv_sep),
                 output_encoding=args.output_encoding, progress=False if args.quiet else None,
@@ -589,6 +590,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "'*=0.5' sets the labels not named)")
     p.add_argument("--top-terms", type=int, default=5, help="evidence terms per label (default: 5; 0 for none)")
     p.add_argument("--keep-text", action="store_true", help="copy the text into the output")
+    p.add_argument("--max-words", type=int, default=DEFAULT_MAX_WORDS,
+                   help=f"longest passage in words; longer paragraphs are split (default: {DEFAULT_MAX_WORDS})")
     p.add_argument("--n-jobs", "-j", type=int, default=1, help="worker processes (default: 1; -1 = all cores)")
     p.add_argument("--chunk-size", type=int, default=2000, help="rows per chunk, the unit of resuming (default: 2000)")
     p.add_argument("--max-text-chars", type=int, default=1_000_000,

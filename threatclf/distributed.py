@@ -17,6 +17,7 @@ import pandas as pd
 from ._optional import require
 from .batch import label_dataframe
 from .exceptions import DataError
+from .text import DEFAULT_MAX_WORDS
 
 __all__ = ["label_dask"]
 
@@ -90,10 +91,10 @@ def _flatten(out: pd.DataFrame) -> pd.DataFrame:
 
 
 def label_dask(ddf, model=None, *, text_col: str = "text", id_col: str | None = None, passages: bool = False,
-               threshold=None, top_terms: int = 5, flat: bool = False):
+               threshold=None, top_terms: int = 5, max_words: int = DEFAULT_MAX_WORDS, flat: bool = False):
     """Label a ``dask.dataframe.DataFrame`` lazily; returns a Dask DataFrame.
 
-    The columns, and ``text_col``, ``id_col``, ``passages``, ``threshold`` and ``top_terms``,
+    The columns, and ``text_col``, ``id_col``, ``passages``, ``threshold``, ``top_terms`` and ``max_words``,
     are those of :func:`threatclf.label_dataframe`; passage rows need ``id_col`` unless the
     Dask index is known (``set_index``). ``model`` is a fitted
     ``ThreatClassifier``, a model folder path readable by every worker, or ``None`` for the
@@ -115,7 +116,8 @@ def label_dask(ddf, model=None, *, text_col: str = "text", id_col: str | None = 
         raise DataError(
             "passage rows need their article's id, and this Dask DataFrame's index is not known to be one "
             "(read_csv/read_json restart it in each partition): pass id_col=, or set_index() on an id column first")
-    options = dict(text_col=text_col, id_col=id_col, passages=passages, threshold=threshold, top_terms=top_terms)
+    options = dict(text_col=text_col, id_col=id_col, passages=passages, threshold=threshold, top_terms=top_terms,
+                   max_words=max_words)
     if isinstance(model, ThreatClassifier):
         resolved = model
         shipped = dask.delayed(model, pure=True, traverse=False)

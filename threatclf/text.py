@@ -1,7 +1,8 @@
 """Cutting articles into passages, the unit the model was trained on.
 
 Passages keep character offsets into the original text, so every label can point back to
-the exact span that earned it. Training and labelling share this one path.
+the exact span that earned it. Labelling cuts articles this way; training data are passages
+already (the annotated ones are cut to the same sizes), so ``fit`` takes them as given.
 """
 from __future__ import annotations
 

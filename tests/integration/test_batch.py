@@ -1352,6 +1352,10 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(small_m
     with pytest.raises(DataError, match=r"chunk_size \(--chunk-size\) must be an integer >= 1, got 0"):
         threatclf.label_files(path, tmp_path / "new" / "deeper" / "out.jsonl", small_model, chunk_size=0,
                               progress=False)
+    for name in ("top_terms", "chunk_size", "max_words", "max_text_chars"):  # True is not a number of anything
+        with pytest.raises(DataError, match=rf"{name} \(--{name.replace('_', '-')}\) must be an integer >= \d, got True"):
+            threatclf.label_files(path, tmp_path / "new" / "deeper" / "out.jsonl", small_model, progress=False,
+                                  **{name: True})
     assert not (tmp_path / "new").exists()  # every level it made
     with pytest.raises(DataError, match="is the run's lock file"):
         threatclf.label_files(path, tmp_path / "p.jsonl", small_model, rejects=tmp_path / ".p.jsonl.lock",

@@ -451,6 +451,7 @@ def test_threshold_option_parses_per_label_values():
     (["--chunk-size", "0"], "chunk_size (--chunk-size) must be"),
     (["--max-text-chars", "-1"], "max_text_chars (--max-text-chars) must be"),
     (["--top-terms", "-1"], "top_terms (--top-terms) must be"),
+    (["--max-words", "0"], "max_words (--max-words) must be"),
     (["--id-col", "text"], "must differ"),
     (["--threshold", "terrorism=7"], "between 0 and 1"),
     (["--rejects", "{input}"], "would overwrite"),
@@ -476,6 +477,28 @@ def _small_model(data_files):
         assert main(["train", str(data_files / "train.jsonl"), "-o", str(model_dir), "--min-df", "1", "--cv", "3",
                      "-q"]) == 0
     return model_dir
+
+
+def test_label_max_words_splits_passages_as_label_files_does(data_files, tmp_path, capsys):
+    import threatclf
+
+    model = str(_small_model(data_files))
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "a", "text": "Militants bombed the market. " * 20}) + "\n")
+    counts = []
+    for words in ("120", "12"):
+        out = tmp_path / f"out{words}.jsonl"
+        code, _, _ = run(["label", str(source), "-o", str(out), "--model", model, "--passages", "--max-words", words,
+                          "-q"], capsys)
+        assert code == 0
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        threatclf.label_files(source, tmp_path / "api.jsonl", model, passages=True, max_words=int(words),
+                              progress=False, overwrite=True)
+        assert rows == [json.loads(line) for line in (tmp_path / "api.jsonl").read_text().splitlines()]
+        assert all(len(source_text[r["start"]:r["end"]].split()) <= int(words)
+                   for source_text in [json.loads(source.read_text())["text"]] for r in rows)
+        counts.append(len(rows))
+    assert counts[0] < counts[1]  # 120 words: one passage; 12: several
 
 
 def test_label_writes_csv_for_excel_and_resumes_into_another_encoding(data_files, tmp_path, capsys):

@@ -33,6 +33,16 @@ def test_dask_passages_from_a_model_folder(saved_small_model, small_model, frame
     assert result["labels"].tolist() == expected["labels"].tolist()
 
 
+def test_dask_splits_passages_at_max_words_as_label_dataframe_does(small_model, frame):
+    expected = threatclf.label_dataframe(frame, small_model, id_col="id", passages=True, max_words=4)
+    assert len(expected) > len(frame)  # the texts are longer than 4 words: split
+    result = threatclf.label_dask(dd.from_pandas(frame, npartitions=2), small_model, id_col="id", passages=True,
+                                  max_words=4).compute().reset_index(drop=True)
+    assert result[["id", "start", "end"]].values.tolist() == expected[["id", "start", "end"]].values.tolist()
+    with pytest.raises(threatclf.DataError, match="max_words must be an integer >= 1, got 0"):
+        threatclf.label_dask(dd.from_pandas(frame, npartitions=2), small_model, id_col="id", max_words=0)
+
+
 def test_dask_cluster_with_worker_processes(small_model, frame):
     distributed = pytest.importorskip("distributed")
     expected = threatclf.label_dataframe(frame, small_model, id_col="id")
