@@ -2,12 +2,13 @@
 
 The pieces, in the order data flows through them::
 
-    labels       the taxonomy (terrorism, organized_crime, ...) and label-list <-> matrix
+    labels       the taxonomy (terrorism, organized_crime, ...), label-list <-> matrix, label-name checks
     data         labelled files (JSONL / CSV / Parquet) -> texts and label lists, for train and evaluate
     text         articles -> passages with character offsets
     features     the TF-IDF vectorizers and their compact stored form
     fastvec      a compiled, exact re-implementation of TF-IDF + linear scoring
-    classifier   ThreatClassifier: fit / predict / predict_proba / explain
+    classifier   ThreatClassifier: fit / predict / predict_proba / explain; the checks of its
+                 inputs and the cross-validation folds (copies of a text in one) it shares with evaluate
     thresholds   per-label F1-optimal decision thresholds
     evaluate     per-label metrics and cross-validation
     persistence  model folders: skops by default, digests, trusted types

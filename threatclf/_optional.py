@@ -13,7 +13,6 @@ _EXTRAS = {
     "dask": ("dask", "labelling with Dask"),
     "dask.dataframe": ("dask", "labelling with Dask"),
     "distributed": ("dask", "labelling on a Dask cluster"),
-    "fasttext": ("bench", "the fastText comparison in benchmarks"),
 }
 
 

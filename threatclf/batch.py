@@ -42,7 +42,8 @@ from .exceptions import DataError
 from .text import DEFAULT_MAX_WORDS, split_passages
 from ._optional import require
 from .features import plain
-from .readers import Reject, check_csv_options, check_inputs, count_rows, is_stdin, iter_batches, txt_files
+from .readers import (RESERVED_COLUMNS, Reject, check_csv_options, check_inputs, count_rows, is_stdin, iter_batches,
+                      txt_files)
 from .writers import RecordWriter, _json_line, atomic_path, output_format, remove_stale_temps, value_kinds
 
 __all__ = ["LabelOptions", "LabelSummary", "label_dataframe", "label_files", "label_records"]
@@ -512,7 +513,7 @@ def _input_stamps(inputs: Sequence[Path]) -> list[dict]:
     return files
 
 
-def _fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_options: dict, options: LabelOptions) -> dict:
+def _run_fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_options: dict, options: LabelOptions) -> dict:
     """What must be unchanged for a resumed run to continue an earlier one."""
     files = _input_stamps(inputs)
     digest = hashlib.sha256(json.dumps(list(model.labels_)).encode())
@@ -674,7 +675,7 @@ def _records_for_chunk(model, frame: pd.DataFrame, options: LabelOptions) -> tup
     _check_no_clash(frame, output_columns(model.labels_, options.passages))
     ids = frame["id"].tolist()
     records, n_passages = _label(model, ids, frame["text"].tolist(), options)
-    carried = [c for c in frame.columns if c not in ("id", "text", "_source", "_line")]
+    carried = [c for c in frame.columns if c not in RESERVED_COLUMNS]
     if options.keep_text and not options.passages:  # passage rows hold their own text
         carried.append("text")
     if not carried:
@@ -989,7 +990,7 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     except OSError as exc:
         raise DataError(f"rejects file {rejects_path} cannot be written: {exc.strerror or exc}") from None
     store = _ChunkStore(output)
-    fingerprint = _fingerprint(paths, model, reader_options, options)
+    fingerprint = _run_fingerprint(paths, model, reader_options, options)
     done = store.open(fingerprint, resume, restart)
     summary = LabelSummary(resumed_chunks=len(done))
 

@@ -12,15 +12,14 @@ data, never on the data they are later judged on.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
-import sys
 import unicodedata
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,13 +28,12 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
 from sklearn.feature_selection import chi2
 from sklearn.linear_model import LogisticRegression, SGDClassifier
-from sklearn.model_selection import KFold
 from sklearn.svm import LinearSVC
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import DataError
-from .features import build_vectorizers, feature_names, pack_vectorizer, plain, unpack_vectorizer
+from .features import FEATURE_SETS, build_vectorizers, feature_names, pack_vectorizer, plain, unpack_vectorizer
+from .folds import TEXT_HASHES, _white_space_hashes, check_groups, cv_folds, text_hashes
 from .labels import (indicator_from_frame, infer_labels, label_name_problem, lookalike_problem, to_indicator,
                      unnamed_label_problem)
 from .thresholds import NEVER, beats_chance, f1_optimal_threshold, half_best_f1_threshold
@@ -105,7 +103,7 @@ def _per_label(value, labels: Sequence[str], name: str) -> list:
     return [value] * len(labels)
 
 
-def _is_per_label(value, labels: Sequence[str]) -> bool:
+def _is_per_label(value) -> bool:
     """A class_weight given per label ({label: weight}) rather than per class ({0: w, 1: w})."""
     return isinstance(value, Mapping) and bool(value) and all(isinstance(k, str) for k in value)
 
@@ -258,8 +256,8 @@ class ThreatClassifier(BaseEstimator):
                     and all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in value)
                     and 1 <= value[0] <= value[1] <= 20):
                 raise ValueError(f"{name} must be (min_n, max_n) with 1 <= min_n <= max_n <= 20, got {value!r}")
-        if self.features not in ("word+char", "word", "char"):
-            raise ValueError(f"features must be 'word+char', 'word' or 'char', got {self.features!r}")
+        if self.features not in FEATURE_SETS:
+            raise ValueError(f"features must be one of {FEATURE_SETS}, got {self.features!r}")
         if isinstance(self.min_df, bool) or not isinstance(self.min_df, (int, np.integer, float)) or not (
                 self.min_df >= 1 if isinstance(self.min_df, (int, np.integer)) else 0 <= self.min_df <= 1):
             raise ValueError(f"min_df must be a count >= 1 or a share between 0 and 1, got {self.min_df!r}")
@@ -272,7 +270,7 @@ class ThreatClassifier(BaseEstimator):
             repeated = sorted(n for n, count in Counter(self.label_names).items() if count > 1)
             if repeated:
                 raise ValueError(f"label_names names {repeated} more than once")
-        per_label = self.class_weight if _is_per_label(self.class_weight, ()) else {"*": self.class_weight}
+        per_label = self.class_weight if _is_per_label(self.class_weight) else {"*": self.class_weight}
         for value in per_label.values():
             per_class = value.values() if isinstance(value, Mapping) else ()
             if not (value is None or (isinstance(value, str) and value == "balanced") or (
@@ -404,7 +402,7 @@ class ThreatClassifier(BaseEstimator):
         # Per-label settings are checked against the labels before any work is done.
         Cs = _per_label(self.C, labels, "C")
         class_weights = (_per_label(self.class_weight, labels, "class_weight")
-                         if _is_per_label(self.class_weight, labels) else [self.class_weight] * len(labels))
+                         if _is_per_label(self.class_weight) else [self.class_weight] * len(labels))
         fixed = None if isinstance(self.threshold, str) else np.asarray(
             _per_label(self.threshold, labels, "threshold"), dtype=np.float64)
         if fixed is not None and not ((fixed >= 0) & (fixed <= 1)).all():
@@ -741,7 +739,7 @@ class ThreatClassifier(BaseEstimator):
         return explain_row(X, 0, self.coef_, self.get_feature_names_out(), self.labels_, top)
 
     # -------------------------------------------------------------- persistence
-    def save(self, path, *, format: str = "skops", **metadata) -> "object":
+    def save(self, path, *, format: str = "skops", **metadata) -> Path:
         """Write a model folder (see :func:`threatclf.save_model`)."""
         from .persistence import save_model
 
@@ -831,44 +829,6 @@ def warn_about_suspect_rows(texts: Sequence[str], Y: np.ndarray, hashes: np.ndar
 SUSPECT_ROW_WARNINGS = (r"\d+ training texts are empty", r"\d+ training texts repeat an earlier one")
 
 
-#: How ``training_text_hashes_`` were computed, recorded in ``training_fingerprint_``: absent
-#: (threatclf < 0.8) means white space collapsed only, "words" means :func:`text_hashes`.
-TEXT_HASHES = "words"
-
-
-def text_hashes(texts: Sequence[str]) -> np.ndarray:
-    """64-bit BLAKE2b digests of texts as the model mostly reads them — Unicode-normalised (NFKC),
-    case folded, punctuation and symbols taken for white space — so that copies differing in
-    case, punctuation or white space share one: a compact record of which texts a model saw,
-    from which no text can be read back, and the key that keeps copies of a text in one
-    cross-validation fold. A text of punctuation or symbols alone ("!!!", emoji) keeps them."""
-    table = _punctuation_to_space()
-    keys = []
-    for text in texts:
-        words = unicodedata.normalize("NFKC", text).casefold().translate(table).split()
-        keys.append(" ".join(words) if words else " ".join(text.split()))
-    return _digests(keys)
-
-
-@functools.lru_cache(maxsize=1)
-def _punctuation_to_space() -> dict:
-    """``str.translate`` table: every Unicode punctuation (P*), symbol (S*), separator (Z*),
-    control (Cc) and format (Cf: zero-width space, soft hyphen) character to a space, as the
-    model's word tokens part at them (built on first use, not at import)."""
-    return {code: " " for code in range(sys.maxunicode + 1)
-            if unicodedata.category(chr(code))[0] in "PSZ" or unicodedata.category(chr(code)) in ("Cc", "Cf")}
-
-
-def _white_space_hashes(texts: Sequence[str]) -> np.ndarray:
-    """The digests models saved before threatclf 0.8 recorded: white space collapsed only."""
-    return _digests(" ".join(t.split()) for t in texts)
-
-
-def _digests(keys: Iterable[str]) -> np.ndarray:
-    return np.array([int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
-                                    "little") for key in keys], dtype=np.uint64)
-
-
 def _fingerprint(texts: list[str], Y: np.ndarray, labels: Sequence[str]) -> dict:
     """Row count, positives per label and a SHA-256 of texts and labels: which data made a model."""
     digest = hashlib.sha256()
@@ -950,22 +910,6 @@ def check_sample_weight(sample_weight, n_rows: int) -> np.ndarray:
     return weights
 
 
-def check_groups(groups, n_rows: int, cv: int | None) -> np.ndarray:
-    """``groups`` as an array of strings, one per row, at least ``cv`` distinct; else DataError."""
-    groups = np.asarray(groups, dtype=object)
-    if groups.shape != (n_rows,):
-        raise DataError(f"groups has shape {groups.shape}, expected ({n_rows},)")
-    missing = [i for i, g in enumerate(groups.tolist()) if pd.api.types.is_scalar(g) and pd.isna(g)]
-    if missing:
-        raise DataError(f"groups has no value for {len(missing)} rows (first: row {missing[0]}); "
-                        "give every row its group, e.g. its article id")
-    groups = np.array([str(g) for g in groups.tolist()], dtype=object)
-    distinct = len(set(groups.tolist()))
-    if cv is not None and distinct < cv:
-        raise DataError(f"groups has {distinct} distinct values, fewer than cv={cv} folds")
-    return groups
-
-
 def check_tuning_rows(tuning_rows, n_rows: int, what: str = "training text") -> np.ndarray:
     """``tuning_rows`` as a boolean array, one per row; else DataError."""
     mask = np.asarray(tuning_rows)
@@ -973,80 +917,6 @@ def check_tuning_rows(tuning_rows, n_rows: int, what: str = "training text") -> 
         raise DataError(f"tuning_rows must be one bool per {what} ({n_rows}), "
                         f"got dtype {mask.dtype} and shape {mask.shape}")
     return mask
-
-
-def cv_folds(texts: Sequence[str], cv: int, random_state, *, groups=None, digests=None) -> list:
-    """(train, test) index pairs for out-of-fold scores, with every copy of a text in one fold.
-
-    A text repeated in the training data (case, punctuation and white space ignored: the model
-    reads such copies alike) would otherwise sit in the
-    training part while its copy is scored: out-of-fold figures near perfect, thresholds learned
-    from them wrong. Without ``groups`` this is shuffled K-fold over the distinct texts (plain
-    K-fold when there are no repeats); with ``groups``, groups that share a text are merged.
-    """
-    if digests is None:
-        digests = text_hashes(texts)
-    _, first, codes = np.unique(digests, return_index=True, return_inverse=True)
-    if groups is None:
-        kfold = KFold(n_splits=cv, shuffle=True, random_state=random_state)
-        if len(first) == len(digests):
-            return list(kfold.split(np.arange(len(digests))))
-        if len(first) < cv:
-            raise DataError(f"only {len(first)} distinct training texts, fewer than cv={cv} folds")
-        # K-fold over the distinct texts in order of first appearance; each copy joins its first
-        order = np.argsort(first)
-        fold_of_text = np.empty(len(first), dtype=np.int64)
-        for k, (_, test) in enumerate(kfold.split(order)):
-            fold_of_text[order[test]] = k
-        fold_of_row = fold_of_text[codes]
-        everything = np.arange(len(digests))
-        return [(everything[fold_of_row != k], everything[fold_of_row == k]) for k in range(cv)]
-    names, group_codes = np.unique(groups, return_inverse=True)
-    # union-find over groups: two groups holding one text become one
-    parent = np.arange(len(names))
-
-    def root(g):
-        while parent[g] != g:
-            parent[g] = parent[parent[g]]
-            g = parent[g]
-        return g
-
-    first_group = np.full(len(first), -1, dtype=np.int64)
-    for text, group in zip(codes.tolist(), group_codes.tolist()):
-        if first_group[text] < 0:
-            first_group[text] = group
-        else:
-            a, b = root(first_group[text]), root(group)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-    merged = np.array([root(g) for g in range(len(names))])
-    if (merged == np.arange(len(names))).all():
-        return group_folds(groups, cv, random_state)
-    if len(np.unique(merged)) < cv:
-        raise DataError(f"groups that share a text merge into {len(np.unique(merged))} groups, "
-                        f"fewer than cv={cv} folds")
-    return group_folds(names[merged][group_codes], cv, random_state)
-
-
-def group_folds(groups: np.ndarray, cv: int, random_state):
-    """(train, test) index pairs with each group in one test fold, folds of about equal size.
-
-    Groups are taken largest first, ties in a seeded random order, each into the fold with the
-    fewest rows so far — GroupKFold's rule, written out so that the folds depend only on the
-    seed, not on the scikit-learn version's sort.
-    """
-    names, codes = np.unique(groups, return_inverse=True)
-    sizes = np.bincount(codes)
-    rank = check_random_state(random_state).permutation(len(names))
-    fold_of_group = np.empty(len(names), dtype=np.int64)
-    fold_sizes = np.zeros(cv, dtype=np.int64)
-    for g in np.lexsort((rank, -sizes)):
-        fold = int(np.argmin(fold_sizes))
-        fold_of_group[g] = fold
-        fold_sizes[fold] += sizes[g]
-    fold_of_row = fold_of_group[codes]
-    everything = np.arange(len(groups))
-    return [(everything[fold_of_row != k], everything[fold_of_row == k]) for k in range(cv)]
 
 
 def _canonical(X: sp.csr_matrix) -> sp.csr_matrix:

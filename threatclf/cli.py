@@ -1,4 +1,7 @@
-"""The ``threatclf`` command: argument parsing only; every command calls the library.
+"""The ``threatclf`` command: each command parses its arguments and calls the library.
+
+``train`` also reads its files row by row first, so that what ``fit`` would refuse after loading
+(too few examples for the folds, an unnamed label) is named by file and line before training.
 
 Exit codes: 0 success; 2 a usage or data error (one line on stderr, no traceback; set
 ``THREATCLF_DEBUG=1`` to see it); 3 ``label`` finished but rejected some rows (see the rejects
@@ -18,7 +21,9 @@ from collections.abc import Sequence
 from concurrent.futures.process import BrokenProcessPool
 
 from . import __version__
+from .classifier import MODELS
 from .exceptions import DataError, ModelFormatError, ThreatclfError
+from .features import FEATURE_SETS
 from .persistence import printable
 from .text import DEFAULT_MAX_WORDS
 
@@ -87,10 +92,10 @@ def _load(args):
 def cmd_train(args) -> int:
     import numpy as np
 
-    from .classifier import (SUSPECT_ROW_WARNINGS, TOO_FEW_POSITIVES, ThreatClassifier, text_hashes,
-                             warn_about_suspect_rows)
+    from .classifier import SUSPECT_ROW_WARNINGS, TOO_FEW_POSITIVES, ThreatClassifier, warn_about_suspect_rows
     from .data import load_labelled, read_labelled
     from .evaluate import evaluate
+    from .folds import text_hashes
     from .labels import to_indicator, unnamed_label_problem
     from .persistence import check_model_destination
 
@@ -522,9 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learn calibration and thresholds from these training files' rows only (repeatable): "
                         "name the files sampled like the text to label, not those picked by active learning")
     p.add_argument("--config", help="JSON file of ThreatClassifier settings")
-    p.add_argument("--features", choices=["word", "char", "word+char"],
+    p.add_argument("--features", choices=FEATURE_SETS,
                    help="word 1-2-grams, character 2-5-grams, or both (default: word+char)")
-    p.add_argument("--model", dest="model", choices=["logreg", "nblogreg", "logreg+nblogreg", "svm", "sgd"],
+    p.add_argument("--model", dest="model", choices=MODELS,
                    help="the linear model fitted per label (default: logreg)")
     p.add_argument("--C", type=float, help="inverse regularisation strength (default: 10; smaller is simpler)")
     p.add_argument("--cv", type=int, help="folds for the out-of-fold thresholds and calibration (default: 5; "

@@ -370,8 +370,9 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
     them. ``labels`` are label lists, a 0/1 DataFrame, or the 0/1 matrix ``fit`` takes with
     ``label_names``.
     """
-    from .classifier import (SUSPECT_ROW_WARNINGS, ThreatClassifier, check_texts, check_groups, check_tuning_rows,
-                             cv_folds, text_hashes, warn_about_suspect_rows)
+    from .classifier import (SUSPECT_ROW_WARNINGS, ThreatClassifier, check_texts, check_tuning_rows,
+                             warn_about_suspect_rows)
+    from .folds import check_groups, cv_folds, text_hashes
 
     if not isinstance(estimator, ThreatClassifier):  # found before a fold is trained, not after
         raise TypeError(f"cross_validate needs a ThreatClassifier (each fold trains a clone of it), got {type(estimator).__name__}"

@@ -1,4 +1,5 @@
-"""The threat taxonomy and conversions between label lists and indicator matrices.
+"""The threat taxonomy, conversions between label lists and indicator matrices, and the
+checks a label name passes (no look-alike letters, spreadsheet formulas or missing-value words).
 
 The five default labels and their one-line definitions follow ``CODEBOOK.md`` (v1) of the
 annotated data. Users may train on any other label set: nothing else in threatclf assumes

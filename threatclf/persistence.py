@@ -317,7 +317,7 @@ def check_model_destination(path, *, overwrite: bool = False) -> Path:
     return path
 
 
-def _check_metrics(metrics) -> dict:
+def _check_metrics(metrics) -> dict | None:
     """``metrics`` as {split: figures dict}, each as :func:`~threatclf.evaluate` makes them."""
     if metrics is None:
         return None

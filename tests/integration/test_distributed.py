@@ -57,24 +57,6 @@ def test_missing_text_column_is_a_clear_error(small_model, frame):
         threatclf.label_dask(dd.from_pandas(frame, npartitions=2), small_model, text_col="body")
 
 
-def test_missing_dask_gives_an_install_hint(monkeypatch):
-    import builtins
-
-    from threatclf import _optional
-
-    real_import = builtins.__import__
-
-    def no_dask(name, *args, **kwargs):
-        if name == "dask" or name.startswith("dask."):
-            raise ImportError("no dask here")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_dask)
-    monkeypatch.setattr(_optional.importlib, "import_module", lambda name: no_dask(name))
-    with pytest.raises(threatclf.MissingDependencyError, match=r'pip install "threatclf\[dask\]"'):
-        _optional.require("dask")
-
-
 @pytest.mark.parametrize("passages", [False, True])
 def test_dask_flat_output_writes_parquet(small_model, frame, tmp_path, passages):
     expected = threatclf.label_dataframe(frame, small_model, id_col="id", passages=passages)

@@ -11,7 +11,7 @@ from sklearn.exceptions import NotFittedError
 from builders import _TEMPLATES, small_model as build_small_model, tiny_corpus
 import threatclf
 from threatclf import DataError, ThreatClassifier
-from threatclf.classifier import check_groups, cv_folds
+from threatclf.folds import cv_folds
 from threatclf.labels import to_indicator
 
 
@@ -409,22 +409,8 @@ def test_copies_differing_in_case_or_punctuation_share_a_fold_and_are_known_as_s
                                                               labels + [["corruption"]])
 
 
-def test_texts_of_symbols_alone_or_differing_in_vowel_signs_keep_apart():
-    from threatclf.classifier import text_hashes
-
-    keys = text_hashes(["!!!", "???", "\U0001F600\U0001F600", "\U0001F525", "", "\u0915\u093f\u0924\u093e\u092c",
-                        "\u0915\u0924\u093e\u092c", "\u0642\u064e\u062a\u064e\u0644\u064e",
-                        "\u0642\u064f\u062a\u0650\u0644\u064e"])
-    assert len(set(keys.tolist())) == len(keys)
-    assert len(set(text_hashes(["Bomb, kills 3.", "BOMB kills 3", "bomb \u2014 kills 3!"]).tolist())) == 1
-    # characters scraped text carries unseen part words as a space does, for the model's words too
-    invisible = ["bomb kills 3", "bomb\u200bkills 3", "bomb\u00adkills 3", "bomb\u2060kills\x003",
-                 "bomb\u00a0kills\u20023"]
-    assert len(set(text_hashes(invisible).tolist())) == 1
-
-
 def test_models_saved_before_0_8_recognise_their_training_texts_by_white_space_alone():
-    from threatclf.classifier import _white_space_hashes
+    from threatclf.folds import _white_space_hashes
 
     texts, labels = tiny_corpus()
     model = ThreatClassifier(min_df=1, cv=3, calibrate=False).fit(texts, labels)
@@ -447,14 +433,6 @@ def test_label_names_written_in_two_unicode_forms_or_named_star_are_refused():
         ThreatClassifier(min_df=1, cv=3).fit(texts, starred)
 
 
-def test_groups_sharing_a_text_are_merged_into_one_fold():
-    texts, labels = tiny_corpus()
-    n = len(texts)
-    groups = [f"a{i}" for i in range(n)] + [f"b{i}" for i in range(n)]  # the same texts under other groups
-    for test in (test for _, test in cv_folds(texts + texts, 3, 0, groups=groups)):
-        assert all((i in test) == (i + n in test) for i in range(n))
-
-
 @pytest.mark.parametrize("groups, message", [
     (["a", "b"], r"groups has shape \(2,\)"),
     (["a", "b"] * 100, "fewer than cv=3"),
@@ -466,21 +444,6 @@ def test_bad_groups_are_clear_errors(groups, message):
     groups = groups[:len(texts)] if len(groups) > 2 else groups
     with pytest.raises(DataError, match=message):
         ThreatClassifier(min_df=1, cv=3).fit(texts, labels, groups=groups)
-
-
-def test_group_folds_follow_the_seed_and_keep_groups_whole():
-    from threatclf.classifier import group_folds
-
-    groups = np.array([f"g{i % 17}" for i in range(100)], dtype=object)
-    folds = group_folds(groups, 5, 0)
-    assert sorted(np.concatenate([test for _, test in folds]).tolist()) == list(range(100))
-    for train, test in folds:
-        assert not set(groups[train]) & set(groups[test])
-        assert 15 <= len(test) <= 25
-    again = group_folds(groups, 5, 0)
-    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again))
-    other = group_folds(groups, 5, 1)
-    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(folds, other))
 
 
 def test_lone_surrogate_texts_train_and_are_recognised_later():
@@ -495,11 +458,6 @@ def test_C_out_of_range_is_refused_before_training(C):
     texts, labels = tiny_corpus()
     with pytest.raises((ValueError, DataError), match="C must"):
         ThreatClassifier(min_df=1, cv=3, C=C).fit(texts, labels)
-
-
-def test_missing_pandas_values_in_groups_are_refused():
-    with pytest.raises(DataError, match="no value for 2 rows"):
-        check_groups(pd.Series(["a", pd.NA, "b", pd.NA], dtype="string"), 4, 2)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -1021,13 +979,6 @@ def test_out_of_fold_figures_count_only_rows_of_weight_above_zero():
     model = ThreatClassifier(min_df=1, cv=3).fit(texts + [f"{t} Again." for t in texts], labels + flipped,
                                                  sample_weight=weights)
     assert model.out_of_fold_figures()["n_samples"] == len(texts)
-
-
-def test_groups_are_dealt_largest_first_so_folds_come_out_even():
-    from threatclf.classifier import group_folds
-
-    groups = np.array(sum([[f"g{k}"] * n for k, n in enumerate([6, 4, 3, 2, 1])], []))
-    assert sorted(len(test) for _, test in group_folds(groups, 2, 0)) == [8, 8]
 
 
 def test_a_label_name_refused_in_fit_names_its_first_row():

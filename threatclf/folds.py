@@ -1,0 +1,151 @@
+"""Cross-validation folds that keep copies of a text, and groups (articles), in one fold.
+
+Out-of-fold scores teach the thresholds and the calibration: a text whose copy sat in the
+training part of its fold would score as if held out while it was not, and thresholds learned
+from such scores are wrong. ``text_hashes`` names texts the model reads alike, so their copies
+share a fold; the same digests record, without the texts, what a model was trained on.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import sys
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import KFold
+from sklearn.utils import check_random_state
+
+from .exceptions import DataError
+
+__all__ = ["TEXT_HASHES", "text_hashes", "check_groups", "cv_folds", "group_folds"]
+
+
+#: How ``training_text_hashes_`` were computed, recorded in ``training_fingerprint_``: absent
+#: (threatclf < 0.8) means white space collapsed only, "words" means :func:`text_hashes`.
+TEXT_HASHES = "words"
+
+
+def text_hashes(texts: Sequence[str]) -> np.ndarray:
+    """64-bit BLAKE2b digests of texts as the model mostly reads them — Unicode-normalised (NFKC),
+    case folded, punctuation and symbols taken for white space — so that copies differing in
+    case, punctuation or white space share one: a compact record of which texts a model saw,
+    from which no text can be read back, and the key that keeps copies of a text in one
+    cross-validation fold. A text of punctuation or symbols alone ("!!!", emoji) keeps them."""
+    table = _punctuation_to_space()
+    keys = []
+    for text in texts:
+        words = unicodedata.normalize("NFKC", text).casefold().translate(table).split()
+        keys.append(" ".join(words) if words else " ".join(text.split()))
+    return _digests(keys)
+
+
+@functools.lru_cache(maxsize=1)
+def _punctuation_to_space() -> dict:
+    """``str.translate`` table: every Unicode punctuation (P*), symbol (S*), separator (Z*),
+    control (Cc) and format (Cf: zero-width space, soft hyphen) character to a space, as the
+    model's word tokens part at them (built on first use, not at import)."""
+    return {code: " " for code in range(sys.maxunicode + 1)
+            if unicodedata.category(chr(code))[0] in "PSZ" or unicodedata.category(chr(code)) in ("Cc", "Cf")}
+
+
+def _white_space_hashes(texts: Sequence[str]) -> np.ndarray:
+    """The digests models saved before threatclf 0.8 recorded: white space collapsed only."""
+    return _digests(" ".join(t.split()) for t in texts)
+
+
+def _digests(keys: Iterable[str]) -> np.ndarray:
+    return np.array([int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+                                    "little") for key in keys], dtype=np.uint64)
+
+
+def check_groups(groups, n_rows: int, cv: int | None) -> np.ndarray:
+    """``groups`` as an array of strings, one per row, at least ``cv`` distinct; else DataError."""
+    groups = np.asarray(groups, dtype=object)
+    if groups.shape != (n_rows,):
+        raise DataError(f"groups has shape {groups.shape}, expected ({n_rows},)")
+    missing = [i for i, g in enumerate(groups.tolist()) if pd.api.types.is_scalar(g) and pd.isna(g)]
+    if missing:
+        raise DataError(f"groups has no value for {len(missing)} rows (first: row {missing[0]}); "
+                        "give every row its group, e.g. its article id")
+    groups = np.array([str(g) for g in groups.tolist()], dtype=object)
+    distinct = len(set(groups.tolist()))
+    if cv is not None and distinct < cv:
+        raise DataError(f"groups has {distinct} distinct values, fewer than cv={cv} folds")
+    return groups
+
+
+def cv_folds(texts: Sequence[str], cv: int, random_state, *, groups=None, digests=None) -> list:
+    """(train, test) index pairs for out-of-fold scores, with every copy of a text in one fold.
+
+    A text repeated in the training data (case, punctuation and white space ignored: the model
+    reads such copies alike) would otherwise sit in the
+    training part while its copy is scored: out-of-fold figures near perfect, thresholds learned
+    from them wrong. Without ``groups`` this is shuffled K-fold over the distinct texts (plain
+    K-fold when there are no repeats); with ``groups``, groups that share a text are merged.
+    """
+    if digests is None:
+        digests = text_hashes(texts)
+    _, first, codes = np.unique(digests, return_index=True, return_inverse=True)
+    if groups is None:
+        kfold = KFold(n_splits=cv, shuffle=True, random_state=random_state)
+        if len(first) == len(digests):
+            return list(kfold.split(np.arange(len(digests))))
+        if len(first) < cv:
+            raise DataError(f"only {len(first)} distinct training texts, fewer than cv={cv} folds")
+        # K-fold over the distinct texts in order of first appearance; each copy joins its first
+        order = np.argsort(first)
+        fold_of_text = np.empty(len(first), dtype=np.int64)
+        for k, (_, test) in enumerate(kfold.split(order)):
+            fold_of_text[order[test]] = k
+        fold_of_row = fold_of_text[codes]
+        everything = np.arange(len(digests))
+        return [(everything[fold_of_row != k], everything[fold_of_row == k]) for k in range(cv)]
+    names, group_codes = np.unique(groups, return_inverse=True)
+    # union-find over groups: two groups holding one text become one
+    parent = np.arange(len(names))
+
+    def root(g):
+        while parent[g] != g:
+            parent[g] = parent[parent[g]]
+            g = parent[g]
+        return g
+
+    first_group = np.full(len(first), -1, dtype=np.int64)
+    for text, group in zip(codes.tolist(), group_codes.tolist()):
+        if first_group[text] < 0:
+            first_group[text] = group
+        else:
+            a, b = root(first_group[text]), root(group)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    merged = np.array([root(g) for g in range(len(names))])
+    if (merged == np.arange(len(names))).all():
+        return group_folds(groups, cv, random_state)
+    if len(np.unique(merged)) < cv:
+        raise DataError(f"groups that share a text merge into {len(np.unique(merged))} groups, "
+                        f"fewer than cv={cv} folds")
+    return group_folds(names[merged][group_codes], cv, random_state)
+
+
+def group_folds(groups: np.ndarray, cv: int, random_state):
+    """(train, test) index pairs with each group in one test fold, folds of about equal size.
+
+    Groups are taken largest first, ties in a seeded random order, each into the fold with the
+    fewest rows so far — GroupKFold's rule, written out so that the folds depend only on the
+    seed, not on the scikit-learn version's sort.
+    """
+    names, codes = np.unique(groups, return_inverse=True)
+    sizes = np.bincount(codes)
+    rank = check_random_state(random_state).permutation(len(names))
+    fold_of_group = np.empty(len(names), dtype=np.int64)
+    fold_sizes = np.zeros(cv, dtype=np.int64)
+    for g in np.lexsort((rank, -sizes)):
+        fold = int(np.argmin(fold_sizes))
+        fold_of_group[g] = fold
+        fold_sizes[fold] += sizes[g]
+    fold_of_row = fold_of_group[codes]
+    everything = np.arange(len(groups))
+    return [(everything[fold_of_row != k], everything[fold_of_row == k]) for k in range(cv)]
