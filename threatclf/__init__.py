@@ -80,3 +80,7 @@ def __getattr__(name: str):
 
         return distributed.label_dask
     raise AttributeError(f"module 'threatclf' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))  # the lazily imported label_* functions too
