@@ -467,11 +467,14 @@ class ThreatClassifier(BaseEstimator):
             "cv": self.cv, "learned": isinstance(self.threshold, str), "calibrate": bool(self.calibrate)}
         return self
 
-    def out_of_fold_figures(self) -> dict | None:
+    def out_of_fold_figures(self, *, scored: str | None = None, grouped: str | None = None,
+                            held_out: str = "a held-out set") -> dict | None:
         """The fit's out-of-fold figures (per-label precision, recall, F1, PR-AUC at the learned
         thresholds, on the rows that tuned them), as :func:`threatclf.evaluate`'s ``to_dict()``
         with a ``description`` saying how they were made; None for a loaded model or one fitted
-        without out-of-fold scores. ``save`` records them as the "cross-validated" figures."""
+        without out-of-fold scores. ``save`` records them as the "cross-validated" figures.
+        ``scored``, ``grouped`` and ``held_out`` word the description in a caller's terms (the
+        command line names its files and flags)."""
         record = getattr(self, "_oof_record", None)
         if record is None or getattr(self, "oof_probabilities_", None) is None:
             return None
@@ -480,22 +483,18 @@ class ThreatClassifier(BaseEstimator):
         rows = record["rows"]
         proba = self.oof_probabilities_[rows]
         figures = score_predictions(record["Y"][rows], proba >= self.thresholds_, proba, self.labels_).to_dict()
-        scored = (f"the {len(proba):,} training rows named to tune calibration and thresholds" if record["tuned"]
-                  else f"the {len(proba):,} training rows")
-        grouped = ("rows of one group in one fold" if record["grouped"] else
-                   "rows not grouped: passages of one document may have helped score each other")
+        if scored is None:
+            scored = (f"the {len(proba):,} training rows named to tune calibration and thresholds" if record["tuned"]
+                      else f"the {len(proba):,} training rows")
+        if grouped is None:
+            grouped = ("rows of one group in one fold" if record["grouped"] else
+                       "rows not grouped: passages of one document may have helped score each other")
+        thresholds = ("at thresholds chosen on these same predictions: optimistic" if record["learned"] else
+                      "at the thresholds set in the settings"
+                      + (" (calibration learned on these same predictions)" if record["calibrate"] else ""))
         figures["description"] = (f"{record['cv']}-fold out-of-fold predictions on {scored} ({grouped}; copies of a "
-                                  f"text in one fold), {self._oof_thresholds_said()}; a held-out set is the honest "
-                                  "figure.")
+                                  f"text in one fold), {thresholds}; {held_out} is the honest figure.")
         return figures
-
-    def _oof_thresholds_said(self) -> str:
-        """How the thresholds the out-of-fold figures are taken at came about (for descriptions)."""
-        record = self._oof_record
-        if record["learned"]:
-            return "at thresholds chosen on these same predictions: optimistic"
-        return "at the thresholds set in the settings" + (
-            " (calibration learned on these same predictions)" if record["calibrate"] else "")
 
     def _check_tuning_rows(self, tuning_rows, Y: np.ndarray, labels: Sequence[str], weights=None) -> np.ndarray:
         """All rows, or the checked boolean mask of the rows that tune calibration and thresholds

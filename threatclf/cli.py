@@ -213,14 +213,13 @@ def cmd_train(args) -> int:
             warnings.filterwarnings("ignore", message=message)
         model.fit(texts, labels, groups=groups if args.group_col else None, tuning_rows=tune if args.tune_on else None)
     metrics = {}
-    oof = model.out_of_fold_figures()
-    if oof is not None:  # the library's figures, described in the command line's terms
-        scored = f"the rows of {', '.join(args.tune_on)}" if args.tune_on else "the training data"
-        grouped = (f"rows of one {args.group_col} in one fold" if args.group_col else
-                   "rows not grouped (--group-col): passages of one document may have helped score each other")
-        metrics["cross-validated"] = {**oof, "description": (
-            f"{model.cv}-fold out-of-fold predictions on {scored} ({grouped}; copies of a text in one fold), "
-            f"{model._oof_thresholds_said()}; a held-out --dev file is the honest figure.")}
+    oof = model.out_of_fold_figures(  # described in the command line's terms
+        scored=f"the rows of {', '.join(args.tune_on)}" if args.tune_on else "the training data",
+        grouped=(f"rows of one {args.group_col} in one fold" if args.group_col else
+                 "rows not grouped (--group-col): passages of one document may have helped score each other"),
+        held_out="a held-out --dev file")
+    if oof is not None:
+        metrics["cross-validated"] = oof
     if args.dev:
         with warnings.catch_warnings():  # the table below carries its own WARNING line
             warnings.filterwarnings("ignore", message=r".* texts were in the model's training data")

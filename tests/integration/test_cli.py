@@ -1079,6 +1079,9 @@ def test_evaluate_scores_only_the_labels_asked_and_info_says_how_figures_were_ma
     assert code == 0 and list(json.loads(out)["labels"]) == ["terrorism"]
     code, out, _ = run(["info", model], capsys)
     assert code == 0 and "  3-fold out-of-fold predictions on the training data" in out
+    assert "(rows not grouped (--group-col): passages of one document may have helped score each other; copies of " \
+           "a text in one fold), at thresholds chosen on these same predictions: optimistic; a held-out --dev file " \
+           "is the honest figure." in " ".join(out.split())
 
 
 def test_train_takes_label_definitions_and_checks_them_first(data_files, tmp_path, capsys):
