@@ -340,35 +340,7 @@ class ThreatClassifier(BaseEstimator):
         if not labels:
             raise DataError("no label names found in the training labels")
 
-        def first_row(name: str) -> str:
-            rows = np.flatnonzero(Y[:, labels.index(name)])
-            return f" (first in row {rows[0]})" if rows.size else ""
-
-        for name in labels:
-            problem = label_name_problem(name)
-            if problem:
-                raise DataError(problem + first_row(name))
-        unnamed = unnamed_label_problem(labels) if self.label_names is None else None
-        if unnamed:  # "NA", or "fraud cyber": a mistake, unless the user named it as a label
-            raise DataError(unnamed[1] + first_row(unnamed[0]))
-        forms = {}
-        for name in labels:
-            forms.setdefault(unicodedata.normalize("NFC", name), []).append(name)
-        alike = [names for names in forms.values() if len(names) > 1]
-        if alike:  # they print alike, so no one could tell them apart in a table, a card or --threshold
-            raise DataError(f"label names {', '.join(ascii(n) for n in alike[0])} are one name written in two "
-                            "Unicode forms (composed and decomposed accents); write every label the same way, e.g. "
-                            "unicodedata.normalize('NFC', name)")
-        folded = {}
-        for name in labels:
-            folded.setdefault(name.casefold(), []).append(name)
-        clashing = [names for names in folded.values() if len(names) > 1]
-        if clashing:
-            warnings.warn(f"label names that differ only in case are separate labels: {clashing}", UserWarning,
-                          stacklevel=2)
-        alike = lookalike_problem(labels)  # after the two-forms check above, which says more for accents
-        if alike:
-            raise DataError(alike)
+        _check_label_names(labels, Y, named=self.label_names is not None)
         digests = text_hashes(texts)
         warn_about_suspect_rows(texts, Y, digests)
         counts = Y.sum(axis=0)
@@ -798,6 +770,41 @@ class ThreatClassifier(BaseEstimator):
         tags.target_tags.required = True
         tags.target_tags.multi_output = True
         return tags
+
+
+def _check_label_names(labels: Sequence[str], Y: np.ndarray, *, named: bool) -> None:
+    """Refuse label names no one could use or tell apart, naming the first row of each; ``named``:
+    the user listed the labels (``label_names``), so "NA" or "fraud cyber" is one of theirs."""
+
+    def first_row(name: str) -> str:
+        rows = np.flatnonzero(Y[:, labels.index(name)])
+        return f" (first in row {rows[0]})" if rows.size else ""
+
+    for name in labels:
+        problem = label_name_problem(name)
+        if problem:
+            raise DataError(problem + first_row(name))
+    unnamed = None if named else unnamed_label_problem(labels)
+    if unnamed:  # "NA", or "fraud cyber": a mistake, unless the user named it as a label
+        raise DataError(unnamed[1] + first_row(unnamed[0]))
+    forms = {}
+    for name in labels:
+        forms.setdefault(unicodedata.normalize("NFC", name), []).append(name)
+    alike = [names for names in forms.values() if len(names) > 1]
+    if alike:  # they print alike, so no one could tell them apart in a table, a card or --threshold
+        raise DataError(f"label names {', '.join(ascii(n) for n in alike[0])} are one name written in two "
+                        "Unicode forms (composed and decomposed accents); write every label the same way, e.g. "
+                        "unicodedata.normalize('NFC', name)")
+    folded = {}
+    for name in labels:
+        folded.setdefault(name.casefold(), []).append(name)
+    clashing = [names for names in folded.values() if len(names) > 1]
+    if clashing:
+        warnings.warn(f"label names that differ only in case are separate labels: {clashing}", UserWarning,
+                      stacklevel=3)
+    alike = lookalike_problem(labels)  # after the two-forms check above, which says more for accents
+    if alike:
+        raise DataError(alike)
 
 
 def warn_about_suspect_rows(texts: Sequence[str], Y: np.ndarray, hashes: np.ndarray,
