@@ -917,16 +917,11 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
             output_encoding=output_encoding)
 
 
-def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold, top_terms, max_words, keep_text,
-                 chunk_size, max_text_chars, n_jobs, resume, restart, overwrite, rejects, progress, csv_sep, encoding,
-                 output_csv_sep, output_encoding) -> LabelSummary:
-    """The body of :func:`label_files`, run under its lock."""
-    started = time.perf_counter()
-    # "-" is standard input; a file or folder named "-" is given as "./-", which Path would shorten to "-"
-    paths = [Path(p) if is_stdin(p) or Path(p).parts != ("-",) else Path(os.path.abspath(p))
-             for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
-    if not paths:
-        raise DataError("no input files given")
+def _check_run_settings(paths: list[Path], output, rejects, *, text_col, id_col, chunk_size, max_text_chars, top_terms,
+                        max_words, n_jobs, resume, restart, overwrite, output_csv_sep,
+                        output_encoding) -> tuple[Path, Path, int]:
+    """Refuse settings of a run that cannot work before any file is read or written; return the
+    output path, the rejects path and the number of worker processes."""
     output = Path(output)
     output_format(output)  # fail early on an unknown extension
     if output.resolve() in {p.resolve() for p in paths if not is_stdin(p)}:
@@ -939,8 +934,8 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     rejects_path = Path(rejects) if rejects else output.with_name(output.name + ".rejects.jsonl")
     if rejects_path.resolve() in {p.resolve() for p in paths if not is_stdin(p)} | {output.resolve()}:
         raise DataError(f"rejects file {rejects_path} would overwrite an input or the output")
-    _check_whole_numbers(_option_named, chunk_size=(chunk_size, 1), max_text_chars=(max_text_chars, 1), top_terms=(top_terms, 0),
-                         max_words=(max_words, 1))
+    _check_whole_numbers(_option_named, chunk_size=(chunk_size, 1), max_text_chars=(max_text_chars, 1),
+                         top_terms=(top_terms, 0), max_words=(max_words, 1))
     if text_col == id_col:
         raise DataError(f"text and id columns must differ (both {text_col!r})")
     check_csv_options(output_csv_sep, output_encoding, names=("output_csv_sep", "output_encoding"))
@@ -967,6 +962,24 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
         raise DataError("n_jobs must be a positive number of processes, or negative for all cores but |n|-1")
     if n_jobs < 1:
         n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    return output, rejects_path, n_jobs
+
+
+def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold, top_terms, max_words, keep_text,
+                 chunk_size, max_text_chars, n_jobs, resume, restart, overwrite, rejects, progress, csv_sep, encoding,
+                 output_csv_sep, output_encoding) -> LabelSummary:
+    """The body of :func:`label_files`, run under its lock."""
+    started = time.perf_counter()
+    # "-" is standard input; a file or folder named "-" is given as "./-", which Path would shorten to "-"
+    paths = [Path(p) if is_stdin(p) or Path(p).parts != ("-",) else Path(os.path.abspath(p))
+             for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
+    if not paths:
+        raise DataError("no input files given")
+    output, rejects_path, n_jobs = _check_run_settings(
+        paths, output, rejects, text_col=text_col, id_col=id_col, chunk_size=chunk_size, max_text_chars=max_text_chars,
+        top_terms=top_terms, max_words=max_words, n_jobs=n_jobs, resume=resume, restart=restart, overwrite=overwrite,
+        output_csv_sep=output_csv_sep, output_encoding=output_encoding)
+    from_stdin = any(is_stdin(p) for p in paths)
     model = _resolve_model(model)
     _thresholds(model, threshold)  # validate before any work
     options = LabelOptions(passages=passages, threshold=plain(threshold), top_terms=top_terms,  # numpy -> JSON
