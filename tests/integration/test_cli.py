@@ -1172,7 +1172,7 @@ def test_messages_name_only_flags_that_threatclf_label_has(capsys):
     help_text = capsys.readouterr().out
     for name in CLI_FLAGS:
         assert f"--{name.replace('_', '-')}" in help_text, name
-    assert _option_named("max_words") == "max_words" and "--max-words" not in help_text
+    assert _option_named("progress") == "progress" and "--progress" not in help_text  # -q says it there
 
 
 def test_train_keeps_such_label_names_when_the_config_names_the_labels(tmp_path, capsys):
