@@ -17,7 +17,9 @@ DEFAULT_MAX_WORDS = 120
 #: Shorter neighbours are merged so that a passage carries enough context to be judged.
 DEFAULT_MIN_WORDS = 12
 
-_PARAGRAPH = re.compile(r"[^\n]+")
+# A line is a paragraph, whatever ends it: \n, \r\n, a lone \r (old Mac files), or the other
+# line ends of str.splitlines (U+2028 and U+2029 from web pages, NEL, form feed, ...).
+_PARAGRAPH = re.compile(r"[^\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+")
 # A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before white space.
 # A run of end marks is only tried where it starts, and taken whole (the look-ahead and back-
 # reference make it atomic): tried at every position inside a long run ("....."), the search
@@ -73,7 +75,8 @@ def _windows(text: str, start: int, end: int, max_words: int) -> list[tuple[int,
 def split_passages(
     text: str, *, max_words: int = DEFAULT_MAX_WORDS, min_words: int = DEFAULT_MIN_WORDS
 ) -> list[Passage]:
-    """Cut ``text`` into passages: paragraphs (lines), long ones into sentence windows.
+    """Cut ``text`` into passages: paragraphs (lines, as ``str.splitlines`` ends them), long ones
+    into sentence windows.
 
     Consecutive passages shorter than ``min_words`` are merged while the result stays within
     ``max_words``. Offsets index the original string; leading and trailing white space is not

@@ -18,6 +18,15 @@ def test_paragraphs_become_passages_with_exact_offsets():
     assert parts[0].start == 2
 
 
+@pytest.mark.parametrize("line_end", ["\n", "\r\n", "\r", "\u2028", "\u2029", "\x85", "\x0c", "\x0b"])
+def test_every_line_end_parts_paragraphs_as_a_newline_does(line_end):
+    # old Mac files end lines with a lone CR; text from web pages with U+2028 / U+2029
+    paragraphs = ["First paragraph has quite a few words in it, enough to stand alone here.",
+                  "Second paragraph also has quite a few words in it, enough to stand alone.",
+                  "A third one, short."]
+    assert spans(line_end.join(paragraphs), min_words=1) == paragraphs
+
+
 def test_long_paragraph_is_cut_into_sentence_windows_within_max_words():
     sentence = "This sentence has exactly eight words in it. "
     text = sentence * 30
