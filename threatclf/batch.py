@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from .classifier import ThreatClassifier
+from .classifier import ThreatClassifier, composed
 from .exceptions import DataError
 from .text import DEFAULT_MAX_WORDS, split_passages
 from ._optional import require
@@ -300,11 +300,28 @@ def _readable(term: str) -> bool:
 _TOKEN = re.compile(r"\w+")
 
 
+def _as_acronym(term: str, text: str) -> str | None:
+    """A term of stop words alone as ``text`` writes it where one of its words is in capitals —
+    "of IS" (the Islamic State), "US is" — else None. The model reads words in lower case, so
+    such a term can carry a label, and is evidence a reader can use. A text mostly in capitals
+    (a shouted headline) writes every word so: there no term is taken for an acronym."""
+    words = [token for token in _TOKEN.findall(text) if len(token) > 1]
+    if 2 * sum(token.isupper() for token in words) > len(words):
+        return None
+    pattern = re.compile(r"\b" + r"\W+".join(map(re.escape, term.split())) + r"\b", re.IGNORECASE)
+    for match in pattern.finditer(text):
+        tokens = _TOKEN.findall(match.group())
+        if any(len(token) > 1 and token.isupper() for token in tokens):
+            return " ".join(tokens)
+    return None
+
+
 def _top_terms(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: np.ndarray, top: int,
                text: str = "") -> list[str]:
     """The passage's terms that raised the label most, largest contribution first.
 
-    Word n-grams, without the ones made only of stop words — unless they carry under a quarter
+    Word n-grams, without the ones made only of stop words (but for one written in capitals,
+    an acronym: "of IS", "US is") — unless they carry under a quarter
     of the rise (a misspelt or foreign word, which the character n-grams caught): then the
     words of ``text`` holding the character n-grams that did come first. A model without word
     features lists its character n-grams.
@@ -322,14 +339,16 @@ def _top_terms(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: np.
     for k in order:
         if is_word[columns[k]]:
             term = str(terms[columns[k]])
-            if _readable(term):
+            if not _readable(term):
+                term = _as_acronym(term, text)
+            if term is not None:
                 word_rise[term] = word_rise.get(term, 0.0) + float(contrib[k])
     chosen = sorted(word_rise, key=lambda t: -word_rise[t])[:top]  # stable: ties keep their order
     if contrib.size and sum(word_rise.values()) < 0.25 * contrib.sum():
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
         first_seen: dict[str, str] = {}  # one spelling a word: "Russia", not also "russia"
-        for token in _TOKEN.findall(text):
+        for token in _TOKEN.findall(composed([text])[0]):  # the form the features were read in
             if token.lower() not in ENGLISH_STOP_WORDS:
                 first_seen.setdefault(token.lower(), token)
         lowered, tokens = list(first_seen), list(first_seen.values())

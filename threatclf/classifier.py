@@ -90,6 +90,17 @@ def check_texts(texts: object, what: str = "texts") -> list[str]:
     return values
 
 
+def composed(texts: list[str]) -> list[str]:
+    """``texts`` in composed Unicode form (NFC), the form the model's words were learned in.
+
+    Decomposed text (NFD: an accent as a separate combining mark, as macOS and some sites
+    write it) would otherwise part its words at every accent: the word tokens' ``\\w`` does not
+    match a combining mark, so "narcotráfico" would be read as "narcotra" and "fico"."""
+    if all(unicodedata.is_normalized("NFC", text) for text in texts):
+        return texts
+    return [unicodedata.normalize("NFC", text) for text in texts]
+
+
 def _per_label(value, labels: Sequence[str], name: str) -> list:
     """Expand a scalar or a {label: value} mapping into one value per label."""
     if isinstance(value, Mapping):
@@ -331,7 +342,7 @@ class ThreatClassifier(BaseEstimator):
         them (the default model weighs its human-labelled rows 2).
         """
         self.check_params()
-        texts = check_texts(X)
+        texts = composed(check_texts(X))
         labels, Y = self._resolve_targets(y)
         if len(texts) == 0:
             raise DataError("cannot train on an empty training set")
@@ -589,7 +600,7 @@ class ThreatClassifier(BaseEstimator):
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
         """TF-IDF feature matrix of ``X`` (columns named by :meth:`get_feature_names_out`)."""
         check_is_fitted(self, "coef_")
-        texts = check_texts(X)
+        texts = composed(check_texts(X))
         scorer = self._fast_scorer()
         if scorer is not None:
             return scorer.transform(texts, n_threads=self._threads())
@@ -619,7 +630,7 @@ class ThreatClassifier(BaseEstimator):
     def decision_function(self, X: Iterable[str]) -> np.ndarray:
         """Raw linear scores, shape (n_texts, n_labels)."""
         check_is_fitted(self, "coef_")
-        texts = check_texts(X)
+        texts = composed(check_texts(X))
         scorer = self._fast_scorer()
         if scorer is not None:  # scores without building the feature matrix
             return scorer.decision_function(texts, n_threads=self._threads())

@@ -692,6 +692,34 @@ def test_evidence_leaves_out_terms_made_only_of_stop_words():
     assert batch_module._top_terms(X, 0, weights, terms, np.ones(4, bool), top=3) == ["the attack", "bomb"]
 
 
+def test_evidence_keeps_stop_words_written_as_acronyms_unless_the_text_shouts():
+    import numpy as np
+    import scipy.sparse as sp
+
+    # "IS" (the Islamic State) and "US" are "is" and "us" to the model, which reads lower case
+    terms = np.array(["of is", "us is", "fighters", "it is"])
+    X = sp.csr_matrix(np.array([[1.0, 1.0, 1.0, 1.0]]))
+    weights = np.array([6.0, 3.0, 2.0, 5.0])
+    text = "Fighters of IS said it is over; the US is sending help."
+    assert batch_module._top_terms(X, 0, weights, terms, np.ones(4, bool), top=5, text=text) == [
+        "of IS", "US is", "fighters"]
+    shouted = "FIGHTERS OF IS SAID IT IS OVER; THE US IS SENDING HELP."
+    assert batch_module._top_terms(X, 0, weights, terms, np.ones(4, bool), top=5, text=shouted) == ["fighters"]
+
+
+def test_decomposed_accents_are_read_as_the_composed_words_the_model_knows(small_model):
+    import unicodedata
+
+    texts = ["Golpe al narcotráfico: el cártel movía cocaína.", "Militants bombed the café in Bogotá."]
+    decomposed = [unicodedata.normalize("NFD", t) for t in texts]
+    assert decomposed != texts
+    np.testing.assert_array_equal(small_model.decision_function(decomposed), small_model.decision_function(texts))
+    assert (small_model.transform(decomposed) != small_model.transform(texts)).nnz == 0
+    frame = pd.DataFrame({"id": ["a", "b"], "text": decomposed})
+    out = threatclf.label_dataframe(frame, small_model, id_col="id", passages=True)
+    assert [(s, e) for s, e in zip(out["start"], out["end"])] == [(0, len(t)) for t in decomposed]  # offsets: as given
+
+
 def test_evidence_names_the_words_holding_the_character_n_grams_when_they_carry_the_score():
     import numpy as np
     import scipy.sparse as sp
