@@ -75,8 +75,9 @@ FILE_SUFFIXES = (
 )
 
 # A JSON line can be longer than its text (escapes, other fields), so the cap on a line is
-# generous; it only exists so that one pathological line cannot exhaust memory.
-_LINE_BYTES_PER_CHAR = 8
+# generous; it only exists so that one pathological line cannot exhaust memory. 12 bytes is
+# the longest a character can be written: json.dumps's default escapes an emoji as \ud83d\ude00.
+_LINE_BYTES_PER_CHAR = 12
 _LINE_BYTES_SLACK = 1 << 16
 # CSV fields may exceed max_text_chars (they are then rejected), up to this factor; beyond
 # it the file is taken as broken (typically an unclosed quote swallowing the rest).

@@ -223,10 +223,19 @@ def test_jsonl_overlong_line_is_rejected_and_reading_goes_on(tmp_path):
         jline(id="b", text="ok", blob="y" * 200_000),
         jline(id="c", text="ok"),
     ])
-    batch = one_batch(path, max_text_chars=10)  # line cap: 8 * 10 + 65,536 bytes
+    batch = one_batch(path, max_text_chars=10)  # line cap: 12 * 10 + 65,536 bytes
     assert batch.frame["id"].tolist() == ["a", "c"]
     assert batch.frame["_line"].tolist() == [1, 3]
     assert reject_at(batch, 2).reason.startswith("line too large")
+
+
+def test_a_text_within_the_limit_is_read_however_json_escapes_it(tmp_path):
+    # json.dumps's default writes an emoji as a 12-byte surrogate pair escape
+    path = tmp_path / "escaped.jsonl"
+    text = "\U0001F600" * 100_000
+    write_lines(path, [json.dumps({"id": "a", "text": text}).encode("ascii")])
+    batch = one_batch(path, max_text_chars=len(text))
+    assert batch.frame["text"].tolist() == [text] and not batch.rejects
 
 
 def test_truncated_gzip_raises_after_yielding_complete_batches(tmp_path):
