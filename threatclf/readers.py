@@ -962,8 +962,8 @@ class _TxtSource(_Source):
             text = data.decode(self.encoding)
         except UnicodeDecodeError:
             return _undecodable(self.encoding), ""
-        if text.startswith("\ufeff"):  # a byte-order mark left by an encoding that keeps it (utf-16-le)
-            text = text[1:]
+        if text.startswith("\ufeff") and not utf8:  # a mark left by an encoding that keeps it (utf-16-le);
+            text = text[1:]  # in UTF-8 the mark's bytes went above, and a second U+FEFF is the text's
         return _text_problem(text, "", max_chars), text
 
 

@@ -587,6 +587,20 @@ def test_parquet_strings_that_are_not_utf8_reject_their_rows(tmp_path):
     assert all("not UTF-8" in r.reason for r in batch.rejects)
 
 
+def test_a_txt_file_loses_its_byte_order_mark_and_nothing_more(tmp_path):
+    import codecs
+
+    utf8, utf16 = tmp_path / "utf8", tmp_path / "utf16"
+    utf8.mkdir()
+    utf16.mkdir()
+    (utf8 / "a.txt").write_bytes(codecs.BOM_UTF8 + "\ufeffJoined first.".encode("utf-8"))  # the text's own U+FEFF
+    (utf8 / "b.txt").write_bytes(codecs.BOM_UTF8 + b"Marked.")
+    (utf16 / "c.txt").write_bytes(codecs.BOM_UTF16_LE + "Sixteen.".encode("utf-16-le"))
+    assert one_batch(utf8).frame["text"].tolist() == ["\ufeffJoined first.", "Marked."]  # offsets count from after the mark
+    for encoding in ("utf-16", "utf-16-le"):  # the second keeps the mark as a character: dropped
+        assert one_batch(utf16, encoding=encoding).frame["text"].tolist() == ["Sixteen."]
+
+
 def test_a_txt_link_to_a_file_that_is_gone_is_rejected_not_skipped(tmp_path):
     root = tmp_path / "docs"
     root.mkdir()
