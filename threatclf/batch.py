@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import base64
 import codecs
+import glob
 import hashlib
 import json
 import logging
 import math
 import os
 import re
+import secrets
 import shutil
 import sys
 import tempfile
@@ -593,13 +595,34 @@ class _ChunkStore:
                     "(resume=True) to continue it, or --restart (restart=True) to discard it and start over"
                 )
             logger.warning("starting over: removing %s left by an earlier run", self.folder)
-            shutil.rmtree(self.folder)
+            self.remove()
         self.folder.mkdir(parents=True)
         _atomic_write_text(manifest, json.dumps(fingerprint, indent=1))
         return set()
 
     def done(self) -> set[int]:
-        return {int(p.name.split("-")[1].split(".")[0]) for p in self.folder.glob("chunk-*.done.json")}
+        """The chunks whose three files are all there (the marker is written last)."""
+        marked = {int(p.name.split("-")[1].split(".")[0]) for p in self.folder.glob("chunk-*.done.json")}
+        return {index for index in marked if all(path.exists() for path in self.paths(index)[:2])}
+
+    def remove(self) -> None:
+        """Delete the folder in one step, as far as a resume can tell: it is renamed away first, so
+        a kill while its files go cannot leave chunks that look finished without their records."""
+        doomed = self.folder.with_name(f".{self.folder.name}.{secrets.token_hex(4)}.removing")
+        try:
+            os.rename(self.folder, doomed)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    def remove_leftovers(self) -> list[Path]:
+        """Remove what a run killed while removing its folder left (hidden, as large as the output)."""
+        pattern = re.compile(rf"\.{re.escape(self.folder.name)}\.[0-9a-f]{{8}}\.removing")
+        left = [p for p in self.folder.parent.glob(f".{glob.escape(self.folder.name)}.*.removing")
+                if pattern.fullmatch(p.name)]
+        for folder in left:
+            shutil.rmtree(folder, ignore_errors=True)
+        return left
 
     def paths(self, index: int) -> tuple[Path, Path, Path]:
         stem = self.folder / f"chunk-{index:07d}"
@@ -975,7 +998,9 @@ def _check_run_settings(paths: list[Path], output, rejects, *, text_col, id_col,
             raise DataError(f"{what} {path} is a folder: name a file")
         if path.exists() and not (overwrite or resumed):
             hint = (f"; {partial} holds an interrupted run: --resume (resume=True) continues it"
-                    if partial.exists() and not (resume or restart) else "")
+                    if partial.exists() and not (resume or restart) else
+                    f"; there is no interrupted run to resume ({partial} is gone: the run that wrote it finished)"
+                    if resume and not partial.exists() else "")
             raise DataError(f"{what} {path} already exists: pass --overwrite (overwrite=True) to replace it{hint}")
     if n_jobs == 0:
         raise DataError("n_jobs must be a positive number of processes, or negative for all cores but |n|-1")
@@ -1078,7 +1103,7 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     except BaseException as exc:  # a data error; an interrupt keeps the folder, for --resume
         # nothing to resume from, or a run that cannot be resumed (standard input): no OUTPUT.partial/
         if from_stdin or (isinstance(exc, Exception) and not store.done()):
-            shutil.rmtree(store.folder, ignore_errors=True)
+            store.remove()
         raise
     finally:
         bar.close()
@@ -1142,7 +1167,8 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
         raise DataError(f"{exc}; the labelled rows are kept in {store.folder}: resume (--resume) "
                         "with another output encoding to write them"
                         + (", and --overwrite for the rejects file this run wrote" if rejects else "")) from None
-    shutil.rmtree(store.folder, ignore_errors=True)
+    store.remove()
+    store.remove_leftovers()
     for path in (output, rejects_path):  # what a run killed while writing them left, as large as them
         remove_stale_temps(path)
     summary.output = str(output)

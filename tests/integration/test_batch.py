@@ -514,6 +514,50 @@ def _label_interrupted(n_chunks, monkeypatch, *args, **kwargs) -> None:
     monkeypatch.setattr(batch_module, "_process_chunk", real)
 
 
+def test_a_chunk_marked_done_without_its_records_is_labelled_again_and_leftovers_go(small_model, corpus, tmp_path,
+                                                                                    monkeypatch):
+    path, rows = corpus
+    reference = tmp_path / "reference.jsonl"
+    threatclf.label_files(path, reference, small_model, chunk_size=3, progress=False)
+    out = tmp_path / "out.jsonl"
+    _label_interrupted(3, monkeypatch, path, out, small_model, chunk_size=3, progress=False)
+    partial = tmp_path / "out.jsonl.partial"
+    (partial / "chunk-0000001.jsonl").unlink()  # as a kill while the folder was being removed could leave it
+    left = tmp_path / ".out.jsonl.partial.0123abcd.removing"  # what a kill during a removal leaves now
+    (left / "sub").mkdir(parents=True)
+    (left / "sub" / "chunk.jsonl").write_text("{}\n")
+    summary = threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
+    assert summary.resumed_chunks == 2  # chunks 0 and 2; chunk 1 labelled again
+    assert out.read_bytes() == reference.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.jsonl", "out.jsonl", "reference.jsonl"]
+
+
+def test_a_run_killed_while_removing_its_partial_folder_leaves_nothing_to_resume(small_model, corpus, tmp_path,
+                                                                                  monkeypatch):
+    import shutil
+
+    path, rows = corpus
+    out = tmp_path / "out.jsonl"
+    real_rmtree = shutil.rmtree
+
+    def killed_half_way(folder, *args, **kwargs):  # a few files go, then the kill
+        for file in sorted(Path(folder).iterdir())[:3]:
+            file.unlink()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shutil, "rmtree", killed_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False)
+    monkeypatch.setattr(shutil, "rmtree", real_rmtree)
+    assert len(read_output(out)) == len(rows)  # written before the removal began
+    assert not (tmp_path / "out.jsonl.partial").exists()  # renamed away first: nothing half-removed to resume
+    with pytest.raises(DataError, match=r"already exists: .*there is no interrupted run to resume \(.*out.jsonl.partial "
+                                        r"is gone: the run that wrote it finished\)"):
+        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
+    threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.jsonl", "out.jsonl"]  # the leftover went too
+
+
 def test_resume_refuses_another_model_or_a_changed_input(small_model, corpus, tmp_path, monkeypatch):
     from builders import tiny_corpus
 
