@@ -542,8 +542,9 @@ def _run_fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_opt
         digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
     digest.update(json.dumps(model.training_fingerprint_, sort_keys=True).encode())
     model_digest = digest.hexdigest()  # what the model computes, whether loaded or in memory
-    return {"inputs": files, "model": model_digest, "reader": reader_options, "options": asdict(options),
-            "output_format": OUTPUT_FORMAT, _MODEL_NAMED: _describe_model(model)}
+    return {"inputs": files, "named": [os.fspath(path) for path in inputs], "model": model_digest,
+            "reader": reader_options, "options": asdict(options), "output_format": OUTPUT_FORMAT,
+            _MODEL_NAMED: _describe_model(model)}
 
 
 #: The output rows' layout; a run interrupted under another cannot be resumed (0.6 gave passage rows
@@ -581,8 +582,10 @@ class _ChunkStore:
                     previous = json.loads(manifest.read_text(encoding="utf-8"))
                 except (OSError, ValueError):
                     previous = None
-                compared = {k: v for k, v in fingerprint.items() if k != _MODEL_NAMED}
-                if not isinstance(previous, dict) or {k: v for k, v in previous.items() if k != _MODEL_NAMED} != compared:
+                # inputs as named (rows record the names) are compared from 0.11 on, when manifests hold them
+                ignored = {_MODEL_NAMED} | ({"named"} if isinstance(previous, dict) and "named" not in previous else set())
+                compared = {k: v for k, v in fingerprint.items() if k not in ignored}
+                if not isinstance(previous, dict) or {k: v for k, v in previous.items() if k not in ignored} != compared:
                     raise DataError(
                         f"cannot resume: {self.folder} was made from {_what_differs(previous, fingerprint)}; "
                         "run again with --restart (restart=True) to discard it and start over"
@@ -650,6 +653,10 @@ def _what_differs(previous, current: dict) -> str:
         return "an earlier version of threatclf, whose output rows are laid out differently"
     if previous.get("inputs") != current["inputs"]:
         return "other input files (or the files changed since): " + _inputs_differ(previous.get("inputs"), current["inputs"])
+    if "named" in previous and previous["named"] != current["named"]:
+        then, now = (", ".join(names) for names in (previous["named"], current["named"]))
+        return (f"the same inputs named otherwise ({then}; this run names {now}): name them as then, since the "
+                "rows record the names (a rejected row's source, the ids FILE:LINE of rows without one)")
     if previous.get("model") != current["model"]:
         then = previous.get(_MODEL_NAMED)
         return (f"another model ({then}; this run has {current[_MODEL_NAMED]}): to continue it, pass that model "

@@ -558,6 +558,23 @@ def test_a_run_killed_while_removing_its_partial_folder_leaves_nothing_to_resume
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.jsonl", "out.jsonl"]  # the leftover went too
 
 
+def test_resume_refuses_the_inputs_named_otherwise_whose_names_the_rows_record(small_model, corpus, tmp_path,
+                                                                                monkeypatch):
+    path, rows = corpus
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out.jsonl"
+    _label_interrupted(2, monkeypatch, [str(path)], out, small_model, chunk_size=3, progress=False)
+    with pytest.raises(DataError, match=rf"cannot resume: .* was made from the same inputs named otherwise "
+                                        rf"\({re.escape(str(path))}; this run names corpus.jsonl\): name them as then"):
+        threatclf.label_files(["corpus.jsonl"], out, small_model, chunk_size=3, progress=False, resume=True)
+    manifest = tmp_path / "out.jsonl.partial" / "manifest.json"  # a run interrupted by 0.10 did not record names
+    recorded = json.loads(manifest.read_text())
+    del recorded["named"]
+    manifest.write_text(json.dumps(recorded))
+    summary = threatclf.label_files([str(path)], out, small_model, chunk_size=3, progress=False, resume=True)
+    assert summary.resumed_chunks == 2 and summary.labelled == len(rows)
+
+
 def test_resume_refuses_another_model_or_a_changed_input(small_model, corpus, tmp_path, monkeypatch):
     from builders import tiny_corpus
 
