@@ -534,7 +534,16 @@ def _input_stamps(inputs: Sequence[Path]) -> list[dict]:
     return files
 
 
-def _run_fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_options: dict, options: LabelOptions) -> dict:
+def _interrupted_rejects(partial: Path) -> str | None:
+    """The rejects file an interrupted run in ``partial`` was to write, as its manifest says."""
+    try:
+        return json.loads((partial / "manifest.json").read_text(encoding="utf-8")).get(_REJECTS_NAMED)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _run_fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_options: dict, options: LabelOptions,
+                     rejects_path: Path) -> dict:
     """What must be unchanged for a resumed run to continue an earlier one."""
     files = _input_stamps(inputs)
     digest = hashlib.sha256(json.dumps(list(model.labels_)).encode())
@@ -544,7 +553,7 @@ def _run_fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_opt
     model_digest = digest.hexdigest()  # what the model computes, whether loaded or in memory
     return {"inputs": files, "named": [os.fspath(path) for path in inputs], "model": model_digest,
             "reader": reader_options, "options": asdict(options), "output_format": OUTPUT_FORMAT,
-            _MODEL_NAMED: _describe_model(model)}
+            _MODEL_NAMED: _describe_model(model), _REJECTS_NAMED: str(rejects_path.resolve())}
 
 
 #: The output rows' layout; a run interrupted under another cannot be resumed (0.6 gave passage rows
@@ -553,6 +562,8 @@ def _run_fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_opt
 OUTPUT_FORMAT = 3
 #: A manifest entry that says which model made a run, for messages; not compared on resume.
 _MODEL_NAMED = "model_described"
+#: The rejects file a run writes: a resume may write it without --overwrite; not compared.
+_REJECTS_NAMED = "rejects_path"
 
 
 def _describe_model(model: ThreatClassifier) -> str:
@@ -583,7 +594,7 @@ class _ChunkStore:
                 except (OSError, ValueError):
                     previous = None
                 # inputs as named (rows record the names) are compared from 0.11 on, when manifests hold them
-                ignored = {_MODEL_NAMED} | ({"named"} if isinstance(previous, dict) and "named" not in previous else set())
+                ignored = {_MODEL_NAMED, _REJECTS_NAMED} | ({"named"} if isinstance(previous, dict) and "named" not in previous else set())
                 compared = {k: v for k, v in fingerprint.items() if k not in ignored}
                 if not isinstance(previous, dict) or {k: v for k, v in previous.items() if k not in ignored} != compared:
                     raise DataError(
@@ -999,8 +1010,10 @@ def _check_run_settings(paths: list[Path], output, rejects, *, text_col, id_col,
         raise DataError(f"rejects file {rejects_path} would be inside {partial}, which a finished run deletes")
     resuming = resume and partial.exists()
     # Both files are written only at the end, so on a resume they were there before the interrupted
-    # run, which had to be told --overwrite; a --rejects path it was not given still needs it now.
-    for path, what, resumed in ((output, "output", resuming), (rejects_path, "rejects file", resuming and not rejects)):
+    # run, which had to be told --overwrite (or wrote the rejects itself, just before it was killed);
+    # a --rejects path it was not given still needs it now.
+    rejects_resumed = resuming and (not rejects or _interrupted_rejects(partial) == str(rejects_path.resolve()))
+    for path, what, resumed in ((output, "output", resuming), (rejects_path, "rejects file", rejects_resumed)):
         if path.is_dir():
             raise DataError(f"{what} {path} is a folder: name a file")
         if path.exists() and not (overwrite or resumed):
@@ -1054,7 +1067,7 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     except OSError as exc:
         raise DataError(f"rejects file {rejects_path} cannot be written: {exc.strerror or exc}") from None
     store = _ChunkStore(output)
-    fingerprint = _run_fingerprint(paths, model, reader_options, options)
+    fingerprint = _run_fingerprint(paths, model, reader_options, options, rejects_path)
     done = store.open(fingerprint, resume, restart)
     summary = LabelSummary(resumed_chunks=len(done))
 
@@ -1172,8 +1185,7 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
                 written.update(stats["labelled"])
     except DataError as exc:  # a character the output encoding lacks: the labelling itself is kept
         raise DataError(f"{exc}; the labelled rows are kept in {store.folder}: resume (--resume) "
-                        "with another output encoding to write them"
-                        + (", and --overwrite for the rejects file this run wrote" if rejects else "")) from None
+                        "with another output encoding to write them") from None
     store.remove()
     store.remove_leftovers()
     for path in (output, rejects_path):  # what a run killed while writing them left, as large as them

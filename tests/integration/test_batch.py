@@ -879,6 +879,14 @@ def test_rejects_files_are_not_replaced_without_overwrite_even_on_resume(small_m
         threatclf.label_files(path, tmp_path / "b.jsonl", small_model, chunk_size=3, progress=False, resume=True,
                               rejects=notes)
     assert notes.read_text() == "my notes\n"
+    # A run that named it, killed just after writing it (rejects go first), resumes with no second flag
+    mine = tmp_path / "mine.jsonl"
+    _label_interrupted(2, monkeypatch, path, tmp_path / "c.jsonl", small_model, chunk_size=3, progress=False,
+                       rejects=mine)
+    mine.write_text("{}\n")
+    threatclf.label_files(path, tmp_path / "c.jsonl", small_model, chunk_size=3, progress=False, resume=True,
+                          rejects=mine)
+    assert (tmp_path / "c.jsonl").exists() and mine.read_text() == ""  # replaced: no row was rejected
 
 
 def test_restart_over_an_existing_output_asks_for_overwrite_only(small_model, corpus, tmp_path, monkeypatch):

@@ -521,7 +521,7 @@ def test_label_writes_csv_for_excel_and_resumes_into_another_encoding(data_files
     code, _, err = run(["label", str(source), "-o", str(tmp_path / "out.jsonl"), "--model", model,
                         "--output-encoding", "cp1252"], capsys)
     assert code == 2 and "CSV output only" in err and not (tmp_path / "out.jsonl").exists()
-    # mistakes are named as typed; a named rejects file needs --overwrite on the resume, and is told so
+    # mistakes are named as typed; a named rejects file the interrupted run wrote is its to replace
     for option, value, message in (("--output-encoding", "nope", "unknown --output-encoding 'nope'"),
                                    ("--output-csv-sep", ";;", "--output-csv-sep must be one character"),
                                    ("--encoding", "nope", "unknown --encoding 'nope'")):
@@ -532,8 +532,9 @@ def test_label_writes_csv_for_excel_and_resumes_into_another_encoding(data_files
     named = ["label", str(source), "-o", str(tmp_path / "named.csv"), "--model", model, "--keep-text", "-q",
              "--rejects", str(tmp_path / "bad.jsonl")]
     code, _, err = run(named + ["--output-encoding", "cp1252"], capsys)
-    assert code == 2 and "and --overwrite for the rejects file this run wrote" in err
-    code, _, err = run(named + ["--resume", "--overwrite"], capsys)
+    assert code == 2 and "with another output encoding to write them" in err and "--overwrite" not in err
+    assert (tmp_path / "bad.jsonl").exists()  # written first, as ever
+    code, _, err = run(named + ["--resume"], capsys)
     assert code == 3 and len((tmp_path / "named.csv").read_text(encoding="utf-8").splitlines()) == 3
 
 
