@@ -798,6 +798,7 @@ def _worker_started() -> None:
     import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the command's handler, which a forked worker inherits
     parent = os.getppid()
 
     def watch() -> None:

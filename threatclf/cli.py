@@ -5,7 +5,8 @@
 
 Exit codes: 0 success; 2 a usage or data error (one line on stderr, no traceback; set
 ``THREATCLF_DEBUG=1`` to see it); 3 ``label`` finished but rejected some rows (see the rejects
-file). 1 is left to Python: an unexpected crash, a bug to report.
+file); 130 Ctrl-C, 143 SIGTERM (the run stops alike: finished chunks kept, temporary files
+removed). 1 is left to Python: an unexpected crash, a bug to report.
 """
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import errno
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections import Counter
 from collections.abc import Sequence
@@ -617,6 +620,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, ``docker stop``), raised where Ctrl-C would be, so that a run
+    stops as it does on Ctrl-C: finished chunks kept for --resume, temporary files removed."""
+
+
+_TERMINATED = threading.Event()
+
+
+def _on_sigterm(signum, frame) -> None:
+    _TERMINATED.set()
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``threatclf`` command; returns the exit code."""
     parser = build_parser()
@@ -626,6 +642,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         # a warning from the library is one line for the user, not a source line of threatclf
         print(f"threatclf {args.command}: warning: {printable(message)}", file=sys.stderr)
 
+    # only the command sets a handler, for its own run: importing or calling the library sets none
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
+    _TERMINATED.clear()
+    try:
+        return _run(args, show_warning)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args, show_warning) -> int:
+    """Run the command; what goes wrong becomes one line on stderr and an exit code."""
     try:
         with warnings.catch_warnings():
             warnings.showwarning = show_warning
@@ -657,6 +686,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _interrupted(args)
     except BrokenProcessPool:  # a worker killed from outside: most often by the system, out of memory
+        if _TERMINATED.is_set():  # SIGTERM to the whole group: the workers went first
+            return _interrupted(args)
         hint = ("; run the same command with --resume to continue: the finished chunks are kept"
                 if args.command == "label" and args.output != "-" and "-" not in args.inputs else "")
         advice = ": try fewer --n-jobs or a smaller --chunk-size" if args.command == "label" else ""
@@ -670,12 +701,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _interrupted(args) -> int:
+    """Ctrl-C: exit 130; SIGTERM: 143 (128 + the signal, as a shell reports either)."""
     hint = ""
     if args.command == "label" and args.output != "-" and "-" not in args.inputs:  # neither can be resumed
         hint = ("; run it again with --resume instead of --restart to continue" if getattr(args, "restart", False)
                 else "; run the same command with --resume to continue")
-    print(f"threatclf {args.command}: interrupted{hint}", file=sys.stderr)
-    return 130
+    terminated = _TERMINATED.is_set()
+    print(f"threatclf {args.command}: {'terminated (SIGTERM)' if terminated else 'interrupted'}{hint}", file=sys.stderr)
+    return 143 if terminated else 130
 
 
 def _caused_by_interrupt(exc: BaseException) -> bool:

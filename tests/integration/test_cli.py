@@ -975,6 +975,50 @@ def test_ctrl_c_stops_a_parallel_run_and_its_workers(tmp_path, saved_small_model
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("whole_group", [True, False])
+def test_sigterm_stops_a_run_as_ctrl_c_does_and_it_resumes(tmp_path, saved_small_model, whole_group):
+    import os
+    import signal
+
+    # kill, timeout and docker stop send SIGTERM: to the whole group, or to the command alone
+    process, output = _start_parallel_run(tmp_path, saved_small_model)
+    if whole_group:
+        os.killpg(process.pid, signal.SIGTERM)
+    else:
+        process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 143
+    assert "terminated (SIGTERM); run the same command with --resume to continue" in process.stderr.read()
+    assert _wait_until_gone(str(output)) == [] and not output.exists()
+    assert list((tmp_path / "out-parallel.jsonl.partial").glob("chunk-*.done.json"))  # the finished chunks kept
+    code = main(["label", str(tmp_path / "big.jsonl"), "-o", str(output), "-m", str(saved_small_model),
+                 "--chunk-size", "500", "--resume", "-q"])
+    assert code == 0 and sum(1 for _ in output.open()) == 60000
+
+
+def test_sigterm_to_a_run_writing_to_standard_output_leaves_no_temporary_folder(tmp_path, saved_small_model):
+    import os
+    import signal
+    import time
+
+    rows = [{"id": f"r{i}", "text": f"Militants bombed the market in town {i}. " * 40} for i in range(60000)]
+    source = tmp_path / "big.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    process = subprocess.Popen([installed_command(), "label", str(source), "-o", "-", "-m", str(saved_small_model),
+                                "--chunk-size", "500", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "TMPDIR": str(temporary)})
+    deadline = time.monotonic() + 120
+    while not list(temporary.glob("threatclf-label-*/*.partial/chunk-*.done.json")) and time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 143 and out == b"" and b"terminated (SIGTERM)" in err
+    assert list(temporary.iterdir()) == []  # the labelled chunks went with the run
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_workers_end_when_the_parent_is_killed(tmp_path, saved_small_model):
     import signal
 
