@@ -84,3 +84,44 @@ def test_a_group_is_one_value_of_any_kind_but_not_a_list(tmp_path):
     pd.DataFrame({"text": ["a", "b"], "labels": [[], []], "doc": [["x"], ["y"]]}).to_parquet(parquet)
     with pytest.raises(DataError, match=rf"{parquet}: row 1: group column 'doc' holds a"):
         load_labelled_groups(parquet, group_col="doc")
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    ("blank.csv", 'text,labels\nt," [""terrorism""]"\n', [["terrorism"]]),  # JSON after a blank
+    ("trailing.csv", "text,labels\nt,terrorism;\n", [["terrorism"]]),
+    ("spaced.csv", "text,labels\nt,terrorism; corruption\n", [["terrorism", "corruption"]]),
+])
+def test_csv_label_cells_are_read_as_a_person_wrote_them(tmp_path, name, content, expected):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    assert load_labelled(path)[1] == expected
+
+
+@pytest.mark.parametrize("name, content, options, message", [
+    ("nan.jsonl", '{"text": "t", "labels": NaN}\n', {}, r"line 1: no labels \(write \[\] for a passage without"),
+    ("open.csv", 'text,labels\nt,"[""terrorism"""\n', {}, r"line 2: labels '\[\"terrorism\"' look like JSON but do not"),
+    ("number.jsonl", '{"text": "t", "labels": [1, "terrorism"]}\n', {}, r"line 1: labels must be a list of label names"),
+    ("joined.jsonl", '{"text": "t", "labels": ["terrorism;corruption"]}\n', {},
+     r"line 1: label 'terrorism;corruption' is not a label name"),
+    ("null.jsonl", '{"text": null, "labels": []}\n', {}, r"line 1: text is null"),  # not "no rows"
+    ("second.jsonl", '{"text": "t", "labels": ["terrorism", "bogus"]}\n', {"known_labels": ["terrorism"]},
+     r"line 1: unknown label 'bogus'"),
+    ("none.jsonl", '{"text": "t", "labels": ["terrorism"]}\n', {"known_labels": []},
+     r"line 1: unknown label 'terrorism'; known labels: \[\]"),
+])
+def test_bad_label_data_is_refused_naming_the_line(tmp_path, name, content, options, message):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError, match=message):
+        load_labelled(path, **options)
+
+
+@pytest.mark.parametrize("content, message", [
+    ('text,labels,doc\nt,terrorism,"   "\n', r"line 2: no value in group column 'doc'"),
+    (None, r"line 1: group column 'doc' holds a dict \{'id': 7\}; a group is one value"),
+])
+def test_a_group_must_be_one_value(tmp_path, content, message):
+    path = tmp_path / ("g.csv" if content else "g.jsonl")
+    path.write_text(content or '{"text": "t", "labels": [], "doc": {"id": 7}}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=message):
+        load_labelled_groups(path, group_col="doc")
