@@ -99,3 +99,33 @@ def test_long_run_of_end_marks_in_a_long_paragraph():
     passages = split_passages(text, max_words=120)
     assert "".join(text[p.start:p.end] for p in passages).replace(" ", "") == text.replace(" ", "")
     assert all(len(text[p.start:p.end].split()) <= 120 for p in passages)
+
+
+@pytest.mark.parametrize("text, options, expected", [
+    # trailing blanks are no part of a passage
+    ("Police seized two tonnes of cocaine.  \nThe port was closed.  ", {"min_words": 0},
+     ["Police seized two tonnes of cocaine.", "The port was closed."]),
+    # sentences that fill a window exactly share it
+    ("Bombs hit. Troops fled. Towns burned.", {"max_words": 4, "min_words": 0},
+     ["Bombs hit. Troops fled.", "Towns burned."]),
+    # a last window of one word is a passage, not lost
+    ("Gunmen attacked the village overnight.", {"max_words": 2, "min_words": 0},
+     ["Gunmen attacked", "the village", "overnight."]),
+    # short paragraphs whose words add up to exactly max_words are merged
+    ("Bombs hit the port.\nTroops fled the town.", {"max_words": 8, "min_words": 5},
+     ["Bombs hit the port.\nTroops fled the town."]),
+    # a paragraph of exactly min_words stands alone
+    ("Bombs hit the port.\nTroops fled the burning town at dawn.", {"max_words": 20, "min_words": 4},
+     ["Bombs hit the port.", "Troops fled the burning town at dawn."]),
+])
+def test_window_and_merge_limits_are_inclusive(text, options, expected):
+    assert spans(text, **options) == expected
+
+
+def test_the_defaults_cut_passages_the_size_of_the_annotated_ones():
+    # under 12 words a paragraph joins its neighbour; over 120 a paragraph is cut (README)
+    eleven = "Police seized two tonnes of cocaine at the port on Monday."
+    assert len(eleven.split()) == 11
+    assert spans(eleven + "\n" + eleven) == [eleven + "\n" + eleven]
+    assert spans(" ".join(["word"] * 120) + ".") == [" ".join(["word"] * 120) + "."]
+    assert len(spans(" ".join(["word"] * 124) + " end.")) == 2
