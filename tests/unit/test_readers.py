@@ -711,3 +711,87 @@ def test_null_output_fields_in_the_first_rows_are_absent_but_a_null_text_field_i
     write_lines(path, [jline(id=str(i), body="x", text=None) for i in range(5)])
     with pytest.raises(DataError, match="field 'text' would be overwritten by the output's 'text' column"):
         check_inputs([path], text_col="body")
+
+
+# --------------------------------------------------------------------------- limits, at the boundary
+
+def test_a_text_of_exactly_max_text_chars_is_read_and_one_more_is_rejected(tmp_path):
+    jsonl, csv = tmp_path / "a.jsonl", tmp_path / "b.csv"
+    write_lines(jsonl, [jline(id="exact", text="x" * 10), jline(id="over", text="x" * 11)])
+    csv.write_text("id,text\nexact," + "x" * 10 + "\nover," + "x" * 11 + "\n")
+    for path in (jsonl, csv):
+        batch = one_batch(path, max_text_chars=10)
+        assert batch.frame["id"].tolist() == ["exact"]
+        assert [r.reason for r in batch.rejects] == ["text too large: 11 characters > limit 10"]
+
+
+def test_nesting_is_refused_beyond_100_levels_not_at_100(tmp_path):
+    def nested(levels):
+        value = "x"
+        for _ in range(levels):
+            value = [value]
+        return value
+
+    path = tmp_path / "deep.jsonl"
+    write_lines(path, [jline(id="100", text="t", f=nested(99)), jline(id="101", text="t", f=nested(101))])
+    batch = one_batch(path)
+    assert batch.frame["id"].tolist() == ["100"]
+    assert reject_at(batch, 2).reason == "a field is nested more than 100 levels deep"
+
+
+def test_a_line_of_exactly_the_cap_is_read_and_so_is_the_next(tmp_path):
+    path = tmp_path / "cap.jsonl"
+    cap = 1 << 16  # the line cap with max_text_chars=0
+    base = json.dumps({"id": "first", "text": "", "pad": ""})
+    line = base[:-2] + "p" * (cap - 1 - len(base)) + '"}'
+    assert len(line) + 1 == cap
+    write_lines(path, [line.encode(), jline(id="second", text="")])
+    batch = one_batch(path, max_text_chars=0)
+    assert batch.frame["id"].tolist() == ["first", "second"] and not batch.rejects
+
+
+def test_five_lines_none_of_them_json_are_no_jsonl_file(tmp_path):
+    path = tmp_path / "e.jsonl"
+    path.write_text("a,b\n" * 5)
+    with pytest.raises(DataError, match="none of its first 5 lines is JSON, so it is not JSONL"):
+        all_batches(path)
+
+
+def test_a_long_field_other_than_the_text_does_not_stop_a_csv_read_with_a_small_text_limit(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("id,text,url\nr1,short,http://" + "u" * 200 + "\n")
+    batch = one_batch(path, max_text_chars=10)
+    assert batch.frame["id"].tolist() == ["r1"] and len(batch.frame["url"][0]) == 207
+
+
+def test_a_lone_surrogate_escape_is_rejected_in_either_case(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_text('{"id": "lower", "text": "bad \\ud800"}\n{"id": "upper", "text": "bad \\uD800"}\n'
+                    '{"id": "pair", "text": "ok \\uD83D\\uDE00"}\n')
+    batch = one_batch(path)
+    assert batch.frame["id"].tolist() == ["pair"]
+    assert [r.line for r in batch.rejects] == [1, 2]
+
+
+def test_skip_batches_must_not_be_negative(tmp_path):
+    path = tmp_path / "a.jsonl"
+    write_lines(path, [jline(id="a", text="t")])
+    with pytest.raises(ValueError):
+        all_batches(path, skip_batches=-1)
+
+
+def test_read_records_not_strict_and_columns_named_twice(tmp_path):
+    path = tmp_path / "a.jsonl"
+    write_lines(path, [jline(id="1", text=None), jline(id="2", body="x")])
+    assert len(read_records(path, strict=False)) == 0  # one null text, one without: warned, not "no text field"
+    other = tmp_path / "b.jsonl"
+    write_lines(other, [jline(id="1", text="t", src="s")])
+    assert list(read_records(other, columns=["src", "src"]).columns).count("src") == 1
+
+
+def test_sibling_folders_whose_names_share_a_start_are_both_read(tmp_path):
+    for name in ("news", "news2"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"{name}.txt").write_text("text")
+    ids = [i for b in all_batches([tmp_path / "news", tmp_path / "news2"]) for i in b.frame["id"]]
+    assert sorted(ids) == ["news.txt", "news2.txt"]
