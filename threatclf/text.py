@@ -28,6 +28,9 @@ _SENTENCE = re.compile(
     r"[.!?](?=([.!?]+))\1[\"'”’)\]]*(?=\s)"  # a sentence that is a run of end marks from its first character
     r"|\S.*?(?:(?<![.!?])(?=([.!?]+))\2[\"'”’)\]]*(?=\s)|$)", re.S)
 _WORD = re.compile(r"\S+")
+# Anything but white space and the invisible format characters scraped text carries (zero-width
+# space, joiners, word joiner, byte-order mark, soft hyphen): a paragraph without one has no text.
+_VISIBLE = re.compile(r"[^\s\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 
 class Passage(NamedTuple):
@@ -43,10 +46,10 @@ def _word_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 def _windows(text: str, start: int, end: int, max_words: int) -> list[tuple[int, int, int]]:
     """Split one paragraph into (start, end, n_words) pieces of at most ``max_words`` words."""
+    if not _VISIBLE.search(text, start, end):
+        return []
     segment = text[start:end]
     n_words = len(segment.split())
-    if n_words == 0:
-        return []
     if n_words <= max_words:  # the common case, without a regex pass
         lead = len(segment) - len(segment.lstrip())
         trail = len(segment) - len(segment.rstrip())

@@ -129,3 +129,11 @@ def test_the_defaults_cut_passages_the_size_of_the_annotated_ones():
     assert spans(eleven + "\n" + eleven) == [eleven + "\n" + eleven]
     assert spans(" ".join(["word"] * 120) + ".") == [" ".join(["word"] * 120) + "."]
     assert len(spans(" ".join(["word"] * 124) + " end.")) == 2
+
+
+def test_a_paragraph_of_invisible_characters_alone_is_no_passage():
+    # zero-width spaces and joiners, a byte-order mark, a soft hyphen: no text to label, so no score
+    for invisible in ("\u200b\u200b", "\ufeff", "\u00ad", "\u2060\u200d", " \u200c "):
+        assert split_passages(invisible) == []
+    text = "\u200bBombs hit the port.\n\u200b\u200b\nTroops fled."
+    assert spans(text, min_words=0) == ["\u200bBombs hit the port.", "Troops fled."]
