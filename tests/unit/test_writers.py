@@ -17,7 +17,6 @@ from threatclf.writers import (
     flatten_records,
     output_format,
     value_kinds,
-    write_jsonl,
 )
 
 pa = pytest.importorskip("pyarrow")
@@ -140,15 +139,12 @@ def test_record_writer_failing_write_discards(tmp_path):
         writer.write([record(1)])
 
 
-def test_write_jsonl_is_atomic(tmp_path):
+def test_jsonl_written_half_way_leaves_no_output(tmp_path):
     target = tmp_path / "out.jsonl"
-
-    def records():
-        yield {"id": "a", "text": "x"}
-        raise Boom
-
     with pytest.raises(Boom):
-        write_jsonl(records(), target)
+        with RecordWriter(target, LABELS) as writer:
+            writer.write([record(1)])
+            raise Boom
     assert not target.exists() and leftovers(tmp_path) == []
 
 
@@ -182,14 +178,16 @@ def test_jsonl_round_trip_keeps_nesting_and_nulls(tmp_path, name):
 
 def test_gzip_header_names_the_target_not_the_temp_file(tmp_path):
     target = tmp_path / "named.jsonl.gz"
-    write_jsonl([{"id": "a", "text": "x"}], target)
+    with RecordWriter(target, LABELS) as writer:
+        writer.write([record(1)])
     header = target.read_bytes()[:64]
     assert b"named.jsonl" in header and b"partial" not in header
 
 
-def test_write_jsonl_round_trips_through_the_reader(tmp_path):
+def test_jsonl_output_round_trips_through_the_reader(tmp_path):
     target = tmp_path / "out.jsonl"
-    write_jsonl((record(i) for i in range(2500)), target)
+    with RecordWriter(target, LABELS) as writer:
+        writer.write([record(i) for i in range(2500)])
     frame = read_records(target)
     assert len(frame) == 2500
     assert frame["id"].tolist()[:2] == ["r0", "r1"]
