@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+import functools
 import glob
 import hashlib
 import json
@@ -302,20 +303,35 @@ def _readable(term: str) -> bool:
 _TOKEN = re.compile(r"\w+")
 
 
-def _as_acronym(term: str, text: str) -> str | None:
-    """A term of stop words alone as ``text`` writes it where one of its words is in capitals —
-    "of IS" (the Islamic State), "US is" — else None. The model reads words in lower case, so
-    such a term can carry a label, and is evidence a reader can use. A text mostly in capitals
-    (a shouted headline) writes every word so: there no term is taken for an acronym."""
+def _acronyms(text: str) -> set[str]:
+    """The stop words ``text`` writes in capitals, as acronyms — "IS" (the Islamic State), "US" —
+    lower-cased; none in a text mostly in capitals (a shouted headline writes every word so)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
     words = [token for token in _TOKEN.findall(text) if len(token) > 1]
-    if 2 * sum(token.isupper() for token in words) > len(words):
+    capitals = [token.lower() for token in words if token.isupper()]
+    if 2 * len(capitals) > len(words):
+        return set()
+    return {word for word in capitals if word in ENGLISH_STOP_WORDS}
+
+
+def _as_acronym(term: str, text: str, acronyms: set[str]) -> str | None:
+    """A term of stop words alone as ``text`` writes it where one of its words is an acronym
+    ("of IS", "US is"), else None. The model reads words in lower case, so such a term can
+    carry a label, and is evidence a reader can use."""
+    words = term.split()
+    if acronyms.isdisjoint(words):  # the common case, without a search
         return None
-    pattern = re.compile(r"\b" + r"\W+".join(map(re.escape, term.split())) + r"\b", re.IGNORECASE)
-    for match in pattern.finditer(text):
+    for match in _term_pattern(term).finditer(text):
         tokens = _TOKEN.findall(match.group())
         if any(len(token) > 1 and token.isupper() for token in tokens):
             return " ".join(tokens)
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _term_pattern(term: str) -> re.Pattern:
+    return re.compile(r"\b" + r"\W+".join(map(re.escape, term.split())) + r"\b", re.IGNORECASE)
 
 
 def _top_terms(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: np.ndarray, top: int,
@@ -338,11 +354,13 @@ def _top_terms(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: np.
         return [str(terms[columns[k]]) for k in order[:top]]
     # a word n-gram in both a TF-IDF and a presence block counts once, with both contributions
     word_rise: dict[str, float] = {}
+    acronyms = None
     for k in order:
         if is_word[columns[k]]:
             term = str(terms[columns[k]])
             if not _readable(term):
-                term = _as_acronym(term, text)
+                acronyms = _acronyms(text) if acronyms is None else acronyms
+                term = _as_acronym(term, text, acronyms)
             if term is not None:
                 word_rise[term] = word_rise.get(term, 0.0) + float(contrib[k])
     chosen = sorted(word_rise, key=lambda t: -word_rise[t])[:top]  # stable: ties keep their order
@@ -1044,6 +1062,8 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
         paths, output, rejects, text_col=text_col, id_col=id_col, chunk_size=chunk_size, max_text_chars=max_text_chars,
         top_terms=top_terms, max_words=max_words, n_jobs=n_jobs, resume=resume, restart=restart, overwrite=overwrite,
         output_csv_sep=output_csv_sep, output_encoding=output_encoding)
+    # numpy integers pass the checks; the run's manifest is JSON, which takes Python ones
+    chunk_size, max_text_chars, top_terms, max_words = map(int, (chunk_size, max_text_chars, top_terms, max_words))
     from_stdin = any(is_stdin(p) for p in paths)
     model = _resolve_model(model)
     _thresholds(model, threshold)  # validate before any work
