@@ -1450,7 +1450,7 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(small_m
         threatclf.label_files(path, tmp_path / "new" / "deeper" / "out.jsonl", small_model, chunk_size=0,
                               progress=False)
     summary = threatclf.label_files(path, tmp_path / "np.jsonl", small_model, progress=False,  # len(df) // 4
-                                    **{name: np.int64(50) for name in ("chunk_size", "max_text_chars", "max_words")},
+                                    **{name: np.int64(5000) for name in ("chunk_size", "max_text_chars", "max_words")},
                                     top_terms=np.int64(2))
     assert summary.labelled == len(rows)
     for name in ("top_terms", "chunk_size", "max_words", "max_text_chars"):  # True is not a number of anything
