@@ -174,6 +174,10 @@ def utf8_read_as_other(path, encoding: str) -> bool:
     return False
 
 
+#: Encodings whose decoders leave a byte-order mark in the text (utf-8-sig, utf-16 and utf-32 take it off).
+_KEEP_THEIR_MARK = ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+
+
 def _encoding_family(encoding: str) -> str:
     """``utf-8``, ``utf-16``, ``utf-32`` or the codec's own name: what a byte-order mark can say."""
     name = codecs.lookup(encoding).name
@@ -962,8 +966,8 @@ class _TxtSource(_Source):
             text = data.decode(self.encoding)
         except UnicodeDecodeError:
             return _undecodable(self.encoding), ""
-        if text.startswith("\ufeff") and not utf8:  # a mark left by an encoding that keeps it (utf-16-le);
-            text = text[1:]  # in UTF-8 the mark's bytes went above, and a second U+FEFF is the text's
+        if text.startswith("\ufeff") and codecs.lookup(self.encoding).name in _KEEP_THEIR_MARK:
+            text = text[1:]  # the mark an encoding kept; the others (and UTF-8, above) took it off
         return _text_problem(text, "", max_chars), text
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 import re
+import unicodedata
 from typing import NamedTuple
 
 __all__ = ["Passage", "split_passages", "DEFAULT_MAX_WORDS", "DEFAULT_MIN_WORDS"]
@@ -28,9 +29,22 @@ _SENTENCE = re.compile(
     r"[.!?](?=([.!?]+))\1[\"'”’)\]]*(?=\s)"  # a sentence that is a run of end marks from its first character
     r"|\S.*?(?:(?<![.!?])(?=([.!?]+))\2[\"'”’)\]]*(?=\s)|$)", re.S)
 _WORD = re.compile(r"\S+")
-# Anything but white space and the invisible format characters scraped text carries (zero-width
-# space, joiners, word joiner, byte-order mark, soft hyphen): a paragraph without one has no text.
-_VISIBLE = re.compile(r"[^\s\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_NOT_SPACE = re.compile(r"\S")
+#: Invisible characters outside the format category (Cf): the combining grapheme joiner, variation
+#: selectors, Mongolian and Khmer fillers, the Hangul fillers and the blank Braille pattern.
+_INVISIBLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u2800\u3164\uffa0"
+                       + "".join(map(chr, range(0xFE00, 0xFE10))))
+
+
+def _has_text(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` holds a visible character: scraped text carries paragraphs of
+    zero-width spaces, joiners, bidi marks or byte-order marks alone, which hold no text to label.
+    (The first character other than white space settles it for nearly every paragraph.)"""
+    for match in _NOT_SPACE.finditer(text, start, end):
+        char = match.group()
+        if unicodedata.category(char) != "Cf" and char not in _INVISIBLE:
+            return True
+    return False
 
 
 class Passage(NamedTuple):
@@ -46,7 +60,7 @@ def _word_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 def _windows(text: str, start: int, end: int, max_words: int) -> list[tuple[int, int, int]]:
     """Split one paragraph into (start, end, n_words) pieces of at most ``max_words`` words."""
-    if not _VISIBLE.search(text, start, end):
+    if not _has_text(text, start, end):
         return []
     segment = text[start:end]
     n_words = len(segment.split())

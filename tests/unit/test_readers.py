@@ -596,9 +596,13 @@ def test_a_txt_file_loses_its_byte_order_mark_and_nothing_more(tmp_path):
     (utf8 / "a.txt").write_bytes(codecs.BOM_UTF8 + "\ufeffJoined first.".encode("utf-8"))  # the text's own U+FEFF
     (utf8 / "b.txt").write_bytes(codecs.BOM_UTF8 + b"Marked.")
     (utf16 / "c.txt").write_bytes(codecs.BOM_UTF16_LE + "Sixteen.".encode("utf-16-le"))
-    assert one_batch(utf8).frame["text"].tolist() == ["\ufeffJoined first.", "Marked."]  # offsets count from after the mark
+    for encoding in ("utf-8", "utf-8-sig"):  # offsets count from after the mark
+        assert one_batch(utf8, encoding=encoding).frame["text"].tolist() == ["\ufeffJoined first.", "Marked."]
     for encoding in ("utf-16", "utf-16-le"):  # the second keeps the mark as a character: dropped
         assert one_batch(utf16, encoding=encoding).frame["text"].tolist() == ["Sixteen."]
+    (utf16 / "c.txt").write_bytes(codecs.BOM_UTF16_LE + "\ufeffOwn.".encode("utf-16-le"))
+    for encoding in ("utf-16", "utf-16-le"):
+        assert one_batch(utf16, encoding=encoding).frame["text"].tolist() == ["\ufeffOwn."]
 
 
 def test_a_txt_link_to_a_file_that_is_gone_is_rejected_not_skipped(tmp_path):

@@ -133,7 +133,8 @@ def test_the_defaults_cut_passages_the_size_of_the_annotated_ones():
 
 def test_a_paragraph_of_invisible_characters_alone_is_no_passage():
     # zero-width spaces and joiners, a byte-order mark, a soft hyphen: no text to label, so no score
-    for invisible in ("\u200b\u200b", "\ufeff", "\u00ad", "\u2060\u200d", " \u200c "):
+    for invisible in ("\u200b\u200b", "\ufeff", "\u00ad", "\u2060\u200d", " \u200c ", "\u2066\u2069", "\ufe0f",
+                      "\u3164", "\u2800", "\U000e0001"):
         assert split_passages(invisible) == []
     text = "\u200bBombs hit the port.\n\u200b\u200b\nTroops fled."
     assert spans(text, min_words=0) == ["\u200bBombs hit the port.", "Troops fled."]
