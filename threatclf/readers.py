@@ -147,14 +147,16 @@ def _encoding_hint(path, encoding: str) -> str:
 _UTF8_SNIFF_BYTES = 1 << 18
 
 
-def utf8_read_as_other(path, encoding: str) -> bool:
-    """Whether a file to be read in a one-byte encoding (cp1252, latin-1) looks like UTF-8.
+def utf8_read_as_other(path, encoding: str) -> str | None:
+    """How a file to be read in another encoding would be garbled, when it looks like UTF-8:
+    ``"café -> cafÃ©"`` for its first non-ASCII word, or None.
 
-    Every byte decodes in those encodings, so a UTF-8 file read in one is garbled without an
-    error ("café" -> "cafÃ©"). Accented text in a one-byte encoding almost never forms valid
-    UTF-8 sequences, so a start whose non-ASCII bytes all do is taken for UTF-8."""
+    One-byte encodings (cp1252, latin-1) decode any bytes, and others (gb18030) most, so a UTF-8
+    file read in one is garbled without an error. Accented text in another encoding almost never
+    forms valid UTF-8 sequences, so a start whose non-ASCII bytes all do is taken for UTF-8. A
+    start the encoding cannot decode is not garbled silently: its rows are rejected, and said."""
     if _encoding_family(encoding) in ("utf-8", "utf-16", "utf-32") or is_stdin(path):
-        return False
+        return None
     files = [Path(path)] if not os.path.isdir(path) else itertools.islice(txt_files(Path(path)), 20)
     for file in files:
         try:
@@ -165,13 +167,15 @@ def utf8_read_as_other(path, encoding: str) -> bool:
         if start.isascii():
             continue
         if any(start.startswith(mark) for mark, _ in _BOMS):
-            return False  # refused as the encoding its mark names (bom_conflict)
+            return None  # refused as the encoding its mark names (bom_conflict)
         try:  # a character cut at the end of the sample is not an error
-            codecs.getincrementaldecoder("utf-8")().decode(start, final=False)
+            text = codecs.getincrementaldecoder("utf-8")().decode(start, final=False)
+            codecs.getincrementaldecoder(encoding)().decode(start, final=False)
         except UnicodeDecodeError:
-            return False
-        return True
-    return False
+            return None
+        word = next(token for token in re.findall(r"\S+", text) if not token.isascii())[:40]
+        return f"{word} -> {word.encode('utf-8').decode(encoding, 'replace')}"
+    return None
 
 
 #: Encodings whose decoders leave a byte-order mark in the text (utf-8-sig, utf-16 and utf-32 take it off).
@@ -1231,9 +1235,9 @@ def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(
         if once_a_run and cls in (_JsonlSource, _ParquetSource) and _encoding_family(encoding) != "utf-8":
             warnings.warn(f"{path} is read as UTF-8 (JSON and Parquet are UTF-8 by definition): encoding={encoding!r} "
                           "applies to CSV and .txt files only", UserWarning, stacklevel=3)
-        elif once_a_run and cls in (_CsvSource, _TxtSource) and utf8_read_as_other(path, encoding):
+        elif once_a_run and cls in (_CsvSource, _TxtSource) and (garbled := utf8_read_as_other(path, encoding)):
             warnings.warn(f"{path} looks like UTF-8 (its accented characters are UTF-8 byte sequences) but is read as "
-                          f"{encoding}, which garbles them (café -> cafÃ©): leave out --encoding (encoding=) "
+                          f"{encoding}, which garbles them ({garbled}): leave out --encoding (encoding=) "
                           "if the file is UTF-8", UserWarning, stacklevel=3)
         source = cls(path, text_col=text_col, id_col=id_col,
                      max_text_chars=max_text_chars, batch_size=batch_size)

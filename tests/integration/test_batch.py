@@ -1352,7 +1352,8 @@ def test_a_utf8_file_read_in_a_one_byte_encoding_is_warned_of(small_model, tmp_p
     (folder / "a.txt").write_text("Rain.", encoding="utf-8")  # ASCII: says nothing; the next file does
     (folder / "b.txt").write_text("Le caf\u00e9.", encoding="utf-8")
     for given in (utf8, folder):
-        with pytest.warns(UserWarning, match=rf"{given.name} looks like UTF-8 .* read as cp1252, which garbles them"):
+        with pytest.warns(UserWarning, match=rf"{given.name} looks like UTF-8 .* read as cp1252, which garbles them "
+                                             r"\(caf\u00e9\.? -> caf\u00c3\u00a9"):
             threatclf.label_files(given, tmp_path / "o.jsonl", small_model, encoding="cp1252", progress=False,
                                   overwrite=True)
     cp1252 = tmp_path / "cp1252.csv"  # really cp1252, or UTF-8 read as UTF-8: no warning
@@ -1361,6 +1362,8 @@ def test_a_utf8_file_read_in_a_one_byte_encoding_is_warned_of(small_model, tmp_p
         warnings.simplefilter("error")
         threatclf.label_files(cp1252, tmp_path / "o1.jsonl", small_model, encoding="cp1252", progress=False)
         threatclf.label_files(utf8, tmp_path / "o2.jsonl", small_model, progress=False)
+        # an encoding that cannot read it rejects its rows, which is said: no warning of garbling
+        threatclf.label_files(utf8, tmp_path / "o3.jsonl", small_model, progress=False, encoding="ascii")
     assert list(read_output(tmp_path / "o1.jsonl")) == list(read_output(tmp_path / "o2.jsonl")) == ["k1"]
 
 
