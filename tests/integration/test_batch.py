@@ -779,6 +779,22 @@ def test_decomposed_accents_are_read_as_the_composed_words_the_model_knows(small
     frame = pd.DataFrame({"id": ["a", "b"], "text": decomposed})
     out = threatclf.label_dataframe(frame, small_model, id_col="id", passages=True)
     assert [(s, e) for s, e in zip(out["start"], out["end"])] == [(0, len(t)) for t in decomposed]  # offsets: as given
+    # a model trained on decomposed text learns the composed words
+    from builders import tiny_corpus
+
+    train, labels = tiny_corpus()
+    train = [t + " Le narcotráfico." if k % 2 else t for k, t in enumerate(train)]
+    nfc = threatclf.ThreatClassifier(min_df=1, cv=3).fit(train, labels)
+    nfd = threatclf.ThreatClassifier(min_df=1, cv=3).fit([unicodedata.normalize("NFD", t) for t in train], labels)
+    np.testing.assert_array_equal(nfc.coef_, nfd.coef_)
+    assert "word:narcotráfico" in set(nfd.get_feature_names_out())
+    # evidence named from character n-grams: the composed words
+    import scipy.sparse as sp
+
+    terms, is_word = np.array(["por", " narc", "narco", "ocaín"]), np.array([True, False, False, False])
+    X, weights = sp.csr_matrix(np.ones((1, 4))), np.array([0.5, 3.0, 2.0, 1.5])
+    text = unicodedata.normalize("NFD", "Golpe al narcotráfico: cocaína por el puerto.")
+    assert batch_module._top_terms(X, 0, weights, terms, is_word, top=3, text=text) == ["narcotráfico", "cocaína", "por"]
 
 
 def test_evidence_names_the_words_holding_the_character_n_grams_when_they_carry_the_score():
