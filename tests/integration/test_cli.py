@@ -987,12 +987,43 @@ def test_sigterm_stops_a_run_as_ctrl_c_does_and_it_resumes(tmp_path, saved_small
     else:
         process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 143
-    assert "terminated (SIGTERM); run the same command with --resume to continue" in process.stderr.read()
+    err = process.stderr.read()
+    assert "terminated (SIGTERM); run the same command with --resume to continue" in err
+    assert "Exception ignored" not in err and "Traceback" not in err  # workers end as ever, not by the handler
     assert _wait_until_gone(str(output)) == [] and not output.exists()
     assert list((tmp_path / "out-parallel.jsonl.partial").glob("chunk-*.done.json"))  # the finished chunks kept
     code = main(["label", str(tmp_path / "big.jsonl"), "-o", str(output), "-m", str(saved_small_model),
                  "--chunk-size", "500", "--resume", "-q"])
     assert code == 0 and sum(1 for _ in output.open()) == 60000
+
+
+def test_a_worker_leaves_ctrl_c_to_the_parent_and_dies_of_sigterm():
+    # a forked worker inherits the command's SIGTERM handler, which would raise inside its chunk
+    code = ("import signal; from threatclf.batch import _worker_started; "
+            "signal.signal(signal.SIGTERM, lambda *a: None); _worker_started(); "
+            "print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, signal.getsignal(signal.SIGINT) is signal.SIG_IGN)")
+    said = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert said == ["True", "True"]
+
+
+def test_a_pool_broken_by_a_sigterm_to_the_whole_group_is_said_as_terminated(monkeypatch, capsys):
+    # the workers may die of the signal before the command's handler runs: then the pool breaks first
+    from concurrent.futures.process import BrokenProcessPool
+
+    import threatclf.cli as cli
+
+    def killed(args):
+        cli._TERMINATED.set()
+        raise BrokenProcessPool("a child process terminated abruptly")
+
+    args = cli.build_parser().parse_args(["label", "in.jsonl", "-o", "out.jsonl"])
+    monkeypatch.setattr(args, "func", killed)
+    assert cli._run(args, None) == 143
+    assert "terminated (SIGTERM); run the same command with --resume" in capsys.readouterr().err
+    cli._TERMINATED.clear()
+    monkeypatch.setattr(args, "func", lambda args: (_ for _ in ()).throw(BrokenProcessPool("gone")))
+    assert cli._run(args, None) == 2  # the system killed a worker: said as such
+    assert "a worker process ended abruptly" in capsys.readouterr().err
 
 
 def test_sigterm_to_a_run_writing_to_standard_output_leaves_no_temporary_folder(tmp_path, saved_small_model):
