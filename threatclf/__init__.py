@@ -7,8 +7,9 @@ The pieces, in the order data flows through them::
     text         articles -> passages with character offsets
     features     the TF-IDF vectorizers and their compact stored form
     fastvec      a compiled, exact re-implementation of TF-IDF + linear scoring
-    classifier   ThreatClassifier: fit / predict / predict_proba / explain; the checks of its
-                 inputs and the cross-validation folds (copies of a text in one) it shares with evaluate
+    folds        cross-validation folds that keep copies of a text, and groups, in one fold
+    classifier   ThreatClassifier: fit / predict / predict_proba / explain, and the checks of its
+                 inputs it shares with evaluate
     thresholds   per-label F1-optimal decision thresholds
     evaluate     per-label metrics and cross-validation
     persistence  model folders: skops by default, digests, trusted types

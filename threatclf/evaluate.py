@@ -322,8 +322,8 @@ def _evaluate(model, texts: Iterable[str], labels, score_labels: Sequence[str] |
         check_is_fitted(model, "coef_")
     elif not hasattr(model, "labels_") or not hasattr(model, "thresholds_"):
         raise TypeError(f"evaluate needs a fitted ThreatClassifier, got {type(model).__name__}"
-                        + (" (a Pipeline: pass its ThreatClassifier step, or score its predictions with "
-                           "threatclf.score_predictions)" if hasattr(model, "steps") else ""))
+                        + (" (a Pipeline: pass its ThreatClassifier step, or score its probabilities, cut at your thresholds, "
+                           "with threatclf.score_predictions)" if hasattr(model, "steps") else ""))
     texts = check_texts(texts)
     names = list(model.labels_)
     matrix_order_known = label_order_declared(model)
@@ -376,8 +376,8 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
 
     if not isinstance(estimator, ThreatClassifier):  # found before a fold is trained, not after
         raise TypeError(f"cross_validate needs a ThreatClassifier (each fold trains a clone of it), got {type(estimator).__name__}"
-                        + (" (a Pipeline: use sklearn.model_selection.cross_val_predict and score its predictions "
-                           "with threatclf.score_predictions)" if hasattr(estimator, "steps") else ""))
+                        + (" (a Pipeline: use sklearn.model_selection.cross_val_predict(..., method='predict_proba') and "
+                           "score its probabilities, cut at your thresholds, with threatclf.score_predictions)" if hasattr(estimator, "steps") else ""))
     texts = check_texts(texts)  # checked whole, so that a bad row is named by its place in the data, not a fold's
     if cv < 2 or cv > len(texts):
         raise DataError(f"cv must be between 2 and the number of texts ({len(texts)}), got {cv}")

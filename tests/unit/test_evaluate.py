@@ -199,6 +199,20 @@ def test_the_pipeline_advice_names_a_function_that_scores_its_predictions(small_
         with pytest.warns(UserWarning, match="in the model's training data"):
             expected = threatclf.evaluate(small_model, texts, labels)
         assert result.macro_f1 == pytest.approx(expected.macro_f1)
+    # the README's way: out-of-fold probabilities of a Pipeline, cut and scored
+    from sklearn.model_selection import cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    texts, labels = tiny_corpus(repeats=2)
+    names = list(small_model.labels_)
+    Y = to_indicator(labels, names)
+    pipe = make_pipeline(FunctionTransformer(list), threatclf.ThreatClassifier(min_df=1, cv=3, label_names=names))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # few examples per fold
+        P = cross_val_predict(pipe, np.array(texts, dtype=object), Y, cv=3, method="predict_proba")
+    scored = threatclf.score_predictions(Y, P >= 0.5, P, names)
+    assert scored.per_label.shape[0] == len(names) and 0 < scored.macro_f1 <= 1
 
 
 def test_cross_validate_checks_folds():
