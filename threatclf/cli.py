@@ -468,8 +468,8 @@ def _label(args, output, rejects, shown_as: tuple | None = None) -> int:
             summary = label_files(
                 args.inputs, output, model, text_col=args.text_col, id_col=args.id_col, passages=args.passages,
                 threshold=_thresholds_given(args.threshold), top_terms=args.top_terms, keep_text=args.keep_text,
-                max_words=args.max_words, chunk_size=args.chunk_size, max_text_chars=args.max_text_chars, n_jobs=args.n_jobs, resume=args.resume,
-                restart=args.restart, overwrite=args.overwrite, rejects=rejects,
+                max_words=args.max_words, chunk_size=args.chunk_size, max_text_chars=args.max_text_chars,
+                n_jobs=args.n_jobs, resume=args.resume, restart=args.restart, overwrite=args.overwrite, rejects=rejects,
                 **_csv_options(args), output_csv_sep=_separator(args.output_csv_sep),
                 output_encoding=args.output_encoding, progress=False if args.quiet else None,
             )
@@ -649,7 +649,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args, show_warning)
     finally:
-        if in_main_thread:
+        if in_main_thread and previous is not None:  # None: a handler set outside Python, which stays
             signal.signal(signal.SIGTERM, previous)
 
 
