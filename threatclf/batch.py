@@ -612,7 +612,9 @@ class _ChunkStore:
                 except (OSError, ValueError):
                     previous = None
                 # inputs as named (rows record the names) are compared from 0.11 on, when manifests hold them
-                ignored = {_MODEL_NAMED, _REJECTS_NAMED} | ({"named"} if isinstance(previous, dict) and "named" not in previous else set())
+                ignored = {_MODEL_NAMED, _REJECTS_NAMED}
+                if isinstance(previous, dict) and "named" not in previous:
+                    ignored.add("named")
                 compared = {k: v for k, v in fingerprint.items() if k not in ignored}
                 if not isinstance(previous, dict) or {k: v for k, v in previous.items() if k not in ignored} != compared:
                     raise DataError(
