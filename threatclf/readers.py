@@ -173,8 +173,11 @@ def utf8_read_as_other(path, encoding: str) -> str | None:
             codecs.getincrementaldecoder(encoding)().decode(start, final=False)
         except UnicodeDecodeError:
             return None
-        word = next(token for token in re.findall(r"\S+", text) if not token.isascii())[:40]
-        return f"{word} -> {word.encode('utf-8').decode(encoding, 'replace')}"
+        word = next((token for token in re.findall(r"\w+", text) if not token.isascii()), None)
+        if word is None:  # only non-ASCII spaces or marks (U+00A0, quotes): shown by their code
+            word = next(char for char in text if not char.isascii())
+            return f"{ascii(word)} -> {ascii(word.encode('utf-8').decode(encoding, 'replace'))}"
+        return f"{word[:40]} -> {word[:40].encode('utf-8').decode(encoding, 'replace')}"
     return None
 
 

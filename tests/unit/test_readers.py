@@ -799,3 +799,17 @@ def test_sibling_folders_whose_names_share_a_start_are_both_read(tmp_path):
         (tmp_path / name / f"{name}.txt").write_text("text")
     ids = [i for b in all_batches([tmp_path / "news", tmp_path / "news2"]) for i in b.frame["id"]]
     assert sorted(ids) == ["news.txt", "news2.txt"]
+
+
+def test_how_a_utf8_file_read_in_another_encoding_would_be_garbled_is_shown(tmp_path):
+    from threatclf.readers import utf8_read_as_other
+
+    path = tmp_path / "a.csv"
+    for text, encoding, shown in (("1,caf\u00e9 noir\n", "cp1252", "caf\u00e9 -> caf\u00c3\u00a9"),
+                                  ("1,a\u00a0b\n", "latin-1", r"'\xa0' -> '\xc2\xa0'"),  # a space alone
+                                  ("1,caf\u00e9\n", "utf-8", None), ("1,cafe\n", "cp1252", None),
+                                  ("1,caf\u00e9\n", "ascii", None)):  # ascii rejects the rows, and says so
+        path.write_text("id,text\n" + text, encoding="utf-8")
+        assert utf8_read_as_other(path, encoding) == shown
+    path.write_text("id,text\n1,caf\u00e9\n", encoding="cp1252")  # really cp1252: not UTF-8
+    assert utf8_read_as_other(path, "cp1252") is None
