@@ -92,6 +92,24 @@ def _load(args):
     return load_model(args.model, trust=_trust(args))
 
 
+def _renamed_train_options(args) -> None:
+    """Take the names ``train`` had before 0.12, with a warning: elsewhere they mean something else."""
+    for option, new, dest, value, choices, meaning in (
+            ("--model", "--model-type", "model", args.renamed_model, MODELS,
+             "-o names the model folder to write, and --model-type the kind of model"),
+            ("--format", "--save-format", "format", args.renamed_format, ("skops", "joblib"),
+             "--save-format names the weights file's format (--format is how other commands print)")):
+        if value is None:
+            continue
+        if value not in choices:
+            raise ThreatclfError(f"{option} {value}: in train, {meaning}: one of {', '.join(choices)}")
+        if getattr(args, dest) not in (None, value):
+            raise ThreatclfError(f"{option} {value} and {new} {getattr(args, dest)} disagree: give {new} alone")
+        warnings.warn(f"{option} is now {new} in train; {option} will be removed", FutureWarning)
+        setattr(args, dest, value)
+    args.format = args.format or "skops"
+
+
 def cmd_train(args) -> int:
     import numpy as np
 
@@ -102,6 +120,7 @@ def cmd_train(args) -> int:
     from .labels import to_indicator, unnamed_label_problem
     from .persistence import check_model_destination
 
+    _renamed_train_options(args)
     given = {os.path.realpath(path) for path in args.data}
     if len(given) < len(args.data):  # each row would count twice, as if the data were twice as sure
         twice = next(path for k, path in enumerate(args.data)
@@ -531,8 +550,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="JSON file of ThreatClassifier settings")
     p.add_argument("--features", choices=FEATURE_SETS,
                    help="word 1-2-grams, character 2-5-grams, or both (default: word+char)")
-    p.add_argument("--model", dest="model", choices=MODELS,
+    p.add_argument("--model-type", dest="model", choices=MODELS,
                    help="the linear model fitted per label (default: logreg)")
+    p.add_argument("--model", dest="renamed_model", help=argparse.SUPPRESS)  # --model-type before 0.12
     p.add_argument("--C", type=float, help="inverse regularisation strength (default: 10; smaller is simpler)")
     p.add_argument("--cv", type=int, help="folds for the out-of-fold thresholds and calibration (default: 5; "
                    "3 for a few dozen examples per label)")
@@ -548,8 +568,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "half the best F1 (optimal for calibrated probabilities, steadier; the default model's) "
                         "(default: f1)")
     p.add_argument("--n-jobs", type=int, help="threads for training (labels are fitted in parallel; default: 1)")
-    p.add_argument("--format", choices=["skops", "joblib"], default="skops",
+    p.add_argument("--save-format", dest="format", choices=["skops", "joblib"],
                    help="weights file: skops (default; safe to share) or joblib (a pickle: loads only with --trust)")
+    p.add_argument("--format", dest="renamed_format", help=argparse.SUPPRESS)  # --save-format before 0.12
     p.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress messages and no figures")
     p.set_defaults(func=cmd_train)
@@ -558,7 +579,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="labelled JSONL, CSV or Parquet file")
     model_option(p)
     columns(p)
-    p.add_argument("--format", choices=["table", "json"], default="table", help="table for people, json for programs")
+    p.add_argument("--format", choices=["text", "json", "table"], default="text", metavar="{text,json}",
+                   help="text (a table) for people, json for programs")  # "table": the name before 0.12
     p.add_argument("--labels", action="append",
                    help="score only these labels, comma-separated (the ones the data annotates; may be repeated)")
     p.add_argument("--label-map", action="append", metavar="YOURS=MODELS",

@@ -175,11 +175,44 @@ def test_train_from_csv_with_other_columns_and_parquet(data_files, capsys):
                         "--labels-col", "tags", "--min-df", "1", "--cv", "3", "--features", "word", "-q"], capsys)
     assert code == 0, err
     code, _, err = run(["train", str(data_files / "train.parquet"), "-o", str(data_files / "m-pq"), "--min-df", "1",
-                        "--cv", "3", "--model", "logreg+nblogreg", "--features-per-label", "40", "-q"], capsys)
+                        "--cv", "3", "--model-type", "logreg+nblogreg", "--features-per-label", "40", "-q"], capsys)
     assert code == 0, err
     loaded = threatclf.load_model(data_files / "m-pq")
     assert loaded.model == "logreg+nblogreg" and loaded.features_per_label == 40
     assert ((loaded.coef_ != 0).sum(axis=1) <= 40).all()
+
+
+def test_train_takes_its_options_old_names_with_a_warning(data_files, tmp_path, capsys):
+    # Before 0.12 train's --model was the kind of model and --format the weights file's: names that mean a
+    # model folder and a printed form in the other commands. The old names still work, with a warning.
+    argv = ["train", str(data_files / "train.jsonl"), "--min-df", "1", "--cv", "3", "-q"]
+    code, _, err = run(argv + ["-o", str(tmp_path / "old"), "--model", "nblogreg", "--format", "joblib"], capsys)
+    assert code == 0, err
+    assert "--model is now --model-type in train" in err and "--format is now --save-format in train" in err
+    old = threatclf.load_model(tmp_path / "old", trust=True)
+    assert old.model == "nblogreg" and (tmp_path / "old" / "model.joblib").exists()
+    code, _, err = run(argv + ["-o", str(tmp_path / "new"), "--model-type", "nblogreg"], capsys)
+    assert code == 0 and "is now" not in err
+    assert threatclf.load_model(tmp_path / "new").model == "nblogreg" and (tmp_path / "new" / "model.skops").exists()
+    # a model folder given as --model, as in the other commands, says what train wants instead
+    code, _, err = run(argv + ["-o", str(tmp_path / "a"), "--model", str(tmp_path / "new")], capsys)
+    assert code == 2 and "-o names the model folder to write" in err and "--model-type" in err
+    code, _, err = run(argv + ["-o", str(tmp_path / "a"), "--format", "json"], capsys)
+    assert code == 2 and "--save-format names the weights file's format" in err
+    code, _, err = run(argv + ["-o", str(tmp_path / "a"), "--model", "svm", "--model-type", "logreg"], capsys)
+    assert code == 2 and "disagree" in err
+    code, _, err = run(argv + ["-o", str(tmp_path / "a"), "--format", "skops", "--save-format", "joblib"], capsys)
+    assert code == 2 and "disagree" in err
+    assert not (tmp_path / "a").exists()
+
+
+def test_evaluate_format_text_is_the_table_and_table_still_works(data_files, capsys):
+    model = str(_small_model(data_files))
+    data = str(data_files / "train.jsonl")
+    code, default, _ = run(["evaluate", data, "--model", model], capsys)
+    assert code == 0 and "macro F1" in default
+    assert run(["evaluate", data, "--model", model, "--format", "text"], capsys)[1] == default
+    assert run(["evaluate", data, "--model", model, "--format", "table"], capsys)[1] == default
 
 
 def test_evaluate_json_macro_f1_equals_independent_computation(data_files, capsys):
@@ -752,7 +785,7 @@ def test_evaluate_label_map_scores_data_labelled_with_other_names(data_files, tm
 def test_train_joblib_format_needs_trust_and_overwrite_replaces(data_files, tmp_path, capsys):
     out = tmp_path / "pickled"
     argv = ["train", str(data_files / "train.jsonl"), "-o", str(out), "--min-df", "1", "--cv", "3", "-q",
-            "--format", "joblib"]
+            "--save-format", "joblib"]
     assert run(argv, capsys)[0] == 0
     assert (out / "model.joblib").exists() and not (out / "model.skops").exists()
     assert run(["evaluate", str(data_files / "train.jsonl"), "--model", str(out)], capsys)[0] == 2
@@ -834,7 +867,7 @@ def test_train_help_states_the_classifier_defaults():
         elif current:
             entries[current] += " " + line.strip()
     defaults = threatclf.ThreatClassifier().get_params()
-    for option, name in (("--features", "features"), ("--model", "model"), ("--C", "C"), ("--cv", "cv"),
+    for option, name in (("--features", "features"), ("--model-type", "model"), ("--C", "C"), ("--cv", "cv"),
                          ("--min-df", "min_df")):
         value = defaults[name]
         shown = f"{value:g}" if isinstance(value, float) else str(value)
