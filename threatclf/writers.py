@@ -59,7 +59,8 @@ class _PendingFile:
     """A temporary file that becomes ``target`` on :meth:`commit`, or vanishes on :meth:`discard`."""
 
     def __init__(self, target):
-        self.target = Path(target)
+        # through a symbolic link: the file it points to is replaced, and the link stays one
+        self.target = Path(os.path.realpath(target)) if os.path.islink(target) else Path(target)
         if self.target.is_dir():
             raise IsADirectoryError(errno.EISDIR, "output path is a folder", str(self.target))
         if not self.target.parent.is_dir():
@@ -118,7 +119,7 @@ def remove_stale_temps(path) -> list[Path]:
     Call it once ``path`` has been written: the temporary files then left for it are not in
     use (a run killed mid-write cannot clean up after itself).
     """
-    path = Path(path)
+    path = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)  # as _PendingFile writes it
     pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{8}}\.partial")
     stale = [p for p in path.parent.glob(f".{glob.escape(path.name)}.*.partial") if pattern.fullmatch(p.name)]
     for temp in stale:

@@ -16,6 +16,7 @@ from threatclf.writers import (
     atomic_path,
     flatten_records,
     output_format,
+    remove_stale_temps,
     value_kinds,
 )
 
@@ -81,6 +82,30 @@ def test_atomic_path_replaces_on_success(tmp_path):
         assert target.read_text() == "old"  # not visible until the block ends
     assert target.read_text() == "new"
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or os.name == "nt", reason="symbolic links")
+def test_atomic_path_writes_through_a_symbolic_link_and_keeps_it(tmp_path):
+    # `-o results.jsonl` where results.jsonl links to a file on a larger disk: the file pointed to
+    # is replaced, in its own folder (the rename stays atomic), and the link is still a link
+    (tmp_path / "big").mkdir()
+    real = tmp_path / "big" / "out.txt"
+    real.write_text("old")
+    link = tmp_path / "out.txt"
+    link.symlink_to(real)
+    with atomic_path(link) as temp:
+        assert temp.parent == real.parent
+        temp.write_text("new")
+    assert link.is_symlink() and real.read_text() == "new"
+    dangling = tmp_path / "later.txt"  # a link made before its file
+    dangling.symlink_to(tmp_path / "big" / "later.txt")
+    with atomic_path(dangling) as temp:
+        temp.write_text("first")
+    assert dangling.is_symlink() and (tmp_path / "big" / "later.txt").read_text() == "first"
+    stale = tmp_path / "big" / ".out.txt.0123abcd.partial"  # left by a writer killed mid-write
+    stale.write_text("half")
+    assert remove_stale_temps(link) == [stale] and not stale.exists()
+    assert leftovers(tmp_path) == [] and leftovers(tmp_path / "big") == []
 
 
 @pytest.mark.parametrize("existing", [False, True])
