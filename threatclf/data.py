@@ -83,7 +83,7 @@ def read_labelled(path, *, text_col: str = "text", labels_col: str = "labels", g
                   known_labels=None, csv_sep: str = ",",
                   encoding: str = "utf-8") -> tuple[list[str], list[list[str]], list[str] | None, list[str]]:
     """Texts, label lists, groups (None without ``group_col``) and where each row is in the file
-    (``"train.csv, line 5"``; a Parquet record is ``"data.parquet, row 5"``), so later checks can name it."""
+    (``"train.csv: line 5"``; a Parquet record is ``"data.parquet: row 5"``), so later checks can name it."""
     from .readers import read_records
 
     if Path(path).is_dir():  # a folder of .txt files is something to label, not labelled data
@@ -97,7 +97,7 @@ def read_labelled(path, *, text_col: str = "text", labels_col: str = "labels", g
             raise DataError(f"{path} has no rows: cannot use an empty data set") from None
         raise
     # a CSV or JSONL record is named by its line in the file (a CSV header is line 1), a Parquet one by its row
-    source = f"{Path(path)}, {'row' if Path(path).suffix.lower() == '.parquet' else 'line'}"
+    source = f"{Path(path)}: {'row' if Path(path).suffix.lower() == '.parquet' else 'line'}"  # as readers say it
     lines = frame["_line"].tolist() if "_line" in frame else list(range(1, len(frame) + 1))
     labels = [_parse_labels(v, source, line) for v, line in zip(frame[labels_col].tolist(), lines)]
     if known_labels is not None:

@@ -134,7 +134,7 @@ def test_train_names_the_file_and_line_of_a_label_outside_the_configured_ones(da
     config.write_text(json.dumps({"label_names": ["terrorism"]}))
     code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m"), "--config", str(config)],
                        capsys)
-    assert code == 2 and f"{data_files / 'train.jsonl'}, line " in err and "unknown label" in err
+    assert code == 2 and f"{data_files / 'train.jsonl'}: line " in err and "unknown label" in err
 
 
 def test_train_names_suspect_rows_by_their_own_file_and_line(data_files, tmp_path, capsys):
@@ -144,7 +144,7 @@ def test_train_names_suspect_rows_by_their_own_file_and_line(data_files, tmp_pat
     code, _, err = run(["train", str(data_files / "train.jsonl"), str(extra), "-o", str(tmp_path / "m"),
                         "--min-df", "1", "--cv", "3", "-q"], capsys)
     assert code == 0, err
-    assert f"1 training texts are empty ({extra}, line 3):" in err  # the CSV header is line 1
+    assert f"1 training texts are empty ({extra}: line 3):" in err  # the CSV header is line 1
     assert "row " not in err
 
 
@@ -159,7 +159,7 @@ def test_library_warnings_are_one_line_for_the_command_line_user(data_files, tmp
     line = next(line for line in err.splitlines() if "repeat an earlier one with other labels" in line)
     assert line.startswith("threatclf train: warning: ")
     # the rows are named as in the file (line numbers, 1-based), not by position in the joined data
-    assert f"({path}, line 1 and {path}, line {len(rows)}; case, punctuation and white space ignored)" in line
+    assert f"({path}: line 1 and {path}: line {len(rows)}; case, punctuation and white space ignored)" in line
     assert "UserWarning" not in err and ".py:" not in err
 
 
@@ -450,7 +450,7 @@ def test_a_warning_made_an_error_is_one_line_and_the_output_is_kept(data_files, 
     (["train", "{data}/train.jsonl", "-o", "{tmp}/m", "--text-col", "body"], "body"),
     (["train", "{data}/bad-labels.jsonl", "-o", "{tmp}/m"], "labels must be a list"),
     (["train", "{data}/empty.jsonl", "-o", "{tmp}/m"], "has no rows"),
-    (["train", "{data}/no-labels.jsonl", "-o", "{tmp}/m"], "no-labels.jsonl, line 2: no labels"),
+    (["train", "{data}/no-labels.jsonl", "-o", "{tmp}/m"], "no-labels.jsonl: line 2: no labels"),
     (["train", "{data}/one-label.jsonl", "-o", "{tmp}/m", "--min-df", "1"], "on every training example"),
     (["evaluate", "{data}/train.jsonl", "--model", "{tmp}/nope"], "does not exist"),
     (["label", "{data}/train.jsonl", "-o", "{tmp}/out.xlsx", "--model", "{tmp}/nope"], "does not exist"),
@@ -655,10 +655,10 @@ def test_evaluate_and_dev_name_the_file_and_row_of_an_unknown_label(data_files, 
     bad.write_text(json.dumps({"text": "a bomb", "labels": ["terrorism"]}) + "\n"
                    + json.dumps({"text": "a b", "labels": ["terorism"]}) + "\n")
     code, _, err = run(["evaluate", str(bad), "--model", str(model_dir)], capsys)
-    assert code == 2 and "dev.jsonl, line 2: unknown label 'terorism'" in err
+    assert code == 2 and "dev.jsonl: line 2: unknown label 'terorism'" in err
     code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m"), "--dev", str(bad),
                         "--min-df", "1", "--cv", "3"], capsys)
-    assert code == 2 and "dev.jsonl, line 2: unknown label 'terorism'" in err
+    assert code == 2 and "dev.jsonl: line 2: unknown label 'terorism'" in err
     assert "training on" not in err and not (tmp_path / "m").exists()  # found before the fit
     # a label the config names but the training rows never use is a known label of the model
     config = tmp_path / "config.json"
@@ -973,7 +973,7 @@ def _start_parallel_run(tmp_path, model, chunk_size=500):
                                 "-j", "2", "--chunk-size", str(chunk_size), "-q"],
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 120
-    while not list((tmp_path / "out-parallel.jsonl.partial").glob("*0*")) and time.monotonic() < deadline:
+    while not list((tmp_path / "out-parallel.jsonl.partial").glob("chunk-*.done.json")) and time.monotonic() < deadline:
         assert process.poll() is None, process.stderr.read()
         time.sleep(0.05)
     return process, output
@@ -1259,18 +1259,18 @@ def test_train_refuses_data_it_would_misread_before_training(data_files, tmp_pat
     typo.write_text("".join(json.dumps(r) + "\n" for r in rows))
     code, _, err = run(["train", str(typo), "-o", out, "-q"], capsys)
     assert code == 2 and "label 'terorism' has 1 example(s), fewer than the 5 cross-validation folds" in err, err
-    assert "typo.jsonl, line 7" in err
+    assert "typo.jsonl: line 7" in err
     # two files, each fine alone: one holds the other's labels joined by a space
     joined = tmp_path / "joined.jsonl"
     joined.write_text(json.dumps({"text": "Militants bribed the port police.", "labels": ["terrorism corruption"]})
                       + "\n")
     code, _, err = run(["train", train, str(joined), "-o", out, "-q"], capsys)
-    assert code == 2 and "joined.jsonl, line 1: label name 'terrorism corruption' is the labels" in err, err
+    assert code == 2 and "joined.jsonl: line 1: label name 'terrorism corruption' is the labels" in err, err
     missing = tmp_path / "missing.csv"
     pd.DataFrame({"text": texts, "labels": [";".join(names) or "NA" for names in labels]}).to_csv(missing, index=False)
     code, _, err = run(["train", str(missing), "-o", out, "-q"], capsys)
     first = next(k for k, names in enumerate(labels) if not names) + 2  # the header is line 1
-    assert code == 2 and f"missing.csv, line {first}: label name 'NA' is how spreadsheets" in err, err
+    assert code == 2 and f"missing.csv: line {first}: label name 'NA' is how spreadsheets" in err, err
 
 
 def test_messages_name_only_flags_that_threatclf_label_has(capsys):

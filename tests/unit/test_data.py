@@ -28,7 +28,7 @@ def test_csv_labels_are_separated_by_semicolons_or_given_as_json(tmp_path):
 ])
 def test_label_mistakes_name_the_file_row_and_the_fix(tmp_path, value, message):
     path = _csv(tmp_path, ["graft", value])
-    with pytest.raises(DataError, match=f"{path}, {message}"):
+    with pytest.raises(DataError, match=f"{path}: {message}"):
         load_labelled(path)
 
 
@@ -36,16 +36,16 @@ def test_labels_outside_the_known_ones_are_named_with_file_and_row(tmp_path):
     path = tmp_path / "data.jsonl"
     path.write_text("\n".join(json.dumps({"text": f"t{i}", "labels": names, "doc": "d"})
                               for i, names in enumerate([["graft"], ["fraud"]])) + "\n")
-    with pytest.raises(DataError, match=rf"{path}, line 2: unknown label 'fraud'; known labels: \['graft'\]"):
+    with pytest.raises(DataError, match=rf"{path}: line 2: unknown label 'fraud'; known labels: \['graft'\]"):
         load_labelled(path, known_labels=["graft"])
-    with pytest.raises(DataError, match=rf"{path}, line 2: unknown label 'fraud'"):
+    with pytest.raises(DataError, match=rf"{path}: line 2: unknown label 'fraud'"):
         load_labelled_groups(path, group_col="doc", known_labels=["graft"])
 
 
 def test_a_parquet_record_is_named_by_its_row(tmp_path):
     path = tmp_path / "data.parquet"
     pd.DataFrame({"text": ["a", "b"], "labels": [["graft"], ["violence,graft"]]}).to_parquet(path)
-    with pytest.raises(DataError, match=rf"{path}, row 2: label 'violence,graft' is not a label name"):
+    with pytest.raises(DataError, match=rf"{path}: row 2: label 'violence,graft' is not a label name"):
         load_labelled(path)
 
 
