@@ -357,7 +357,7 @@ def _evaluate(model, texts: Iterable[str], labels, score_labels: Sequence[str] |
 
 
 def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, random_state: int = 0,
-                   groups=None, tuning_rows=None) -> pd.DataFrame:
+                   groups=None, tuning_rows=None, sample_weight=None) -> pd.DataFrame:
     """K-fold cross-validation: one row per fold (macro/micro F1, F1 per label) and a mean row.
 
     Each fold clones and fits ``estimator`` on the other folds, so thresholds and calibration
@@ -366,12 +366,14 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
     (case, punctuation and white space ignored) always share a fold. ``tuning_rows``
     (one bool per text) is passed on to ``fit`` for each training part, and only those rows of
     each fold are scored: the rows picked rather than sampled would not measure ordinary text.
+    ``sample_weight`` (one non-negative number per text) weights the rows in each fold's
+    ``fit``, as it would in the final model's; the held-out rows are scored unweighted.
     ``cv`` is the number of folds; ``random_state`` seeds how texts (or groups) are dealt to
     them. ``labels`` are label lists, a 0/1 DataFrame, or the 0/1 matrix ``fit`` takes with
     ``label_names``.
     """
-    from .classifier import (SUSPECT_ROW_WARNINGS, ThreatClassifier, check_texts, check_tuning_rows,
-                             warn_about_suspect_rows)
+    from .classifier import (SUSPECT_ROW_WARNINGS, ThreatClassifier, check_sample_weight, check_texts,
+                             check_tuning_rows, warn_about_suspect_rows)
     from .folds import check_groups, cv_folds, text_hashes
 
     if not isinstance(estimator, ThreatClassifier):  # found before a fold is trained, not after
@@ -390,6 +392,8 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
         tuning_rows = check_tuning_rows(tuning_rows, len(texts), "text")
     if groups is not None:
         groups = check_groups(groups, len(texts), cv)
+    if sample_weight is not None:
+        sample_weight = check_sample_weight(sample_weight, len(texts))
     splits = cv_folds(texts, cv, random_state, groups=groups)  # every copy of a text in one fold
     if estimator.label_names is None:
         # every fold learns the data's whole label set, in one order: a label whose examples all
@@ -401,10 +405,12 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
         subset = ((lambda idx: labels.iloc[idx]) if isinstance(labels, pd.DataFrame) else
                   (lambda idx: labels[idx]) if isinstance(labels, np.ndarray) else
                   (lambda idx: [labels[i] for i in idx]))
-        fit_groups = {} if groups is None else {"groups": groups[train_idx]}
+        fit_params = {} if groups is None else {"groups": groups[train_idx]}
         held_out = len(test_idx)
+        if sample_weight is not None:
+            fit_params["sample_weight"] = sample_weight[train_idx]
         if tuning_rows is not None:
-            fit_groups["tuning_rows"] = tuning_rows[train_idx]
+            fit_params["tuning_rows"] = tuning_rows[train_idx]
             test_idx = test_idx[tuning_rows[test_idx]]
             if not len(test_idx):
                 raise DataError(f"cross-validation fold {fold} holds no tuning row to score; use fewer folds")
@@ -412,7 +418,7 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
             with warnings.catch_warnings():
                 for message in SUSPECT_ROW_WARNINGS:
                     warnings.filterwarnings("ignore", message=message)
-                model = clone(estimator).fit([texts[i] for i in train_idx], subset(train_idx), **fit_groups)
+                model = clone(estimator).fit([texts[i] for i in train_idx], subset(train_idx), **fit_params)
         except DataError as exc:
             hint = ("; use fewer folds, or label more" if "no positive example" in str(exc) else
                     f" — that cv is the estimator's own, which each fold's fit splits its part by (cross_validate's "

@@ -269,6 +269,38 @@ def test_cross_validate_passes_tuning_rows_on_and_scores_only_them(monkeypatch):
         threatclf.cross_validate(estimator, texts, labels, cv=3, tuning_rows=[1] * len(texts))
 
 
+def test_cross_validate_weights_each_folds_fit_and_scores_unweighted(monkeypatch):
+    import sys
+
+    evaluate_module = sys.modules["threatclf.evaluate"]
+    texts, labels = tiny_corpus(repeats=3)
+    weights = np.linspace(0.5, 2.0, len(texts))
+    fitted, scored = [], []
+    real_evaluate, real_fit = evaluate_module._evaluate, threatclf.ThreatClassifier.fit
+    monkeypatch.setattr(evaluate_module, "_evaluate", lambda model, t, y: scored.extend(t) or real_evaluate(model, t, y))
+    monkeypatch.setattr(threatclf.ThreatClassifier, "fit",
+                        lambda self, X, y, **kw: fitted.append((list(X), kw["sample_weight"])) or real_fit(self, X, y, **kw))
+    estimator = threatclf.ThreatClassifier(min_df=1, cv=2, features="word")
+    frame = threatclf.cross_validate(estimator, texts, labels, cv=3, sample_weight=weights)
+    assert len(fitted) == 3 and list(frame.index) == [0, 1, 2, "mean"]
+    weight_of = {}
+    for text, weight in zip(texts, weights):
+        weight_of.setdefault(text, set()).add(weight)
+    for fold_texts, fold_weights in fitted:  # each fold's rows with their own weights
+        assert all(w in weight_of[t] for t, w in zip(fold_texts, fold_weights))
+    assert sorted(scored) == sorted(texts)  # every row scored once, whatever its weight
+    # rows of weight zero train nothing, but are still scored: the model never learns their label
+    noisy_texts = texts + [f"The cartel smuggled cocaine and bribed the police in town {i}." for i in range(12)]
+    noisy_labels = labels + [["foreign_influence"]] * 12
+    zero = np.r_[np.ones(len(texts)), np.zeros(12)]
+    monkeypatch.setattr(threatclf.ThreatClassifier, "fit", real_fit)
+    plain = threatclf.cross_validate(estimator, noisy_texts, noisy_labels, cv=3)
+    weighted = threatclf.cross_validate(estimator, noisy_texts, noisy_labels, cv=3, sample_weight=zero)
+    assert weighted.loc["mean", "f1_foreign_influence"] < plain.loc["mean", "f1_foreign_influence"]
+    with pytest.raises(DataError, match=r"sample_weight has shape \(3,\)"):
+        threatclf.cross_validate(estimator, texts, labels, cv=3, sample_weight=[1, 1, 1])
+
+
 def test_calibration_error_and_reliability_figures():
     # Two passages at 0.9 (one positive) and two at 0.1 (one positive): observed 0.5 in both
     # bins, so each is off by 0.4 and the calibration error is exactly 0.4.
