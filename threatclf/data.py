@@ -37,7 +37,7 @@ def _parse_labels(value, source: str, row: int) -> list[str]:
             if any("," in name for name in names):
                 raise DataError(f"{source} {row}: label {next(n for n in names if ',' in n)!r} holds a comma: "
                                 "separate labels with ';' (a;b), or write a JSON list")
-            return names
+            return list(dict.fromkeys(names))  # a name given twice is one label
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise DataError(
             f"{source} {row}: labels must be a list of label names (or 'a;b' in CSV), got {value!r:.60}"
@@ -46,7 +46,7 @@ def _parse_labels(value, source: str, row: int) -> list[str]:
     if odd:
         raise DataError(f"{source} {row}: label {odd[0]!r} is not a label name (no ',' or ';' inside, "
                         "no white space around, not empty): give one list item per label")
-    return list(value)
+    return list(dict.fromkeys(value))
 
 
 def _has_no_rows(path, text_col: str, **csv_options) -> bool:

@@ -90,6 +90,9 @@ def test_a_group_is_one_value_of_any_kind_but_not_a_list(tmp_path):
     ("blank.csv", 'text,labels\nt," [""terrorism""]"\n', [["terrorism"]]),  # JSON after a blank
     ("trailing.csv", "text,labels\nt,terrorism;\n", [["terrorism"]]),
     ("spaced.csv", "text,labels\nt,terrorism; corruption\n", [["terrorism", "corruption"]]),
+    ("twice.csv", "text,labels\nt,corruption;terrorism;corruption\n", [["corruption", "terrorism"]]),
+    ("twice-json.csv", 'text,labels\nt,"[""terrorism"", ""terrorism""]"\n', [["terrorism"]]),
+    ("twice.jsonl", '{"text": "t", "labels": ["fraud", "graft", "fraud"]}\n', [["fraud", "graft"]]),
 ])
 def test_csv_label_cells_are_read_as_a_person_wrote_them(tmp_path, name, content, expected):
     path = tmp_path / name
