@@ -371,15 +371,17 @@ def _top_terms(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: np.
         for token in _TOKEN.findall(composed([text])[0]):  # the form the features were read in
             if token.lower() not in ENGLISH_STOP_WORDS:
                 first_seen.setdefault(token.lower(), token)
-        lowered, tokens = list(first_seen), list(first_seen.values())
+        # a character n-gram is read from a word padded with a space each side (char_wb): " ter"
+        # starts a word, "ist " ends one, so "existing" does not hold the "ist " of "Maoist"
+        padded, tokens = [f" {low} " for low in first_seen], list(first_seen.values())
         holders: list[str] = []
         for k in order:
             if len(holders) == top:
                 break
-            gram = str(terms[columns[k]]).strip().lower()
-            if is_word[columns[k]] or len(gram) < 3:
+            gram = str(terms[columns[k]]).lower()
+            if is_word[columns[k]] or len(gram.strip()) < 3:
                 continue
-            holder = next((t for t, low in zip(tokens, lowered) if gram in low), None)
+            holder = next((t for t, low in zip(tokens, padded) if gram in low), None)
             if holder is not None and holder not in holders:
                 holders.append(holder)
         taken = {h.lower() for h in holders}

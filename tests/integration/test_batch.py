@@ -814,6 +814,20 @@ def test_evidence_names_the_words_holding_the_character_n_grams_when_they_carry_
     assert batch_module._top_terms(X, 0, weights, terms, is_word, top=3, text=text) == ["por", "por el"]
 
 
+def test_a_character_n_gram_at_a_word_edge_names_a_word_with_it_at_that_edge():
+    import numpy as np
+    import scipy.sparse as sp
+
+    # char_wb pads each word with a space: "ist " ends "Maoist", not "existing"; " ter" starts
+    # "terrorists", not "Minister" or "Internet"
+    terms = np.array(["ist ", " ter", "xyz", "said"])  # "said": a word feature that carries little
+    is_word = np.array([False, False, False, True])
+    X = sp.csr_matrix(np.array([[1.0, 1.0, 0.0, 1.0]]))
+    weights = np.array([3.0, 2.0, 9.0, 0.1])
+    text = "Existing Internet rules, the Minister said, let Maoist terrorists act."
+    assert batch_module._top_terms(X, 0, weights, terms, is_word, top=3, text=text) == ["Maoist", "terrorists", "said"]
+
+
 def test_words_named_for_character_n_grams_are_no_stop_words_and_appear_once():
     import numpy as np
     import scipy.sparse as sp
