@@ -90,6 +90,22 @@ def check_texts(texts: object, what: str = "texts") -> list[str]:
     return values
 
 
+def check_paired(texts: object, **paired: object) -> None:
+    """Refuse pandas objects that would pair with ``texts`` otherwise than by position.
+
+    threatclf pairs a text with its labels (weights, groups) by position, as scikit-learn
+    does; pandas users expect the index to pair them. A Series of texts sorted or filtered
+    apart from its labels would train or score on the wrong labels, silently.
+    """
+    if not isinstance(texts, pd.Series):
+        return
+    for name, other in paired.items():
+        if isinstance(other, (pd.Series, pd.DataFrame)) and not texts.index.equals(other.index):
+            raise DataError(f"the texts and {name} are pandas objects with different indexes, and threatclf pairs "
+                            f"them by position, not by index: align them first ({name}.loc[texts.index]), or "
+                            "reset both (reset_index(drop=True))")
+
+
 def composed(texts: list[str]) -> list[str]:
     """``texts`` in composed Unicode form (NFC), the form the model's words were learned in.
 
@@ -342,6 +358,7 @@ class ThreatClassifier(BaseEstimator):
         them (the default model weighs its human-labelled rows 2).
         """
         self.check_params()
+        check_paired(X, y=y, sample_weight=sample_weight, groups=groups, tuning_rows=tuning_rows)
         texts = composed(check_texts(X))
         labels, Y = self._resolve_targets(y)
         if len(texts) == 0:
@@ -667,6 +684,7 @@ class ThreatClassifier(BaseEstimator):
         from .evaluate import evaluate_quietly, true_label_matrix, weighted_f1
 
         check_is_fitted(self, "coef_")
+        check_paired(X, y=y, sample_weight=sample_weight)
         texts = check_texts(X)
         weights = None if sample_weight is None else check_sample_weight(sample_weight, len(texts))
         unseen: set = set()

@@ -316,7 +316,7 @@ def evaluate_quietly(model, texts: Iterable[str], labels) -> Evaluation:
 def _evaluate(model, texts: Iterable[str], labels, score_labels: Sequence[str] | None = None) -> Evaluation:
     from sklearn.utils.validation import check_is_fitted
 
-    from .classifier import ThreatClassifier, check_texts
+    from .classifier import ThreatClassifier, check_paired, check_texts
 
     if isinstance(model, ThreatClassifier):
         check_is_fitted(model, "coef_")
@@ -324,6 +324,7 @@ def _evaluate(model, texts: Iterable[str], labels, score_labels: Sequence[str] |
         raise TypeError(f"evaluate needs a fitted ThreatClassifier, got {type(model).__name__}"
                         + (" (a Pipeline: pass its ThreatClassifier step, or score its probabilities, cut at your thresholds, "
                            "with threatclf.score_predictions)" if hasattr(model, "steps") else ""))
+    check_paired(texts, labels=labels)
     texts = check_texts(texts)
     names = list(model.labels_)
     matrix_order_known = label_order_declared(model)
@@ -372,7 +373,7 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
     them. ``labels`` are label lists, a 0/1 DataFrame, or the 0/1 matrix ``fit`` takes with
     ``label_names``.
     """
-    from .classifier import (SUSPECT_ROW_WARNINGS, ThreatClassifier, check_sample_weight, check_texts,
+    from .classifier import (SUSPECT_ROW_WARNINGS, ThreatClassifier, check_paired, check_sample_weight, check_texts,
                              check_tuning_rows, warn_about_suspect_rows)
     from .folds import check_groups, cv_folds, text_hashes
 
@@ -380,6 +381,7 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
         raise TypeError(f"cross_validate needs a ThreatClassifier (each fold trains a clone of it), got {type(estimator).__name__}"
                         + (" (a Pipeline: use sklearn.model_selection.cross_val_predict(..., method='predict_proba') and "
                            "score its probabilities, cut at your thresholds, with threatclf.score_predictions)" if hasattr(estimator, "steps") else ""))
+    check_paired(texts, labels=labels, groups=groups, tuning_rows=tuning_rows, sample_weight=sample_weight)
     texts = check_texts(texts)  # checked whole, so that a bad row is named by its place in the data, not a fold's
     if cv < 2 or cv > len(texts):
         raise DataError(f"cv must be between 2 and the number of texts ({len(texts)}), got {cv}")

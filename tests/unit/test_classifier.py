@@ -274,6 +274,29 @@ def test_predict_proba_keeps_the_index_of_a_series(small_model):
     assert small_model.predict_proba(list(frame["text"])).index.tolist() == [0, 1, 2]
 
 
+def test_texts_and_labels_with_different_pandas_indexes_are_refused(small_model):
+    # threatclf pairs by position; a Series sorted apart from its labels would train on the wrong ones
+    texts, labels = tiny_corpus(repeats=3)
+    frame = pd.DataFrame({"text": texts, "labels": labels})
+    Y = pd.DataFrame(to_indicator(labels, small_model.labels_), columns=small_model.labels_)
+    shuffled = frame.sample(frac=1.0, random_state=0)
+    model = ThreatClassifier(min_df=1, cv=3, features="word")
+    for call in (lambda: model.fit(shuffled["text"], frame["labels"]),
+                 lambda: model.fit(shuffled["text"], Y),
+                 lambda: small_model.score(shuffled["text"], frame["labels"]),
+                 lambda: threatclf.evaluate(small_model, shuffled["text"], Y),
+                 lambda: threatclf.cross_validate(model, shuffled["text"], frame["labels"], cv=3)):
+        with pytest.raises(DataError, match="different indexes, and threatclf pairs them by position"):
+            call()
+    with pytest.raises(DataError, match="the texts and sample_weight are pandas objects"):
+        model.fit(shuffled["text"], list(shuffled["labels"]), sample_weight=pd.Series(1.0, index=frame.index))
+    # the same index, or labels that are no pandas object, pair by position as before
+    expected = threatclf.evaluate(small_model, list(shuffled["text"]), list(shuffled["labels"])).macro_f1
+    assert threatclf.evaluate(small_model, shuffled["text"], shuffled["labels"]).macro_f1 == expected
+    assert threatclf.evaluate(small_model, shuffled["text"], list(shuffled["labels"])).macro_f1 == expected
+    model.fit(shuffled["text"], shuffled["labels"])
+
+
 @pytest.mark.parametrize("label_names", [np.array(["terrorism", "fraud"]), pd.Index(["terrorism", "fraud"])])
 def test_label_names_given_as_an_array_or_index_save_and_load(label_names, tmp_path):
     texts, labels = tiny_corpus(repeats=3)
