@@ -548,9 +548,12 @@ class ThreatClassifier(BaseEstimator):
         return np.asarray(self.labels_, dtype=object)
 
     def _out_of_fold_scores(self, texts, Y, weights, settings, groups=None, digests=None) -> np.ndarray:
-        splits = cv_folds(texts, self.cv, self.random_state, groups=groups, digests=digests)
-        scores = np.zeros(Y.shape, dtype=np.float64)
         counted = np.ones(len(Y), dtype=bool) if weights is None else weights > 0  # weight 0: not there
+        present = (Y != 0) & counted[:, None]
+        # each label's examples, and its non-examples, in the training part of every fold
+        splits = cv_folds(texts, self.cv, self.random_state, groups=groups, digests=digests,
+                          spread=np.hstack([present, (Y == 0) & counted[:, None]]))
+        scores = np.zeros(Y.shape, dtype=np.float64)
         for fold, (train_idx, test_idx) in enumerate(splits):
             part = Y[train_idx[counted[train_idx]]]
             short = [name for name, pos, neg in zip(settings[0], part.sum(axis=0), (1 - part).sum(axis=0))

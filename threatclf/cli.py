@@ -200,7 +200,8 @@ def cmd_train(args) -> int:
         where = [places[k] for k, names in enumerate(labels) if rare[0] in names][:3]
         raise ThreatclfError(f"label {rare[0]!r} has {positives[rare[0]]} example(s), fewer than the {folds} "
                              f"cross-validation folds its threshold is learned on ({'; '.join(where)}): "
-                             "correct it if it is a typo, or label more")
+                             "correct it if it is a typo, or label more"
+                             + (f", or use --cv {positives[rare[0]]}" if positives[rare[0]] >= 2 else ""))
     undefined = sorted(set(definitions or {}) - set(params.get("label_names") or positives))
     if undefined:
         raise ThreatclfError(f"{args.label_definitions} defines labels the training data does not have: {undefined}")

@@ -396,7 +396,9 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
         groups = check_groups(groups, len(texts), cv)
     if sample_weight is not None:
         sample_weight = check_sample_weight(sample_weight, len(texts))
-    splits = cv_folds(texts, cv, random_state, groups=groups)  # every copy of a text in one fold
+    present = np.asarray(Y) != 0
+    # every copy of a text in one fold; each label's examples, and non-examples, in every training part
+    splits = cv_folds(texts, cv, random_state, groups=groups, spread=np.hstack([present, ~present]))
     if estimator.label_names is None:
         # every fold learns the data's whole label set, in one order: a label whose examples all
         # fall in one fold is then said to be missing from that fold's training part

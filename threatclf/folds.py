@@ -20,7 +20,7 @@ from sklearn.utils import check_random_state
 
 from .exceptions import DataError
 
-__all__ = ["TEXT_HASHES", "text_hashes", "check_groups", "cv_folds", "group_folds"]
+__all__ = ["TEXT_HASHES", "text_hashes", "check_groups", "cv_folds", "group_folds", "spread_folds"]
 
 
 #: How ``training_text_hashes_`` were computed, recorded in ``training_fingerprint_``: absent
@@ -77,7 +77,7 @@ def check_groups(groups, n_rows: int, cv: int | None) -> np.ndarray:
     return groups
 
 
-def cv_folds(texts: Sequence[str], cv: int, random_state, *, groups=None, digests=None) -> list:
+def cv_folds(texts: Sequence[str], cv: int, random_state, *, groups=None, digests=None, spread=None) -> list:
     """(train, test) index pairs for out-of-fold scores, with every copy of a text in one fold.
 
     A text repeated in the training data (case, punctuation and white space ignored: the model
@@ -85,14 +85,23 @@ def cv_folds(texts: Sequence[str], cv: int, random_state, *, groups=None, digest
     training part while its copy is scored: out-of-fold figures near perfect, thresholds learned
     from them wrong. Without ``groups`` this is shuffled K-fold over the distinct texts (plain
     K-fold when there are no repeats); with ``groups``, groups that share a text are merged.
+    ``spread`` (a boolean matrix, a row per text, e.g. each label's positives and negatives):
+    a column whose rows all fell in one fold, which would leave no example of it in that fold's
+    training part, has rows moved to another fold (see :func:`spread_folds`).
     """
     if digests is None:
         digests = text_hashes(texts)
+    folds, units = _folds(digests, cv, random_state, groups)
+    return folds if spread is None else spread_folds(folds, units, spread)
+
+
+def _folds(digests, cv: int, random_state, groups) -> tuple[list, np.ndarray]:
+    """The folds of :func:`cv_folds`, and the units they keep whole (a code per row)."""
     _, first, codes = np.unique(digests, return_index=True, return_inverse=True)
     if groups is None:
         kfold = KFold(n_splits=cv, shuffle=True, random_state=random_state)
         if len(first) == len(digests):
-            return list(kfold.split(np.arange(len(digests))))
+            return list(kfold.split(np.arange(len(digests)))), np.arange(len(digests))
         if len(first) < cv:
             raise DataError(f"only {len(first)} distinct training texts, fewer than cv={cv} folds")
         # K-fold over the distinct texts in order of first appearance; each copy joins its first
@@ -100,9 +109,7 @@ def cv_folds(texts: Sequence[str], cv: int, random_state, *, groups=None, digest
         fold_of_text = np.empty(len(first), dtype=np.int64)
         for k, (_, test) in enumerate(kfold.split(order)):
             fold_of_text[order[test]] = k
-        fold_of_row = fold_of_text[codes]
-        everything = np.arange(len(digests))
-        return [(everything[fold_of_row != k], everything[fold_of_row == k]) for k in range(cv)]
+        return _pairs(fold_of_text[codes], cv), codes
     names, group_codes = np.unique(groups, return_inverse=True)
     # union-find over groups: two groups holding one text become one
     parent = np.arange(len(names))
@@ -123,11 +130,51 @@ def cv_folds(texts: Sequence[str], cv: int, random_state, *, groups=None, digest
                 parent[max(a, b)] = min(a, b)
     merged = np.array([root(g) for g in range(len(names))])
     if (merged == np.arange(len(names))).all():
-        return group_folds(groups, cv, random_state)
+        return group_folds(groups, cv, random_state), group_codes
     if len(np.unique(merged)) < cv:
         raise DataError(f"groups that share a text merge into {len(np.unique(merged))} groups, "
                         f"fewer than cv={cv} folds")
-    return group_folds(names[merged][group_codes], cv, random_state)
+    return group_folds(names[merged][group_codes], cv, random_state), merged[group_codes]
+
+
+def spread_folds(folds: list, units: np.ndarray, spread) -> list:
+    """``folds`` with each column of ``spread`` reaching at least two folds where it can.
+
+    A label whose few examples all fell in one fold has none in that fold's training part, and
+    no threshold can be learned there (3 examples in 3 folds land together 1 time in 9). Such a
+    column's smallest unit (a text with its copies, or a group) moves to the fold with the
+    fewest rows; folds where every column already spans two are returned unchanged, so the
+    folds of ordinary data do not depend on ``spread``. A column held by one unit cannot be
+    spread and is left as it is.
+    """
+    spread = np.asarray(spread, dtype=bool)
+    cv = len(folds)
+    fold_of_row = np.empty(len(units), dtype=np.int64)
+    for k, (_, test) in enumerate(folds):
+        fold_of_row[test] = k
+    unit_sizes = np.bincount(units)
+    moved = False
+    for _ in range(2):  # a move made for one column can, rarely, gather another
+        changed = False
+        for column in spread.T:
+            if len(np.unique(fold_of_row[column])) != 1:
+                continue
+            held = np.unique(units[column])
+            if len(held) < 2:
+                continue
+            unit = held[np.lexsort((held, unit_sizes[held]))[0]]  # the smallest; ties: the lowest code
+            sizes = np.bincount(fold_of_row, minlength=cv)
+            sizes[fold_of_row[column][0]] = np.iinfo(np.int64).max
+            fold_of_row[units == unit] = int(np.argmin(sizes))
+            changed = moved = True
+        if not changed:
+            break
+    return _pairs(fold_of_row, cv) if moved else folds
+
+
+def _pairs(fold_of_row: np.ndarray, cv: int) -> list:
+    everything = np.arange(len(fold_of_row))
+    return [(everything[fold_of_row != k], everything[fold_of_row == k]) for k in range(cv)]
 
 
 def group_folds(groups: np.ndarray, cv: int, random_state):
@@ -146,6 +193,4 @@ def group_folds(groups: np.ndarray, cv: int, random_state):
         fold = int(np.argmin(fold_sizes))
         fold_of_group[g] = fold
         fold_sizes[fold] += sizes[g]
-    fold_of_row = fold_of_group[codes]
-    everything = np.arange(len(groups))
-    return [(everything[fold_of_row != k], everything[fold_of_row == k]) for k in range(cv)]
+    return _pairs(fold_of_group[codes], cv)

@@ -1259,7 +1259,11 @@ def test_train_refuses_data_it_would_misread_before_training(data_files, tmp_pat
     typo.write_text("".join(json.dumps(r) + "\n" for r in rows))
     code, _, err = run(["train", str(typo), "-o", out, "-q"], capsys)
     assert code == 2 and "label 'terorism' has 1 example(s), fewer than the 5 cross-validation folds" in err, err
-    assert "typo.jsonl: line 7" in err
+    assert "typo.jsonl: line 7" in err and "--cv 1" not in err  # one example: no number of folds will do
+    rows[7]["labels"] = ["terorism"]
+    typo.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, _, err = run(["train", str(typo), "-o", out, "-q"], capsys)
+    assert code == 2 and "has 2 example(s)" in err and "or label more, or use --cv 2" in err, err
     # two files, each fine alone: one holds the other's labels joined by a space
     joined = tmp_path / "joined.jsonl"
     joined.write_text(json.dumps({"text": "Militants bribed the port police.", "labels": ["terrorism corruption"]})

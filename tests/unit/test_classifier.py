@@ -84,8 +84,12 @@ def test_rare_label_missing_from_a_fold_is_a_clear_error():
     labels = [[n for n in names if n != "corruption"] for names in labels]
     labels[0] = labels[0] + ["corruption"]
     labels[1] = labels[1] + ["corruption"]
-    with pytest.raises(DataError, match="training part of cross-validation fold"):
-        ThreatClassifier(min_df=1, cv=2, random_state=3).fit(texts, labels)
+    # two examples in two documents are dealt to two folds (see test_folds); in one, they cannot be
+    groups = ["one"] * 2 + [f"g{i}" for i in range(len(texts) - 2)]
+    with pytest.raises(DataError, match=r"training part of cross-validation fold \d; add examples or lower cv=2 "
+                                        r"\(or spread the label's examples over more groups\)"):
+        ThreatClassifier(min_df=1, cv=2, random_state=3).fit(texts, labels, groups=groups)
+    ThreatClassifier(min_df=1, cv=2, random_state=3).fit(texts, labels)
 
 
 def test_learned_attributes_end_in_underscore_and_thresholds_in_range(small_model):
@@ -272,6 +276,22 @@ def test_predict_proba_keeps_the_index_of_a_series(small_model):
     for _, row in joined.iterrows():
         assert row["terrorism"] == pytest.approx(small_model.predict_proba([row["text"]])["terrorism"][0])
     assert small_model.predict_proba(list(frame["text"])).index.tolist() == [0, 1, 2]
+
+
+def test_a_label_with_as_many_examples_as_folds_is_learned_whatever_the_seed():
+    # before 0.12 the three examples could share a fold (1 seed in 9), and fit failed
+    texts, labels = tiny_corpus(repeats=2)
+    fraud = ["The clerk forged invoices to skim the fund.", "A forged invoice scheme skimmed the fund.",
+             "Invoices were forged and the pension fund skimmed."]
+    texts, labels = texts + fraud, labels + [["fraud"]] * 3
+    rare = set(range(len(texts) - 3, len(texts)))
+    seeds = [seed for seed in range(30)
+             if len({k for k, (_, test) in enumerate(cv_folds(texts, 3, seed)) if rare & set(test)}) == 1]
+    assert seeds  # the plain folds do gather them for some seeds
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # few examples
+        model = ThreatClassifier(min_df=1, cv=3, features="word", random_state=seeds[0]).fit(texts, labels)
+    assert "fraud" in model.labels_ and 0 < model.thresholds_[model.labels_.index("fraud")] <= 1
 
 
 def test_texts_and_labels_with_different_pandas_indexes_are_refused(small_model):

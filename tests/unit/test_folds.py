@@ -49,3 +49,42 @@ def test_missing_pandas_values_in_groups_are_refused():
 def test_groups_are_dealt_largest_first_so_folds_come_out_even():
     groups = np.array(sum([[f"g{k}"] * n for k, n in enumerate([6, 4, 3, 2, 1])], []))
     assert sorted(len(test) for _, test in group_folds(groups, 2, 0)) == [8, 8]
+
+
+def _folds_holding(folds, rows) -> set:
+    return {k for k, (_, test) in enumerate(folds) if set(rows) & set(test.tolist())}
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_a_rare_labels_examples_are_spread_over_two_folds_or_more(grouped):
+    # 3 examples in 3 folds all land in one fold for 1 seed in 9: that fold's training part then
+    # has none, and no threshold can be learned there
+    texts = [f"passage number {i}" for i in range(30)]
+    groups = [f"doc{i // 2}" for i in range(30)] if grouped else None
+    rare = [0, 10, 20] if not grouped else [0, 1, 10, 20]  # rows 0 and 1: one document
+    caught = 0
+    for seed in range(40):
+        plain = cv_folds(texts, 3, seed, groups=groups)
+        column = np.zeros((30, 1), dtype=bool)
+        column[rare] = True
+        spread = cv_folds(texts, 3, seed, groups=groups, spread=np.hstack([column, ~column]))
+        assert sorted(np.concatenate([test for _, test in spread]).tolist()) == list(range(30))
+        assert len(_folds_holding(spread, rare)) >= 2
+        if grouped:  # a document stays whole
+            assert len(_folds_holding(spread, [0, 1])) == 1
+        if len(_folds_holding(plain, rare)) == 1:
+            caught += 1
+            moved = [r for r in range(30) if _folds_holding(plain, [r]) != _folds_holding(spread, [r])]
+            assert len(moved) == (2 if grouped else 1)  # one unit moved, no more
+        else:  # nothing to mend: the folds are the same as without
+            assert all(np.array_equal(a[1], b[1]) for a, b in zip(plain, spread))
+    assert caught  # some seeds did put the three together
+
+
+def test_a_label_held_by_one_text_cannot_be_spread_and_is_left():
+    texts = ["same text"] * 3 + [f"other {i}" for i in range(9)]  # copies share a fold
+    column = np.zeros((12, 1), dtype=bool)
+    column[:3] = True
+    folds = cv_folds(texts, 3, 0, spread=column)
+    assert len(_folds_holding(folds, [0, 1, 2])) == 1
+    assert [t.tolist() for _, t in folds] == [t.tolist() for _, t in cv_folds(texts, 3, 0)]
