@@ -810,7 +810,7 @@ def _check_label_names(labels: Sequence[str], Y: np.ndarray, *, named: bool) -> 
 
     def first_row(name: str) -> str:
         rows = np.flatnonzero(Y[:, labels.index(name)])
-        return f" (first in row {rows[0]})" if rows.size else ""
+        return f" (first in row {rows[0]} of the labels, counting from 0)" if rows.size else ""
 
     for name in labels:
         problem = label_name_problem(name)

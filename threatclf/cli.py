@@ -114,10 +114,10 @@ def cmd_train(args) -> int:
     import numpy as np
 
     from .classifier import SUSPECT_ROW_WARNINGS, TOO_FEW_POSITIVES, ThreatClassifier, warn_about_suspect_rows
-    from .data import load_labelled, read_labelled
+    from .data import read_labelled
     from .evaluate import evaluate
     from .folds import text_hashes
-    from .labels import to_indicator, unnamed_label_problem
+    from .labels import label_name_problem, to_indicator, unnamed_label_problem
     from .persistence import check_model_destination
 
     _renamed_train_options(args)
@@ -187,9 +187,18 @@ def cmd_train(args) -> int:
         if dev_scored is not None and (set(dev_scored) - set(known) or len(set(dev_scored)) < len(dev_scored)):
             raise ThreatclfError(f"--dev-labels must name labels of the training data, each once: {known}; "
                                  f"got {dev_scored}")
-        dev_texts, dev_labels = load_labelled(args.dev, text_col=args.text_col, labels_col=args.labels_col,
-                                              known_labels=known, **_csv_options(args))
+        try:
+            dev_texts, dev_labels = _read_scored(args.dev, args, known, dev_scored, "--dev-labels")
+        except DataError as exc:
+            if "unknown label" not in str(exc):
+                raise
+            raise DataError(f"{exc} (--dev-labels names the labels to score, if the dev file's are not all "
+                            "the training data's)") from None
     positives = Counter(name for names in labels for name in names)
+    for name in sorted(positives):  # fit would refuse it too, without the file and line
+        problem = label_name_problem(name)
+        if problem:
+            raise ThreatclfError(f"{places[next(k for k, names in enumerate(labels) if name in names)]}: {problem}")
     unnamed = unnamed_label_problem(sorted(positives)) if not params.get("label_names") else None
     if unnamed:  # "NA", or "fraud cyber": fit would refuse it too, without the file and line
         raise ThreatclfError(f"{places[next(k for k, names in enumerate(labels) if unnamed[0] in names)]}: "
@@ -265,22 +274,20 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .data import load_labelled
     from .evaluate import evaluate
 
     model = _load(args)
     label_map = _label_map(args.label_map)
+    score_labels = _labels_named(args.labels, "--labels")
     try:
-        texts, labels = load_labelled(args.data, text_col=args.text_col, labels_col=args.labels_col,
-                                      known_labels=list(model.labels_) + [k for k in label_map or ()
-                                                                          if k not in model.labels_],
-                                      **_csv_options(args))
+        texts, labels = _read_scored(args.data, args, list(model.labels_) + [k for k in label_map or ()
+                                                                            if k not in model.labels_],
+                                     score_labels, "--labels")
     except DataError as exc:
         if "unknown label" not in str(exc):
             raise
         raise DataError(f"{exc} (data labelled with other names: --label-map YOURS=MODELS, or YOURS= to leave "
-                        "a name out)") from None
-    score_labels = _labels_named(args.labels, "--labels")
+                        "a name out; or --labels to score only the labels named)") from None
     with warnings.catch_warnings():  # said once below, in the output's own form
         warnings.filterwarnings("ignore", message=r".* texts were in the model's training data")
         result = evaluate(model, texts, labels, score_labels=score_labels, label_map=label_map)
@@ -288,6 +295,22 @@ def cmd_evaluate(args) -> int:
     if result.seen_in_training_warning() and args.format == "json":  # the table carries its own WARNING line
         print(f"threatclf evaluate: warning: {result.seen_in_training_warning()}", file=sys.stderr)
     return EXIT_OK
+
+
+def _read_scored(path, args, known: list, scored: list | None, option: str) -> tuple[list, list]:
+    """Labelled rows to score a model on. A label outside ``known`` is an error, unless ``scored``
+    names the labels to score: then it is left out, with a warning naming it (a typo shows)."""
+    from .data import load_labelled
+
+    texts, labels = load_labelled(path, text_col=args.text_col, labels_col=args.labels_col,
+                                  known_labels=None if scored else known, **_csv_options(args))
+    if scored:
+        others = Counter(name for names in labels for name in names if name not in known)
+        if others:
+            warnings.warn(f"{path}: labels left out, not the model's and not scored ({option} names the ones scored): "
+                          + ", ".join(f"{name} ({n} rows)" for name, n in sorted(others.items())), UserWarning)
+            labels = [[name for name in names if name in known] for names in labels]
+    return texts, labels
 
 
 def _label_map(values: list | None) -> dict | None:

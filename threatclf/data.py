@@ -34,17 +34,18 @@ def _parse_labels(value, source: str, row: int) -> list[str]:
                                 + hint) from None
         else:
             names = [part.strip() for part in text.split(";") if part.strip()]
-            if any("," in name for name in names):
-                raise DataError(f"{source} {row}: label {next(n for n in names if ',' in n)!r} holds a comma: "
+            joined = next((name for name in names if "," in name or "|" in name), None)
+            if joined is not None:  # "a,b" and "a|b" are how other tools join labels; no label holds either
+                raise DataError(f"{source} {row}: label {joined!r} holds a {'comma' if ',' in joined else '|'}: "
                                 "separate labels with ';' (a;b), or write a JSON list")
             return list(dict.fromkeys(names))  # a name given twice is one label
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise DataError(
             f"{source} {row}: labels must be a list of label names (or 'a;b' in CSV), got {value!r:.60}"
         )
-    odd = [name for name in value if name != name.strip() or not name.strip() or "," in name or ";" in name]
+    odd = [name for name in value if name != name.strip() or not name.strip() or any(c in name for c in ",;|")]
     if odd:
-        raise DataError(f"{source} {row}: label {odd[0]!r} is not a label name (no ',' or ';' inside, "
+        raise DataError(f"{source} {row}: label {odd[0]!r} is not a label name (no ',', ';' or '|' inside, "
                         "no white space around, not empty): give one list item per label")
     return list(dict.fromkeys(value))
 

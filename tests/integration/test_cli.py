@@ -670,6 +670,33 @@ def test_evaluate_and_dev_name_the_file_and_row_of_an_unknown_label(data_files, 
     assert code == 2 and "unknown label" not in err and "'terorism' has no positive example" in err
 
 
+def test_labels_a_model_lacks_are_left_out_with_a_warning_when_the_scored_ones_are_named(data_files, tmp_path,
+                                                                                         capsys):
+    # a dev file labelled on more labels than the model has: --labels / --dev-labels name the ones to score
+    model_dir = str(_small_model(data_files))
+    texts, labels = tiny_corpus()
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text("".join(json.dumps({"text": t, "labels": l + (["fraud"] if k % 4 == 0 else [])}) + "\n"
+                           for k, (t, l) in enumerate(zip(texts, labels))))
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text("".join(json.dumps({"text": t, "labels": l}) + "\n" for t, l in zip(texts, labels)))
+    code, _, err = run(["evaluate", str(dev), "--model", model_dir], capsys)
+    assert code == 2 and "unknown label 'fraud'" in err and "or --labels to score only the labels named" in err
+    scored = ["--format", "json", "--labels", "terrorism,corruption"]
+    code, out, err = run(["evaluate", str(dev), "--model", model_dir, *scored], capsys)
+    fraud_rows = sum(1 for k in range(len(texts)) if k % 4 == 0)
+    assert code == 0 and f"labels left out, not the model's and not scored (--labels names the ones scored): " \
+                         f"fraud ({fraud_rows} rows)" in err, err
+    assert json.loads(out) == json.loads(run(["evaluate", str(plain), "--model", model_dir, *scored], capsys)[1])
+    train = ["train", str(data_files / "train.jsonl"), "--dev", str(dev), "--min-df", "1", "--cv", "3", "-q"]
+    code, _, err = run(train + ["-o", str(tmp_path / "m")], capsys)
+    assert code == 2 and "unknown label 'fraud'" in err and "--dev-labels names the labels to score" in err
+    code, _, err = run(train + ["-o", str(tmp_path / "m"), "--dev-labels", "terrorism"], capsys)
+    assert code == 0 and "fraud (" in err and "--dev-labels names the ones scored" in err
+    card = json.loads((tmp_path / "m" / "metadata.json").read_text())["metrics"]["dev"]
+    assert list(card["labels"]) == ["terrorism"]
+
+
 def test_train_config_errors_are_one_line(data_files, tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
@@ -1270,6 +1297,11 @@ def test_train_refuses_data_it_would_misread_before_training(data_files, tmp_pat
                       + "\n")
     code, _, err = run(["train", train, str(joined), "-o", out, "-q"], capsys)
     assert code == 2 and "joined.jsonl: line 1: label name 'terrorism corruption' is the labels" in err, err
+    formula = tmp_path / "formula.jsonl"  # a name no model may hold, named by its file and line
+    formula.write_text("".join(json.dumps({"text": t, "labels": ["-gangs"] if k == 4 else l}) + "\n"
+                               for k, (t, l) in enumerate(zip(texts, labels))))
+    code, _, err = run(["train", str(formula), "-o", out, "-q"], capsys)
+    assert code == 2 and "formula.jsonl: line 5: label name '-gangs' may not start with" in err, err
     missing = tmp_path / "missing.csv"
     pd.DataFrame({"text": texts, "labels": [";".join(names) or "NA" for names in labels]}).to_csv(missing, index=False)
     code, _, err = run(["train", str(missing), "-o", out, "-q"], capsys)

@@ -940,8 +940,8 @@ def test_cross_val_predict_gives_out_of_fold_probabilities_for_a_label_matrix():
 def test_fit_refuses_missing_values_and_joined_labels_unless_the_labels_are_named():
     texts, labels = tiny_corpus(repeats=3)
     rows = [k for k, names in enumerate(labels) if not names][:6]
-    for bad, message in (("NA", r"how spreadsheets, R and pandas write a missing value.*\(first in row \d+\)"),
-                         ("terrorism corruption", r"joined by white space.*\(first in row \d+\)")):
+    for bad, message in (("NA", r"how spreadsheets, R and pandas write a missing value.*\(first in row \d+ of the labels"),
+                         ("terrorism corruption", r"joined by white space.*\(first in row \d+ of the labels")):
         changed = [[bad] if k in rows else names for k, names in enumerate(labels)]
         with pytest.raises(DataError, match=message):
             ThreatClassifier(min_df=1, cv=3).fit(texts, changed)
@@ -1027,5 +1027,5 @@ def test_out_of_fold_figures_count_only_rows_of_weight_above_zero():
 def test_a_label_name_refused_in_fit_names_its_first_row():
     texts, labels = tiny_corpus()
     changed = [[" corruption"] if k == 5 else names for k, names in enumerate(labels)]
-    with pytest.raises(DataError, match=r"label name ' corruption' may not .*\(first in row 5\)"):
+    with pytest.raises(DataError, match=r"label name ' corruption' may not .*\(first in row 5 of the labels, counting from 0"):
         ThreatClassifier(min_df=1, cv=3).fit(texts, changed)

@@ -22,6 +22,9 @@ def test_csv_labels_are_separated_by_semicolons_or_given_as_json(tmp_path):
 
 @pytest.mark.parametrize("value, message", [
     ("violence,graft", r"line 3: label 'violence,graft' holds a comma: separate labels with ';'"),
+    ("violence|graft", r"line 3: label 'violence\|graft' holds a \|: separate labels with ';'"),
+    ("graft; violence|graft", r"line 3: label 'violence\|graft' holds a \|"),
+    ('["violence|graft"]', r"line 3: label 'violence\|graft' is not a label name \(no ',', ';' or '\|' inside"),
     ("['violence']", r"line 3: labels .* look like JSON but do not parse \(a Python list, as pandas writes one"),
     ('["violence", " graft"]', r"line 3: label ' graft' is not a label name"),
     ('["violence,graft"]', r"line 3: label 'violence,graft' is not a label name"),
