@@ -25,6 +25,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from . import __version__
 from .classifier import MODELS
+from .evaluate import FEW_POSITIVES
 from .exceptions import DataError, ModelFormatError, ThreatclfError
 from .features import FEATURE_SETS
 from .persistence import printable
@@ -32,7 +33,6 @@ from .text import DEFAULT_MAX_WORDS
 
 EXIT_OK, EXIT_ERROR, EXIT_REJECTS = 0, 2, 3
 #: Below this many positive examples train warns that a label's threshold and figures are unreliable.
-FEW_POSITIVES = 30
 
 
 def _threshold(value: str):
@@ -250,8 +250,9 @@ def cmd_train(args) -> int:
         grouped=(f"rows of one {args.group_col} in one fold" if args.group_col else
                  "rows not grouped (--group-col): passages of one document may have helped score each other"),
         held_out="a held-out --dev file")
-    if oof is not None:
+    if oof is not None:  # what info and the model card show, said now: without --dev, the only figures
         metrics["cross-validated"] = oof
+        _say(args, "\n".join(["figures recorded in the model card:"] + _figures_said("cross-validated", oof)))
     if args.dev:
         with warnings.catch_warnings():  # the table below carries its own WARNING line
             warnings.filterwarnings("ignore", message=r".* texts were in the model's training data")
@@ -262,7 +263,7 @@ def cmd_train(args) -> int:
             f"Held-out file {args.dev}, not used in training.{only}" if not seen else
             f"File {args.dev}; {seen} of its {len(dev_texts)} texts were also in the training data, so these "
             f"figures are optimistic.{only}")}
-        _say(args, result.to_table())
+        _say(args, f"dev figures ({args.dev}, at the learned thresholds):\n{result.to_table()}")
     model.set_params(n_jobs=None)  # --n-jobs is for this training run, not stored in the model
     path = model.save(args.output, format=args.format, metrics=metrics, overwrite=args.overwrite,
                       label_definitions=definitions,
@@ -399,8 +400,6 @@ def _digests_said(check) -> str:
 
 
 def _print_info(path, metadata: dict) -> None:
-    from .evaluate import format_figure, seen_in_training_note
-
     lines = [f"model:      {path}",
              f"format:     {metadata.get('format_version')} ({metadata.get('weights_format')})",
              f"created:    {metadata.get('created')} by threatclf {metadata.get('threatclf_version')}, "
@@ -420,16 +419,25 @@ def _print_info(path, metadata: dict) -> None:
     if metadata.get("metrics"):  # indented: a section's name cannot pass for a line of this output
         lines.append("metrics:    as recorded when the model was saved (not computed again here)")
     for split, figures in (metadata.get("metrics") or {}).items():
-        per_label = ", ".join(f"{k} {format_figure(v.get('f1'))}" for k, v in figures.get("labels", {}).items())
-        calibration = figures.get("calibration_error")
-        lines.append(f"  {split}: macro F1 {format_figure(figures['macro_f1'])}, micro F1 {format_figure(figures['micro_f1'])} ({per_label})"
-                     + (f"; calibration error {calibration:.3f}" if isinstance(calibration, (int, float)) else ""))
-        if seen_in_training_note(figures):
-            lines.append(f"    WARNING: {seen_in_training_note(figures)}")
-        if isinstance(figures.get("description"), str):  # how the figures were made: what they can be trusted for
-            lines.append(f"    {figures['description']}")
+        lines += _figures_said(split, figures)
     for line in lines:  # every value comes from the folder's metadata.json
         print(printable(line))
+
+
+def _figures_said(split: str, figures: dict) -> list[str]:
+    """One set of recorded figures as ``info`` shows them: the F1s, then how they were made."""
+    from .evaluate import format_figure, seen_in_training_note
+
+    per_label = ", ".join(f"{k} {format_figure(v.get('f1'))}" for k, v in figures.get("labels", {}).items())
+    calibration = figures.get("calibration_error")
+    lines = [f"  {split}: macro F1 {format_figure(figures['macro_f1'])}, micro F1 {format_figure(figures['micro_f1'])} "
+             f"({per_label})" + (f"; calibration error {calibration:.3f}" if isinstance(calibration, (int, float))
+                                 else "")]
+    if seen_in_training_note(figures):
+        lines.append(f"    WARNING: {seen_in_training_note(figures)}")
+    if isinstance(figures.get("description"), str):  # how the figures were made: what they can be trusted for
+        lines.append(f"    {figures['description']}")
+    return lines
 
 
 def cmd_verify(args) -> int:

@@ -15,6 +15,10 @@ from sklearn.metrics import average_precision_score
 from .exceptions import DataError
 from .labels import check_label_list, indicator_from_frame, to_indicator
 
+#: Under about this many examples a label's threshold and figures are unreliable: said when
+#: training and in the model card.
+FEW_POSITIVES = 30
+
 __all__ = ["Evaluation", "evaluate", "score_predictions", "reliability", "cross_validate"]
 
 

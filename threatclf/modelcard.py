@@ -1,7 +1,7 @@
 """The model card: a README.md generated into every model folder from its metadata."""
 from __future__ import annotations
 
-from .evaluate import format_figure, seen_in_training_note
+from .evaluate import FEW_POSITIVES, format_figure, seen_in_training_note
 from .labels import LABEL_DEFINITIONS
 
 __all__ = ["render_model_card"]
@@ -54,7 +54,14 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
         threshold = metadata["thresholds"][label]
         shown = f"{threshold:.3f}" if threshold <= 1 else "never (not learned)"
         lines.append(f"| `{label}` | {shown} | {_cell(definition)} |")
+    if any(metadata["thresholds"][label] > 1 for label in labels):
+        lines += ["", "*never (not learned)*: the label's out-of-fold scores picked it out no better than "
+                  "shuffled labels would (or fell as it rose), so the model does not assign it. Its scores are "
+                  "still given; a threshold of your own (`threshold=`) uses them, without a measure of how "
+                  "often it is right."]
     training = metadata.get("training_data", {})
+    few = {label: n for label, n in (training.get("positives") or {}).items()
+           if isinstance(n, int) and n < FEW_POSITIVES}
     lines += ["", "## Training data", ""]
     if training.get("description"):
         lines += [training["description"], ""]
@@ -98,6 +105,9 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
         "other kinds (social media, reports) is out of scope until the model is measured on a labelled sample "
         "of it (`threatclf.evaluate`).",
         *_probability_and_threshold_limits(metadata.get("settings", {})),
+        *([f"- Few examples: {', '.join(f'`{label}` ({n})' for label, n in few.items())}. Under about "
+           f"{FEW_POSITIVES} examples a label's threshold and figures are unreliable, whatever they show: "
+           "label more before relying on it."] if few else []),
         "",
         "## How to load",
         "",

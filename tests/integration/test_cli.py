@@ -64,10 +64,18 @@ def test_python_dash_m_runs_the_command(tmp_path):
 
 def test_train_writes_a_model_folder_from_jsonl(data_files, capsys):
     out = data_files / "m-jsonl"
-    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(out), "--min-df", "1", "--cv", "3"], capsys)
+    code, out_text, err = run(["train", str(data_files / "train.jsonl"), "-o", str(out), "--min-df", "1", "--cv", "3"],
+                              capsys)
     assert code == 0, err
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["labels"][0] == "terrorism" and "cross-validated" in meta["metrics"]
+    # the figures the card records are said at once, as info says them, not left for info to find
+    said = (out_text + err).splitlines()
+    recorded = said.index("figures recorded in the model card:")
+    figures = meta["metrics"]["cross-validated"]
+    assert said[recorded + 1].startswith(f"  cross-validated: macro F1 {figures['macro_f1']:.3f}, micro F1 ")
+    assert said[recorded + 2].strip() == figures["description"]
+    assert "dev figures" not in out_text + err
 
 
 def test_train_with_a_presence_block(data_files, capsys):
@@ -318,8 +326,10 @@ def test_train_dev_scores_the_labels_the_dev_file_annotates(data_files, tmp_path
     base = ["train", str(data_files / "train.jsonl"), "--min-df", "1", "--cv", "3", "--dev", str(dev)]
     code, _, err = run(base + ["-o", str(tmp_path / "all")], capsys)
     assert code == 0 and "have no example in these data but were predicted" in err  # said, not hidden
-    code, _, err = run(base + ["-o", str(tmp_path / "two"), "--dev-labels", "terrorism,corruption"], capsys)
+    code, out, err = run(base + ["-o", str(tmp_path / "two"), "--dev-labels", "terrorism,corruption"], capsys)
     assert code == 0, err
+    table = (out + err).split(f"dev figures ({dev}, at the learned thresholds):\n", 1)[1].splitlines()
+    assert table[0].split()[0] == "label" and [row.split()[0] for row in table[1:3]] == ["terrorism", "corruption"]
     dev_figures = json.loads((tmp_path / "two" / "metadata.json").read_text())["metrics"]["dev"]
     assert set(dev_figures["labels"]) == {"terrorism", "corruption"}
     assert "Scored on the labels it annotates: terrorism, corruption." in dev_figures["description"]

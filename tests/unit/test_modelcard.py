@@ -28,6 +28,23 @@ def test_a_fixed_threshold_of_one_is_shown_as_a_number():
     assert "| `corruption` | 1.000 |" in card and "never" not in card
 
 
+def test_a_label_not_learned_is_explained():
+    card = render_model_card(metadata(thresholds={"corruption": 2.0, "drug_trafficking": 0.4}))
+    assert "| `corruption` | never (not learned) |" in card
+    assert "*never (not learned)*: the label's out-of-fold scores picked it out no better than shuffled" in card
+    assert "*never (not learned)*" not in render_model_card(metadata())
+
+
+def test_labels_with_few_examples_are_named_in_the_limits():
+    card = render_model_card(metadata(training_data={"rows": 500, "positives": {"corruption": 29,
+                                                                               "drug_trafficking": 30}}))
+    limits = card.split("## Limits", 1)[1]
+    assert "- Few examples: `corruption` (29). Under about 30 examples a label's threshold and figures" in limits
+    assert "drug_trafficking` (" not in limits
+    ample = metadata(training_data={"rows": 500, "positives": {"corruption": 300, "drug_trafficking": 30}})
+    assert "Few examples" not in render_model_card(ample)
+
+
 def test_a_model_tuned_on_some_rows_says_so():
     card = render_model_card(metadata(training_data={"rows": 10, "tuning_rows": 6}))
     assert "calibration and thresholds learned from the out-of-fold scores of 6 of these rows only" in card
