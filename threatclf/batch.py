@@ -142,9 +142,20 @@ def _thresholds(model: ThreatClassifier, threshold) -> np.ndarray:
         raise DataError(f"threshold must be a number or a dict of label -> number, got {threshold!r}"
                         + (" (the label=0.5,... form is the command line's)" if isinstance(threshold, str) else "")
                         ) from None
-    if not ((values >= 0.0) & (values <= 1.0)).all():
+    given = values if not isinstance(threshold, Mapping) else np.array([float(v) for v in threshold.values()])
+    if not ((given >= 0.0) & (given <= 1.0)).all():  # the model's own "never" (above 1) stays as it is
         raise DataError(f"thresholds must be between 0 and 1, got {threshold}")
     return values
+
+
+def check_thresholds(model: ThreatClassifier, threshold) -> None:
+    """Check ``threshold`` before any work; warn when it gives a label the model did not learn."""
+    values = _thresholds(model, threshold)
+    given = [label for label, own, cut in zip(model.labels_, model.thresholds_, values) if own > 1 >= cut]
+    if threshold is not None and given:
+        warnings.warn(f"threshold gives labels the model did not learn: {', '.join(given)} (its out-of-fold scores "
+                      "picked them out no better than chance, so how often a label so given is right is not known)",
+                      UserWarning, stacklevel=3)
 
 
 def _resolve_model(model) -> ThreatClassifier:
@@ -422,7 +433,7 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
                         "keep one (df.loc[:, ~df.columns.duplicated()]) or rename the others")
     _check_whole_numbers(str, chunk_size=(chunk_size, 1), top_terms=(top_terms, 0), max_words=(max_words, 1))
     model = _resolve_model(model)
-    _thresholds(model, threshold)  # validate before any work
+    check_thresholds(model, threshold)  # before any work
     if passages and (id_col in output_columns(model.labels_, passages=True) or id_col == "text" != text_col):
         # passage rows hold their passage's text in "text"
         raise DataError(f"id column {id_col!r} has the name of an output column of passage rows; rename it")
@@ -1070,7 +1081,7 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     chunk_size, max_text_chars, top_terms, max_words = map(int, (chunk_size, max_text_chars, top_terms, max_words))
     from_stdin = any(is_stdin(p) for p in paths)
     model = _resolve_model(model)
-    _thresholds(model, threshold)  # validate before any work
+    check_thresholds(model, threshold)  # before any work
     options = LabelOptions(passages=passages, threshold=plain(threshold), top_terms=top_terms,  # numpy -> JSON
                            max_words=max_words, keep_text=keep_text)
     try:  # "UTF-8" and "utf8" are "utf-8": a resume is not refused over how the name was typed

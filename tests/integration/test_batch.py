@@ -151,6 +151,25 @@ def test_label_dataframe_threshold_star_sets_the_labels_not_named(small_model):
         threatclf.label_dataframe(frame, small_model, threshold={"**": 0.5})
 
 
+def test_a_threshold_for_a_label_the_model_did_not_learn_is_warned_of(small_model, tmp_path):
+    from threatclf.thresholds import NEVER
+
+    model = copy.deepcopy(small_model)
+    model.thresholds_ = np.where(np.array(model.labels_) == "corruption", NEVER, model.thresholds_)
+    frame = pd.DataFrame({"id": ["a"], "text": ["The mayor took bribes from the cartel."]})
+    with pytest.warns(UserWarning, match=r"threshold gives labels the model did not learn: corruption \(its"):
+        out = threatclf.label_dataframe(frame, model, threshold={"corruption": 0.01})
+    assert "corruption" in out["labels"][0]  # given, as asked
+    source = tmp_path / "in.jsonl"
+    frame.to_json(source, orient="records", lines=True)
+    with pytest.warns(UserWarning, match="did not learn: corruption"):
+        threatclf.label_files(source, tmp_path / "out.jsonl", model, threshold=0.5, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        threatclf.label_dataframe(frame, model)  # the model's own: never
+        threatclf.label_dataframe(frame, model, threshold={"terrorism": 0.3})
+
+
 def test_passage_rows_carry_their_articles_input_columns(small_model):
     df = pd.DataFrame({"id": [a for a, _ in ARTICLES], "text": [t for _, t in ARTICLES],
                        "desk": pd.array(["world", "home", None, "home", "world"], dtype="string"),
