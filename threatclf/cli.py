@@ -89,6 +89,9 @@ def _trust(args) -> bool:
 def _load(args):
     from .persistence import load_model
 
+    if args.model in MODELS and not os.path.exists(args.model):  # train's --model before 0.12
+        raise ThreatclfError(f"model folder {args.model} does not exist ({args.model} is a kind of model, which "
+                             f"train --model-type chooses; --model names a model folder)")
     return load_model(args.model, trust=_trust(args))
 
 
@@ -469,6 +472,9 @@ def _loads_when_trusted(args) -> bool:
 def cmd_label(args) -> int:
     from .readers import check_csv_options
 
+    if args.misplaced_format is not None:
+        raise ThreatclfError(f"label has no --format: -o's extension says the output's format (.jsonl, .csv, "
+                             f".parquet); --output-format {args.misplaced_format} is for -o - (standard output)")
     check_csv_options(_separator(args.output_csv_sep), args.output_encoding,
                       names=("--output-csv-sep", "--output-encoding"))
     if args.output != "-":
@@ -642,6 +648,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output file: .jsonl[.gz], .csv[.gz] or .parquet; - writes JSONL (or --output-format csv) "
                         "to standard output once the run is complete, and each rejected row to stderr")
     p.add_argument("--output-format", choices=("jsonl", "csv"), help="the format written to -o - (default: jsonl)")
+    p.add_argument("--format", dest="misplaced_format", help=argparse.SUPPRESS)  # as evaluate and info take it
     model_option(p)
     columns(p, labels=False)
     p.add_argument("--id-col", default="id", help="column holding the article id (default: id)")

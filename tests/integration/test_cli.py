@@ -214,6 +214,15 @@ def test_train_takes_its_options_old_names_with_a_warning(data_files, tmp_path, 
     assert not (tmp_path / "a").exists()
 
 
+def test_options_taken_from_another_command_say_what_this_one_wants(data_files, tmp_path, capsys):
+    data = str(data_files / "train.jsonl")
+    code, _, err = run(["label", data, "-o", str(tmp_path / "out.jsonl"), "--format", "csv"], capsys)
+    assert code == 2 and "label has no --format: -o's extension says the output's format" in err
+    assert "--output-format csv is for -o -" in err and not (tmp_path / "out.jsonl").exists()
+    code, _, err = run(["evaluate", data, "--model", "logreg"], capsys)  # train's --model before 0.12
+    assert code == 2 and "logreg is a kind of model, which train --model-type chooses" in err
+
+
 def test_evaluate_format_text_is_the_table_and_table_still_works(data_files, capsys):
     model = str(_small_model(data_files))
     data = str(data_files / "train.jsonl")
