@@ -145,8 +145,11 @@ def reliability(Y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.Dat
     the labels). ``bins`` equal-width bins split 0-1, and empty ones are left out: one row per
     bin, named by its range, with ``mean_predicted``, ``observed`` and ``count``.
     """
+    if hasattr(Y_true, "predict_proba"):  # reliability(model, texts, labels), as evaluate is called
+        raise TypeError("reliability takes the true labels and the probabilities, not a model: "
+                        "reliability(labels, model.predict_proba(texts))")
     if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or not 1 <= bins <= 1000:
-        raise DataError(f"bins must be a whole number from 1 to 1000, got {bins!r}")
+        raise DataError(f"bins must be a whole number from 1 to 1000, got {bins!r:.60}")
     if isinstance(proba, pd.DataFrame) and isinstance(Y_true, pd.DataFrame):
         if set(map(str, Y_true.columns)) == set(map(str, proba.columns)):  # the same labels: line them up
             Y_true = Y_true.rename(columns=str)[[str(c) for c in proba.columns]]

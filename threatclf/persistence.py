@@ -317,6 +317,16 @@ def check_model_destination(path, *, overwrite: bool = False) -> Path:
     return path
 
 
+def _missing_figures(figures: dict) -> list[str]:
+    """What a dict of figures lacks to be an Evaluation's to_dict(): its keys, or a support per label."""
+    missing = [repr(key) for key in ("macro_f1", "micro_f1", "labels") if key not in figures]
+    labels = figures.get("labels")
+    if not missing and not (isinstance(labels, dict) and all(isinstance(v, dict) and "support" in v
+                                                             for v in labels.values())):
+        missing.append("a 'support' for each entry of 'labels'")
+    return missing
+
+
 def _check_metrics(metrics) -> dict | None:
     """``metrics`` as {split: figures dict}, each as :func:`~threatclf.evaluate` makes them."""
     if metrics is None:
@@ -327,12 +337,12 @@ def _check_metrics(metrics) -> dict | None:
     for split, figures in metrics.items():
         if hasattr(figures, "to_dict") and not hasattr(figures, "columns"):  # an Evaluation (not a DataFrame)
             figures = figures.to_dict()
-        ok = isinstance(figures, dict) and all(key in figures for key in ("macro_f1", "micro_f1", "labels")) \
-            and isinstance(figures["labels"], dict) and all(isinstance(v, dict) and "support" in v
-                                                          for v in figures["labels"].values())
+        ok = isinstance(figures, dict) and not _missing_figures(figures)
         if not isinstance(split, str) or not ok:
             raise TypeError(f"metrics[{split!r}] must be an Evaluation (threatclf.evaluate(model, texts, labels)) "
                             f"or its to_dict(), got {type(figures).__name__}"
+                            + (f" without {', '.join(_missing_figures(figures))}" if isinstance(figures, dict)
+                               and _missing_figures(figures) else "")
                             + ("; a cross_validate() table is not one: evaluate a held-out set, or give its "
                                "mean in training_description" if hasattr(figures, "columns") else ""))
         if not figures.get("description"):  # say what they are, as threatclf train does

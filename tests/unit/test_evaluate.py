@@ -315,6 +315,14 @@ def test_calibration_error_and_reliability_figures():
     assert list(threatclf.reliability(np.array([[1]]), np.array([[1.0]])).index) == ["0.9-1.0"]
 
 
+def test_reliability_called_as_evaluate_is_says_what_it_takes(small_model):
+    texts, labels = tiny_corpus()
+    with pytest.raises(TypeError, match=r"not a model: reliability\(labels, model.predict_proba\(texts\)\)"):
+        threatclf.reliability(small_model, texts, labels)
+    with pytest.raises(DataError, match=r"^bins must be a whole number from 1 to 1000, got \[\[.{58}$"):
+        threatclf.reliability(labels, small_model.predict_proba(texts), labels)  # not 400 label lists
+
+
 def test_reliability_bins_have_distinct_names_at_any_count():
     proba = np.linspace(0, 0.999, 200)[:, None]
     truth = (proba > 0.5).astype(int)

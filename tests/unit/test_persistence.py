@@ -154,7 +154,9 @@ def test_overwrite_refuses_a_model_folder_holding_a_file_of_the_users(small_mode
 
 
 @pytest.mark.parametrize("metrics, message", [
-    ({"cv": {"macro_f1": 0.7}}, r"metrics\['cv'\] must be an Evaluation"),
+    ({"cv": {"macro_f1": 0.7}}, r"metrics\['cv'\] must be an Evaluation .* got dict without 'micro_f1', 'labels'$"),
+    ({"cv": {"macro_f1": 0.7, "micro_f1": 0.7, "labels": {"a": {"f1": 1.0}}}},
+     r"got dict without a 'support' for each entry of 'labels'$"),
     ({"cv": 0.7}, r"metrics\['cv'\] must be an Evaluation .* got float"),
     ({"cv": pd.DataFrame({"macro_f1": [0.7]})}, r"a cross_validate\(\) table is not one"),
     ([0.7], "metrics must map a split name to an Evaluation, got list"),
