@@ -34,8 +34,8 @@ from sklearn.utils.validation import check_is_fitted
 from .exceptions import DataError
 from .features import FEATURE_SETS, build_vectorizers, feature_names, pack_vectorizer, plain, unpack_vectorizer
 from .folds import TEXT_HASHES, _white_space_hashes, check_groups, cv_folds, text_hashes
-from .labels import (indicator_from_frame, infer_labels, label_name_problem, lookalike_problem, to_indicator,
-                     unnamed_label_problem)
+from .labels import (indicator_from_frame, infer_labels, label_name_problem, lookalike_problem, misspelt_label,
+                     misspelt_label_warning, to_indicator, unnamed_label_problem)
 from .thresholds import NEVER, beats_chance, f1_optimal_threshold, half_best_f1_threshold
 
 __all__ = ["ThreatClassifier", "MODELS"]
@@ -834,6 +834,10 @@ def _check_label_names(labels: Sequence[str], Y: np.ndarray, *, named: bool) -> 
     if clashing:
         warnings.warn(f"label names that differ only in case are separate labels: {clashing}", UserWarning,
                       stacklevel=3)
+    positives = dict(zip(labels, (int(n) for n in np.asarray(Y).sum(axis=0))))
+    misspelt = misspelt_label(positives)
+    if misspelt:
+        warnings.warn(misspelt_label_warning(*misspelt, positives) + first_row(misspelt[0]), UserWarning, stacklevel=3)
     alike = lookalike_problem(labels)  # after the two-forms check above, which says more for accents
     if alike:
         raise DataError(alike)

@@ -120,7 +120,8 @@ def cmd_train(args) -> int:
     from .data import read_labelled
     from .evaluate import evaluate
     from .folds import text_hashes
-    from .labels import label_name_problem, to_indicator, unnamed_label_problem
+    from .labels import (label_name_problem, misspelt_label, misspelt_label_warning, to_indicator,
+                         unnamed_label_problem)
     from .persistence import check_model_destination
 
     _renamed_train_options(args)
@@ -202,6 +203,10 @@ def cmd_train(args) -> int:
         problem = label_name_problem(name)
         if problem:
             raise ThreatclfError(f"{places[next(k for k, names in enumerate(labels) if name in names)]}: {problem}")
+    misspelt = misspelt_label(positives)
+    if misspelt:  # said with the file and line; fit's own saying is kept quiet below
+        warnings.warn(f"{places[next(k for k, names in enumerate(labels) if misspelt[0] in names)]}: "
+                      + misspelt_label_warning(*misspelt, positives), UserWarning)
     unnamed = unnamed_label_problem(sorted(positives)) if not params.get("label_names") else None
     if unnamed:  # "NA", or "fraud cyber": fit would refuse it too, without the file and line
         raise ThreatclfError(f"{places[next(k for k, names in enumerate(labels) if unnamed[0] in names)]}: "
@@ -244,6 +249,7 @@ def cmd_train(args) -> int:
     warn_about_suspect_rows(texts, to_indicator(labels, label_names), text_hashes(texts), places)
     with warnings.catch_warnings():  # said above, with hints for the command line and rows named by file and line
         warnings.filterwarnings("ignore", message=f"labels with fewer than {TOO_FEW_POSITIVES} positive examples")
+        warnings.filterwarnings("ignore", message=r"label .* is spelt almost as")
         for message in SUSPECT_ROW_WARNINGS:
             warnings.filterwarnings("ignore", message=message)
         model.fit(texts, labels, groups=groups if args.group_col else None, tuning_rows=tune if args.tune_on else None)

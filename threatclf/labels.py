@@ -171,6 +171,25 @@ def joined_labels_problem(names: Sequence[str]) -> tuple[str, str] | None:
     return None
 
 
+def misspelt_label(positives: Mapping[str, int]) -> tuple[str, str] | None:
+    """(rare, common): a label spelt almost as another with three times its examples or more
+    ("violance" beside "violence"), likely a typo whose rows then count as negatives of the
+    label meant; or None. A warning, not an error: "crime" and "crimes" may both be meant."""
+    import difflib
+
+    for rare, n in sorted(positives.items(), key=lambda item: (item[1], item[0])):
+        for common, m in sorted(positives.items(), key=lambda item: (-item[1], item[0])):
+            if m >= 3 * max(n, 1) and min(len(rare), len(common)) >= 4 and rare.casefold() != common.casefold() and \
+                    difflib.SequenceMatcher(None, rare.casefold(), common.casefold()).ratio() >= 0.85:
+                return rare, common
+    return None
+
+
+def misspelt_label_warning(rare: str, common: str, positives: Mapping[str, int]) -> str:
+    return (f"label {rare!r} ({positives[rare]} examples) is spelt almost as {common!r} ({positives[common]}): "
+            f"if it is a typo, correct it; its rows count as texts without {common!r}")
+
+
 def label_name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a label name, or None. ``;`` joins labels in CSV/Parquet outputs,
     ``,`` and ``=`` are ``--threshold``'s syntax, ``*`` its "every other label", ``|`` the model

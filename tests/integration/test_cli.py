@@ -214,6 +214,24 @@ def test_train_takes_its_options_old_names_with_a_warning(data_files, tmp_path, 
     assert not (tmp_path / "a").exists()
 
 
+def test_a_label_spelt_almost_as_a_common_one_is_warned_of_once_by_file_and_line(tmp_path, capsys):
+    texts, labels = tiny_corpus(repeats=3)
+    rows = [{"text": t, "labels": l} for t, l in zip(texts, labels)]
+    typos = [k for k, row in enumerate(rows) if row["labels"] == ["terrorism"]][:3]
+    for k in typos:
+        rows[k]["labels"] = ["terorism"]
+    data = tmp_path / "typo.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, _, err = run(["train", str(data), "-o", str(tmp_path / "m"), "--min-df", "1", "--cv", "3", "-q"], capsys)
+    assert code == 0, err
+    said = [line for line in err.splitlines() if "spelt almost as" in line]
+    assert said == [f"threatclf train: warning: {data}: line {typos[0] + 1}: label 'terorism' (3 examples) is spelt "
+                    f"almost as 'terrorism' ({sum(l == ['terrorism'] for l in labels) - 3}): if it is a typo, correct "
+                    "it; its rows count as texts without 'terrorism'"]
+    with pytest.warns(UserWarning, match=r"'terorism' \(3 examples\) is spelt almost as 'terrorism'"):
+        ThreatClassifier(min_df=1, cv=3).fit([r["text"] for r in rows], [r["labels"] for r in rows])
+
+
 def test_options_taken_from_another_command_say_what_this_one_wants(data_files, tmp_path, capsys):
     data = str(data_files / "train.jsonl")
     code, _, err = run(["label", data, "-o", str(tmp_path / "out.jsonl"), "--format", "csv"], capsys)

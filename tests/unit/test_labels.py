@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from threatclf import DEFAULT_LABELS, LABEL_DEFINITIONS, DataError
-from threatclf.labels import (check_label_list, from_indicator, indicator_from_frame, infer_labels, label_name_problem,
+from threatclf.labels import (check_label_list, from_indicator, indicator_from_frame, infer_labels, label_name_problem, misspelt_label,
                              lookalike_labels, to_indicator)
 
 
@@ -108,3 +108,15 @@ def test_an_indicator_frame_without_a_label_column_names_it():
 def test_bytes_are_not_a_label_list():
     with pytest.raises(DataError, match="labels must be a list of label names, got bytes"):
         check_label_list(b"terrorism", 0)
+
+
+@pytest.mark.parametrize("positives, expected", [
+    ({"violence": 500, "violance": 10}, ("violance", "violence")),
+    ({"terrorism": 15, "terorism": 5}, ("terorism", "terrorism")),
+    ({"terrorism": 14, "terorism": 5}, None),  # under three times: both may be meant
+    ({"crime": 40, "graft": 2, "fraud": 3}, None),  # unlike names
+    ({"Violence": 500, "violence": 10}, None),  # case alone: a warning of its own
+    ({"arms": 90, "army": 3}, None),  # short names differ by a letter and mean different things
+])
+def test_a_label_spelt_almost_as_a_more_common_one_is_found(positives, expected):
+    assert misspelt_label(positives) == expected
