@@ -16,7 +16,9 @@ def _metrics_table(figures: dict) -> list[str]:
     rows.append(f"| micro F1 | | | {format_figure(figures['micro_f1'])} | | |")
     if isinstance(figures.get("calibration_error"), (int, float)):
         rows += ["", f"Calibration error {figures['calibration_error']:.3f}: the mean gap between the predicted "
-                     "probabilities and how often the labels were there (0: probabilities mean what they say)."]
+                     "probabilities and how often the labels were there (0: probabilities mean what they say), "
+                     "weighted by rows: most rows score near 0, so a gap in the middle of the range counts for "
+                     "little here (`threatclf.reliability` shows each range)."]
     return rows
 
 

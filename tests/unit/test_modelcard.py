@@ -58,6 +58,7 @@ def test_figures_show_the_macro_f1_and_a_calibration_error_of_zero():
     card = render_model_card(metadata(metrics={"dev": figures}))
     assert "| **macro F1** | | | **0.410** | | 6 |" in card and "0.770" not in card.split("macro F1")[1][:40]
     assert "Calibration error 0.000:" in card
+    assert "most rows score near 0, so a gap in the middle of the range counts for little" in card
 
 
 def test_text_given_for_the_card_is_in_it():
