@@ -617,7 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", dest="renamed_format", help=argparse.SUPPRESS)  # --save-format before 0.12
     p.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress messages and no figures")
-    p.set_defaults(func=cmd_train)
+    p.set_defaults(func=cmd_train, parser=p)
 
     p = sub.add_parser("evaluate", allow_abbrev=False, help="score a model on labelled data")
     p.add_argument("data", help="labelled JSONL, CSV or Parquet file")
@@ -630,7 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-map", action="append", metavar="YOURS=MODELS",
                    help="the data's label names in the model's, comma-separated: terror=terrorism,gangs=organized_crime "
                         "(misc= drops a name); only the labels mapped to are scored unless --labels says otherwise")
-    p.set_defaults(func=cmd_evaluate)
+    p.set_defaults(func=cmd_evaluate, parser=p)
 
     p = sub.add_parser("info", allow_abbrev=False, help="show a model's labels, thresholds, data, metrics and versions")
     p.add_argument("model_dir", nargs="?", metavar="MODEL", help="model folder (as --model)")
@@ -639,12 +639,12 @@ def build_parser() -> argparse.ArgumentParser:
     trust_option = ("load a folder of untrusted types (a joblib pickle) anyway, to check it against metadata.json: "
                     "this runs its code; only for folders you made")
     p.add_argument("--trust", action="store_true", help=trust_option)
-    p.set_defaults(func=cmd_info)
+    p.set_defaults(func=cmd_info, parser=p)
 
     p = sub.add_parser("verify", allow_abbrev=False, help="check a model folder's digests and stored types, and that it loads")
     p.add_argument("model_dir", metavar="MODEL", help="model folder to check")
     p.add_argument("--trust", action="store_true", help=trust_option)
-    p.set_defaults(func=cmd_verify)
+    p.set_defaults(func=cmd_verify, parser=p)
 
     p = sub.add_parser("label", allow_abbrev=False, help="label articles in CSV / JSONL / Parquet files or folders of .txt files")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
@@ -683,7 +683,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="encoding of a CSV output (default: utf-8; utf-8-sig opens in Excel with accents intact)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
     p.add_argument("--summary-json", action="store_true", help="print the run summary as JSON on stdout")
-    p.set_defaults(func=cmd_label)
+    p.set_defaults(func=cmd_label, parser=p)
     return parser
 
 
@@ -703,7 +703,9 @@ def _on_sigterm(signum, frame) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``threatclf`` command; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said with the command's usage, not the top level's (argparse's own way)
+        args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
 
     def show_warning(message, category, filename, lineno, file=None, line=None):
         # a warning from the library is one line for the user, not a source line of threatclf

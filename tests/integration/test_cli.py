@@ -241,6 +241,14 @@ def test_options_taken_from_another_command_say_what_this_one_wants(data_files, 
     assert code == 2 and "logreg is a kind of model, which train --model-type chooses" in err
 
 
+def test_an_unknown_option_is_said_with_the_commands_usage(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["evaluate", "dev.jsonl", "-o", "out.jsonl"])  # -o belongs to train and label
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2
+    assert err.startswith("usage: threatclf evaluate") and "threatclf evaluate: error: unrecognized arguments: -o" in err
+
+
 def test_evaluate_format_text_is_the_table_and_table_still_works(data_files, capsys):
     model = str(_small_model(data_files))
     data = str(data_files / "train.jsonl")
