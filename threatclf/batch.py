@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+import errno
 import functools
 import glob
 import hashlib
@@ -138,11 +139,11 @@ def _thresholds(model: ThreatClassifier, threshold) -> np.ndarray:
             if isinstance(threshold, (str, bytes)):
                 raise TypeError
             values = np.full(len(model.labels_), float(threshold))
+        given = values if not isinstance(threshold, Mapping) else np.array([float(v) for v in threshold.values()])
     except (TypeError, ValueError):
         raise DataError(f"threshold must be a number or a dict of label -> number, got {threshold!r}"
                         + (" (the label=0.5,... form is the command line's)" if isinstance(threshold, str) else "")
                         ) from None
-    given = values if not isinstance(threshold, Mapping) else np.array([float(v) for v in threshold.values()])
     if not ((given >= 0.0) & (given <= 1.0)).all():  # the model's own "never" (above 1) stays as it is
         raise DataError(f"thresholds must be between 0 and 1, got {threshold}")
     return values
@@ -312,6 +313,7 @@ def _readable(term: str) -> bool:
 
 
 _TOKEN = re.compile(r"\w+")
+_EDGE_PUNCTUATION = re.compile(r"^\W+|\W+$")
 
 
 def _acronyms(text: str) -> set[str]:
@@ -378,13 +380,14 @@ def _top_terms(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: np.
     if contrib.size and sum(word_rise.values()) < 0.25 * contrib.sum():
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-        first_seen: dict[str, str] = {}  # one spelling a word: "Russia", not also "russia"
-        for token in _TOKEN.findall(composed([text])[0]):  # the form the features were read in
-            if token.lower() not in ENGLISH_STOP_WORDS:
-                first_seen.setdefault(token.lower(), token)
-        # a character n-gram is read from a word padded with a space each side (char_wb): " ter"
-        # starts a word, "ist " ends one, so "existing" does not hold the "ist " of "Maoist"
-        padded, tokens = [f" {low} " for low in first_seen], list(first_seen.values())
+        # char_wb reads character n-grams from the white-space-separated words, each padded with a
+        # space: " ter" starts a word and "ist " ends one, so "existing" does not hold the "ist " of
+        # "Maoist", nor "Maoist-led" any
+        words: dict[str, str] = {}  # a word as the features read it -> as shown
+        for word in composed([text])[0].split():  # the form the features were read in
+            tokens = _TOKEN.findall(word)
+            if tokens and not all(token.lower() in ENGLISH_STOP_WORDS for token in tokens):
+                words.setdefault(f" {word.lower()} ", _EDGE_PUNCTUATION.sub("", word))
         holders: list[str] = []
         for k in order:
             if len(holders) == top:
@@ -392,8 +395,8 @@ def _top_terms(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: np.
             gram = str(terms[columns[k]]).lower()
             if is_word[columns[k]] or len(gram.strip()) < 3:
                 continue
-            holder = next((t for t, low in zip(tokens, padded) if gram in low), None)
-            if holder is not None and holder not in holders:
+            holder = next((shown for padded, shown in words.items() if gram in padded), None)
+            if holder is not None and holder.lower() not in {h.lower() for h in holders}:  # "Russia" once
                 holders.append(holder)
         taken = {h.lower() for h in holders}
         chosen = (holders + [t for t in chosen if t.lower() not in taken])[:top]
@@ -1011,12 +1014,25 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
             output_encoding=output_encoding)
 
 
+def _written_path(path: Path, what: str) -> Path:
+    """The file ``path`` names: through a symbolic link, the one it points to, which the run writes
+    (its folder made, its OUTPUT.partial/ beside it), as a link is followed by any other tool."""
+    if not path.is_symlink():
+        return path
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DataError(f"{what} {path} is a symbolic link that leads back to itself") from None
+    return Path(os.path.realpath(path))  # a link to a file not yet made: that file
+
+
 def _check_run_settings(paths: list[Path], output, rejects, *, text_col, id_col, chunk_size, max_text_chars, top_terms,
                         max_words, n_jobs, resume, restart, overwrite, output_csv_sep,
                         output_encoding) -> tuple[Path, Path, int]:
     """Refuse settings of a run that cannot work before any file is read or written; return the
     output path, the rejects path and the number of worker processes."""
-    output = Path(output)
+    output = _written_path(Path(output), "output")
     output_format(output)  # fail early on an unknown extension
     if output.resolve() in {p.resolve() for p in paths if not is_stdin(p)}:
         raise DataError(f"output {output} is also an input")
@@ -1025,7 +1041,8 @@ def _check_run_settings(paths: list[Path], output, rejects, *, text_col, id_col,
         raise DataError("a run reading standard input (-) cannot be resumed: its rows are gone once read, and "
                         "whatever comes in now cannot be checked to be the same; label a saved file to be able to "
                         "resume, or start over with --restart (restart=True)")
-    rejects_path = Path(rejects) if rejects else output.with_name(output.name + ".rejects.jsonl")
+    rejects_path = _written_path(Path(rejects), "rejects file") if rejects else \
+        output.with_name(output.name + ".rejects.jsonl")
     if rejects_path.resolve() in {p.resolve() for p in paths if not is_stdin(p)} | {output.resolve()}:
         raise DataError(f"rejects file {rejects_path} would overwrite an input or the output")
     _check_whole_numbers(_option_named, chunk_size=(chunk_size, 1), max_text_chars=(max_text_chars, 1),

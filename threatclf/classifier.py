@@ -102,8 +102,9 @@ def check_paired(texts: object, **paired: object) -> None:
     for name, other in paired.items():
         if isinstance(other, (pd.Series, pd.DataFrame)) and not texts.index.equals(other.index):
             raise DataError(f"the texts and {name} are pandas objects with different indexes, and threatclf pairs "
-                            f"them by position, not by index: align them first ({name}.loc[texts.index]), or "
-                            "reset both (reset_index(drop=True))")
+                            "them by position, not by index. Take both from one DataFrame after sorting or "
+                            f"filtering it; if {name} were made in the texts' order (a list, MultiLabelBinarizer), "
+                            "pass texts.reset_index(drop=True)")
 
 
 def composed(texts: list[str]) -> list[str]:
@@ -834,13 +835,20 @@ def _check_label_names(labels: Sequence[str], Y: np.ndarray, *, named: bool) -> 
     if clashing:
         warnings.warn(f"label names that differ only in case are separate labels: {clashing}", UserWarning,
                       stacklevel=3)
-    positives = dict(zip(labels, (int(n) for n in np.asarray(Y).sum(axis=0))))
-    misspelt = misspelt_label(positives)
-    if misspelt:
-        warnings.warn(misspelt_label_warning(*misspelt, positives) + first_row(misspelt[0]), UserWarning, stacklevel=3)
+    warn_about_misspelt_label(labels, Y, stacklevel=3)
     alike = lookalike_problem(labels)  # after the two-forms check above, which says more for accents
     if alike:
         raise DataError(alike)
+
+
+def warn_about_misspelt_label(labels: Sequence[str], Y: np.ndarray, stacklevel: int = 2) -> None:
+    """Warn of a label spelt almost as a more common one (:func:`threatclf.labels.misspelt_label`)."""
+    positives = dict(zip(labels, (int(n) for n in np.asarray(Y).sum(axis=0))))
+    misspelt = misspelt_label(positives)
+    if misspelt:
+        first = int(np.flatnonzero(np.asarray(Y)[:, list(labels).index(misspelt[0])])[0])
+        warnings.warn(misspelt_label_warning(*misspelt, positives) + f" (first in row {first} of the labels, "
+                      "counting from 0)", UserWarning, stacklevel=stacklevel + 1)
 
 
 def warn_about_suspect_rows(texts: Sequence[str], Y: np.ndarray, hashes: np.ndarray,

@@ -120,8 +120,8 @@ def cmd_train(args) -> int:
     from .data import read_labelled
     from .evaluate import evaluate
     from .folds import text_hashes
-    from .labels import (label_name_problem, misspelt_label, misspelt_label_warning, to_indicator,
-                         unnamed_label_problem)
+    from .labels import (MISSPELT_LABEL_WARNING, label_name_problem, misspelt_label, misspelt_label_warning,
+                         to_indicator, unnamed_label_problem)
     from .persistence import check_model_destination
 
     _renamed_train_options(args)
@@ -249,7 +249,7 @@ def cmd_train(args) -> int:
     warn_about_suspect_rows(texts, to_indicator(labels, label_names), text_hashes(texts), places)
     with warnings.catch_warnings():  # said above, with hints for the command line and rows named by file and line
         warnings.filterwarnings("ignore", message=f"labels with fewer than {TOO_FEW_POSITIVES} positive examples")
-        warnings.filterwarnings("ignore", message=r"label .* is spelt almost as")
+        warnings.filterwarnings("ignore", message=MISSPELT_LABEL_WARNING)
         for message in SUSPECT_ROW_WARNINGS:
             warnings.filterwarnings("ignore", message=message)
         model.fit(texts, labels, groups=groups if args.group_col else None, tuning_rows=tune if args.tune_on else None)
@@ -310,12 +310,19 @@ def cmd_evaluate(args) -> int:
 def _read_scored(path, args, known: list, scored: list | None, option: str) -> tuple[list, list]:
     """Labelled rows to score a model on. A label outside ``known`` is an error, unless ``scored``
     names the labels to score: then it is left out, with a warning naming it (a typo shows)."""
-    from .data import load_labelled
+    from .data import read_labelled
+    from .labels import spelt_alike
 
-    texts, labels = load_labelled(path, text_col=args.text_col, labels_col=args.labels_col,
-                                  known_labels=None if scored else known, **_csv_options(args))
+    texts, labels, _, places = read_labelled(path, text_col=args.text_col, labels_col=args.labels_col,
+                                             known_labels=None if scored else known, **_csv_options(args))
     if scored:
         others = Counter(name for names in labels for name in names if name not in known)
+        for name in sorted(others):  # a typo of a scored label is no other label: its rows would be scored wrong
+            alike = next((label for label in known if spelt_alike(name, label)), None)
+            if alike is not None:
+                raise DataError(f"{places[next(k for k, names in enumerate(labels) if name in names)]}: label "
+                                f"{name!r} is not the model's, and is spelt almost as its {alike!r}: correct it if "
+                                f"it is a typo (left out, its rows would count as texts without {alike!r})")
         if others:
             warnings.warn(f"{path}: labels left out, not the model's and not scored ({option} names the ones scored): "
                           + ", ".join(f"{name} ({n} rows)" for name, n in sorted(others.items())), UserWarning)

@@ -381,8 +381,9 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
     ``label_names``.
     """
     from .classifier import (SUSPECT_ROW_WARNINGS, ThreatClassifier, check_paired, check_sample_weight, check_texts,
-                             check_tuning_rows, warn_about_suspect_rows)
+                             check_tuning_rows, warn_about_misspelt_label, warn_about_suspect_rows)
     from .folds import check_groups, cv_folds, text_hashes
+    from .labels import MISSPELT_LABEL_WARNING
 
     if not isinstance(estimator, ThreatClassifier):  # found before a fold is trained, not after
         raise TypeError(f"cross_validate needs a ThreatClassifier (each fold trains a clone of it), got {type(estimator).__name__}"
@@ -403,14 +404,13 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
         groups = check_groups(groups, len(texts), cv)
     if sample_weight is not None:
         sample_weight = check_sample_weight(sample_weight, len(texts))
-    present = np.asarray(Y) != 0
-    # every copy of a text in one fold; each label's examples, and non-examples, in every training part
-    splits = cv_folds(texts, cv, random_state, groups=groups, spread=np.hstack([present, ~present]))
+    splits = cv_folds(texts, cv, random_state, groups=groups)  # every copy of a text in one fold
     if estimator.label_names is None:
         # every fold learns the data's whole label set, in one order: a label whose examples all
         # fall in one fold is then said to be missing from that fold's training part
         estimator = clone(estimator).set_params(label_names=names)
     warn_about_suspect_rows(texts, Y, text_hashes(texts))  # once, by rows of the data; the folds' fits keep quiet
+    warn_about_misspelt_label(names, Y)  # once too
     rows = []
     for fold, (train_idx, test_idx) in enumerate(splits):
         subset = ((lambda idx: labels.iloc[idx]) if isinstance(labels, pd.DataFrame) else
@@ -427,7 +427,7 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
                 raise DataError(f"cross-validation fold {fold} holds no tuning row to score; use fewer folds")
         try:
             with warnings.catch_warnings():
-                for message in SUSPECT_ROW_WARNINGS:
+                for message in (*SUSPECT_ROW_WARNINGS, MISSPELT_LABEL_WARNING):
                     warnings.filterwarnings("ignore", message=message)
                 model = clone(estimator).fit([texts[i] for i in train_idx], subset(train_idx), **fit_params)
         except DataError as exc:

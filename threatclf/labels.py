@@ -175,14 +175,23 @@ def misspelt_label(positives: Mapping[str, int]) -> tuple[str, str] | None:
     """(rare, common): a label spelt almost as another with three times its examples or more
     ("violance" beside "violence"), likely a typo whose rows then count as negatives of the
     label meant; or None. A warning, not an error: "crime" and "crimes" may both be meant."""
-    import difflib
-
     for rare, n in sorted(positives.items(), key=lambda item: (item[1], item[0])):
         for common, m in sorted(positives.items(), key=lambda item: (-item[1], item[0])):
-            if m >= 3 * max(n, 1) and min(len(rare), len(common)) >= 4 and rare.casefold() != common.casefold() and \
-                    difflib.SequenceMatcher(None, rare.casefold(), common.casefold()).ratio() >= 0.85:
+            if m >= 3 * max(n, 1) and rare.casefold() != common.casefold() and spelt_alike(rare, common):
                 return rare, common
     return None
+
+
+def spelt_alike(name: str, other: str) -> bool:
+    """Whether two label names differ only in case or by about a letter in eight (a typo)."""
+    import difflib
+
+    a, b = name.casefold(), other.casefold()
+    return a == b or (min(len(a), len(b)) >= 4 and difflib.SequenceMatcher(None, a, b).ratio() >= 0.85)
+
+
+#: The start of :func:`misspelt_label_warning`'s text, for callers that say it themselves (once, by file and line).
+MISSPELT_LABEL_WARNING = r".*label .* is spelt almost as"
 
 
 def misspelt_label_warning(rare: str, common: str, positives: Mapping[str, int]) -> str:

@@ -149,6 +149,9 @@ def test_label_dataframe_threshold_star_sets_the_labels_not_named(small_model):
     assert out["labels"].tolist() == [["corruption"], ["corruption"]]
     with pytest.raises(DataError, match="unknown labels"):
         threatclf.label_dataframe(frame, small_model, threshold={"**": 0.5})
+    every = {label: 0.5 for label in small_model.labels_}  # "*" then stands for no label, and is still checked
+    with pytest.raises(DataError, match="threshold must be a number or a dict of label -> number"):
+        threatclf.label_dataframe(frame, small_model, threshold={**every, "*": "x"})
 
 
 def test_a_threshold_for_a_label_the_model_did_not_learn_is_warned_of(small_model, tmp_path):
@@ -168,6 +171,22 @@ def test_a_threshold_for_a_label_the_model_did_not_learn_is_warned_of(small_mode
         warnings.simplefilter("error")
         threatclf.label_dataframe(frame, model)  # the model's own: never
         threatclf.label_dataframe(frame, model, threshold={"terrorism": 0.3})
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symbolic links")
+def test_an_output_through_a_symbolic_link_is_written_where_it_points(small_model, tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "a", "text": "Cartel smuggled cocaine into the port."}) + "\n")
+    link = tmp_path / "out.jsonl"
+    link.symlink_to(tmp_path / "disk" / "out.jsonl")  # into a folder not made yet, as -o disk/out.jsonl would be
+    summary = threatclf.label_files(source, link, small_model, progress=False)
+    assert link.is_symlink() and summary.labelled == 1
+    assert json.loads(link.read_text())["id"] == "a"
+    assert sorted(p.name for p in (tmp_path / "disk").iterdir()) == ["out.jsonl"]  # no OUTPUT.partial/ left
+    loop = tmp_path / "loop.jsonl"
+    loop.symlink_to(loop)
+    with pytest.raises(DataError, match="output .*loop.jsonl is a symbolic link that leads back to itself"):
+        threatclf.label_files(source, loop, small_model, progress=False)
 
 
 def test_passage_rows_carry_their_articles_input_columns(small_model):
@@ -845,6 +864,12 @@ def test_a_character_n_gram_at_a_word_edge_names_a_word_with_it_at_that_edge():
     weights = np.array([3.0, 2.0, 9.0, 0.1])
     text = "Existing Internet rules, the Minister said, let Maoist terrorists act."
     assert batch_module._top_terms(X, 0, weights, terms, is_word, top=3, text=text) == ["Maoist", "terrorists", "said"]
+    # words are what white space separates, as char_wb reads them: "Maoist-led" ends in "led ", and
+    # "terrorist," in "st, "; the holder is shown without the punctuation at its edges
+    text = "Maoist-led rebels (terrorist, said police) backed a terrorist attack."
+    assert batch_module._top_terms(X, 0, weights, terms, is_word, top=3, text=text) == ["terrorist", "said"]
+    assert batch_module._top_terms(X, 0, np.array([0.0, 2.0, 9.0, 0.1]), terms, is_word, top=3,
+                                   text=text) == ["terrorist", "said"]  # " ter": not "(terrorist,"
 
 
 def test_words_named_for_character_n_grams_are_no_stop_words_and_appear_once():

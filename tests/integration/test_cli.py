@@ -740,6 +740,14 @@ def test_labels_a_model_lacks_are_left_out_with_a_warning_when_the_scored_ones_a
     assert code == 0 and "fraud (" in err and "--dev-labels names the ones scored" in err
     card = json.loads((tmp_path / "m" / "metadata.json").read_text())["metrics"]["dev"]
     assert list(card["labels"]) == ["terrorism"]
+    # a typo of a label the model has is not left out: its rows would be scored as without the label
+    for typo in ("Terrorism", "terorism"):
+        lines = dev.read_text().splitlines()
+        lines[2] = json.dumps({"text": texts[2], "labels": [typo]})
+        (tmp_path / "typo.jsonl").write_text("\n".join(lines) + "\n")
+        code, _, err = run(["evaluate", str(tmp_path / "typo.jsonl"), "--model", model_dir, *scored], capsys)
+        assert code == 2 and f"typo.jsonl: line 3: label {typo!r} is not the model's, and is spelt almost as its " \
+                             "'terrorism'" in err, err
 
 
 def test_train_config_errors_are_one_line(data_files, tmp_path, capsys):

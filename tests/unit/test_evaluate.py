@@ -301,6 +301,18 @@ def test_cross_validate_weights_each_folds_fit_and_scores_unweighted(monkeypatch
         threatclf.cross_validate(estimator, texts, labels, cv=3, sample_weight=[1, 1, 1])
 
 
+def test_cross_validate_warns_of_a_misspelt_label_once_with_the_datas_figures():
+    texts, labels = tiny_corpus(repeats=3)
+    for k in [k for k, names in enumerate(labels) if names == ["terrorism"]][:3]:
+        labels[k] = ["terorism"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        threatclf.cross_validate(threatclf.ThreatClassifier(min_df=1, cv=2, features="word"), texts, labels, cv=3)
+    said = [str(w.message) for w in caught if "spelt almost as" in str(w.message)]
+    assert len(said) == 1 and said[0].startswith("label 'terorism' (3 examples) is spelt almost as 'terrorism' (9)")
+    assert caught[[str(w.message) for w in caught].index(said[0])].filename == __file__
+
+
 def test_calibration_error_and_reliability_figures():
     # Two passages at 0.9 (one positive) and two at 0.1 (one positive): observed 0.5 in both
     # bins, so each is off by 0.4 and the calibration error is exactly 0.4.
