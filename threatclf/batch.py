@@ -899,10 +899,7 @@ def _exclusive_run(output: Path) -> Iterator[None]:
     """
     folder = output.parent
     made = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DataError(f"output folder {folder} cannot be made: {exc.strerror or exc}") from None
+    _make_folder(folder, "output folder")
     lock_path = _lock_path(output)
     try:
         while True:
@@ -1014,6 +1011,15 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
             output_encoding=output_encoding)
 
 
+def _make_folder(folder: Path, what: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        in_the_way = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        raise DataError(f"{what} {folder} cannot be made: " + (f"{in_the_way} is a file, not a folder"
+                        if in_the_way is not None else f"{exc.strerror or exc}")) from None
+
+
 def _written_path(path: Path, what: str) -> Path:
     """The file ``path`` names: through a symbolic link, the one it points to, which the run writes
     (its folder made, its OUTPUT.partial/ beside it), as a link is followed by any other tool."""
@@ -1112,8 +1118,8 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
                  csv_sep=csv_sep, encoding=encoding)
     if output_format(output) == "parquet":
         require("pyarrow.parquet")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    rejects_path.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(output.parent, "output folder")
+    _make_folder(rejects_path.parent, "folder of the rejects file")
     try:  # written last, so a folder it cannot be written in would waste the whole run (the output's
         # folder is tried at once: OUTPUT.partial/ goes there)
         tempfile.NamedTemporaryFile(dir=rejects_path.parent, prefix=f".{rejects_path.name}.", suffix=".probe").close()

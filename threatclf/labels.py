@@ -177,7 +177,7 @@ def misspelt_label(positives: Mapping[str, int]) -> tuple[str, str] | None:
     label meant; or None. A warning, not an error: "crime" and "crimes" may both be meant."""
     for rare, n in sorted(positives.items(), key=lambda item: (item[1], item[0])):
         for common, m in sorted(positives.items(), key=lambda item: (-item[1], item[0])):
-            if m >= 3 * max(n, 1) and rare.casefold() != common.casefold() and spelt_alike(rare, common):
+            if n and m >= 3 * n and rare.casefold() != common.casefold() and spelt_alike(rare, common):
                 return rare, common
     return None
 

@@ -1,8 +1,10 @@
 """The ``threatclf`` command: called through ``main(argv)`` and through the installed script."""
 import json
 import re
+import signal
 import subprocess
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -1402,3 +1404,292 @@ def test_a_broken_worker_pool_outside_label_names_no_label_flag(monkeypatch, tmp
     code, _, err = run(["info"], capsys)
     assert code == 2 and "a worker process ended abruptly" in err
     assert "--chunk-size" not in err and "--resume" not in err
+
+
+# --- found by mutation testing of cli.py (0.12) ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def train_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("gaps") / "train.jsonl"
+    texts, labels = tiny_corpus()
+    path.write_text("".join(json.dumps({"text": t, "labels": l}) + "\n" for t, l in zip(texts, labels)))
+    return path
+
+
+@pytest.fixture
+def no_fit(monkeypatch):
+    """Training fails the test: what is checked before the fit must be found before it."""
+    import threatclf.classifier as classifier_module
+
+    def never(*args, **kwargs):
+        raise AssertionError("trained on data it should have refused")
+
+    monkeypatch.setattr(classifier_module.ThreatClassifier, "fit", never)
+
+
+def _articles(tmp_path, texts, ids=None):
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": ids[k] if ids else f"a{k}", "text": t}) + "\n"
+                              for k, t in enumerate(texts)))
+    return source
+
+
+
+# --- label: arguments -------------------------------------------------------------------------
+
+def test_label_threshold_pairs_may_have_spaces_after_the_commas(saved_small_model, tmp_path, capsys):
+    source = _articles(tmp_path, ["Militants bombed the market and a cartel sold cocaine."])
+    out = tmp_path / "out.jsonl"
+    code, _, err = run(["label", str(source), "-o", str(out), "--model", str(saved_small_model), "-q",
+                        "--threshold", "terrorism=0.00001, corruption=0.00001"], capsys)
+    assert code == 0, err
+    assert {"terrorism", "corruption"} <= set(json.loads(out.read_text())["labels"])
+
+
+def test_label_output_format_is_refused_for_an_output_file(saved_small_model, tmp_path, capsys):
+    source = _articles(tmp_path, ["Rain fell."])
+    code, _, err = run(["label", str(source), "-o", str(tmp_path / "out.jsonl"), "--model", str(saved_small_model),
+                        "--output-format", "csv"], capsys)
+    assert code == 2 and "--output-format is for -o - (standard output)" in err
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_label_to_standard_output_refuses_restart(saved_small_model, tmp_path, capsys):
+    source = _articles(tmp_path, ["Rain fell."])
+    code, out, err = run(["label", str(source), "-o", "-", "--model", str(saved_small_model), "--restart"], capsys)
+    assert code == 2 and "cannot be used with --restart: nothing of it is kept to resume" in err and out == ""
+
+
+def test_label_chunk_size_default_is_the_one_the_help_states(saved_small_model, tmp_path, capsys, monkeypatch):
+    import re
+
+    from threatclf import batch
+
+    with pytest.raises(SystemExit):
+        main(["label", "--help"])
+    stated = re.search(r"--chunk-size CHUNK_SIZE\s+rows per chunk, the unit of resuming \(default: (\d+)\)",
+                       capsys.readouterr().out)
+    seen = {}
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "label_files", spy)
+    source = _articles(tmp_path, ["Rain fell."])
+    assert main(["label", str(source), "-o", str(tmp_path / "o.jsonl"), "--model", str(saved_small_model)]) == 130
+    assert stated and seen["chunk_size"] == int(stated.group(1)) == 2000
+
+
+def test_label_summary_json_still_warns_of_repeated_ids(saved_small_model, tmp_path, capsys):
+    # the JSON summary on stdout is for programs: the person running it is still told on stderr
+    source = _articles(tmp_path, ["A bomb exploded.", "Rain fell."], ids=["x1", "x1"])
+    code, out, err = run(["label", str(source), "-o", str(tmp_path / "o.jsonl"), "--model", str(saved_small_model),
+                          "--summary-json"], capsys)
+    assert code == 0 and json.loads(out)["duplicate_ids"] == 1
+    assert "threatclf label: warning: 1 row repeats an id of an earlier row" in err
+
+
+def test_label_to_standard_output_with_a_rejects_file_names_it_in_the_summary(saved_small_model, tmp_path, capsys):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "a", "text": "A bomb exploded."}) + "\n" + "not json\n")
+    rejects = tmp_path / "bad.jsonl"
+    code, _, err = run(["label", str(source), "-o", "-", "--model", str(saved_small_model), "--rejects",
+                        str(rejects)], capsys)
+    assert code == 3 and rejects.exists()
+    assert "output: standard output" in err and "rejects: stderr" not in err and f"rejects: {rejects}" in err
+
+
+
+# --- evaluate -----------------------------------------------------------------------------------
+
+def test_evaluate_label_map_naming_a_name_twice_is_an_error(saved_small_model, tmp_path, capsys):
+    data = tmp_path / "theirs.jsonl"
+    data.write_text(json.dumps({"text": "Militants bombed the market.", "labels": ["terror"]}) + "\n")
+    code, _, err = run(["evaluate", str(data), "--model", str(saved_small_model),
+                        "--label-map", "terror=terrorism", "--label-map", "terror=corruption"], capsys)
+    assert code == 2 and "--label-map maps 'terror' twice" in err
+
+
+def test_evaluate_json_still_warns_when_the_data_was_trained_on(saved_small_model, train_file, capsys):
+    # the table carries its own WARNING line; JSON, for programs, leaves it to stderr, once
+    code, out, err = run(["evaluate", str(train_file), "--model", str(saved_small_model), "--format", "json"], capsys)
+    assert code == 0 and json.loads(out)["seen_in_training"] > 0
+    assert err.count("texts were in the model's training data") == 1
+    assert err.startswith("threatclf evaluate: warning: ")
+    code, out, err = run(["evaluate", str(train_file), "--model", str(saved_small_model)], capsys)
+    assert code == 0 and "WARNING" in out and "training data" not in err  # said once, in the table
+
+
+
+# --- train --------------------------------------------------------------------------------------
+
+def test_train_dev_labels_naming_a_label_twice_is_refused_before_training(train_file, tmp_path, capsys, no_fit):
+    code, _, err = run(["train", str(train_file), "-o", str(tmp_path / "m"), "--min-df", "1", "--cv", "3", "-q",
+                        "--dev", str(train_file), "--dev-labels", "terrorism,terrorism"], capsys)
+    assert code == 2 and "--dev-labels must name labels of the training data, each once" in err
+    assert not (tmp_path / "m").exists()
+
+
+def test_train_a_label_one_example_short_of_the_folds_is_named_before_training(tmp_path, capsys, no_fit):
+    texts, labels = tiny_corpus()
+    rows = [{"text": t, "labels": l} for t, l in zip(texts, labels)]
+    rows[6]["labels"] = rows[7]["labels"] = ["terorism"]  # 2 examples, 3 folds
+    typo = tmp_path / "typo.jsonl"
+    typo.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, _, err = run(["train", str(typo), "-o", str(tmp_path / "m"), "--min-df", "1", "--cv", "3", "-q"], capsys)
+    assert code == 2, err
+    assert "label 'terorism' has 2 example(s), fewer than the 3 cross-validation folds" in err
+    assert "typo.jsonl: line 7; " in err and "typo.jsonl: line 8" in err
+
+
+def test_train_warns_of_few_examples_up_to_29_not_at_30(tmp_path, capsys):
+    from threatclf.evaluate import FEW_POSITIVES
+
+    assert FEW_POSITIVES == 30
+    rows = ([{"text": f"Militants bombed checkpoint number {i} in the north.", "labels": ["terrorism"]}
+             for i in range(29)]
+            + [{"text": f"The mayor of town {i} took bribes from a builder.", "labels": ["corruption"]}
+               for i in range(30)]
+            + [{"text": f"The football club number {i} won the cup.", "labels": []} for i in range(30)])
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, _, err = run(["train", str(data), "-o", str(tmp_path / "m"), "--min-df", "1", "--cv", "3", "-q"], capsys)
+    assert code == 0, err
+    assert "warning: few examples for terrorism (29); under ~30" in err and "corruption (30)" not in err
+
+
+def test_train_n_jobs_is_for_the_run_not_stored_in_the_model(train_file, tmp_path, capsys):
+    code, _, err = run(["train", str(train_file), "-o", str(tmp_path / "m"), "--min-df", "1", "--cv", "3", "-q",
+                        "--n-jobs", "2"], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "m" / "metadata.json").read_text())["settings"]["n_jobs"] is None
+    assert threatclf.load_model(tmp_path / "m").n_jobs is None
+
+
+
+# --- info ---------------------------------------------------------------------------------------
+
+def test_info_shows_a_threshold_of_exactly_one_as_a_number(tmp_path, capsys):
+    folder = ThreatClassifier(min_df=1, cv=3, calibrate=False, threshold=1.0).fit(*tiny_corpus()).save(tmp_path / "m")
+    code, out, _ = run(["info", str(folder)], capsys)
+    assert code == 0 and "  terrorism            1.000" in out and "never" not in out
+
+
+
+# --- errors, signals ----------------------------------------------------------------------------
+
+def test_an_os_error_naming_a_file_is_said_plainly(saved_small_model, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from threatclf import batch
+
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "locked.jsonl"))
+
+    monkeypatch.setattr(batch, "label_files", refused)
+    source = _articles(tmp_path, ["Rain fell."])
+    code, _, err = run(["label", str(source), "-o", str(tmp_path / "o.jsonl"), "--model", str(saved_small_model)],
+                       capsys)
+    assert code == 2 and err == f"threatclf label: error: cannot use {tmp_path / 'locked.jsonl'}: Permission denied\n"
+
+
+def test_a_file_where_a_folder_is_to_be_made_is_named(saved_small_model, tmp_path, capsys):
+    source = _articles(tmp_path, ["Rain fell."])
+    (tmp_path / "afile").write_text("x")
+    code, _, err = run(["label", str(source), "-o", str(tmp_path / "o.jsonl"), "--model", str(saved_small_model),
+                        "-q", "--rejects", str(tmp_path / "afile" / "r.jsonl")], capsys)
+    assert code == 2 and "[Errno" not in err
+    assert err == (f"threatclf label: error: folder of the rejects file {tmp_path / 'afile'} cannot be made: "
+                   f"{tmp_path / 'afile'} is a file, not a folder\n")
+    code, _, err = run(["label", str(source), "-o", str(tmp_path / "afile" / "sub" / "o.jsonl"), "--model",
+                        str(saved_small_model), "-q"], capsys)
+    assert code == 2 and err == (f"threatclf label: error: output folder {tmp_path / 'afile' / 'sub'} cannot be "
+                                 f"made: {tmp_path / 'afile'} is a file, not a folder\n")
+
+
+def test_a_full_disk_names_the_file_it_could_not_write(saved_small_model, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from threatclf import batch
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "o.jsonl.partial"))
+
+    monkeypatch.setattr(batch, "label_files", full)
+    source = _articles(tmp_path, ["Rain fell."])
+    code, _, err = run(["label", str(source), "-o", str(tmp_path / "o.jsonl"), "--model", str(saved_small_model)],
+                       capsys)
+    assert code == 2
+    assert f"No space left on device ({tmp_path / 'o.jsonl.partial'}); free some space" in err
+
+
+def test_an_error_message_shows_control_characters_escaped(tmp_path, capsys):
+    folder = tmp_path / "evil\x1b[2K\rmodel"
+    code, _, err = run(["verify", str(folder)], capsys)
+    assert code == 2 and "\x1b" not in err and "\r" not in err and "evil\\x1b[2K\\rmodel" in err
+
+
+def test_main_restores_the_sigterm_handler_it_replaced(saved_small_model, capsys):
+    def mine(signum, frame):
+        pass
+
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        assert main(["info", str(saved_small_model)]) == 0
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_main_runs_outside_the_main_thread(saved_small_model, capsys):
+    # an application may call main() from a worker thread: no SIGTERM handler (Python allows
+    # one only in the main thread), and the command still runs
+    result = {}
+
+    def call():
+        try:
+            result["code"] = main(["info", str(saved_small_model)])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            result["error"] = exc
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    thread.join(60)
+    assert result == {"code": 0}
+
+
+def test_a_sigterm_of_an_earlier_run_does_not_colour_the_next_one(saved_small_model, tmp_path, capsys, monkeypatch):
+    import threatclf.cli as cli
+    from threatclf import batch
+
+    cli._TERMINATED.set()  # as a run ended by SIGTERM left it, in an application calling main() again
+    monkeypatch.setattr(batch, "label_files", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    source = _articles(tmp_path, ["Rain fell."])
+    code, _, err = run(["label", str(source), "-o", str(tmp_path / "o.jsonl"), "--model", str(saved_small_model)],
+                       capsys)
+    assert code == 130 and "interrupted; run the same command with --resume" in err and "SIGTERM" not in err
+
+
+def test_a_broken_pool_reading_standard_input_is_not_told_to_resume(monkeypatch, capsys):
+    from concurrent.futures.process import BrokenProcessPool
+
+    import threatclf.cli as cli
+
+    cli._TERMINATED.clear()
+    args = cli.build_parser().parse_args(["label", "-", "-o", "out.jsonl"])
+    monkeypatch.setattr(args, "func", lambda args: (_ for _ in ()).throw(BrokenProcessPool("gone")))
+    assert cli._run(args, None) == 2
+    err = capsys.readouterr().err
+    assert "a worker process ended abruptly" in err and "--resume" not in err
+
+
+def test_a_warning_shows_control_characters_escaped(saved_small_model, tmp_path, capsys):
+    # a warning naming a file (here: JSONL is always UTF-8) must not drive the terminal either
+    source = tmp_path / "in\x1b[2K\r.jsonl"
+    source.write_text(json.dumps({"id": "a", "text": "Rain fell."}) + "\n")
+    code, _, err = run(["label", str(source), "-o", str(tmp_path / "o.jsonl"), "--model", str(saved_small_model),
+                        "-q", "--encoding", "cp1252"], capsys)
+    assert code == 0, err
+    assert "warning: " in err and "is read as UTF-8" in err
+    assert "\x1b" not in err and "\r" not in err and "in\\x1b[2K\\r.jsonl" in err

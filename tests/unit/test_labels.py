@@ -117,6 +117,7 @@ def test_bytes_are_not_a_label_list():
     ({"crime": 40, "graft": 2, "fraud": 3}, None),  # unlike names
     ({"Violence": 500, "violence": 10}, None),  # case alone: a warning of its own
     ({"arms": 90, "army": 3}, None),  # short names differ by a letter and mean different things
+    ({"terrorism": 15, "terorism": 0}, None),  # a label named with no example: fit says so
 ])
 def test_a_label_spelt_almost_as_a_more_common_one_is_found(positives, expected):
     assert misspelt_label(positives) == expected
