@@ -32,7 +32,6 @@ from .persistence import printable
 from .text import DEFAULT_MAX_WORDS
 
 EXIT_OK, EXIT_ERROR, EXIT_REJECTS = 0, 2, 3
-#: Below this many positive examples train warns that a label's threshold and figures are unreliable.
 
 
 def _threshold(value: str):
