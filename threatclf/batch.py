@@ -641,7 +641,8 @@ class _ChunkStore:
             finished = len(self.done())
             if finished and not restart:  # hours of work are not thrown away by a forgotten flag
                 raise DataError(
-                    f"{self.folder} holds {finished} finished chunks of an earlier run: add --resume "
+                    f"{self.folder} holds {finished} finished chunk{'s' if finished > 1 else ''} of an earlier run: "
+                    "add --resume "
                     "(resume=True) to continue it, or --restart (restart=True) to discard it and start over"
                 )
             logger.warning("starting over: removing %s left by an earlier run", self.folder)

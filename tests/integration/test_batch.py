@@ -1,6 +1,7 @@
 """Batch labelling of DataFrames and files: formats, passages, evidence, rejects, resume."""
 import copy
 import datetime
+import errno
 import json
 import os
 import re
@@ -1645,3 +1646,215 @@ def test_a_resumed_run_counts_the_rows_its_earlier_chunks_read_rejects_included(
     summary = threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
     assert (summary.resumed_chunks, summary.resumed_rows) == (1, 3)
     assert (summary.rows_read, summary.labelled, summary.rejected) == (6, 5, 1)
+
+
+# --- found by mutation testing of batch.py (0.12) --------------------------------------------------
+
+
+def test_a_threshold_given_as_text_is_refused(small_model):
+    frame = pd.DataFrame({"text": ["A bomb exploded."]})
+    with pytest.raises(DataError, match="threshold must be a number .* form is the command line's"):
+        threatclf.label_dataframe(frame, small_model, threshold="0.5")
+
+
+def test_a_threshold_of_one_for_a_label_the_model_did_not_learn_is_warned_of(small_model):
+    from threatclf.thresholds import NEVER
+
+    model = copy.deepcopy(small_model)
+    model.thresholds_ = np.where(np.array(model.labels_) == "corruption", NEVER, model.thresholds_)
+    frame = pd.DataFrame({"text": ["The mayor took bribes."]})
+    with pytest.warns(UserWarning, match="did not learn: corruption"):
+        threatclf.label_dataframe(frame, model, threshold={"corruption": 1.0})
+
+
+def test_a_score_exactly_at_the_threshold_gives_the_label_as_predict_does(small_model):
+    text = "Militants bombed the market."
+    p = float(small_model.predict_proba([text])["terrorism"][0])
+    df = pd.DataFrame({"id": ["a"], "text": [text]})
+    for passages in (False, True):
+        out = threatclf.label_dataframe(df, small_model, id_col="id", threshold={"terrorism": p}, passages=passages)
+        assert "terrorism" in out["labels"][0]
+
+
+def test_article_evidence_names_the_passage_its_offsets_are_of(small_model):
+    df = pd.DataFrame(ARTICLES, columns=["id", "text"])
+    articles = threatclf.label_dataframe(df, small_model, id_col="id")
+    passages = threatclf.label_dataframe(df, small_model, id_col="id", passages=True)
+    rows = {(r["id"], r["passage"]): (r["start"], r["end"]) for r in passages.dropna(subset=["passage"]).to_dict("records")}
+    checked = 0
+    for article_id, evidence in zip(articles["id"], articles["evidence"]):
+        for item in evidence:
+            assert rows[(article_id, item["passage"])] == (item["start"], item["end"])
+            checked += 1
+    assert checked >= 3
+
+
+def test_scores_next_to_the_threshold_are_still_rounded_to_six_decimals(small_model):
+    text = "Militants bombed the market."
+    p = float(small_model.predict_proba([text])["terrorism"][0])
+    shown = round(p, 6)
+    assert shown != p
+    threshold = (p + shown) / 2  # rounding would cross it
+    out = threatclf.label_dataframe(pd.DataFrame({"text": [text]}), small_model, threshold={"terrorism": threshold})
+    score = out["score_terrorism"][0]
+    assert round(score, 6) == score and abs(score - p) < 1e-6
+    assert (score >= threshold) == (p >= threshold)
+
+
+def test_passage_rows_give_as_many_evidence_terms_as_article_rows(small_model):
+    df = pd.DataFrame({"id": ["a"], "text": ["The mayor was charged with taking bribes from a construction company."]})
+    article = threatclf.label_dataframe(df, small_model, id_col="id", top_terms=3)
+    passage = threatclf.label_dataframe(df, small_model, id_col="id", top_terms=3, passages=True)
+    assert len(passage) == 1 and article["evidence"][0]
+    by_label = {item["label"]: item["terms"] for item in article["evidence"][0]}
+    assert {item["label"]: item["terms"] for item in passage["evidence"][0]} == by_label
+    assert all(len(terms) == 3 for terms in by_label.values())
+
+
+def test_label_dataframe_gives_the_same_rows_at_any_chunk_size(small_model):
+    df = pd.DataFrame(ARTICLES, columns=["id", "text"])
+    for passages in (False, True):
+        whole = threatclf.label_dataframe(df, small_model, id_col="id", passages=passages)
+        pd.testing.assert_frame_equal(
+            threatclf.label_dataframe(df, small_model, id_col="id", passages=passages, chunk_size=2), whole)
+
+
+def test_label_dataframe_keeps_labels_on_a_frame_with_its_own_index(small_model):
+    df = pd.DataFrame(ARTICLES, columns=["id", "text"])
+    plain = threatclf.label_dataframe(df, small_model)
+    indexed = threatclf.label_dataframe(df.set_index("id"), small_model)
+    assert list(indexed.index) == [a for a, _ in ARTICLES]
+    assert indexed["labels"].tolist() == plain["labels"].tolist()
+    assert indexed["score_terrorism"].reset_index(drop=True).equals(plain["score_terrorism"])
+
+
+def test_resume_refuses_a_txt_folder_whose_file_was_edited_to_the_same_size(small_model, tmp_path, monkeypatch):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(4):
+        (docs / f"{i:02d}.txt").write_text(f"Police seized cocaine at port number {i}.")
+    out = tmp_path / "out.jsonl"
+    _label_interrupted(1, monkeypatch, docs, out, small_model, chunk_size=2, progress=False)
+    edited = docs / "03.txt"
+    before = edited.stat()
+    edited.write_text("Militants bombed a checkpoint at 3.".ljust(before.st_size)[:before.st_size])
+    os.utime(edited, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+    assert edited.stat().st_size == before.st_size
+    with pytest.raises(DataError, match=r"a \.txt file in it was added, removed or edited"):
+        threatclf.label_files(docs, out, small_model, chunk_size=2, progress=False, resume=True)
+
+
+def test_a_fresh_run_refuses_to_discard_even_one_finished_chunk(small_model, tmp_path, monkeypatch):
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", "text": "Cartel smuggled cocaine."} for i in range(4)])
+    out = tmp_path / "out.jsonl"
+    _label_interrupted(1, monkeypatch, source, out, small_model, chunk_size=2, progress=False)
+    with pytest.raises(DataError, match="holds 1 finished chunk of an earlier run"):
+        threatclf.label_files(source, out, small_model, chunk_size=2, progress=False)
+    assert (tmp_path / "out.jsonl.partial" / "chunk-0000000.done.json").exists()
+
+
+def test_a_chunk_marked_done_without_its_rejects_is_labelled_again(small_model, tmp_path, monkeypatch):
+    lines = [json.dumps({"id": "a", "text": "Cartel smuggled cocaine."}), json.dumps({"id": "b", "text": "Rain."}),
+             json.dumps({"id": "c", "text": "The mayor took bribes."}), '{"id": "broken", "text": "unterminated',
+             json.dumps({"id": "e", "text": "A bomb exploded."})]
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    reference = tmp_path / "ref.jsonl"
+    threatclf.label_files(source, reference, small_model, chunk_size=2, progress=False)
+    out = tmp_path / "out.jsonl"
+    _label_interrupted(2, monkeypatch, source, out, small_model, chunk_size=2, progress=False)
+    (tmp_path / "out.jsonl.partial" / "chunk-0000001.rejects.jsonl").unlink()
+    summary = threatclf.label_files(source, out, small_model, chunk_size=2, progress=False, resume=True)
+    assert summary.resumed_chunks == 1 and summary.rejected == 1
+    assert out.read_bytes() == reference.read_bytes()
+    assert (tmp_path / "out.jsonl.rejects.jsonl").read_bytes() == (tmp_path / "ref.jsonl.rejects.jsonl").read_bytes()
+
+
+def test_a_rejects_file_named_as_the_output_is_refused(small_model, tmp_path):
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "Cartel smuggled cocaine."}, {"id": "b"}])
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(DataError, match="would overwrite an input or the output"):
+        threatclf.label_files(source, out, small_model, rejects=out, progress=False)
+    assert not out.exists()
+
+
+def test_resume_and_restart_together_are_refused(small_model, tmp_path):
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "Cartel smuggled cocaine."}])
+    with pytest.raises(DataError, match="resume and restart exclude each other"):
+        threatclf.label_files(source, tmp_path / "out.jsonl", small_model, resume=True, restart=True, progress=False)
+
+
+def test_n_jobs_minus_one_uses_every_core(small_model, tmp_path, monkeypatch):
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", "text": "Cartel smuggled cocaine."} for i in range(4)])
+    monkeypatch.setattr(batch_module.os, "cpu_count", lambda: 2)
+    real, asked = batch_module._worker_pool, []
+    monkeypatch.setattr(batch_module, "_worker_pool", lambda model, n: asked.append(n) or real(model, n))
+    threatclf.label_files(source, tmp_path / "out.jsonl", small_model, chunk_size=2, n_jobs=-1, progress=False)
+    assert asked == [2]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symbolic links")
+def test_a_rejects_file_through_a_symbolic_link_is_written_where_it_points(small_model, tmp_path):
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "Cartel smuggled cocaine."}, {"id": "b"}])
+    link = tmp_path / "rejects.jsonl"
+    link.symlink_to(tmp_path / "kept" / "rejects.jsonl")
+    summary = threatclf.label_files(source, tmp_path / "out.jsonl", small_model, rejects=link, progress=False)
+    assert summary.rejected == 1 and link.is_symlink()
+    assert json.loads((tmp_path / "kept" / "rejects.jsonl").read_text())["id"] == "b"
+
+
+def test_an_error_after_finished_chunks_keeps_them_for_resume(small_model, tmp_path, monkeypatch):
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", "text": "Cartel smuggled cocaine."} for i in range(6)])
+    reference = tmp_path / "ref.jsonl"
+    threatclf.label_files(source, reference, small_model, chunk_size=2, progress=False)
+    real, calls = batch_module._process_chunk, {"n": 0}
+
+    def disk_full_on_third(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch_module, "_process_chunk", disk_full_on_third)
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(OSError):
+        threatclf.label_files(source, out, small_model, chunk_size=2, progress=False)
+    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    assert len(list((tmp_path / "out.jsonl.partial").glob("*.done.json"))) == 2
+    summary = threatclf.label_files(source, out, small_model, chunk_size=2, progress=False, resume=True)
+    assert summary.resumed_chunks == 2 and out.read_bytes() == reference.read_bytes()
+
+
+def test_the_summary_counts_every_label_of_the_model_none_given_included(small_model, tmp_path):
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "The weather will stay sunny."}])
+    summary = threatclf.label_files(source, tmp_path / "out.jsonl", small_model, progress=False)
+    assert summary.label_counts == {label: 0 for label in small_model.labels_}
+    assert summary.to_dict()["label_counts"] == {label: 0 for label in small_model.labels_}
+    assert summary.rejects is None and "rejects" not in summary.to_text()
+
+
+def test_a_field_first_seen_in_a_later_chunk_is_written(small_model, tmp_path):
+    rows = [{"id": "a", "text": "Cartel smuggled cocaine."}, {"id": "b", "text": "Rain."},
+            {"id": "c", "text": "The mayor took bribes.", "desk": "politics"}]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    for suffix in (".jsonl", ".csv"):
+        out = tmp_path / f"out{suffix}"
+        threatclf.label_files(source, out, small_model, chunk_size=2, progress=False)
+        if suffix == ".csv":
+            frame = pd.read_csv(out, keep_default_na=False).set_index("id")
+            assert frame["desk"].to_dict() == {"a": "", "b": "", "c": "politics"}
+        else:
+            written = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
+            assert written["c"]["desk"] == "politics"
+
+
+def test_passage_rows_with_keep_text_hold_the_passage_after_its_offsets(small_model, tmp_path):
+    text = ARTICLES[0][1]
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": text, "desk": "port"}])
+    out = tmp_path / "out.jsonl"
+    threatclf.label_files(source, out, small_model, passages=True, keep_text=True, progress=False)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 2
+    for row in rows:
+        assert list(row)[:7] == ["id", "desk", "passage", "start", "end", "text", "labels"]
+        assert row["text"] == text[row["start"]:row["end"]]
