@@ -1579,19 +1579,24 @@ def test_info_shows_a_threshold_of_exactly_one_as_a_number(tmp_path, capsys):
 
 # --- errors, signals ----------------------------------------------------------------------------
 
-def test_an_os_error_naming_a_file_is_said_plainly(saved_small_model, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("errno_name, strerror, name, said", [
+    ("EACCES", "Permission denied", "locked.jsonl", "cannot use {path}: Permission denied\n"),
+    ("ENOSPC", "No space left on device", "o.jsonl.partial", "No space left on device ({path}); free some space"),
+])
+def test_an_os_error_naming_a_file_is_said_plainly(saved_small_model, tmp_path, capsys, monkeypatch, errno_name,
+                                                   strerror, name, said):
     import errno
 
     from threatclf import batch
 
-    def refused(*args, **kwargs):
-        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "locked.jsonl"))
+    def failed(*args, **kwargs):
+        raise OSError(getattr(errno, errno_name), strerror, str(tmp_path / name))
 
-    monkeypatch.setattr(batch, "label_files", refused)
+    monkeypatch.setattr(batch, "label_files", failed)
     source = _articles(tmp_path, ["Rain fell."])
     code, _, err = run(["label", str(source), "-o", str(tmp_path / "o.jsonl"), "--model", str(saved_small_model)],
                        capsys)
-    assert code == 2 and err == f"threatclf label: error: cannot use {tmp_path / 'locked.jsonl'}: Permission denied\n"
+    assert code == 2 and err.startswith("threatclf label: error: " + said.format(path=tmp_path / name))
 
 
 def test_a_file_where_a_folder_is_to_be_made_is_named(saved_small_model, tmp_path, capsys):
@@ -1606,22 +1611,6 @@ def test_a_file_where_a_folder_is_to_be_made_is_named(saved_small_model, tmp_pat
                         str(saved_small_model), "-q"], capsys)
     assert code == 2 and err == (f"threatclf label: error: output folder {tmp_path / 'afile' / 'sub'} cannot be "
                                  f"made: {tmp_path / 'afile'} is a file, not a folder\n")
-
-
-def test_a_full_disk_names_the_file_it_could_not_write(saved_small_model, tmp_path, capsys, monkeypatch):
-    import errno
-
-    from threatclf import batch
-
-    def full(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "o.jsonl.partial"))
-
-    monkeypatch.setattr(batch, "label_files", full)
-    source = _articles(tmp_path, ["Rain fell."])
-    code, _, err = run(["label", str(source), "-o", str(tmp_path / "o.jsonl"), "--model", str(saved_small_model)],
-                       capsys)
-    assert code == 2
-    assert f"No space left on device ({tmp_path / 'o.jsonl.partial'}); free some space" in err
 
 
 def test_an_error_message_shows_control_characters_escaped(tmp_path, capsys):
