@@ -187,7 +187,11 @@ def spelt_alike(name: str, other: str) -> bool:
     import difflib
 
     a, b = name.casefold(), other.casefold()
-    return a == b or (min(len(a), len(b)) >= 4 and difflib.SequenceMatcher(None, a, b).ratio() >= 0.85)
+    if a == b:
+        return True
+    matcher = difflib.SequenceMatcher(None, a, b)  # the quick upper bounds first: a label set may be large
+    return min(len(a), len(b)) >= 4 and matcher.real_quick_ratio() >= 0.85 and matcher.quick_ratio() >= 0.85 \
+        and matcher.ratio() >= 0.85
 
 
 #: The start of :func:`misspelt_label_warning`'s text, for callers that say it themselves (once, by file and line).
