@@ -337,12 +337,11 @@ def _check_metrics(metrics) -> dict | None:
     for split, figures in metrics.items():
         if hasattr(figures, "to_dict") and not hasattr(figures, "columns"):  # an Evaluation (not a DataFrame)
             figures = figures.to_dict()
-        ok = isinstance(figures, dict) and not _missing_figures(figures)
-        if not isinstance(split, str) or not ok:
+        missing = _missing_figures(figures) if isinstance(figures, dict) else None
+        if not isinstance(split, str) or missing is None or missing:
             raise TypeError(f"metrics[{split!r}] must be an Evaluation (threatclf.evaluate(model, texts, labels)) "
                             f"or its to_dict(), got {type(figures).__name__}"
-                            + (f" without {', '.join(_missing_figures(figures))}" if isinstance(figures, dict)
-                               and _missing_figures(figures) else "")
+                            + (f" without {', '.join(missing)}" if missing else "")
                             + ("; a cross_validate() table is not one: evaluate a held-out set, or give its "
                                "mean in training_description" if hasattr(figures, "columns") else ""))
         if not figures.get("description"):  # say what they are, as threatclf train does
