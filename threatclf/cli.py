@@ -282,9 +282,18 @@ def cmd_train(args) -> int:
     return EXIT_OK
 
 
+def _refuse_output(args) -> None:
+    """evaluate and info print their report: -o, which label and train take, is not theirs."""
+    if args.misplaced_output is not None:
+        out = args.misplaced_output
+        raise ThreatclfError(f"{args.command} has no -o: it prints its report to standard output; save it with "
+                             f"`threatclf {args.command} ... > {out}` (and --format json for programs)")
+
+
 def cmd_evaluate(args) -> int:
     from .evaluate import evaluate
 
+    _refuse_output(args)
     model = _load(args)
     label_map = _label_map(args.label_map)
     score_labels = _labels_named(args.labels, "--labels")
@@ -362,6 +371,7 @@ def _labels_named(values: list | None, option: str) -> list | None:
 def cmd_info(args) -> int:
     from .persistence import default_model_path, read_metadata, verify_model
 
+    _refuse_output(args)
     if args.model_dir and args.model and os.path.realpath(args.model_dir) != os.path.realpath(args.model):
         raise ThreatclfError(f"two models given: {args.model_dir} and --model {args.model}")
     path = args.model_dir or args.model or default_model_path()
@@ -636,6 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-map", action="append", metavar="YOURS=MODELS",
                    help="the data's label names in the model's, comma-separated: terror=terrorism,gangs=organized_crime "
                         "(misc= drops a name); only the labels mapped to are scored unless --labels says otherwise")
+    p.add_argument("--output", "-o", dest="misplaced_output", help=argparse.SUPPRESS)  # as label and train take it
     p.set_defaults(func=cmd_evaluate, parser=p)
 
     p = sub.add_parser("info", allow_abbrev=False, help="show a model's labels, thresholds, data, metrics and versions")
@@ -645,6 +656,7 @@ def build_parser() -> argparse.ArgumentParser:
     trust_option = ("load a folder of untrusted types (a joblib pickle) anyway, to check it against metadata.json: "
                     "this runs its code; only for folders you made")
     p.add_argument("--trust", action="store_true", help=trust_option)
+    p.add_argument("--output", "-o", dest="misplaced_output", help=argparse.SUPPRESS)  # as label and train take it
     p.set_defaults(func=cmd_info, parser=p)
 
     p = sub.add_parser("verify", allow_abbrev=False, help="check a model folder's digests and stored types, and that it loads")

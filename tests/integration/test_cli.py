@@ -241,6 +241,11 @@ def test_options_taken_from_another_command_say_what_this_one_wants(data_files, 
     assert "--output-format csv is for -o -" in err and not (tmp_path / "out.jsonl").exists()
     code, _, err = run(["evaluate", data, "--model", "logreg"], capsys)  # train's --model before 0.12
     assert code == 2 and "logreg is a kind of model, which train --model-type chooses" in err
+    for command in (["evaluate", data], ["info"]):  # label and train take -o; these print their report
+        code, out, err = run([*command, "-o", str(tmp_path / "report.txt")], capsys)
+        assert code == 2 and out == "" and not (tmp_path / "report.txt").exists()
+        assert f"{command[0]} has no -o: it prints its report to standard output" in err
+        assert f"threatclf {command[0]} ... > {tmp_path / 'report.txt'}" in err
 
 
 def test_an_unknown_option_is_said_with_the_commands_usage(capsys):
