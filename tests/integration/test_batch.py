@@ -873,6 +873,20 @@ def test_a_character_n_gram_at_a_word_edge_names_a_word_with_it_at_that_edge():
                                    text=text) == ["terrorist", "said"]  # " ter": not "(terrorist,"
 
 
+def test_a_character_n_gram_of_under_three_letters_names_no_word():
+    import numpy as np
+    import scipy.sparse as sp
+
+    # "ia " ends "Lydia" as well as "Russia": two letters say too little to name the word that holds
+    # them, so the word named is the one holding the longer "ssi"
+    terms = np.array(["ia ", "ssi", "said"])
+    is_word = np.array([False, False, True])
+    X = sp.csr_matrix(np.array([[1.0, 1.0, 1.0]]))
+    weights = np.array([5.0, 2.0, 0.1])
+    text = "Lydia said that Russia had spies."
+    assert batch_module._top_terms(X, 0, weights, terms, is_word, top=3, text=text) == ["Russia", "said"]
+
+
 def test_words_named_for_character_n_grams_are_no_stop_words_and_appear_once():
     import numpy as np
     import scipy.sparse as sp
