@@ -516,6 +516,17 @@ def _open_binary(path) -> io.BufferedIOBase:
 #: Lines read without one that parses as JSON after which a ``.jsonl`` file is called no JSONL:
 #: fewer are rejected one by one, as a damaged start of a real JSONL file would be.
 _NOT_JSONL_AFTER = 5
+
+
+def _not_jsonl(not_json: list[bytes], ended: bool) -> bool:
+    """Whether lines that all fail to parse (``not_json``, the first of a file or stream) say
+    it is no JSONL: enough of them, or a whole input of them that does not even begin as JSON
+    does (a short CSV; one cut-off JSON line is a damaged row, rejected as such)."""
+    if len(not_json) >= _NOT_JSONL_AFTER:
+        return True
+    return ended and bool(not_json) and not not_json[0].lstrip(codecs.BOM_UTF8).lstrip().startswith((b"{", b"["))
+
+
 #: First bytes of files that a ``.jsonl`` name may hide, what they are, and what to do.
 _OTHER_FORMATS = (
     (b"\x1f\x8b", "gzip-compressed", "name it with .gz at the end (.jsonl.gz)"),
@@ -529,6 +540,8 @@ class _JsonlSource(_Source):
         super().__init__(path, **options)
         self._file = None
         self._line = 0
+        # standard input, read once, is checked as it comes: its first lines, while none parses
+        self._first_not_json: list[bytes] | None = [] if is_stdin(path) else None
         self._line_cap = (
             None
             if self.max_text_chars is None
@@ -562,12 +575,14 @@ class _JsonlSource(_Source):
             return  # checked as they come
         parsed: list[dict] = []
         not_json: list[bytes] = []  # lines that do not parse: all of them, and the file is not JSONL
+        ended = False  # the whole file read
         cap = self._line_cap or _LINE_BYTES_PER_CHAR * 1_000_000 + _LINE_BYTES_SLACK
         try:
             with _open_binary(self.path) as handle:
                 for _ in range(rows * 2):
                     raw = handle.readline(cap)
                     if not raw:
+                        ended = True
                         break
                     if len(raw) == cap and not raw.endswith(b"\n"):  # over the cap: skipped, and rejected later
                         while len(raw) == cap and not raw.endswith(b"\n"):
@@ -587,17 +602,8 @@ class _JsonlSource(_Source):
                             break
         except (*_GZIP_ERRORS, OSError):  # a damaged file: reading it says so, with its line
             return
-        if not parsed and len(not_json) >= _NOT_JSONL_AFTER:
-            first = not_json[0].decode("utf-8", "replace").strip()
-            if first.startswith(("[", "{")):  # JSON, but not one object a line
-                advice = ("a JSON array or JSON spread over lines? JSONL holds one object a line: "
-                          + ("jq -c '.[]' FILE > FILE.jsonl" if first.startswith("[") else "jq -c . FILE > FILE.jsonl"))
-            else:
-                kind = next((name for sep, name in (("\t", "tab-separated file"), (",", "CSV"), (";", "CSV"))
-                             if sep in first), "CSV")
-                advice = f"a {kind}? Name it .csv (--csv-sep for its separator)"
-            raise DataError(f"{self.source}: none of its first {len(not_json)} lines is JSON, so it is not JSONL; its "
-                            f"first line begins {first[:60]!r} ({advice})")
+        if not parsed and _not_jsonl(not_json, ended):
+            raise self._not_jsonl_error(not_json, ended)
         if not parsed:
             return
         fields = sorted(set().union(*parsed))[:20]
@@ -618,6 +624,21 @@ class _JsonlSource(_Source):
             raise DataError(f"{self.source}: field {taken[0]!r} would be overwritten by the output's {taken[0]!r} "
                             f"column (text_col={self.text_col!r}, id_col={self.id_col!r}); rename it, or choose it "
                             "as the text or id field")
+
+    def _not_jsonl_error(self, not_json: list[bytes], ended: bool) -> DataError:
+        first = not_json[0].decode("utf-8", "replace").strip()
+        if first.startswith(("[", "{")):  # JSON, but not one object a line
+            advice = ("a JSON array or JSON spread over lines? JSONL holds one object a line: "
+                      + ("jq -c '.[]' FILE > FILE.jsonl" if first.startswith("[") else "jq -c . FILE > FILE.jsonl"))
+        else:
+            kind = next((name for sep, name in (("\t", "tab-separated file"), (",", "CSV"), (";", "CSV"))
+                         if sep in first), "CSV")
+            advice = (f"a {kind}? Name it .csv (--csv-sep for its separator)" if not is_stdin(self.path)
+                      else f"a {kind}? Standard input is read as JSONL: give the file's name instead")
+        lines = ("its only line is" if len(not_json) == 1 else
+                 f"none of its {len(not_json)} lines is" if ended else f"none of its first {len(not_json)} lines is")
+        return DataError(f"{self.source}: {lines} JSON, so it is not JSONL; its first line begins {first[:60]!r} "
+                         f"({advice})")
 
     def close(self) -> None:
         if self._file is not None:
@@ -662,6 +683,8 @@ class _JsonlSource(_Source):
         while count < n:
             raw, fits = self._readline()
             if not raw:
+                if self._first_not_json and _not_jsonl(self._first_not_json, ended=True):
+                    raise self._not_jsonl_error(self._first_not_json, ended=True)
                 break
             self._line += 1
             line = self._line
@@ -688,6 +711,10 @@ class _JsonlSource(_Source):
             try:
                 obj = json.loads(decoded)
             except ValueError as exc:  # JSONDecodeError, and over-long integer literals
+                if self._first_not_json is not None:
+                    self._first_not_json.append(raw)
+                    if _not_jsonl(self._first_not_json, ended=False):
+                        raise self._not_jsonl_error(self._first_not_json, ended=False) from None
                 reason = f"{exc.msg} (col {exc.colno})" if hasattr(exc, "colno") else str(exc)
                 if getattr(exc, "pos", -1) >= len(decoded.rstrip("\r\n")):  # failed at (or on) the line end
                     reason = "the line ends before its JSON does (a truncated line?)"
@@ -696,6 +723,7 @@ class _JsonlSource(_Source):
             except RecursionError:
                 rejects.append(self._reject(line, None, "invalid JSON: nested too deeply"))
                 continue
+            self._first_not_json = None  # a line of JSON: the input is JSONL, its bad lines are rows
             if type(obj) is not dict:
                 rejects.append(self._reject(
                     line, None, f"not a JSON object ({_type_name(obj)})"))

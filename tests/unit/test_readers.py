@@ -682,7 +682,7 @@ def test_a_jsonl_name_on_another_format_is_refused_up_front(tmp_path, write, sai
 def test_a_csv_named_jsonl_is_refused_up_front_not_rejected_line_by_line(tmp_path):
     path = tmp_path / "corpus.jsonl"
     path.write_text("id\ttext\n" + "".join(f"{i}\tpassage {i}\n" for i in range(20)))
-    with pytest.raises(DataError, match=r"corpus.jsonl: none of its first 21 lines is JSON, so it is not JSONL; its "
+    with pytest.raises(DataError, match=r"corpus.jsonl: none of its 21 lines is JSON, so it is not JSONL; its "
                                         r"first line begins 'id\\ttext' \(a tab-separated file\? Name it .csv"):
         read_records(path)
     # a few broken lines at the start of a real JSONL file are rejected one by one, as before
@@ -756,9 +756,57 @@ def test_a_line_of_exactly_the_cap_is_read_and_so_is_the_next(tmp_path):
 
 def test_five_lines_none_of_them_json_are_no_jsonl_file(tmp_path):
     path = tmp_path / "e.jsonl"
-    path.write_text("a,b\n" * 5)
-    with pytest.raises(DataError, match="none of its first 5 lines is JSON, so it is not JSONL"):
+    path.write_text("a,b\n" * 6)
+    with pytest.raises(DataError, match="e.jsonl: none of its 6 lines is JSON, so it is not JSONL"):
         all_batches(path)
+    path.write_text("a,b\n" * 6 + '{"text": "x"}\n')  # a JSON row among the first: bad rows to reject
+    assert all_batches(path)[0].frame["text"].tolist() == ["x"]
+
+
+def test_a_short_csv_named_jsonl_is_refused_but_one_cut_off_json_line_is_a_row_to_reject(tmp_path):
+    path = tmp_path / "short.jsonl"
+    path.write_text("id,text\n1,hello there\n2,foo bar\n")
+    with pytest.raises(DataError, match=r"short.jsonl: none of its 3 lines is JSON, so it is not JSONL; its first "
+                                        r"line begins 'id,text' \(a CSV\? Name it .csv"):
+        read_records(path)
+    path.write_text("id;text\n")
+    with pytest.raises(DataError, match=r"short.jsonl: its only line is JSON, so it is not JSONL"):
+        read_records(path)
+    path.write_text('{"id": "1", "text": "cut off he')  # JSON that ends early: that row is rejected, as before
+    batch = one_batch(path)
+    assert batch.frame.empty and [r.reason for r in batch.rejects] == [
+        "invalid JSON: Unterminated string starting at (col 21)"]
+
+
+@pytest.mark.parametrize("lines, said", [
+    (["id,text"] + [f"{i},passage {i}" for i in range(10)], "none of its first 5 lines is JSON"),
+    (["id,text", "1,passage"], "none of its 2 lines is JSON"),
+])
+def test_a_csv_on_standard_input_is_refused_as_no_jsonl(monkeypatch, lines, said):
+    import os
+
+    from threatclf import readers
+
+    read_end, write_end = os.pipe()
+    os.write(write_end, "".join(line + "\n" for line in lines).encode())
+    os.close(write_end)
+    monkeypatch.setattr(readers, "_stdin_descriptor", lambda: read_end)
+    with pytest.raises(DataError, match=rf"<stdin>: {said}, so it is not JSONL; its first line begins 'id,text' "
+                                        r"\(a CSV\? Standard input is read as JSONL: give the file's name instead\)"):
+        all_batches("-")
+
+
+def test_bad_lines_on_standard_input_after_a_json_one_are_rows_to_reject(monkeypatch):
+    import os
+
+    from threatclf import readers
+
+    read_end, write_end = os.pipe()
+    os.write(write_end, b'{"id": "ok", "text": "x"}\n' + b"a,b\n" * 6)
+    os.close(write_end)
+    monkeypatch.setattr(readers, "_stdin_descriptor", lambda: read_end)
+    batches = all_batches("-")
+    assert [t for b in batches for t in b.frame["text"]] == ["x"] and sum(len(b.rejects) for b in batches) == 6
 
 
 def test_a_long_field_other_than_the_text_does_not_stop_a_csv_read_with_a_small_text_limit(tmp_path):
