@@ -57,6 +57,11 @@ logger = logging.getLogger("threatclf")
 _PARTIAL_SUFFIX = ".partial"
 
 
+def _count(n: int, noun: str) -> str:
+    """``"1 chunk"`` / ``"3 chunks"``."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def _rows(n: int) -> str:
     """``"1 row repeats"`` / ``"3 rows repeat"``."""
     return f"{n:,} row repeats" if n == 1 else f"{n:,} rows repeat"
@@ -110,8 +115,9 @@ class LabelSummary:
             f"rows in {self.rows_read:,} | labelled {self.labelled:,} | rejected {self.rejected:,} | "
             f"passages {self.passages:,}\nlabels (output rows carrying each): {counts}\n"
             f"elapsed {self.elapsed_s:.1f} s | {_rate(self.rows_per_s)} rows/s | {_rate(self.passages_per_s)} passages/s"
-            + (f"\nresumed: {self.resumed_chunks:,} chunks ({self.resumed_rows:,} rows) were taken from the "
-               "interrupted run" if self.resumed_chunks else "")
+            + (f"\nresumed: {_count(self.resumed_chunks, 'chunk')} ({_count(self.resumed_rows, 'row')}) "
+               f"{'was' if self.resumed_chunks == 1 else 'were'} taken from the interrupted run"
+               if self.resumed_chunks else "")
             + (f"\noutput: {self.output}" if self.output else "")
             + (f"\nrejects: {self.rejects}" if self.rejected else "")
             + (f"\nWARNING: {_rows(self.duplicate_ids)} an id of an earlier row; "

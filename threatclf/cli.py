@@ -94,6 +94,20 @@ def _load(args):
     return load_model(args.model, trust=_trust(args))
 
 
+def _model_folder_for_train(argv: list[str]) -> str | None:
+    """The folder of ``train ... --model FOLDER`` given without ``-o``: the other commands'
+    --model, meant as the folder to write (train's --model before 0.12 was a kind of model)."""
+    if argv[:1] != ["train"] or any(a in ("-o", "--output") or a.startswith(("-o", "--output="))
+                                    for a in argv[1:]):
+        return None
+    for k, arg in enumerate(argv[1:], start=1):
+        value = (argv[k + 1] if arg == "--model" and k + 1 < len(argv)
+                 else arg.split("=", 1)[1] if arg.startswith("--model=") else None)
+        if value is not None and value not in MODELS:
+            return value
+    return None
+
+
 def _renamed_train_options(args) -> None:
     """Take the names ``train`` had before 0.12, with a warning: elsewhere they mean something else."""
     for option, new, dest, value, choices, meaning in (
@@ -721,6 +735,12 @@ def _on_sigterm(signum, frame) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``threatclf`` command; returns the exit code."""
     parser = build_parser()
+    folder = _model_folder_for_train(list(sys.argv[1:] if argv is None else argv))
+    if folder is not None:  # said before argparse's "-o/--output is required", which does not say why
+        print(f"threatclf train: error: -o names the model folder to write: threatclf train DATA -o {folder} "
+              f"(--model names a model to read in the other commands; train's --model-type is the kind of model, "
+              f"one of {', '.join(MODELS)})", file=sys.stderr)
+        return EXIT_ERROR
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # said with the command's usage, not the top level's (argparse's own way)
         args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")

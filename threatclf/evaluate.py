@@ -26,11 +26,14 @@ __all__ = ["Evaluation", "evaluate", "score_predictions", "reliability", "cross_
 class Evaluation:
     """Metrics of one model on one labelled set.
 
-    ``per_label`` has one row per label: ``precision``, ``recall``, ``f1`` (NaN where
-    undefined: nothing predicted, or nothing to find), ``support`` (texts carrying the label),
-    ``pr_auc`` (average precision, threshold-free) and, from :func:`evaluate`, ``threshold``.
-    ``macro_f1`` is the mean of the defined per-label F1s, ``micro_f1`` pools every (text,
-    label) decision, ``n_samples`` counts the texts, ``extra`` holds notes such as
+    ``per_label`` has one row per label: ``precision`` (NaN where nothing was predicted),
+    ``recall`` (NaN where nothing is there to find), ``f1`` (NaN only for a label neither
+    present nor predicted, which has nothing to score; a present label never predicted, or one
+    predicted where absent, scores 0), ``support`` (texts carrying the label), ``pr_auc``
+    (average precision, threshold-free) and, from :func:`evaluate`, ``threshold``.
+    ``macro_f1`` is the mean of the F1s that are not NaN, ``micro_f1`` pools every (text,
+    label) decision, ``n_samples`` counts the texts, ``calibration_error`` is the expected
+    calibration error of the probabilities (None without them) and ``extra`` holds notes such as
     ``seen_in_training``.
     """
 
@@ -98,7 +101,13 @@ def format_figure(value) -> str:
 
 def score_predictions(Y_true: np.ndarray, Y_pred: np.ndarray, proba: np.ndarray | None,
                       labels: Sequence[str]) -> Evaluation:
-    """Metrics from 0/1 truth and prediction matrices (and probabilities for PR-AUC)."""
+    """Metrics from 0/1 truth and prediction matrices (and probabilities for PR-AUC).
+
+    For predictions made outside :func:`evaluate` (``cross_val_predict``, a ``Pipeline``):
+    ``Y_true`` and ``Y_pred`` are 0/1 matrices of shape (texts, labels), ``proba`` the
+    probabilities of the same shape or None (then no PR-AUC and no calibration error), and
+    ``labels`` names their columns in order.
+    """
     Y_true = np.asarray(Y_true, dtype=np.int8)
     Y_pred = np.asarray(Y_pred, dtype=np.int8)
     # Counted per column here: scikit-learn's metrics take a one-column 0/1 matrix (a one-label

@@ -138,12 +138,16 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
     ``format="skops"`` (default) is safe to share; ``"joblib"`` is a pickle, which
     :func:`load_model` only opens with ``trust=True``. ``metrics`` maps a split name to an
     :class:`~threatclf.evaluate.Evaluation` or its ``to_dict()``; a model just fitted with
-    out-of-fold scores also records them as "cross-validated" (unless given). A model loaded from a folder
+    out-of-fold scores also records them as "cross-validated" (unless given). ``name`` (default:
+    the folder's name) heads the model card; ``training_description`` says in words what the
+    model was trained on, for the card and ``metadata.json``; ``card_extra`` is Markdown
+    appended to the card. A model loaded from a folder
     and saved again unchanged (same labels, thresholds, settings and training data) keeps that
     folder's name, metrics and training description unless new ones are given; ``card_extra``
     is not kept. ``label_definitions`` maps labels to what they mean, for the card and
     ``metadata.json`` (a label named like one of threatclf's codebook labels gets the codebook's
-    definition unless given one). The folder appears complete or not at all: it is written
+    definition unless given one). An existing ``path`` is an error unless ``overwrite=True``,
+    which replaces it. The folder appears complete or not at all: it is written
     beside ``path`` and renamed into place.
     """
     from sklearn.utils.validation import check_is_fitted
@@ -602,7 +606,14 @@ def _skops_types(weights: Path, data: bytes | None = None) -> list[str]:
 def verify_model(path, *, trusted: Sequence[str] = ()) -> Verification:
     """Check a model folder: format, digests and stored types, read without building anything;
     then, if every type is trusted, the model built from them (nothing else can be built) must
-    match ``metadata.json``, as :func:`load_model` requires — a folder that verifies loads."""
+    match ``metadata.json``, as :func:`load_model` requires — a folder that verifies loads.
+
+    ``trusted`` names further types (``"module.Class"``) to accept beside threatclf's own, as
+    ``load_model(trusted=)`` does. Returns a :class:`Verification`, true when the folder loads as
+    saved: its ``types``, the ``untrusted`` ones among them and the files ``changed`` since
+    saving. A damaged folder (digest of the weights, format, metadata) raises
+    :class:`~threatclf.exceptions.ModelFormatError`.
+    """
     path = Path(path)
     metadata = read_metadata(path)
     check = _verify(path, metadata, trusted)[0]

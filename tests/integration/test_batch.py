@@ -1,5 +1,6 @@
 """Batch labelling of DataFrames and files: formats, passages, evidence, rejects, resume."""
 import copy
+import dataclasses
 import datetime
 import errno
 import json
@@ -365,6 +366,8 @@ def test_resume_after_a_crash_gives_the_uninterrupted_output(small_model, corpus
     summary = threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
     assert summary.resumed_chunks == 3 and summary.resumed_rows == 9
     assert "resumed: 3 chunks (9 rows) were taken from the interrupted run" in summary.to_text()
+    one = dataclasses.replace(summary, resumed_chunks=1, resumed_rows=1)
+    assert "resumed: 1 chunk (1 row) was taken from the interrupted run" in one.to_text()
     assert out.read_bytes() == expected
     assert not (tmp_path / "out.jsonl.partial").exists()
 

@@ -207,6 +207,12 @@ def test_train_takes_its_options_old_names_with_a_warning(data_files, tmp_path, 
     # a model folder given as --model, as in the other commands, says what train wants instead
     code, _, err = run(argv + ["-o", str(tmp_path / "a"), "--model", str(tmp_path / "new")], capsys)
     assert code == 2 and "-o names the model folder to write" in err and "--model-type" in err
+    for given in (["--model", "models/mine"], ["--model=models/mine"]):  # without -o: the likelier slip
+        code, _, err = run(argv + given, capsys)
+        assert code == 2 and "-o names the model folder to write: threatclf train DATA -o models/mine" in err
+    with pytest.raises(SystemExit) as stopped:  # a kind of model: argparse says -o is required
+        main(argv + ["--model", "svm"])
+    assert stopped.value.code == 2 and "the following arguments are required: -o/--output" in capsys.readouterr().err
     code, _, err = run(argv + ["-o", str(tmp_path / "a"), "--format", "json"], capsys)
     assert code == 2 and "--save-format names the weights file's format" in err
     code, _, err = run(argv + ["-o", str(tmp_path / "a"), "--model", "svm", "--model-type", "logreg"], capsys)
