@@ -21,7 +21,8 @@ def require(module: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        extra, purpose = _EXTRAS.get(module, (None, "this feature"))
+        # a submodule (pyarrow.compute) comes with its package, and so from the package's extra
+        extra, purpose = _EXTRAS.get(module) or _EXTRAS.get(module.partition(".")[0], (None, "this feature"))
         hint = f'pip install "threatclf[{extra}]"' if extra else f"pip install {module}"
         raise MissingDependencyError(
             f"{module} is needed for {purpose} but is not installed; install it with: {hint}"

@@ -8,6 +8,7 @@ Needs the ``dask`` extra: ``pip install "threatclf[dask]"``.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import threading
@@ -16,7 +17,7 @@ import pandas as pd
 
 from ._optional import require
 from .batch import label_dataframe
-from .exceptions import DataError
+from .exceptions import DataError, ThreatclfError
 from .text import DEFAULT_MAX_WORDS
 
 __all__ = ["label_dask"]
@@ -64,9 +65,28 @@ def _load_once(path: str | None, stamp: tuple):
     return load_model(path)
 
 
-def _label_partition(frame: pd.DataFrame, model, options: dict, flat: bool, partition_info=None) -> pd.DataFrame:
+def _model_identity(path: str | None) -> str | None:
+    """What a model folder holds, told by its metadata.json (which records every file's digest):
+    the same for a copy of the folder on another machine, different once a model is saved over
+    it. None where it cannot be read: loading names that problem."""
+    try:
+        if path is None:
+            from .persistence import default_model_path
+
+            path = default_model_path()
+        with open(os.path.join(path, "metadata.json"), "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except (OSError, ThreatclfError):
+        return None
+
+
+def _label_partition(frame: pd.DataFrame, model, options: dict, flat: bool, identity: str | None = None,
+                     partition_info=None) -> pd.DataFrame:
     if model is None or isinstance(model, (str, os.PathLike)):
-        model = _model_from_path(None if model is None else os.fspath(model))
+        path = None if model is None else os.fspath(model)
+        _check_identity(path, identity, partition_info)
+        model = _model_from_path(path)
+        _check_identity(path, identity, partition_info)  # not saved over while it was loaded
     try:
         out = label_dataframe(frame, model, **options)
     except DataError as exc:  # a partition's row numbers restart at 0: say which partition
@@ -74,6 +94,16 @@ def _label_partition(frame: pd.DataFrame, model, options: dict, flat: bool, part
             raise
         raise DataError(f"partition {partition_info['number']}: {exc}") from None
     return _flatten(out) if flat else out
+
+
+def _check_identity(path: str | None, identity: str | None, partition_info) -> None:
+    """Every partition is labelled by the model ``label_dask()`` was given: a folder saved over
+    since would label the rest with another model, under columns told to Dask from the first."""
+    if identity is not None and _model_identity(path) != identity:
+        where = f"partition {partition_info['number']}: " if partition_info is not None else ""
+        folder = f"model folder {path}" if path is not None else "bundled model's folder"
+        raise DataError(f"{where}the {folder} has changed since label_dask() was called (a model saved over it?): "
+                        "labelling on would mix two models' results; call label_dask() again")
 
 
 def _flatten(out: pd.DataFrame) -> pd.DataFrame:
@@ -120,13 +150,15 @@ def label_dask(ddf, model=None, *, text_col: str = "text", id_col: str | None = 
                    max_words=max_words)
     if isinstance(model, ThreatClassifier):
         resolved = model
-        shipped = dask.delayed(model, pure=True, traverse=False)
+        shipped, identity = dask.delayed(model, pure=True, traverse=False), None
     else:
-        resolved = _model_from_path(None if model is None else os.fspath(model))
         shipped = None if model is None else os.fspath(model)
+        identity = _model_identity(shipped)
+        resolved = _model_from_path(shipped)
+        _check_identity(shipped, identity, None)
     # Every option is checked here, on the empty frame, not once per partition at compute time;
     # the empty result is the output's columns and dtypes, so Dask need not run a partition to learn them.
     empty = label_dataframe(ddf._meta, resolved, **options)
     # Passage rows are numbered afresh in each partition: the input's divisions no longer hold.
-    return ddf.map_partitions(_label_partition, shipped, options, flat, meta=_flatten(empty) if flat else empty,
+    return ddf.map_partitions(_label_partition, shipped, options, flat, identity, meta=_flatten(empty) if flat else empty,
                               enforce_metadata=False, align_dataframes=False, clear_divisions=passages)

@@ -33,7 +33,8 @@ def f1_optimal_threshold(y_true: np.ndarray, proba: np.ndarray, *, default: floa
     ``sample_weight``, if given).
 
     The cut-off is placed half-way between the best score and the next lower one, so that
-    it does not sit exactly on a training example. Without positives, ``default`` is kept.
+    it does not sit exactly on a training example. Of cut-offs that reach the same best F1, the
+    lowest is kept: it finds the most positives. Without positives, ``default`` is kept.
     """
     y_true, proba, sample_weight = _weighed(y_true, proba, sample_weight)
     if not y_true.any():

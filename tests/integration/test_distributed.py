@@ -1,5 +1,6 @@
 """Labelling on Dask gives what labelling in one process gives."""
 import os
+import re
 import shutil
 
 import pandas as pd
@@ -239,3 +240,105 @@ def test_a_workers_threads_asking_at_once_load_the_model_once(saved_small_model,
     distributed._model_from_path(str(other))
     assert distributed._load_once.cache_info().currsize == 1
     distributed._load_once.cache_clear()
+
+
+def test_a_threshold_given_to_label_dask_labels_every_partition(small_model, frame):
+    # kills d10: the partitions labelled with the model's own cut-offs, the option checked only
+    expected = threatclf.label_dataframe(frame, small_model, id_col="id", threshold=0.05)
+    assert expected["labels"].tolist() != threatclf.label_dataframe(frame, small_model, id_col="id")["labels"].tolist()
+    result = threatclf.label_dask(dd.from_pandas(frame, npartitions=3), small_model, id_col="id",
+                                  threshold=0.05).compute()
+    assert result["labels"].tolist() == expected["labels"].tolist()
+
+
+def test_top_terms_given_to_label_dask_reach_the_evidence(small_model, frame):
+    # kills d11: the evidence of the partitions kept the default 5 terms
+    expected = threatclf.label_dataframe(frame, small_model, id_col="id", top_terms=1)
+    assert any(item["terms"] for items in expected["evidence"] for item in items)
+    result = threatclf.label_dask(dd.from_pandas(frame, npartitions=3), small_model, id_col="id",
+                                  top_terms=1).compute()
+    assert result["evidence"].tolist() == expected["evidence"].tolist()
+    assert all(len(item["terms"]) <= 1 for items in result["evidence"] for item in items)
+
+
+def test_passages_with_an_id_column_need_no_known_index(small_model, frame):
+    # kills d14: read_csv/read_json give unknown divisions; with id_col= the index is not needed
+    unknown_index = dd.from_pandas(frame, npartitions=2).clear_divisions()
+    assert not unknown_index.known_divisions
+    result = threatclf.label_dask(unknown_index, small_model, id_col="id", passages=True).compute()
+    expected = threatclf.label_dataframe(frame, small_model, id_col="id", passages=True)
+    assert result[["id", "passage", "start", "end"]].values.tolist() == \
+        expected[["id", "passage", "start", "end"]].values.tolist()
+
+
+def test_article_rows_need_no_known_index(small_model, frame):
+    # kills d15: article rows keep the input's own index, known or not; only passage rows need an id
+    unknown_index = dd.from_pandas(frame.drop(columns="id"), npartitions=2).clear_divisions()
+    result = threatclf.label_dask(unknown_index, small_model).compute()
+    expected = threatclf.label_dataframe(frame.drop(columns="id"), small_model)
+    assert result["labels"].tolist() == expected["labels"].tolist()
+
+
+def test_flat_evidence_is_the_json_text_threatclf_label_writes(tmp_path):
+    # kills d20: non-ASCII evidence terms came out as \\u escapes, unlike the CSV of `threatclf label`
+    texts, labels = tiny_corpus()
+    umlauts = [t.replace("o", "\u00f6") for t in texts]  # every term with an "o" is not ASCII
+    model = threatclf.ThreatClassifier(min_df=1, cv=3, C=10.0).fit(umlauts, labels)
+    frame = pd.DataFrame({"id": [f"d{i}" for i in range(len(umlauts))], "text": umlauts})
+    source = tmp_path / "in.jsonl"
+    frame.to_json(source, orient="records", lines=True, force_ascii=False)
+    threatclf.label_files(source, tmp_path / "out.csv", model, progress=False)
+    written = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert written["evidence"].str.contains("\u00f6").any()
+    flat = threatclf.label_dask(dd.from_pandas(frame, npartitions=2), model, id_col="id", flat=True).compute()
+    assert flat["evidence"].tolist() == written["evidence"].tolist()
+    assert flat["labels"].tolist() == written["labels"].tolist()
+
+
+def test_a_model_folder_with_any_file_rewritten_at_the_same_size_is_loaded_anew(saved_small_model, tmp_path,
+                                                                                 monkeypatch):
+    # kills d03 (cache keyed on the files' names and sizes) and d08 (on the first file only): the old model stayed
+    import shutil
+
+    from threatclf import distributed, persistence
+
+    folder = tmp_path / "model"
+    shutil.copytree(saved_small_model, folder)
+    loads = []
+    monkeypatch.setattr(persistence, "load_model", lambda path=None, **kw: loads.append(path) or object())
+    distributed._load_once.cache_clear()
+    model = distributed._model_from_path(str(folder))
+    assert distributed._model_from_path(str(folder)) is model and len(loads) == 1
+    for k, name in enumerate(sorted(p.name for p in folder.iterdir())):
+        old = (folder / name).read_bytes()
+        new = bytes([old[0] ^ 1]) + old[1:]  # another file of the same size, saved over the old one
+        (tmp_path / name).write_bytes(new)
+        os.replace(tmp_path / name, folder / name)
+        again = distributed._model_from_path(str(folder))
+        assert again is not model and len(loads) == k + 2, name
+        model = again
+    distributed._load_once.cache_clear()
+
+
+def test_flat_changes_only_the_labels_and_evidence_of_article_rows(small_model, frame):
+    # kills d21: the input's text column, carried on article rows, keeps its dtype in the flat form
+    lazy = dd.from_pandas(frame.assign(text=frame["text"].astype("category")), npartitions=2)
+    nested = threatclf.label_dask(lazy, small_model, id_col="id").compute()
+    flat = threatclf.label_dask(lazy, small_model, id_col="id", flat=True).compute()
+    pd.testing.assert_frame_equal(flat.drop(columns=["labels", "evidence"]), nested.drop(columns=["labels", "evidence"]))
+
+
+def test_a_model_folder_saved_over_after_label_dask_is_an_error_not_a_second_model(small_model, frame, tmp_path):
+    # the columns Dask was told came from the first model; partitions labelled by the second would mix them
+    folder = small_model.save(tmp_path / "model")
+    lazy = threatclf.label_dask(dd.from_pandas(frame, npartitions=2), str(folder), id_col="id")
+    assert lazy.compute()["labels"].tolist() == threatclf.label_dataframe(frame, small_model, id_col="id")["labels"].tolist()
+    texts, labels = tiny_corpus()
+    other = threatclf.ThreatClassifier(min_df=1, cv=3).fit(texts, [["violent"] if "terrorism" in lab else []
+                                                                   for lab in labels])
+    other.save(folder, overwrite=True)
+    with pytest.raises(threatclf.DataError, match=rf"partition \d: the model folder {re.escape(str(folder))} has "
+                                                  r"changed since label_dask\(\) was called .*call label_dask\(\) again"):
+        lazy.compute()
+    again = threatclf.label_dask(dd.from_pandas(frame, npartitions=2), str(folder), id_col="id")
+    assert "score_violent" in again.columns and again.compute()["score_violent"].notna().all()

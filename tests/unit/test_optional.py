@@ -3,7 +3,9 @@
 These tests block the import rather than rely on a package being absent, so they run (and can
 fail) whether or not the extras are installed.
 """
+import importlib
 import json
+import types
 
 import pytest
 
@@ -60,3 +62,15 @@ def test_label_dask_without_dask_names_the_extra(block, small_model):
     block("dask")
     with pytest.raises(MissingDependencyError, match=r'pip install "threatclf\[dask\]"'):
         threatclf.label_dask(pd.DataFrame({"text": ["Rain."]}), small_model)
+
+
+def test_every_module_threatclf_requires_names_its_extra(monkeypatch):
+    # readers.py requires pyarrow.compute; a submodule of a listed package should name that package's extra
+    def import_module(name, package=None):
+        if name == "pyarrow.compute":
+            raise ImportError(f"No module named {name!r}")
+        return importlib.import_module(name, package)
+
+    monkeypatch.setattr(_optional, "importlib", types.SimpleNamespace(import_module=import_module))
+    with pytest.raises(MissingDependencyError, match=r'pip install "threatclf\[parquet\]"$'):
+        _optional.require("pyarrow.compute")

@@ -3,7 +3,7 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 import pytest
-from threatclf.thresholds import beats_chance, f1_optimal_threshold, half_best_f1_threshold
+from threatclf.thresholds import beats_chance, best_f1, f1_optimal_threshold, half_best_f1_threshold
 
 
 def test_threshold_separates_perfectly_separable_scores():
@@ -109,3 +109,32 @@ def test_beats_chance_is_the_permutation_test_it_says_with_weights_and_ties():
                 for order in (shuffles.permutation(n) for _ in range(100))]
         expected = best_f1(y, proba, sample_weight=weights) > np.quantile(null, 0.95)
         assert beats_chance(y, proba, sample_weight=weights, random_state=state) == expected, trial
+
+
+def test_equal_best_f1_at_two_cut_offs_takes_the_lower_one():
+    # pins the tie rule (t02): labelling all four rows and labelling the top one both reach F1 2/3;
+    # the cut-off kept is the lower one, which finds every positive
+    y, proba = [1, 0, 0, 1], [0.9, 0.7, 0.5, 0.3]
+    assert best_f1(y, proba) == pytest.approx(2 / 3)
+    assert f1_optimal_threshold(y, proba) == pytest.approx(0.3)
+
+
+def test_half_best_f1_weighs_the_rows_as_best_f1_does():
+    # kills t06: a weight of 5 on the negative at 0.8 lowers the best F1 from 6/7 to 6/11
+    y, proba = [1, 0, 1, 1, 0, 0, 0, 0], [0.9, 0.8, 0.6, 0.55, 0.5, 0.3, 0.2, 0.1]
+    weights = [1, 5, 1, 1, 1, 1, 1, 1]
+    assert half_best_f1_threshold(y, proba, sample_weight=weights) == pytest.approx(3 / 11)
+    assert half_best_f1_threshold(y, proba) == pytest.approx(3 / 7)
+
+
+def test_a_split_one_shuffle_in_four_gives_as_well_does_not_beat_chance():
+    # kills t08: one positive among four rows lands on top for a quarter of the shuffles; the observed
+    # best F1 (1.0) equals the null's 95th percentile, which is not beating it
+    assert beats_chance([1, 0, 0, 0], [0.9, 0.1, 0.2, 0.3]) is False
+    assert beats_chance([1] + [0] * 39, np.linspace(1, 0, 40)) is True  # one in forty: it does
+
+
+def test_only_positives_give_the_lowest_score_not_the_default():
+    # kills t11: every row is a positive: labelling them all is best, whatever the default
+    assert f1_optimal_threshold([1, 1, 1], [0.2, 0.5, 0.9], default=0.5) == pytest.approx(0.2)
+    assert half_best_f1_threshold([1, 1, 1], [0.2, 0.5, 0.9], default=0.9) == pytest.approx(0.5)
