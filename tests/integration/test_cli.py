@@ -256,10 +256,11 @@ def test_options_taken_from_another_command_say_what_this_one_wants(data_files, 
 
 def test_an_unknown_option_is_said_with_the_commands_usage(capsys):
     with pytest.raises(SystemExit) as stopped:
-        main(["evaluate", "dev.jsonl", "-o", "out.jsonl"])  # -o belongs to train and label
+        main(["evaluate", "dev.jsonl", "--chunk-size", "500"])  # --chunk-size belongs to label
     err = capsys.readouterr().err
     assert stopped.value.code == 2
-    assert err.startswith("usage: threatclf evaluate") and "threatclf evaluate: error: unrecognized arguments: -o" in err
+    assert err.startswith("usage: threatclf evaluate")
+    assert "threatclf evaluate: error: unrecognized arguments: --chunk-size 500" in err
 
 
 def test_evaluate_format_text_is_the_table_and_table_still_works(data_files, capsys):

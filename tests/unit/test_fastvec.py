@@ -5,6 +5,7 @@ import io
 import pickle
 import re
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -366,3 +367,172 @@ def test_kernels_compile_without_a_cache_where_none_can_be_written(monkeypatch):
     with pytest.raises(RuntimeError, match="something else"):  # other numba errors are not swallowed
         monkeypatch.setattr(numba, "njit", lambda **o: (_ for _ in ()).throw(RuntimeError("something else")))
         fastvec.njit(cache=True)(lambda a: a)
+
+
+# More sentences written for these tests: short, so that a vocabulary is small and checked whole.
+SHORT_DOCS = [
+    "The harbour police seized powder at the dock on Tuesday.",
+    "Officials said the aide took bribes; the aide denies it.",
+    "Police said a parcel bomb was defused near the embassy.",
+]
+
+
+def test_a_fixed_vocabulary_with_unigrams_and_ngram_range_from_2_counts_no_unigrams():
+    """A fixed vocabulary's unigrams are not counted when ngram_range starts at 2."""
+    vocabulary = ["police", "aide", "the aide", "police seized", "aide took bribes", "said the"]
+    vec = TfidfVectorizer(ngram_range=(2, 3), vocabulary=vocabulary).fit(SHORT_DOCS)
+    expected = vec.transform(SHORT_DOCS)
+    assert expected.nnz > 0
+    assert_same(CompiledTfidf.from_vectorizer(vec).transform(SHORT_DOCS), expected)
+
+
+@pytest.mark.parametrize("repeats", [254, 255, 256, 257])
+def test_sublinear_tf_at_the_end_of_the_log_table(repeats):
+    """Sublinear tf at counts around 256, where a table of log(c) + 1 ends (a long article's "the")."""
+    vec = TfidfVectorizer(sublinear_tf=True, norm=None).fit(["ab cd", "ab"])
+    docs = ["ab " * repeats + "cd", "cd " * repeats]
+    assert_same(CompiledTfidf.from_vectorizer(vec).transform(docs), vec.transform(docs))
+
+
+def test_nul_characters_are_distinct_from_nothing():
+    """NUL is a character of its own in character n-grams ("\\x00b" is not "b")."""
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3)).fit(["a\x00b", "ab", "b\x00\x00"])
+    assert "\x00" in vec.vocabulary_ and "\x00b" in vec.vocabulary_
+    docs = ["a\x00b", "\x00b", "b", "\x00", "ab\x00\x00a"]
+    assert_same(CompiledTfidf.from_vectorizer(vec).transform(docs), vec.transform(docs))
+
+
+def test_u_ffff_next_to_astral_characters():
+    """U+FFFF is one character beside characters above U+FFFF, which take two UTF-16 units."""
+    train = ["a\uffff\uffffb \U0001F680x", "\uffffz ab"]
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 2)).fit(train)
+    docs = ["\uffff\uffffab\U0001F680", "\uffff\U0001F680a", "xb \uffffz", "\U0001F680 ab\uffff"]
+    expected = vec.transform(docs)
+    assert_same(CompiledTfidf.from_vectorizer(vec).transform(docs), expected)
+
+
+@pytest.mark.parametrize("params", [dict(encoding="latin-1"), dict(decode_error="ignore"),
+                                    dict(decode_error="replace"), dict(encoding="cp1252", decode_error="replace")])
+def test_bytes_documents_use_the_vectorizers_encoding_and_decode_error(params):
+    """Bytes documents are decoded with the vectorizer's encoding and decode_error."""
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), **params).fit(
+        ["café olé naïve", "caf ol na\ufffdve", "le café"])
+    docs = [b"caf\xe9 ol\xe9", b"na\xefve caf\xe9", "café".encode("utf-8"), b"plain"]
+    assert_same(CompiledTfidf.from_vectorizer(vec).transform(docs), vec.transform(docs))
+
+
+def test_scorer_over_vectorizers_that_lowercase_differently():
+    """Each vectorizer of a scorer reads the texts with its own lowercase setting."""
+    vecs = [TfidfVectorizer(ngram_range=(1, 2)).fit(SHORT_DOCS),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), lowercase=False).fit(SHORT_DOCS)]
+    tfidfs = [CompiledTfidf.from_vectorizer(v) for v in vecs]
+    coef = np.random.default_rng(0).normal(size=(2, sum(t.n_features for t in tfidfs)))
+    scorer = CompiledLinearScorer(tfidfs, coef, [0.5, -1.0])
+    docs = ["POLICE Said The Aide", "police said the aide", "The dock"]
+    expected = sp.hstack([v.transform(docs) for v in vecs]).tocsr()
+    X, S = scorer.transform_and_score(docs)
+    assert_same(X, expected)
+    np.testing.assert_allclose(S, expected @ coef.T + [0.5, -1.0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(scorer.decision_function(docs), S, rtol=0, atol=1e-12)
+
+
+def test_scorer_accepts_one_dimensional_and_sparse_coef():
+    """A one-label scorer takes a 1-d coef, and a sparse coef works as a dense one."""
+    vec = TfidfVectorizer(ngram_range=(1, 2)).fit(SHORT_DOCS)
+    tfidf = CompiledTfidf.from_vectorizer(vec)
+    coef = np.random.default_rng(1).normal(size=tfidf.n_features)
+    X = vec.transform(SHORT_DOCS)
+    expected = (X @ coef + 0.25)[:, None]
+    one_d = CompiledLinearScorer([tfidf], coef, 0.25)
+    assert one_d.n_labels == 1
+    np.testing.assert_allclose(one_d.decision_function(SHORT_DOCS), expected, rtol=0, atol=1e-12)
+    sparse = CompiledLinearScorer([tfidf], sp.csr_matrix(coef[None, :]), [0.25])
+    np.testing.assert_allclose(sparse.decision_function(SHORT_DOCS), expected, rtol=0, atol=1e-12)
+
+
+def test_ngram_range_from_zero_is_refused_or_exact():
+    """ngram_range (0, n), where scikit-learn counts '' as a 0-gram, is exact or refused."""
+    vec = TfidfVectorizer(ngram_range=(0, 2)).fit(SHORT_DOCS)  # scikit-learn counts '' as a 0-gram
+    if is_supported(vec):
+        assert_same(CompiledTfidf.from_vectorizer(vec).transform(SHORT_DOCS), vec.transform(SHORT_DOCS))
+    else:
+        with pytest.raises(ValueError):
+            CompiledTfidf.from_vectorizer(vec)
+
+
+def test_is_supported_is_false_when_idf_does_not_match_the_vocabulary():
+    """is_supported is False for a vectorizer from_vectorizer refuses (idf_ of the wrong length)."""
+    vec = TfidfVectorizer().fit(SHORT_DOCS)
+    vec._tfidf.idf_ = vec._tfidf.idf_[:-1]
+    assert not is_supported(vec)
+    with pytest.raises(ValueError):
+        CompiledTfidf.from_vectorizer(vec)
+
+
+class _ShoutingTfidf(TfidfVectorizer):
+    def transform(self, raw_documents):
+        return super().transform([d.upper() for d in raw_documents])
+
+
+def test_a_subclass_that_overrides_transform_is_refused():
+    """A subclass whose transform differs is not replaced by the compiled one."""
+    vec = _ShoutingTfidf(lowercase=False).fit([d.upper() for d in SHORT_DOCS])
+    assert not is_supported(vec)
+    with pytest.raises(ValueError, match="transform"):
+        CompiledTfidf.from_vectorizer(vec)
+
+
+def _within(seconds, fn):
+    """fn() run in a daemon thread; its result, or a test failure if it has not returned in time
+    (a lookup in a full hash table never returns, and the compiled kernels release the GIL)."""
+    result = []
+    worker = threading.Thread(target=lambda: result.append(fn()), daemon=True)
+    worker.start()
+    worker.join(timeout=seconds)
+    assert result, f"did not finish in {seconds} s"
+    return result[0]
+
+
+@pytest.mark.parametrize("n_tokens", [16, 32, 64])
+def test_lookups_of_unknown_tokens_end_for_vocabularies_of_power_of_two_sizes(n_tokens):
+    """Lookups end for vocabularies of 2**k tokens (a full hash table would loop for ever)."""
+    vocabulary = [f"tok{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(n_tokens)]
+    vec = TfidfVectorizer(vocabulary=vocabulary).fit(vocabulary)
+    docs = ["unknown words " + vocabulary[3], "zzz yyy"]
+    compiled = CompiledTfidf.from_vectorizer(vec)
+    assert_same(_within(120, lambda: compiled.transform(docs)), vec.transform(docs))
+
+
+@pytest.mark.parametrize("params", [dict(analyzer="char", ngram_range=(5, 5)),
+                                    dict(analyzer="char_wb", ngram_range=(5, 5)),
+                                    dict(analyzer="char_wb", ngram_range=(3, 5))])
+def test_a_vocabulary_of_five_character_ngrams(params):
+    """Vocabularies made mostly of 5-character n-grams build and score."""
+    vec = TfidfVectorizer(**params).fit(SHORT_DOCS)
+    assert sum(len(term) == 5 for term in vec.vocabulary_) > 16
+    compiled = _within(120, lambda: CompiledTfidf.from_vectorizer(vec))
+    assert_same(_within(120, lambda: compiled.transform(SHORT_DOCS)), vec.transform(SHORT_DOCS))
+
+
+def _many_distinct_words(n_docs=400, per_doc=60):
+    # 24,000 distinct made-up four-letter words: more than the first word cache (2,048 words),
+    # its code point pool (65,536) and feature id lists (262,144), and more output entries
+    # than the first output buffers hold, so every buffer of a call grows at least once
+    import itertools
+
+    words = ["".join(w) for w in itertools.islice(itertools.product("abcdefghijklmnopqrst", repeat=4), 0, None, 6)]
+    words = words[: n_docs * per_doc]
+    return [" ".join(words[i * per_doc:(i + 1) * per_doc]) for i in range(n_docs)]
+
+
+@pytest.mark.parametrize("params", [dict(analyzer="char_wb", ngram_range=(2, 4)),
+                                    dict(analyzer="char", ngram_range=(3, 4)),
+                                    dict(ngram_range=(1, 2))])
+def test_batches_that_outgrow_every_buffer(params):
+    """Batches that outgrow the word cache, its pools and the output buffers: what grows keeps
+    what it held (each word's features; the whole of a buffer)."""
+    docs = _many_distinct_words()
+    vec = TfidfVectorizer(**params).fit(docs)
+    compiled = CompiledTfidf.from_vectorizer(vec)
+    test = docs + docs  # words met again after the cache has grown; output past the first buffer
+    assert_same(compiled.transform(test), vec.transform(test))
