@@ -97,7 +97,7 @@ def _load(args):
 def _model_folder_for_train(argv: list[str]) -> str | None:
     """The folder of ``train ... --model FOLDER`` given without ``-o``: the other commands'
     --model, meant as the folder to write (train's --model before 0.12 was a kind of model)."""
-    if argv[:1] != ["train"] or any(a in ("-o", "--output") or a.startswith(("-o", "--output="))
+    if argv[:1] != ["train"] or any(a in ("-o", "--output", "-h", "--help") or a.startswith(("-o", "--output="))
                                     for a in argv[1:]):
         return None
     for k, arg in enumerate(argv[1:], start=1):

@@ -635,10 +635,9 @@ class _JsonlSource(_Source):
                          if sep in first), "CSV")
             advice = (f"a {kind}? Name it .csv (--csv-sep for its separator)" if not is_stdin(self.path)
                       else f"a {kind}? Standard input is read as JSONL: give the file's name instead")
-        lines = ("its only line is" if len(not_json) == 1 else
-                 f"none of its {len(not_json)} lines is" if ended else f"none of its first {len(not_json)} lines is")
-        return DataError(f"{self.source}: {lines} JSON, so it is not JSONL; its first line begins {first[:60]!r} "
-                         f"({advice})")
+        said = ("its only line is not JSON" if len(not_json) == 1 else
+                f"none of its {'' if ended else 'first '}{len(not_json)} lines is JSON")
+        return DataError(f"{self.source}: {said}, so it is not JSONL; its first line begins {first[:60]!r} ({advice})")
 
     def close(self) -> None:
         if self._file is not None:

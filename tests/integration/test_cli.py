@@ -210,6 +210,9 @@ def test_train_takes_its_options_old_names_with_a_warning(data_files, tmp_path, 
     for given in (["--model", "models/mine"], ["--model=models/mine"]):  # without -o: the likelier slip
         code, _, err = run(argv + given, capsys)
         assert code == 2 and "-o names the model folder to write: threatclf train DATA -o models/mine" in err
+    with pytest.raises(SystemExit) as stopped:  # asking for help gets it
+        main(argv + ["--model", "models/mine", "--help"])
+    assert stopped.value.code == 0 and capsys.readouterr().out.startswith("usage: threatclf train")
     with pytest.raises(SystemExit) as stopped:  # a kind of model: argparse says -o is required
         main(argv + ["--model", "svm"])
     assert stopped.value.code == 2 and "the following arguments are required: -o/--output" in capsys.readouterr().err

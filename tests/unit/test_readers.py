@@ -770,7 +770,7 @@ def test_a_short_csv_named_jsonl_is_refused_but_one_cut_off_json_line_is_a_row_t
                                         r"line begins 'id,text' \(a CSV\? Name it .csv"):
         read_records(path)
     path.write_text("id;text\n")
-    with pytest.raises(DataError, match=r"short.jsonl: its only line is JSON, so it is not JSONL"):
+    with pytest.raises(DataError, match=r"short.jsonl: its only line is not JSON, so it is not JSONL; its first line begins 'id;text'"):
         read_records(path)
     path.write_text('{"id": "1", "text": "cut off he')  # JSON that ends early: that row is rejected, as before
     batch = one_batch(path)
