@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 
 from threatclf import split_passages
@@ -138,3 +141,20 @@ def test_a_paragraph_of_invisible_characters_alone_is_no_passage():
         assert split_passages(invisible) == []
     text = "\u200bBombs hit the port.\n\u200b\u200b\nTroops fled."
     assert spans(text, min_words=0) == ["\u200bBombs hit the port.", "Troops fled."]
+
+
+@pytest.mark.parametrize("script", [
+    # a run of 300,000 end marks: the lazy sentence pattern retried it at every position (~30 min)
+    "text = 'word ' * 130 + '.' * 300000 + 'x then the end.'\n"
+    "assert ''.join(text[p.start:p.end] for p in split_passages(text)).replace(' ', '') == text.replace(' ', '')",
+    # one sentence of two million words: cut by copying the rest of its words each window (~4 min)
+    "assert len(split_passages('word ' * 2000000)) == 16667",
+], ids=["end-mark-run", "endless-sentence"])
+def test_inputs_that_once_took_quadratic_time_take_seconds(script):
+    """Linear, each takes a few seconds. Run in a child process with a time-out, because a regex
+    holds the interpreter and cannot be stopped from a thread."""
+    try:
+        subprocess.run([sys.executable, "-c", "from threatclf.text import split_passages\n" + script],
+                       check=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("split_passages did not finish in 60 s: a quadratic path is back")
