@@ -96,6 +96,11 @@ class LabelSummary:
     resumed_passages: int = 0
     #: Input rows whose id an earlier row already had: their output rows are not unique by id.
     duplicate_ids: int = 0
+    #: Labelled rows with no text to score (blank, or white space only): an output row each, with
+    #: no label and no score. Many of them often mean the wrong ``text_col``.
+    without_text: int = 0
+    #: Why rows were rejected: reason -> rows, most common first (a run's rejects file has each row).
+    reject_reasons: dict = field(default_factory=dict)
 
     @property
     def rows_per_s(self) -> float:
@@ -112,7 +117,9 @@ class LabelSummary:
     def to_text(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in self.label_counts.items()) or "none"
         return (
-            f"rows in {self.rows_read:,} | labelled {self.labelled:,} | rejected {self.rejected:,} | "
+            f"rows in {self.rows_read:,} | labelled {self.labelled:,}"
+            + (f" ({self.without_text:,} without text)" if self.without_text else "")
+            + f" | rejected {self.rejected:,} | "
             f"passages {self.passages:,}\nlabels (output rows carrying each): {counts}\n"
             f"elapsed {self.elapsed_s:.1f} s | {_rate(self.rows_per_s)} rows/s | {_rate(self.passages_per_s)} passages/s"
             + (f"\nresumed: {_count(self.resumed_chunks, 'chunk')} ({_count(self.resumed_rows, 'row')}) "
@@ -120,9 +127,20 @@ class LabelSummary:
                if self.resumed_chunks else "")
             + (f"\noutput: {self.output}" if self.output else "")
             + (f"\nrejects: {self.rejects}" if self.rejected else "")
+            + (f"\n{_why_rejected(self.rejected, self.reject_reasons)}" if self.rejected and self.reject_reasons else "")
             + (f"\nWARNING: {_rows(self.duplicate_ids)} an id of an earlier row; "
                "the output is not unique by id" if self.duplicate_ids else "")
         )
+
+
+def _why_rejected(rejected: int, reasons: dict) -> str:
+    """The most common reject reason, said where it is seen: the reasons are otherwise only in
+    the rejects file (a file in the wrong encoding has every row with an accent rejected)."""
+    reason, rows = next(iter(reasons.items()))
+    if rejected == 1:
+        return f"why: {reason}"
+    share = "every rejected row" if rows == rejected else f"{rows:,} of the {rejected:,} rejected rows"
+    return f"why ({share}): {reason}"
 
 
 def _rate(per_second: float) -> str:
@@ -205,8 +223,8 @@ def label_records(model: ThreatClassifier, ids: Sequence[str], texts: Sequence[s
     return _label(model, ids, texts, options)[0]
 
 
-def _label(model, ids, texts, options) -> tuple[list[dict], int]:
-    """:func:`label_records` and the number of passages scored."""
+def _label(model, ids, texts, options) -> tuple[list[dict], int, int]:
+    """:func:`label_records`, the number of passages scored and of texts without any."""
     labels = list(model.labels_)
     cut = _thresholds(model, options.threshold)
     owner: list[int] = []
@@ -254,7 +272,7 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int]:
                 record["scores"] = {lab: None for lab in labels}  # no text, no score (not a 0 % chance)
                 record["evidence"] = []
                 article_rows.append(record)
-        return [record for article_rows in rows for record in article_rows], len(spans)
+        return [record for article_rows in rows for record in article_rows], len(spans), len(texts) - len(set(owner))
     # Article scores: each label's best passage. Features are rebuilt only for the passages
     # that serve as evidence, a small share of all passages.
     bounds = np.searchsorted(np.asarray(owner, dtype=np.int64), np.arange(len(texts) + 1))
@@ -294,7 +312,7 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int]:
         records.append({"id": ids[i], "labels": [labels[j] for j in assigned],
                         "scores": dict(zip(labels, _shown(top, cut))),
                         "evidence": evidence})
-    return records, len(spans)
+    return records, len(spans), len(texts) - len(set(owner))
 
 
 def _shown(proba: np.ndarray, cut: np.ndarray) -> list[float]:
@@ -773,22 +791,23 @@ def _digests_of(stats: dict) -> np.ndarray:
     return np.frombuffer(base64.b64decode(stats.get("id_digests", "")), dtype="<u8")
 
 
-def _records_for_chunk(model, frame: pd.DataFrame, options: LabelOptions) -> tuple[list[dict], int]:
-    """Label one chunk; every output row carries its article's other input columns."""
+def _records_for_chunk(model, frame: pd.DataFrame, options: LabelOptions) -> tuple[list[dict], int, int]:
+    """Label one chunk; every output row carries its article's other input columns. Also
+    returns the number of passages and of rows without text."""
     _check_no_clash(frame, output_columns(model.labels_, options.passages))
     ids = frame["id"].tolist()
-    records, n_passages = _label(model, ids, frame["text"].tolist(), options)
+    records, n_passages, textless = _label(model, ids, frame["text"].tolist(), options)
     carried = [c for c in frame.columns if c not in RESERVED_COLUMNS]
     if options.keep_text and not options.passages:  # passage rows hold their own text
         carried.append("text")
     if not carried:
-        return records, n_passages
+        return records, n_passages, textless
     extra = frame[carried].astype(object).where(frame[carried].notna(), None).to_dict("records")
     if options.passages:  # an article's passage rows follow each other, numbered from 0 (None: no text)
         owners = np.cumsum([r["passage"] in (0, None) for r in records]) - 1
         extra = [extra[i] for i in owners]
     records = [{"id": r["id"], **e, **{k: r[k] for k in r if k != "id"}} for r, e in zip(records, extra)]
-    return records, n_passages
+    return records, n_passages, textless
 
 
 def _reject_clashing_rows(batch, reserved: Sequence[str]):
@@ -811,12 +830,14 @@ def _reject_clashing_rows(batch, reserved: Sequence[str]):
 
 def _process_chunk(model, store: _ChunkStore, batch, options: LabelOptions) -> dict:
     batch = _reject_clashing_rows(batch, output_columns(model.labels_, options.passages))
-    records, passages = _records_for_chunk(model, batch.frame, options)
+    records, passages, textless = _records_for_chunk(model, batch.frame, options)
     # With --passages, an article without passages (empty text) writes no row, yet is labelled.
     counts = Counter(label for r in records for label in r["labels"])
     keys = list(dict.fromkeys(key for r in records for key in r))
     stats = {"rows_read": batch.rows_read, "labelled": len(batch.frame), "rejected": len(batch.rejects),
-             "passages": passages, "label_counts": dict(counts), "keys": keys,
+             "passages": passages, "label_counts": dict(counts), "keys": keys, "without_text": textless,
+             # bounded: a chunk of broken JSON lines has as many reasons as rows
+             "reject_reasons": Counter(r.reason for r in batch.rejects).most_common(20),
              # the kinds of the carried values: a column that changes kind between chunks gets one type
              "kinds": {k: sorted(v) for k, v in value_kinds(
                  records, skip=("id",) + output_columns((), options.passages)).items()},
@@ -1201,13 +1222,17 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
             summary.resumed_rows += stats["rows_read"]
             summary.resumed_passages += stats["passages"]
     counts: Counter = Counter()
+    reasons: Counter = Counter()
     for stats in all_stats:
+        summary.without_text += stats.get("without_text", 0)  # .get: chunks of a run begun by 0.13
+        reasons.update(dict(stats.get("reject_reasons", ())))
         summary.rows_read += stats["rows_read"]
         summary.labelled += stats["labelled"]
         summary.rejected += stats["rejected"]
         summary.passages += stats["passages"]
         counts.update(stats["label_counts"])
     summary.label_counts = {lab: counts.get(lab, 0) for lab in model.labels_}
+    summary.reject_reasons = dict(reasons.most_common(20))
     digests = np.concatenate([_digests_of(stats) for stats in all_stats] or [np.zeros(0, np.uint64)])
     summary.duplicate_ids = int(len(digests) - len(np.unique(digests)))
     if summary.labelled + summary.rejected != summary.rows_read:  # a bug, never a data problem
@@ -1262,4 +1287,9 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     if summary.duplicate_ids:  # said once the output is written: warnings turned into errors lose nothing
         warnings.warn(f"{_rows(summary.duplicate_ids)} an id of an earlier row: the output is not unique by id",
                       UserWarning, stacklevel=3)
+    if summary.rejected:  # no row lost silently, even where the summary is not shown
+        warnings.warn(f"{summary.rejected:,} of the {summary.rows_read:,} input rows "
+                      f"{'was' if summary.rejected == 1 else 'were'} rejected; "
+                      f"{_why_rejected(summary.rejected, summary.reject_reasons)}; each is in {summary.rejects} "
+                      "with its line and reason", UserWarning, stacklevel=3)
     return summary

@@ -558,6 +558,8 @@ def _label(args, output, rejects, shown_as: tuple | None = None) -> int:
         with warnings.catch_warnings():
             if not (args.quiet or args.summary_json):  # the summary printed below says it
                 warnings.filterwarnings("ignore", message=r".* rows? repeats? an id of an earlier row")
+            if not (args.quiet or args.summary_json) or (shown_as and shown_as[1]):  # said below, or row by row
+                warnings.filterwarnings("ignore", message=r".* input rows w(as|ere) rejected; ")
             summary = label_files(
                 args.inputs, output, model, text_col=args.text_col, id_col=args.id_col, passages=args.passages,
                 threshold=_thresholds_given(args.threshold), top_terms=args.top_terms, keep_text=args.keep_text,
@@ -713,7 +715,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "with a decimal point")
     p.add_argument("--output-encoding", default="utf-8", metavar="ENCODING",
                    help="encoding of a CSV output (default: utf-8; utf-8-sig opens in Excel with accents intact)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary (rejected rows are still said, in one line)")
     p.add_argument("--summary-json", action="store_true", help="print the run summary as JSON on stdout")
     p.set_defaults(func=cmd_label, parser=p)
     return parser

@@ -136,8 +136,14 @@ def _encoding_hint(path, encoding: str) -> str:
     except (OSError, *_GZIP_ERRORS):
         return ""
     family = _encoding_family(encoding)
-    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or start.count(b"\x00") > len(start) // 4:
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "" if family == "utf-16" else " (it looks like UTF-16, as Excel's Unicode text export: pass --encoding utf-16)"
+    if start.count(b"\x00") > len(start) // 4:  # UTF-16 without a mark: the zeros say which byte order
+        order = "le" if start[1::2].count(b"\x00") >= start[0::2].count(b"\x00") else "be"
+        if codecs.lookup(encoding).name == f"utf-16-{order}":
+            return ""
+        return (f" (it looks like UTF-16 without a byte-order mark: pass --encoding utf-16-{order}; "
+                "plain utf-16 needs the mark)")
     if codecs.lookup(encoding).name == "cp1252":
         return ""
     return " (a file saved by Excel or Windows is often Windows-1252: pass --encoding cp1252)"
@@ -269,6 +275,8 @@ def detect_format(path) -> str:
                                 "may come from a pipe: - reads it from standard input)")
             return fmt
     hint = "; JSONL from a pipe is read as - (standard input)" if not p.is_file() else ""
+    if name.endswith((".xlsx", ".xlsm", ".xls", ".ods", ".numbers")):
+        hint = "; a spreadsheet workbook is not read: save its sheet as CSV (UTF-8) and use that"
     raise DataError(
         f"unknown input format for {path}: expected .jsonl or .ndjson (optionally .gz), "
         f".csv (optionally .gz), .parquet, or a folder of .txt files{hint}"
@@ -798,9 +806,13 @@ class _CsvSource(_Source):
     def _open(self):
         binary = _open_binary(self.path)
         try:
-            conflict = bom_conflict(binary.peek(4)[:4] if hasattr(binary, "peek") else b"", self.encoding)
+            start = binary.peek(4)[:4] if hasattr(binary, "peek") else b""
+            conflict = bom_conflict(start, self.encoding)
         except (OSError, *_GZIP_ERRORS):
-            conflict = None  # a damaged file: reading it says so
+            start, conflict = b"", None  # a damaged file: reading it says so
+        if start == b"PK\x03\x04":  # read as text, a workbook's header would be its zip directory
+            conflict = ("this is a zip archive, not a CSV file (an Excel .xlsx workbook renamed?): save the sheet "
+                        "as CSV (UTF-8) and use that")
         if conflict:
             binary.close()
             raise DataError(f"{self.source}: {conflict}")
@@ -813,9 +825,9 @@ class _CsvSource(_Source):
         try:
             with _csv_field_limit(self.max_text_chars):
                 header = next(reader, None)
-        except (csv.Error, UnicodeDecodeError, *_GZIP_ERRORS) as exc:
+        except (csv.Error, UnicodeError, *_GZIP_ERRORS) as exc:  # UnicodeError: utf-16 with no mark
             text.close()
-            hint = _encoding_hint(self.path, self.encoding) if isinstance(exc, UnicodeDecodeError) else ""
+            hint = _encoding_hint(self.path, self.encoding) if isinstance(exc, UnicodeError) else ""
             raise DataError(f"{self.source}: cannot read the CSV header: {exc}{hint}") from exc
         if header is None or not header:
             text.close()
@@ -850,7 +862,8 @@ class _CsvSource(_Source):
                           and sep != self.csv_sep), None)
             hint = (f" (the header is one column holding {other!r}: separated by {other!r}? pass --csv-sep "
                     f"{other!r} (csv_sep={other!r}))" if other else "")
-            if any("\x00" in name for name in header):  # UTF-16 without a byte-order mark read as UTF-8
+            if any("\x00" in name for name in header) or _encoding_family(self.encoding) == "utf-16":
+                # UTF-16 without a byte-order mark read as UTF-8 (NULs), or in the other byte order
                 hint = _encoding_hint(self.path, self.encoding) or hint
             raise DataError(
                 f"{self.source}: no text column {self.text_col!r}; columns are {header}{hint}"

@@ -339,6 +339,40 @@ def test_broken_rows_are_rejected_with_reasons_and_none_is_lost(small_model, tmp
     assert set(out) == {"ok1", "empty", "ok2"} and out["empty"]["labels"] == []
 
 
+@pytest.mark.parametrize("passages", [False, True])
+def test_the_summary_says_why_rows_were_rejected_and_counts_rows_without_text(small_model, tmp_path, passages):
+    """A Windows-1252 export read as UTF-8 has every row with an accent rejected: the reason is
+    said where it is seen (summary, and a warning where no summary is shown), not only in the
+    rejects file. Rows without text are labelled, and counted apart."""
+    rows = ["id;text", "1;Militants claimed the bomb attack.", "2;The café was bombed by militants.", "3;",
+            "4;Police seized cocaine at the port café.", "5;   ", "6;Naïve officials took bribes.", "7;Rain fell."]
+    source = tmp_path / "export.csv"
+    source.write_bytes("\r\n".join(rows).encode("cp1252") + b"\r\n")
+    with pytest.warns(UserWarning, match=r"^3 of the 7 input rows were rejected; why \(every rejected row\): "
+                                         r"undecodable bytes .* --encoding cp1252 .*; each is in .*rejects.jsonl") as seen:
+        summary = threatclf.label_files(source, tmp_path / "out.jsonl", small_model, csv_sep=";", chunk_size=2,
+                                        passages=passages, progress=False)
+    assert len([w for w in seen if "rejected" in str(w.message)]) == 1
+    assert (summary.labelled, summary.rejected, summary.without_text) == (4, 3, 2)
+    ((reason, rows_with_it),) = summary.reject_reasons.items()  # summed over the chunks
+    assert rows_with_it == 3 and reason.startswith("undecodable bytes")
+    text = summary.to_text()
+    assert "labelled 4 (2 without text) | rejected 3 |" in text
+    assert text.splitlines()[-1] == f"why (every rejected row): {reason}"
+    assert summary.to_dict()["without_text"] == 2
+
+
+def test_the_summary_names_the_most_common_reject_reason_and_its_share():
+    from threatclf.batch import LabelSummary
+
+    summary = LabelSummary(rows_read=9, labelled=4, rejected=5, passages=4, elapsed_s=1.0,
+                           reject_reasons={"invalid JSON": 3, "missing text": 2})
+    assert summary.to_text().splitlines()[-1] == "why (3 of the 5 rejected rows): invalid JSON"
+    assert "without text" not in summary.to_text()
+    one = LabelSummary(rows_read=2, labelled=1, rejected=1, reject_reasons={"missing text": 1}).to_text()
+    assert one.splitlines()[-1] == "why: missing text"
+
+
 def _reference_run(model, path, out):
     threatclf.label_files(path, out, model, chunk_size=3, progress=False)
     return out.read_bytes()
@@ -1454,8 +1488,10 @@ def test_a_utf8_file_read_in_a_one_byte_encoding_is_warned_of(small_model, tmp_p
         warnings.simplefilter("error")
         threatclf.label_files(cp1252, tmp_path / "o1.jsonl", small_model, encoding="cp1252", progress=False)
         threatclf.label_files(utf8, tmp_path / "o2.jsonl", small_model, progress=False)
-        # an encoding that cannot read it rejects its rows, which is said: no warning of garbling
+    # an encoding that cannot read it rejects its rows, which is said: no warning of garbling
+    with pytest.warns(UserWarning) as seen:
         threatclf.label_files(utf8, tmp_path / "o3.jsonl", small_model, progress=False, encoding="ascii")
+    assert [str(w.message).split(";")[0] for w in seen] == ["1 of the 1 input rows was rejected"]
     assert list(read_output(tmp_path / "o1.jsonl")) == list(read_output(tmp_path / "o2.jsonl")) == ["k1"]
 
 
@@ -1470,10 +1506,26 @@ def test_byte_order_marks_of_another_encoding_and_quoted_headers(small_model, tm
     excel_utf8.write_bytes(codecs.BOM_UTF8 + "id,text\nk1,caf\u00e9\n".encode("utf-8"))
     with pytest.raises(DataError, match=r"begins with a UTF-8 byte-order mark, so it is UTF-8, not cp1252"):
         threatclf.label_files(excel_utf8, tmp_path / "o2.jsonl", small_model, encoding="cp1252", progress=False)
-    no_mark = tmp_path / "nomark.csv"  # UTF-16 without a mark reads as UTF-8 with NULs: said
-    no_mark.write_bytes("id,text\nk1,Rain.\n".encode("utf-16-le"))
-    with pytest.raises(DataError, match="looks like UTF-16"):
-        threatclf.label_files(no_mark, tmp_path / "o3.jsonl", small_model, progress=False)
+    for order in ("le", "be"):  # UTF-16 without a mark reads as UTF-8 with NULs, and plain utf-16 needs the mark
+        no_mark = tmp_path / f"nomark-{order}.csv"
+        no_mark.write_bytes("id,text\nk1,Rain.\n".encode(f"utf-16-{order}"))
+        for encoding in ("utf-8", "utf-16", f"utf-16-{'be' if order == 'le' else 'le'}"):
+            with pytest.raises(DataError, match=rf"^{re.escape(str(no_mark))}: .*it looks like UTF-16 without a "
+                                                rf"byte-order mark: pass --encoding utf-16-{order};"):
+                threatclf.label_files(no_mark, tmp_path / "o3.jsonl", small_model, encoding=encoding, progress=False)
+        threatclf.label_files(no_mark, tmp_path / f"o3-{order}.jsonl", small_model, encoding=f"utf-16-{order}",
+                              progress=False)
+        assert list(read_output(tmp_path / f"o3-{order}.jsonl")) == ["k1"]
+
+
+def test_a_workbook_is_told_to_be_saved_as_csv(small_model, tmp_path):
+    import zipfile
+
+    for name in ("book.xlsx", "renamed.csv"):
+        with zipfile.ZipFile(tmp_path / name, "w") as workbook:
+            workbook.writestr("xl/workbook.xml", "<workbook/>")
+        with pytest.raises(DataError, match=rf"{name}.*save (the|its) sheet as CSV \(UTF-8\)"):
+            threatclf.label_files(tmp_path / name, tmp_path / "o.jsonl", small_model, progress=False)
 
 
 def test_a_txt_file_linked_from_two_input_folders_is_refused(small_model, tmp_path):

@@ -453,11 +453,29 @@ def test_label_writes_to_standard_output_once_complete_and_says_each_reject(save
         assert json.loads(said.split("rejected: ", 1)[1])["line"] == 2
     result = subprocess.run([installed_command(), "label", str(source), "-o", "-", "--model", str(saved_small_model),
                              "-q", "--rejects", str(tmp_path / "rejects.jsonl")], capture_output=True)
-    assert result.returncode == 3 and result.stderr == b"" and (tmp_path / "rejects.jsonl").exists()
+    assert result.returncode == 3 and (tmp_path / "rejects.jsonl").exists()
+    (said,) = result.stderr.decode().splitlines()  # -q: one line that names the rejects file
+    assert said.startswith("threatclf label: warning: 1 of the 3 input rows was rejected; why: invalid JSON")
+    assert said.endswith(f"each is in {tmp_path / 'rejects.jsonl'} with its line and reason")
     for flag in ("--resume", "--summary-json"):
         result = subprocess.run([installed_command(), "label", str(source), "-o", "-", "--model",
                                  str(saved_small_model), flag], capture_output=True, text=True)
         assert result.returncode == 2 and f"cannot be used with {flag}" in result.stderr and result.stdout == ""
+
+
+def test_label_says_why_rows_were_rejected_once_quiet_or_not(saved_small_model, tmp_path, capsys):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "x1", "text": "Militants claimed the bomb attack."}) + "\nnot json\n")
+    out = tmp_path / "out.csv"
+    code, _, err = run(["label", str(source), "-o", str(out), "--model", str(saved_small_model)], capsys)
+    assert code == 3
+    assert [line for line in err.splitlines() if "invalid JSON" in line] == [err.splitlines()[-1]]  # once
+    assert err.splitlines()[-1].startswith("why: invalid JSON")
+    code, _, err = run(["label", str(source), "-o", str(out), "--model", str(saved_small_model), "-q", "--overwrite"],
+                       capsys)
+    assert code == 3
+    (said,) = err.splitlines()
+    assert said.startswith("threatclf label: warning: 1 of the 2 input rows was rejected; why: invalid JSON")
 
 
 def test_runs_that_cannot_be_resumed_are_not_told_to_resume(saved_small_model, tmp_path, capsys, monkeypatch):
