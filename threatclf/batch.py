@@ -996,7 +996,8 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
                 chunk_size: int = 2000, max_text_chars: int = 1_000_000, n_jobs: int = 1, resume: bool = False,
                 restart: bool = False, overwrite: bool = False, rejects=None,
                 progress: bool | None = None, csv_sep: str = ",", encoding: str = "utf-8",
-                output_csv_sep: str = ",", output_encoding: str = "utf-8") -> LabelSummary:
+                output_csv_sep: str = ",", output_encoding: str = "utf-8",
+                escape_formulas: bool = False) -> LabelSummary:
     """Label CSV / JSONL / Parquet files (or folders of .txt files) into ``output``.
 
     CSV files are separated by ``csv_sep``, and CSV and .txt files read in ``encoding`` (a
@@ -1004,6 +1005,9 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     A CSV output is written with ``output_csv_sep`` in ``output_encoding`` (``"utf-8-sig"``
     opens in Excel with every accent intact; a character the encoding lacks stops the writing
     with its row and column, and ``resume=True`` then writes the finished run in another).
+    ``escape_formulas=True`` puts a ``'`` before every CSV cell that starts with ``=``, ``+``,
+    ``-``, ``@``, a tab or a carriage return, so that a spreadsheet shows scraped text such as
+    ``=HYPERLINK(...)`` instead of running it (the cells then differ from the input's).
 
     The format of ``output`` follows its extension (``.jsonl[.gz]``, ``.csv[.gz]``,
     ``.parquet``). Bad rows go to ``rejects`` (default ``OUTPUT.rejects.jsonl``) with their
@@ -1036,7 +1040,7 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
             top_terms=top_terms, max_words=max_words, keep_text=keep_text, chunk_size=chunk_size,
             max_text_chars=max_text_chars, n_jobs=n_jobs, resume=resume, restart=restart, overwrite=overwrite,
             rejects=rejects, progress=progress, csv_sep=csv_sep, encoding=encoding, output_csv_sep=output_csv_sep,
-            output_encoding=output_encoding)
+            output_encoding=output_encoding, escape_formulas=escape_formulas)
 
 
 def _make_folder(folder: Path, what: str) -> None:
@@ -1063,7 +1067,7 @@ def _written_path(path: Path, what: str) -> Path:
 
 def _check_run_settings(paths: list[Path], output, rejects, *, text_col, id_col, chunk_size, max_text_chars, top_terms,
                         max_words, n_jobs, resume, restart, overwrite, output_csv_sep,
-                        output_encoding) -> tuple[Path, Path, int]:
+                        output_encoding, escape_formulas=False) -> tuple[Path, Path, int]:
     """Refuse settings of a run that cannot work before any file is read or written; return the
     output path, the rejects path and the number of worker processes."""
     output = _written_path(Path(output), "output")
@@ -1086,6 +1090,9 @@ def _check_run_settings(paths: list[Path], output, rejects, *, text_col, id_col,
     check_csv_options(output_csv_sep, output_encoding, names=("output_csv_sep", "output_encoding"))
     if output_format(output) != "csv" and (output_csv_sep, codecs.lookup(output_encoding).name) != (",", "utf-8"):
         raise DataError(f"output {output}: a separator and an encoding can be chosen for CSV output only")
+    if escape_formulas and output_format(output) != "csv":
+        raise DataError(f"output {output}: formulas are escaped (--escape-formulas) in CSV output only, which "
+                        "spreadsheets open")
     if resume and restart:
         raise DataError("resume and restart exclude each other")
     partial = _ChunkStore(output).folder
@@ -1116,7 +1123,7 @@ def _check_run_settings(paths: list[Path], output, rejects, *, text_col, id_col,
 
 def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold, top_terms, max_words, keep_text,
                  chunk_size, max_text_chars, n_jobs, resume, restart, overwrite, rejects, progress, csv_sep, encoding,
-                 output_csv_sep, output_encoding) -> LabelSummary:
+                 output_csv_sep, output_encoding, escape_formulas) -> LabelSummary:
     """The body of :func:`label_files`, run under its lock."""
     started = time.perf_counter()
     # "-" is standard input; a file or folder named "-" is given as "./-", which Path would shorten to "-"
@@ -1127,7 +1134,7 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     output, rejects_path, n_jobs = _check_run_settings(
         paths, output, rejects, text_col=text_col, id_col=id_col, chunk_size=chunk_size, max_text_chars=max_text_chars,
         top_terms=top_terms, max_words=max_words, n_jobs=n_jobs, resume=resume, restart=restart, overwrite=overwrite,
-        output_csv_sep=output_csv_sep, output_encoding=output_encoding)
+        output_csv_sep=output_csv_sep, output_encoding=output_encoding, escape_formulas=escape_formulas)
     # numpy integers pass the checks; the run's manifest is JSON, which takes Python ones
     chunk_size, max_text_chars, top_terms, max_words = map(int, (chunk_size, max_text_chars, top_terms, max_words))
     from_stdin = any(is_stdin(p) for p in paths)
@@ -1268,7 +1275,7 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
             kinds.setdefault(key, set()).update(seen)
     try:
         with RecordWriter(output, label_names, empty_schema=empty_schema, column_kinds=kinds,
-                          csv_sep=output_csv_sep, encoding=output_encoding) as writer, \
+                          csv_sep=output_csv_sep, encoding=output_encoding, escape_formulas=escape_formulas) as writer, \
                 tqdm(total=summary.labelled, unit=" rows", disable=not show, dynamic_ncols=True,
                      desc=f"writing {output.name}") as written:  # the last step of a long run is not silent
             for index, stats in zip(indices, all_stats):
@@ -1287,6 +1294,10 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     if summary.duplicate_ids:  # said once the output is written: warnings turned into errors lose nothing
         warnings.warn(f"{_rows(summary.duplicate_ids)} an id of an earlier row: the output is not unique by id",
                       UserWarning, stacklevel=3)
+    if not summary.rows_read:  # an empty file is valid JSONL, but an empty output is rarely what was meant
+        warnings.warn(f"no input rows: {', '.join(str(p) for p in paths[:3])}{', ...' if len(paths) > 3 else ''} "
+                      f"{'holds' if len(paths) == 1 else 'hold'} none, so the output holds none", UserWarning,
+                      stacklevel=3)
     if summary.rejected:  # no row lost silently, even where the summary is not shown
         warnings.warn(f"{summary.rejected:,} of the {summary.rows_read:,} input rows "
                       f"{'was' if summary.rejected == 1 else 'were'} rejected; "

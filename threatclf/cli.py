@@ -15,6 +15,7 @@ import errno
 import json
 import logging
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -25,7 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from . import __version__
 from .classifier import MODELS
-from .evaluate import FEW_POSITIVES
+from .evaluate import FEW_POSITIVES, FIGURES_EXPLAINED
 from .exceptions import DataError, ModelFormatError, ThreatclfError
 from .features import FEATURE_SETS
 from .persistence import printable
@@ -285,14 +286,14 @@ def cmd_train(args) -> int:
             f"Held-out file {args.dev}, not used in training.{only}" if not seen else
             f"File {args.dev}; {seen} of its {len(dev_texts)} texts were also in the training data, so these "
             f"figures are optimistic.{only}")}
-        _say(args, f"dev figures ({args.dev}, at the learned thresholds):\n{result.to_table()}")
+        _say(args, f"dev figures ({args.dev}, at the learned thresholds):\n{result.to_table()}\n\n{FIGURES_EXPLAINED}")
     model.set_params(n_jobs=None)  # --n-jobs is for this training run, not stored in the model
     path = model.save(args.output, format=args.format, metrics=metrics, overwrite=args.overwrite,
                       label_definitions=definitions,
                       training_description=f"Trained with `threatclf train` on {', '.join(args.data)}"
                       + (f"; calibration and thresholds from the rows of {', '.join(args.tune_on)}." if args.tune_on
                          else "."))
-    _say(args, f"saved model to {path}")
+    _say(args, f"saved model to {path}; use it with: threatclf label ARTICLES -o OUT --model {shlex.quote(str(path))}")
     return EXIT_OK
 
 
@@ -323,7 +324,7 @@ def cmd_evaluate(args) -> int:
     with warnings.catch_warnings():  # said once below, in the output's own form
         warnings.filterwarnings("ignore", message=r".* texts were in the model's training data")
         result = evaluate(model, texts, labels, score_labels=score_labels, label_map=label_map)
-    print(result.to_json() if args.format == "json" else result.to_table())
+    print(result.to_json() if args.format == "json" else f"{result.to_table()}\n\n{FIGURES_EXPLAINED}")
     if result.seen_in_training_warning() and args.format == "json":  # the table carries its own WARNING line
         print(f"threatclf evaluate: warning: {result.seen_in_training_warning()}", file=sys.stderr)
     return EXIT_OK
@@ -566,7 +567,8 @@ def _label(args, output, rejects, shown_as: tuple | None = None) -> int:
                 max_words=args.max_words, chunk_size=args.chunk_size, max_text_chars=args.max_text_chars,
                 n_jobs=args.n_jobs, resume=args.resume, restart=args.restart, overwrite=args.overwrite, rejects=rejects,
                 **_csv_options(args), output_csv_sep=_separator(args.output_csv_sep),
-                output_encoding=args.output_encoding, progress=False if args.quiet else None,
+                output_encoding=args.output_encoding, escape_formulas=args.escape_formulas,
+                progress=False if args.quiet else None,
             )
     finally:
         if notes is not None:
@@ -691,7 +693,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", dest="misplaced_format", help=argparse.SUPPRESS)  # as evaluate and info take it
     model_option(p)
     columns(p, labels=False)
-    p.add_argument("--id-col", default="id", help="column holding the article id (default: id)")
+    p.add_argument("--id-col", default="id", help="column holding the article id (default: id); the output "
+                   "calls it id (without one: FILE:LINE)")
     p.add_argument("--passages", action="store_true", help="write one row per passage instead of per article")
     p.add_argument("--threshold", type=_threshold, action="append",
                    help="override thresholds: 0.5, or label=0.6,label=0.3 (may be repeated for other labels; "
@@ -715,6 +718,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "with a decimal point")
     p.add_argument("--output-encoding", default="utf-8", metavar="ENCODING",
                    help="encoding of a CSV output (default: utf-8; utf-8-sig opens in Excel with accents intact)")
+    p.add_argument("--escape-formulas", action="store_true",
+                   help="put ' before each CSV cell starting with = + - @ (text a spreadsheet would run as a formula, "
+                        "e.g. =HYPERLINK in scraped text)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary (rejected rows are still said, in one line)")
     p.add_argument("--summary-json", action="store_true", help="print the run summary as JSON on stdout")
     p.set_defaults(func=cmd_label, parser=p)

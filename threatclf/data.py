@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .exceptions import DataError
+from .labels import unknown_label
 
 __all__ = ["load_labelled", "load_labelled_groups", "read_labelled"]
 
@@ -106,7 +107,7 @@ def read_labelled(path, *, text_col: str = "text", labels_col: str = "labels", g
         for names, line in zip(labels, lines):
             unknown = [n for n in names if n not in known]
             if unknown:
-                raise DataError(f"{source} {line}: unknown label {unknown[0]!r}; known labels: {known}")
+                raise DataError(f"{source} {line}: {unknown_label(unknown[0], known)}")
     groups = None
     unit = "row" if Path(path).suffix.lower() == ".parquet" else "line"
     if group_col:

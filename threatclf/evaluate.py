@@ -80,6 +80,16 @@ class Evaluation:
         return seen_in_training_note({"seen_in_training": self.extra.get("seen_in_training"), "n_samples": self.n_samples})
 
 
+#: What the columns of :meth:`Evaluation.to_table` mean, for readers who do not score models daily.
+FIGURES_EXPLAINED = """\
+precision  of the texts given the label, the share that carry it (1 - precision: false alarms)
+recall     of the texts that carry the label, the share given it (1 - recall: missed)
+f1         precision and recall in one figure (their harmonic mean); 1 is perfect
+pr_auc     precision averaged over every cut-off: how well the scores rank, whatever the threshold
+support    how many texts carry the label; figures over few texts are rough
+macro F1   the labels' F1 averaged, each label counting alike; micro F1: every decision pooled"""
+
+
 def seen_in_training_note(figures: dict) -> str | None:
     """Why a split's figures (:meth:`Evaluation.to_dict`, as a model folder stores them) are not
     held-out ones, when some of its texts were trained on; shown by the model card and ``info`` too."""

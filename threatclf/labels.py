@@ -194,6 +194,14 @@ def spelt_alike(name: str, other: str) -> bool:
         and matcher.ratio() >= 0.85
 
 
+def unknown_label(name: str, known: Sequence[str]) -> str:
+    """"unknown label 'X'; known labels: [...]", with the known label it is probably meant for
+    (label names are compared exactly: 'Terrorism' is not 'terrorism')."""
+    alike = next((label for label in known if spelt_alike(name, label)), None)
+    hint = f" (did you mean {alike!r}? label names are compared exactly, case too)" if alike is not None else ""
+    return f"unknown label {name!r}{hint}; known labels: {list(known)}"
+
+
 #: The start of :func:`misspelt_label_warning`'s text, for callers that say it themselves (once, by file and line).
 MISSPELT_LABEL_WARNING = r".*label .* is spelt almost as"
 
@@ -295,7 +303,7 @@ def to_indicator(label_lists: Iterable[Iterable[str]], labels: Sequence[str]) ->
         indicator = np.zeros(len(labels), dtype=np.int8)
         for name in check_label_list(value, row):
             if name not in index:
-                raise DataError(f"row {row}: unknown label {name!r}; known labels: {list(labels)}")
+                raise DataError(f"row {row}: {unknown_label(name, labels)}")
             indicator[index[name]] = 1
         rows.append(indicator)
     if not rows:

@@ -300,7 +300,7 @@ def check_model_destination(path, *, overwrite: bool = False) -> Path:
         if not path.is_dir() or not (path / "metadata.json").is_file():
             raise FileExistsError(f"{path} exists and is not a threatclf model folder; refusing to replace it")
         if not overwrite:
-            raise FileExistsError(f"{path} already exists (pass overwrite=True, or --overwrite on the command line, "
+            raise FileExistsError(f"{path} already exists (pass --overwrite, or overwrite=True in Python, "
                                   "to replace it)")
         try:
             listed = json.loads((path / "metadata.json").read_text(encoding="utf-8")).get("files", {})

@@ -418,8 +418,8 @@ def _check_clash(names: Iterable[str], text_col: str, id_col: str, where: str, r
     if clash:
         raise DataError(
             f"{where}: column {clash[0]!r} would be overwritten by the output column made "
-            f"from text_col={text_col!r} / id_col={id_col!r}; choose it as text_col/id_col "
-            "or rename it"
+            f"from the text column {text_col!r} / id column {id_col!r} (--text-col / --id-col, text_col= / "
+            "id_col=); choose it as the text or id column, or rename it"
         )
 
 

@@ -294,10 +294,21 @@ class _JsonlSink:
             self._raw.close()
 
 
+#: How a cell a spreadsheet would run as a formula starts (OWASP's list for CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formula(value):
+    """``value`` with a ``'`` before it when it is text a spreadsheet would take for a formula."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 class _CsvSink:
-    def __init__(self, temp: Path, target: Path, label_names: Sequence[str], sep: str = ",", encoding: str = "utf-8"):
+    def __init__(self, temp: Path, target: Path, label_names: Sequence[str], sep: str = ",", encoding: str = "utf-8",
+                 escape_formulas: bool = False):
         self._text, self._raw = _open_text(temp, target, encoding)
         self._target, self._sep, self._encoding = target, sep, encoding
+        self._escape = escape_formulas
         self._label_names = label_names
         self._columns: list[str] | None = None
 
@@ -305,6 +316,8 @@ class _CsvSink:
         if not records:
             return
         frame = flatten_records(records, self._label_names)
+        if self._escape:
+            frame = self._escaped(frame)
         if self._columns is None:
             self._columns = list(frame.columns)
             header = True
@@ -318,8 +331,19 @@ class _CsvSink:
             for v in frame[c])
         self._to_csv(frame, header, csv.QUOTE_NONNUMERIC if carriage_return else csv.QUOTE_MINIMAL)
 
+    @staticmethod
+    def _escaped(frame: pd.DataFrame) -> pd.DataFrame:
+        """Text cells and column names that would run as formulas, escaped (numbers are left: -3 is a number)."""
+        frame = frame.rename(columns=escape_formula)
+        for column in frame.columns:
+            if frame[column].dtype.kind not in "biufcmM":
+                frame[column] = frame[column].map(escape_formula)
+        return frame
+
     def write_empty(self, frame: pd.DataFrame) -> None:
         """The header alone, for an output without rows."""
+        if self._escape:
+            frame = self._escaped(frame)
         if self._columns is None:
             self._columns = list(frame.columns)
             self._to_csv(frame, True, csv.QUOTE_ALL if any("\r" in str(c) for c in frame.columns) else csv.QUOTE_MINIMAL)
@@ -522,7 +546,7 @@ class RecordWriter:
 
     def __init__(self, path, label_names: Sequence[str], fmt: str | None = None, *,
                  empty_schema: dict | None = None, column_kinds: dict | None = None,
-                 csv_sep: str = ",", encoding: str = "utf-8"):
+                 csv_sep: str = ",", encoding: str = "utf-8", escape_formulas: bool = False):
         self.path = Path(path)
         self.label_names = list(label_names)
         # A record whose keys (and value kinds) give CSV/Parquet their columns when no row at
@@ -536,13 +560,16 @@ class RecordWriter:
         check_csv_options(csv_sep, encoding)
         if self.format != "csv" and (csv_sep, codecs.lookup(encoding).name) != (",", "utf-8"):
             raise DataError(f"{self.path}: a separator and an encoding can be chosen for CSV output only")
+        if self.format != "csv" and escape_formulas:
+            raise DataError(f"{self.path}: formulas are escaped in CSV output only")
         self.rows_written = 0
         self._pending = _PendingFile(self.path)
         try:
             if self.format == "jsonl":
                 self._sink = _JsonlSink(self._pending.temp, self.path)
             elif self.format == "csv":
-                self._sink = _CsvSink(self._pending.temp, self.path, self.label_names, csv_sep, encoding)
+                self._sink = _CsvSink(self._pending.temp, self.path, self.label_names, csv_sep, encoding,
+                                      escape_formulas)
             else:
                 self._sink = _ParquetSink(self._pending.temp, self.label_names, parquet_types(column_kinds or {}))
         except BaseException:

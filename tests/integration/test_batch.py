@@ -373,6 +373,23 @@ def test_the_summary_names_the_most_common_reject_reason_and_its_share():
     assert one.splitlines()[-1] == "why: missing text"
 
 
+def test_inputs_without_rows_are_warned_of(small_model, tmp_path):
+    """A 0-byte JSONL file is valid and a header-only CSV too, but an empty output is rarely what
+    was meant (a failed export): said, not only counted."""
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    (tmp_path / "header.csv").write_text("id,text\n")
+    for name in ("empty.jsonl", "header.csv"):
+        with pytest.warns(UserWarning, match=rf"^no input rows: .*{name} holds none, so the output holds none$"):
+            summary = threatclf.label_files(tmp_path / name, tmp_path / f"{name}.out.jsonl", small_model,
+                                            progress=False)
+        assert summary.rows_read == 0 and (tmp_path / f"{name}.out.jsonl").read_text() == ""
+    (tmp_path / "one.jsonl").write_text(json.dumps({"id": "a", "text": "Rain fell."}) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one empty input beside one with rows: nothing to warn of
+        threatclf.label_files([tmp_path / "empty.jsonl", tmp_path / "one.jsonl"], tmp_path / "both.jsonl",
+                              small_model, progress=False)
+
+
 def _reference_run(model, path, out):
     threatclf.label_files(path, out, model, chunk_size=3, progress=False)
     return out.read_bytes()

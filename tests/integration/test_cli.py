@@ -78,6 +78,12 @@ def test_train_writes_a_model_folder_from_jsonl(data_files, capsys):
     assert said[recorded + 1].startswith(f"  cross-validated: macro F1 {figures['macro_f1']:.3f}, micro F1 ")
     assert said[recorded + 2].strip() == figures["description"]
     assert "dev figures" not in out_text + err
+    # and how to use the model: a command that works as printed
+    use = said[-1].split("use it with: ", 1)[1].split()
+    assert use[:2] == ["threatclf", "label"] and use[-2:] == ["--model", str(out)]
+    source = data_files / "use.jsonl"
+    source.write_text(json.dumps({"id": "u1", "text": "Gunmen attacked the checkpoint."}) + "\n")
+    assert main(["label", str(source), "-o", str(data_files / "use-out.jsonl"), "-q", *use[-2:]]) == 0
 
 
 def test_train_with_a_presence_block(data_files, capsys):
@@ -119,7 +125,7 @@ def test_train_checks_its_output_folder_before_training(data_files, tmp_path, ca
     other = tmp_path / "thesis"
     other.mkdir()
     (other / "chapter1.txt").write_text("years of work")
-    for output, message in ((existing, "already exists (pass overwrite=True, or --overwrite"),
+    for output, message in ((existing, "already exists (pass --overwrite, or overwrite=True in Python"),
                             (not_a_folder / "model", "file.txt is a file, not a folder"),
                             (not_a_folder, "file.txt exists and is not a threatclf model folder"),
                             (other, "thesis exists and is not a threatclf model folder")):
@@ -273,6 +279,12 @@ def test_evaluate_format_text_is_the_table_and_table_still_works(data_files, cap
     assert code == 0 and "macro F1" in default
     assert run(["evaluate", data, "--model", model, "--format", "text"], capsys)[1] == default
     assert run(["evaluate", data, "--model", model, "--format", "table"], capsys)[1] == default
+    # every column and summary figure of the table is said in words below it
+    table, legend = default.rstrip("\n").split("\n\n")
+    columns = table.splitlines()[0].split()[1:]
+    assert columns == ["precision", "recall", "f1", "pr_auc", "support"]
+    assert [line.split()[0] for line in legend.splitlines()] == columns + ["macro"]
+    assert "micro F1:" in legend
 
 
 def test_evaluate_json_macro_f1_equals_independent_computation(data_files, capsys):
@@ -476,6 +488,22 @@ def test_label_says_why_rows_were_rejected_once_quiet_or_not(saved_small_model, 
     assert code == 3
     (said,) = err.splitlines()
     assert said.startswith("threatclf label: warning: 1 of the 2 input rows was rejected; why: invalid JSON")
+
+
+def test_label_escapes_formulas_in_csv_output_when_asked(saved_small_model, tmp_path, capsys):
+    source = tmp_path / "scraped.jsonl"
+    source.write_text(json.dumps({"id": "=2+3", "title": '=HYPERLINK("http://x.example","Read")',
+                                  "text": "Militants claimed the bomb attack."}) + "\n")
+    model = ["--model", str(saved_small_model), "-q"]
+    assert main(["label", str(source), "-o", str(tmp_path / "plain.csv"), *model]) == 0
+    assert main(["label", str(source), "-o", str(tmp_path / "safe.csv"), "--escape-formulas", *model]) == 0
+    plain, safe = (pd.read_csv(tmp_path / name, dtype=str) for name in ("plain.csv", "safe.csv"))
+    assert (plain.loc[0, "id"], plain.loc[0, "title"]) == ("=2+3", '=HYPERLINK("http://x.example","Read")')
+    assert (safe.loc[0, "id"], safe.loc[0, "title"]) == ("'=2+3", '\'=HYPERLINK("http://x.example","Read")')
+    assert safe.drop(columns=["id", "title"]).equals(plain.drop(columns=["id", "title"]))
+    code, _, err = run(["label", str(source), "-o", str(tmp_path / "o.jsonl"), "--escape-formulas", *model], capsys)
+    assert code == 2 and "formulas are escaped (--escape-formulas) in CSV output only" in err
+    assert not (tmp_path / "o.jsonl").exists()
 
 
 def test_runs_that_cannot_be_resumed_are_not_told_to_resume(saved_small_model, tmp_path, capsys, monkeypatch):

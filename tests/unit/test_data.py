@@ -43,6 +43,11 @@ def test_labels_outside_the_known_ones_are_named_with_file_and_row(tmp_path):
         load_labelled(path, known_labels=["graft"])
     with pytest.raises(DataError, match=rf"{path}: line 2: unknown label 'fraud'"):
         load_labelled_groups(path, group_col="doc", known_labels=["graft"])
+    capitalised = tmp_path / "caps.jsonl"
+    capitalised.write_text(json.dumps({"text": "t", "labels": ["Graft"]}) + "\n")
+    with pytest.raises(DataError, match=rf"{capitalised}: line 1: unknown label 'Graft' \(did you mean 'graft'\? "
+                                        r"label names are compared exactly, case too\); known labels: \['graft'\]$"):
+        load_labelled(capitalised, known_labels=["graft"])
 
 
 def test_a_parquet_record_is_named_by_its_row(tmp_path):

@@ -34,6 +34,10 @@ def test_a_nested_label_list_is_shown_as_a_list_not_in_numpy_notation():
 def test_unknown_label_is_an_error_naming_the_row():
     with pytest.raises(DataError, match=r"row 1: unknown label 'sports'"):
         to_indicator([["terrorism"], ["sports"]], DEFAULT_LABELS)
+    with pytest.raises(DataError, match=r"row 0: unknown label 'Corruption' \(did you mean 'corruption'\?"):
+        to_indicator([["Corruption"]], DEFAULT_LABELS)
+    with pytest.raises(DataError, match=r"row 0: unknown label 'sports'; known"):  # nothing alike: no guess
+        to_indicator([["sports"]], DEFAULT_LABELS)
 
 
 @pytest.mark.parametrize("bad", ["terrorism", 3, [""], [None], {"terrorism": 0, "corruption": 1}])

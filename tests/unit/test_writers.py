@@ -536,3 +536,35 @@ def test_gzip_output_is_the_same_bytes_each_time(tmp_path, monkeypatch):
             writer.write([record(i) for i in range(3)])
         outputs.append(path.read_bytes())
     assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize("escape", [False, True])
+def test_csv_cells_a_spreadsheet_would_run_are_escaped_when_asked(tmp_path, escape):
+    target = tmp_path / "out.csv"
+    risky = ["=HYPERLINK(\"http://x.example\",\"more\")", "+1 555", "-dash", "@SUM(A1)", "\tTab", "\rCR"]
+    rows = [record(i, id=value, text=value, **{"=cmd": value}) for i, value in enumerate(risky)]
+    rows.append(record(9, id="a=b", text="x-y", **{"=cmd": -3}))  # inside a cell, and numbers: left alone
+    with RecordWriter(target, LABELS, escape_formulas=escape) as writer:
+        writer.write(rows[:3])
+        writer.write(rows[3:])  # every batch, not only the first
+    frame = pd.read_csv(target, keep_default_na=False, dtype=str)
+    quote = "'" if escape else ""
+    assert list(frame.columns)[-1] == quote + "=cmd"
+    assert frame["id"].tolist() == [quote + v for v in risky] + ["a=b"]
+    assert frame["text"].tolist() == [quote + v for v in risky] + ["x-y"]
+    assert frame[quote + "=cmd"].tolist()[-1] == "-3"
+    assert frame["score_alpha"].tolist()[:2] == ["0.0", "0.25"]  # scores stay numbers
+
+
+def test_an_empty_csv_gets_its_header_escaped_too(tmp_path):
+    schema = {"id": "", "=cmd": "", "labels": [], "scores": {name: 0.0 for name in LABELS}, "evidence": []}
+    with RecordWriter(tmp_path / "e.csv", LABELS, empty_schema=schema, escape_formulas=True) as writer:
+        writer.write([])
+    assert (tmp_path / "e.csv").read_text().startswith("id,'=cmd,labels,")
+
+
+@pytest.mark.parametrize("name", ["out.jsonl", "out.parquet"])
+def test_formulas_are_escaped_in_csv_output_only(tmp_path, name):
+    with pytest.raises(DataError, match="formulas are escaped in CSV output only"):
+        RecordWriter(tmp_path / name, LABELS, escape_formulas=True)
+    assert list(tmp_path.iterdir()) == []
