@@ -1342,7 +1342,8 @@ def check_csv_options(csv_sep: str, encoding: str, names: tuple[str, str] = ("cs
     """A CSV separator is one character other than a quote or a line end; an encoding is one
     Python knows. ``names`` are what messages call the two (the command line's options there)."""
     if not isinstance(csv_sep, str) or len(csv_sep) != 1 or csv_sep in "\"\r\n":
-        raise DataError(f"{names[0]} must be one character (not a quote or a line end), got {csv_sep!r}")
+        hint = " (a tab is '\\t')" if isinstance(csv_sep, str) and csv_sep.strip().lower() == "tab" else ""
+        raise DataError(f"{names[0]} must be one character (not a quote or a line end), got {csv_sep!r}{hint}")
     try:
         text_encoding = getattr(codecs.lookup(encoding), "_is_text_encoding", True)
     except (LookupError, TypeError):

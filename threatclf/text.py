@@ -38,11 +38,12 @@ _INVISIBLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u
 
 def _has_text(text: str, start: int, end: int) -> bool:
     """Whether ``text[start:end]`` holds a visible character: scraped text carries paragraphs of
-    zero-width spaces, joiners, bidi marks or byte-order marks alone, which hold no text to label.
+    zero-width spaces, joiners, bidi marks or byte-order marks alone, and control characters (NUL,
+    DEL, C1 codes: the debris of a bad conversion), which hold no text to label.
     (The first character other than white space settles it for nearly every paragraph.)"""
     for match in _NOT_SPACE.finditer(text, start, end):
         char = match.group()
-        if unicodedata.category(char) != "Cf" and char not in _INVISIBLE:
+        if unicodedata.category(char) not in ("Cf", "Cc") and char not in _INVISIBLE:
             return True
     return False
 
@@ -96,7 +97,8 @@ def split_passages(
     into sentence windows.
 
     Consecutive passages shorter than ``min_words`` are merged while the result stays within
-    ``max_words``. Offsets index the original string; leading and trailing white space is not
+    ``max_words`` (counting the words of paragraphs with text: a line of control or invisible
+    characters between two merged ones falls inside the span, uncounted). Offsets index the original string; leading and trailing white space is not
     part of a passage. An empty or blank text gives no passage.
     """
     for name, value in (("max_words", max_words), ("min_words", min_words)):

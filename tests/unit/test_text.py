@@ -143,6 +143,14 @@ def test_a_paragraph_of_invisible_characters_alone_is_no_passage():
     assert spans(text, min_words=0) == ["\u200bBombs hit the port.", "Troops fled."]
 
 
+
+def test_a_paragraph_of_control_characters_alone_is_no_passage():
+    for debris in ("\x00", "\x01\x02", "\x7f", "\x80\x9f", "\x00 \x1b"):
+        assert split_passages(debris) == []
+    text = "Bombs hit the port.\n\x00\x00\nTroops\x00 fled."  # inside a paragraph with text, kept
+    assert spans(text, min_words=0) == ["Bombs hit the port.", "Troops\x00 fled."]
+
+
 @pytest.mark.parametrize("script", [
     # a run of 300,000 end marks: the lazy sentence pattern retried it at every position (~30 min)
     "text = 'word ' * 130 + '.' * 300000 + 'x then the end.'\n"

@@ -305,6 +305,7 @@ def test_csv_without_rows_writes_its_header_in_the_separator_and_encoding(tmp_pa
 
 @pytest.mark.parametrize("options, message", [({"csv_sep": '"'}, "csv_sep must be one character"),
                                               ({"csv_sep": "\n"}, "csv_sep must be one character"),
+                                              ({"csv_sep": "tab"}, r"got 'tab' \(a tab is '\\t'\)"),
                                               ({"encoding": "nope"}, "unknown encoding 'nope'"),
                                               ({"encoding": None}, "unknown encoding None"),
                                               ({"encoding": "rot13"}, "is not a text encoding")])
