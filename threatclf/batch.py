@@ -96,8 +96,8 @@ class LabelSummary:
     resumed_passages: int = 0
     #: Input rows whose id an earlier row already had: their output rows are not unique by id.
     duplicate_ids: int = 0
-    #: Labelled rows with no text to score (blank, or white space only): an output row each, with
-    #: no label and no score. Many of them often mean the wrong ``text_col``.
+    #: Labelled rows with no text to score (empty, or white space, invisible or control characters
+    #: only): an output row each, with no label and no score. Many of them often mean the wrong ``text_col``.
     without_text: int = 0
     #: Why rows were rejected: reason -> rows, most common first (a run's rejects file has each row).
     reject_reasons: dict = field(default_factory=dict)
@@ -136,6 +136,8 @@ class LabelSummary:
 def _why_rejected(rejected: int, reasons: dict) -> str:
     """The most common reject reason, said where it is seen: the reasons are otherwise only in
     the rejects file (a file in the wrong encoding has every row with an accent rejected)."""
+    if not reasons:
+        return ""
     reason, rows = next(iter(reasons.items()))
     if rejected == 1:
         return f"why: {reason}"
@@ -1295,12 +1297,13 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
         warnings.warn(f"{_rows(summary.duplicate_ids)} an id of an earlier row: the output is not unique by id",
                       UserWarning, stacklevel=3)
     if not summary.rows_read:  # an empty file is valid JSONL, but an empty output is rarely what was meant
-        warnings.warn(f"no input rows: {', '.join(str(p) for p in paths[:3])}{', ...' if len(paths) > 3 else ''} "
-                      f"{'holds' if len(paths) == 1 else 'hold'} none, so the output holds none", UserWarning,
+        named = ["standard input" if is_stdin(p) else str(p) for p in paths]
+        warnings.warn(f"no input rows: {', '.join(named[:3])}{', ...' if len(named) > 3 else ''} "
+                      f"{'holds' if len(named) == 1 else 'hold'} none, so the output holds none", UserWarning,
                       stacklevel=3)
     if summary.rejected:  # no row lost silently, even where the summary is not shown
+        why = _why_rejected(summary.rejected, summary.reject_reasons)  # none from chunks of a run begun by 0.13
         warnings.warn(f"{summary.rejected:,} of the {summary.rows_read:,} input rows "
-                      f"{'was' if summary.rejected == 1 else 'were'} rejected; "
-                      f"{_why_rejected(summary.rejected, summary.reject_reasons)}; each is in {summary.rejects} "
-                      "with its line and reason", UserWarning, stacklevel=3)
+                      f"{'was' if summary.rejected == 1 else 'were'} rejected; {why + '; ' if why else ''}each is in "
+                      f"{summary.rejects} with its line and reason", UserWarning, stacklevel=3)
     return summary

@@ -11,6 +11,7 @@ removed). 1 is left to Python: an unexpected crash, a bug to report.
 from __future__ import annotations
 
 import argparse
+import codecs
 import errno
 import json
 import logging
@@ -520,6 +521,12 @@ def cmd_label(args) -> int:
         return _label(args, args.output, args.rejects)
     # Standard output: the run writes a file of its own, which is copied out once it is complete,
     # so a reader never takes a cut-short output for a whole one (the exit code says how it went).
+    csv_only = [flag for flag, given in (("--escape-formulas", args.escape_formulas),
+                                         ("--output-csv-sep", _separator(args.output_csv_sep) != ","),
+                                         ("--output-encoding", codecs.lookup(args.output_encoding).name != "utf-8"))
+                if given]
+    if csv_only and args.output_format != "csv":
+        raise ThreatclfError(f"{csv_only[0]} is for CSV output: with -o - (standard output), add --output-format csv")
     for flag, given in (("--resume", args.resume), ("--restart", args.restart), ("--summary-json", args.summary_json)):
         if given:
             why = "standard output holds the labelled rows" if flag == "--summary-json" else "nothing of it is kept to resume"
@@ -541,6 +548,10 @@ def cmd_label(args) -> int:
     return code
 
 
+#: The closing warnings of label_files that the summary also says.
+_DUPLICATE_IDS, _REJECTED = r".* rows? repeats? an id of an earlier row", r".* input rows w(as|ere) rejected; "
+
+
 def _label(args, output, rejects, shown_as: tuple | None = None) -> int:
     """``threatclf label`` into ``output``, with its notes and summary on stderr; ``shown_as``:
     what the summary calls the output and the rejects (a temporary file's name would mislead)."""
@@ -557,10 +568,14 @@ def _label(args, output, rejects, shown_as: tuple | None = None) -> int:
         logger.addHandler(notes)
     try:
         with warnings.catch_warnings():
+            # The run's closing notes come once its output is complete: printed, never raised (with
+            # PYTHONWARNINGS=error they would be, and -o - would lose the rows it copies out after)
+            for note in (_DUPLICATE_IDS, _REJECTED, r"no input rows: "):
+                warnings.filterwarnings("always", message=note)
             if not (args.quiet or args.summary_json):  # the summary printed below says it
-                warnings.filterwarnings("ignore", message=r".* rows? repeats? an id of an earlier row")
+                warnings.filterwarnings("ignore", message=_DUPLICATE_IDS)
             if not (args.quiet or args.summary_json) or (shown_as and shown_as[1]):  # said below, or row by row
-                warnings.filterwarnings("ignore", message=r".* input rows w(as|ere) rejected; ")
+                warnings.filterwarnings("ignore", message=_REJECTED)
             summary = label_files(
                 args.inputs, output, model, text_col=args.text_col, id_col=args.id_col, passages=args.passages,
                 threshold=_thresholds_given(args.threshold), top_terms=args.top_terms, keep_text=args.keep_text,
@@ -719,9 +734,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-encoding", default="utf-8", metavar="ENCODING",
                    help="encoding of a CSV output (default: utf-8; utf-8-sig opens in Excel with accents intact)")
     p.add_argument("--escape-formulas", action="store_true",
-                   help="put ' before each CSV cell starting with = + - @ (text a spreadsheet would run as a formula, "
-                        "e.g. =HYPERLINK in scraped text)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary (rejected rows are still said, in one line)")
+                   help="put ' before each CSV cell starting with = + - @, a tab or a carriage return (text a "
+                        "spreadsheet would run as a formula, e.g. =HYPERLINK in scraped text; numbers are left)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary (rejected rows are still said)")
     p.add_argument("--summary-json", action="store_true", help="print the run summary as JSON on stdout")
     p.set_defaults(func=cmd_label, parser=p)
     return parser

@@ -130,23 +130,52 @@ NOT_UTF8_TEXT = ("undecodable bytes (not UTF-8; a file saved by Excel or Windows
 def _encoding_hint(path, encoding: str) -> str:
     """Which ``--encoding`` a file whose start does not decode in ``encoding`` probably needs
     ("" when that is the one in use)."""
-    try:
-        with _open_binary(path) as handle:
-            start = handle.read(4096)
-    except (OSError, *_GZIP_ERRORS):
+    start = _start_of(path)
+    if start is None:
         return ""
-    family = _encoding_family(encoding)
-    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "" if family == "utf-16" else " (it looks like UTF-16, as Excel's Unicode text export: pass --encoding utf-16)"
-    if start.count(b"\x00") > len(start) // 4:  # UTF-16 without a mark: the zeros say which byte order
-        order = "le" if start[1::2].count(b"\x00") >= start[0::2].count(b"\x00") else "be"
-        if codecs.lookup(encoding).name == f"utf-16-{order}":
-            return ""
-        return (f" (it looks like UTF-16 without a byte-order mark: pass --encoding utf-16-{order}; "
-                "plain utf-16 needs the mark)")
+    hint = _utf16_hint(start, encoding)
+    if hint is not None:
+        return hint
     if codecs.lookup(encoding).name == "cp1252":
         return ""
     return " (a file saved by Excel or Windows is often Windows-1252: pass --encoding cp1252)"
+
+
+def _shortened(names: list, limit: int = 300) -> str:
+    """A header for a message: a file read in the wrong encoding can make its whole start one name."""
+    shown = repr(names)
+    return shown if len(shown) <= limit else shown[:limit] + " ...]"
+
+
+def _start_of(path, size: int = 4096) -> bytes | None:
+    try:
+        with _open_binary(path) as handle:
+            return handle.read(size)
+    except (OSError, *_GZIP_ERRORS):
+        return None
+
+
+#: ASCII characters of a CSV file's structure: in UTF-16 each is one byte beside a zero byte.
+_CSV_STRUCTURE = frozenset(b"\n\r,;\t|\"")
+
+
+def _utf16_hint(start: bytes, encoding: str) -> str | None:
+    """The ``--encoding`` hint for a file that is UTF-16 ("" when ``encoding`` reads it), or
+    None when it does not look like UTF-16. Without a byte-order mark, the byte order is read
+    from where the zero byte sits beside the line ends and separators, which are ASCII even in
+    Chinese or Russian text."""
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "" if _encoding_family(encoding) == "utf-16" else \
+            " (it looks like UTF-16, as Excel's Unicode text export: pass --encoding utf-16)"
+    pairs = [start[i:i + 2] for i in range(0, len(start) - 1, 2)]
+    little = sum(1 for pair in pairs if pair[1] == 0 and pair[0] in _CSV_STRUCTURE)
+    big = sum(1 for pair in pairs if pair[0] == 0 and pair[1] in _CSV_STRUCTURE)
+    if max(little, big) < 2 or min(little, big) * 4 > max(little, big):
+        return None
+    order = "le" if little > big else "be"
+    if codecs.lookup(encoding).name == f"utf-16-{order}":
+        return ""
+    return f" (it looks like UTF-16 without a byte-order mark: pass --encoding utf-16-{order}; plain utf-16 needs the mark)"
 
 
 #: How much of a CSV or .txt file read in a one-byte encoding is looked at for UTF-8 text.
@@ -862,11 +891,11 @@ class _CsvSource(_Source):
                           and sep != self.csv_sep), None)
             hint = (f" (the header is one column holding {other!r}: separated by {other!r}? pass --csv-sep "
                     f"{other!r} (csv_sep={other!r}))" if other else "")
-            if any("\x00" in name for name in header) or _encoding_family(self.encoding) == "utf-16":
-                # UTF-16 without a byte-order mark read as UTF-8 (NULs), or in the other byte order
-                hint = _encoding_hint(self.path, self.encoding) or hint
+            start = _start_of(self.path)
+            if start is not None:  # UTF-16 without a byte-order mark read as UTF-8, or in the other byte order
+                hint = _utf16_hint(start, self.encoding) or hint
             raise DataError(
-                f"{self.source}: no text column {self.text_col!r}; columns are {header}{hint}"
+                f"{self.source}: no text column {self.text_col!r}; columns are {_shortened(header)}{hint}"
             )
         _check_clash(header, self.text_col, self.id_col, self.source, self.reserved)
         self.columns = header

@@ -299,8 +299,17 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def escape_formula(value):
-    """``value`` with a ``'`` before it when it is text a spreadsheet would take for a formula."""
-    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+    """``value`` with a ``'`` before it when it is text a spreadsheet would take for a formula
+    (a number such as ``-0.4``, read from a CSV input as text, is left a number)."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+        return value
+    if value[0] in "+-":
+        try:
+            float(value)
+            return value
+        except ValueError:
+            pass
+    return "'" + value
 
 
 class _CsvSink:
@@ -334,7 +343,12 @@ class _CsvSink:
     @staticmethod
     def _escaped(frame: pd.DataFrame) -> pd.DataFrame:
         """Text cells and column names that would run as formulas, escaped (numbers are left: -3 is a number)."""
-        frame = frame.rename(columns=escape_formula)
+        names = [escape_formula(name) for name in frame.columns]
+        clash = next((name for name in names if names.count(name) > 1), None)
+        if clash is not None:
+            raise DataError(f"columns {[c for c, n in zip(frame.columns, names) if n == clash]} would both be "
+                            f"written as {clash!r} once escaped (--escape-formulas); rename one")
+        frame = frame.set_axis(names, axis=1)
         for column in frame.columns:
             if frame[column].dtype.kind not in "biufcmM":
                 frame[column] = frame[column].map(escape_formula)

@@ -423,6 +423,36 @@ def test_resume_after_a_crash_gives_the_uninterrupted_output(small_model, corpus
     assert not (tmp_path / "out.jsonl.partial").exists()
 
 
+def test_resuming_a_run_whose_chunks_hold_no_reject_reasons(small_model, tmp_path, monkeypatch):
+    """Chunks finished by 0.13 record no reject reasons and no count of rows without text: a
+    resume sums what there is and still says each rejected row is in the rejects file."""
+    source = tmp_path / "in.jsonl"
+    source.write_text("not json\n" + "".join(json.dumps({"id": f"k{i}", "text": "Rain fell." if i else ""}) + "\n"
+                                              for i in range(5)))
+    real = batch_module._process_chunk
+    calls = {"n": 0}
+
+    def crash_on_second(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("simulated kill")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch_module, "_process_chunk", crash_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(source, tmp_path / "out.jsonl", small_model, chunk_size=3, progress=False)
+    (done,) = (tmp_path / "out.jsonl.partial").glob("*.done.json")
+    stats = json.loads(done.read_text())
+    assert stats.pop("reject_reasons") and stats.pop("without_text") == 1
+    done.write_text(json.dumps(stats))  # as 0.13 wrote it
+    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    with pytest.warns(UserWarning, match=r"^1 of the 6 input rows was rejected; each is in .*out.jsonl.rejects.jsonl"):
+        summary = threatclf.label_files(source, tmp_path / "out.jsonl", small_model, chunk_size=3, progress=False,
+                                        resume=True)
+    assert (summary.rejected, summary.reject_reasons, summary.without_text) == (1, {}, 0)
+    assert "why" not in summary.to_text()
+
+
 def test_resume_refuses_other_settings(small_model, corpus, tmp_path, monkeypatch):
     path, _ = corpus
     monkeypatch.setattr(batch_module, "_process_chunk", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -1533,6 +1563,15 @@ def test_byte_order_marks_of_another_encoding_and_quoted_headers(small_model, tm
         threatclf.label_files(no_mark, tmp_path / f"o3-{order}.jsonl", small_model, encoding=f"utf-16-{order}",
                               progress=False)
         assert list(read_output(tmp_path / f"o3-{order}.jsonl")) == ["k1"]
+    chinese = tmp_path / "zh.csv"  # mostly not ASCII: the order is read beside the line ends and separators
+    chinese.write_bytes(("id,text\n" + "".join(f"k{i},警方在港口查获大量可卡因。\n" for i in range(30))).encode("utf-16-le"))
+    for encoding in ("utf-8", "utf-16", "utf-16-be"):
+        with pytest.raises(DataError, match=r"pass --encoding utf-16-le;"):
+            threatclf.label_files(chinese, tmp_path / "zh.jsonl", small_model, encoding=encoding, progress=False)
+    with pytest.raises(DataError) as wrong_column:  # read right: the columns named, no advice on encodings
+        threatclf.label_files(chinese, tmp_path / "zh.jsonl", small_model, encoding="utf-16-le", text_col="body",
+                              progress=False)
+    assert str(wrong_column.value).endswith("no text column 'body'; columns are ['id', 'text']")
 
 
 def test_a_workbook_is_told_to_be_saved_as_csv(small_model, tmp_path):

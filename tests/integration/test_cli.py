@@ -463,9 +463,15 @@ def test_label_writes_to_standard_output_once_complete_and_says_each_reject(save
         (said,) = result.stderr.decode().splitlines()  # -q: the rejected row is still said
         assert said.startswith("threatclf label: rejected: ")
         assert json.loads(said.split("rejected: ", 1)[1])["line"] == 2
+    import os
+
+    # the run's closing notes are printed, never raised, even where warnings are made errors: the
+    # rows copied out after the run would be lost
     result = subprocess.run([installed_command(), "label", str(source), "-o", "-", "--model", str(saved_small_model),
-                             "-q", "--rejects", str(tmp_path / "rejects.jsonl")], capture_output=True)
+                             "-q", "--rejects", str(tmp_path / "rejects.jsonl")], capture_output=True,
+                            env={**os.environ, "PYTHONWARNINGS": "error"})
     assert result.returncode == 3 and (tmp_path / "rejects.jsonl").exists()
+    assert result.stdout == (tmp_path / "file.jsonl").read_bytes()
     (said,) = result.stderr.decode().splitlines()  # -q: one line that names the rejects file
     assert said.startswith("threatclf label: warning: 1 of the 3 input rows was rejected; why: invalid JSON")
     assert said.endswith(f"each is in {tmp_path / 'rejects.jsonl'} with its line and reason")
@@ -504,6 +510,13 @@ def test_label_escapes_formulas_in_csv_output_when_asked(saved_small_model, tmp_
     code, _, err = run(["label", str(source), "-o", str(tmp_path / "o.jsonl"), "--escape-formulas", *model], capsys)
     assert code == 2 and "formulas are escaped (--escape-formulas) in CSV output only" in err
     assert not (tmp_path / "o.jsonl").exists()
+    for option in (["--escape-formulas"], ["--output-csv-sep", ";"], ["--output-encoding", "utf-8-sig"]):
+        code, out, err = run(["label", str(source), "-o", "-", *option, *model], capsys)  # named, not a temporary file
+        assert (code, out) == (2, "")
+        assert err == (f"threatclf label: error: {option[0]} is for CSV output: with -o - (standard output), "
+                       "add --output-format csv\n")
+    code, out, _ = run(["label", str(source), "-o", "-", "--output-format", "csv", "--escape-formulas", *model], capsys)
+    assert code == 0 and out.splitlines()[1].startswith("'=2+3,")
 
 
 def test_runs_that_cannot_be_resumed_are_not_told_to_resume(saved_small_model, tmp_path, capsys, monkeypatch):

@@ -544,14 +544,14 @@ def test_csv_cells_a_spreadsheet_would_run_are_escaped_when_asked(tmp_path, esca
     target = tmp_path / "out.csv"
     risky = ["=HYPERLINK(\"http://x.example\",\"more\")", "+1 555", "-dash", "@SUM(A1)", "\tTab", "\rCR"]
     rows = [record(i, id=value, text=value, **{"=cmd": value}) for i, value in enumerate(risky)]
-    rows.append(record(9, id="a=b", text="x-y", **{"=cmd": -3}))  # inside a cell, and numbers: left alone
+    rows.append(record(9, id="-8", text="x-y", **{"=cmd": -3}))  # numbers, as text or not, and "-" inside: left
     with RecordWriter(target, LABELS, escape_formulas=escape) as writer:
         writer.write(rows[:3])
         writer.write(rows[3:])  # every batch, not only the first
     frame = pd.read_csv(target, keep_default_na=False, dtype=str)
     quote = "'" if escape else ""
     assert list(frame.columns)[-1] == quote + "=cmd"
-    assert frame["id"].tolist() == [quote + v for v in risky] + ["a=b"]
+    assert frame["id"].tolist() == [quote + v for v in risky] + ["-8"]
     assert frame["text"].tolist() == [quote + v for v in risky] + ["x-y"]
     assert frame[quote + "=cmd"].tolist()[-1] == "-3"
     assert frame["score_alpha"].tolist()[:2] == ["0.0", "0.25"]  # scores stay numbers
@@ -562,6 +562,13 @@ def test_an_empty_csv_gets_its_header_escaped_too(tmp_path):
     with RecordWriter(tmp_path / "e.csv", LABELS, empty_schema=schema, escape_formulas=True) as writer:
         writer.write([])
     assert (tmp_path / "e.csv").read_text().startswith("id,'=cmd,labels,")
+
+
+def test_two_columns_that_escape_alike_are_refused(tmp_path):
+    with pytest.raises(DataError, match=r"columns \['=a', \"'=a\"\] would both be written as \"'=a\""):
+        with RecordWriter(tmp_path / "out.csv", LABELS, escape_formulas=True) as writer:
+            writer.write([record(0, **{"=a": 1, "'=a": 2})])
+    assert not (tmp_path / "out.csv").exists()
 
 
 @pytest.mark.parametrize("name", ["out.jsonl", "out.parquet"])
