@@ -560,8 +560,17 @@ class ThreatClassifier(BaseEstimator):
             short = [name for name, pos, neg in zip(settings[0], part.sum(axis=0), (1 - part).sum(axis=0))
                      if pos == 0 or neg == 0]
             if short:
-                raise DataError(f"labels {short} have no positive (or no negative) example in the training part "
-                                f"of cross-validation fold {fold}; add examples or lower cv={self.cv}"
+                where = (f"in the training part of fold {fold} of fit's own {self.cv}-fold cross-validation (the one "
+                         "that learns thresholds and calibration)")
+                if groups is not None:
+                    lone = [name for name in short if len({groups[i] for i in
+                                                           np.flatnonzero(present[:, settings[0].index(name)])}) < 2]
+                    if lone:
+                        raise DataError(f"labels {lone} have every positive example in one group, and a group stays "
+                                        f"in one fold, so no example is left {where}; spread the label over more "
+                                        "groups, or fit without groups")
+                raise DataError(f"labels {short} have no positive (or no negative) example {where}; add examples or "
+                                f"lower cv={self.cv}"
                                 + ("" if groups is None else " (or spread the label's examples over more groups)"))
             fold_texts = [texts[i] for i in train_idx]
             vectorizers, coef, intercept = self._fit_features_and_weights(
@@ -749,14 +758,21 @@ class ThreatClassifier(BaseEstimator):
 
         return save_model(self, path, format=format, **metadata)
 
+    def without_training_run(self) -> "ThreatClassifier":
+        """A shallow copy without what only the training run had (its out-of-fold scores): what a
+        model folder stores."""
+        copied = object.__new__(type(self))  # not copy.copy: that would pack and unpack the vectorizers
+        copied.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ("oof_probabilities_", "_oof_record")})
+        return copied
+
     def __getstate__(self):
         state = dict(super().__getstate__())  # object.__getstate__ may return __dict__ itself
         state.pop("_compiled", None)
-        state.pop("oof_probabilities_", None)
         state.pop("_evidence_cache", None)
         if state.get("_fitted_params") is not None:  # what made the model travels with it (copies, saves)
             state["_fitted_params"] = json.dumps(state["_fitted_params"], sort_keys=True)
-        state.pop("_oof_record", None)
+        # The fit's out-of-fold scores travel with a pickle (saved later, its card still has its
+        # cross-validated figures); a model folder stores the model alone (see without_training_run)
         if "vectorizers_" in state:
             state["vectorizers_"] = [pack_vectorizer(v) for v in state["vectorizers_"]]
         for name in self.get_params(deep=False):  # numpy scalars in settings are stored as plain numbers

@@ -531,21 +531,32 @@ def cmd_label(args) -> int:
         if given:
             why = "standard output holds the labelled rows" if flag == "--summary-json" else "nothing of it is kept to resume"
             raise ThreatclfError(f"-o - (standard output) cannot be used with {flag}: {why}")
-    import shutil
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="threatclf-label-") as folder:
         output = os.path.join(folder, f"labelled.{args.output_format or 'jsonl'}")
         rejects = args.rejects or os.path.join(folder, "rejects.jsonl")
-        code = _label(args, output, rejects, shown_as=("standard output", None if args.rejects else "stderr"))
-        with open(output, "rb") as labelled:
-            shutil.copyfileobj(labelled, sys.stdout.buffer)
-        sys.stdout.flush()
-        if not args.rejects and os.path.exists(rejects):  # no row lost silently: each said on stderr
-            with open(rejects, encoding="utf-8") as handle:
-                for line in handle:
-                    print(f"threatclf label: rejected: {line.rstrip()}", file=sys.stderr)
+        try:
+            code = _label(args, output, rejects, shown_as=("standard output", None if args.rejects else "stderr"))
+        except Warning:  # made an error (PYTHONWARNINGS=error): the run's closing notes come once it is complete
+            if os.path.exists(output):
+                _copy_out(output, rejects, args)
+            raise
+        _copy_out(output, rejects, args)
     return code
+
+
+def _copy_out(output: str, rejects: str, args) -> None:
+    """A finished ``-o -`` run: its output to standard output, each rejected row on stderr."""
+    import shutil
+
+    with open(output, "rb") as labelled:
+        shutil.copyfileobj(labelled, sys.stdout.buffer)
+    sys.stdout.flush()
+    if not args.rejects and os.path.exists(rejects):  # no row lost silently: each said on stderr
+        with open(rejects, encoding="utf-8") as handle:
+            for line in handle:
+                print(f"threatclf label: rejected: {line.rstrip()}", file=sys.stderr)
 
 
 #: The closing warnings of label_files that the summary also says.
@@ -568,10 +579,6 @@ def _label(args, output, rejects, shown_as: tuple | None = None) -> int:
         logger.addHandler(notes)
     try:
         with warnings.catch_warnings():
-            # The run's closing notes come once its output is complete: printed, never raised (with
-            # PYTHONWARNINGS=error they would be, and -o - would lose the rows it copies out after)
-            for note in (_DUPLICATE_IDS, _REJECTED, r"no input rows: "):
-                warnings.filterwarnings("always", message=note)
             if not (args.quiet or args.summary_json):  # the summary printed below says it
                 warnings.filterwarnings("ignore", message=_DUPLICATE_IDS)
             if not (args.quiet or args.summary_json) or (shown_as and shown_as[1]):  # said below, or row by row

@@ -397,7 +397,9 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
     ``fit``, as it would in the final model's; the held-out rows are scored unweighted.
     ``cv`` is the number of folds; ``random_state`` seeds how texts (or groups) are dealt to
     them. ``labels`` are label lists, a 0/1 DataFrame, or the 0/1 matrix ``fit`` takes with
-    ``label_names``.
+    ``label_names``. For precision, recall and PR-AUC too, gather out-of-fold probabilities with
+    ``sklearn.model_selection.cross_val_predict(..., method="predict_proba")`` and score them
+    with :func:`score_predictions`.
     """
     from .classifier import (SUSPECT_ROW_WARNINGS, ThreatClassifier, check_paired, check_sample_weight, check_texts,
                              check_tuning_rows, warn_about_misspelt_label, warn_about_suspect_rows)
@@ -454,7 +456,7 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
                     f" — that cv is the estimator's own, which each fold's fit splits its part by (cross_validate's "
                     f"is cv={cv}): lower it, label more, or leave the label out" if "fewer positive examples than cv"
                     in str(exc) else "")
-            raise DataError(f"cross-validation fold {fold} (trained without {held_out:,} of the texts): {exc}{hint}") from None
+            raise DataError(f"cross_validate's fold {fold} (trained without its {held_out:,} texts): {exc}{hint}") from None
         result = _evaluate(model, [texts[i] for i in test_idx], subset(test_idx))  # repeated texts: the user's data
         rows.append({"fold": fold, "macro_f1": result.macro_f1, "micro_f1": result.micro_f1,
                      **{f"f1_{k}": v for k, v in result.per_label["f1"].items()}})

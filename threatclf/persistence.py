@@ -191,14 +191,16 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
     os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; a model folder is for sharing
     try:
         weights = staging / WEIGHT_FILES[format]
+        stored = model.without_training_run() if hasattr(model, "without_training_run") else model  # its
+        # out-of-fold figures go into metadata.json instead
         if format == "skops":
             import skops.io as sio
 
-            sio.dump(model, weights, compression=zipfile.ZIP_DEFLATED)
+            sio.dump(stored, weights, compression=zipfile.ZIP_DEFLATED)
         else:
             import joblib
 
-            joblib.dump(model, weights, compress=3)
+            joblib.dump(stored, weights, compress=3)
         fingerprint = getattr(model, "training_fingerprint_", {}) or {}
         kept = _record_of_unchanged_model(model, fingerprint)
         if metrics is None:
@@ -609,7 +611,7 @@ def verify_model(path, *, trusted: Sequence[str] = ()) -> Verification:
     match ``metadata.json``, as :func:`load_model` requires — a folder that verifies loads.
 
     ``trusted`` names further types (``"module.Class"``) to accept beside threatclf's own, as
-    ``load_model(trusted=)`` does. Returns a :class:`Verification`, true when the folder loads as
+    ``load_model(trust=)`` does. Returns a :class:`Verification`, true when the folder loads as
     saved: its ``types``, the ``untrusted`` ones among them and the files ``changed`` since
     saving. A damaged folder (digest of the weights, format, metadata) raises
     :class:`~threatclf.exceptions.ModelFormatError`.

@@ -1983,3 +1983,93 @@ def test_passage_rows_with_keep_text_hold_the_passage_after_its_offsets(small_mo
     for row in rows:
         assert list(row)[:7] == ["id", "desk", "passage", "start", "end", "text", "labels"]
         assert row["text"] == text[row["start"]:row["end"]]
+
+
+def test_the_why_line_gives_the_share_when_the_most_common_reason_has_one_row_of_several():
+    from threatclf.batch import LabelSummary
+
+    # two rejected rows, two reasons: "why: invalid JSON" would say it is the reason of both (mutant B3)
+    summary = LabelSummary(rows_read=3, labelled=1, rejected=2, reject_reasons={"invalid JSON": 1, "missing text": 1})
+    assert summary.to_text().splitlines()[-1] == "why (1 of the 2 rejected rows): invalid JSON"
+
+
+def test_reject_reasons_are_summed_over_chunks_and_ordered_by_rows(small_model, tmp_path):
+    # chunk 1: missing text 2, invalid JSON 1; chunk 2: invalid JSON 2. In all: invalid JSON 3, missing text 2,
+    # so the most common is not the first reason met (mutant B9), nor the most common of each chunk alone (B10)
+    lines = ["not json", json.dumps({"id": "a"}), json.dumps({"id": "b"}),
+             "not json", "not json", json.dumps({"id": "ok", "text": "Rain fell."})]
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    with pytest.warns(UserWarning, match=r"^5 of the 6 input rows were rejected; why \(3 of the 5 rejected rows\): "
+                                         r"invalid JSON"):
+        summary = threatclf.label_files(source, tmp_path / "out.jsonl", small_model, chunk_size=3, progress=False)
+    assert list(summary.reject_reasons.values()) == [3, 2]
+    first, second = summary.reject_reasons
+    assert first.startswith("invalid JSON") and second.startswith("missing text field")
+    assert summary.to_text().splitlines()[-1] == f"why (3 of the 5 rejected rows): {first}"
+
+
+def test_rows_without_text_are_counted_beside_articles_of_several_passages(small_model, tmp_path):
+    # an article of three passages and one without text: one row without text (mutant B5 counted passages)
+    paragraph = " ".join(["Militants claimed the bomb attack on the checkpoint near the port."] * 12)
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "long", "text": "\n".join([paragraph] * 3)}) + "\n"
+                      + json.dumps({"id": "empty", "text": ""}) + "\n")
+    summary = threatclf.label_files(source, tmp_path / "out.jsonl", small_model, progress=False)
+    assert summary.passages > 2
+    assert (summary.labelled, summary.without_text) == (2, 1)
+    assert "labelled 2 (1 without text) |" in summary.to_text()
+
+
+def test_an_input_of_rejected_rows_only_is_not_said_to_hold_no_rows(small_model, tmp_path):
+    # every row rejected: the rejects are said, not "no input rows" (mutant B13 tested labelled rows)
+    source = tmp_path / "broken.jsonl"
+    source.write_text(json.dumps({"id": "a", "text": 5}) + "\n" + json.dumps({"id": "b", "text": ["x"]}) + "\n")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        summary = threatclf.label_files(source, tmp_path / "out.jsonl", small_model, progress=False)
+    assert (summary.rows_read, summary.labelled) == (2, 0)
+    said = [str(w.message) for w in seen]
+    assert not [m for m in said if m.startswith("no input rows")], said
+    assert [m for m in said if m.startswith("2 of the 2 input rows were rejected")]
+
+
+def test_a_one_column_utf16_file_without_a_mark_is_told_its_byte_order(small_model, tmp_path):
+    # no separator in the file: the byte order is read beside the line ends alone (mutant R5 left them out)
+    for order in ("le", "be"):
+        path = tmp_path / f"one-{order}.csv"
+        path.write_bytes("text\r\nRain fell.\r\nBombs hit the port.\r\n".encode(f"utf-16-{order}"))
+        with pytest.raises(threatclf.DataError, match=rf"pass --encoding utf-16-{order};"):
+            threatclf.label_files(path, tmp_path / "o.jsonl", small_model, progress=False)
+
+
+def test_a_utf16_file_read_right_gets_no_advice_on_encodings(small_model, tmp_path):
+    import codecs
+
+    for mark, order in ((codecs.BOM_UTF16_LE, "le"), (codecs.BOM_UTF16_BE, "be")):
+        marked = tmp_path / f"marked-{order}.csv"  # read as utf-16: the columns named, no advice (mutants R6, R15)
+        marked.write_bytes(mark + "id,body\r\nk1,Rain.\r\n".encode(f"utf-16-{order}"))
+        with pytest.raises(threatclf.DataError) as wrong_column:
+            threatclf.label_files(marked, tmp_path / "o.jsonl", small_model, encoding="utf-16", progress=False)
+        assert str(wrong_column.value).endswith("no text column 'text'; columns are ['id', 'body']")
+    no_mark = tmp_path / "nomark.csv"  # utf-16-le however spelt reads it: no advice (mutant R7 compared names)
+    no_mark.write_bytes("id,body\r\nk1,Rain.\r\n".encode("utf-16-le"))
+    for spelling in ("UTF-16LE", "utf_16_le"):
+        with pytest.raises(threatclf.DataError) as wrong_column:
+            threatclf.label_files(no_mark, tmp_path / "o.jsonl", small_model, encoding=spelling, progress=False)
+        assert str(wrong_column.value).endswith("no text column 'text'; columns are ['id', 'body']")
+    broken = tmp_path / "broken.csv"  # a lone surrogate in the header of a file read as utf-16: no cp1252 advice (R8)
+    broken.write_bytes(codecs.BOM_UTF16_LE + "id,te".encode("utf-16-le") + b"\x00\xdc"
+                       + "xt\r\nk1,Rain.\r\n".encode("utf-16-le"))
+    with pytest.raises(threatclf.DataError, match="cannot read the CSV header") as bad:
+        threatclf.label_files(broken, tmp_path / "o.jsonl", small_model, encoding="utf-16", progress=False)
+    assert "cp1252" not in str(bad.value) and "--encoding" not in str(bad.value)
+
+
+def test_a_header_read_as_one_long_name_is_shortened_in_the_message(small_model, tmp_path):
+    # a file separated by ";" read with ",": its whole header is one name; the message is not a screenful (R13)
+    path = tmp_path / "wide.csv"
+    path.write_text(";".join(f"column_number_{i}" for i in range(200)) + "\n" + ";".join(["x"] * 200) + "\n")
+    with pytest.raises(threatclf.DataError, match=r"no text column 'text'; columns are \['column_number_0;") as err:
+        threatclf.label_files(path, tmp_path / "o.jsonl", small_model, csv_sep=",", progress=False)
+    assert " ...]" in str(err.value) and len(str(err.value)) < 600

@@ -465,16 +465,20 @@ def test_label_writes_to_standard_output_once_complete_and_says_each_reject(save
         assert json.loads(said.split("rejected: ", 1)[1])["line"] == 2
     import os
 
-    # the run's closing notes are printed, never raised, even where warnings are made errors: the
-    # rows copied out after the run would be lost
     result = subprocess.run([installed_command(), "label", str(source), "-o", "-", "--model", str(saved_small_model),
-                             "-q", "--rejects", str(tmp_path / "rejects.jsonl")], capture_output=True,
-                            env={**os.environ, "PYTHONWARNINGS": "error"})
+                             "-q", "--rejects", str(tmp_path / "rejects.jsonl")], capture_output=True)
     assert result.returncode == 3 and (tmp_path / "rejects.jsonl").exists()
     assert result.stdout == (tmp_path / "file.jsonl").read_bytes()
     (said,) = result.stderr.decode().splitlines()  # -q: one line that names the rejects file
     assert said.startswith("threatclf label: warning: 1 of the 3 input rows was rejected; why: invalid JSON")
     assert said.endswith(f"each is in {tmp_path / 'rejects.jsonl'} with its line and reason")
+    # where warnings are made errors, that note ends the run as an error (exit 2), but only once the
+    # run is complete: the rows are still copied out
+    strict = subprocess.run([installed_command(), "label", str(source), "-o", "-", "--model", str(saved_small_model),
+                             "-q", "--rejects", str(tmp_path / "rejects.jsonl"), "--overwrite"], capture_output=True,
+                            env={**os.environ, "PYTHONWARNINGS": "error"})
+    assert strict.returncode == 2 and strict.stdout == result.stdout
+    assert strict.stderr.decode() == said.replace("warning:", "error:", 1) + "\n"
     for flag in ("--resume", "--summary-json"):
         result = subprocess.run([installed_command(), "label", str(source), "-o", "-", "--model",
                                  str(saved_small_model), flag], capture_output=True, text=True)
@@ -1756,3 +1760,58 @@ def test_a_warning_shows_control_characters_escaped(saved_small_model, tmp_path,
     assert code == 0, err
     assert "warning: " in err and "is read as UTF-8" in err
     assert "\x1b" not in err and "\r" not in err and "in\\x1b[2K\\r.jsonl" in err
+
+
+def test_label_says_one_repeated_id_once(saved_small_model, tmp_path, capsys):
+    # the summary says it: the warning of one repeated id ("1 row repeats") is not printed too (mutant C2)
+    source = tmp_path / "dups.jsonl"
+    source.write_text("".join(json.dumps({"id": "x1", "text": t}) + "\n" for t in ("A bomb exploded.", "Rain.")))
+    code, _, err = run(["label", str(source), "-o", str(tmp_path / "out.jsonl"), "--model", str(saved_small_model)],
+                       capsys)
+    assert code == 0
+    assert len([line for line in err.splitlines() if "an id of an earlier row" in line]) == 1, err
+
+
+def test_label_to_standard_output_names_csv_only_options_with_an_explicit_jsonl_format(saved_small_model,
+                                                                                       tmp_path, capsys):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "a", "text": "Rain fell."}) + "\n")
+    model = ["--model", str(saved_small_model), "-q"]
+    # --output-format jsonl given: still named as a CSV-only option, not a temporary file's error (mutant C6)
+    code, out, err = run(["label", str(source), "-o", "-", "--output-format", "jsonl", "--escape-formulas", *model],
+                         capsys)
+    assert (code, out) == (2, "")
+    assert err == ("threatclf label: error: --escape-formulas is for CSV output: with -o - (standard output), "
+                   "add --output-format csv\n")
+    # another spelling of UTF-8 is UTF-8: JSONL to standard output takes it (mutant C5)
+    code, out, err = run(["label", str(source), "-o", "-", "--output-encoding", "UTF8", *model], capsys)
+    assert code == 0, err
+    assert json.loads(out)["id"] == "a"
+
+
+def test_train_prints_a_command_that_works_for_a_model_path_with_a_space(tmp_path, capsys):
+    import shlex
+
+    texts, labels = tiny_corpus()
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "labels": l}) + "\n" for t, l in zip(texts, labels)))
+    out = tmp_path / "my models" / "threat v1"
+    code, out_text, err = run(["train", str(data), "-o", str(out), "--min-df", "1", "--cv", "3"], capsys)
+    assert code == 0, err
+    said = (out_text + err).splitlines()
+    use = shlex.split(said[-1].split("use it with: ", 1)[1])  # as a shell reads it (mutant C8: unquoted)
+    assert use[:2] == ["threatclf", "label"] and use[-2:] == ["--model", str(out)]
+
+
+def test_train_dev_figures_come_with_what_they_mean(tmp_path, capsys):
+    from threatclf.evaluate import FIGURES_EXPLAINED
+
+    texts, labels = tiny_corpus()
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "labels": l}) + "\n" for t, l in zip(texts, labels)))
+    code, out_text, err = run(["train", str(data), "-o", str(tmp_path / "m"), "--dev", str(data), "--min-df", "1",
+                               "--cv", "3"], capsys)
+    assert code == 0, err
+    said = out_text + err
+    # as evaluate prints them: the table, then what its columns mean (mutant C9 dropped it here)
+    assert said.index("dev figures (") < said.index(FIGURES_EXPLAINED)

@@ -2,7 +2,7 @@
 
 Tiny literal corpora and the tiny model of builders.py only; no shared data. Each property
 has a small example budget (the whole file runs in well under a minute once numba's cache is
-warm). Drop into tests/integration (it runs whole labelling runs).
+warm). Integration tests: most properties run whole labelling runs.
 """
 from __future__ import annotations
 
@@ -34,10 +34,12 @@ pytestmark = pytest.mark.filterwarnings("ignore:.* input rows w(as|ere) rejected
                                         "ignore:no input rows:UserWarning",
                                         "ignore:.* an id of an earlier row:UserWarning")
 
-# THREATCLF_PROPS_SCALE=10 runs ten times the examples (a longer hunt than CI's budget allows)
+# THREATCLF_PROPS_SCALE=10 runs ten times the examples, new ones each run (a longer hunt than CI's
+# budget allows); without it, the same examples every run, so that a test run is repeatable
 SCALE = float(os.environ.get("THREATCLF_PROPS_SCALE", "1"))
-SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                                      HealthCheck.function_scoped_fixture])
+SETTINGS = dict(deadline=None, derandomize="THREATCLF_PROPS_SCALE" not in os.environ,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                       HealthCheck.function_scoped_fixture])
 
 # --------------------------------------------------------------------------- text
 

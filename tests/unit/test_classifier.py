@@ -86,8 +86,10 @@ def test_rare_label_missing_from_a_fold_is_a_clear_error():
     labels[1] = labels[1] + ["corruption"]
     # two examples in two documents are dealt to two folds (see test_folds); in one, they cannot be
     groups = ["one"] * 2 + [f"g{i}" for i in range(len(texts) - 2)]
-    with pytest.raises(DataError, match=r"training part of cross-validation fold \d; add examples or lower cv=2 "
-                                        r"\(or spread the label's examples over more groups\)"):
+    with pytest.raises(DataError, match=r"labels \['corruption'\] have every positive example in one group, and a "
+                                        r"group stays in one fold, so no example is left in the training part of "
+                                        r"fold \d of fit's own 2-fold cross-validation .*; spread the label over more "
+                                        r"groups, or fit without groups$"):
         ThreatClassifier(min_df=1, cv=2, random_state=3).fit(texts, labels, groups=groups)
     ThreatClassifier(min_df=1, cv=2, random_state=3).fit(texts, labels)
 
@@ -755,7 +757,8 @@ def test_a_fold_whose_positives_all_weigh_zero_is_refused():
     corruption = np.flatnonzero(Y[:, 3])
     weights[corruption[1:]] = 0.0  # one corruption example of weight above 0: some fold trains without it
     with pytest.raises(DataError, match=r"labels \['corruption'\] have no positive \(or no negative\) example "
-                                        "in the training part of cross-validation fold"):
+                                        r"in the training part of fold \d of fit's own 3-fold cross-validation \(the "
+                                        r"one that learns thresholds and calibration\); add examples or lower cv=3$"):
         ThreatClassifier(min_df=1, cv=3).fit(texts, labels, sample_weight=weights)
     tune = np.ones(len(texts), dtype=bool)
     weights = np.ones(len(texts))
@@ -921,6 +924,29 @@ def test_grid_search_passes_sample_weight_to_score_without_a_warning():
         warnings.filterwarnings("error", message=".*does not support sample_weight.*")
         search.fit(texts, labels, sample_weight=np.ones(len(texts)))
     assert search.best_score_ > 0.5
+
+
+def test_grid_search_gives_groups_to_fit_with_metadata_routing_as_the_readme_says(monkeypatch):
+    import sklearn
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+
+    texts, labels = tiny_corpus(repeats=3)
+    groups = [f"doc{i // 3}" for i in range(len(texts))]
+    given = []
+    real_fit = ThreatClassifier.fit
+
+    def fit(self, X, y=None, **kwargs):
+        given.append(kwargs.get("groups"))
+        return real_fit(self, X, y, **kwargs)
+
+    monkeypatch.setattr(ThreatClassifier, "fit", fit)
+    GridSearchCV(ThreatClassifier(min_df=1, cv=3), {"C": [10.0]}, cv=GroupKFold(2)).fit(texts, labels, groups=groups)
+    assert given and all(g is None for g in given)  # routing off: the splitter alone gets them
+    given.clear()
+    with sklearn.config_context(enable_metadata_routing=True):
+        estimator = ThreatClassifier(min_df=1, cv=3).set_fit_request(groups=True)
+        GridSearchCV(estimator, {"C": [10.0]}, cv=GroupKFold(2)).fit(texts, labels, groups=groups)
+    assert given and all(g is not None and set(g) <= set(groups) for g in given)
 
 
 def test_cross_val_predict_gives_out_of_fold_probabilities_for_a_label_matrix():

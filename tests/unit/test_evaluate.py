@@ -349,7 +349,7 @@ def test_cross_validate_names_the_fold_a_rare_label_is_missing_from():
     texts = texts + ["A clerk forged invoices at the depot.", "The clerk's forged invoices were found."]
     labels = labels + [["fraud"], ["fraud"]]
     groups = [f"g{i}" for i in range(len(texts) - 2)] + ["article-9", "article-9"]
-    with pytest.raises(DataError, match=r"cross-validation fold \d \(trained without \d+ of the texts\): label 'fraud' "
+    with pytest.raises(DataError, match=r"cross_validate's fold \d \(trained without its \d+ texts\): label 'fraud' "
                                         r"has no positive example in the training set; use fewer folds"):
         threatclf.cross_validate(threatclf.ThreatClassifier(min_df=1, cv=3, calibrate=False, threshold=0.5),
                                  texts, labels, cv=3, groups=groups)

@@ -125,3 +125,11 @@ def test_bytes_are_not_a_label_list():
 ])
 def test_a_label_spelt_almost_as_a_more_common_one_is_found(positives, expected):
     assert misspelt_label(positives) == expected
+
+
+def test_an_unknown_label_spelt_almost_as_a_known_one_is_named():
+    from threatclf.labels import to_indicator
+
+    # a typo, not only another case, gets the known label it is probably meant for (mutant L1)
+    with pytest.raises(DataError, match=r"row 0: unknown label 'terorism' \(did you mean 'terrorism'\?"):
+        to_indicator([["terorism"]], ["terrorism", "corruption"])

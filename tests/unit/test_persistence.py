@@ -193,7 +193,7 @@ def test_skops_file_with_an_untrusted_type_is_refused(small_model, tmp_path):
     import skops.io as sio
 
     # a type hidden inside a dict the model does have: only the type check can stop it
-    tainted = copy.copy(small_model)
+    tainted = copy.copy(small_model.without_training_run())  # as a model folder stores it
     tainted.training_fingerprint_ = {**small_model.training_fingerprint_, "smuggled": Fraction(1, 3)}
     folder = threatclf.save_model(small_model, tmp_path / "tainted")
     sio.dump(tainted, folder / "model.skops")
@@ -212,7 +212,7 @@ def test_a_stored_attribute_a_classifier_does_not_have_is_refused(small_model, t
     # an instance attribute named like a method would replace it: predict_proba returning a string
     import copy
 
-    tainted = copy.copy(small_model)
+    tainted = copy.copy(small_model.without_training_run())  # as a model folder stores it
     setattr(tainted, name, value)
     with pytest.warns(UserWarning, match="will load only with load_model"):
         folder = threatclf.save_model(tainted, tmp_path / "tainted")
@@ -353,7 +353,7 @@ def test_scikit_learn_types_are_not_trusted_by_default(small_model, tmp_path):
 
     from sklearn.preprocessing import FunctionTransformer
 
-    tainted = copy.copy(small_model)
+    tainted = copy.copy(small_model.without_training_run())  # as a model folder stores it
     tainted.hook_ = FunctionTransformer(func=np.exp)
     with pytest.warns(UserWarning, match="FunctionTransformer"):
         folder = threatclf.save_model(tainted, tmp_path / "tainted")
@@ -566,7 +566,7 @@ def test_a_loaded_model_must_hold_plain_numeric_arrays(small_model, tmp_path):
 
     import scipy.sparse as sp
 
-    tainted = copy.copy(small_model)
+    tainted = copy.copy(small_model.without_training_run())  # as a model folder stores it
     tainted.coef_ = sp.csr_matrix(small_model.coef_)
     folder = threatclf.save_model(tainted, tmp_path / "sparse", format="joblib")
     with pytest.raises(ModelFormatError, match="coef_ is not a numeric array"):
@@ -914,6 +914,23 @@ def test_a_fresh_fit_saved_from_python_records_its_out_of_fold_figures(tmp_path)
     assert "at the thresholds set in the settings (calibration learned on these same predictions)" in \
         fixed["description"] and "optimistic" not in fixed["description"]
     assert threatclf.load_model(tmp_path / "m").out_of_fold_figures() is None  # a loaded model has none
+
+
+def test_a_pickled_fit_keeps_its_out_of_fold_figures_for_a_later_save(tmp_path):
+    """fit, joblib.dump, and save in another session: the card still gets the cross-validated
+    figures; the model folder itself stores the model without the fit's out-of-fold scores."""
+    import pickle
+
+    texts, labels = tiny_corpus()
+    model = ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
+    again = pickle.loads(pickle.dumps(model))
+    assert again.out_of_fold_figures() == model.out_of_fold_figures() is not None
+    folder = again.save(tmp_path / "m")
+    recorded = json.loads((folder / "metadata.json").read_text())["metrics"]["cross-validated"]
+    assert recorded["macro_f1"] == pytest.approx(model.out_of_fold_figures()["macro_f1"])
+    assert again.out_of_fold_figures() is not None  # saving left the object as it was
+    loaded = threatclf.load_model(folder)
+    assert loaded.out_of_fold_figures() is None and not hasattr(loaded, "oof_probabilities_")
 
 
 def test_a_verification_is_false_for_a_folder_that_would_not_load_as_saved(saved_small_model, tmp_path):
