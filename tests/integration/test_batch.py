@@ -399,21 +399,9 @@ def test_resume_after_a_crash_gives_the_uninterrupted_output(small_model, corpus
     path, _ = corpus
     expected = _reference_run(small_model, path, tmp_path / "ref.jsonl")
     out = tmp_path / "out.jsonl"
-    real = batch_module._process_chunk
-    calls = {"n": 0}
-
-    def crash_on_fourth(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt("simulated kill")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(batch_module, "_process_chunk", crash_on_fourth)
-    with pytest.raises(KeyboardInterrupt):
-        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False)
+    _label_interrupted(3, monkeypatch, path, out, small_model, chunk_size=3, progress=False)
     assert not out.exists()  # nothing that looks complete
     assert len(list((tmp_path / "out.jsonl.partial").glob("*.done.json"))) == 3
-    monkeypatch.setattr(batch_module, "_process_chunk", real)
     summary = threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
     assert summary.resumed_chunks == 3 and summary.resumed_rows == 9
     assert "resumed: 3 chunks (9 rows) were taken from the interrupted run" in summary.to_text()
@@ -429,23 +417,11 @@ def test_resuming_a_run_whose_chunks_hold_no_reject_reasons(small_model, tmp_pat
     source = tmp_path / "in.jsonl"
     source.write_text("not json\n" + "".join(json.dumps({"id": f"k{i}", "text": "Rain fell." if i else ""}) + "\n"
                                               for i in range(5)))
-    real = batch_module._process_chunk
-    calls = {"n": 0}
-
-    def crash_on_second(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt("simulated kill")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(batch_module, "_process_chunk", crash_on_second)
-    with pytest.raises(KeyboardInterrupt):
-        threatclf.label_files(source, tmp_path / "out.jsonl", small_model, chunk_size=3, progress=False)
+    _label_interrupted(1, monkeypatch, source, tmp_path / "out.jsonl", small_model, chunk_size=3, progress=False)
     (done,) = (tmp_path / "out.jsonl.partial").glob("*.done.json")
     stats = json.loads(done.read_text())
     assert stats.pop("reject_reasons") and stats.pop("without_text") == 1
     done.write_text(json.dumps(stats))  # as 0.13 wrote it
-    monkeypatch.setattr(batch_module, "_process_chunk", real)
     with pytest.warns(UserWarning, match=r"^1 of the 6 input rows was rejected; each is in .*out.jsonl.rejects.jsonl"):
         summary = threatclf.label_files(source, tmp_path / "out.jsonl", small_model, chunk_size=3, progress=False,
                                         resume=True)
