@@ -236,6 +236,7 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int, int]:
             owner.append(i)
             spans.append(passage)
     passage_texts = [texts[i][s:e] for i, (s, e) in zip(owner, spans)]
+    textless = len(texts) - len(set(owner))  # texts that gave no passage
     if passage_texts:
         proba = model._proba_from_scores(model.decision_function(passage_texts))
     else:
@@ -274,7 +275,7 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int, int]:
                 record["scores"] = {lab: None for lab in labels}  # no text, no score (not a 0 % chance)
                 record["evidence"] = []
                 article_rows.append(record)
-        return [record for article_rows in rows for record in article_rows], len(spans), len(texts) - len(set(owner))
+        return [record for article_rows in rows for record in article_rows], len(spans), textless
     # Article scores: each label's best passage. Features are rebuilt only for the passages
     # that serve as evidence, a small share of all passages.
     bounds = np.searchsorted(np.asarray(owner, dtype=np.int64), np.arange(len(texts) + 1))
@@ -314,7 +315,7 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int, int]:
         records.append({"id": ids[i], "labels": [labels[j] for j in assigned],
                         "scores": dict(zip(labels, _shown(top, cut))),
                         "evidence": evidence})
-    return records, len(spans), len(texts) - len(set(owner))
+    return records, len(spans), textless
 
 
 def _shown(proba: np.ndarray, cut: np.ndarray) -> list[float]:

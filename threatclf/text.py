@@ -98,8 +98,9 @@ def split_passages(
 
     Consecutive passages shorter than ``min_words`` are merged while the result stays within
     ``max_words`` (counting the words of paragraphs with text: a line of control or invisible
-    characters between two merged ones falls inside the span, uncounted). Offsets index the original string; leading and trailing white space is not
-    part of a passage. An empty or blank text gives no passage.
+    characters between two merged ones falls inside the span, uncounted). Offsets index the
+    original string; leading and trailing white space is not part of a passage. An empty or
+    blank text gives no passage.
     """
     for name, value in (("max_words", max_words), ("min_words", min_words)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < (name == "max_words"):
