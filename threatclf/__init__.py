@@ -16,7 +16,9 @@ The pieces, in the order data flows through them::
     modelcard    the README.md card written into each model folder
     readers      streaming CSV / JSONL / Parquet / txt input; bad rows become rejects
     writers      atomic JSONL / CSV / Parquet output
-    batch        labelling DataFrames and files: chunks, workers, resume, evidence
+    evidence     the terms behind a label: which of a passage's words raised its score
+    resume       OUTPUT.partial/: finished chunks, the run's fingerprint, the lock on an output
+    batch        labelling DataFrames and files: passages -> article labels, chunks, workers
     distributed  the same labelling on Dask
     cli          the ``threatclf`` command
     exceptions   DataError, ModelFormatError, ... : what callers can catch

@@ -7,32 +7,25 @@ One path serves both::
 
 For files, the input is read in fixed-size chunks (:func:`threatclf.readers.iter_batches`);
 each chunk's results go to ``OUTPUT.partial/`` as soon as it is done (atomically, a
-``.done.json`` marker last), so ``resume=True`` skips finished chunks after a crash or a
-kill. The final output is assembled from the chunks into a temporary file and renamed into
-place only when complete. Every input row ends up labelled or in the rejects file.
+``.done.json`` marker last; :mod:`threatclf.resume`), so ``resume=True`` skips finished
+chunks after a crash or a kill. The final output is assembled from the chunks into a
+temporary file and renamed into place only when complete. Every input row ends up labelled
+or in the rejects file. The terms shown as evidence come from :mod:`threatclf.evidence`.
 """
 from __future__ import annotations
 
-import base64
 import codecs
 import errno
-import functools
-import glob
-import hashlib
 import json
 import logging
 import math
 import os
-import re
-import secrets
-import shutil
 import sys
 import tempfile
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -41,20 +34,21 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from .classifier import ThreatClassifier, composed
+from .classifier import ThreatClassifier
 from .exceptions import DataError
 from .text import DEFAULT_MAX_WORDS, split_passages
 from ._optional import require
 from .features import plain
-from .readers import (RESERVED_COLUMNS, Reject, check_csv_options, check_inputs, count_rows, is_stdin, iter_batches,
-                      txt_files)
-from .writers import RecordWriter, _json_line, atomic_path, output_format, remove_stale_temps, value_kinds
+from .evidence import terms_behind
+from .readers import RESERVED_COLUMNS, Reject, check_csv_options, check_inputs, count_rows, is_stdin, iter_batches
+from .resume import (ChunkStore, input_stamps, digests_of, exclusive_run, id_digests, interrupted_rejects, lock_path_of,
+                     make_folder, option_named, run_fingerprint)
+from .writers import RecordWriter, atomic_path, output_format, remove_stale_temps, value_kinds
 
 __all__ = ["LabelOptions", "LabelSummary", "label_dataframe", "label_files", "label_records"]
 
 logger = logging.getLogger("threatclf")
 
-_PARTIAL_SUFFIX = ".partial"
 
 
 def _count(n: int, noun: str) -> str:
@@ -261,7 +255,7 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int, int]:
             for j in assigned:
                 item = {"label": labels[j], "score": shown[j], "terms": []}
                 if options.top_terms:
-                    item["terms"] = _top_terms(X, row_of[k], model.coef_[j], terms, is_word, options.top_terms,
+                    item["terms"] = terms_behind(X, row_of[k], model.coef_[j], terms, is_word, options.top_terms,
                                                passage_texts[k])
                 evidence.append(item)
             record["evidence"] = evidence
@@ -309,7 +303,7 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int, int]:
             item = {"label": labels[j], "score": _shown(top[j:j + 1], cut[j:j + 1])[0], "passage": int(best[j]),
                     "start": int(spans[k][0]), "end": int(spans[k][1]), "terms": []}
             if options.top_terms:
-                item["terms"] = _top_terms(X, evidence_rows[k], model.coef_[j], terms, is_word, options.top_terms,
+                item["terms"] = terms_behind(X, evidence_rows[k], model.coef_[j], terms, is_word, options.top_terms,
                                            passage_texts[k])
             evidence.append(item)
         records.append({"id": ids[i], "labels": [labels[j] for j in assigned],
@@ -332,102 +326,16 @@ def _shown(proba: np.ndarray, cut: np.ndarray) -> list[float]:
     return shown
 
 
-def _readable(term: str) -> bool:
-    """Evidence a reader can use: not made only of stop words ("of the")."""
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return not all(word in ENGLISH_STOP_WORDS for word in term.split())
 
 
-_TOKEN = re.compile(r"\w+")
-_EDGE_PUNCTUATION = re.compile(r"^\W+|\W+$")
 
 
-def _acronyms(text: str) -> set[str]:
-    """The stop words ``text`` writes in capitals, as acronyms — "IS" (the Islamic State), "US" —
-    lower-cased; none in a text mostly in capitals (a shouted headline writes every word so)."""
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    words = [token for token in _TOKEN.findall(text) if len(token) > 1]
-    capitals = [token.lower() for token in words if token.isupper()]
-    if 2 * len(capitals) > len(words):
-        return set()
-    return {word for word in capitals if word in ENGLISH_STOP_WORDS}
 
 
-def _as_acronym(term: str, text: str, acronyms: set[str]) -> str | None:
-    """A term of stop words alone as ``text`` writes it where one of its words is an acronym
-    ("of IS", "US is"), else None. The model reads words in lower case, so such a term can
-    carry a label, and is evidence a reader can use."""
-    words = term.split()
-    if acronyms.isdisjoint(words):  # the common case, without a search
-        return None
-    for match in _term_pattern(term).finditer(text):
-        tokens = _TOKEN.findall(match.group())
-        if any(len(token) > 1 and token.isupper() for token in tokens):
-            return " ".join(tokens)
-    return None
 
 
-@functools.lru_cache(maxsize=4096)
-def _term_pattern(term: str) -> re.Pattern:
-    return re.compile(r"\b" + r"\W+".join(map(re.escape, term.split())) + r"\b", re.IGNORECASE)
 
 
-def _top_terms(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: np.ndarray, top: int,
-               text: str = "") -> list[str]:
-    """The passage's terms that raised the label most, largest contribution first.
-
-    Word n-grams, without the ones made only of stop words (but for one written in capitals,
-    an acronym: "of IS", "US is") — unless they carry under a quarter
-    of the rise (a misspelt or foreign word, which the character n-grams caught): then the
-    words of ``text`` holding the character n-grams that did come first. A model without word
-    features lists its character n-grams.
-    """
-    start, end = X.indptr[row], X.indptr[row + 1]
-    columns, values = X.indices[start:end], X.data[start:end]
-    contrib = values * weights[columns]
-    keep = contrib > 0
-    columns, contrib = columns[keep], contrib[keep]
-    order = np.argsort(-contrib, kind="stable")
-    if not is_word.any():
-        return [str(terms[columns[k]]) for k in order[:top]]
-    # a word n-gram in both a TF-IDF and a presence block counts once, with both contributions
-    word_rise: dict[str, float] = {}
-    acronyms = None
-    for k in order:
-        if is_word[columns[k]]:
-            term = str(terms[columns[k]])
-            if not _readable(term):
-                acronyms = _acronyms(text) if acronyms is None else acronyms
-                term = _as_acronym(term, text, acronyms)
-            if term is not None:
-                word_rise[term] = word_rise.get(term, 0.0) + float(contrib[k])
-    chosen = sorted(word_rise, key=lambda t: -word_rise[t])[:top]  # stable: ties keep their order
-    if contrib.size and sum(word_rise.values()) < 0.25 * contrib.sum():
-        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-        # char_wb reads character n-grams from the white-space-separated words, each padded with a
-        # space: " ter" starts a word and "ist " ends one, so "existing" does not hold the "ist " of
-        # "Maoist", nor "Maoist-led" any
-        words: dict[str, str] = {}  # a word as the features read it -> as shown
-        for word in composed([text])[0].split():  # the form the features were read in
-            tokens = _TOKEN.findall(word)
-            if tokens and not all(token.lower() in ENGLISH_STOP_WORDS for token in tokens):
-                words.setdefault(f" {word.lower()} ", _EDGE_PUNCTUATION.sub("", word))
-        holders: list[str] = []
-        for k in order:
-            if len(holders) == top:
-                break
-            gram = str(terms[columns[k]]).lower()
-            if is_word[columns[k]] or len(gram.strip()) < 3:
-                continue
-            holder = next((shown for padded, shown in words.items() if gram in padded), None)
-            if holder is not None and holder.lower() not in {h.lower() for h in holders}:  # "Russia" once
-                holders.append(holder)
-        taken = {h.lower() for h in holders}
-        chosen = (holders + [t for t in chosen if t.lower() not in taken])[:top]
-    return chosen
 
 
 def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_col: str | None = None,
@@ -571,187 +479,24 @@ def _carried_columns(df: pd.DataFrame, text_col: str, id_col: str | None, passag
     return df.loc[:, ~dropped]
 
 
-# ---------------------------------------------------------------------------------- files
-def _input_stamps(inputs: Sequence[Path]) -> list[dict]:
-    """Each input's path, size and time stamp (for a .txt folder, a digest of its files' names,
-    sizes and time stamps): changed, the input is not what was labelled."""
-    files = []
-    for path in inputs:
-        if is_stdin(path):  # read once, as it comes: nothing to stamp
-            files.append({"path": "-"})
-        elif not path.is_dir():
-            stat = path.stat()
-            files.append({"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
-        else:  # a folder of .txt files: a file added, removed or edited anywhere in it (not the folder's
-            # own time stamp, which an output or its OUTPUT.partial/ written into it would move)
-            entry = {"path": str(path.resolve())}
-            listing = hashlib.sha256()
-            for file in sorted(txt_files(path)):
-                file_stat = file.stat() if file.exists() else file.lstat()  # a link to nothing: rejected
-                listing.update(json.dumps([str(file.relative_to(path)), file_stat.st_size,
-                                           file_stat.st_mtime_ns]).encode("utf-8", "surrogateescape"))
-            entry["txt_files_sha256"] = listing.hexdigest()
-            files.append(entry)
-    return files
 
 
-def _interrupted_rejects(partial: Path) -> str | None:
-    """The rejects file an interrupted run in ``partial`` was to write, as its manifest says."""
-    try:
-        return json.loads((partial / "manifest.json").read_text(encoding="utf-8")).get(_REJECTS_NAMED)
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
-def _run_fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_options: dict, options: LabelOptions,
-                     rejects_path: Path) -> dict:
-    """What must be unchanged for a resumed run to continue an earlier one."""
-    files = _input_stamps(inputs)
-    digest = hashlib.sha256(json.dumps(list(model.labels_)).encode())
-    for array in (model.coef_, model.intercept_, model.calibration_, model.thresholds_):
-        digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
-    digest.update(json.dumps(model.training_fingerprint_, sort_keys=True).encode())
-    model_digest = digest.hexdigest()  # what the model computes, whether loaded or in memory
-    return {"inputs": files, "named": [os.fspath(path) for path in inputs], "model": model_digest,
-            "reader": reader_options, "options": asdict(options), "output_format": OUTPUT_FORMAT,
-            _MODEL_NAMED: _describe_model(model), _REJECTS_NAMED: str(rejects_path.resolve())}
 
 
-#: The output rows' layout; a run interrupted under another cannot be resumed (0.6 gave passage rows
-#: their evidence; 0.7 keeps integers whole across inputs, carries a Parquet file's named index and
-#: rejects JSONL rows holding an output field or `_source`/`_line`).
-OUTPUT_FORMAT = 3
-#: A manifest entry that says which model made a run, for messages; not compared on resume.
-_MODEL_NAMED = "model_described"
-#: The rejects file a run writes: a resume may write it without --overwrite; not compared.
-_REJECTS_NAMED = "rejects_path"
 
 
-def _describe_model(model: ThreatClassifier) -> str:
-    path = getattr(model, "path_", None)
-    name = (getattr(model, "metadata_", None) or {}).get("name")
-    if path is not None:
-        return f"the model folder {path}" + (f" ({name})" if name and name != Path(str(path)).name else "")
-    return f"a model fitted in memory (labels {', '.join(model.labels_)})"
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
 
 
-class _ChunkStore:
-    """``OUTPUT.partial/``: one records file, one rejects file and one done-marker per chunk."""
-
-    def __init__(self, output: Path):
-        self.folder = output.with_name(output.name + _PARTIAL_SUFFIX)
-
-    def open(self, fingerprint: dict, resume: bool, restart: bool = False) -> set[int]:
-        manifest = self.folder / "manifest.json"
-        if self.folder.exists():
-            if resume:
-                try:
-                    previous = json.loads(manifest.read_text(encoding="utf-8"))
-                except (OSError, ValueError):
-                    previous = None
-                # inputs as named (rows record the names) are compared from 0.11 on, when manifests hold them
-                ignored = {_MODEL_NAMED, _REJECTS_NAMED}
-                if isinstance(previous, dict) and "named" not in previous:
-                    ignored.add("named")
-                compared = {k: v for k, v in fingerprint.items() if k not in ignored}
-                if not isinstance(previous, dict) or {k: v for k, v in previous.items() if k not in ignored} != compared:
-                    raise DataError(
-                        f"cannot resume: {self.folder} was made from {_what_differs(previous, fingerprint)}; "
-                        "run again with --restart (restart=True) to discard it and start over"
-                    )
-                return self.done()
-            finished = len(self.done())
-            if finished and not restart:  # hours of work are not thrown away by a forgotten flag
-                raise DataError(
-                    f"{self.folder} holds {finished} finished chunk{'s' if finished > 1 else ''} of an earlier run: "
-                    "add --resume "
-                    "(resume=True) to continue it, or --restart (restart=True) to discard it and start over"
-                )
-            logger.warning("starting over: removing %s left by an earlier run", self.folder)
-            self.remove()
-        self.folder.mkdir(parents=True)
-        _atomic_write_text(manifest, json.dumps(fingerprint, indent=1))
-        return set()
-
-    def done(self) -> set[int]:
-        """The chunks whose three files are all there (the marker is written last)."""
-        marked = {int(p.name.split("-")[1].split(".")[0]) for p in self.folder.glob("chunk-*.done.json")}
-        return {index for index in marked if all(path.exists() for path in self.paths(index)[:2])}
-
-    def remove(self) -> None:
-        """Delete the folder in one step, as far as a resume can tell: it is renamed away first, so
-        a kill while its files go cannot leave chunks that look finished without their records."""
-        doomed = self.folder.with_name(f".{self.folder.name}.{secrets.token_hex(4)}.removing")
-        try:
-            os.rename(self.folder, doomed)
-        except FileNotFoundError:
-            return
-        shutil.rmtree(doomed, ignore_errors=True)
-
-    def remove_leftovers(self) -> list[Path]:
-        """Remove what a run killed while removing its folder left (hidden, as large as the output)."""
-        pattern = re.compile(rf"\.{re.escape(self.folder.name)}\.[0-9a-f]{{8}}\.removing")
-        left = [p for p in self.folder.parent.glob(f".{glob.escape(self.folder.name)}.*.removing")
-                if pattern.fullmatch(p.name)]
-        for folder in left:
-            shutil.rmtree(folder, ignore_errors=True)
-        return left
-
-    def paths(self, index: int) -> tuple[Path, Path, Path]:
-        stem = self.folder / f"chunk-{index:07d}"
-        return Path(f"{stem}.jsonl"), Path(f"{stem}.rejects.jsonl"), Path(f"{stem}.done.json")
-
-    def write(self, index: int, records: list[dict], rejects: list[dict], stats: dict) -> None:
-        records_path, rejects_path, done_path = self.paths(index)
-        _atomic_write_text(records_path, "".join(map(_json_line, records)))
-        _atomic_write_text(rejects_path, "".join(map(_json_line, rejects)))
-        _atomic_write_text(done_path, json.dumps(stats))  # last: the chunk counts as done from here
-
-    def stats(self, index: int) -> dict:
-        return json.loads(self.paths(index)[2].read_text(encoding="utf-8"))
-
-    def read(self, index: int, which: int) -> list[dict]:
-        with open(self.paths(index)[which], encoding="utf-8") as handle:
-            return [json.loads(line) for line in handle]
 
 
-def _what_differs(previous, current: dict) -> str:
-    """Which part of a run's fingerprint changed, in words, for the cannot-resume message."""
-    if not isinstance(previous, dict):
-        return "an unreadable earlier run"
-    if previous.get("output_format") != current["output_format"]:
-        return "an earlier version of threatclf, whose output rows are laid out differently"
-    if previous.get("inputs") != current["inputs"]:
-        return "other input files (or the files changed since): " + _inputs_differ(previous.get("inputs"), current["inputs"])
-    if "named" in previous and previous["named"] != current["named"]:
-        then, now = (", ".join(names) for names in (previous["named"], current["named"]))
-        return (f"the same inputs named otherwise ({then}; this run names {now}): name them as then, since the "
-                "rows record the names (a rejected row's source, the ids FILE:LINE of rows without one)")
-    if previous.get("model") != current["model"]:
-        then = previous.get(_MODEL_NAMED)
-        return (f"another model ({then}; this run has {current[_MODEL_NAMED]}): to continue it, pass that model "
-                "(--model)" if then else "another model")
-    changed = []
-    for part in ("reader", "options"):
-        then, now = previous.get(part) or {}, current[part]
-        changed += [f"{_option_named(name)}: {_option_value(then.get(name))} (now {_option_value(now.get(name))})"
-                    for name in dict.fromkeys([*then, *now]) if now.get(name) != then.get(name)]
-    return "other options: " + ", ".join(changed) if changed else "other options"
 
 
-#: The keyword arguments of label_files that ``threatclf label`` sets with a flag of the same name.
-CLI_FLAGS = frozenset({"passages", "threshold", "top_terms", "keep_text", "text_col", "id_col", "chunk_size",
-                       "max_text_chars", "csv_sep", "encoding", "max_words"})
 
 
-def _option_named(name: str) -> str:
-    """A keyword argument with the command-line flag that sets it: ``chunk_size (--chunk-size)``."""
-    return f"{name} (--{name.replace('_', '-')})" if name in CLI_FLAGS else name
 
 
 def _check_whole_numbers(named, **given) -> None:
@@ -761,37 +506,12 @@ def _check_whole_numbers(named, **given) -> None:
             raise DataError(f"{named(name)} must be an integer >= {least}, got {value!r}")
 
 
-def _option_value(value) -> str:
-    return "not given" if value is None else repr(value)
 
 
-def _inputs_differ(previous, current: list[dict]) -> str:
-    """The first input that differs, and how (added, removed, its size or modification time)."""
-    before = {f.get("path"): f for f in previous or [] if isinstance(f, dict)}
-    now = {f["path"]: f for f in current}
-    for path in now:
-        if path not in before:
-            return f"{path} was not an input then"
-        changed = [f"{key} {before[path].get(key)} -> {now[path].get(key)}" for key in ("size", "mtime_ns")
-                   if before[path].get(key) != now[path].get(key)]
-        if before[path].get("txt_files_sha256") != now[path].get("txt_files_sha256"):
-            changed.append("a .txt file in it was added, removed or edited")
-        if changed:
-            return f"{path} changed ({', '.join(changed)})"
-    gone = [path for path in before if path not in now]
-    return f"{gone[0]} was an input then" if gone else "the inputs are in another order"
 
 
-def _id_digests(ids: list) -> str:
-    """64-bit digests of row ids, as base64 text for the chunk's stats: duplicates are counted at the
-    end from 8 bytes a row (11 while the stats are held), not from the ids."""
-    packed = b"".join(hashlib.blake2b(str(i).encode("utf-8", "surrogatepass"), digest_size=8).digest() for i in ids)
-    return base64.b64encode(packed).decode("ascii")
 
 
-def _digests_of(stats: dict) -> np.ndarray:
-    """A chunk's id digests, from its stats (runs begun by 0.6, which stored a list, are not resumed)."""
-    return np.frombuffer(base64.b64decode(stats.get("id_digests", "")), dtype="<u8")
 
 
 def _records_for_chunk(model, frame: pd.DataFrame, options: LabelOptions) -> tuple[list[dict], int, int]:
@@ -831,7 +551,7 @@ def _reject_clashing_rows(batch, reserved: Sequence[str]):
     return replace(batch, frame=kept, rejects=rejects)
 
 
-def _process_chunk(model, store: _ChunkStore, batch, options: LabelOptions) -> dict:
+def _process_chunk(model, store: ChunkStore, batch, options: LabelOptions) -> dict:
     batch = _reject_clashing_rows(batch, output_columns(model.labels_, options.passages))
     records, passages, textless = _records_for_chunk(model, batch.frame, options)
     # With --passages, an article without passages (empty text) writes no row, yet is labelled.
@@ -844,7 +564,7 @@ def _process_chunk(model, store: _ChunkStore, batch, options: LabelOptions) -> d
              # the kinds of the carried values: a column that changes kind between chunks gets one type
              "kinds": {k: sorted(v) for k, v in value_kinds(
                  records, skip=("id",) + output_columns((), options.passages)).items()},
-             "id_digests": _id_digests(batch.frame["id"].tolist())}
+             "id_digests": id_digests(batch.frame["id"].tolist())}
     store.write(batch.index, records, [r.to_dict() for r in batch.rejects], stats)
     return stats
 
@@ -911,87 +631,19 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 
 
 def _worker_chunk(store_folder: str, batch, options: LabelOptions) -> tuple[int, dict]:
-    store = _ChunkStore.__new__(_ChunkStore)
+    store = ChunkStore.__new__(ChunkStore)
     store.folder = Path(store_folder)
     model = _WORKER["model"]
     model.n_jobs = 1  # this process's copy: one thread per worker process, the pool is the parallelism
     return batch.index, _process_chunk(model, store, batch, options)
 
 
-@contextmanager
-def _exclusive_run(output: Path) -> Iterator[None]:
-    """Hold the lock of ``output`` for a run, or raise DataError if another process holds it.
-
-    The lock is a hidden file beside the output, ``.NAME.lock``, held with an OS lock that dies
-    with its process and removed on release (a killed run leaves an empty file, which the next
-    run takes over). Runs on one machine are kept apart whatever their user or temporary folder;
-    a network file system may not pass the lock between machines. A folder made for the output
-    is removed again if the run leaves it empty (a mistake found before any work).
-    """
-    folder = output.parent
-    made = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
-    _make_folder(folder, "output folder")
-    lock_path = _lock_path(output)
-    try:
-        while True:
-            handle = _open_lock_file(lock_path)
-            try:
-                _try_lock(handle)
-            except OSError:
-                handle.close()
-                raise DataError(f"another threatclf run is writing {output}; wait for it to finish (or stop it), "
-                                "then run again, with --resume if it was stopped") from None
-            try:  # the run that held it may have removed it before we locked: lock the new one
-                if os.fstat(handle.fileno()).st_ino == os.stat(lock_path).st_ino:
-                    break
-            except FileNotFoundError:
-                pass
-            handle.close()
-        try:
-            yield
-        finally:
-            try:
-                os.unlink(lock_path)  # while still held: a run that opened it before is sent to a new file
-            except OSError:
-                pass
-            handle.close()
-    finally:
-        for made_folder in made:  # deepest first; each only if empty
-            try:
-                made_folder.rmdir()
-            except OSError:
-                break
 
 
-def _lock_path(output: Path) -> Path:
-    """The hidden file beside ``output`` that a run writing it holds locked."""
-    return output.parent / f".{output.name}.lock"
 
 
-def _open_lock_file(path: Path):
-    try:
-        return open(path, "a+b")
-    except PermissionError as denied:
-        try:  # another user's lock file: an OS lock needs no write access
-            return open(path, "rb")
-        except FileNotFoundError:  # no such file, and none may be made: the folder is not writable
-            raise DataError(f"output folder {path.parent} cannot be written: {denied.strerror}") from None
-        except OSError as exc:
-            raise DataError(f"cannot use the lock file {path}: {exc.strerror or exc}") from None
-    except OSError as exc:
-        raise DataError(f"output folder {path.parent} cannot be written: {exc.strerror or exc}") from None
 
 
-def _try_lock(handle) -> None:
-    """Lock ``handle``'s file without waiting; OSError if another process holds it."""
-    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-        import msvcrt
-
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-    else:
-        import fcntl
-
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: str = "id", passages: bool = False,
@@ -1037,7 +689,7 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     """
     if not isinstance(output, (str, os.PathLike)):
         raise DataError(f"output must be a file path, got {type(output).__name__}")
-    with _exclusive_run(Path(output)):
+    with exclusive_run(Path(output)):
         return _label_files(
             inputs, output, model, text_col=text_col, id_col=id_col, passages=passages, threshold=threshold,
             top_terms=top_terms, max_words=max_words, keep_text=keep_text, chunk_size=chunk_size,
@@ -1046,13 +698,6 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
             output_encoding=output_encoding, escape_formulas=escape_formulas)
 
 
-def _make_folder(folder: Path, what: str) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        in_the_way = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
-        raise DataError(f"{what} {folder} cannot be made: " + (f"{in_the_way} is a file, not a folder"
-                        if in_the_way is not None else f"{exc.strerror or exc}")) from None
 
 
 def _written_path(path: Path, what: str) -> Path:
@@ -1086,7 +731,7 @@ def _check_run_settings(paths: list[Path], output, rejects, *, text_col, id_col,
         output.with_name(output.name + ".rejects.jsonl")
     if rejects_path.resolve() in {p.resolve() for p in paths if not is_stdin(p)} | {output.resolve()}:
         raise DataError(f"rejects file {rejects_path} would overwrite an input or the output")
-    _check_whole_numbers(_option_named, chunk_size=(chunk_size, 1), max_text_chars=(max_text_chars, 1),
+    _check_whole_numbers(option_named, chunk_size=(chunk_size, 1), max_text_chars=(max_text_chars, 1),
                          top_terms=(top_terms, 0), max_words=(max_words, 1))
     if text_col == id_col:
         raise DataError(f"text and id columns must differ (both {text_col!r})")
@@ -1098,8 +743,8 @@ def _check_run_settings(paths: list[Path], output, rejects, *, text_col, id_col,
                         "spreadsheets open")
     if resume and restart:
         raise DataError("resume and restart exclude each other")
-    partial = _ChunkStore(output).folder
-    if rejects_path.resolve() == _lock_path(output).resolve():
+    partial = ChunkStore(output).folder
+    if rejects_path.resolve() == lock_path_of(output).resolve():
         raise DataError(f"rejects file {rejects_path} is the run's lock file; name another")
     if partial.resolve() in rejects_path.resolve().parents:
         raise DataError(f"rejects file {rejects_path} would be inside {partial}, which a finished run deletes")
@@ -1107,7 +752,7 @@ def _check_run_settings(paths: list[Path], output, rejects, *, text_col, id_col,
     # Both files are written only at the end, so on a resume they were there before the interrupted
     # run, which had to be told --overwrite (or wrote the rejects itself, just before it was killed);
     # a --rejects path it was not given still needs it now.
-    rejects_resumed = resuming and (not rejects or _interrupted_rejects(partial) == str(rejects_path.resolve()))
+    rejects_resumed = resuming and (not rejects or interrupted_rejects(partial) == str(rejects_path.resolve()))
     for path, what, resumed in ((output, "output", resuming), (rejects_path, "rejects file", rejects_resumed)):
         if path.is_dir():
             raise DataError(f"{what} {path} is a folder: name a file")
@@ -1156,15 +801,15 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
                  csv_sep=csv_sep, encoding=encoding)
     if output_format(output) == "parquet":
         require("pyarrow.parquet")
-    _make_folder(output.parent, "output folder")
-    _make_folder(rejects_path.parent, "folder of the rejects file")
+    make_folder(output.parent, "output folder")
+    make_folder(rejects_path.parent, "folder of the rejects file")
     try:  # written last, so a folder it cannot be written in would waste the whole run (the output's
         # folder is tried at once: OUTPUT.partial/ goes there)
         tempfile.NamedTemporaryFile(dir=rejects_path.parent, prefix=f".{rejects_path.name}.", suffix=".probe").close()
     except OSError as exc:
         raise DataError(f"rejects file {rejects_path} cannot be written: {exc.strerror or exc}") from None
-    store = _ChunkStore(output)
-    fingerprint = _run_fingerprint(paths, model, reader_options, options, rejects_path)
+    store = ChunkStore(output)
+    fingerprint = run_fingerprint(paths, model, reader_options, options, rejects_path)
     done = store.open(fingerprint, resume, restart)
     summary = LabelSummary(resumed_chunks=len(done))
 
@@ -1243,12 +888,12 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
         counts.update(stats["label_counts"])
     summary.label_counts = {lab: counts.get(lab, 0) for lab in model.labels_}
     summary.reject_reasons = dict(reasons.most_common(20))
-    digests = np.concatenate([_digests_of(stats) for stats in all_stats] or [np.zeros(0, np.uint64)])
+    digests = np.concatenate([digests_of(stats) for stats in all_stats] or [np.zeros(0, np.uint64)])
     summary.duplicate_ids = int(len(digests) - len(np.unique(digests)))
     if summary.labelled + summary.rejected != summary.rows_read:  # a bug, never a data problem
         raise RuntimeError(f"row accounting failed: {summary.labelled} + {summary.rejected} != {summary.rows_read}")
 
-    changed = [entry["path"] for path, entry, now in zip(paths, fingerprint["inputs"], _input_stamps(paths))
+    changed = [entry["path"] for path, entry, now in zip(paths, fingerprint["inputs"], input_stamps(paths))
                if entry != now and not is_stdin(path)
                and (path.is_file() or path.is_dir())]  # a pipe's time stamp moves as it is read
     if changed:  # rewritten or appended to while it was read: the chunks hold parts of two versions

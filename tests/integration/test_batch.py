@@ -16,6 +16,8 @@ import pytest
 import threatclf
 from threatclf import DataError
 from threatclf import batch as batch_module
+from threatclf import evidence as evidence_module
+from threatclf import resume as resume_module
 
 ARTICLES = [
     ("a1", "Customs officers seized two tonnes of cocaine hidden in a shipment of fruit at the port.\n\n"
@@ -704,10 +706,10 @@ def test_resume_refuses_another_model_or_a_changed_input(small_model, corpus, tm
                                         rf"{re.escape(str(path.resolve()))} changed \(size \d+ -> \d+, mtime_ns"):
         threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
     a, b = {"path": "/a", "size": 1, "mtime_ns": 5}, {"path": "/b", "size": 2, "mtime_ns": 6}
-    assert batch_module._inputs_differ([a], [a, b]) == "/b was not an input then"
-    assert batch_module._inputs_differ([a, b], [a]) == "/b was an input then"
-    assert batch_module._inputs_differ([a, b], [b, a]) == "the inputs are in another order"
-    assert batch_module._inputs_differ([a], [{**a, "mtime_ns": 7}]) == "/a changed (mtime_ns 5 -> 7)"
+    assert resume_module._inputs_differ([a], [a, b]) == "/b was not an input then"
+    assert resume_module._inputs_differ([a, b], [a]) == "/b was an input then"
+    assert resume_module._inputs_differ([a, b], [b, a]) == "the inputs are in another order"
+    assert resume_module._inputs_differ([a], [{**a, "mtime_ns": 7}]) == "/a changed (mtime_ns 5 -> 7)"
     # only the cut-offs changed: the output would mix two sets of them
     out3 = tmp_path / "out3.jsonl"
     _label_interrupted(2, monkeypatch, path, out3, small_model, chunk_size=3, progress=False)
@@ -722,7 +724,7 @@ def test_a_chunk_cut_off_between_its_files_is_labelled_again_on_resume(small_mod
     out = tmp_path / "out.jsonl"
     expected = tmp_path / "expected.jsonl"
     threatclf.label_files(path, expected, small_model, chunk_size=3, progress=False)
-    real, written = batch_module._atomic_write_text, []
+    real, written = resume_module._atomic_write_text, []
 
     def killed_after_the_second_chunks_records(target, text):
         if "chunk-0000001" in target.name and target.name.endswith(".rejects.jsonl"):
@@ -730,10 +732,10 @@ def test_a_chunk_cut_off_between_its_files_is_labelled_again_on_resume(small_mod
         written.append(target.name)
         return real(target, text)
 
-    monkeypatch.setattr(batch_module, "_atomic_write_text", killed_after_the_second_chunks_records)
+    monkeypatch.setattr(resume_module, "_atomic_write_text", killed_after_the_second_chunks_records)
     with pytest.raises(KeyboardInterrupt):
         threatclf.label_files(path, out, small_model, chunk_size=3, progress=False)
-    monkeypatch.setattr(batch_module, "_atomic_write_text", real)
+    monkeypatch.setattr(resume_module, "_atomic_write_text", real)
     assert "chunk-0000001.jsonl" in written and "chunk-0000001.done.json" not in written
     summary = threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
     assert out.read_bytes() == expected.read_bytes()
@@ -849,7 +851,7 @@ def test_evidence_leaves_out_terms_made_only_of_stop_words():
     terms = np.array(["of the", "bomb", "the attack", "in"])
     X = sp.csr_matrix(np.array([[5.0, 1.0, 2.0, 4.0]]))
     weights = np.array([3.0, 1.0, 1.0, 2.0])
-    assert batch_module._top_terms(X, 0, weights, terms, np.ones(4, bool), top=3) == ["the attack", "bomb"]
+    assert evidence_module.terms_behind(X, 0, weights, terms, np.ones(4, bool), top=3) == ["the attack", "bomb"]
 
 
 def test_evidence_keeps_stop_words_written_as_acronyms_unless_the_text_shouts():
@@ -861,10 +863,10 @@ def test_evidence_keeps_stop_words_written_as_acronyms_unless_the_text_shouts():
     X = sp.csr_matrix(np.array([[1.0, 1.0, 1.0, 1.0]]))
     weights = np.array([6.0, 3.0, 2.0, 5.0])
     text = "Fighters of IS said it is over; the US is sending help."
-    assert batch_module._top_terms(X, 0, weights, terms, np.ones(4, bool), top=5, text=text) == [
+    assert evidence_module.terms_behind(X, 0, weights, terms, np.ones(4, bool), top=5, text=text) == [
         "of IS", "US is", "fighters"]
     shouted = "FIGHTERS OF IS SAID IT IS OVER; THE US IS SENDING HELP."
-    assert batch_module._top_terms(X, 0, weights, terms, np.ones(4, bool), top=5, text=shouted) == ["fighters"]
+    assert evidence_module.terms_behind(X, 0, weights, terms, np.ones(4, bool), top=5, text=shouted) == ["fighters"]
 
 
 def test_decomposed_accents_are_read_as_the_composed_words_the_model_knows(small_model):
@@ -893,7 +895,7 @@ def test_decomposed_accents_are_read_as_the_composed_words_the_model_knows(small
     terms, is_word = np.array(["por", " narc", "narco", "ocaín"]), np.array([True, False, False, False])
     X, weights = sp.csr_matrix(np.ones((1, 4))), np.array([0.5, 3.0, 2.0, 1.5])
     text = unicodedata.normalize("NFD", "Golpe al narcotráfico: cocaína por el puerto.")
-    assert batch_module._top_terms(X, 0, weights, terms, is_word, top=3, text=text) == ["narcotráfico", "cocaína", "por"]
+    assert evidence_module.terms_behind(X, 0, weights, terms, is_word, top=3, text=text) == ["narcotráfico", "cocaína", "por"]
 
 
 def test_evidence_names_the_words_holding_the_character_n_grams_when_they_carry_the_score():
@@ -906,11 +908,11 @@ def test_evidence_names_the_words_holding_the_character_n_grams_when_they_carry_
     X = sp.csr_matrix(np.array([[1.0, 1.0, 1.0, 1.0, 1.0, 0.0]]))
     weights = np.array([0.5, 0.4, 3.0, 2.0, 1.5, 9.0])
     text = "Golpe al narcotráfico: cocaína por el puerto."
-    assert batch_module._top_terms(X, 0, weights, terms, is_word, top=3, text=text) == [
+    assert evidence_module.terms_behind(X, 0, weights, terms, is_word, top=3, text=text) == [
         "narcotráfico", "cocaína", "por"]
     # where the words carry a quarter or more, they stay the evidence
     weights[:2] = [3.0, 2.0]
-    assert batch_module._top_terms(X, 0, weights, terms, is_word, top=3, text=text) == ["por", "por el"]
+    assert evidence_module.terms_behind(X, 0, weights, terms, is_word, top=3, text=text) == ["por", "por el"]
 
 
 def test_a_character_n_gram_at_a_word_edge_names_a_word_with_it_at_that_edge():
@@ -924,12 +926,12 @@ def test_a_character_n_gram_at_a_word_edge_names_a_word_with_it_at_that_edge():
     X = sp.csr_matrix(np.array([[1.0, 1.0, 0.0, 1.0]]))
     weights = np.array([3.0, 2.0, 9.0, 0.1])
     text = "Existing Internet rules, the Minister said, let Maoist terrorists act."
-    assert batch_module._top_terms(X, 0, weights, terms, is_word, top=3, text=text) == ["Maoist", "terrorists", "said"]
+    assert evidence_module.terms_behind(X, 0, weights, terms, is_word, top=3, text=text) == ["Maoist", "terrorists", "said"]
     # words are what white space separates, as char_wb reads them: "Maoist-led" ends in "led ", and
     # "terrorist," in "st, "; the holder is shown without the punctuation at its edges
     text = "Maoist-led rebels (terrorist, said police) backed a terrorist attack."
-    assert batch_module._top_terms(X, 0, weights, terms, is_word, top=3, text=text) == ["terrorist", "said"]
-    assert batch_module._top_terms(X, 0, np.array([0.0, 2.0, 9.0, 0.1]), terms, is_word, top=3,
+    assert evidence_module.terms_behind(X, 0, weights, terms, is_word, top=3, text=text) == ["terrorist", "said"]
+    assert evidence_module.terms_behind(X, 0, np.array([0.0, 2.0, 9.0, 0.1]), terms, is_word, top=3,
                                    text=text) == ["terrorist", "said"]  # " ter": not "(terrorist,"
 
 
@@ -944,7 +946,7 @@ def test_a_character_n_gram_of_under_three_letters_names_no_word():
     X = sp.csr_matrix(np.array([[1.0, 1.0, 1.0]]))
     weights = np.array([5.0, 2.0, 0.1])
     text = "Lydia said that Russia had spies."
-    assert batch_module._top_terms(X, 0, weights, terms, is_word, top=3, text=text) == ["Russia", "said"]
+    assert evidence_module.terms_behind(X, 0, weights, terms, is_word, top=3, text=text) == ["Russia", "said"]
 
 
 def test_words_named_for_character_n_grams_are_no_stop_words_and_appear_once():
@@ -957,7 +959,7 @@ def test_words_named_for_character_n_grams_are_no_stop_words_and_appear_once():
     X = sp.csr_matrix(np.array([[1.0, 1.0, 1.0, 0.0]]))
     weights = np.array([0.1, 3.0, 2.0, 9.0])
     text = "Nothing that Russia said, russia said; the thaw came."
-    assert batch_module._top_terms(X, 0, weights, terms, is_word, top=3, text=text) == ["thaw", "Russia"]
+    assert evidence_module.terms_behind(X, 0, weights, terms, is_word, top=3, text=text) == ["thaw", "Russia"]
 
 
 def test_evidence_counts_a_term_of_two_blocks_once_with_both_contributions():
@@ -968,7 +970,7 @@ def test_evidence_counts_a_term_of_two_blocks_once_with_both_contributions():
     terms = np.array(["bomb", "attack", "bomb"])
     X = sp.csr_matrix(np.array([[1.0, 1.0, 1.0]]))
     weights = np.array([1.0, 1.5, 1.0])
-    assert batch_module._top_terms(X, 0, weights, terms, np.ones(3, bool), top=3) == ["bomb", "attack"]
+    assert evidence_module.terms_behind(X, 0, weights, terms, np.ones(3, bool), top=3) == ["bomb", "attack"]
 
 
 def test_written_scores_and_labels_agree_at_the_threshold(small_model):
@@ -1592,11 +1594,11 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(small_m
     import sys
     import textwrap
 
-    from threatclf.batch import _exclusive_run
+    from threatclf.resume import exclusive_run
 
     path, rows = corpus
     out = tmp_path / "out.jsonl"
-    with _exclusive_run(out):  # as a run in progress holds it
+    with exclusive_run(out):  # as a run in progress holds it
         with pytest.raises(DataError, match="another threatclf run is writing .*out.jsonl"):
             threatclf.label_files(path, tmp_path / "." / "out.jsonl", small_model, progress=False)
         assert not out.exists() and not (tmp_path / "out.jsonl.partial").exists()
@@ -1609,8 +1611,8 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(small_m
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from threatclf.batch import _exclusive_run
-        with _exclusive_run(Path({str(out)!r})):
+        from threatclf.resume import exclusive_run
+        with exclusive_run(Path({str(out)!r})):
             print("held", flush=True)
             time.sleep(60)
         """)], stdout=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(other_tmp)})
@@ -1669,9 +1671,9 @@ def test_an_output_folder_that_cannot_be_written_is_named(tmp_path, monkeypatch)
             raise PermissionError(errno.EACCES, "Permission denied")
         raise FileNotFoundError(errno.ENOENT, "No such file or directory")
 
-    monkeypatch.setattr(batch_module, "open", no_write, raising=False)
+    monkeypatch.setattr(resume_module, "open", no_write, raising=False)
     with pytest.raises(DataError, match=r"output folder .* cannot be written: Permission denied"):
-        with batch_module._exclusive_run(tmp_path / "out.jsonl"):
+        with resume_module.exclusive_run(tmp_path / "out.jsonl"):
             pass
 
 
@@ -1687,7 +1689,7 @@ def test_the_progress_bar_follows_the_writing_of_the_output_too(small_model, cor
 def test_a_refused_resume_names_an_option_the_earlier_run_did_not_record():
     previous = {"output_format": 3, "inputs": [], "model": "m", "reader": {"text_col": "text"}, "options": {"a": 1}}
     current = dict(previous, options={"a": 1, "b": 2})
-    assert batch_module._what_differs(previous, current) == "other options: b: not given (now 2)"
+    assert resume_module._what_differs(previous, current) == "other options: b: not given (now 2)"
 
 
 def _as_standard_input(monkeypatch, path):

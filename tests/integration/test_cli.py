@@ -1443,14 +1443,14 @@ def test_train_refuses_data_it_would_misread_before_training(data_files, tmp_pat
 
 
 def test_messages_name_only_flags_that_threatclf_label_has(capsys):
-    from threatclf.batch import CLI_FLAGS, _option_named
+    from threatclf.resume import CLI_FLAGS, option_named
 
     with pytest.raises(SystemExit):
         main(["label", "--help"])
     help_text = capsys.readouterr().out
     for name in CLI_FLAGS:
         assert f"--{name.replace('_', '-')}" in help_text, name
-    assert _option_named("progress") == "progress" and "--progress" not in help_text  # -q says it there
+    assert option_named("progress") == "progress" and "--progress" not in help_text  # -q says it there
 
 
 def test_train_keeps_such_label_names_when_the_config_names_the_labels(tmp_path, capsys):

@@ -1,0 +1,344 @@
+"""Resumable runs: ``OUTPUT.partial/`` and the lock that keeps two runs off one output.
+
+Each finished chunk of a run is three files in ``OUTPUT.partial/`` — records, rejects and a
+done-marker written last — beside a manifest holding the run's fingerprint (inputs with their
+sizes and time stamps, the model's weights digest, the options). A resumed run continues only
+if the fingerprint is unchanged, and says in words what differs if not.
+"""
+from __future__ import annotations
+
+import base64
+import glob
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .exceptions import DataError
+from .readers import is_stdin, txt_files
+from .writers import _json_line, atomic_path
+
+if TYPE_CHECKING:  # pragma: no cover - for type hints only
+    from .batch import LabelOptions
+    from .classifier import ThreatClassifier
+
+logger = logging.getLogger("threatclf")
+
+
+PARTIAL_SUFFIX = ".partial"
+
+
+# ---------------------------------------------------------------------------------- files
+def input_stamps(inputs: Sequence[Path]) -> list[dict]:
+    """Each input's path, size and time stamp (for a .txt folder, a digest of its files' names,
+    sizes and time stamps): changed, the input is not what was labelled."""
+    files = []
+    for path in inputs:
+        if is_stdin(path):  # read once, as it comes: nothing to stamp
+            files.append({"path": "-"})
+        elif not path.is_dir():
+            stat = path.stat()
+            files.append({"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
+        else:  # a folder of .txt files: a file added, removed or edited anywhere in it (not the folder's
+            # own time stamp, which an output or its OUTPUT.partial/ written into it would move)
+            entry = {"path": str(path.resolve())}
+            listing = hashlib.sha256()
+            for file in sorted(txt_files(path)):
+                file_stat = file.stat() if file.exists() else file.lstat()  # a link to nothing: rejected
+                listing.update(json.dumps([str(file.relative_to(path)), file_stat.st_size,
+                                           file_stat.st_mtime_ns]).encode("utf-8", "surrogateescape"))
+            entry["txt_files_sha256"] = listing.hexdigest()
+            files.append(entry)
+    return files
+
+
+def interrupted_rejects(partial: Path) -> str | None:
+    """The rejects file an interrupted run in ``partial`` was to write, as its manifest says."""
+    try:
+        return json.loads((partial / "manifest.json").read_text(encoding="utf-8")).get(_REJECTS_NAMED)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def run_fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_options: dict, options: LabelOptions,
+                     rejects_path: Path) -> dict:
+    """What must be unchanged for a resumed run to continue an earlier one."""
+    files = input_stamps(inputs)
+    digest = hashlib.sha256(json.dumps(list(model.labels_)).encode())
+    for array in (model.coef_, model.intercept_, model.calibration_, model.thresholds_):
+        digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
+    digest.update(json.dumps(model.training_fingerprint_, sort_keys=True).encode())
+    model_digest = digest.hexdigest()  # what the model computes, whether loaded or in memory
+    return {"inputs": files, "named": [os.fspath(path) for path in inputs], "model": model_digest,
+            "reader": reader_options, "options": asdict(options), "output_format": OUTPUT_FORMAT,
+            _MODEL_NAMED: _describe_model(model), _REJECTS_NAMED: str(rejects_path.resolve())}
+
+
+#: The output rows' layout; a run interrupted under another cannot be resumed (0.6 gave passage rows
+#: their evidence; 0.7 keeps integers whole across inputs, carries a Parquet file's named index and
+#: rejects JSONL rows holding an output field or `_source`/`_line`).
+OUTPUT_FORMAT = 3
+
+
+#: A manifest entry that says which model made a run, for messages; not compared on resume.
+_MODEL_NAMED = "model_described"
+
+
+#: The rejects file a run writes: a resume may write it without --overwrite; not compared.
+_REJECTS_NAMED = "rejects_path"
+
+
+def _describe_model(model: ThreatClassifier) -> str:
+    path = getattr(model, "path_", None)
+    name = (getattr(model, "metadata_", None) or {}).get("name")
+    if path is not None:
+        return f"the model folder {path}" + (f" ({name})" if name and name != Path(str(path)).name else "")
+    return f"a model fitted in memory (labels {', '.join(model.labels_)})"
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+class ChunkStore:
+    """``OUTPUT.partial/``: one records file, one rejects file and one done-marker per chunk."""
+
+    def __init__(self, output: Path):
+        self.folder = output.with_name(output.name + PARTIAL_SUFFIX)
+
+    def open(self, fingerprint: dict, resume: bool, restart: bool = False) -> set[int]:
+        manifest = self.folder / "manifest.json"
+        if self.folder.exists():
+            if resume:
+                try:
+                    previous = json.loads(manifest.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    previous = None
+                # inputs as named (rows record the names) are compared from 0.11 on, when manifests hold them
+                ignored = {_MODEL_NAMED, _REJECTS_NAMED}
+                if isinstance(previous, dict) and "named" not in previous:
+                    ignored.add("named")
+                compared = {k: v for k, v in fingerprint.items() if k not in ignored}
+                if not isinstance(previous, dict) or {k: v for k, v in previous.items() if k not in ignored} != compared:
+                    raise DataError(
+                        f"cannot resume: {self.folder} was made from {_what_differs(previous, fingerprint)}; "
+                        "run again with --restart (restart=True) to discard it and start over"
+                    )
+                return self.done()
+            finished = len(self.done())
+            if finished and not restart:  # hours of work are not thrown away by a forgotten flag
+                raise DataError(
+                    f"{self.folder} holds {finished} finished chunk{'s' if finished > 1 else ''} of an earlier run: "
+                    "add --resume "
+                    "(resume=True) to continue it, or --restart (restart=True) to discard it and start over"
+                )
+            logger.warning("starting over: removing %s left by an earlier run", self.folder)
+            self.remove()
+        self.folder.mkdir(parents=True)
+        _atomic_write_text(manifest, json.dumps(fingerprint, indent=1))
+        return set()
+
+    def done(self) -> set[int]:
+        """The chunks whose three files are all there (the marker is written last)."""
+        marked = {int(p.name.split("-")[1].split(".")[0]) for p in self.folder.glob("chunk-*.done.json")}
+        return {index for index in marked if all(path.exists() for path in self.paths(index)[:2])}
+
+    def remove(self) -> None:
+        """Delete the folder in one step, as far as a resume can tell: it is renamed away first, so
+        a kill while its files go cannot leave chunks that look finished without their records."""
+        doomed = self.folder.with_name(f".{self.folder.name}.{secrets.token_hex(4)}.removing")
+        try:
+            os.rename(self.folder, doomed)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    def remove_leftovers(self) -> list[Path]:
+        """Remove what a run killed while removing its folder left (hidden, as large as the output)."""
+        pattern = re.compile(rf"\.{re.escape(self.folder.name)}\.[0-9a-f]{{8}}\.removing")
+        left = [p for p in self.folder.parent.glob(f".{glob.escape(self.folder.name)}.*.removing")
+                if pattern.fullmatch(p.name)]
+        for folder in left:
+            shutil.rmtree(folder, ignore_errors=True)
+        return left
+
+    def paths(self, index: int) -> tuple[Path, Path, Path]:
+        stem = self.folder / f"chunk-{index:07d}"
+        return Path(f"{stem}.jsonl"), Path(f"{stem}.rejects.jsonl"), Path(f"{stem}.done.json")
+
+    def write(self, index: int, records: list[dict], rejects: list[dict], stats: dict) -> None:
+        records_path, rejects_path, done_path = self.paths(index)
+        _atomic_write_text(records_path, "".join(map(_json_line, records)))
+        _atomic_write_text(rejects_path, "".join(map(_json_line, rejects)))
+        _atomic_write_text(done_path, json.dumps(stats))  # last: the chunk counts as done from here
+
+    def stats(self, index: int) -> dict:
+        return json.loads(self.paths(index)[2].read_text(encoding="utf-8"))
+
+    def read(self, index: int, which: int) -> list[dict]:
+        with open(self.paths(index)[which], encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle]
+
+
+def _what_differs(previous, current: dict) -> str:
+    """Which part of a run's fingerprint changed, in words, for the cannot-resume message."""
+    if not isinstance(previous, dict):
+        return "an unreadable earlier run"
+    if previous.get("output_format") != current["output_format"]:
+        return "an earlier version of threatclf, whose output rows are laid out differently"
+    if previous.get("inputs") != current["inputs"]:
+        return "other input files (or the files changed since): " + _inputs_differ(previous.get("inputs"), current["inputs"])
+    if "named" in previous and previous["named"] != current["named"]:
+        then, now = (", ".join(names) for names in (previous["named"], current["named"]))
+        return (f"the same inputs named otherwise ({then}; this run names {now}): name them as then, since the "
+                "rows record the names (a rejected row's source, the ids FILE:LINE of rows without one)")
+    if previous.get("model") != current["model"]:
+        then = previous.get(_MODEL_NAMED)
+        return (f"another model ({then}; this run has {current[_MODEL_NAMED]}): to continue it, pass that model "
+                "(--model)" if then else "another model")
+    changed = []
+    for part in ("reader", "options"):
+        then, now = previous.get(part) or {}, current[part]
+        changed += [f"{option_named(name)}: {_option_value(then.get(name))} (now {_option_value(now.get(name))})"
+                    for name in dict.fromkeys([*then, *now]) if now.get(name) != then.get(name)]
+    return "other options: " + ", ".join(changed) if changed else "other options"
+
+
+#: The keyword arguments of label_files that ``threatclf label`` sets with a flag of the same name.
+CLI_FLAGS = frozenset({"passages", "threshold", "top_terms", "keep_text", "text_col", "id_col", "chunk_size",
+                       "max_text_chars", "csv_sep", "encoding", "max_words"})
+
+
+def option_named(name: str) -> str:
+    """A keyword argument with the command-line flag that sets it: ``chunk_size (--chunk-size)``."""
+    return f"{name} (--{name.replace('_', '-')})" if name in CLI_FLAGS else name
+
+
+def _option_value(value) -> str:
+    return "not given" if value is None else repr(value)
+
+
+def _inputs_differ(previous, current: list[dict]) -> str:
+    """The first input that differs, and how (added, removed, its size or modification time)."""
+    before = {f.get("path"): f for f in previous or [] if isinstance(f, dict)}
+    now = {f["path"]: f for f in current}
+    for path in now:
+        if path not in before:
+            return f"{path} was not an input then"
+        changed = [f"{key} {before[path].get(key)} -> {now[path].get(key)}" for key in ("size", "mtime_ns")
+                   if before[path].get(key) != now[path].get(key)]
+        if before[path].get("txt_files_sha256") != now[path].get("txt_files_sha256"):
+            changed.append("a .txt file in it was added, removed or edited")
+        if changed:
+            return f"{path} changed ({', '.join(changed)})"
+    gone = [path for path in before if path not in now]
+    return f"{gone[0]} was an input then" if gone else "the inputs are in another order"
+
+
+def id_digests(ids: list) -> str:
+    """64-bit digests of row ids, as base64 text for the chunk's stats: duplicates are counted at the
+    end from 8 bytes a row (11 while the stats are held), not from the ids."""
+    packed = b"".join(hashlib.blake2b(str(i).encode("utf-8", "surrogatepass"), digest_size=8).digest() for i in ids)
+    return base64.b64encode(packed).decode("ascii")
+
+
+def digests_of(stats: dict) -> np.ndarray:
+    """A chunk's id digests, from its stats (runs begun by 0.6, which stored a list, are not resumed)."""
+    return np.frombuffer(base64.b64decode(stats.get("id_digests", "")), dtype="<u8")
+
+
+@contextmanager
+def exclusive_run(output: Path) -> Iterator[None]:
+    """Hold the lock of ``output`` for a run, or raise DataError if another process holds it.
+
+    The lock is a hidden file beside the output, ``.NAME.lock``, held with an OS lock that dies
+    with its process and removed on release (a killed run leaves an empty file, which the next
+    run takes over). Runs on one machine are kept apart whatever their user or temporary folder;
+    a network file system may not pass the lock between machines. A folder made for the output
+    is removed again if the run leaves it empty (a mistake found before any work).
+    """
+    folder = output.parent
+    made = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
+    make_folder(folder, "output folder")
+    lock_path = lock_path_of(output)
+    try:
+        while True:
+            handle = _open_lock_file(lock_path)
+            try:
+                _try_lock(handle)
+            except OSError:
+                handle.close()
+                raise DataError(f"another threatclf run is writing {output}; wait for it to finish (or stop it), "
+                                "then run again, with --resume if it was stopped") from None
+            try:  # the run that held it may have removed it before we locked: lock the new one
+                if os.fstat(handle.fileno()).st_ino == os.stat(lock_path).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            handle.close()
+        try:
+            yield
+        finally:
+            try:
+                os.unlink(lock_path)  # while still held: a run that opened it before is sent to a new file
+            except OSError:
+                pass
+            handle.close()
+    finally:
+        for made_folder in made:  # deepest first; each only if empty
+            try:
+                made_folder.rmdir()
+            except OSError:
+                break
+
+
+def lock_path_of(output: Path) -> Path:
+    """The hidden file beside ``output`` that a run writing it holds locked."""
+    return output.parent / f".{output.name}.lock"
+
+
+def _open_lock_file(path: Path):
+    try:
+        return open(path, "a+b")
+    except PermissionError as denied:
+        try:  # another user's lock file: an OS lock needs no write access
+            return open(path, "rb")
+        except FileNotFoundError:  # no such file, and none may be made: the folder is not writable
+            raise DataError(f"output folder {path.parent} cannot be written: {denied.strerror}") from None
+        except OSError as exc:
+            raise DataError(f"cannot use the lock file {path}: {exc.strerror or exc}") from None
+    except OSError as exc:
+        raise DataError(f"output folder {path.parent} cannot be written: {exc.strerror or exc}") from None
+
+
+def _try_lock(handle) -> None:
+    """Lock ``handle``'s file without waiting; OSError if another process holds it."""
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        import msvcrt
+
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def make_folder(folder: Path, what: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        in_the_way = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        raise DataError(f"{what} {folder} cannot be made: " + (f"{in_the_way} is a file, not a folder"
+                        if in_the_way is not None else f"{exc.strerror or exc}")) from None
