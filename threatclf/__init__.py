@@ -17,7 +17,7 @@ The pieces, in the order data flows through them::
     readers      streaming CSV / JSONL / Parquet / txt input; bad rows become rejects
     writers      atomic JSONL / CSV / Parquet output
     evidence     the terms behind a label: which of a passage's words raised its score
-    resume       OUTPUT.partial/: finished chunks, the run's fingerprint, the lock on an output
+    resume       OUTPUT.partial/: finished chunks, the run's fingerprint, id digests, the lock on an output
     batch        labelling DataFrames and files: passages -> article labels, chunks, workers
     distributed  the same labelling on Dask
     cli          the ``threatclf`` command

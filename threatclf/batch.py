@@ -50,7 +50,6 @@ __all__ = ["LabelOptions", "LabelSummary", "label_dataframe", "label_files", "la
 logger = logging.getLogger("threatclf")
 
 
-
 def _count(n: int, noun: str) -> str:
     """``"1 chunk"`` / ``"3 chunks"``."""
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

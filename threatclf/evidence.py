@@ -1,10 +1,11 @@
 """Evidence behind a label: which of a passage's terms raised its score.
 
 A linear model's score is a sum of feature weights, so the terms that contributed most are
-read off exactly: each present feature's value times its label's weight. The words shown
-are the model's word n-grams, as it reads them (lower case, one-character tokens dropped);
-where character n-grams carried the label (a misspelt or foreign word), the words holding
-them.
+read off exactly: each present feature's value times its label's weight. The terms shown
+are the model's word n-grams as it reads them (lower case, one-character tokens dropped),
+leaving out those made only of stop words unless the text writes one in capitals as an
+acronym ("of IS"); where character n-grams carried the label (a misspelt or foreign word),
+the words holding them, as the text writes them.
 """
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def _term_pattern(term: str) -> re.Pattern:
 
 
 def terms_behind(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: np.ndarray, top: int,
-               text: str = "") -> list[str]:
+                 text: str = "") -> list[str]:
     """The passage's terms that raised the label most, largest contribution first.
 
     Word n-grams, without the ones made only of stop words (but for one written in capitals,

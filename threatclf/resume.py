@@ -3,7 +3,12 @@
 Each finished chunk of a run is three files in ``OUTPUT.partial/`` — records, rejects and a
 done-marker written last — beside a manifest holding the run's fingerprint (inputs with their
 sizes and time stamps, the model's weights digest, the options). A resumed run continues only
-if the fingerprint is unchanged, and says in words what differs if not.
+if the fingerprint is unchanged, and says in words what differs if not. Each chunk's stats
+hold 8-byte digests of its row ids, from which the end of a run counts duplicate ids.
+
+Two helpers here serve batch.py's other messages too: :func:`option_named` (a keyword
+argument with the ``threatclf label`` flag that sets it) and :func:`make_folder` (an output
+folder, made before its lock is taken).
 """
 from __future__ import annotations
 
@@ -32,6 +37,9 @@ from .writers import _json_line, atomic_path
 if TYPE_CHECKING:  # pragma: no cover - for type hints only
     from .batch import LabelOptions
     from .classifier import ThreatClassifier
+
+__all__ = ["CLI_FLAGS", "OUTPUT_FORMAT", "PARTIAL_SUFFIX", "ChunkStore", "digests_of", "exclusive_run", "id_digests",
+           "input_stamps", "interrupted_rejects", "lock_path_of", "make_folder", "option_named", "run_fingerprint"]
 
 logger = logging.getLogger("threatclf")
 

@@ -86,12 +86,20 @@ def draw(args, shared: Path) -> int:
     earlier = [r for f in HERE.glob("corpus-passages-r*.jsonl") for r in read_jsonl(f)]
     rng = random.Random(args.round * 101)
     skipped = set().union(*source_articles(dev, shared)) if args.skip_dev_documents else set()
+    # the audits' articles are never drawn: their rows measure models, and must not train them
+    skipped |= {r["article_id"] for f in HERE.glob("corpus-audit-*.jsonl") for r in read_jsonl(f)}
+    if args.source:  # one source's passages, and its dev passages as the hidden gold ones
+        dev = [r for r in dev if r["source"] == args.source]
     if args.select in ("model-band", "model-miss"):
         chosen = draw_model_band(args, shared, known, {(r["article_id"], r["start"]) for r in earlier}, rng, skipped)
         return write_batches(args, work, chosen, dev, rng)
     used = {r["article_id"] for r in earlier} | skipped
     share = collections.Counter(r["source"] for r in train)
     want = {s: max(4, round(args.n * c / len(train))) for s, c in share.items()}
+    if args.source:
+        if args.source not in want:
+            sys.exit(f"--source {args.source}: no train.jsonl passage comes from it")
+        want = {args.source: args.n}
     pool = collections.defaultdict(lambda: {"kw": [], "plain": []})
     for article in corpus_articles(shared):
         text = article["text"] or ""
@@ -110,6 +118,8 @@ def draw(args, shared: Path) -> int:
     chosen, taken = [], set()
     for source, n in want.items():
         for kind, k in (("kw", n // 2), ("plain", n - n // 2)):
+            if kind == "plain" and args.source:  # one source: the plain half makes up a short keyword half
+                k = n - sum(c["source"] == source for c in chosen)
             candidates = [c for c in pool[source][kind] if c[0] not in taken]
             for c in rng.sample(candidates, min(k, len(candidates))):
                 chosen.append({"source": source, "selection": f"source-matched-{kind}", "article_id": c[0],
@@ -228,6 +238,8 @@ def main(argv=None) -> int:
     parser.add_argument("--band", default="0.1,0.9", help="model-band: probability range, 'low,high'")
     parser.add_argument("--model", help="model-band: model folder to score with (default: the bundled model)")
     parser.add_argument("--per-article", type=int, default=1, help="model-band: passages drawn per article at most")
+    parser.add_argument("--source", help="source-matched: draw from this source only (round 22: euvsdisinfo), with "
+                                         "hidden gold passages from its dev passages")
     parser.add_argument("--skip-dev-documents", action="store_true",
                         help="draw nothing from corpus articles that hold a dev passage (from round 18 on), "
                              "so that every new row can train the fits scored on dev")

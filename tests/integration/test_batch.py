@@ -932,7 +932,7 @@ def test_a_character_n_gram_at_a_word_edge_names_a_word_with_it_at_that_edge():
     text = "Maoist-led rebels (terrorist, said police) backed a terrorist attack."
     assert evidence_module.terms_behind(X, 0, weights, terms, is_word, top=3, text=text) == ["terrorist", "said"]
     assert evidence_module.terms_behind(X, 0, np.array([0.0, 2.0, 9.0, 0.1]), terms, is_word, top=3,
-                                   text=text) == ["terrorist", "said"]  # " ter": not "(terrorist,"
+                                        text=text) == ["terrorist", "said"]  # " ter": not "(terrorist,"
 
 
 def test_a_character_n_gram_of_under_three_letters_names_no_word():

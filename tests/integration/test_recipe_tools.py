@@ -212,3 +212,42 @@ def test_card_description_names_the_rows_the_cross_validated_figures_were_scored
     check_recipe(recipe)
     with pytest.raises(SystemExit, match="dev_data is marked"):
         check_recipe(dict(recipe, training_data=[{"file": "threat-passages/train.jsonl"}]))
+
+
+def test_audit_figures_count_each_label_on_its_own_stratum():
+    # audit.py: a label's precision is the share of its stratum the annotators gave it; rows of
+    # another stratum that carry it do not count; the random stratum gives the agreement.
+    from audit import audit_figures, wilson
+
+    labels = ["terrorism", "corruption"]
+    rows = ([{"stratum": "positive-terrorism", "predicted": ["terrorism"], "labels": ["terrorism"]}] * 3
+            + [{"stratum": "positive-terrorism", "predicted": ["terrorism", "corruption"], "labels": ["corruption"]}]
+            + [{"stratum": "positive-corruption", "predicted": ["corruption"], "labels": []}] * 2
+            + [{"stratum": "random", "predicted": [], "labels": []},
+               {"stratum": "random", "predicted": ["terrorism"], "labels": ["terrorism", "corruption"]}])
+    figures = audit_figures(rows, labels)
+    assert figures["precision"]["terrorism"]["right"] == 3 and figures["precision"]["terrorism"]["n"] == 4
+    assert figures["precision"]["corruption"]["precision"] == 0.0
+    assert figures["random"]["same_label_set"] == 1
+    assert figures["random"]["labelled_by_annotators"] == {"terrorism": 1, "corruption": 1}
+    assert figures["random"]["labelled_by_model"] == {"terrorism": 1, "corruption": 0}
+    low, high = wilson(45, 50)  # the textbook value: 0.786-0.957
+    assert round(low, 3) == 0.786 and round(high, 3) == 0.957
+    with pytest.raises(ValueError, match="positive-corruption"):
+        audit_figures(rows + [{"stratum": "positive-corruption", "predicted": [], "labels": []}], labels)
+
+
+def test_the_stored_audits_hold_no_text_and_match_their_strata():
+    # corpus-audit-N.jsonl keep offsets, never the third-party text; each positive stratum row was
+    # given its label by the model, as the figures in models/annotations/README.md assume.
+    from audit import audit_figures
+
+    labels = ["terrorism", "organized_crime", "drug_trafficking", "corruption", "foreign_influence"]
+    drawn = {}
+    for path in sorted((Path(__file__).resolve().parents[2] / "models" / "annotations").glob("corpus-audit-*.jsonl")):
+        rows = [json.loads(line) for line in path.open()]
+        assert rows and all(set(row) == {"article_id", "start", "end", "stratum", "predicted", "proba", "labels",
+                                         "batch"} for row in rows), path
+        figures = audit_figures(rows, labels)
+        drawn[path.name] = [f["n"] for f in figures["precision"].values()] + [figures["random"]["n"]]
+    assert drawn == {"corpus-audit-1.jsonl": [50, 50, 50, 50, 50, 150], "corpus-audit-2.jsonl": [50, 9, 0, 8, 50, 150]}
