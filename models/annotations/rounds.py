@@ -1,4 +1,4 @@
-"""Draw passages for an annotation round and collect the labels back (rounds 4-21).
+"""Draw passages for an annotation round and collect the labels back (rounds 4-22).
 
     python models/annotations/rounds.py draw --round 8 --work /tmp/round8 [--n 1800 --batches 6 --gold 40]
     # annotators write WORK/batchB.labels.jsonl ({"key", "labels"}) for every WORK/batchB.jsonl
@@ -18,6 +18,10 @@ passages whose probability for that label lies in ``--band`` (default 0.1-0.9), 
 ``--per-article`` (default 1) per article, each passage once. ``--skip-dev-documents`` (round 18 on)
 draws nothing from corpus articles that hold a dev passage, so every new row can train the fits
 that are scored on dev.
+
+``--source NAME`` (round 22) draws from one source only, its whole ``--n`` (the plain half makes
+up a short keyword half), with that source's dev passages as the hidden gold ones. No draw takes
+an article of an audit (``corpus-audit-*.jsonl``): those rows measure models.
 
 ``--select model-miss`` (round 19) looks where the model may be wrong without knowing it: for each
 label, passages that use one of the label's keywords (``LABEL_KEYWORDS``) but score below the

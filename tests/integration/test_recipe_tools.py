@@ -251,3 +251,32 @@ def test_the_stored_audits_hold_no_text_and_match_their_strata():
         figures = audit_figures(rows, labels)
         drawn[path.name] = [f["n"] for f in figures["precision"].values()] + [figures["random"]["n"]]
     assert drawn == {"corpus-audit-1.jsonl": [50, 50, 50, 50, 50, 150], "corpus-audit-2.jsonl": [50, 9, 0, 8, 50, 150]}
+
+
+def test_a_draw_from_one_source_takes_its_passages_and_its_dev_passages_as_gold(shared, tmp_path):
+    # rounds.py --source: every passage drawn comes from that source, all --n of them even when
+    # its keyword half runs short, and the hidden gold passages are that source's dev passages.
+    from rounds import main as rounds_main
+
+    articles = [{"id": f"s{i}", "source": "site", "text": f"Officials of town {i} opened a new bridge over the river."}
+                for i in range(6)]
+    articles += [{"id": f"o{i}", "source": "other", "text": f"A bomb exploded in district {i} and a group claimed it."}
+                 for i in range(6)]
+    with gzip.open(shared / "corpus" / "articles.jsonl.gz", "wt", encoding="utf-8") as handle:
+        handle.write("".join(json.dumps(a) + "\n" for a in articles))
+    passages = shared / "threat-passages"
+    passages.mkdir()
+    rows = {"train.jsonl": [{"id": "t1", "source": "site", "text": "A road was opened.", "labels": []},
+                            {"id": "t2", "source": "other", "text": "A bomb went off.", "labels": ["terrorism"]}],
+            "dev.jsonl": [{"id": "d1", "source": "site", "text": "A school was opened.", "labels": []},
+                          {"id": "d2", "source": "other", "text": "Gunmen attacked a bus.", "labels": ["terrorism"]}],
+            "train-active.jsonl": []}
+    for name, content in rows.items():
+        (passages / name).write_text("".join(json.dumps(r) + "\n" for r in content))
+    work = tmp_path / "work"
+    assert rounds_main(["draw", "--round", "99", "--work", str(work), "--shared", str(shared), "--n", "4",
+                        "--batches", "1", "--gold", "1", "--source", "site"]) == 0
+    manifest = json.loads((work / "manifest.json").read_text())
+    new = [m for m in manifest if m["kind"] == "new"]
+    assert len(new) == 4 and {m["source"] for m in new} == {"site"}  # no keyword hit: all four plain
+    assert [m["dev_id"] for m in manifest if m["kind"] == "gold"] == ["d1"]
