@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "models"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "models" / "annotations"))
+from train_default import article_key as K  # noqa: E402
 from train_default import document_groups, document_links, source_articles, without_documents_of  # noqa: E402
 
 BOILERPLATE = "For more information contact the press office of the district attorney at the number below."
@@ -44,7 +45,7 @@ def test_rows_from_the_document_of_a_scored_passage_are_linked_to_it(shared):
     scored = [{"text": "The mayor of Northport was arrested on Monday for taking bribes from a builder."},
               {"text": "Lawmakers debated the budget for road repairs until late in the night."}]
     rows = [
-        {"text": "Prosecutors said the payments ran for three years.", "article_id": "a1"},  # same article, by id
+        {"text": "Prosecutors said the payments ran for three years.", "article_id": K("a1")},  # same article, by id
         {"text": "Prosecutors  said the payments ran\nfor three years."},  # same article, found by its text
         {"text": "Customs officers seized cocaine hidden in crates of bananas at the harbour."},  # other article
         {"text": "Lawmakers debated the budget for road repairs until late in the night."},  # repeats a scored text
@@ -56,22 +57,22 @@ def test_rows_from_the_document_of_a_scored_passage_are_linked_to_it(shared):
 
 
 def test_source_articles_by_id_or_by_text(shared):
-    rows = [{"text": "anything", "article_id": "a3"},
+    rows = [{"text": "anything", "article_id": K("a3")},
             {"text": "A bomb exploded near the market and a militant group claimed the attack."},
             {"text": "short"}]
-    assert source_articles(rows, shared) == [{"a3"}, {"a3"}, set()]
+    assert source_articles(rows, shared) == [{K("a3")}, {K("a3")}, set()]
 
 
 def test_a_phrase_common_to_many_articles_does_not_hide_the_passage_document(shared):
     passage = {"text": "Rebels freed two hostages in the north, " + COMMON + ", after talks with the church mediators."}
-    assert source_articles([passage], shared) == [{"b1"}]
-    assert document_links([{"text": "x", "article_id": "b1"}, {"text": "y", "article_id": "b2"}], [passage], shared) == [{0}, set()]
+    assert source_articles([passage], shared) == [{K("b1")}]
+    assert document_links([{"text": "x", "article_id": K("b1")}, {"text": "y", "article_id": K("b2")}], [passage], shared) == [{0}, set()]
 
 
 def test_document_groups_join_rows_that_share_an_article(shared):
-    rows = [{"text": "one", "article_id": "a1"},
+    rows = [{"text": "one", "article_id": K("a1")},
             {"text": "The mayor of Northport was arrested on Monday for taking bribes from a builder."},  # found in a1
-            {"text": "two", "article_id": "a2"},
+            {"text": "two", "article_id": K("a2")},
             {"text": "A text found in no article of the corpus at all, written for this test."},
             {"text": "another text found nowhere in the corpus, also written for this test."}]
     groups = document_groups(rows, shared)
@@ -86,8 +87,8 @@ def test_document_groups_do_not_depend_on_the_hash_seed(shared, tmp_path):
         "import json, sys\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2] / 'models')!r})\n"
         "from pathlib import Path\n"
-        "from train_default import document_groups\n"
-        "rows = [{'text': 'x', 'article_id': 'c2'}, {'text': 'y', 'article_id': 'c1'}]\n"
+        "from train_default import article_key, document_groups\n"
+        "rows = [{'text': 'x', 'article_id': article_key('c2')}, {'text': 'y', 'article_id': article_key('c1')}]\n"
         "rows += [{'text': 'Gunmen attacked a convoy of fuel tankers on the coastal road at dawn.'}]\n"
         f"print(json.dumps(document_groups(rows, Path({str(shared)!r}))))\n")
     outputs = {subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True,
@@ -126,10 +127,10 @@ def test_model_miss_draws_keyword_passages_the_model_scores_low(shared, tmp_path
             handle.write(json.dumps({"id": f"x{i}", "source": "s", "text": text}) + "\n")
     args = argparse.Namespace(band="0.5,0.9", select="model-miss", n=10, per_article=1, model=str(tmp_path / "model"))
     chosen = draw_model_band(args, shared, known=set(), annotated=set(), rng=random.Random(0))
-    assert [(c["article_id"], c["selection"]) for c in chosen] == [("x1", "model-miss-drug_trafficking")]
+    assert [(c["article_id"], c["selection"]) for c in chosen] == [(K("x1"), "model-miss-drug_trafficking")]
     args.select = "model-band"
     args.band = "0.5,1.0"
-    assert [c["article_id"] for c in draw_model_band(args, shared, set(), set(), random.Random(0))] == ["x0"]
+    assert [c["article_id"] for c in draw_model_band(args, shared, set(), set(), random.Random(0))] == [K("x0")]
 
 
 def test_recheck_draws_the_rows_asked_for_and_applies_the_answers(shared, tmp_path):
@@ -140,10 +141,10 @@ def test_recheck_draws_the_rows_asked_for_and_applies_the_answers(shared, tmp_pa
 
     rounds = tmp_path / "annotations"
     rounds.mkdir()
-    round_rows = [{"article_id": "a2", "start": 0, "end": 76, "labels": ["organized_crime", "drug_trafficking"]},
-                  {"article_id": "a2", "start": 0, "end": 76, "labels": ["organized_crime"]},  # drawn twice; asked
-                  {"article_id": "a1", "start": 0, "end": 79, "labels": ["corruption"]},  # no drug word: not asked
-                  {"article_id": "a3", "start": 0, "end": 72, "labels": ["terrorism"]}]  # no drug word: not asked
+    round_rows = [{"article_id": K("a2"), "start": 0, "end": 76, "labels": ["organized_crime", "drug_trafficking"]},
+                  {"article_id": K("a2"), "start": 0, "end": 76, "labels": ["organized_crime"]},  # drawn twice; asked
+                  {"article_id": K("a1"), "start": 0, "end": 79, "labels": ["corruption"]},  # no drug word: not asked
+                  {"article_id": K("a3"), "start": 0, "end": 72, "labels": ["terrorism"]}]  # no drug word: not asked
     (rounds / "corpus-passages-r5.jsonl").write_text("".join(json.dumps(r) + "\n" for r in round_rows))
     recipe = tmp_path / "recipe.json"
     recipe.write_text(json.dumps({"training_data": [{"file": "x"}, {"annotations": str(rounds / "corpus-passages-r5.jsonl")}]}))
@@ -168,7 +169,7 @@ def test_recheck_draws_the_rows_asked_for_and_applies_the_answers(shared, tmp_pa
     after = [json.loads(line) for line in (rounds / "corpus-passages-r5.jsonl").read_text().splitlines()]
     assert [r["labels"] for r in after] == [["organized_crime", "drug_trafficking"]] * 2 + [["corruption"], ["terrorism"]]
     record = [json.loads(line) for line in (rounds / "recheck-t1.jsonl").read_text().splitlines()]
-    assert record == [{"round": 5, "article_id": "a2", "start": 0, "end": 76, "label": "drug_trafficking",
+    assert record == [{"round": 5, "article_id": K("a2"), "start": 0, "end": 76, "label": "drug_trafficking",
                        "before": False, "after": True}]
     # Applying the same answers twice is refused, not silently repeated.
     with pytest.raises(SystemExit, match="applied already"):
@@ -280,3 +281,17 @@ def test_a_draw_from_one_source_takes_its_passages_and_its_dev_passages_as_gold(
     new = [m for m in manifest if m["kind"] == "new"]
     assert len(new) == 4 and {m["source"] for m in new} == {"site"}  # no keyword hit: all four plain
     assert [m["dev_id"] for m in manifest if m["kind"] == "gold"] == ["d1"]
+
+
+def test_stored_rows_name_corpus_articles_by_digest_only():
+    # Some corpus ids are addresses that spell out a headline (third-party text): every file under
+    # models/annotations/ names articles by article_key() alone, as the recipe tools read them.
+    import re
+
+    folder = Path(__file__).resolve().parents[2] / "models" / "annotations"
+    files = sorted(folder.glob("*.jsonl"))
+    assert len(files) >= 20
+    for path in files:
+        ids = {json.loads(line)["article_id"] for line in path.open()}
+        assert ids and all(re.fullmatch(r"a[0-9a-f]{16}", i) for i in ids), path
+    assert re.fullmatch(r"a[0-9a-f]{16}", K("x")) and K("x") != K("y")
