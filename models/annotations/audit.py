@@ -16,8 +16,10 @@ annotators see the texts only — no stratum, no model output — and label ever
 the codebook. ``score`` gives each label's precision on its stratum with a 95 % Wilson
 interval, and how the model and the annotators agree on the random passages.
 
-Audit 1 was drawn with ``--cut paragraphs --articles all --seed 2411``; audit 2 with the
-defaults.
+Audit 2 was drawn with the defaults, before round 22 (whose articles now count as seen: 15,918
+articles are left where it had 16,918). Audit 1 came from a first version of this procedure: the
+equivalent of ``--cut paragraphs --articles all --seed 2411`` before round 22, with its hidden
+dev passages drawn otherwise.
 """
 from __future__ import annotations
 
