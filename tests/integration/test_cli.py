@@ -1120,6 +1120,12 @@ def _processes_writing(marker: str) -> list[int]:
     return found
 
 
+def _default_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_parallel_run(tmp_path, model, chunk_size=500):
     """`threatclf label -j 2` over enough rows to be stopped half-way, once its first chunk is stored."""
     import time
@@ -1129,9 +1135,12 @@ def _start_parallel_run(tmp_path, model, chunk_size=500):
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
     output = tmp_path / "out-parallel.jsonl"
     model_option = ["-m", str(model)] if model is not None else []
+    # Ctrl-C as at a terminal: a test run started in the background by a non-interactive shell
+    # (nohup ... &) inherits SIGINT ignored, which the command rightly keeps
     process = subprocess.Popen([installed_command(), "label", str(source), "-o", str(output), *model_option,
                                 "-j", "2", "--chunk-size", str(chunk_size), "-q"],
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+                               stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               preexec_fn=_default_sigint)
     deadline = time.monotonic() + 120
     while not list((tmp_path / "out-parallel.jsonl.partial").glob("chunk-*.done.json")) and time.monotonic() < deadline:
         assert process.poll() is None, process.stderr.read()
