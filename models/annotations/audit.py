@@ -34,7 +34,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
-from rounds import write_batches  # noqa: E402
+from rounds import read_answers, write_batches  # noqa: E402
 from train_default import corpus_articles, read_jsonl, shared_folder, source_articles  # noqa: E402
 
 from threatclf.text import split_passages  # noqa: E402
@@ -155,32 +155,15 @@ def collect(args) -> int:
 
     from threatclf.labels import DEFAULT_LABELS
 
-    work, labels = Path(args.work), list(DEFAULT_LABELS)
-    manifest = {m["key"]: m for m in json.loads((work / "manifest.json").read_text())}
-    rows, gold, given = [], [], []
-    for b in sorted({m["batch"] for m in manifest.values()}):
-        keys = [r["key"] for r in read_jsonl(work / f"batch{b}.jsonl")]
-        answers = read_jsonl(work / f"batch{b}.labels.jsonl")
-        if keys != [a["key"] for a in answers]:
-            sys.exit(f"batch{b}.labels.jsonl: keys differ from batch{b}.jsonl (missing, extra or out of order)")
-        for answer in answers:
-            unknown = set(answer["labels"]) - set(labels)
-            if unknown:
-                sys.exit(f"batch{b}.labels.jsonl key {answer['key']}: unknown labels {sorted(unknown)}")
-            item = manifest[answer["key"]]
-            names = sorted(set(answer["labels"]), key=labels.index)
-            if item["kind"] == "gold":
-                gold.append([int(n in item["gold"]) for n in labels])
-                given.append([int(n in names) for n in labels])
-            else:
-                rows.append({"article_id": item["article_id"], "start": item["start"], "end": item["end"],
-                             "stratum": item["stratum"], "predicted": item["predicted"], "proba": item["proba"],
-                             "labels": names, "batch": b})
+    labels = list(DEFAULT_LABELS)
+    new, G, A = read_answers(Path(args.work), labels)
+    rows = [{"article_id": item["article_id"], "start": item["start"], "end": item["end"], "stratum": item["stratum"],
+             "predicted": item["predicted"], "proba": item["proba"], "labels": names, "batch": item["batch"]}
+            for item, names in new]
     out = HERE / f"corpus-audit-{args.audit}.jsonl"
     out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(f"wrote {out} ({len(rows)} passages)")
-    if gold:
-        G, A = np.array(gold), np.array(given)
+    if len(G):
         present = G.sum(axis=0) > 0
         print(f"agreement with the human labels on {len(G)} hidden dev passages: macro-F1 "
               f"{f1_score(G[:, present], A[:, present], average='macro', zero_division=0):.3f} over the "

@@ -195,12 +195,12 @@ def write_batches(args, work: Path, chosen: list[dict], dev: list[dict], rng: ra
     return 0
 
 
-def collect(args, shared: Path) -> int:
-    from sklearn.metrics import cohen_kappa_score, f1_score
-
-    work, labels = Path(args.work), list(DEFAULT_LABELS)
+def read_answers(work: Path, labels: list[str]) -> tuple[list[tuple[dict, list[str]]], np.ndarray, np.ndarray]:
+    """The annotators' answers for every batch in ``work``, checked (same keys in the same order as
+    the batch, known labels): each new passage's manifest item with its labels, then the human and
+    the annotators' labels of the hidden gold passages as indicator arrays."""
     manifest = {m["key"]: m for m in json.loads((work / "manifest.json").read_text())}
-    rows, gold, given = [], [], []
+    new, gold, given = [], [], []
     for b in sorted({m["batch"] for m in manifest.values()}):
         keys = [r["key"] for r in read_jsonl(work / f"batch{b}.jsonl")]
         answers = read_jsonl(work / f"batch{b}.labels.jsonl")
@@ -216,13 +216,21 @@ def collect(args, shared: Path) -> int:
                 gold.append([int(n in item["gold"]) for n in labels])
                 given.append([int(n in names) for n in labels])
             else:
-                rows.append({"article_id": item["article_id"], "start": item["start"], "end": item["end"],
-                             "labels": names, "selection": item["selection"], "batch": b})
+                new.append((item, names))
+    return new, np.array(gold).reshape(-1, len(labels)), np.array(given).reshape(-1, len(labels))
+
+
+def collect(args, shared: Path) -> int:
+    from sklearn.metrics import cohen_kappa_score, f1_score
+
+    labels = list(DEFAULT_LABELS)
+    new, G, A = read_answers(Path(args.work), labels)
+    rows = [{"article_id": item["article_id"], "start": item["start"], "end": item["end"], "labels": names,
+             "selection": item["selection"], "batch": item["batch"]} for item, names in new]
     out = HERE / f"corpus-passages-r{args.round}.jsonl"
     out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(f"wrote {out} ({len(rows)} passages)")
-    if gold:
-        G, A = np.array(gold), np.array(given)
+    if len(G):
         kappa = ", ".join(f"{n} {cohen_kappa_score(G[:, j], A[:, j]):.2f}" for j, n in enumerate(labels))
         print(f"agreement with the human labels on {len(G)} hidden dev passages: kappa {kappa}; "
               f"macro-F1 {f1_score(G, A, average='macro', zero_division=0):.3f}")
