@@ -34,7 +34,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
-from rounds import read_answers, write_batches  # noqa: E402
+from rounds import known_texts, read_answers, work_folder, write_batches  # noqa: E402
 from train_default import corpus_articles, read_jsonl, shared_folder, source_articles  # noqa: E402
 
 from threatclf.text import split_passages  # noqa: E402
@@ -89,13 +89,9 @@ def report(figures: dict) -> str:
 def draw(args, shared: Path) -> int:
     from threatclf import load_model
 
-    work = Path(args.work)
-    if HERE.parent.parent in work.resolve().parents:
-        sys.exit("--work must be outside the repository: batch files hold third-party text")
-    work.mkdir(parents=True, exist_ok=True)
+    work = work_folder(args.work)
     passages = shared / "threat-passages"
-    known = {" ".join(r["text"].split()) for f in ("train.jsonl", "dev.jsonl", "train-active.jsonl")
-             for r in read_jsonl(passages / f)}
+    known = known_texts(passages)
     rounds = [r for f in HERE.glob("corpus-passages-r*.jsonl") for r in read_jsonl(f)]
     annotated = {(r["article_id"], r["start"]) for r in rounds}
     seen = set()  # articles any training row came from: their other passages are the model's neighbours

@@ -78,15 +78,26 @@ LABEL_KEYWORDS = {
 }
 
 
-def draw(args, shared: Path) -> int:
-    work = Path(args.work)
+def work_folder(given: str) -> Path:
+    """The folder for batch files, made; never inside the repository (they hold third-party text)."""
+    work = Path(given)
     if HERE.parent.parent in work.resolve().parents:
         sys.exit("--work must be outside the repository: batch files hold third-party text")
     work.mkdir(parents=True, exist_ok=True)
+    return work
+
+
+def known_texts(passages: Path) -> set[str]:
+    """The data set's passages, white space collapsed: never drawn again."""
+    return {" ".join(r["text"].split()) for f in ("train.jsonl", "dev.jsonl", "train-active.jsonl")
+            for r in read_jsonl(passages / f)}
+
+
+def draw(args, shared: Path) -> int:
+    work = work_folder(args.work)
     passages = shared / "threat-passages"
     train, dev = read_jsonl(passages / "train.jsonl"), read_jsonl(passages / "dev.jsonl")
-    known = {" ".join(r["text"].split()) for f in ("train.jsonl", "dev.jsonl", "train-active.jsonl")
-             for r in read_jsonl(passages / f)}
+    known = known_texts(passages)
     earlier = [r for f in HERE.glob("corpus-passages-r*.jsonl") for r in read_jsonl(f)]
     rng = random.Random(args.round * 101)
     skipped = set().union(*source_articles(dev, shared)) if args.skip_dev_documents else set()

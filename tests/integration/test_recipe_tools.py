@@ -295,3 +295,32 @@ def test_stored_rows_name_corpus_articles_by_digest_only():
         ids = {json.loads(line)["article_id"] for line in path.open()}
         assert ids and all(re.fullmatch(r"a[0-9a-f]{16}", i) for i in ids), path
     assert re.fullmatch(r"a[0-9a-f]{16}", K("x")) and K("x") != K("y")
+
+
+def test_an_audit_draws_the_models_positives_per_label_and_random_passages_blind(shared, tmp_path):
+    # audit.py draw: per label, passages the model gives it (one per article); then random ones;
+    # the batch files hold the texts only, the manifest the strata and the model's labels.
+    from audit import main as audit_main
+
+    articles = [{"id": f"s{i}", "source": "site",
+                 "text": f"A bomb exploded in the market of town {i} and a militant group claimed the attack.\n\n"
+                         f"The council of town {i} met on Tuesday to discuss the budget for its roads."}
+                for i in range(12)]
+    with gzip.open(shared / "corpus" / "articles.jsonl.gz", "wt", encoding="utf-8") as handle:
+        handle.write("".join(json.dumps(a) + "\n" for a in articles))
+    passages = shared / "threat-passages"
+    passages.mkdir()
+    dev = [{"id": f"d{i}", "source": "site", "text": f"Dev passage {i}.", "labels": []} for i in range(4)]
+    for name, rows in (("train.jsonl", dev[:1]), ("dev.jsonl", dev), ("train-active.jsonl", [])):
+        (passages / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    work = tmp_path / "work"
+    assert audit_main(["draw", "--work", str(work), "--shared", str(shared), "--per-label", "3", "--random", "4",
+                       "--gold", "1", "--articles", "all"]) == 0
+    manifest = json.loads((work / "manifest.json").read_text())
+    strata = [m.get("stratum", m["kind"]) for m in manifest]
+    assert strata.count("positive-terrorism") == 3 and strata.count("random") == 4 and strata.count("gold") == 2
+    assert all("terrorism" in m["predicted"] for m in manifest if m.get("stratum") == "positive-terrorism")
+    drawn = [m["article_id"] for m in manifest if m.get("stratum") == "positive-terrorism"]
+    assert len(set(drawn)) == 3 and set(drawn) <= {K(a["id"]) for a in articles}  # one per article, digests
+    batch_rows = [json.loads(line) for b in (0, 1) for line in (work / f"batch{b}.jsonl").open()]
+    assert all(set(row) == {"key", "text"} for row in batch_rows) and len(batch_rows) == len(manifest)
