@@ -104,6 +104,8 @@ def draw(args, shared: Path) -> int:
     # the audits' articles are never drawn: their rows measure models, and must not train them
     skipped |= {r["article_id"] for f in HERE.glob("corpus-audit-*.jsonl") for r in read_jsonl(f)}
     if args.source:  # one source's passages, and its dev passages as the hidden gold ones
+        if args.select != "source-matched":
+            sys.exit(f"--source works with --select source-matched only, not {args.select}")
         dev = [r for r in dev if r["source"] == args.source]
     if args.select in ("model-band", "model-miss"):
         chosen = draw_model_band(args, shared, known, {(r["article_id"], r["start"]) for r in earlier}, rng, skipped)

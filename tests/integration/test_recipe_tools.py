@@ -281,6 +281,9 @@ def test_a_draw_from_one_source_takes_its_passages_and_its_dev_passages_as_gold(
     new = [m for m in manifest if m["kind"] == "new"]
     assert len(new) == 4 and {m["source"] for m in new} == {"site"}  # no keyword hit: all four plain
     assert [m["dev_id"] for m in manifest if m["kind"] == "gold"] == ["d1"]
+    with pytest.raises(SystemExit, match="--source works with --select source-matched only"):
+        rounds_main(["draw", "--round", "99", "--work", str(work), "--shared", str(shared), "--source", "site",
+                     "--select", "model-band"])
 
 
 def test_stored_rows_name_corpus_articles_by_digest_only():
