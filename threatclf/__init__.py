@@ -10,9 +10,9 @@ The pieces, in the order data flows through them::
     folds        cross-validation folds that keep copies of a text, and groups, in one fold
     classifier   ThreatClassifier: fit / predict / predict_proba / explain, and the checks of its
                  inputs it shares with evaluate
-    thresholds   per-label F1-optimal decision thresholds
+    thresholds   per-label decision thresholds from out-of-fold probabilities (the rules)
     evaluate     per-label metrics and cross-validation
-    persistence  model folders: skops by default, digests, trusted types
+    persistence  model folders: skops by default, digests, trusted types; a folder's settings
     modelcard    the README.md card written into each model folder
     readers      streaming CSV / JSONL / Parquet / txt input; bad rows become rejects
     writers      atomic JSONL / CSV / Parquet output
@@ -28,7 +28,7 @@ loaded. The default model is read on first use of ``load_model()``.
 """
 from __future__ import annotations
 
-__version__ = "0.15.0"
+__version__ = "0.16.0"
 
 from .classifier import ThreatClassifier
 from .evaluate import Evaluation, cross_validate, evaluate, reliability, score_predictions
@@ -41,7 +41,7 @@ from .exceptions import (
     UntrustedModelError,
 )
 from .labels import DEFAULT_LABELS, LABEL_DEFINITIONS, THREAT_LABELS
-from .persistence import ModelVersionWarning, load_model, save_model, verify_model
+from .persistence import ModelVersionWarning, load_model, save_model, settings_of_model, verify_model
 from .text import split_passages
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "load_model",
     "save_model",
     "verify_model",
+    "settings_of_model",
     "evaluate",
     "cross_validate",
     "reliability",

@@ -36,7 +36,7 @@ from .features import FEATURE_SETS, build_vectorizers, feature_names, pack_vecto
 from .folds import TEXT_HASHES, _white_space_hashes, check_groups, cv_folds, text_hashes
 from .labels import (indicator_from_frame, infer_labels, label_name_problem, lookalike_problem, misspelt_label,
                      misspelt_label_warning, to_indicator, unnamed_label_problem)
-from .thresholds import NEVER, beats_chance, f1_optimal_threshold, half_best_f1_threshold
+from .thresholds import NEVER, beats_chance, f1_optimal_threshold, half_best_f1_threshold, threshold_rule
 
 __all__ = ["ThreatClassifier", "MODELS"]
 
@@ -178,12 +178,13 @@ class ThreatClassifier(BaseEstimator):
         ``{label: one of those}`` per label (``"*"`` sets a default).
     cv : int
         Folds used for out-of-fold scores, from which calibration and thresholds are learned.
-    threshold : "f1", "half-best-f1", float or dict
+    threshold : "auto", "f1", "half-best-f1", float or dict
         ``"f1"`` learns the F1-optimal threshold per label on out-of-fold probabilities;
         ``"half-best-f1"`` sets it at half the best out-of-fold F1, which is F1-optimal for
         calibrated probabilities and much steadier (needs ``calibrate=True``; the default
-        model's recipe uses it); a number (or ``{label: number}``, ``"*"`` setting a default)
-        fixes it.
+        model's recipe uses it); ``"auto"`` (the default since 0.16) is ``"half-best-f1"`` when
+        calibrating and ``"f1"`` otherwise; a number (or ``{label: number}``, ``"*"`` setting a
+        default) fixes it.
     calibrate : bool
         Fit a sigmoid on out-of-fold scores so that probabilities mean what they say.
     label_names : list of str, optional
@@ -219,7 +220,7 @@ class ThreatClassifier(BaseEstimator):
         C: float | Mapping[str, float] = 10.0,
         class_weight: str | None | Mapping = "balanced",
         cv: int = 5,
-        threshold: str | float | Mapping[str, float] = "f1",
+        threshold: str | float | Mapping[str, float] = "auto",
         calibrate: bool = True,
         label_names: Sequence[str] | None = None,
         engine: str = "auto",
@@ -309,8 +310,9 @@ class ThreatClassifier(BaseEstimator):
                                  f"between 0 and {MAX_WEIGHT:g} (one for all labels, or per label: "
                                  f"{{label: ..., '*': ...}}), got {value!r}")
         needs_cv = self.calibrate or (isinstance(self.threshold, str))
-        if isinstance(self.threshold, str) and self.threshold not in _THRESHOLD_RULES:
-            raise ValueError(f"threshold must be 'f1', 'half-best-f1', a number or a dict, got {self.threshold!r}")
+        if isinstance(self.threshold, str) and self.threshold not in {"auto", *_THRESHOLD_RULES}:
+            raise ValueError(f"threshold must be 'auto', 'f1', 'half-best-f1', a number or a dict, "
+                             f"got {self.threshold!r}")
         if isinstance(self.threshold, str) and self.threshold == "half-best-f1" and not self.calibrate:
             raise ValueError("threshold='half-best-f1' reads the cut-off off calibrated probabilities: "
                              "it needs calibrate=True")
@@ -439,7 +441,7 @@ class ThreatClassifier(BaseEstimator):
                               UserWarning, stacklevel=2)
             unlinked = unlinked + weak
         if fixed is None:
-            rule = _THRESHOLD_RULES[self.threshold]
+            rule = _THRESHOLD_RULES[threshold_rule(self.threshold, self.calibrate)]
             fixed = np.array([NEVER if name in unlinked else rule(Y[tune, j], oof_proba[tune, j],
                                                                   sample_weight=tune_weights)
                               for j, name in enumerate(labels)])

@@ -137,7 +137,7 @@ def cmd_train(args) -> int:
     from .folds import text_hashes
     from .labels import (MISSPELT_LABEL_WARNING, label_name_problem, misspelt_label, misspelt_label_warning,
                          to_indicator, unnamed_label_problem)
-    from .persistence import check_model_destination
+    from .persistence import check_model_destination, settings_of_model
 
     _renamed_train_options(args)
     given = {os.path.realpath(path) for path in args.data}
@@ -153,16 +153,19 @@ def cmd_train(args) -> int:
     if unknown:
         raise ThreatclfError(f"--tune-on {unknown[0]} is not one of the training files given")
     params = {}
+    if args.settings_from:  # the settings only: no weights are read, so no trust is needed
+        params = settings_of_model(None if args.settings_from == "default" else args.settings_from)
     if args.config:
         try:
             with open(args.config, encoding="utf-8") as handle:
-                params = json.load(handle)
+                config = json.load(handle)
         except OSError as exc:
             raise ThreatclfError(f"cannot read config {args.config}: {exc.strerror}") from None
         except ValueError as exc:
             raise ThreatclfError(f"{args.config}: not valid JSON ({exc})") from None
-        if not isinstance(params, dict):
-            raise ThreatclfError(f"{args.config}: expected a JSON object of model settings, got {type(params).__name__}")
+        if not isinstance(config, dict):
+            raise ThreatclfError(f"{args.config}: expected a JSON object of model settings, got {type(config).__name__}")
+        params.update(config)
     for name in ("features", "model", "C", "cv", "min_df", "features_per_label", "presence_ngram_range", "threshold",
                  "n_jobs"):
         value = getattr(args, name)
@@ -171,7 +174,7 @@ def cmd_train(args) -> int:
     try:
         model = ThreatClassifier(**params)
     except TypeError as exc:
-        raise ThreatclfError(f"invalid model setting in {args.config or 'options'}: {exc}") from None
+        raise ThreatclfError(f"invalid model setting in {args.config or args.settings_from or 'options'}: {exc}") from None
     model.check_params()  # a bad setting fails before a large training set is read
     definitions = None
     if args.label_definitions:  # read now: a bad file fails before training, not after
@@ -647,6 +650,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tune-on", action="append", metavar="FILE",
                    help="learn calibration and thresholds from these training files' rows only (repeatable): "
                         "name the files sampled like the text to label, not those picked by active learning")
+    p.add_argument("--settings-from", metavar="MODEL",
+                   help="start from the settings of this model folder ('default': the bundled model's, which "
+                        "beat the defaults from about 800 training passages on); --config and the options below "
+                        "change them")
     p.add_argument("--config", help="JSON file of ThreatClassifier settings")
     p.add_argument("--features", choices=FEATURE_SETS,
                    help="word 1-2-grams, character 2-5-grams, or both (default: word+char)")
@@ -666,7 +673,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold-rule", dest="threshold", choices=["f1", "half-best-f1"],
                    help="how each label's cut-off is learned from out-of-fold probabilities: where F1 peaks, or "
                         "half the best F1 (optimal for calibrated probabilities, steadier; the default model's) "
-                        "(default: f1)")
+                        "(default: half-best-f1, or f1 with \"calibrate\": false in --config; f1 before 0.16)")
     p.add_argument("--n-jobs", type=int, help="threads for training (labels are fitted in parallel; default: 1)")
     p.add_argument("--save-format", dest="format", choices=["skops", "joblib"],
                    help="weights file: skops (default; safe to share) or joblib (a pickle: loads only with --trust)")

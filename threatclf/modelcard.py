@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .evaluate import FEW_POSITIVES, format_figure, seen_in_training_note
 from .labels import LABEL_DEFINITIONS
+from .thresholds import threshold_rule
 
 __all__ = ["render_model_card"]
 
@@ -139,7 +140,7 @@ def _probability_and_threshold_limits(settings: dict) -> list[str]:
     else:
         probability = ("- Probabilities are the plain sigmoid of the scores (`calibrate=False`): they rank texts "
                        "but do not say how often a label is right.")
-    rule = settings.get("threshold", "f1")
+    rule = threshold_rule(settings.get("threshold", "f1"), settings.get("calibrate", True))
     if rule == "f1":
         threshold = "- Thresholds were tuned for F1 on the same out-of-fold predictions"
     elif rule == "half-best-f1":

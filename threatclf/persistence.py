@@ -431,6 +431,37 @@ def read_metadata(path) -> dict:
     return metadata
 
 
+def settings_of_model(path=None) -> dict:
+    """The settings a model folder (by default the bundled model) was trained with, as
+    ``ThreatClassifier`` keyword arguments: to train another model the same way
+    (``ThreatClassifier(**settings_of_model())``; ``threatclf train --settings-from``).
+
+    Only ``metadata.json`` is read, not the weights, so nothing needs trusting; every setting is
+    checked against ``ThreatClassifier``'s before it is returned. How to compute
+    (:data:`~threatclf.classifier.COMPUTE_SETTINGS`: ``n_jobs``, ``engine``) is left to the new run.
+    """
+    from .classifier import ThreatClassifier
+
+    path = default_model_path() if path is None else Path(path)
+    metadata = read_metadata(path)
+    _check_format_version(metadata, path)
+    stated = metadata.get("settings")
+    if not isinstance(stated, dict):
+        raise ModelFormatError(f"{path}: metadata.json has no settings")
+    stated = dict(stated)
+    if "labels" in stated and "label_names" not in stated:  # threatclf 0.1 (model format 1) named it labels
+        stated["label_names"] = stated.pop("labels")
+    known = ThreatClassifier().get_params()
+    unknown = sorted(set(stated) - set(known))
+    if unknown:
+        raise ModelFormatError(f"{path}: metadata.json has settings this threatclf does not know: {unknown} "
+                               f"(saved by threatclf {printable(metadata.get('threatclf_version', '?'))})")
+    # a list in JSON is a tuple setting (an n-gram range); settings added since the folder was
+    # written take the value older models had, which is the default they were added with
+    return {name: tuple(value) if isinstance(value, list) else value
+            for name, value in stated.items() if name not in COMPUTE_SETTINGS}
+
+
 @dataclass
 class Verification:
     """What :func:`verify_model` found: the folder's metadata and the types its file builds."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import precision_recall_curve
 
-__all__ = ["NEVER", "beats_chance", "best_f1", "f1_optimal_threshold", "half_best_f1_threshold"]
+__all__ = ["NEVER", "beats_chance", "best_f1", "f1_optimal_threshold", "half_best_f1_threshold", "threshold_rule"]
 
 #: The threshold of a label the model has not learned: above every probability, 1.0 included.
 NEVER = float(np.nextafter(1.0, 2.0))
@@ -25,6 +25,16 @@ def _f1_curve(y_true: np.ndarray, proba: np.ndarray, sample_weight=None):
     with np.errstate(invalid="ignore", divide="ignore"):
         f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)[:-1]
     return f1, cuts
+
+
+def threshold_rule(threshold, calibrate: bool):
+    """The rule a ``threshold`` setting learns cut-offs by: ``"auto"`` is ``"half-best-f1"`` for
+    calibrated probabilities (as steady as it is right, see :func:`half_best_f1_threshold`) and
+    ``"f1"`` for uncalibrated ones, whose F1-optimal cut-off it does not give; any other value is
+    itself."""
+    if isinstance(threshold, str) and threshold == "auto":
+        return "half-best-f1" if calibrate else "f1"
+    return threshold
 
 
 def f1_optimal_threshold(y_true: np.ndarray, proba: np.ndarray, *, default: float = 0.5,

@@ -119,7 +119,10 @@ def test_init_only_stores_parameters():
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_every_feature_set_and_model_learns_the_tiny_corpus(params):
     texts, labels = tiny_corpus()
-    model = ThreatClassifier(min_df=1, cv=3, **params).fit(texts, labels)
+    # the F1 arg-max cut-offs, which recover the training texts; "auto" (half the best F1) trusts a
+    # calibration that 54 texts cannot give NB-LR, whose training texts it then recovers 44 of 54
+    # (benchmarks/learning_curve.py measures the rules on held-out passages, from 300 training rows)
+    model = ThreatClassifier(min_df=1, cv=3, threshold="f1", **params).fit(texts, labels)
     predicted = model.predict(texts)
     correct = sum(p == sorted(l, key=model.labels_.index) for p, l in zip(predicted, labels))
     assert correct / len(texts) > 0.9
@@ -581,13 +584,13 @@ def test_tuning_rows_set_calibration_and_thresholds_while_every_row_trains_the_w
     hard = [f"{_TEMPLATES['terrorism'][i % 4]} while {_TEMPLATES[None][i % 6].lower()} ({i})." for i in range(9)]
     texts, labels = texts + hard, labels + [[]] * len(hard)
     tune = np.arange(len(texts)) < len(texts) - len(hard)
-    plain = ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
+    plain = ThreatClassifier(min_df=1, cv=3, threshold="f1").fit(texts, labels)
     Y = to_indicator(labels, plain.labels_)
     calibrated_on = []
     real_fit_sigmoid = classifier_module._fit_sigmoid
     monkeypatch.setattr(classifier_module, "_fit_sigmoid",
                         lambda scores, y, w=None: calibrated_on.append(y.copy()) or real_fit_sigmoid(scores, y, w))
-    tuned = ThreatClassifier(min_df=1, cv=3).fit(texts, labels, tuning_rows=tune)
+    tuned = ThreatClassifier(min_df=1, cv=3, threshold="f1").fit(texts, labels, tuning_rows=tune)
     np.testing.assert_array_equal(tuned.coef_, plain.coef_)
     assert len(calibrated_on) == Y.shape[1]
     for j, y in enumerate(calibrated_on):
@@ -613,9 +616,22 @@ def test_half_best_f1_thresholds_are_half_the_best_out_of_fold_f1_of_the_tuning_
     np.testing.assert_array_equal(model.coef_, ThreatClassifier(min_df=1, cv=3).fit(texts, labels).coef_)
 
 
+@pytest.mark.parametrize("calibrate, rule", [(True, "half-best-f1"), (False, "f1")])
+def test_the_default_threshold_rule_is_half_the_best_f1_when_calibrated_and_the_f1_arg_max_otherwise(calibrate, rule):
+    texts, labels = tiny_corpus(repeats=3)
+    default = ThreatClassifier(min_df=1, cv=3, calibrate=calibrate)
+    assert default.get_params()["threshold"] == "auto"
+    default.fit(texts, labels)
+    named = ThreatClassifier(min_df=1, cv=3, calibrate=calibrate, threshold=rule).fit(texts, labels)
+    np.testing.assert_array_equal(default.thresholds_, named.thresholds_)
+    if calibrate:  # and not the rule it was before 0.16
+        arg_max = ThreatClassifier(min_df=1, cv=3, threshold="f1").fit(texts, labels)
+        assert not np.array_equal(default.thresholds_, arg_max.thresholds_)
+
+
 @pytest.mark.parametrize("params, message", [
     ({"threshold": "half-best-f1", "calibrate": False}, "needs calibrate=True"),
-    ({"threshold": "best"}, "threshold must be 'f1', 'half-best-f1', a number or a dict"),
+    ({"threshold": "best"}, "threshold must be 'auto', 'f1', 'half-best-f1', a number or a dict"),
 ])
 def test_threshold_rule_problems_are_refused_before_fitting(params, message):
     texts, labels = tiny_corpus()

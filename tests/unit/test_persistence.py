@@ -618,8 +618,10 @@ def test_the_card_of_a_model_with_its_own_labels_does_not_claim_threat_topics(tm
 
 
 @pytest.mark.parametrize("params, says, not_said", [
-    ({}, "Thresholds were tuned for F1 on the same out-of-fold predictions", "plain sigmoid"),
-    ({"threshold": "half-best-f1"}, "half the best F1 reached on the same out-of-fold predictions", "plain sigmoid"),
+    ({"threshold": "f1"}, "Thresholds were tuned for F1 on the same out-of-fold predictions", "plain sigmoid"),
+    ({}, "half the best F1 reached on the same out-of-fold predictions", "plain sigmoid"),
+    ({"calibrate": False}, "Thresholds were tuned for F1 on the same out-of-fold predictions",
+     "sigmoid fitted on out-of-fold"),
     ({"calibrate": False, "threshold": 0.5}, "set by whoever trained the model", "sigmoid fitted on out-of-fold"),
 ])
 def test_the_card_says_how_the_probabilities_and_thresholds_were_made(tmp_path, params, says, not_said):
@@ -1160,3 +1162,46 @@ def test_a_save_clears_what_a_killed_save_of_the_same_folder_left(small_model, t
     (tmp_path / ".other.x1y2z3w4").mkdir()  # another folder's
     small_model.save(tmp_path / "model")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".model.notes", ".other.x1y2z3w4", "model"]
+
+
+def test_settings_of_model_gives_the_settings_to_train_another_model_the_same_way(saved_small_model, tmp_path):
+    from sklearn.base import clone
+
+    settings = threatclf.settings_of_model(saved_small_model)
+    model = threatclf.load_model(saved_small_model)
+    # what clone(model) would be, without reading (or trusting) the weights; how to compute is the new run's
+    expected = {k: v for k, v in clone(model).get_params().items() if k not in ("n_jobs", "engine")}
+    assert settings == expected and isinstance(settings["word_ngram_range"], tuple)
+    # the weights are never read: a folder whose weights file is gone still gives its settings
+    folder = _copy(saved_small_model, tmp_path)
+    (folder / "model.skops").unlink()
+    assert threatclf.settings_of_model(folder) == settings
+    # by default, the bundled model's
+    assert threatclf.settings_of_model() == {k: v for k, v in threatclf.load_model().get_params().items()
+                                            if k not in ("n_jobs", "engine")}
+
+
+def test_settings_of_a_format_1_folder_are_brought_up_to_date():
+    settings = threatclf.settings_of_model(V1_FOLDER)
+    assert "labels" not in settings and settings["label_names"] is None
+    rebuilt = ThreatClassifier(**settings).get_params()
+    assert rebuilt == {**threatclf.load_model(V1_FOLDER).get_params(), "n_jobs": None, "engine": "auto"}
+
+
+def test_settings_of_model_refuses_what_is_not_a_model_or_not_a_setting(saved_small_model, tmp_path):
+    with pytest.raises(ModelFormatError, match="metadata.json is missing"):
+        threatclf.settings_of_model(tmp_path)
+    folder = _copy(saved_small_model, tmp_path)
+    metadata = json.loads((folder / "metadata.json").read_text())
+    metadata["settings"]["kernel"] = "rbf"
+    (folder / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ModelFormatError, match=r"settings this threatclf does not know: \['kernel'\]"):
+        threatclf.settings_of_model(folder)
+    del metadata["settings"]
+    (folder / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ModelFormatError, match="has no settings"):
+        threatclf.settings_of_model(folder)
+    metadata["format_version"] = FORMAT_VERSION + 1
+    (folder / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(IncompatibleModelError, match="upgrade threatclf"):
+        threatclf.settings_of_model(folder)
