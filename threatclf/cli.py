@@ -174,8 +174,14 @@ def cmd_train(args) -> int:
     try:
         model = ThreatClassifier(**params)
     except TypeError as exc:
-        raise ThreatclfError(f"invalid model setting in {args.config or args.settings_from or 'options'}: {exc}") from None
-    model.check_params()  # a bad setting fails before a large training set is read
+        raise ThreatclfError(f"invalid model setting in {args.config or 'options'}: {exc}") from None
+    try:
+        model.check_params()  # a bad setting fails before a large training set is read
+    except ValueError as exc:
+        given = [f"--{name.replace('_', '-')} {value}" for name, value in
+                 (("settings_from", args.settings_from), ("config", args.config)) if value]
+        raise ThreatclfError(f"{exc}" + (f" (settings from {', '.join(given)} and the options)" if given else "")
+                             ) from None
     definitions = None
     if args.label_definitions:  # read now: a bad file fails before training, not after
         try:
@@ -244,6 +250,9 @@ def cmd_train(args) -> int:
     if few:
         small_data = [f"--{k.replace('_', '-')} {v}" for k, v in (("min_df", 1), ("cv", 3)) if model.get_params()[k] != v]
         hint = f"for small data try {' '.join(small_data)}, and label more" if small_data else "label more"
+        if model.model in ("nblogreg", "logreg+nblogreg") or model.presence_ngram_range is not None:
+            hint += ("; NB-LR and a presence block, as in the default model's settings, scored below the defaults "
+                     "at this size in benchmarks/learning_curve.py")
         warnings.warn("few examples for " + ", ".join(f"{k} ({v})" for k, v in few.items())
                       + f"; under ~{FEW_POSITIVES} a label's threshold and figures are unreliable ({hint})", UserWarning)
     if args.tune_on:  # thresholds, calibration and the card's figures come from these rows alone
