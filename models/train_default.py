@@ -9,6 +9,10 @@ repository. Two fits:
 2. the shipped model, on the training data plus the dev set (``final_includes_dev``), with
    thresholds and calibration from its own out-of-fold predictions.
 
+``--check`` makes the second fit only, writes nothing, and compares the model with the shipped
+folder (training data digest, settings, vocabularies, weights, thresholds, calibration, and the
+probabilities on the dev texts): it exits 0 when the recipe reproduces the shipped model.
+
 Passages annotated for this project (``models/annotations/*.jsonl``) are stored as article
 id and character offsets into ``corpus/articles.jsonl.gz``: the third-party text stays in
 the shared folder.
@@ -274,6 +278,45 @@ def rerender_card(folder: Path) -> int:
     return 0
 
 
+def compare_models(model, shipped, texts: list[str]) -> dict:
+    """How a retrained model differs from the shipped one: the data it saw, what it learned, and
+    what it says on ``texts``. Exact figures, not a pass mark: the caller decides."""
+    params = lambda m: {k: v for k, v in m.get_params().items() if k not in ("n_jobs", "engine")}  # noqa: E731
+    same_shape = model.coef_.shape == shipped.coef_.shape
+    proba, shipped_proba = model.predict_proba(texts).to_numpy(), shipped.predict_proba(texts).to_numpy()
+    return {
+        "training data (rows and sha256)": all(model.training_fingerprint_.get(key) == shipped.training_fingerprint_.get(key)
+                                               for key in ("rows", "positives", "sha256", "tuning_rows")),
+        "settings": params(model) == params(shipped),
+        "labels": model.labels_ == shipped.labels_,
+        "vocabularies": [v.vocabulary_ for v in model.vectorizers_] == [v.vocabulary_ for v in shipped.vectorizers_],
+        "largest weight difference": float(np.abs(model.coef_ - shipped.coef_).max()) if same_shape else None,
+        "largest threshold difference": float(np.abs(model.thresholds_ - shipped.thresholds_).max()),
+        "largest calibration difference": float(np.abs(model.calibration_ - shipped.calibration_).max()),
+        "largest probability difference": float(np.abs(proba - shipped_proba).max()),
+        "texts labelled differently": int(((proba >= model.thresholds_) != (shipped_proba >= shipped.thresholds_))
+                                         .any(axis=1).sum()),
+    }
+
+
+def check_shipped(recipe: dict, rows: list[dict], texts: list[str], shared: Path, folder: Path,
+                  n_jobs: int | None, tolerance: float = 1e-9) -> int:
+    """Retrain the shipped model from the recipe (its final fit only) and compare it with
+    ``folder``: 0 when it is the same model (every difference under ``tolerance``), else 1."""
+    shipped = threatclf.load_model(folder)
+    started = time.perf_counter()
+    model = fit_recipe(recipe, rows, shared, n_jobs)
+    print(f"retrained in {time.perf_counter() - started:.0f} s; compared with {folder} on {len(texts)} texts:",
+          file=sys.stderr)
+    found = compare_models(model, shipped, texts)
+    same = all(value is True or value == 0 or (isinstance(value, float) and value < tolerance)
+               for value in found.values())
+    for what, value in found.items():
+        print(f"  {what}: {value if isinstance(value, (bool, int)) or value is None else f'{value:.3g}'}")
+    print("the recipe reproduces the shipped model" if same else "the retrained model differs from the shipped one")
+    return 0 if same else 1
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", help="shared data folder (holding threat-passages/ and corpus/)")
@@ -282,6 +325,9 @@ def main(argv=None) -> int:
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--card-only", action="store_true",
                         help="only re-render the model card of the existing folder (after editing experiments.md)")
+    parser.add_argument("--check", action="store_true",
+                        help="retrain the shipped model (its final fit only), write nothing, and compare it with the "
+                             "folder (--out, default models/<name>) on the dev texts: exit 1 if they differ")
     args = parser.parse_args(argv)
     if args.card_only:
         return rerender_card(Path(args.out) if args.out else HERE / json.loads(Path(args.recipe).read_text())["name"])
@@ -291,6 +337,10 @@ def main(argv=None) -> int:
     train = [row for part in recipe["training_data"] for row in load_part(part, shared)]
     dev = load_part(recipe["dev_data"], shared)
     print(f"training rows {len(train)}, dev rows {len(dev)}", file=sys.stderr)
+    if args.check:
+        return check_shipped(recipe, train + dev if recipe.get("final_includes_dev") else train,
+                             [r["text"] for r in dev], shared,
+                             Path(args.out) if args.out else HERE / recipe["name"], args.n_jobs)
 
     dev_train = without_documents_of(train, dev, shared)
     if len(dev_train) < len(train):

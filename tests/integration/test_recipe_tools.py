@@ -327,3 +327,25 @@ def test_an_audit_draws_the_models_positives_per_label_and_random_passages_blind
     assert len(set(drawn)) == 3 and set(drawn) <= {K(a["id"]) for a in articles}  # one per article, digests
     batch_rows = [json.loads(line) for b in (0, 1) for line in (work / f"batch{b}.jsonl").open()]
     assert all(set(row) == {"key", "text"} for row in batch_rows) and len(batch_rows) == len(manifest)
+
+
+def test_check_says_whether_the_recipe_reproduces_a_model_folder(tmp_path, capsys):
+    from builders import tiny_corpus
+    from train_default import check_shipped, fit_recipe
+
+    texts, labels = tiny_corpus()
+    rows = [{"text": t, "labels": l} for t, l in zip(texts, labels)]
+    recipe = {"name": "tiny", "settings": {"min_df": 1, "cv": 3, "model": "logreg+nblogreg",
+                                           "presence_ngram_range": [1, 2], "presence_weight": 0.5}}
+    fit_recipe(recipe, rows, tmp_path, n_jobs=1).save(tmp_path / "tiny")
+    # two threads where the folder was fitted with one: the same model
+    assert check_shipped(recipe, rows, texts, tmp_path, tmp_path / "tiny", n_jobs=2) == 0
+    out = capsys.readouterr().out
+    assert "the recipe reproduces the shipped model" in out and "texts labelled differently: 0" in out
+    assert "largest weight difference: 0" in out and "training data (rows and sha256): True" in out
+    # one label taken off one row: another model, and the report says where it differs
+    k = next(k for k, r in enumerate(rows) if r["labels"])
+    changed = rows[:k] + [{**rows[k], "labels": []}] + rows[k + 1:]
+    assert check_shipped(recipe, changed, texts, tmp_path, tmp_path / "tiny", n_jobs=1) == 1
+    out = capsys.readouterr().out
+    assert "training data (rows and sha256): False" in out and "differs from the shipped one" in out
