@@ -13,9 +13,9 @@ repository. Two fits:
 folder (training data digest, settings, vocabularies, weights, thresholds, calibration, and the
 probabilities on the dev texts): it exits 0 when the recipe reproduces the shipped model.
 
-Passages annotated for this project (``models/annotations/*.jsonl``) are stored as article
-id and character offsets into ``corpus/articles.jsonl.gz``: the third-party text stays in
-the shared folder.
+Passages annotated for this project (``models/annotations/*.jsonl``) are stored as a digest
+of their article's id (``article_key``) and character offsets into ``corpus/articles.jsonl.gz``:
+the third-party text stays in the shared folder.
 """
 from __future__ import annotations
 
