@@ -299,6 +299,18 @@ def compare_models(model, shipped, texts: list[str]) -> dict:
     }
 
 
+def is_same_model(found: dict, tolerance: float = 1e-9) -> bool:
+    """Whether :func:`compare_models` found the same model: every check true, no text labelled
+    differently, every largest difference measured and under ``tolerance``."""
+    def same(value) -> bool:
+        if isinstance(value, bool):  # before numbers: False == 0 in Python
+            return value
+        if isinstance(value, int):
+            return value == 0
+        return value is not None and value < tolerance
+    return all(same(value) for value in found.values())
+
+
 def check_shipped(recipe: dict, rows: list[dict], texts: list[str], shared: Path, folder: Path,
                   n_jobs: int | None, tolerance: float = 1e-9) -> int:
     """Retrain the shipped model from the recipe (its final fit only) and compare it with
@@ -309,8 +321,7 @@ def check_shipped(recipe: dict, rows: list[dict], texts: list[str], shared: Path
     print(f"retrained in {time.perf_counter() - started:.0f} s; compared with {folder} on {len(texts)} texts:",
           file=sys.stderr)
     found = compare_models(model, shipped, texts)
-    same = all(value is True or value == 0 or (isinstance(value, float) and value < tolerance)
-               for value in found.values())
+    same = is_same_model(found, tolerance)
     for what, value in found.items():
         print(f"  {what}: {value if isinstance(value, (bool, int)) or value is None else f'{value:.3g}'}")
     print("the recipe reproduces the shipped model" if same else "the retrained model differs from the shipped one")

@@ -349,3 +349,15 @@ def test_check_says_whether_the_recipe_reproduces_a_model_folder(tmp_path, capsy
     assert check_shipped(recipe, changed, texts, tmp_path, tmp_path / "tiny", n_jobs=1) == 1
     out = capsys.readouterr().out
     assert "training data (rows and sha256): False" in out and "differs from the shipped one" in out
+
+
+def test_a_failed_check_is_no_match_even_when_every_difference_is_zero():
+    from train_default import is_same_model
+
+    same = {"training data (rows and sha256)": True, "settings": True, "largest weight difference": 0.0,
+            "texts labelled differently": 0}
+    assert is_same_model(same)
+    assert not is_same_model({**same, "settings": False})  # False == 0 in Python: not a zero difference
+    assert not is_same_model({**same, "largest weight difference": None})  # not comparable: not the same
+    assert not is_same_model({**same, "texts labelled differently": 1})
+    assert not is_same_model({**same, "largest weight difference": 1e-6})
