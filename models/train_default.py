@@ -34,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import threatclf  # noqa: E402
+from threatclf.classifier import COMPUTE_SETTINGS  # noqa: E402
 from threatclf.evaluate import score_predictions  # noqa: E402
 from threatclf.labels import to_indicator  # noqa: E402
 
@@ -281,11 +282,12 @@ def rerender_card(folder: Path) -> int:
 def compare_models(model, shipped, texts: list[str]) -> dict:
     """How a retrained model differs from the shipped one: the data it saw, what it learned, and
     what it says on ``texts``. Exact figures, not a pass mark: the caller decides."""
-    params = lambda m: {k: v for k, v in m.get_params().items() if k not in ("n_jobs", "engine")}  # noqa: E731
+    params = lambda m: {k: v for k, v in m.get_params().items() if k not in COMPUTE_SETTINGS}  # noqa: E731
     same_shape = model.coef_.shape == shipped.coef_.shape
     proba, shipped_proba = model.predict_proba(texts).to_numpy(), shipped.predict_proba(texts).to_numpy()
+    data, shipped_data = model.training_fingerprint_, shipped.training_fingerprint_  # (not its text-digest rule)
     return {
-        "training data (rows and sha256)": all(model.training_fingerprint_.get(key) == shipped.training_fingerprint_.get(key)
+        "training data (rows and sha256)": all(data.get(key) == shipped_data.get(key)
                                                for key in ("rows", "positives", "sha256", "tuning_rows")),
         "settings": params(model) == params(shipped),
         "labels": model.labels_ == shipped.labels_,
