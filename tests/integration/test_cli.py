@@ -1133,11 +1133,16 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _start_parallel_run(tmp_path, model, chunk_size=500):
+#: Rows of `_start_parallel_run`'s input: 32 chunks of 500, seconds of work left when the first is stored
+#: (which the resumed run then labels in a test's own process)
+PARALLEL_RUN_ROWS = 16000
+
+
+def _start_parallel_run(tmp_path, model, chunk_size=500, n_rows=PARALLEL_RUN_ROWS):
     """`threatclf label -j 2` over enough rows to be stopped half-way, once its first chunk is stored."""
     import time
 
-    rows = [{"id": f"r{i}", "text": f"Militants bombed the market in town {i}. " * 40} for i in range(60000)]
+    rows = [{"id": f"r{i}", "text": f"Militants bombed the market in town {i}. " * 40} for i in range(n_rows)]
     source = tmp_path / "big.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
     output = tmp_path / "out-parallel.jsonl"
@@ -1173,7 +1178,7 @@ def test_ctrl_c_stops_a_parallel_run_and_its_workers(tmp_path, saved_small_model
 
     # the bundled model and large chunks: running chunks take a while to finish after the first press
     process, output = _start_parallel_run(tmp_path, None if presses > 1 else saved_small_model,
-                                          chunk_size=20000 if presses > 1 else 500)
+                                          chunk_size=4000 if presses > 1 else 500)
     for _ in range(presses):  # the second lands while the running chunks finish
         os.killpg(process.pid, signal.SIGINT)  # as a terminal does: the whole process group
         time.sleep(0.3)
@@ -1203,7 +1208,7 @@ def test_sigterm_stops_a_run_as_ctrl_c_does_and_it_resumes(tmp_path, saved_small
     assert list((tmp_path / "out-parallel.jsonl.partial").glob("chunk-*.done.json"))  # the finished chunks kept
     code = main(["label", str(tmp_path / "big.jsonl"), "-o", str(output), "-m", str(saved_small_model),
                  "--chunk-size", "500", "--resume", "-q"])
-    assert code == 0 and sum(1 for _ in output.open()) == 60000
+    assert code == 0 and sum(1 for _ in output.open()) == PARALLEL_RUN_ROWS
 
 
 def test_a_worker_leaves_ctrl_c_to_the_parent_and_dies_of_sigterm():
@@ -1275,7 +1280,7 @@ def test_workers_end_when_the_parent_is_killed(tmp_path, saved_small_model):
     assert _wait_until_gone(str(output)) == []
     code = main(["label", str(tmp_path / "big.jsonl"), "-o", str(output), "-m", str(saved_small_model),
                  "--chunk-size", "500", "--resume", "-q"])
-    assert code == 0 and sum(1 for _ in output.open()) == 60000
+    assert code == 0 and sum(1 for _ in output.open()) == PARALLEL_RUN_ROWS
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -1298,7 +1303,7 @@ def test_a_killed_worker_is_one_line_and_the_run_resumes(tmp_path, saved_small_m
     assert _wait_until_gone(str(output)) == []
     code = main(["label", str(tmp_path / "big.jsonl"), "-o", str(output), "-m", str(saved_small_model),
                  "--chunk-size", "500", "--resume", "-q"])
-    assert code == 0 and sum(1 for _ in output.open()) == 60000
+    assert code == 0 and sum(1 for _ in output.open()) == PARALLEL_RUN_ROWS
 
 
 def test_repeated_threshold_options_merge_and_a_label_given_twice_is_an_error(data_files, tmp_path, capsys):
