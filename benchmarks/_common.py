@@ -12,10 +12,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def shared_folder(arg: str | None = None) -> Path:
-    path = Path(arg or os.environ.get("THREATCLF_SHARED_DATA") or REPO.parent / "shared" / "data")
-    if not (path / "threat-passages").is_dir():
-        sys.exit(f"shared data not found at {path}: pass --shared or set THREATCLF_SHARED_DATA")
-    return path
+    """The shared data folder, found as ``models/train_default.py`` finds it."""
+    return recipe_module().shared_folder(arg)
 
 
 def recipe_module():

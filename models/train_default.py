@@ -42,7 +42,8 @@ from threatclf.labels import to_indicator  # noqa: E402
 def shared_folder(arg: str | None) -> Path:
     path = Path(arg or os.environ.get("THREATCLF_SHARED_DATA") or HERE.parent.parent / "shared" / "data")
     if not (path / "threat-passages").is_dir():
-        sys.exit(f"shared data not found at {path}: pass --shared or set THREATCLF_SHARED_DATA")
+        sys.exit(f"shared data not found: {path} holds no threat-passages/ folder; --shared (or "
+                 "THREATCLF_SHARED_DATA) names the folder that holds threat-passages/ and corpus/, such as ../shared/data")
     return path
 
 

@@ -1,0 +1,61 @@
+"""The scripts under benchmarks/, run on invented texts in a temporary shared folder, so that a
+script the README cites cannot stop working unnoticed."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/builders.py
+import learning_curve  # noqa: E402
+from _common import shared_folder  # noqa: E402
+from builders import tiny_corpus  # noqa: E402
+
+
+def _write_jsonl(path: Path, texts, labels, tag: str) -> None:
+    path.write_text("".join(json.dumps({"id": f"{tag}{i}", "text": t, "labels": y}) + "\n"
+                            for i, (t, y) in enumerate(zip(texts, labels))))
+
+
+@pytest.fixture
+def shared(tmp_path):
+    (tmp_path / "threat-passages").mkdir()
+    train_texts, train_labels = tiny_corpus(repeats=6)
+    dev_texts, dev_labels = tiny_corpus(repeats=2)
+    _write_jsonl(tmp_path / "threat-passages" / "train.jsonl", train_texts, train_labels, "t")
+    _write_jsonl(tmp_path / "threat-passages" / "dev.jsonl", [f"Dev: {t}" for t in dev_texts], dev_labels, "d")
+    return tmp_path
+
+
+def test_learning_curve_trains_all_three_settings_and_prints_both_tables(shared, tmp_path, capsys):
+    runs_file = tmp_path / "runs.json"
+    code = learning_curve.main(["--shared", str(shared), "--sizes", "120,all", "--seeds", "2",
+                                "--json", str(runs_file)])
+    assert code == 0
+    runs = json.loads(runs_file.read_text())
+    names = ["defaults", "defaults + presence 1-2", "default model's"]
+    # two subsets of 120 and the whole file once, each with the three settings
+    assert [(r["n"], r["seed"], r["settings"]) for r in runs] == (
+        [(120, s, name) for s in (0, 1) for name in names] + [(162, 0, name) for name in names])
+    for run in runs:
+        assert all(0.0 <= run[key] <= 1.0 for key in ("ap", "f1", "half-best-f1")), run
+    assert runs[-1]["ap"] > 0.9  # the invented passages are easy: the scripts scored real models
+    out = capsys.readouterr().out
+    for name in names:
+        assert f"| 120 | " in out and f"| {name} |" in out
+    assert out.count("\n| 162 | ") == 4  # a row per settings, and the paired differences
+
+
+def test_learning_curve_refuses_sizes_beyond_the_training_file(shared):
+    with pytest.raises(SystemExit) as stopped:
+        learning_curve.main(["--shared", str(shared), "--sizes", "500"])
+    assert stopped.value.code == 2
+
+
+def test_a_shared_folder_without_the_passages_says_which_folder_is_wanted(tmp_path):
+    with pytest.raises(SystemExit) as stopped:
+        shared_folder(str(tmp_path))
+    message = str(stopped.value.code)
+    assert f"{tmp_path} holds no threat-passages/ folder" in message
+    assert "the folder that holds threat-passages/ and corpus/" in message
