@@ -21,7 +21,9 @@ own (VmHWM), and this process's, which also holds the whole corpus as a DataFram
 from __future__ import annotations
 
 import argparse
+import atexit
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -85,12 +87,14 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="LocalCluster sizes to run")
     parser.add_argument("--rows", type=int, help="only the corpus's first ROWS articles")
     parser.add_argument("--scheduler", help="address of a running Dask scheduler (instead of LocalClusters)")
-    parser.add_argument("--workdir", help="where the Parquet parts go (default: a temporary folder)")
+    parser.add_argument("--workdir", help="where the Parquet parts go (default: a temporary folder, removed at the end)")
     args = parser.parse_args(argv)
     distributed = require("distributed")  # the dask extra, said plainly if missing
 
     corpus = shared_folder(args.shared) / "corpus" / "articles.jsonl.gz"
     work = Path(args.workdir or tempfile.mkdtemp(prefix="threatclf-dask-"))
+    if not args.workdir:  # a folder of our own: gone when the script ends, however it ends
+        atexit.register(shutil.rmtree, work, ignore_errors=True)
     frame, parts = write_parts(corpus, args.parts, args.rows, work)
     chars = int(frame["text"].str.len().sum())
     print(f"{len(frame):,} articles ({chars / 1e6:.0f} M characters) in {args.parts} Parquet parts: {parts}\n")

@@ -13,6 +13,7 @@ and peak memory does not grow with the input.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import shutil
@@ -46,10 +47,12 @@ def main(argv=None) -> int:
     parser.add_argument("--shared")
     parser.add_argument("--repeat", type=int, default=14)
     parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--workdir", help="where outputs go (default: a temporary folder)")
+    parser.add_argument("--workdir", help="where outputs go (default: a temporary folder, removed at the end)")
     args = parser.parse_args(argv)
     corpus = shared_folder(args.shared) / "corpus" / "articles.jsonl.gz"
     work = Path(args.workdir or tempfile.mkdtemp(prefix="threatclf-bench-"))
+    if not args.workdir:  # a folder of our own: gone when the script ends, however it ends
+        atexit.register(shutil.rmtree, work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     label = threatclf_command() + ["label", "-q", "--overwrite", "--n-jobs", str(args.n_jobs)]  # --workdir may be reused
     base = label + ["--summary-json"]

@@ -43,7 +43,7 @@ def test_learning_curve_trains_all_three_settings_and_prints_both_tables(shared,
     assert runs[-1]["ap"] > 0.9  # the invented passages are easy: the scripts scored real models
     out = capsys.readouterr().out
     for name in names:
-        assert f"| 120 | " in out and f"| {name} |" in out
+        assert "| 120 | " in out and f"| {name} |" in out
     assert out.count("\n| 162 | ") == 4  # a row per settings, and the paired differences
 
 
