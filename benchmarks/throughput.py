@@ -1,9 +1,10 @@
 """Labelling speed: the default model against the pipelines a user would otherwise run.
 
     python benchmarks/throughput.py [--shared PATH] [--skip-label] [--skip-predict] [--train] [--big N]
+                                    [--passages 20000]
 
-Table 1, in one process on the same 20,000 passages (50-100 words, cut from the article
-corpus in file order), best of 3 after a warm-up call:
+Table 1, in one process on the same 20,000 passages (``--passages``; 50-100 words, cut from the
+article corpus in file order), best of 3 after a warm-up call:
 
 - threatclf default model ``predict_proba``, fast path on 1 and 2 threads, and the
   reference scikit-learn transform it replaces (same model, ``engine="reference"``);
@@ -36,10 +37,7 @@ from _common import corpus_copies, fasttext_or_none, peak_rss_of, recipe_module,
 import threatclf  # noqa: E402
 from threatclf.labels import to_indicator  # noqa: E402
 
-N_PASSAGES = 20_000
-
-
-def bench_passages(corpus: Path) -> list[str]:
+def bench_passages(corpus: Path, n_passages: int) -> list[str]:
     passages = []
     with gzip.open(corpus, "rt", encoding="utf-8") as handle:
         for line in handle:
@@ -47,8 +45,8 @@ def bench_passages(corpus: Path) -> list[str]:
             for start, end in threatclf.split_passages(text, max_words=100):
                 if 50 <= len(text[start:end].split()) <= 100:
                     passages.append(text[start:end])
-            if len(passages) >= N_PASSAGES:
-                return passages[:N_PASSAGES]
+            if len(passages) >= n_passages:
+                return passages[:n_passages]
     return passages
 
 
@@ -62,13 +60,13 @@ def best_of(fn, repeats=3) -> float:
     return min(times)
 
 
-def table_predict(shared: Path) -> None:
+def table_predict(shared: Path, n_passages: int) -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.multiclass import OneVsRestClassifier
     from sklearn.pipeline import make_pipeline
 
-    texts = bench_passages(shared / "corpus" / "articles.jsonl.gz")
+    texts = bench_passages(shared / "corpus" / "articles.jsonl.gz", n_passages)
     megabytes = sum(len(t.encode("utf-8")) for t in texts) / 1e6
     words = np.mean([len(t.split()) for t in texts])
     print(f"\n{len(texts):,} passages, {words:.0f} words on average, {megabytes:.1f} MB\n")
@@ -146,10 +144,11 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-predict", action="store_true", help="skip the predict_proba table")
     parser.add_argument("--big", type=int, default=0, help="also label the corpus repeated N times")
     parser.add_argument("--train", action="store_true", help="time the fit of the default recipe")
+    parser.add_argument("--passages", type=int, default=20_000, help="passages of the predict_proba table")
     args = parser.parse_args(argv)
     shared = shared_folder(args.shared)
     if not args.skip_predict:
-        table_predict(shared)
+        table_predict(shared, args.passages)
     if not args.skip_label:
         table_label(shared, args.big)
     if args.train:

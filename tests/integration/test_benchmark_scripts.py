@@ -1,5 +1,6 @@
-"""The scripts under benchmarks/, run on invented texts in a temporary shared folder, so that a
+"""Scripts under benchmarks/, run on invented texts in a temporary shared folder, so that a
 script the README cites cannot stop working unnoticed."""
+import gzip
 import json
 import sys
 from pathlib import Path
@@ -8,7 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/builders.py
+import dask_scaling  # noqa: E402
 import learning_curve  # noqa: E402
+import throughput  # noqa: E402
 from _common import shared_folder  # noqa: E402
 from builders import tiny_corpus  # noqa: E402
 
@@ -25,7 +28,15 @@ def shared(tmp_path):
     dev_texts, dev_labels = tiny_corpus(repeats=2)
     _write_jsonl(tmp_path / "threat-passages" / "train.jsonl", train_texts, train_labels, "t")
     _write_jsonl(tmp_path / "threat-passages" / "dev.jsonl", [f"Dev: {t}" for t in dev_texts], dev_labels, "d")
+    (tmp_path / "corpus").mkdir()
+    with gzip.open(tmp_path / "corpus" / "articles.jsonl.gz", "wt", encoding="utf-8") as handle:
+        for k in range(ARTICLES):  # six sentences, 60-80 words: a passage of the size throughput.py times
+            sentences = [train_texts[(k * 7 + j * 11) % len(train_texts)] for j in range(6)]
+            handle.write(json.dumps({"id": f"a{k}", "text": " ".join(sentences)}) + "\n")
     return tmp_path
+
+
+ARTICLES = 60
 
 
 def test_learning_curve_trains_all_three_settings_and_prints_both_tables(shared, tmp_path, capsys):
@@ -59,3 +70,24 @@ def test_a_shared_folder_without_the_passages_says_which_folder_is_wanted(tmp_pa
     message = str(stopped.value.code)
     assert f"{tmp_path} holds no threat-passages/ folder" in message
     assert "the folder that holds threat-passages/ and corpus/" in message
+
+
+def test_throughput_prints_both_tables_against_the_plain_pipeline(shared, capsys):
+    assert throughput.main(["--shared", str(shared), "--passages", "40"]) == 0
+    out = capsys.readouterr().out
+    assert "\n40 passages, " in out
+    assert "| plain sklearn pipeline (baseline) |" in out and "| 1.00x |" in out
+    for system in ("reference sklearn transform", "fast path, 1 thread", "fast path, 2 threads"):
+        assert f"| threatclf default, {system} |" in out
+    for processes in (1, 2):  # `threatclf label` end to end: every article read
+        assert f"| whole corpus | {processes} | {ARTICLES} | " in out
+
+
+def test_dask_scaling_labels_as_label_dataframe_does(shared, capsys):
+    pytest.importorskip("distributed")  # the dask extra, which the test extra installs
+    code = dask_scaling.main(["--shared", str(shared), "--rows", "30", "--parts", "2", "--workers", "1"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.startswith("30 articles")
+    runs = [line for line in out.splitlines() if line.startswith("| LocalCluster, 1 worker")]
+    assert len(runs) == 2 and all(line.endswith("| yes |") for line in runs)
