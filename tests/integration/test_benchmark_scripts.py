@@ -15,6 +15,8 @@ import throughput  # noqa: E402
 from _common import shared_folder  # noqa: E402
 from builders import tiny_corpus  # noqa: E402
 
+ARTICLES = 60  # of the invented corpus
+
 
 def _write_jsonl(path: Path, texts, labels, tag: str) -> None:
     path.write_text("".join(json.dumps({"id": f"{tag}{i}", "text": t, "labels": y}) + "\n"
@@ -34,9 +36,6 @@ def shared(tmp_path):
             sentences = [train_texts[(k * 7 + j * 11) % len(train_texts)] for j in range(6)]
             handle.write(json.dumps({"id": f"a{k}", "text": " ".join(sentences)}) + "\n")
     return tmp_path
-
-
-ARTICLES = 60
 
 
 def test_learning_curve_trains_all_three_settings_and_prints_both_tables(shared, tmp_path, capsys):
