@@ -351,10 +351,10 @@ def main(argv=None) -> int:
     train = [row for part in recipe["training_data"] for row in load_part(part, shared)]
     dev = load_part(recipe["dev_data"], shared)
     print(f"training rows {len(train)}, dev rows {len(dev)}", file=sys.stderr)
+    final_rows = train + dev if recipe.get("final_includes_dev") else train  # the shipped model's
+    out = Path(args.out) if args.out else HERE / recipe["name"]
     if args.check:
-        return check_shipped(recipe, train + dev if recipe.get("final_includes_dev") else train,
-                             [r["text"] for r in dev], shared,
-                             Path(args.out) if args.out else HERE / recipe["name"], args.n_jobs)
+        return check_shipped(recipe, final_rows, [r["text"] for r in dev], shared, out, args.n_jobs)
 
     dev_train = without_documents_of(train, dev, shared)
     if len(dev_train) < len(train):
@@ -365,7 +365,6 @@ def main(argv=None) -> int:
     dev_result = threatclf.evaluate(dev_model, [r["text"] for r in dev], [r["labels"] for r in dev])
     print(f"dev (model trained without dev, {time.perf_counter() - started:.0f} s):\n{dev_result.to_table()}", file=sys.stderr)
 
-    final_rows = train + dev if recipe.get("final_includes_dev") else train
     started = time.perf_counter()
     model = fit_recipe(recipe, final_rows, shared, args.n_jobs)
     fit_seconds = time.perf_counter() - started
@@ -385,7 +384,6 @@ def main(argv=None) -> int:
     }
     model.set_params(n_jobs=None)  # threads are the user's choice, not the model's
     experiments = (HERE / "experiments.md").read_text() if (HERE / "experiments.md").exists() else None
-    out = Path(args.out) if args.out else HERE / recipe["name"]
     model.save(out, name=recipe["name"], metrics=metrics, overwrite=True, card_extra=experiments,
                training_description=(
                    f"{len(final_rows)} news passages annotated under the codebook: {sources}. The "
