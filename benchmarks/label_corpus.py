@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import gzip
 import json
 import os
 import shutil
@@ -42,12 +43,19 @@ def labels_by_id(path: Path) -> dict:
     return dict(zip(frame["id"].astype(str), frame["labels"].map(lambda s: s.split(";") if s else [])))
 
 
+def text_megabytes(corpus: Path) -> float:
+    """The articles' text in MB (UTF-8), as the report of step 3 says how much each run read."""
+    with gzip.open(corpus, "rt", encoding="utf-8") as handle:
+        return sum(len((json.loads(line).get("text") or "").encode("utf-8")) for line in handle) / 1e6
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--shared")
     parser.add_argument("--repeat", type=int, default=14)
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--workdir", help="where outputs go (default: a temporary folder, removed at the end)")
+    parser.add_argument("--chunk-size", type=int, default=500, help="rows per chunk of the killed run (default: 500)")
     args = parser.parse_args(argv)
     corpus = shared_folder(args.shared) / "corpus" / "articles.jsonl.gz"
     work = Path(args.workdir or tempfile.mkdtemp(prefix="threatclf-bench-"))
@@ -73,8 +81,9 @@ def main(argv=None) -> int:
     partial = work / "killed.jsonl.partial"
     killed.unlink(missing_ok=True)  # a reused --workdir: "exists after kill" must be about this run
     shutil.rmtree(partial, ignore_errors=True)
-    process = subprocess.Popen(label + [str(corpus), "-o", str(killed), "--chunk-size", "500"])
-    total_chunks = -(-35_560 // 500)
+    chunking = ["--chunk-size", str(args.chunk_size)]
+    process = subprocess.Popen(label + [str(corpus), "-o", str(killed)] + chunking)
+    total_chunks = -(-summary["rows_read"] // args.chunk_size)  # the rows step 1 read, in chunks
     while len(list(partial.glob("*.done.json"))) < total_chunks // 2:
         if process.poll() is not None:
             sys.exit("the run finished before it could be killed")
@@ -84,8 +93,8 @@ def main(argv=None) -> int:
     done = len(list(partial.glob("*.done.json")))
     print(f"   killed with {done}/{total_chunks} chunks done; output exists after kill: {killed.exists()}")
     reference = work / "reference.jsonl"
-    subprocess.run(base + [str(corpus), "-o", str(reference), "--chunk-size", "500"], check=False, capture_output=True)
-    resumed = subprocess.run(base + [str(corpus), "-o", str(killed), "--chunk-size", "500", "--resume"],
+    subprocess.run(base + [str(corpus), "-o", str(reference)] + chunking, check=False, capture_output=True)
+    resumed = subprocess.run(base + [str(corpus), "-o", str(killed), "--resume"] + chunking,
                              capture_output=True, text=True)
     summary = json.loads(resumed.stdout)
     identical = killed.read_bytes() == reference.read_bytes()
@@ -94,13 +103,14 @@ def main(argv=None) -> int:
     print(f"3. peak RSS, corpus x1 and x{args.repeat}")
     rows = []
     inputs = corpus_copies(corpus, args.repeat, work)
+    text_mb = text_megabytes(corpus)
     for copies in (1, args.repeat):
         wall, peak, summary = peak_rss_of(base + [str(path) for path in inputs[:copies]]
                                           + ["-o", str(work / f"x{copies}.jsonl")])
         (work / f"x{copies}.jsonl").unlink()
         rows.append((copies, wall, peak, summary))
         print(f"   x{copies:<3} {summary['rows_read']:,} articles, {summary['passages']:,} passages, "
-              f"~{copies * 70} MB of text: {wall:.1f} s, {summary['passages'] / wall:,.0f} passages/s, "
+              f"{copies * text_mb:,.0f} MB of text: {wall:.1f} s, {summary['passages'] / wall:,.0f} passages/s, "
               f"peak RSS {peak:,.0f} MB")
     print(f"   peak RSS ratio x{args.repeat} / x1: {rows[1][2] / rows[0][2]:.2f}")
     return 0 if same and identical else 1
