@@ -45,7 +45,8 @@ RULES = {"f1": f1_optimal_threshold, "half-best-f1": half_best_f1_threshold}
 
 def dev_figures(model, train_truth: np.ndarray, dev_texts, dev_truth: np.ndarray, labels) -> dict:
     """Dev mean AP and dev macro-F1 under each threshold rule, learned on the fit's out-of-fold
-    probabilities (a label the fit found unlearnable keeps its never-assigned threshold)."""
+    probabilities (a label the fit found unlearnable keeps its never-assigned threshold) and, as
+    ``fit`` does, raised above a text without evidence (``"<rule> raised"`` counts the labels)."""
     proba = model.predict_proba(dev_texts).to_numpy()
     figures = {"ap": float(np.mean([average_precision_score(dev_truth[:, j], proba[:, j])
                                     for j in range(len(labels))]))}
@@ -53,7 +54,11 @@ def dev_figures(model, train_truth: np.ndarray, dev_texts, dev_truth: np.ndarray
     for name, rule in RULES.items():
         cuts = np.array([NEVER if model.thresholds_[j] == NEVER else rule(train_truth[:, j], oof[:, j])
                          for j in range(len(labels))])
-        figures[name] = score_predictions(dev_truth, proba >= cuts, proba, labels).macro_f1
+        with warnings.catch_warnings():  # and, as fit does, never at or below what a text without evidence gets
+            warnings.simplefilter("ignore", UserWarning)
+            raised = model._above_blank_text(cuts, model.intercept_, model.calibration_, train_truth, labels, True)
+        figures[name] = score_predictions(dev_truth, proba >= raised, proba, labels).macro_f1
+        figures[f"{name} raised"] = int((raised != cuts).sum())
     return figures
 
 
@@ -62,20 +67,31 @@ def spread(values: list[float]) -> str:
             else f"{values[0]:.3f}")
 
 
+def positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared")
     parser.add_argument("--sizes", default="300,800,1500,3000,all",
                         help="training-set sizes, comma-separated; 'all' is the whole train.jsonl")
-    parser.add_argument("--seeds", type=int, default=5, help="random subsets per size (default: 5)")
+    parser.add_argument("--seeds", type=positive_int, default=5, help="random subsets per size (default: 5)")
     parser.add_argument("--json", help="also write every run's figures to this JSON file")
     args = parser.parse_args(argv)
+    if args.json and not Path(args.json).resolve().parent.is_dir():  # said now, not after an hour of training
+        parser.error(f"--json {args.json}: its folder does not exist")
     shared = shared_folder(args.shared)
     labels = list(threatclf.DEFAULT_LABELS)
     train_texts, train_labels = load_labelled(shared / "threat-passages" / "train.jsonl")
     dev_texts, dev_labels = load_labelled(shared / "threat-passages" / "dev.jsonl")
     train_truth, dev_truth = to_indicator(train_labels, labels), to_indicator(dev_labels, labels)
-    sizes = [len(train_texts) if s.strip() == "all" else int(s) for s in args.sizes.split(",")]
+    try:
+        sizes = [len(train_texts) if s.strip() == "all" else int(s) for s in args.sizes.split(",")]
+    except ValueError:
+        parser.error(f"--sizes takes numbers or 'all', comma-separated (e.g. 300,800,all), got {args.sizes!r}")
     if any(not 0 < n <= len(train_texts) for n in sizes):
         parser.error(f"--sizes must lie between 1 and {len(train_texts)} (or be 'all')")
     settings = {"defaults": {}, "defaults + presence 1-2": {"presence_ngram_range": (1, 2)},
@@ -92,7 +108,13 @@ def main(argv=None) -> int:
                     warnings.simplefilter("ignore", UserWarning)
                     # the settings given, but these: both rules are read off the one fit below
                     model = threatclf.ThreatClassifier(**{**params, "label_names": labels, "threshold": "f1",
-                                                          "n_jobs": 2}).fit(texts, [train_labels[i] for i in rows])
+                                                          "n_jobs": 2})
+                    try:
+                        model.fit(texts, [train_labels[i] for i in rows])
+                    except threatclf.DataError as exc:  # e.g. a label with too few positives in a small subset
+                        if args.json:  # the runs so far are kept
+                            Path(args.json).write_text(json.dumps(runs, indent=1))
+                        sys.exit(f"{n} rows, subset {seed}, {name}: {exc}; try larger --sizes")
                 run = {"n": n, "seed": seed, "settings": name, "fit_s": time.perf_counter() - started,
                        "positives": dict(zip(labels, truth.sum(axis=0).tolist())),
                        **dev_figures(model, truth, dev_texts, dev_truth, labels)}

@@ -421,12 +421,12 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
                                  "text": pd.Series(dtype=_passage_text_dtype(df[text_col].dtype)),
                                  "labels": pd.Series(dtype=object),
                                  **score_columns, "evidence": pd.Series(dtype=object)})
-            return pd.concat([head, carried.iloc[:0].reset_index(drop=True), tail], axis=1)
+            return pd.concat([_columns_like(head, df.columns), carried.iloc[:0].reset_index(drop=True),
+                              _columns_like(tail, df.columns)], axis=1)
         out = df.iloc[:0].copy()
-        out["labels"] = pd.Series(dtype=object)
-        for column, empty in score_columns.items():
-            out[column] = empty
-        out["evidence"] = pd.Series(dtype=object)
+        for column, empty in {"labels": pd.Series(dtype=object), **score_columns,
+                              "evidence": pd.Series(dtype=object)}.items():
+            out[_column_key(column, df.columns)] = empty
         return out
     # float64 even when every text of the call is empty (its scores all None): NaN, not object
     scores = pd.DataFrame([r.pop("scores") for r in records], columns=labels, dtype="float64").add_prefix("score_")
@@ -446,14 +446,32 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
         # an article's passage rows follow each other, numbered from 0 (<NA>: an article without text)
         owners = np.cumsum((result["passage"].fillna(0) == 0).to_numpy()) - 1
         inputs = carried.iloc[owners].reset_index(drop=True)
-        return pd.concat([result[[key]], inputs, result.drop(columns=[key]), scores, evidence], axis=1)
+        return pd.concat([_columns_like(result[[key]], df.columns), inputs,
+                          _columns_like(result.drop(columns=[key]), df.columns), _columns_like(scores, df.columns),
+                          _columns_like(evidence.to_frame(), df.columns)], axis=1)
     result.index = df.index
     scores.index = df.index
     out = df.copy()
-    out["labels"] = result["labels"]
-    out[scores.columns] = scores
-    out["evidence"] = result["evidence"]
+    for name, column in [("labels", result["labels"]), *scores.items(), ("evidence", result["evidence"])]:
+        out[_column_key(name, df.columns)] = column
     return out
+
+
+def _column_key(name, columns: pd.Index):
+    """``name`` as a column key beside ``columns``: on MultiIndex columns a full-length tuple,
+    ``("labels", "")`` (a shorter key is deprecated by pandas 3.1, and mixed with tuples in a
+    plain Index the output's columns could not be selected by level)."""
+    if not isinstance(columns, pd.MultiIndex) or (isinstance(name, tuple) and len(name) == columns.nlevels):
+        return name
+    return (name,) + ("",) * (columns.nlevels - 1)
+
+
+def _columns_like(frame: pd.DataFrame, columns: pd.Index) -> pd.DataFrame:
+    """``frame`` with its columns keyed as :func:`_column_key` keys them beside ``columns``."""
+    if isinstance(columns, pd.MultiIndex):
+        frame = frame.copy()
+        frame.columns = pd.MultiIndex.from_tuples([_column_key(name, columns) for name in frame.columns])
+    return frame
 
 
 def _passage_text_dtype(dtype):

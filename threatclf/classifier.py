@@ -309,10 +309,31 @@ class ThreatClassifier(BaseEstimator):
                 raise ValueError("class_weight values must be 'balanced', None, or {0: w0, 1: w1} with weights "
                                  f"between 0 and {MAX_WEIGHT:g} (one for all labels, or per label: "
                                  f"{{label: ..., '*': ...}}), got {value!r}")
+        if isinstance(self.max_df, bool) or not isinstance(self.max_df, (int, np.integer, float)) or not (
+                self.max_df >= 1 if isinstance(self.max_df, (int, np.integer)) else 0 < self.max_df <= 1):
+            raise ValueError(f"max_df must be a count >= 1 or a share above 0 and at most 1, got {self.max_df!r}")
+        if type(self.min_df) is type(self.max_df) and self.min_df > self.max_df:  # both counts, or both shares
+            raise ValueError(f"min_df ({self.min_df!r}) is above max_df ({self.max_df!r}): no term could be kept")
+        m = self.max_features
+        if m is not None and (isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1):
+            raise ValueError(f"max_features must be a positive int or None, got {m!r}")
+        if not isinstance(self.sublinear_tf, (bool, np.bool_)):
+            raise ValueError(f"sublinear_tf must be True or False, got {self.sublinear_tf!r}")
+        seed = self.random_state
+        if seed is not None and not isinstance(seed, np.random.RandomState) and (
+                isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32):
+            raise ValueError(f"random_state must be None or an int from 0 to 2**32 - 1, got {seed!r}")
         needs_cv = self.calibrate or (isinstance(self.threshold, str))
         if isinstance(self.threshold, str) and self.threshold not in {"auto", *_THRESHOLD_RULES}:
             raise ValueError(f"threshold must be 'auto', 'f1', 'half-best-f1', a number or a dict, "
                              f"got {self.threshold!r}")
+        if not isinstance(self.threshold, str):
+            fixed = self.threshold.items() if isinstance(self.threshold, Mapping) else [("", self.threshold)]
+            for label, value in fixed:  # True would be taken for 1 (nothing labelled), "0.5" fails mid-fit
+                if not isinstance(label, str) or isinstance(value, bool) or not isinstance(
+                        value, (int, float, np.number)) or not 0 <= value <= 1:
+                    raise ValueError("threshold must be 'auto', 'f1', 'half-best-f1', a number between 0 and 1, or "
+                                     f"{{label: number, '*': number}}, got {self.threshold!r}")
         if isinstance(self.threshold, str) and self.threshold == "half-best-f1" and not self.calibrate:
             raise ValueError("threshold='half-best-f1' reads the cut-off off calibrated probabilities: "
                              "it needs calibrate=True")
@@ -446,6 +467,7 @@ class ThreatClassifier(BaseEstimator):
                                                                   sample_weight=tune_weights)
                               for j, name in enumerate(labels)])
         vectorizers, coef, intercept = self._fit_features_and_weights(texts, Y, weights, settings)
+        fixed = self._above_blank_text(fixed, intercept, calibration, Y, labels, learned)
         fingerprint, hashes = {**_fingerprint(texts, Y, labels), "text_hashes": TEXT_HASHES}, np.unique(digests)
         if tuning_rows is not None:  # saved with the model: its card and `info` say what set the cut-offs
             fingerprint["tuning_rows"] = int(tune.sum())
@@ -469,6 +491,33 @@ class ThreatClassifier(BaseEstimator):
             "Y": Y, "rows": counted, "tuned": tuning_rows is not None, "grouped": groups is not None,
             "cv": self.cv, "learned": isinstance(self.threshold, str), "calibrate": bool(self.calibrate)}
         return self
+
+    @staticmethod
+    def _above_blank_text(thresholds, intercept, calibration, Y, labels, learned: bool) -> np.ndarray:
+        """Thresholds that do not give a label of the minority to a text with none of the model's
+        words (emoji, numbers, another topic), whose score is the intercept alone.
+
+        With few or too easily separated examples, the out-of-fold models each see fewer of them
+        than the final model, and the cut-off learned on their scores can fall below the final
+        model's probability for a text with no evidence: every unrelated text would get the label.
+        A learned threshold is raised to just above that probability, so that a text needs some
+        evidence; a fixed one is the caller's, and is only warned about."""
+        blank = _sigmoid(intercept * calibration[:, 0] + calibration[:, 1])
+        bad = [j for j in range(len(labels))
+               if thresholds[j] <= 1 and blank[j] >= thresholds[j] and Y[:, j].mean() < 0.5]
+        if not bad:
+            return thresholds
+        warnings.warn(f"labels {[labels[j] for j in bad]}: a text with none of the model's words would get them "
+                      f"(probability {', '.join(f'{blank[j]:.3f}' for j in bad)}, at or above the "
+                      + ("learned threshold, so the thresholds are raised to just above it: a text needs some "
+                         "evidence for them). The out-of-fold models the cut-off is learned from each saw fewer "
+                         "examples than the final model: add examples, more varied" if learned else
+                         "threshold): add examples, or raise their thresholds"), UserWarning, stacklevel=3)
+        if not learned:
+            return thresholds
+        thresholds = thresholds.copy()
+        thresholds[bad] = np.minimum(blank[bad] + 1e-6, 1.0)
+        return thresholds
 
     def out_of_fold_figures(self, *, scored: str | None = None, grouped: str | None = None,
                             held_out: str = "a held-out set") -> dict | None:
@@ -630,7 +679,8 @@ class ThreatClassifier(BaseEstimator):
         return self._compiled or None
 
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
-        """TF-IDF feature matrix of ``X`` (columns named by :meth:`get_feature_names_out`)."""
+        """Feature matrix of ``X``: TF-IDF values, and 1 for each present n-gram of a presence block
+        (columns named by :meth:`get_feature_names_out`, the latter ``present:...``)."""
         check_is_fitted(self, "coef_")
         texts = composed(check_texts(X))
         scorer = self._fast_scorer()
@@ -742,8 +792,9 @@ class ThreatClassifier(BaseEstimator):
     def explain(self, text: str, top: int = 10) -> dict[str, list[tuple[str, float]]]:
         """The terms of ``text`` that pushed each label's score up, with their contributions.
 
-        A contribution is the term's TF-IDF value times its weight for the label; the list
-        holds the ``top`` largest positive ones, largest first.
+        A contribution is the term's feature value (TF-IDF, or 1 for a ``present:`` n-gram of a
+        presence block) times its weight for the label; the list holds the ``top`` largest
+        positive ones, largest first.
         """
         check_is_fitted(self, "coef_")
         if not isinstance(text, str):

@@ -137,7 +137,7 @@ def cmd_train(args) -> int:
     from .folds import text_hashes
     from .labels import (MISSPELT_LABEL_WARNING, label_name_problem, misspelt_label, misspelt_label_warning,
                          to_indicator, unnamed_label_problem)
-    from .persistence import check_model_destination, settings_of_model
+    from .persistence import check_model_destination, settings_from_json, settings_of_model
 
     _renamed_train_options(args)
     given = {os.path.realpath(path) for path in args.data}
@@ -152,7 +152,7 @@ def cmd_train(args) -> int:
     unknown = [path for path in args.tune_on or () if os.path.realpath(path) not in given]
     if unknown:
         raise ThreatclfError(f"--tune-on {unknown[0]} is not one of the training files given")
-    params = {}
+    params, config = {}, {}
     if args.settings_from:  # the settings only: no weights are read, so no trust is needed
         params = settings_of_model(None if args.settings_from == "default" else args.settings_from)
     if args.config:
@@ -165,7 +165,7 @@ def cmd_train(args) -> int:
             raise ThreatclfError(f"{args.config}: not valid JSON ({exc})") from None
         if not isinstance(config, dict):
             raise ThreatclfError(f"{args.config}: expected a JSON object of model settings, got {type(config).__name__}")
-        params.update(config)
+        params.update(settings_from_json(config))
     for name in ("features", "model", "C", "cv", "min_df", "features_per_label", "presence_ngram_range", "threshold",
                  "n_jobs"):
         value = getattr(args, name)
@@ -199,9 +199,17 @@ def cmd_train(args) -> int:
     check_model_destination(args.output, overwrite=args.overwrite)  # and so does an output that cannot be written
     texts, labels, groups, tuning, places = [], [], [], [], []
     for path in args.data:
-        t, y, g, where = read_labelled(path, text_col=args.text_col, labels_col=args.labels_col,
-                                       group_col=args.group_col, known_labels=params.get("label_names"),
-                                       **_csv_options(args))
+        try:
+            t, y, g, where = read_labelled(path, text_col=args.text_col, labels_col=args.labels_col,
+                                           group_col=args.group_col, known_labels=params.get("label_names"),
+                                           **_csv_options(args))
+        except DataError as exc:
+            if "unknown label" not in str(exc) or not params.get("label_names"):
+                raise
+            origin = (f"--config {args.config}" if args.config and "label_names" in config
+                      else f"--settings-from {args.settings_from}, the labels of its model")
+            raise DataError(f"{exc} (the known labels are label_names from {origin}; to train on the labels "
+                            "the data has, set \"label_names\": null in a --config file)") from None
         texts += t
         labels += y
         groups += g or []
@@ -466,7 +474,7 @@ def _print_info(path, metadata: dict) -> None:
                 if presence else "")
     lines.append(f"features:   {metadata.get('n_features')} ({settings.get('features')}{presence}, "
                  f"model {settings.get('model')})")
-    lines.append("labels:     threshold")
+    lines.append(f"labels:     threshold ({_threshold_rule_said(settings)})")
     for label, threshold in metadata.get("thresholds", {}).items():
         lines.append(f"  {label:<20} {threshold:.3f}" if threshold <= 1 else f"  {label:<20} never (not learned)")
     if metadata.get("metrics"):  # indented: a section's name cannot pass for a line of this output
@@ -475,6 +483,20 @@ def _print_info(path, metadata: dict) -> None:
         lines += _figures_said(split, figures)
     for line in lines:  # every value comes from the folder's metadata.json
         print(printable(line))
+
+
+def _threshold_rule_said(settings: dict) -> str:
+    """How a folder's thresholds were set, from its settings: the rule, not only the numbers."""
+    from .thresholds import threshold_rule
+
+    stated, calibrate = settings.get("threshold"), settings.get("calibrate", True)
+    rule = threshold_rule(stated, calibrate)
+    on = "calibrated probabilities" if calibrate else "uncalibrated scores"
+    said = {"half-best-f1": f"learned: half the best out-of-fold F1, on {on}",
+            "f1": f"learned: where out-of-fold F1 peaks, on {on}"}.get(rule) if isinstance(rule, str) else None
+    if said is None:
+        return "fixed in the settings" if isinstance(stated, (int, float, dict)) else f"rule {stated!r}"
+    return said + ("; threshold 'auto'" if stated == "auto" else "")
 
 
 def _figures_said(split: str, figures: dict) -> list[str]:

@@ -118,6 +118,14 @@ def score_predictions(Y_true: np.ndarray, Y_pred: np.ndarray, proba: np.ndarray 
     probabilities of the same shape or None (then no PR-AUC and no calibration error), and
     ``labels`` names their columns in order.
     """
+    shape = (len(Y_true), len(labels))
+    for name, given in (("Y_true", Y_true), ("Y_pred", Y_pred), ("proba", proba)):
+        given_shape = None if given is None else np.shape(given)
+        if given is not None and given_shape != shape:  # numpy would broadcast, or say "operands could not..."
+            raise DataError(f"{name} has shape {given_shape}: score_predictions needs one row per text and one "
+                            f"column per label, {shape} for {shape[0]} rows of Y_true and {len(labels)} labels")
+        if name != "proba" and given is not None and not np.isin(np.asarray(given), (0, 1)).all():
+            raise DataError(f"{name} must hold 0 and 1 only (probabilities go in proba)")
     Y_true = np.asarray(Y_true, dtype=np.int8)
     Y_pred = np.asarray(Y_pred, dtype=np.int8)
     # Counted per column here: scikit-learn's metrics take a one-column 0/1 matrix (a one-label

@@ -152,8 +152,14 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
     """
     from sklearn.utils.validation import check_is_fitted
 
+    from .classifier import ThreatClassifier
     from .modelcard import render_model_card
 
+    if not isinstance(model, ThreatClassifier):  # a fitted Pipeline would be "not fitted", a LogisticRegression
+        raise TypeError(  # "has no attribute thresholds_"
+            f"save_model saves a ThreatClassifier, got {type(model).__name__}"
+            + ("; for a Pipeline whose other steps need no saving, save its last step (pipe[-1]), or save the "
+               "whole Pipeline with joblib, which only you can trust to load" if hasattr(model, "steps") else ""))
     check_is_fitted(model, "coef_")
     names = getattr(model, "label_names", None)
     if names is not None and [str(n) for n in names] != list(model.labels_):
@@ -437,7 +443,7 @@ def settings_of_model(path=None) -> dict:
     (``ThreatClassifier(**settings_of_model())``; ``threatclf train --settings-from``).
 
     Only ``metadata.json`` is read, not the weights, so nothing needs trusting; every setting is
-    checked against ``ThreatClassifier``'s before it is returned. How to compute
+    checked as ``ThreatClassifier.check_params`` checks it before it is returned. How to compute
     (:data:`~threatclf.classifier.COMPUTE_SETTINGS`: ``n_jobs``, ``engine``) is left to the new run.
     """
     from .classifier import ThreatClassifier
@@ -456,10 +462,34 @@ def settings_of_model(path=None) -> dict:
     if unknown:
         raise ModelFormatError(f"{path}: metadata.json has settings this threatclf does not know: {unknown} "
                                f"(saved by threatclf {printable(metadata.get('threatclf_version', '?'))})")
-    # a list in JSON is a tuple setting (an n-gram range); settings added since the folder was
-    # written take the value older models had, which is the default they were added with
-    return {name: tuple(value) if isinstance(value, list) else value
-            for name, value in stated.items() if name not in COMPUTE_SETTINGS}
+    # settings added since the folder was written take the value older models had, which is
+    # the default they were added with
+    settings = settings_from_json({name: value for name, value in stated.items() if name not in COMPUTE_SETTINGS})
+    try:
+        ThreatClassifier(**settings).check_params()
+    except ValueError as exc:
+        raise ModelFormatError(f"{path}: metadata.json has a setting threatclf refuses: {exc} (saved by threatclf "
+                               f"{printable(metadata.get('threatclf_version', '?'))})") from None
+    return settings
+
+
+def settings_from_json(stated: dict) -> dict:
+    """``ThreatClassifier`` keyword arguments from their JSON form (``metadata.json``, a
+    ``--config`` file): a list is a tuple (an n-gram range), and a per-class ``class_weight``
+    gets back the 0 / 1 keys JSON made text of (``{"0": 1, "1": 5}``, also per label)."""
+    def per_class(value):
+        if isinstance(value, dict) and value and set(value) <= {"0", "1"} and all(
+                isinstance(w, (int, float)) and not isinstance(w, bool) for w in value.values()):
+            return {int(k): w for k, w in value.items()}
+        return value
+
+    settings = {name: tuple(value) if isinstance(value, list) else value for name, value in stated.items()}
+    weight = settings.get("class_weight")
+    if isinstance(weight, dict):
+        weight = per_class(weight)
+        settings["class_weight"] = ({label: per_class(value) for label, value in weight.items()}
+                                    if all(isinstance(k, str) for k in weight) else weight)
+    return settings
 
 
 @dataclass

@@ -1822,6 +1822,27 @@ def test_label_dataframe_gives_the_same_rows_at_any_chunk_size(small_model):
             threatclf.label_dataframe(df, small_model, id_col="id", passages=passages, chunk_size=2), whole)
 
 
+def test_label_dataframe_on_multiindex_columns_adds_full_length_column_keys(small_model):
+    # a shorter key is deprecated by pandas 3.1 (a warning from inside threatclf), and passage rows
+    # mixed tuples with strings in a plain Index
+    df = pd.DataFrame(ARTICLES + [("a9", "")], columns=["id", "text"])
+    df.columns = pd.MultiIndex.from_tuples([("meta", "id"), ("text", "")])
+    flat = pd.DataFrame(ARTICLES + [("a9", "")], columns=["id", "text"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = threatclf.label_dataframe(df, small_model, id_col=("meta", "id"))
+        rows = threatclf.label_dataframe(df, small_model, id_col=("meta", "id"), passages=True)
+        empty = threatclf.label_dataframe(df.iloc[:0], small_model, id_col=("meta", "id"), passages=True)
+    added = ["labels", *[f"score_{label}" for label in small_model.labels_], "evidence"]
+    assert out.columns.tolist() == [("meta", "id"), ("text", "")] + [(name, "") for name in added]
+    assert out[("labels", "")].tolist() == threatclf.label_dataframe(flat, small_model)["labels"].tolist()
+    assert isinstance(rows.columns, pd.MultiIndex) and isinstance(empty.columns, pd.MultiIndex)
+    expected = threatclf.label_dataframe(flat, small_model, id_col="id", passages=True)
+    assert [name for name, _ in rows.columns] == ["meta", *expected.columns[1:]]
+    assert rows.columns.tolist() == empty.columns.tolist()
+    assert rows[("labels", "")].tolist() == expected["labels"].tolist()
+
+
 def test_label_dataframe_keeps_labels_on_a_frame_with_its_own_index(small_model):
     df = pd.DataFrame(ARTICLES, columns=["id", "text"])
     plain = threatclf.label_dataframe(df, small_model)

@@ -57,10 +57,24 @@ def test_learning_curve_trains_all_three_settings_and_prints_both_tables(shared,
     assert out.count("\n| 162 | ") == 4  # a row per settings, and the paired differences
 
 
-def test_learning_curve_refuses_sizes_beyond_the_training_file(shared):
+@pytest.mark.parametrize("options", [["--sizes", "500"], ["--sizes", "abc"], ["--sizes", "100,,all"],
+                                     ["--sizes", "120", "--seeds", "0"], ["--sizes", "120", "--seeds", "-1"],
+                                     ["--sizes", "120", "--json", "/nonexistent/folder/r.json"]])
+def test_learning_curve_refuses_bad_options_before_training(shared, options, capsys):
     with pytest.raises(SystemExit) as stopped:
-        learning_curve.main(["--shared", str(shared), "--sizes", "500"])
+        learning_curve.main(["--shared", str(shared), *options])
     assert stopped.value.code == 2
+    assert "usage:" in capsys.readouterr().err  # argparse's one-line error, not a traceback
+
+
+def test_learning_curve_stops_at_a_subset_too_small_to_train_and_keeps_the_runs_so_far(shared, tmp_path):
+    runs_file = tmp_path / "runs.json"
+    with pytest.raises(SystemExit) as stopped:
+        learning_curve.main(["--shared", str(shared), "--sizes", "120,6", "--seeds", "1", "--json", str(runs_file)])
+    assert str(stopped.value.code).startswith("6 rows, subset 0, defaults: label ")
+    assert str(stopped.value.code).endswith("; try larger --sizes")
+    assert [(r["n"], r["settings"]) for r in json.loads(runs_file.read_text())] == [
+        (120, "defaults"), (120, "defaults + presence 1-2"), (120, "default model's")]
 
 
 def test_a_shared_folder_without_the_passages_says_which_folder_is_wanted(tmp_path):

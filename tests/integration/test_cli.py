@@ -107,7 +107,10 @@ def test_train_threshold_rule_is_kept_in_the_model(data_files, capsys):
     assert json.loads((out / "metadata.json").read_text())["settings"]["threshold"] == "half-best-f1"
     model = threatclf.load_model(out)
     assert model.threshold == "half-best-f1"
-    assert all(0 < t <= 0.5 for t in model.thresholds_)  # half an F1
+    # half an F1, unless raised to just above what a text with none of the model's words gets
+    blank = model.predict_proba([""]).to_numpy()[0]
+    assert all(0 < t <= 0.5 or t == pytest.approx(b + 1e-6) for t, b in zip(model.thresholds_, blank))
+    assert any(t <= 0.5 for t in model.thresholds_)
 
 
 def test_train_checks_its_output_folder_before_training(data_files, tmp_path, capsys, monkeypatch):
@@ -1008,7 +1011,8 @@ def test_train_warns_about_labels_with_few_examples(data_files, tmp_path, capsys
     assert code == 0
     expected = [f"{name} ({n})" for name, n in sorted(counts.items()) if n < FEW_POSITIVES]
     assert expected and f"warning: few examples for {', '.join(expected)}" in err
-    assert err.rstrip().endswith("(label more)")  # --min-df 1 --cv 3 already given: not suggested again
+    few = [line for line in err.splitlines() if line.startswith("threatclf train: warning: few examples for")]
+    assert len(few) == 1 and few[0].endswith("(label more)")  # --min-df 1 --cv 3 already given: not suggested again
     code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m2"), "--min-df", "1",
                         "--cv", "4", "-q"], capsys)
     assert code == 0 and "(for small data try --cv 3, and label more)" in err
@@ -1873,4 +1877,64 @@ def test_train_settings_from_what_is_not_a_model_is_one_line(data_files, tmp_pat
     (folder / "metadata.json").write_text(json.dumps({"format_version": 2, "settings": {"C": "strong"}}))
     code, _, err = run(base + ["--settings-from", str(folder)], capsys)
     assert code == 2 and "C must be a number" in err and "'strong'" in err and not (tmp_path / "m").exists(), err
-    assert f"(settings from --settings-from {folder} and the options)" in err
+    assert f"{folder}: metadata.json has a setting threatclf refuses" in err
+    # values fit alone would have refused, after reading the data, in scikit-learn's words and with no origin
+    for setting, value, message in (("max_df", "0.9", "max_df must be"), ("threshold", True, "threshold must be")):
+        (folder / "metadata.json").write_text(json.dumps({"format_version": 2, "settings": {setting: value}}))
+        code, _, err = run(base + ["--settings-from", str(folder)], capsys)
+        assert code == 2 and message in err and f"{folder}: metadata.json has a setting" in err, err
+
+
+def test_train_with_labels_from_settings_from_says_where_the_label_list_came_from(data_files, tmp_path, capsys):
+    texts, labels = tiny_corpus()
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text("".join(json.dumps({"text": t, "labels": l}) + "\n" for t, l in zip(texts, labels)))
+    base = ["train", "--min-df", "1", "--cv", "3", "-q"]
+    config = tmp_path / "fixed.json"
+    config.write_text(json.dumps({"label_names": ["terrorism", "organized_crime", "drug_trafficking", "corruption",
+                                                  "foreign_influence"]}))
+    assert main(base + [str(mine), "-o", str(tmp_path / "m"), "--config", str(config)]) == 0
+    more = tmp_path / "more.jsonl"  # the README's "more data, the same settings", with a label the model lacks
+    more.write_text(mine.read_text() + "".join(json.dumps({"text": f"Shop owners paid the gang again {k}.",
+                                                           "labels": ["extortion"]}) + "\n" for k in range(6)))
+    code, _, err = run(base + [str(more), "-o", str(tmp_path / "m2"), "--settings-from", str(tmp_path / "m")], capsys)
+    assert code == 2 and "unknown label 'extortion'" in err, err
+    assert f"label_names from --settings-from {tmp_path / 'm'}, the labels of its model" in err
+    assert '"label_names": null in a --config file' in err
+    free = tmp_path / "free.json"  # and the way out it names works
+    free.write_text(json.dumps({"label_names": None}))
+    code, _, err = run(base + [str(more), "-o", str(tmp_path / "m2"), "--settings-from", str(tmp_path / "m"),
+                               "--config", str(free)], capsys)
+    assert code == 0, err
+    assert "extortion" in json.loads((tmp_path / "m2" / "metadata.json").read_text())["labels"]
+    code, _, err = run(base + [str(more), "-o", str(tmp_path / "m3"), "--config", str(config)], capsys)
+    assert code == 2 and f"label_names from --config {config}" in err, err
+
+
+def test_train_config_takes_per_class_weights_and_settings_from_keeps_them(data_files, tmp_path, capsys):
+    # JSON keys are text: {"0": 1, "1": 5} is the per-class weight {0: 1, 1: 5}, in --config and in a folder
+    config = tmp_path / "weights.json"
+    config.write_text(json.dumps({"class_weight": {"terrorism": {"0": 1, "1": 5}, "*": "balanced"}}))
+    base = ["train", str(data_files / "train.jsonl"), "--min-df", "1", "--cv", "3", "-q"]
+    code, _, err = run(base + ["-o", str(tmp_path / "m"), "--config", str(config)], capsys)
+    assert code == 0, err
+    import threatclf
+
+    assert threatclf.load_model(tmp_path / "m").class_weight == {"terrorism": {0: 1, 1: 5}, "*": "balanced"}
+    code, _, err = run(base + ["-o", str(tmp_path / "again"), "--settings-from", str(tmp_path / "m")], capsys)
+    assert code == 0, err
+    assert threatclf.load_model(tmp_path / "again").class_weight == {"terrorism": {0: 1, 1: 5}, "*": "balanced"}
+
+
+@pytest.mark.parametrize("config, said", [
+    ({}, "learned: half the best out-of-fold F1, on calibrated probabilities; threshold 'auto'"),
+    ({"threshold": "f1"}, "learned: where out-of-fold F1 peaks, on calibrated probabilities)"),
+    ({"calibrate": False}, "learned: where out-of-fold F1 peaks, on uncalibrated scores; threshold 'auto'"),
+    ({"threshold": 0.4}, "fixed in the settings")])
+def test_info_says_how_the_thresholds_were_set(data_files, tmp_path, capsys, config, said):
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    code, _, err = run(["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m"), "--min-df", "1",
+                        "--cv", "3", "-q", "--config", str(tmp_path / "config.json")], capsys)
+    assert code == 0, err
+    code, out, _ = run(["info", "--model", str(tmp_path / "m")], capsys)
+    assert code == 0 and f"\nlabels:     threshold ({said}" in out, out

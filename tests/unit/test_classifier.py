@@ -215,7 +215,24 @@ def test_label_with_fewer_positives_than_folds_is_an_error():
                                              (dict(class_weight={0: 1, 1: 1e200}), "class_weight values must be"),
                                              (dict(class_weight={"terrorism": 5.0, "*": None}),
                                               "class_weight values must be"),
-                                             (dict(class_weight="heavy"), "class_weight values must be")])
+                                             (dict(class_weight="heavy"), "class_weight values must be"),
+                                             # True would be taken for 1 (nothing labelled), False for 0
+                                             (dict(threshold=True), "threshold must be"),
+                                             (dict(threshold={"*": False}), "threshold must be"),
+                                             (dict(threshold=1.5), "threshold must be"),
+                                             (dict(threshold=float("nan")), "threshold must be"),
+                                             (dict(threshold=[0.5]), "threshold must be"),
+                                             (dict(threshold={"*": "f1"}), "threshold must be"),
+                                             (dict(max_df="0.9"), "max_df must be"),
+                                             (dict(max_df=0.0), "max_df must be"),
+                                             (dict(min_df=0.5, max_df=0.2), r"min_df \(0.5\) is above max_df"),
+                                             (dict(min_df=5, max_df=3), r"min_df \(5\) is above max_df"),
+                                             (dict(max_features=0), "max_features must be"),
+                                             (dict(max_features=True), "max_features must be"),
+                                             (dict(sublinear_tf="yes"), "sublinear_tf must be True or False"),
+                                             (dict(random_state=2**40), "random_state must be"),
+                                             (dict(random_state=-1), "random_state must be"),
+                                             (dict(random_state="0"), "random_state must be")])
 def test_invalid_settings(params, message):
     # each refused before any work: a setting that would only fail later, or at load, or silently
     # mean something else ("false" is true), or leave the solver running for ever
@@ -595,8 +612,10 @@ def test_tuning_rows_set_calibration_and_thresholds_while_every_row_trains_the_w
     assert len(calibrated_on) == Y.shape[1]
     for j, y in enumerate(calibrated_on):
         np.testing.assert_array_equal(y, Y[tune, j])
-    expected = [f1_optimal_threshold(Y[tune, j], tuned.oof_probabilities_[tune, j]) for j in range(Y.shape[1])]
-    np.testing.assert_array_equal(tuned.thresholds_, expected)
+    expected = np.array([f1_optimal_threshold(Y[tune, j], tuned.oof_probabilities_[tune, j])
+                         for j in range(Y.shape[1])])
+    blank = tuned.predict_proba([""]).to_numpy()[0]  # a cut-off at or below it is raised just above it
+    np.testing.assert_array_equal(tuned.thresholds_, np.where(expected > blank, expected, blank + 1e-6))
     # Without the hard rows the cut-off for terrorism can sit lower.
     assert tuned.thresholds_[0] < f1_optimal_threshold(Y[:, 0], tuned.oof_probabilities_[:, 0])
 
@@ -1071,3 +1090,57 @@ def test_a_label_name_refused_in_fit_names_its_first_row():
     changed = [[" corruption"] if k == 5 else names for k, names in enumerate(labels)]
     with pytest.raises(DataError, match=r"label name ' corruption' may not .*\(first in row 5 of the labels, counting from 0"):
         ThreatClassifier(min_df=1, cv=3).fit(texts, changed)
+
+
+
+def _separable_corpus():
+    """Fixed sentences, so that every label's out-of-fold scores separate perfectly and its
+    learned cut-off can sit anywhere in the gap: here "fraud"'s falls below the probability of a
+    text with no evidence at all (one label has 8 examples, as a user's rare label might)."""
+    subjects = ["The ministry", "A regional bank", "Local police", "The hospital", "A logistics firm",
+                "City officials", "The university", "An energy company"]
+    cyber = ["said hackers encrypted its servers with ransomware", "reported a malware intrusion on its network",
+             "confirmed a data breach through an unpatched VPN", "was hit by a denial of service attack"]
+    fraud = ["warned customers about fake invoices asking for transfers", "said scammers impersonated its staff",
+             "uncovered an online investment scam", "reported identity theft used to open loans"]
+    neutral = ["opened a new office downtown", "published its annual report", "held a public meeting on buses",
+               "announced a charity run for spring", "renovated the library", "celebrated its anniversary"]
+    texts, labels = [], []
+    for k in range(72):
+        texts.append(f"{subjects[k % 8]} {cyber[k % 4]}.")
+        labels.append(["cyber attack"])
+        texts.append(f"{subjects[(k + 3) % 8]} {fraud[k % 4]}.")
+        labels.append(["fraud"])
+    for k in range(8):
+        texts.append(f"{subjects[k]} seized ivory tusks and pangolin scales in a container.")
+        labels.append(["wildlife smuggling"])
+    for k in range(120):
+        texts.append(f"{subjects[k % 8]} {neutral[k % 6]}.")
+        labels.append([])
+    return texts, labels
+
+
+UNRELATED = ["", "🙂🙂🙂", "12 34", "Calm day at the library today."]
+
+
+@pytest.mark.parametrize("threshold", ["f1", "auto"])
+def test_no_label_is_learned_to_be_given_to_text_with_none_of_the_models_words(threshold):
+    texts, labels = _separable_corpus()
+    with pytest.warns(UserWarning, match=r"labels \['fraud'\]: a text with none of the model's words would get "
+                                         r"them \(probability 0\.\d{3}, at or above the learned threshold, so the "
+                                         r"thresholds are raised to just above it"):
+        model = ThreatClassifier(min_df=1, cv=3, threshold=threshold).fit(texts, labels)
+    assert (model.predict_proba(UNRELATED).to_numpy() < model.thresholds_).all()
+    assert model.predict(UNRELATED) == [[], [], [], []]
+    # what has evidence for a label still gets it
+    assert model.predict(["A logistics firm said scammers impersonated its staff.",
+                          "Local police seized ivory tusks and pangolin scales in a container."]) == [
+        ["fraud"], ["wildlife smuggling"]]
+
+
+def test_a_fixed_threshold_a_text_without_evidence_passes_is_warned_about_and_kept():
+    texts, labels = _separable_corpus()
+    with pytest.warns(UserWarning, match=r"\['fraud'\]: a text with none.*threshold\): add examples, or raise their "
+                                         "thresholds"):
+        model = ThreatClassifier(min_df=1, cv=3, threshold=0.3).fit(texts, labels)
+    assert (model.thresholds_ == 0.3).all()  # the caller's

@@ -14,6 +14,18 @@ from threatclf.evaluate import evaluate_quietly, score_predictions
 from threatclf.labels import to_indicator
 
 
+@pytest.mark.parametrize("truth, predicted, proba, message", [
+    (np.zeros((3, 3)), np.zeros((3, 2)), None, r"Y_true has shape \(3, 3\): .* \(3, 2\) for 3 rows of Y_true and 2"),
+    (np.zeros((3, 2)), np.zeros((2, 2)), None, r"Y_pred has shape \(2, 2\)"),
+    (np.zeros((3, 2)), np.zeros((3, 2)), np.zeros((3, 5)), r"proba has shape \(3, 5\)"),
+    (np.zeros((3, 2)), np.full((3, 2), 0.7), None, "Y_pred must hold 0 and 1 only"),
+    (np.zeros(3), np.zeros(3), None, r"Y_true has shape \(3,\)")])
+def test_score_predictions_refuses_matrices_that_do_not_fit_the_labels(truth, predicted, proba, message):
+    # numpy would broadcast them, or fail in its own words; probabilities cast to 0/1 would score quietly
+    with pytest.raises(DataError, match=message):
+        score_predictions(truth, predicted, proba, ["a", "b"])
+
+
 def test_score_predictions_per_label_and_averages():
     truth = np.array([[1, 0], [1, 0], [0, 1], [0, 0]])
     predicted = np.array([[1, 0], [0, 0], [0, 1], [1, 0]])

@@ -104,6 +104,23 @@ def test_overwrite_replaces_only_a_model_folder(small_model, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "thesis"]  # no staging folders left
 
 
+def test_save_refuses_what_is_not_a_threatclassifier_by_name(small_model, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    texts, labels = tiny_corpus()
+    pipe = Pipeline([("strip", FunctionTransformer(lambda x: [t.strip() for t in x])),
+                     ("clf", ThreatClassifier(min_df=1, cv=3))]).fit(texts, labels)
+    # a fitted Pipeline was "not fitted yet", a LogisticRegression had "no attribute thresholds_"
+    with pytest.raises(TypeError, match=r"save_model saves a ThreatClassifier, got Pipeline; .*pipe\[-1\]"):
+        threatclf.save_model(pipe, tmp_path / "p")
+    with pytest.raises(TypeError, match="save_model saves a ThreatClassifier, got LogisticRegression$"):
+        threatclf.save_model(LogisticRegression().fit([[0], [1]], [0, 1]), tmp_path / "l")
+    assert not list(tmp_path.iterdir())
+    assert threatclf.load_model(threatclf.save_model(pipe[-1], tmp_path / "last")).labels_ == pipe[-1].labels_
+
+
 def test_save_refuses_label_names_changed_after_fitting(small_model, tmp_path):
     import copy
 
@@ -1179,6 +1196,33 @@ def test_settings_of_model_gives_the_settings_to_train_another_model_the_same_wa
     # by default, the bundled model's
     assert threatclf.settings_of_model() == {k: v for k, v in threatclf.load_model().get_params().items()
                                             if k not in ("n_jobs", "engine")}
+
+
+@pytest.mark.parametrize("class_weight", [{0: 1.0, 1: 5.0}, {"terrorism": {0: 1, 1: 3}, "*": "balanced"}])
+def test_settings_of_model_keep_a_per_class_class_weight(class_weight, tmp_path):
+    # JSON makes the 0 / 1 keys text; read back as label names, fit would refuse the folder's own settings
+    texts, labels = tiny_corpus(repeats=3)
+    folder = ThreatClassifier(min_df=1, cv=3, class_weight=class_weight).fit(texts, labels).save(tmp_path / "m")
+    settings = threatclf.settings_of_model(folder)
+    assert settings["class_weight"] == class_weight
+    again = ThreatClassifier(**settings).fit(texts, labels)
+    np.testing.assert_allclose(again.predict_proba(texts).to_numpy(),
+                               threatclf.load_model(folder).predict_proba(texts).to_numpy())
+
+
+@pytest.mark.parametrize("setting, value, message", [("C", "strong", "C must be a number"),
+                                                     ("threshold", True, "threshold must be"),
+                                                     ("max_df", "0.9", "max_df must be"),
+                                                     ("random_state", 2**40, "random_state must be")])
+def test_settings_of_model_refuse_a_setting_value_fit_would_refuse(saved_small_model, tmp_path, setting, value,
+                                                                   message):
+    # said when the settings are read, naming the folder: not mid-fit, after the training data is read
+    folder = _copy(saved_small_model, tmp_path)
+    metadata = json.loads((folder / "metadata.json").read_text())
+    metadata["settings"][setting] = value
+    (folder / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ModelFormatError, match=f"{folder}: metadata.json has a setting threatclf refuses: {message}"):
+        threatclf.settings_of_model(folder)
 
 
 def test_settings_of_a_format_1_folder_are_brought_up_to_date():
