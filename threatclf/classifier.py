@@ -567,7 +567,10 @@ class ThreatClassifier(BaseEstimator):
             which = "tuning rows" if tuning_rows is not None else "rows"
             weighted = "" if weights is None else " of weight above 0"
             raise DataError(f"labels {short} have no positive (or no negative) example{weighted} among the "
-                            f"{int(counted.sum())} {which}: thresholds cannot be learned from them")
+                            f"{int(counted.sum())} {which}: "
+                            + ("thresholds" if not self.calibrate else "calibration" if not isinstance(
+                                self.threshold, str) else "calibration and thresholds")
+                            + " cannot be learned from them")
         return mask
 
     def seen_in_training(self, X: Iterable[str]) -> np.ndarray | None:

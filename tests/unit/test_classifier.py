@@ -661,7 +661,11 @@ def test_threshold_rule_problems_are_refused_before_fitting(params, message):
 @pytest.mark.parametrize("make_mask, params, message", [
     (lambda n: np.ones(n - 1, dtype=bool), {}, "one bool per training text"),
     (lambda n: np.ones(n, dtype=int), {}, "got dtype int64"),
-    (lambda n: np.arange(n) >= n - 5, {}, "no positive \\(or no negative\\) example among the 5 tuning rows"),
+    (lambda n: np.arange(n) >= n - 5, {}, "no positive \\(or no negative\\) example among the 5 tuning rows: "
+                                          "calibration and thresholds cannot be learned from them"),
+    # what the message says cannot be learned is what the model would learn from them
+    (lambda n: np.arange(n) >= n - 5, {"threshold": 0.5}, "tuning rows: calibration cannot be learned from them"),
+    (lambda n: np.arange(n) >= n - 5, {"calibrate": False}, "tuning rows: thresholds cannot be learned from them"),
     (lambda n: np.ones(n, dtype=bool), {"calibrate": False, "threshold": 0.5}, "learns neither"),
 ])
 def test_bad_tuning_rows_are_clear_errors(make_mask, params, message):
