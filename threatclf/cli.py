@@ -153,6 +153,9 @@ def cmd_train(args) -> int:
     if unknown:
         raise ThreatclfError(f"--tune-on {unknown[0]} is not one of the training files given")
     params, config = {}, {}
+    if args.settings_from == "default" and os.path.isdir("default"):
+        warnings.warn("--settings-from default means the bundled model's settings, not those of the folder "
+                      "./default here: name that one ./default", UserWarning)
     if args.settings_from:  # the settings only: no weights are read, so no trust is needed
         params = settings_of_model(None if args.settings_from == "default" else args.settings_from)
     if args.config:

@@ -1868,6 +1868,23 @@ def test_train_settings_from_a_model_folder_then_config_then_options(data_files,
     assert bundled["model"] != "logreg" and bundled["presence_ngram_range"] is not None  # not the defaults
 
 
+def test_train_settings_from_default_says_so_beside_a_folder_named_default(data_files, tmp_path, capsys,
+                                                                           monkeypatch):
+    import threatclf
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "default").mkdir()
+    base = ["train", str(data_files / "train.jsonl"), "--min-df", "1", "--cv", "3", "-q"]
+    code, _, err = run(base + ["-o", "m", "--settings-from", "default"], capsys)
+    assert code == 0, err
+    assert ("warning: --settings-from default means the bundled model's settings, not those of the folder "
+            "./default here: name that one ./default") in err
+    bundled = threatclf.settings_of_model()
+    assert json.loads((tmp_path / "m" / "metadata.json").read_text())["settings"]["model"] == bundled["model"]
+    code, _, err = run(base + ["-o", "m2", "--settings-from", "./default"], capsys)  # the folder, which is none
+    assert code == 2 and "default is not a threatclf model folder" in err, err
+
+
 def test_train_settings_from_what_is_not_a_model_is_one_line(data_files, tmp_path, capsys):
     base = ["train", str(data_files / "train.jsonl"), "-o", str(tmp_path / "m"), "-q"]
     code, _, err = run(base + ["--settings-from", str(tmp_path)], capsys)
