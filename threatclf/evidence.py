@@ -1,7 +1,8 @@
 """Evidence behind a label: which of a passage's terms raised its score.
 
 A linear model's score is a sum of feature weights, so the terms that contributed most are
-read off exactly: each present feature's value times its label's weight. The terms shown
+read off exactly: each present feature's value times its label's weight, summed over a
+term's features (TF-IDF and presence), the ones that lower the score included. The terms shown
 are the model's word n-grams as it reads them (lower case, one-character tokens dropped),
 leaving out those made only of stop words unless the text writes one in capitals as an
 acronym ("of IS"); where character n-grams carried the label (a misspelt or foreign word),
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 
 import numpy as np
 
@@ -30,6 +32,18 @@ _TOKEN = re.compile(r"\w+")
 
 
 _EDGE_PUNCTUATION = re.compile(r"^\W+|\W+$")
+
+
+def _without_edge_punctuation(word: str) -> str:
+    """``word`` less the punctuation at its edges, keeping a combining accent that ends it
+    ("cocaïneÀ" written decomposed ends in U+0300, which ``\\W`` matches)."""
+    if unicodedata.is_normalized("NFC", word):
+        return _EDGE_PUNCTUATION.sub("", word)
+    word = re.sub(r"^\W+", "", word)
+    end = len(word)
+    while end and not _TOKEN.match(word[end - 1]) and not unicodedata.category(word[end - 1]).startswith("M"):
+        end -= 1
+    return word[:end]
 
 
 def _acronyms(text: str) -> set[str]:
@@ -65,55 +79,102 @@ def _term_pattern(term: str) -> re.Pattern:
 
 def terms_behind(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: np.ndarray, top: int,
                  text: str = "") -> list[str]:
-    """The passage's terms that raised the label most, largest contribution first.
+    """The passage's terms that raised the label most, largest net contribution first.
 
-    Word n-grams, without the ones made only of stop words (but for one written in capitals,
-    an acronym: "of IS", "US is") — unless they carry under a quarter
-    of the rise (a misspelt or foreign word, which the character n-grams caught): then the
-    words of ``text`` holding the character n-grams that did come first. A model without word
-    features lists its character n-grams.
+    A term's net contribution is the sum over its features — a word n-gram in both a TF-IDF and
+    a presence block has two — counting the ones that lower the score too: a term whose features
+    lower the label on balance is not evidence for it. Word n-grams, without the ones made only
+    of stop words (but for one written in capitals, an acronym: "of IS", "US is") — unless they
+    carry under a quarter of the rise (a misspelt or foreign word, which the character n-grams
+    caught): then the words of ``text`` that raise the score most come first, each credited with
+    its share of every character n-gram it holds and with its own word features. A model
+    without word features lists its character n-grams.
     """
     start, end = X.indptr[row], X.indptr[row + 1]
     columns, values = X.indices[start:end], X.data[start:end]
     contrib = values * weights[columns]
-    keep = contrib > 0
-    columns, contrib = columns[keep], contrib[keep]
-    order = np.argsort(-contrib, kind="stable")
     if not is_word.any():
-        return [str(terms[columns[k]]) for k in order[:top]]
-    # a word n-gram in both a TF-IDF and a presence block counts once, with both contributions
-    word_rise: dict[str, float] = {}
+        order = np.argsort(-contrib, kind="stable")
+        return [str(terms[columns[k]]) for k in order[:top] if contrib[k] > 0]
+    words_here = is_word[columns]
+    net: dict[str, float] = {}  # word n-gram -> the sum of its features' contributions
+    for term, part in zip(terms[columns[words_here]], contrib[words_here]):
+        net[str(term)] = net.get(str(term), 0.0) + float(part)
     acronyms = None
-    for k in order:
-        if is_word[columns[k]]:
-            term = str(terms[columns[k]])
-            if not _readable(term):
-                acronyms = _acronyms(text) if acronyms is None else acronyms
-                term = _as_acronym(term, text, acronyms)
-            if term is not None:
-                word_rise[term] = word_rise.get(term, 0.0) + float(contrib[k])
-    chosen = sorted(word_rise, key=lambda t: -word_rise[t])[:top]  # stable: ties keep their order
-    if contrib.size and sum(word_rise.values()) < 0.25 * contrib.sum():
-        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-        # char_wb reads character n-grams from the white-space-separated words, each padded with a
-        # space: " ter" starts a word and "ist " ends one, so "existing" does not hold the "ist " of
-        # "Maoist", nor "Maoist-led" any
-        words: dict[str, str] = {}  # a word as the features read it -> as shown
-        for word in composed([text])[0].split():  # the form the features were read in
-            tokens = _TOKEN.findall(word)
-            if tokens and not all(token.lower() in ENGLISH_STOP_WORDS for token in tokens):
-                words.setdefault(f" {word.lower()} ", _EDGE_PUNCTUATION.sub("", word))
-        holders: list[str] = []
-        for k in order:
-            if len(holders) == top:
-                break
-            gram = str(terms[columns[k]]).lower()
-            if is_word[columns[k]] or len(gram.strip()) < 3:
-                continue
-            holder = next((shown for padded, shown in words.items() if gram in padded), None)
-            if holder is not None and holder.lower() not in {h.lower() for h in holders}:  # "Russia" once
-                holders.append(holder)
+    shown: dict[str, str] = {}  # word n-gram -> as shown, for those a reader can use
+    for term in net:
+        if _readable(term):
+            shown[term] = term
+        else:
+            acronyms = _acronyms(text) if acronyms is None else acronyms
+            as_written = _as_acronym(term, text, acronyms)
+            if as_written is not None:
+                shown[term] = as_written
+    raising = sorted((t for t in shown if net[t] > 0), key=lambda t: (-net[t], t))
+    chosen = [shown[t] for t in raising[:top]]
+    rise = float(contrib[contrib > 0].sum())
+    word_rise = float(sum(part for term, part in zip(terms[columns[words_here]], contrib[words_here])
+                          if part > 0 and str(term) in shown))
+    if word_rise < 0.25 * rise and not words_here.all():  # character n-grams carried it
+        holders = _words_raising(text, terms[columns[~words_here]], contrib[~words_here], net, top)
         taken = {h.lower() for h in holders}
         chosen = (holders + [t for t in chosen if t.lower() not in taken])[:top]
     return chosen
+
+
+def _words_raising(text: str, grams: np.ndarray, gram_contrib: np.ndarray, word_net: dict[str, float],
+                   top: int) -> list[str]:
+    """The words of ``text`` that raise the score most, as the text writes them.
+
+    A word's share of a character n-gram's contribution (one of three letters or more) follows
+    how often the n-gram occurs in it against the whole passage (the feature counts every
+    occurrence); its word features
+    (its tokens' unigram nets, shared the same way) are added, so a word whose own features
+    lower the score is not listed for the n-grams it shares with the words that raise it.
+    """
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    # char_wb reads character n-grams from the white-space-separated words, each padded with a
+    # space: " ter" starts a word and "ist " ends one, so "existing" does not hold the "ist " of
+    # "Maoist", nor "Maoist-led" any. The features read composed (NFC) text; a reader wants the
+    # word as written, and composing leaves white space alone, so the words pair up one to one.
+    read = composed([text])[0].split()
+    written = text.split()
+    if len(written) != len(read):
+        written = read
+    padded = [f" {word.lower()} " for word in read]
+    rise = np.zeros(len(read))
+    for gram, part in zip(grams, gram_contrib):
+        if len(gram.strip()) < 3:  # "ia " ends "Lydia" as well as "Russia": too little to credit a word with
+            continue
+        counts = np.array([_occurrences(word, gram) for word in padded], dtype=float)
+        if counts.sum():
+            rise += part * counts / counts.sum()
+    tokens = [[token.lower() for token in _TOKEN.findall(word) if len(token) > 1] for word in read]
+    holding: dict[str, int] = {}
+    for word_tokens in tokens:
+        for token in word_tokens:
+            holding[token] = holding.get(token, 0) + 1
+    for i, word_tokens in enumerate(tokens):
+        rise[i] += sum(word_net.get(token, 0.0) / holding[token] for token in word_tokens)
+    holders: list[str] = []
+    seen: set[str] = set()
+    for i in np.argsort(-rise, kind="stable"):
+        if len(holders) == top or rise[i] <= 0:
+            break
+        if not tokens[i] or all(token in ENGLISH_STOP_WORDS for token in tokens[i]):
+            continue
+        word = _without_edge_punctuation(written[i])
+        if word.lower() not in seen:  # "Russia" once
+            seen.add(word.lower())
+            holders.append(word)
+    return holders
+
+
+def _occurrences(padded_word: str, gram: str) -> int:
+    """How many times ``gram`` occurs in ``padded_word``, overlaps counted as the n-gram features count them."""
+    count, at = 0, padded_word.find(gram)
+    while at != -1:
+        count += 1
+        at = padded_word.find(gram, at + 1)
+    return count

@@ -889,13 +889,16 @@ def test_decomposed_accents_are_read_as_the_composed_words_the_model_knows(small
     nfd = threatclf.ThreatClassifier(min_df=1, cv=3).fit([unicodedata.normalize("NFD", t) for t in train], labels)
     np.testing.assert_array_equal(nfc.coef_, nfd.coef_)
     assert "word:narcotráfico" in set(nfd.get_feature_names_out())
-    # evidence named from character n-grams: the composed words
+    # evidence named from character n-grams (read in composed form): the words as the text writes
+    # them, so that a search for them in the text finds them
     import scipy.sparse as sp
 
     terms, is_word = np.array(["por", " narc", "narco", "ocaín"]), np.array([True, False, False, False])
     X, weights = sp.csr_matrix(np.ones((1, 4))), np.array([0.5, 3.0, 2.0, 1.5])
     text = unicodedata.normalize("NFD", "Golpe al narcotráfico: cocaína por el puerto.")
-    assert evidence_module.terms_behind(X, 0, weights, terms, is_word, top=3, text=text) == ["narcotráfico", "cocaína", "por"]
+    shown = evidence_module.terms_behind(X, 0, weights, terms, is_word, top=3, text=text)
+    assert shown == [unicodedata.normalize("NFD", word) for word in ["narcotráfico", "cocaína", "por"]]
+    assert all(word in text for word in shown)
 
 
 def test_evidence_names_the_words_holding_the_character_n_grams_when_they_carry_the_score():
@@ -971,6 +974,70 @@ def test_evidence_counts_a_term_of_two_blocks_once_with_both_contributions():
     X = sp.csr_matrix(np.array([[1.0, 1.0, 1.0]]))
     weights = np.array([1.0, 1.5, 1.0])
     assert evidence_module.terms_behind(X, 0, weights, terms, np.ones(3, bool), top=3) == ["bomb", "attack"]
+
+
+def test_a_term_whose_features_lower_the_label_on_balance_is_not_evidence_for_it():
+    import numpy as np
+    import scipy.sparse as sp
+
+    # "ukrainian": its TF-IDF feature raises the score a little, its presence feature lowers it
+    # more; the terms are ranked by their net rise, not by their rising parts
+    terms = np.array(["ukrainian", "plot", "terrorist", "ukrainian", "plot", "foiled"])
+    X = sp.csr_matrix(np.ones((1, 6)))
+    weights = np.array([0.3, 0.5, 1.0, -0.5, 0.6, 0.05])
+    assert evidence_module.terms_behind(X, 0, weights, terms, np.ones(6, bool), top=5) == [
+        "plot", "terrorist", "foiled"]
+
+
+def test_a_character_n_gram_shared_by_words_is_credited_to_each_in_turn_not_the_first():
+    import numpy as np
+    import scipy.sparse as sp
+
+    # "sch" is in "Erzbischof" and in "Dschihadisten" (twice over the two words); "Erzbischof"
+    # comes first in the text, but its own word feature lowers the score more than its share of
+    # "sch" raises it, and "Dschihadisten" holds the other n-grams too
+    terms = np.array(["erzbischof", " dsch", "sch", "hadist", "warnte"])
+    is_word = np.array([True, False, False, False, True])
+    X = sp.csr_matrix(np.ones((1, 5)))
+    weights = np.array([-0.6, 2.0, 1.0, 3.0, 0.01])
+    text = "Der Erzbischof warnte vor Dschihadisten."
+    assert evidence_module.terms_behind(X, 0, weights, terms, is_word, top=3, text=text) == [
+        "Dschihadisten", "warnte"]
+    # with no word feature of its own, its share of "sch" (a half) makes it evidence, after the word
+    # holding the rest
+    assert evidence_module.terms_behind(X, 0, np.array([0.0, 2.0, 1.0, 3.0, 0.01]), terms, is_word, top=3,
+                                        text=text) == ["Dschihadisten", "Erzbischof", "warnte"]
+
+
+def test_every_evidence_term_of_the_default_model_raises_its_label():
+    import numpy as np
+
+    model = threatclf.load_model()
+    terms, is_word = model._evidence_terms()
+    # English, where the word n-grams carry the scores (the words named for character n-grams are
+    # tested above)
+    texts = ["The Ukrainian security service said it foiled a terrorist plot in Kyiv.",
+             "Prosecutors charged the mayor with taking bribes from a cocaine cartel.",
+             "Russian state media spread false claims about the election, officials said.",
+             "Police said the gang smuggled heroin through the port and paid off customs officers."]
+    X = model.transform(texts)
+    assigned = model.predict_indicator(texts)
+    assert assigned.sum() >= 4
+    checked = 0
+    for row, text in enumerate(texts):
+        start, end = X.indptr[row], X.indptr[row + 1]
+        columns, values = X.indices[start:end], X.data[start:end]
+        for j in np.flatnonzero(assigned[row]):
+            label = model.labels_[j]
+            shown = evidence_module.terms_behind(X, row, model.coef_[j], terms, is_word, top=8, text=text)
+            contrib = values * model.coef_[j, columns]
+            net = {}
+            for term, part in zip(terms[columns[is_word[columns]]], contrib[is_word[columns]]):
+                net[term] = net.get(term, 0.0) + part
+            assert all(t in net and net[t] > 0 for t in shown), (label, text, [(t, net.get(t)) for t in shown])
+            assert [net[t] for t in shown] == sorted((net[t] for t in shown), reverse=True)
+            checked += len(shown)
+    assert checked > 20
 
 
 def test_written_scores_and_labels_agree_at_the_threshold(small_model):
