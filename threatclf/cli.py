@@ -420,7 +420,7 @@ def cmd_info(args) -> int:
     else:
         try:
             _print_info(path, metadata)
-        except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+        except (ArithmeticError, AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
             raise ModelFormatError(f"{path}/metadata.json is malformed ({type(exc).__name__}: {exc})") from None
     # What metadata.json says is only worth reading if the folder is whole: say when it is not.
     try:
@@ -527,7 +527,9 @@ def cmd_verify(args) -> int:
     print(printable(f"{args.model_dir}: format {check.metadata['format_version']}, {_digests_said(check)}"))
     print(printable(f"types built on load: {', '.join(check.types) or '(skops defaults only)'}"))
     if check.untrusted and not _loads_when_trusted(args):
-        print(printable(f"NOT TRUSTED: {', '.join(check.untrusted)}"), file=sys.stderr)
+        print(printable(f"NOT TRUSTED: {', '.join(check.untrusted)}; load_model and threatclf label refuse the "
+                        "folder: load it only if you trust where it came from, with --trust (load_model(path, "
+                        "trust=[...those types...]) in Python)"), file=sys.stderr)
         return EXIT_ERROR
     print("all types trusted" if not check.untrusted else "loaded with --trust: the model matches metadata.json")
     return EXIT_OK

@@ -141,6 +141,9 @@ def unpack_vectorizer(packed: dict) -> TfidfVectorizer:
         raise ModelFormatError("a stored vectorizer must be a dict with dtype float64 or float32")
     params = _check_stored_params(packed["params"])
     vectorizer = TfidfVectorizer(dtype=np.dtype(packed["dtype"]).type, **params)
+    idf = packed["idf"]
+    if idf is not None and np.shape(idf) != (len(packed["terms_offsets"]) - 1,):  # before the terms are built
+        raise ModelFormatError("a stored vectorizer's IDF weights are not one per term")
     joined = np.asarray(packed["terms_codepoints"], dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
     offsets = np.asarray(packed["terms_offsets"], dtype=np.int64)
     # checked before slicing: offsets that go back and forth would copy the run of terms again
@@ -153,7 +156,6 @@ def unpack_vectorizer(packed: dict) -> TfidfVectorizer:
     if len(vectorizer.vocabulary_) != len(terms):  # a repeated term would leave a column no term maps to
         raise ModelFormatError("a stored vectorizer's terms must be distinct")
     vectorizer.fixed_vocabulary_ = False
-    idf = packed["idf"]
     if (idf is None) == params["use_idf"]:
         raise ModelFormatError("a stored vectorizer has IDF weights exactly when it uses them")
     if idf is not None:

@@ -88,6 +88,9 @@ MAX_METADATA_BYTES = 50_000_000
 #: Most bytes the members of a skops model file may inflate to, all together (the default model's
 #: take 62 MB): a small file that inflates to gigabytes is refused before anything reads it.
 MAX_INFLATED_BYTES = 1 << 30
+# A listed file other than the weights (the card, a note) larger than this is not hashed and counts
+# as changed: a sparse file of a terabyte, a few KB in a tarball, would stall loading for an hour.
+MAX_LISTED_BYTES = 10_000_000
 WEIGHT_FILES = {"skops": "model.skops", "joblib": "model.joblib"}
 DEFAULT_MODEL_NAME = "threat-default"
 
@@ -554,7 +557,8 @@ def _check_digests(metadata: dict, path: Path) -> tuple[Path, bytes, list[str]]:
             if name == "README.md" and name != weights_name:  # the card is documentation: noted, as an edit is
                 changed.append(name)
                 continue
-            raise ModelFormatError(printable(f"{path}: file {name} listed in metadata.json is missing"))
+            raise ModelFormatError(printable(f"{path}: file {name} listed in metadata.json is missing"
+                                             + (" (a folder or device is in its place)" if file.exists() else "")))
         if name == weights_name:
             size = file.stat().st_size  # before reading: a sparse file is large on paper, small to hand over
             if size > MAX_INFLATED_BYTES:
@@ -562,6 +566,8 @@ def _check_digests(metadata: dict, path: Path) -> tuple[Path, bytes, list[str]]:
                                        "model may (persistence.MAX_INFLATED_BYTES); refusing to read it")
             data = file.read_bytes()
             actual = hashlib.sha256(data).hexdigest()
+        elif file.stat().st_size > MAX_LISTED_BYTES:
+            actual = None
         else:
             actual = _sha256(file)
         if actual != expected:
@@ -572,20 +578,47 @@ def _check_digests(metadata: dict, path: Path) -> tuple[Path, bytes, list[str]]:
     return weights, data, changed
 
 
-def _plain_npy(data: bytes) -> bool:
-    """Whether a skops array member is a .npy array of numbers (np.load would also open a zip
-    of arrays, or an object array, from a member a node calls an array); ``data`` is the
-    member's start, which holds the .npy header."""
+def _plain_npy_shape(data: bytes) -> tuple | None:
+    """The shape of a skops array member if it is a .npy array of numbers, else None (np.load
+    would also open a zip of arrays, or an object array, from a member a node calls an array);
+    ``data`` is the member's start, which holds the .npy header."""
     if not data.startswith(b"\x93NUMPY"):
-        return False
+        return None
     try:
         stream = io.BytesIO(data)
         version = np.lib.format.read_magic(stream)
         header = (np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0)
-        dtype = header(stream)[2]
+        shape, _, dtype = header(stream)
     except Exception:
-        return False
-    return dtype.kind in "biuf"
+        return None
+    return tuple(shape) if dtype.kind in "biuf" else None
+
+
+def _sizes_problem(state: dict, shapes: dict) -> str | None:
+    """What is wrong with the sizes of a stored ThreatClassifier's arrays, read from their
+    headers before anything is built: the stored terms (each a Python string once built, several
+    times the bytes they take in the file) must be as many as the weights' columns and the IDF
+    weights, so a small file cannot ask for gigabytes of terms the model does not use."""
+    def shape(node):
+        return shapes.get(node.get("file")) if isinstance(node, dict) else None
+
+    coef = shape(state.get("coef_"))
+    vectorizers = state.get("vectorizers_", {}).get("content") if isinstance(state.get("vectorizers_"), dict) else None
+    if coef is None or not isinstance(vectorizers, list):
+        return None  # not the usual layout: the checks after loading say what is wrong
+    terms = 0
+    for k, node in enumerate(vectorizers):
+        packed = node.get("content") if isinstance(node, dict) else None
+        offsets = shape(packed.get("terms_offsets")) if isinstance(packed, dict) else None
+        if offsets is None or len(offsets) != 1 or offsets[0] < 1:
+            return f"stored vectorizer {k} has no term offsets"
+        idf = shape(packed.get("idf"))
+        if idf is not None and idf != (offsets[0] - 1,):
+            return f"stored vectorizer {k} has {offsets[0] - 1:,} terms but IDF weights of shape {idf}"
+        terms += offsets[0] - 1
+    if len(coef) != 2 or coef[1] != terms:
+        return f"the stored vectorizers hold {terms:,} terms but the weights have shape {coef}"
+    return None
 
 
 def _schema_types(node, found: set[str], arrays: list | None = None) -> None:
@@ -643,18 +676,22 @@ def _skops_types(weights: Path, data: bytes | None = None) -> list[str]:
             for name in sorted(_unknown_attributes(state) if ours and isinstance(state, dict) else ()):
                 found.add(f"{schema.get('__module__')}.{schema.get('__class__')} (stored attribute "
                           f"{printable(name)!r} is not one of a ThreatClassifier's)")
+            shapes: dict = {}
             for member, uses in Counter(m if isinstance(m, str) else repr(m) for m in arrays).items():
                 try:
-                    with archive.open(member) as stream:  # the header only: the dtype is all that is checked
-                        plain_array = _plain_npy(stream.read(1 << 16))
+                    with archive.open(member) as stream:  # the header only: dtype and shape are checked
+                        shapes[member] = _plain_npy_shape(stream.read(1 << 16))
                 except (KeyError, TypeError, AttributeError):  # no such member, or not a member name
-                    plain_array = False
-                if not plain_array:
+                    shapes[member] = None
+                if shapes[member] is None:
                     found.add(f"numpy.ndarray (member {printable(member)!r} is not a numeric .npy array)")
                 if uses > 1:  # skops writes each array once; read again by every node that names it
                     found.add(f"numpy.ndarray (member {printable(member)!r} is named by {uses} nodes)")
         if any(" (member " in name or " (stored attribute " in name for name in found):
             return sorted(found)  # not a file threatclf wrote: reported, not audited further
+        problem = _sizes_problem(state, shapes) if ours and isinstance(state, dict) else None
+        if problem:
+            raise ModelFormatError(f"{weights}: {problem}; refusing to build it")
         found.update(sio.get_untrusted_types(data=data))
     except ModelFormatError:
         raise
@@ -703,6 +740,17 @@ def _verify(path: Path, metadata: dict, trusted: Sequence[str] = ()) -> tuple[Ve
     return Verification(path, metadata, types, [t for t in types if t not in allowed], changed), data
 
 
+def _as_float(value) -> float:
+    """A number stated in metadata.json as a float; NaN (no match) for anything else, or for an
+    integer too large for a float (JSON allows 10**400)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return np.nan
+    try:
+        return float(value)
+    except OverflowError:
+        return np.nan
+
+
 def _check_consistent(model, metadata: dict, path: Path) -> None:
     """The loaded parts fit together and match metadata.json: a hand-edited file cannot make a
     model that silently scores one label with another's weights, or show other thresholds."""
@@ -721,6 +769,8 @@ def _check_consistent(model, metadata: dict, path: Path) -> None:
         problem = loaded_label_problem(label)
         if problem:
             raise ModelFormatError(printable(f"{path}: {problem}"))
+    if len(set(labels)) != len(labels):
+        raise ModelFormatError(printable(f"{path}: the stored labels name one twice: {labels}"))
     alike = lookalike_problem(labels)
     if alike:
         raise ModelFormatError(printable(f"{path}: {alike}"))
@@ -730,6 +780,13 @@ def _check_consistent(model, metadata: dict, path: Path) -> None:
             continue
         if type(value) is not np.ndarray or value.dtype.kind not in "fiu":
             raise ModelFormatError(f"{path}: the stored {name} is not a numeric array ({type(value).__name__})")
+        if name in ("coef_", "intercept_", "calibration_") and not np.isfinite(value).all():
+            # a NaN weight gives every text a NaN score: no label and no error
+            raise ModelFormatError(f"{path}: the stored {name} holds values that are not finite numbers")
+    fingerprint = getattr(model, "training_fingerprint_", None)
+    if fingerprint is not None and not isinstance(fingerprint, dict):
+        raise ModelFormatError(f"{path}: the stored training_fingerprint_ is not a mapping "
+                               f"({type(fingerprint).__name__})")
     try:
         model.check_params()
     except (AttributeError, TypeError, ValueError) as exc:
@@ -750,8 +807,7 @@ def _check_consistent(model, metadata: dict, path: Path) -> None:
         raise ModelFormatError(f"{path}: stored thresholds must lie between 0 and 1 (or mark a label not learned)")
     stated = metadata.get("thresholds")
     if not isinstance(stated, dict) or list(stated) != labels or not np.allclose(
-            [float(stated[lab]) if isinstance(stated[lab], (int, float)) else np.nan for lab in labels],
-            thresholds, rtol=0, atol=1e-9):
+            [_as_float(stated[lab]) for lab in labels], thresholds, rtol=0, atol=1e-9):
         raise ModelFormatError(f"{path}: thresholds in metadata.json do not match the stored model")
     if metadata.get("n_features") != n_features:
         raise ModelFormatError(f"{path}: n_features in metadata.json does not match the stored model")

@@ -1249,3 +1249,144 @@ def test_settings_of_model_refuses_what_is_not_a_model_or_not_a_setting(saved_sm
     (folder / "metadata.json").write_text(json.dumps(metadata))
     with pytest.raises(IncompatibleModelError, match="upgrade threatclf"):
         threatclf.settings_of_model(folder)
+
+
+def _replace_members(folder: Path, replace) -> None:
+    """Rewrite model.skops with ``replace(schema, members)`` changing array members, then the digests."""
+    weights = folder / "model.skops"
+    with zipfile.ZipFile(weights) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    replace(json.loads(members["schema.json"]), members)
+    with zipfile.ZipFile(weights, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    _rewrite_digests(folder)
+
+
+def _npy(array: np.ndarray) -> bytes:
+    import io
+
+    stream = io.BytesIO()
+    np.save(stream, array)
+    return stream.getvalue()
+
+
+def test_stored_terms_the_weights_have_no_columns_for_are_refused_before_anything_is_built(
+        saved_small_model, tmp_path, monkeypatch):
+    # A few MB of short terms become gigabytes of Python strings once built: a crafted file stored
+    # 16 million of them (44 MB) and took 3.3 GB and 33 s to be refused. Their count is read from
+    # the array headers and must be the weights' column count first.
+    folder = _copy(saved_small_model, tmp_path)
+    n = 200_000
+
+    def more_terms(schema, members):
+        packed = _attribute_nodes(schema)["vectorizers_"]["content"][0]["content"]
+        codepoints = np.repeat(np.arange(0x4E00, 0x4E00 + n, dtype=np.uint32), 1)
+        members[packed["terms_codepoints"]["file"]] = _npy(codepoints)
+        members[packed["terms_offsets"]["file"]] = _npy(np.arange(n + 1, dtype=np.int64))
+        members[packed["idf"]["file"]] = _npy(np.ones(n))
+
+    _replace_members(folder, more_terms)
+    import threatclf.features
+
+    built = []
+    monkeypatch.setattr(threatclf.features, "unpack_vectorizer", lambda packed: built.append(packed))
+    with pytest.raises(ModelFormatError, match=r"model.skops: the stored vectorizers hold [\d,]+ terms but the "
+                                               r"weights have shape \(\d+, \d+\); refusing to build it"):
+        threatclf.verify_model(folder)
+    with pytest.raises(ModelFormatError, match="refusing to build it"):
+        threatclf.load_model(folder)
+    assert built == []
+
+
+def test_stored_idf_weights_must_be_one_per_term_before_the_terms_are_built():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from threatclf.features import pack_vectorizer, unpack_vectorizer
+
+    packed = pack_vectorizer(TfidfVectorizer().fit(["bomb blast", "gang deal"]))
+    with pytest.raises(ModelFormatError, match="IDF weights are not one per term"):
+        unpack_vectorizer({**packed, "idf": packed["idf"][:-1]})
+
+
+def test_a_listed_file_too_large_to_be_the_card_or_a_note_is_not_hashed(saved_small_model, tmp_path, monkeypatch):
+    # Every listed file was hashed whatever its size: a 4 GiB sparse file, a few KB in a tarball,
+    # stalled loading for 20 s (a 1 TiB one, for an hour). Above the limit it counts as changed.
+    import threatclf.persistence as persistence
+
+    folder = _copy(saved_small_model, tmp_path)
+    with open(folder / "notes.txt", "wb") as notes:
+        notes.truncate(1 << 16)
+    _rewrite_digests(folder)
+    assert threatclf.verify_model(folder).ok
+    hashed = []
+    real_sha256 = persistence._sha256
+    monkeypatch.setattr(persistence, "_sha256", lambda p: hashed.append(Path(p).name) or real_sha256(p))
+    monkeypatch.setattr(persistence, "MAX_LISTED_BYTES", (1 << 16) - 1)
+    check = threatclf.verify_model(folder)
+    assert check.changed == ["notes.txt"] and not check.ok
+    assert "notes.txt" not in hashed and "README.md" in hashed
+    with pytest.warns(UserWarning, match="notes.txt"):
+        threatclf.load_model(folder)  # as for an edited card: noted, and the model loads
+
+
+def test_a_number_too_large_for_a_float_in_metadata_is_a_format_error(saved_small_model, tmp_path, capsys):
+    # JSON allows 10**400; float() of it raised OverflowError: a traceback, not a ModelFormatError
+    from threatclf.cli import main
+
+    folder = _copy(saved_small_model, tmp_path)
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["thresholds"][next(iter(meta["thresholds"]))] = 10 ** 400
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelFormatError, match="thresholds in metadata.json do not match"):
+        threatclf.load_model(folder)
+    assert main(["verify", str(folder)]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    meta = json.loads((saved_small_model / "metadata.json").read_text())
+    meta["metrics"] = {"dev": {"n_samples": 10, "macro_f1": 10 ** 400, "micro_f1": 0.5, "labels": {}}}
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    assert main(["info", "--model", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "metadata.json is malformed (OverflowError" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("intercept_", "nan", "intercept_ holds values that are not finite numbers"),
+    ("coef_", "inf", "coef_ holds values that are not finite numbers"),
+    ("calibration_", "nan", "calibration_ holds values that are not finite numbers"),
+    ("training_fingerprint_", "text", r"training_fingerprint_ is not a mapping \(str\)"),
+    ("labels_", "twice", "the stored labels name one twice"),
+])
+def test_stored_parts_that_would_fail_at_use_are_refused_at_load(small_model, tmp_path, name, value, message):
+    # a NaN intercept gave every text null scores and no label, with exit status 0; a fingerprint
+    # that is not a mapping failed later, in evaluate or on saving again
+    tainted = copy.copy(small_model.without_training_run())
+    if value in ("nan", "inf"):
+        array = getattr(small_model, name).astype(float)  # a copy
+        array.flat[0] = float(value)
+        setattr(tainted, name, array)
+    elif value == "text":
+        tainted.training_fingerprint_ = json.dumps(small_model.training_fingerprint_)
+    else:
+        tainted.labels_ = [small_model.labels_[0]] * len(small_model.labels_)
+    import joblib
+
+    folder = threatclf.save_model(small_model, tmp_path / "tainted", format="joblib")
+    joblib.dump(tainted, folder / "model.joblib")  # what save_model would refuse to write
+    _rewrite_digests(folder)
+    with pytest.raises(ModelFormatError, match=message):
+        threatclf.load_model(folder, trust=True)
+
+
+def test_verify_says_how_to_load_a_folder_with_untrusted_types(saved_small_model, tmp_path, capsys):
+    from threatclf.cli import main
+
+    folder = _copy(saved_small_model, tmp_path)
+
+    def disguise(schema):
+        _attribute_nodes(schema)["coef_"]["__loader__"] = "SparseMatrixNode"
+
+    _edit_schema(folder, disguise)
+    assert main(["verify", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "NOT TRUSTED: numpy.ndarray (built by SparseMatrixNode)" in err and "--trust" in err
