@@ -302,6 +302,15 @@ def test_missing_file_is_a_clear_error(saved_small_model, tmp_path, missing):
         threatclf.load_model(folder)
 
 
+def test_a_folder_in_place_of_the_weights_is_named_as_such(saved_small_model, tmp_path):
+    folder = _copy(saved_small_model, tmp_path)
+    (folder / "model.skops").unlink()
+    (folder / "model.skops").mkdir()
+    with pytest.raises(ModelFormatError, match=r"model.skops listed in metadata.json is missing \(a folder or device "
+                                               r"is in its place\)"):
+        threatclf.load_model(folder)
+
+
 def test_not_a_folder(tmp_path):
     with pytest.raises(ModelFormatError, match="does not exist"):
         threatclf.load_model(tmp_path / "nope")
