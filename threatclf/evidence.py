@@ -98,11 +98,15 @@ def terms_behind(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: n
         return [str(terms[columns[k]]) for k in order[:top] if contrib[k] > 0]
     words_here = is_word[columns]
     net: dict[str, float] = {}  # word n-gram -> the sum of its features' contributions
+    rising: set[str] = set()  # those with a feature that raises the score
     for term, part in zip(terms[columns[words_here]], contrib[words_here]):
-        net[str(term)] = net.get(str(term), 0.0) + float(part)
+        term = str(term)
+        net[term] = net.get(term, 0.0) + float(part)
+        if part > 0:
+            rising.add(term)
     acronyms = None
     shown: dict[str, str] = {}  # word n-gram -> as shown, for those a reader can use
-    for term in net:
+    for term in rising:
         if _readable(term):
             shown[term] = term
         else:
@@ -128,9 +132,9 @@ def _words_raising(text: str, grams: np.ndarray, gram_contrib: np.ndarray, word_
 
     A word's share of a character n-gram's contribution (one of three letters or more) follows
     how often the n-gram occurs in it against the whole passage (the feature counts every
-    occurrence); its word features
-    (its tokens' unigram nets, shared the same way) are added, so a word whose own features
-    lower the score is not listed for the n-grams it shares with the words that raise it.
+    occurrence); its word features (its tokens' unigram nets, shared the same way) are added, so
+    a word whose own features lower the score is not listed for the n-grams it shares with the
+    words that raise it.
     """
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
