@@ -900,14 +900,7 @@ def _check_label_names(labels: Sequence[str], Y: np.ndarray, *, named: bool) -> 
         raise DataError(f"label names {', '.join(ascii(n) for n in alike[0])} are one name written in two "
                         "Unicode forms (composed and decomposed accents); write every label the same way, e.g. "
                         "unicodedata.normalize('NFC', name)")
-    folded = {}
-    for name in labels:
-        folded.setdefault(name.casefold(), []).append(name)
-    clashing = [names for names in folded.values() if len(names) > 1]
-    if clashing:
-        warnings.warn(f"label names that differ only in case are separate labels: {clashing}", UserWarning,
-                      stacklevel=3)
-    warn_about_misspelt_label(labels, Y, stacklevel=3)
+    warn_about_misspelt_label(labels, Y, stacklevel=3)  # and of one differing from another only in case
     alike = lookalike_problem(labels)  # after the two-forms check above, which says more for accents
     if alike:
         raise DataError(alike)

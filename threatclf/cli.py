@@ -128,6 +128,21 @@ def _renamed_train_options(args) -> None:
     args.format = args.format or "skops"
 
 
+#: A file's unlabelled last rows are warned of from this many on (and a tenth of its rows).
+UNANNOTATED_TAIL = 20
+
+
+def _warn_of_unannotated_tail(labels: list[list[str]], places: list[str]) -> None:
+    """Warn when a training file's last rows all have no label: a file annotated part of the way
+    (in CSV an empty cell cannot say "not annotated yet"), whose rest would train as texts about
+    none of the labels."""
+    tail = next((k for k, names in enumerate(reversed(labels)) if names), len(labels))
+    if tail >= UNANNOTATED_TAIL and 10 * tail >= len(labels) and tail < len(labels):
+        warnings.warn(f"{places[-tail]} to the end: the last {tail:,} of {len(labels):,} rows have no label. If they "
+                      "are not annotated yet, leave them out: every row without a label trains as a text about none "
+                      "of the labels", UserWarning)
+
+
 def cmd_train(args) -> int:
     import numpy as np
 
@@ -213,6 +228,7 @@ def cmd_train(args) -> int:
                       else f"--settings-from {args.settings_from}, the labels of its model")
             raise DataError(f"{exc} (the known labels are label_names from {origin}; to train on the labels "
                             "the data has, set \"label_names\": null in a --config file)") from None
+        _warn_of_unannotated_tail(y, where)
         texts += t
         labels += y
         groups += g or []
@@ -281,7 +297,9 @@ def cmd_train(args) -> int:
         if few:
             warnings.warn("few examples among the --tune-on rows for " + ", ".join(f"{k} ({v})" for k, v in few.items())
                           + f"; under ~{FEW_POSITIVES} a label's threshold and figures are unreliable", UserWarning)
-    _say(args, f"training on {len(texts):,} texts from {', '.join(args.data)} ...")
+    unlabelled = sum(not names for names in labels)
+    _say(args, f"training on {len(texts):,} texts from {', '.join(args.data)} ({unlabelled:,} without a label: about "
+               "none of the labels) ...")
     tune = np.array(tuning) if args.tune_on else np.ones(len(texts), dtype=bool)
     label_names = params.get("label_names") or sorted({name for names in labels for name in names})
     warn_about_suspect_rows(texts, to_indicator(labels, label_names), text_hashes(texts), places)

@@ -149,13 +149,26 @@ def missing_value_problem(name: str) -> str | None:
     return None
 
 
+#: The two values of a yes/no column: read as label names, each row gets one of them as its label.
+_YES_NO_PAIRS = ({"0", "1"}, {"true", "false"}, {"yes", "no"})
+
+
 def unnamed_label_problem(names: Sequence[str]) -> tuple[str, str] | None:
     """(name, why) for a label found in training data that is likely a mistake: a missing value,
-    or other labels joined by white space. Labels the user named (``label_names``) are not asked."""
+    the values of a yes/no column, or other labels joined by white space. Labels the user named
+    (``label_names``) are not asked."""
     for name in names:
         problem = missing_value_problem(name)
         if problem:
             return name, problem
+    folded = {name.casefold(): name for name in names}
+    for pair in _YES_NO_PAIRS:
+        if pair <= set(folded):
+            no, yes = (folded[value] for value in sorted(pair, key=lambda v: v in ("1", "true", "yes")))
+            return no, (f"label names {no!r} and {yes!r} are the values of a yes/no column, not label names: each "
+                        f"row would get one of them as a label, and {no!r} would be learned as a label of its own; "
+                        "write the label's name in the rows that have it and leave the others without a label "
+                        "(an empty cell, or [])" + KEEP_BY_NAMING)
     return joined_labels_problem(names)
 
 
@@ -172,9 +185,16 @@ def joined_labels_problem(names: Sequence[str]) -> tuple[str, str] | None:
 
 
 def misspelt_label(positives: Mapping[str, int]) -> tuple[str, str] | None:
-    """(rare, common): a label spelt almost as another with three times its examples or more
-    ("violance" beside "violence"), likely a typo whose rows then count as negatives of the
-    label meant; or None. A warning, not an error: "crime" and "crimes" may both be meant."""
+    """(rare, common): a label written as another but for case ("Fraud" beside "fraud"), or
+    spelt almost as another with three times its examples or more ("violance" beside
+    "violence"), likely a typo whose rows then count as negatives of the label meant; or None.
+    A warning, not an error: "crime" and "crimes" may both be meant."""
+    folded: dict[str, list[str]] = {}
+    for name in sorted(positives, key=lambda name: (-positives[name], name)):
+        folded.setdefault(name.casefold(), []).append(name)
+    for names in folded.values():
+        if len(names) > 1 and positives[names[-1]]:
+            return names[-1], names[0]
     for rare, n in sorted(positives.items(), key=lambda item: (item[1], item[0])):
         for common, m in sorted(positives.items(), key=lambda item: (-item[1], item[0])):
             if n and m >= 3 * n and rare.casefold() != common.casefold() and spelt_alike(rare, common):
@@ -203,12 +223,13 @@ def unknown_label(name: str, known: Sequence[str]) -> str:
 
 
 #: The start of :func:`misspelt_label_warning`'s text, for callers that say it themselves (once, by file and line).
-MISSPELT_LABEL_WARNING = r".*label .* is spelt almost as"
+MISSPELT_LABEL_WARNING = r".*label .* (is spelt almost as|differs only in case from)"
 
 
 def misspelt_label_warning(rare: str, common: str, positives: Mapping[str, int]) -> str:
-    return (f"label {rare!r} ({positives[rare]} examples) is spelt almost as {common!r} ({positives[common]}): "
-            f"if it is a typo, correct it; its rows count as texts without {common!r}")
+    how = "differs only in case from" if rare.casefold() == common.casefold() else "is spelt almost as"
+    return (f"label {rare!r} ({positives[rare]} examples) {how} {common!r} ({positives[common]}): they are two "
+            f"labels; if it is a typo, correct it: its rows count as texts without {common!r}")
 
 
 def label_name_problem(name: str) -> str | None:

@@ -246,10 +246,53 @@ def test_a_label_spelt_almost_as_a_common_one_is_warned_of_once_by_file_and_line
     assert code == 0, err
     said = [line for line in err.splitlines() if "spelt almost as" in line]
     assert said == [f"threatclf train: warning: {data}: line {typos[0] + 1}: label 'terorism' (3 examples) is spelt "
-                    f"almost as 'terrorism' ({sum(l == ['terrorism'] for l in labels) - 3}): if it is a typo, correct "
-                    "it; its rows count as texts without 'terrorism'"]
+                    f"almost as 'terrorism' ({sum(l == ['terrorism'] for l in labels) - 3}): they are two labels; if "
+                    "it is a typo, correct it: its rows count as texts without 'terrorism'"]
     with pytest.warns(UserWarning, match=r"'terorism' \(3 examples\) is spelt almost as 'terrorism'"):
         ThreatClassifier(min_df=1, cv=3).fit([r["text"] for r in rows], [r["labels"] for r in rows])
+    # a label written as another but for case: the same, whatever the counts
+    for k in typos:
+        rows[k]["labels"] = ["Terrorism"]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, _, err = run(["train", str(data), "-o", str(tmp_path / "m2"), "--min-df", "1", "--cv", "3", "-q"], capsys)
+    assert code == 0, err
+    said = [line for line in err.splitlines() if "only in case" in line]
+    assert said == [f"threatclf train: warning: {data}: line {typos[0] + 1}: label 'Terrorism' (3 examples) differs "
+                    f"only in case from 'terrorism' ({sum(l == ['terrorism'] for l in labels) - 3}): they are two "
+                    "labels; if it is a typo, correct it: its rows count as texts without 'terrorism'"]
+
+
+def test_a_file_annotated_part_of_the_way_is_warned_of_and_unlabelled_rows_are_counted(tmp_path, capsys):
+    # the last rows of a CSV not annotated yet (empty cells) train as texts about none of the labels
+    texts, labels = tiny_corpus(repeats=3)
+    extra = [f"Row {k} of the articles still to read." for k in range(30)]
+    frame = pd.DataFrame({"text": texts + extra, "labels": [";".join(n) for n in labels] + [""] * 30})
+    data = tmp_path / "partial.csv"
+    frame.to_csv(data, index=False)
+    argv = ["train", str(data), "-o", str(tmp_path / "m"), "--min-df", "1", "--cv", "3"]
+    code, _, err = run(argv, capsys)
+    assert code == 0, err
+    unlabelled = 30 + sum(not n for n in labels)
+    assert f"training on {len(frame):,} texts from {data} ({unlabelled} without a label: about none of the labels)" in err
+    assert (f"warning: {data}: line {len(texts) + 2} to the end: the last 30 of {len(frame)} rows have no label. If "
+            "they are not annotated yet, leave them out") in err
+    # unlabelled rows among labelled ones are ordinary negatives: no warning
+    frame = frame.sample(frac=1, random_state=0)
+    frame.to_csv(data, index=False)
+    code, _, err = run(argv + ["--overwrite"], capsys)
+    assert code == 0 and "have no label" not in err
+
+
+def test_a_csv_labels_column_of_0_and_1_is_refused_with_its_line(tmp_path, capsys):
+    # read as label names, "0" became a label given to every text without the topic
+    texts, labels = tiny_corpus(repeats=3)
+    frame = pd.DataFrame({"text": texts, "labels": [int("terrorism" in names) for names in labels]})
+    data = tmp_path / "binary.csv"
+    frame.to_csv(data, index=False)
+    first_no = 2 + int(np.flatnonzero(frame["labels"].to_numpy() == 0)[0])  # the header is line 1
+    code, _, err = run(["train", str(data), "-o", str(tmp_path / "m"), "--min-df", "1", "--cv", "3", "-q"], capsys)
+    assert code == 2 and not (tmp_path / "m").exists()
+    assert f"{data}: line {first_no}: label names '0' and '1' are the values of a yes/no column, not label names" in err
 
 
 def test_options_taken_from_another_command_say_what_this_one_wants(data_files, tmp_path, capsys):

@@ -382,10 +382,27 @@ def test_fit_warns_about_labels_with_few_examples():
 
 
 def test_label_names_differing_only_in_case_are_warned_about():
+    # the rarer spelling's rows count as texts without the other: the warning says so, and where
     texts, labels = tiny_corpus(repeats=3)
-    labels = [["Fraud"] if i % 2 else ["fraud"] for i in range(len(labels))]
-    with pytest.warns(UserWarning, match=r"differ only in case are separate labels: \[\['Fraud', 'fraud'\]\]"):
+    labels = [["Fraud"] if i % 3 == 1 else ["fraud"] for i in range(len(labels))]
+    first = next(i for i, names in enumerate(labels) if names == ["Fraud"])
+    n = sum(names == ["Fraud"] for names in labels)
+    with pytest.warns(UserWarning, match=rf"label 'Fraud' \({n} examples\) differs only in case from 'fraud' "
+                                         rf"\({len(labels) - n}\): they are two labels; if it is a typo, correct it: its "
+                                         rf"rows count as texts without 'fraud' \(first in row {first} of the labels"):
         ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
+
+
+@pytest.mark.parametrize("values", [("0", "1"), ("False", "True"), ("no", "yes")])
+def test_the_values_of_a_yes_no_column_are_refused_as_label_names(values):
+    # a CSV "labels" column of 0/1 read as label names: every text not about the topic got label "0"
+    texts, _ = tiny_corpus(repeats=3)
+    labels = [[values[k % 3 == 0]] for k in range(len(texts))]
+    with pytest.raises(DataError, match=rf"label names '{values[0]}' and '{values[1]}' are the values of a yes/no "
+                                        r"column, not label names: .* leave the others without a label"):
+        ThreatClassifier(min_df=1, cv=3).fit(texts, labels)
+    # named by the user, they are the user's labels
+    ThreatClassifier(min_df=1, cv=3, label_names=list(values)).fit(texts, labels)
 
 
 def test_predict_rejects_non_string_items(small_model):

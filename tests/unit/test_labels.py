@@ -119,7 +119,9 @@ def test_bytes_are_not_a_label_list():
     ({"terrorism": 15, "terorism": 5}, ("terorism", "terrorism")),
     ({"terrorism": 14, "terorism": 5}, None),  # under three times: both may be meant
     ({"crime": 40, "graft": 2, "fraud": 3}, None),  # unlike names
-    ({"Violence": 500, "violence": 10}, None),  # case alone: a warning of its own
+    ({"Violence": 500, "violence": 10}, ("violence", "Violence")),  # case alone, whatever the counts
+    ({"Fraud": 10, "fraud": 10}, ("fraud", "Fraud")),
+    ({"Fraud": 0, "fraud": 10}, None),  # a label named with no example: fit says so
     ({"arms": 90, "army": 3}, None),  # short names differ by a letter and mean different things
     ({"terrorism": 15, "terorism": 0}, None),  # a label named with no example: fit says so
 ])
