@@ -779,6 +779,16 @@ class ThreatClassifier(BaseEstimator):
         check_is_fitted(self, "coef_")
         return feature_names(self.vectorizers_)
 
+    def _decision_digest(self) -> str:
+        """A SHA-256 of what decides this fit's labels (labels, weights, calibration, thresholds):
+        figures from :func:`~threatclf.evaluate` record it, so a model folder can tell whether
+        they were measured on the model it holds or on another fit."""
+        check_is_fitted(self, "coef_")
+        digest = hashlib.sha256(json.dumps(list(self.labels_)).encode())
+        for part in (self.coef_, self.intercept_, self.calibration_, self.thresholds_):
+            digest.update(np.ascontiguousarray(part, dtype=np.float64).tobytes())
+        return digest.hexdigest()
+
     def _evidence_terms(self) -> tuple[np.ndarray, np.ndarray]:
         """Feature names without prefix, and whether each is a word n-gram (cached, not saved)."""
         cache = getattr(self, "_evidence_cache", None)

@@ -388,6 +388,8 @@ def _evaluate(model, texts: Iterable[str], labels, score_labels: Sequence[str] |
     result.per_label["threshold"] = thresholds
     seen = model.seen_in_training(texts) if hasattr(model, "seen_in_training") else None
     result.extra["seen_in_training"] = None if seen is None else int(seen.sum())
+    if hasattr(model, "_decision_digest"):  # which fit these figures are of (a model folder checks it)
+        result.extra["model_sha256"] = model._decision_digest()
     return result
 
 

@@ -185,7 +185,7 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
     if format not in WEIGHT_FILES:
         raise ValueError(f"format must be one of {sorted(WEIGHT_FILES)}, got {format!r}")
     path = check_model_destination(path, overwrite=overwrite)
-    metrics = _check_metrics(metrics)
+    metrics = _check_metrics(metrics, model)
     if label_definitions is not None:
         if not isinstance(label_definitions, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in label_definitions.items()):
@@ -342,10 +342,12 @@ def _missing_figures(figures: dict) -> list[str]:
     return missing
 
 
-def _check_metrics(metrics) -> dict | None:
-    """``metrics`` as {split: figures dict}, each as :func:`~threatclf.evaluate` makes them."""
+def _check_metrics(metrics, model) -> dict | None:
+    """``metrics`` as {split: figures dict}, each as :func:`~threatclf.evaluate` makes them, of
+    ``model``'s labels; figures :func:`~threatclf.evaluate` measured on another fit say so."""
     if metrics is None:
         return None
+    digest = None
     if not isinstance(metrics, dict):
         raise TypeError(f"metrics must map a split name to an Evaluation, got {type(metrics).__name__}")
     checked = {}
@@ -359,11 +361,22 @@ def _check_metrics(metrics) -> dict | None:
                             + (f" without {', '.join(missing)}" if missing else "")
                             + ("; a cross_validate() table is not one: evaluate a held-out set, or give its "
                                "mean in training_description" if hasattr(figures, "columns") else ""))
+        scored = figures.get("labels")
+        other = sorted(set(scored) - set(model.labels_)) if isinstance(scored, dict) else []
+        if other:
+            raise ValueError(f"metrics[{split!r}] scores labels the model does not have: {other}; they are figures "
+                             "of another model")
+        measured_on = figures.get("model_sha256")
+        if measured_on is not None and digest is None:
+            digest = model._decision_digest()
         if not figures.get("description"):  # say what they are, as threatclf train does
             n = figures.get("n_samples")
             counted = f"{n:,} texts" if isinstance(n, int) else "Texts"
             seen = figures.get("seen_in_training")
-            if isinstance(seen, int) and not isinstance(seen, bool):  # threatclf.evaluate checked them
+            if measured_on is not None and measured_on != digest:  # e.g. refitted on these texts since
+                said = (f"{counted} scored with threatclf.evaluate on another fit than the model saved here "
+                        "(other training data, settings or thresholds): these figures are not this model's.")
+            elif isinstance(seen, int) and not isinstance(seen, bool):  # threatclf.evaluate checked them
                 said = (f"{counted} scored with threatclf.evaluate; "
                         + (f"{seen:,} of them were in the training data, so these figures are optimistic." if seen
                            else "none of them in the training data."))

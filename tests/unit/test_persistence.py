@@ -86,6 +86,33 @@ def test_metrics_are_recorded_in_metadata_and_card(small_model, tmp_path):
     assert "### holdout" in (folder / "README.md").read_text()
 
 
+def test_figures_measured_on_another_fit_do_not_describe_the_saved_model(tmp_path):
+    # evaluate on dev, refit on train + dev (the README's recipe for a final model), save with the
+    # dev figures: the card said "none of them in the training data", of a model trained on all of them
+    texts, labels = tiny_corpus(repeats=3)
+    dev_texts, dev_labels = texts[::4], labels[::4]
+    train = [k for k in range(len(texts)) if k % 4]
+    model = ThreatClassifier(min_df=1, cv=3).fit([texts[k] for k in train], [labels[k] for k in train])
+    dev = threatclf.evaluate(model, dev_texts, dev_labels)
+    assert dev.extra["seen_in_training"] == 0
+    folder = model.save(tmp_path / "same", metrics={"dev": dev})
+    assert "none of them in the training data" in (folder / "README.md").read_text()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model.fit(texts, labels)  # the same object, refitted
+    folder = model.save(tmp_path / "refit", metrics={"dev": dev})
+    card = (folder / "README.md").read_text()
+    assert "none of them in the training data" not in card
+    assert "on another fit than the model saved here (other training data, settings or thresholds): these " \
+           "figures are not this model's" in card
+    # figures of labels the model does not have are another model's
+    other = ThreatClassifier(min_df=1, cv=3, label_names=["terrorism", "corruption"]).fit(
+        texts, [[n for n in names if n in ("terrorism", "corruption")] for names in labels])
+    with pytest.raises(ValueError, match=r"metrics\['dev'\] scores labels the model does not have: "
+                                         r"\['drug_trafficking', 'foreign_influence', 'organized_crime'\]"):
+        other.save(tmp_path / "other", metrics={"dev": dev})
+
+
 def test_save_refuses_to_overwrite_unless_asked(small_model, saved_small_model):
     with pytest.raises(FileExistsError):
         small_model.save(saved_small_model)
