@@ -365,7 +365,8 @@ def cmd_evaluate(args) -> int:
                         "a name out; or --labels to score only the labels named)") from None
     with warnings.catch_warnings():  # said once below, in the output's own form
         warnings.filterwarnings("ignore", message=r".* texts were in the model's training data")
-        result = evaluate(model, texts, labels, score_labels=score_labels, label_map=label_map)
+        result = evaluate(model, texts, labels, score_labels=score_labels, label_map=label_map,
+                          articles=args.articles, max_words=args.max_words)
     print(result.to_json() if args.format == "json" else f"{result.to_table()}\n\n{FIGURES_EXPLAINED}")
     if result.seen_in_training_warning() and args.format == "json":  # the table carries its own WARNING line
         print(f"threatclf evaluate: warning: {result.seen_in_training_warning()}", file=sys.stderr)
@@ -747,6 +748,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-map", action="append", metavar="YOURS=MODELS",
                    help="the data's label names in the model's, comma-separated: terror=terrorism,gangs=organized_crime "
                         "(misc= drops a name); only the labels mapped to are scored unless --labels says otherwise")
+    p.add_argument("--articles", action="store_true",
+                   help="score each text as `threatclf label` labels an article: cut into passages (--max-words), "
+                        "each label's best passage (default: each text whole)")
+    p.add_argument("--max-words", type=int, default=DEFAULT_MAX_WORDS,
+                   help=f"with --articles, the longest passage in words (default: {DEFAULT_MAX_WORDS})")
     p.add_argument("--output", "-o", dest="misplaced_output", help=argparse.SUPPRESS)  # as label and train take it
     p.set_defaults(func=cmd_evaluate, parser=p)
 

@@ -73,6 +73,12 @@ class Evaluation:
             lines.append(f"{'calibration error':<20} {self.calibration_error:>34.3f}   (0 = probabilities mean what they say)")
         if self.seen_in_training_warning():
             lines.append(f"WARNING: {self.seen_in_training_warning()}")
+        longer = self.extra.get("longer_than_a_passage")
+        if longer:
+            lines.append(f"note: {longer:,} of {self.n_samples:,} texts are longer than one passage "
+                         f"({self.extra.get('passage_words')} words) and were scored whole; labelling them as articles "
+                         "(threatclf label) cuts them into passages and gives each label its best passage: "
+                         "evaluate(articles=True), threatclf evaluate --articles, scores them that way")
         return "\n".join(lines)
 
     def seen_in_training_warning(self) -> str | None:
@@ -297,8 +303,15 @@ def mapped_labels(labels, label_map: Mapping[str, str | None], model_labels: Seq
 
 
 def evaluate(model, texts: Iterable[str], labels, *, score_labels: Sequence[str] | None = None,
-             label_map: Mapping[str, str | None] | None = None) -> Evaluation:
+             label_map: Mapping[str, str | None] | None = None, articles: bool = False,
+             max_words: int | None = None) -> Evaluation:
     """Score a fitted model on labelled texts.
+
+    Each text is scored whole, as ``predict`` scores it. ``articles=True`` scores each as
+    ``label_dataframe`` / ``threatclf label`` label an article: cut into passages of at most
+    ``max_words`` words (default 120), each label given the best passage's probability — the
+    figures of what labelling a corpus of such texts gives. Scored whole, the texts longer than
+    one passage are counted (``extra["longer_than_a_passage"]``) and the table says so.
 
     ``labels`` is a list of label-name lists, or a 0/1 DataFrame with label names as columns (a
     bare 0/1 matrix only for a model fitted with ``label_names``, whose order its columns then
@@ -324,7 +337,7 @@ def evaluate(model, texts: Iterable[str], labels, *, score_labels: Sequence[str]
                                 "score; to score labels your data gives under the model's own names, name them in "
                                 "score_labels (--labels) or map them to themselves (sports=sports)")
     try:
-        result = _evaluate(model, texts, labels, score_labels)
+        result = _evaluate(model, texts, labels, score_labels, articles=articles, max_words=max_words)
     except DataError as exc:
         if label_map is None and "unknown label" in str(exc):
             raise DataError(f"{exc}; to score data labelled with other names, map them: "
@@ -347,7 +360,8 @@ def evaluate_quietly(model, texts: Iterable[str], labels) -> Evaluation:
     return _evaluate(model, texts, labels)
 
 
-def _evaluate(model, texts: Iterable[str], labels, score_labels: Sequence[str] | None = None) -> Evaluation:
+def _evaluate(model, texts: Iterable[str], labels, score_labels: Sequence[str] | None = None, *,
+              articles: bool = False, max_words: int | None = None) -> Evaluation:
     from sklearn.utils.validation import check_is_fitted
 
     from .classifier import ThreatClassifier, check_paired, check_texts
@@ -378,7 +392,20 @@ def _evaluate(model, texts: Iterable[str], labels, score_labels: Sequence[str] |
         raise DataError(f"got {len(texts)} texts but {len(Y_true)} label rows")
     if not texts:
         raise DataError("cannot evaluate on an empty data set")
-    proba = model.predict_proba(texts).to_numpy()
+    from .text import DEFAULT_MAX_WORDS, split_passages
+
+    max_words = DEFAULT_MAX_WORDS if max_words is None else max_words
+    passages = [split_passages(text, max_words=max_words) for text in texts]  # as batch labelling cuts them
+    if articles:  # each label's best passage, as an article's label is given; a blank text is scored whole
+        pieces, owner = [], []
+        for i, (text, spans) in enumerate(zip(texts, passages)):
+            for start, end in spans or [(0, len(text))]:
+                pieces.append(text[start:end])
+                owner.append(i)
+        proba = np.zeros((len(texts), len(names)))
+        np.maximum.at(proba, np.asarray(owner), model.predict_proba(pieces).to_numpy())
+    else:
+        proba = model.predict_proba(texts).to_numpy()
     thresholds = np.asarray(model.thresholds_)
     if score_labels is not None:
         keep = [names.index(name) for name in wanted]
@@ -388,6 +415,11 @@ def _evaluate(model, texts: Iterable[str], labels, score_labels: Sequence[str] |
     result.per_label["threshold"] = thresholds
     seen = model.seen_in_training(texts) if hasattr(model, "seen_in_training") else None
     result.extra["seen_in_training"] = None if seen is None else int(seen.sum())
+    result.extra["scored_as"] = f"articles: each label's best passage of at most {max_words} words" if articles \
+        else "whole texts"
+    if not articles:
+        result.extra["longer_than_a_passage"] = sum(len(spans) > 1 for spans in passages)
+        result.extra["passage_words"] = max_words
     if hasattr(model, "_decision_digest"):  # which fit these figures are of (a model folder checks it)
         result.extra["model_sha256"] = model._decision_digest()
     return result
