@@ -357,11 +357,11 @@ def evaluate(model, texts: Iterable[str], labels, *, score_labels: Sequence[str]
 def evaluate_quietly(model, texts: Iterable[str], labels) -> Evaluation:
     """:func:`evaluate` without its warnings (texts seen in training are still counted in
     ``extra["seen_in_training"]``): for model selection, which scores many folds."""
-    return _evaluate(model, texts, labels)
+    return _evaluate(model, texts, labels, count_long=False)
 
 
 def _evaluate(model, texts: Iterable[str], labels, score_labels: Sequence[str] | None = None, *,
-              articles: bool = False, max_words: int | None = None) -> Evaluation:
+              articles: bool = False, max_words: int | None = None, count_long: bool = True) -> Evaluation:
     from sklearn.utils.validation import check_is_fitted
 
     from .classifier import ThreatClassifier, check_paired, check_texts
@@ -395,7 +395,8 @@ def _evaluate(model, texts: Iterable[str], labels, score_labels: Sequence[str] |
     from .text import DEFAULT_MAX_WORDS, split_passages
 
     max_words = DEFAULT_MAX_WORDS if max_words is None else max_words
-    passages = [split_passages(text, max_words=max_words) for text in texts]  # as batch labelling cuts them
+    # as batch labelling cuts them; counted for the table's note unless for model selection
+    passages = [split_passages(text, max_words=max_words) for text in texts] if articles or count_long else None
     if articles:  # each label's best passage, as an article's label is given; a blank text is scored whole
         pieces, owner = [], []
         for i, (text, spans) in enumerate(zip(texts, passages)):
@@ -417,7 +418,7 @@ def _evaluate(model, texts: Iterable[str], labels, score_labels: Sequence[str] |
     result.extra["seen_in_training"] = None if seen is None else int(seen.sum())
     result.extra["scored_as"] = f"articles: each label's best passage of at most {max_words} words" if articles \
         else "whole texts"
-    if not articles:
+    if passages is not None and not articles:
         result.extra["longer_than_a_passage"] = sum(len(spans) > 1 for spans in passages)
         result.extra["passage_words"] = max_words
     if hasattr(model, "_decision_digest"):  # which fit these figures are of (a model folder checks it)
