@@ -706,7 +706,8 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
     """
     if not isinstance(output, (str, os.PathLike)):
         raise DataError(f"output must be a file path, got {type(output).__name__}")
-    with exclusive_run(Path(output)):
+    # the lock beside the file written: a run naming it through a link is the same run's rival
+    with exclusive_run(_written_path(Path(output), "output")):
         return _label_files(
             inputs, output, model, text_col=text_col, id_col=id_col, passages=passages, threshold=threshold,
             top_terms=top_terms, max_words=max_words, keep_text=keep_text, chunk_size=chunk_size,

@@ -83,14 +83,30 @@ def run_fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_opti
                      rejects_path: Path) -> dict:
     """What must be unchanged for a resumed run to continue an earlier one."""
     files = input_stamps(inputs)
-    digest = hashlib.sha256(json.dumps(list(model.labels_)).encode())
-    for array in (model.coef_, model.intercept_, model.calibration_, model.thresholds_):
-        digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
+    digest = hashlib.sha256(model._decision_digest().encode())
     digest.update(json.dumps(model.training_fingerprint_, sort_keys=True).encode())
     model_digest = digest.hexdigest()  # what the model computes, whether loaded or in memory
     return {"inputs": files, "named": [os.fspath(path) for path in inputs], "model": model_digest,
             "reader": reader_options, "options": asdict(options), "output_format": OUTPUT_FORMAT,
-            _MODEL_NAMED: _describe_model(model), _REJECTS_NAMED: str(rejects_path.resolve())}
+            "code": code_stamp(), _MODEL_NAMED: _describe_model(model), _REJECTS_NAMED: str(rejects_path.resolve())}
+
+
+#: The modules whose code shapes an output row: passages, features, scores, evidence, layout.
+_ROW_MODULES = ("text", "features", "fastvec", "classifier", "evidence", "readers", "batch", "writers")
+
+
+def code_stamp() -> dict:
+    """threatclf's version and a digest of the modules that shape output rows: a run resumed under
+    other code would write rows of two versions into one output (evidence terms, say, change
+    between releases), and an editable install keeps its version while its code changes."""
+    import importlib
+
+    from . import __version__
+
+    digest = hashlib.sha256()
+    for name in _ROW_MODULES:
+        digest.update(Path(importlib.import_module(f"{__package__}.{name}").__file__).read_bytes())
+    return {"version": __version__, "sha256": digest.hexdigest()}
 
 
 #: The output rows' layout; a run interrupted under another cannot be resumed (0.6 gave passage rows
@@ -146,6 +162,11 @@ class ChunkStore:
                     )
                 return self.done()
             finished = len(self.done())
+            if finished and not restart and any(is_stdin(Path(name)) for name in fingerprint.get("named", [])):
+                raise DataError(
+                    f"{self.folder} holds {finished} finished chunk{'s' if finished > 1 else ''} of an earlier run "
+                    "reading standard input (-), which cannot be resumed: run again with --restart (restart=True) to "
+                    "discard it and start over")
             if finished and not restart:  # hours of work are not thrown away by a forgotten flag
                 raise DataError(
                     f"{self.folder} holds {finished} finished chunk{'s' if finished > 1 else ''} of an earlier run: "
@@ -206,6 +227,14 @@ def _what_differs(previous, current: dict) -> str:
         return "an unreadable earlier run"
     if previous.get("output_format") != current["output_format"]:
         return "an earlier version of threatclf, whose output rows are laid out differently"
+    then, now = previous.get("code"), current.get("code")
+    if then != now and isinstance(now, dict):  # its rows could differ from this version's (evidence terms, scores)
+        if not isinstance(then, dict) or then.get("version") != now["version"]:
+            made_by = f"threatclf {then.get('version')}" if isinstance(then, dict) else "an earlier threatclf"
+            return (f"{made_by} (this is {now['version']}), whose rows may differ from this version's: finish it "
+                    "with that version, or start over with this one (--restart)")
+        return (f"other threatclf code of the same version, {now['version']} (an install edited since: its rows may "
+                "differ); finish it with that code, or start over (--restart)")
     if previous.get("inputs") != current["inputs"]:
         return "other input files (or the files changed since): " + _inputs_differ(previous.get("inputs"), current["inputs"])
     if "named" in previous and previous["named"] != current["named"]:
@@ -214,6 +243,9 @@ def _what_differs(previous, current: dict) -> str:
                 "rows record the names (a rejected row's source, the ids FILE:LINE of rows without one)")
     if previous.get("model") != current["model"]:
         then = previous.get(_MODEL_NAMED)
+        if then and then == current[_MODEL_NAMED] and then.startswith("the model folder"):
+            return (f"another model: {then} holds another model now than when the run began (saved again since): "
+                    "to continue it, put that model back, or start over (--restart)")
         return (f"another model ({then}; this run has {current[_MODEL_NAMED]}): to continue it, pass that model "
                 "(--model)" if then else "another model")
     changed = []

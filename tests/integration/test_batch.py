@@ -2139,3 +2139,85 @@ def test_a_header_read_as_one_long_name_is_shortened_in_the_message(small_model,
     with pytest.raises(threatclf.DataError, match=r"no text column 'text'; columns are \['column_number_0;") as err:
         threatclf.label_files(path, tmp_path / "o.jsonl", small_model, csv_sep=",", progress=False)
     assert " ...]" in str(err.value) and len(str(err.value)) < 600
+
+
+def test_a_run_naming_the_output_through_a_link_waits_for_the_run_writing_it(small_model, corpus, tmp_path):
+    # the lock was taken beside the name given: a second run through a link removed the first's
+    # OUTPUT.partial/, wrote its chunks under the same names, and the first exited 0 with 40 % of
+    # its rows from the other's input
+    from threatclf.resume import exclusive_run
+
+    path, rows = corpus
+    out = tmp_path / "real.jsonl"
+    alias = tmp_path / "alias.jsonl"
+    alias.symlink_to(out)
+    with exclusive_run(out):  # as a run writing real.jsonl holds it
+        with pytest.raises(DataError, match="another threatclf run is writing .*real.jsonl"):
+            threatclf.label_files(path, alias, small_model, progress=False)
+    assert not (tmp_path / "real.jsonl.partial").exists() and not out.exists()
+    summary = threatclf.label_files(path, alias, small_model, progress=False)
+    assert summary.labelled == len(rows) and alias.is_symlink() and out.is_file()
+
+
+def test_a_run_interrupted_under_other_threatclf_code_is_not_resumed(small_model, corpus, tmp_path, monkeypatch):
+    # evidence terms change between releases: rows of two versions in one output match neither
+    path, _ = corpus
+    out = tmp_path / "out.jsonl"
+    _label_interrupted(2, monkeypatch, path, out, small_model, chunk_size=3, progress=False)
+    manifest = out.with_name(out.name + ".partial") / "manifest.json"
+    made = json.loads(manifest.read_text())
+    assert made["code"]["version"] == threatclf.__version__
+    manifest.write_text(json.dumps({**made, "code": {**made["code"], "version": "0.0.1"}}))
+    with pytest.raises(DataError, match=rf"was made from threatclf 0.0.1 \(this is {re.escape(threatclf.__version__)}\), "
+                                        r"whose rows may differ from this version's: finish it with that version, or "
+                                        r"start over with this one \(--restart\)"):
+        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
+    manifest.write_text(json.dumps({**made, "code": {**made["code"], "sha256": "0" * 64}}))  # an edited install
+    with pytest.raises(DataError, match=r"was made from other threatclf code of the same version"):
+        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
+    del made["code"]  # as 0.6-0.17 wrote it
+    manifest.write_text(json.dumps(made))
+    with pytest.raises(DataError, match=r"was made from an earlier threatclf \(this is "):
+        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
+    # the stamp follows the modules' code
+    stamp = resume_module.code_stamp()
+    monkeypatch.setattr(resume_module, "_ROW_MODULES", resume_module._ROW_MODULES[:-1])
+    assert resume_module.code_stamp()["sha256"] != stamp["sha256"]
+
+
+def test_a_model_folder_saved_again_since_the_run_began_is_named_as_changed(small_model, corpus, tmp_path,
+                                                                          monkeypatch):
+    from builders import tiny_corpus
+
+    path, _ = corpus
+    folder = small_model.save(tmp_path / "m")
+    out = tmp_path / "out.jsonl"
+    _label_interrupted(2, monkeypatch, path, out, threatclf.load_model(folder), chunk_size=3, progress=False)
+    texts, labels = tiny_corpus()
+    threatclf.ThreatClassifier(min_df=1, cv=3, features="word").fit(texts, labels).save(folder, overwrite=True)
+    with pytest.raises(DataError, match=rf"another model: the model folder {re.escape(str(folder))} holds another "
+                                        r"model now than when the run began \(saved again since\)"):
+        threatclf.label_files(path, out, threatclf.load_model(folder), chunk_size=3, progress=False, resume=True)
+
+
+def test_what_a_killed_run_reading_standard_input_left_can_only_be_restarted(small_model, corpus, tmp_path, monkeypatch):
+    path, _ = corpus
+    out = tmp_path / "out.jsonl"
+    _as_standard_input(monkeypatch, path)
+    removed = resume_module.ChunkStore.remove
+    monkeypatch.setattr(resume_module.ChunkStore, "remove", lambda store: None)  # as a SIGKILL leaves it
+    _label_interrupted(2, monkeypatch, "-", out, small_model, chunk_size=3, progress=False)
+    monkeypatch.setattr(resume_module.ChunkStore, "remove", removed)
+    assert (tmp_path / "out.jsonl.partial").is_dir()
+    with pytest.raises(DataError, match=r"holds 2 finished chunks of an earlier run reading standard input \(-\), "
+                                        r"which cannot be resumed: run again with --restart"):
+        threatclf.label_files("-", out, small_model, chunk_size=3, progress=False)
+
+
+def test_a_utf16_jsonl_file_is_named_as_such(small_model, tmp_path):
+    # what Windows PowerShell 5's > writes; it was called "a CSV?"
+    source = tmp_path / "utf16.jsonl"
+    source.write_text("".join(json.dumps({"id": k, "text": f"Row {k}."}) + "\n" for k in range(8)), encoding="utf-16")
+    with pytest.raises(DataError, match=r"utf16.jsonl is UTF-16 text \(what Windows PowerShell 5's > writes\), but "
+                                        r"JSONL is read as UTF-8: convert it"):
+        threatclf.label_files(source, tmp_path / "out.jsonl", small_model, progress=False)
