@@ -99,11 +99,22 @@ def _label_partition(frame: pd.DataFrame, model, options: dict, flat: bool, iden
 def _check_identity(path: str | None, identity: str | None, partition_info) -> None:
     """Every partition is labelled by the model ``label_dask()`` was given: a folder saved over
     since would label the rest with another model, under columns told to Dask from the first."""
-    if identity is not None and _model_identity(path) != identity:
-        where = f"partition {partition_info['number']}: " if partition_info is not None else ""
-        folder = f"model folder {path}" if path is not None else "bundled model's folder"
-        raise DataError(f"{where}the {folder} has changed since label_dask() was called (a model saved over it?): "
-                        "labelling on would mix two models' results; call label_dask() again")
+    if identity is None:
+        return
+    found = _model_identity(path)
+    if found == identity:
+        return
+    where = f"partition {partition_info['number']}: " if partition_info is not None else ""
+    folder = f"model folder {path}" if path is not None else "bundled model's folder"
+    if found is None:  # most often a folder only the calling machine has
+        import socket
+
+        raise DataError(f"{where}the {folder} cannot be read on the worker on {socket.gethostname()} (its "
+                        "metadata.json is missing or unreadable there): a model folder must be readable at the same "
+                        "path on every worker; or pass the loaded model (label_dask(ddf, threatclf.load_model(path))), "
+                        "which is sent to the workers")
+    raise DataError(f"{where}the {folder} has changed since label_dask() was called (a model saved over it?): "
+                    "labelling on would mix two models' results; call label_dask() again")
 
 
 def _flatten(out: pd.DataFrame) -> pd.DataFrame:
@@ -152,7 +163,13 @@ def label_dask(ddf, model=None, *, text_col: str = "text", id_col: str | None = 
         resolved = model
         shipped, identity = dask.delayed(model, pure=True, traverse=False), None
     else:
-        shipped = None if model is None else os.fspath(model)
+        if model is not None and not isinstance(model, (str, os.PathLike)):
+            raise TypeError(f"model must be a ThreatClassifier, a model folder or None, got {type(model).__name__}"
+                            + ("; a model scattered to the cluster cannot be used: pass the ThreatClassifier itself "
+                               "(sent once per call and worker) or a folder every worker can read"
+                               if type(model).__name__ == "Future" else ""))
+        # absolute: a worker's current folder is not the caller's (a dask worker on another host)
+        shipped = None if model is None else os.path.abspath(os.fspath(model))
         identity = _model_identity(shipped)
         resolved = _model_from_path(shipped)
         _check_identity(shipped, identity, None)

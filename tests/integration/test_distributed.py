@@ -342,3 +342,29 @@ def test_a_model_folder_saved_over_after_label_dask_is_an_error_not_a_second_mod
         lazy.compute()
     again = threatclf.label_dask(dd.from_pandas(frame, npartitions=2), str(folder), id_col="id")
     assert "score_violent" in again.columns and again.compute()["score_violent"].notna().all()
+
+
+def test_a_model_folder_a_worker_cannot_read_is_named_as_such(small_model, frame, tmp_path, monkeypatch):
+    # a folder only the calling machine has was reported as "changed since label_dask() was
+    # called", and calling again gave the same error
+    folder = small_model.save(tmp_path / "model")
+    lazy = threatclf.label_dask(dd.from_pandas(frame, npartitions=2), str(folder), id_col="id")
+    shutil.move(folder, tmp_path / "elsewhere")  # as on a worker that does not have it
+    with pytest.raises(threatclf.DataError, match=rf"partition \d: the model folder {re.escape(str(folder))} cannot be "
+                                                  r"read on the worker on .*: a model folder must be readable at the "
+                                                  r"same path on every worker; or pass the loaded model"):
+        lazy.compute()
+
+
+def test_a_relative_model_folder_is_the_callers_not_each_workers(small_model, frame, tmp_path, monkeypatch):
+    # a dask worker runs in its own current folder: the path is made absolute where it was given
+    small_model.save(tmp_path / "model")
+    monkeypatch.chdir(tmp_path)
+    lazy = threatclf.label_dask(dd.from_pandas(frame, npartitions=2), "model", id_col="id")
+    monkeypatch.chdir(tmp_path.parent)  # the worker's folder is another
+    assert lazy.compute()["labels"].tolist() == threatclf.label_dataframe(frame, small_model, id_col="id")["labels"].tolist()
+
+
+def test_a_model_that_is_neither_a_classifier_nor_a_folder_is_refused_by_name(frame):
+    with pytest.raises(TypeError, match="model must be a ThreatClassifier, a model folder or None, got dict"):
+        threatclf.label_dask(dd.from_pandas(frame, npartitions=2), {"model": 1}, id_col="id")
