@@ -234,32 +234,24 @@ def test_train_takes_its_options_old_names_with_a_warning(data_files, tmp_path, 
     assert not (tmp_path / "a").exists()
 
 
-def test_a_label_spelt_almost_as_a_common_one_is_warned_of_once_by_file_and_line(tmp_path, capsys):
+@pytest.mark.parametrize("typo, how", [("terorism", "is spelt almost as"),
+                                       ("Terrorism", "differs only in case from")])  # case alone: whatever the counts
+def test_a_label_spelt_almost_as_a_common_one_is_warned_of_once_by_file_and_line(tmp_path, capsys, typo, how):
     texts, labels = tiny_corpus(repeats=3)
     rows = [{"text": t, "labels": l} for t, l in zip(texts, labels)]
     typos = [k for k, row in enumerate(rows) if row["labels"] == ["terrorism"]][:3]
     for k in typos:
-        rows[k]["labels"] = ["terorism"]
+        rows[k]["labels"] = [typo]
     data = tmp_path / "typo.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     code, _, err = run(["train", str(data), "-o", str(tmp_path / "m"), "--min-df", "1", "--cv", "3", "-q"], capsys)
     assert code == 0, err
-    said = [line for line in err.splitlines() if "spelt almost as" in line]
-    assert said == [f"threatclf train: warning: {data}: line {typos[0] + 1}: label 'terorism' (3 examples) is spelt "
-                    f"almost as 'terrorism' ({sum(l == ['terrorism'] for l in labels) - 3}): they are two labels; if "
+    said = [line for line in err.splitlines() if how in line]
+    assert said == [f"threatclf train: warning: {data}: line {typos[0] + 1}: label '{typo}' (3 examples) {how} "
+                    f"'terrorism' ({sum(l == ['terrorism'] for l in labels) - 3}): they are two labels; if "
                     "it is a typo, correct it: its rows count as texts without 'terrorism'"]
-    with pytest.warns(UserWarning, match=r"'terorism' \(3 examples\) is spelt almost as 'terrorism'"):
+    with pytest.warns(UserWarning, match=rf"'{typo}' \(3 examples\) {how} 'terrorism'"):
         ThreatClassifier(min_df=1, cv=3).fit([r["text"] for r in rows], [r["labels"] for r in rows])
-    # a label written as another but for case: the same, whatever the counts
-    for k in typos:
-        rows[k]["labels"] = ["Terrorism"]
-    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    code, _, err = run(["train", str(data), "-o", str(tmp_path / "m2"), "--min-df", "1", "--cv", "3", "-q"], capsys)
-    assert code == 0, err
-    said = [line for line in err.splitlines() if "only in case" in line]
-    assert said == [f"threatclf train: warning: {data}: line {typos[0] + 1}: label 'Terrorism' (3 examples) differs "
-                    f"only in case from 'terrorism' ({sum(l == ['terrorism'] for l in labels) - 3}): they are two "
-                    "labels; if it is a typo, correct it: its rows count as texts without 'terrorism'"]
 
 
 def test_a_file_annotated_part_of_the_way_is_warned_of_and_unlabelled_rows_are_counted(tmp_path, capsys):
