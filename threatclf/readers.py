@@ -665,9 +665,10 @@ class _JsonlSource(_Source):
     def _not_jsonl_error(self, not_json: list[bytes], ended: bool) -> DataError:
         start = None if is_stdin(self.path) else _start_of(self.path)
         if start is not None and _utf16_hint(start, "utf-8"):  # Windows PowerShell 5's > writes UTF-16
+            convert = ("zcat FILE | iconv -f UTF-16 -t UTF-8 > FILE-utf8.jsonl" if self.source.lower().endswith(".gz")
+                       else "iconv -f UTF-16 -t UTF-8 FILE > FILE-utf8.jsonl")
             return DataError(f"{self.source} is UTF-16 text (what Windows PowerShell 5's > writes), but JSONL is "
-                             "read as UTF-8: convert it (iconv -f UTF-16 -t UTF-8 FILE > FILE-utf8.jsonl), or write "
-                             "it as UTF-8 (Out-File -Encoding utf8)")
+                             f"read as UTF-8: convert it ({convert}), or write it as UTF-8 (Out-File -Encoding utf8)")
         first = not_json[0].decode("utf-8", "replace").strip()
         if first.startswith(("[", "{")):  # JSON, but not one object a line
             advice = ("a JSON array or JSON spread over lines? JSONL holds one object a line: "

@@ -88,7 +88,8 @@ def run_fingerprint(inputs: Sequence[Path], model: ThreatClassifier, reader_opti
     model_digest = digest.hexdigest()  # what the model computes, whether loaded or in memory
     return {"inputs": files, "named": [os.fspath(path) for path in inputs], "model": model_digest,
             "reader": reader_options, "options": asdict(options), "output_format": OUTPUT_FORMAT,
-            "code": code_stamp(), _MODEL_NAMED: _describe_model(model), _REJECTS_NAMED: str(rejects_path.resolve())}
+            "code": code_stamp(), _MODEL_NAMED: _describe_model(model), _MODEL_FOLDER: _model_folder(model),
+            _REJECTS_NAMED: str(rejects_path.resolve())}
 
 
 #: The modules whose code shapes an output row: passages, features, scores, evidence, layout.
@@ -123,6 +124,16 @@ _MODEL_NAMED = "model_described"
 _REJECTS_NAMED = "rejects_path"
 
 
+#: The model folder a run's model came from, resolved (None for a model fitted in memory), for
+#: messages: the same folder with another model in it was saved again since; not compared.
+_MODEL_FOLDER = "model_folder"
+
+
+def _model_folder(model: ThreatClassifier) -> str | None:
+    path = getattr(model, "path_", None)
+    return None if path is None else os.path.realpath(path)
+
+
 def _describe_model(model: ThreatClassifier) -> str:
     path = getattr(model, "path_", None)
     name = (getattr(model, "metadata_", None) or {}).get("name")
@@ -151,7 +162,7 @@ class ChunkStore:
                 except (OSError, ValueError):
                     previous = None
                 # inputs as named (rows record the names) are compared from 0.11 on, when manifests hold them
-                ignored = {_MODEL_NAMED, _REJECTS_NAMED}
+                ignored = {_MODEL_NAMED, _MODEL_FOLDER, _REJECTS_NAMED}
                 if isinstance(previous, dict) and "named" not in previous:
                     ignored.add("named")
                 compared = {k: v for k, v in fingerprint.items() if k not in ignored}
@@ -162,7 +173,11 @@ class ChunkStore:
                     )
                 return self.done()
             finished = len(self.done())
-            if finished and not restart and any(is_stdin(Path(name)) for name in fingerprint.get("named", [])):
+            try:
+                named = json.loads(manifest.read_text(encoding="utf-8")).get("named") or []
+            except (OSError, ValueError, AttributeError):
+                named = []
+            if finished and not restart and any(isinstance(n, str) and is_stdin(Path(n)) for n in named):
                 raise DataError(
                     f"{self.folder} holds {finished} finished chunk{'s' if finished > 1 else ''} of an earlier run "
                     "reading standard input (-), which cannot be resumed: run again with --restart (restart=True) to "
@@ -232,9 +247,9 @@ def _what_differs(previous, current: dict) -> str:
         if not isinstance(then, dict) or then.get("version") != now["version"]:
             made_by = f"threatclf {then.get('version')}" if isinstance(then, dict) else "an earlier threatclf"
             return (f"{made_by} (this is {now['version']}), whose rows may differ from this version's: finish it "
-                    "with that version, or start over with this one (--restart)")
+                    "with that version, or start over with this one")
         return (f"other threatclf code of the same version, {now['version']} (an install edited since: its rows may "
-                "differ); finish it with that code, or start over (--restart)")
+                "differ); finish it with that code, or start over")
     if previous.get("inputs") != current["inputs"]:
         return "other input files (or the files changed since): " + _inputs_differ(previous.get("inputs"), current["inputs"])
     if "named" in previous and previous["named"] != current["named"]:
@@ -243,9 +258,10 @@ def _what_differs(previous, current: dict) -> str:
                 "rows record the names (a rejected row's source, the ids FILE:LINE of rows without one)")
     if previous.get("model") != current["model"]:
         then = previous.get(_MODEL_NAMED)
-        if then and then == current[_MODEL_NAMED] and then.startswith("the model folder"):
-            return (f"another model: {then} holds another model now than when the run began (saved again since): "
-                    "to continue it, put that model back, or start over (--restart)")
+        folder = previous.get(_MODEL_FOLDER)
+        if folder is not None and folder == current.get(_MODEL_FOLDER):
+            return (f"another model: the model folder {folder} holds another model now than when the run began "
+                    "(saved again since): to continue it, put that model back, or start over")
         return (f"another model ({then}; this run has {current[_MODEL_NAMED]}): to continue it, pass that model "
                 "(--model)" if then else "another model")
     changed = []

@@ -2170,7 +2170,7 @@ def test_a_run_interrupted_under_other_threatclf_code_is_not_resumed(small_model
     manifest.write_text(json.dumps({**made, "code": {**made["code"], "version": "0.0.1"}}))
     with pytest.raises(DataError, match=rf"was made from threatclf 0.0.1 \(this is {re.escape(threatclf.__version__)}\), "
                                         r"whose rows may differ from this version's: finish it with that version, or "
-                                        r"start over with this one \(--restart\)"):
+                                        r"start over with this one; run again with --restart"):
         threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
     manifest.write_text(json.dumps({**made, "code": {**made["code"], "sha256": "0" * 64}}))  # an edited install
     with pytest.raises(DataError, match=r"was made from other threatclf code of the same version"):
@@ -2194,9 +2194,17 @@ def test_a_model_folder_saved_again_since_the_run_began_is_named_as_changed(smal
     out = tmp_path / "out.jsonl"
     _label_interrupted(2, monkeypatch, path, out, threatclf.load_model(folder), chunk_size=3, progress=False)
     texts, labels = tiny_corpus()
-    threatclf.ThreatClassifier(min_df=1, cv=3, features="word").fit(texts, labels).save(folder, overwrite=True)
-    with pytest.raises(DataError, match=rf"another model: the model folder {re.escape(str(folder))} holds another "
-                                        r"model now than when the run began \(saved again since\)"):
+    other = threatclf.ThreatClassifier(min_df=1, cv=3, features="word").fit(texts, labels)
+    # another folder of the same relative name (the resume run from another folder): not "saved again"
+    (tmp_path / "elsewhere").mkdir()
+    other.save(tmp_path / "elsewhere" / "m")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with pytest.raises(DataError, match=r"another model \(the model folder .*; this run has the model folder m\): to "
+                                        r"continue it, pass that model"):
+        threatclf.label_files(path, out, threatclf.load_model("m"), chunk_size=3, progress=False, resume=True)
+    other.save(folder, overwrite=True, name="renamed")  # the run's own folder, saved again
+    with pytest.raises(DataError, match=rf"another model: the model folder {re.escape(os.path.realpath(folder))} "
+                                        r"holds another model now than when the run began \(saved again since\)"):
         threatclf.label_files(path, out, threatclf.load_model(folder), chunk_size=3, progress=False, resume=True)
 
 
@@ -2211,6 +2219,12 @@ def test_what_a_killed_run_reading_standard_input_left_can_only_be_restarted(sma
     assert (tmp_path / "out.jsonl.partial").is_dir()
     with pytest.raises(DataError, match=r"holds 2 finished chunks of an earlier run reading standard input \(-\), "
                                         r"which cannot be resumed: run again with --restart"):
+        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False)  # whatever this run reads
+    # chunks of a run that read a file can be resumed, whatever this run reads
+    threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, restart=True)
+    out.unlink()
+    _label_interrupted(2, monkeypatch, path, out, small_model, chunk_size=3, progress=False)
+    with pytest.raises(DataError, match=r"holds 2 finished chunks of an earlier run: add --resume"):
         threatclf.label_files("-", out, small_model, chunk_size=3, progress=False)
 
 
