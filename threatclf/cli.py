@@ -351,6 +351,8 @@ def cmd_evaluate(args) -> int:
     from .evaluate import evaluate
 
     _refuse_output(args)
+    if args.max_words < 1:  # before the model is loaded and the file read
+        raise ThreatclfError(f"--max-words must be an integer >= 1, got {args.max_words}")
     model = _load(args)
     label_map = _label_map(args.label_map)
     score_labels = _labels_named(args.labels, "--labels")

@@ -578,3 +578,5 @@ def test_evaluate_articles_on_the_command_line(small_model, tmp_path, capsys):
     expected = threatclf.evaluate(small_model, [r["text"] for r in rows], [r["labels"] for r in rows], articles=True,
                                   max_words=10)
     assert said["macro_f1"] == pytest.approx(expected.macro_f1) and said["scored_as"] == expected.extra["scored_as"]
+    assert main(["evaluate", str(data), "-m", str(folder), "--articles", "--max-words", "0"]) == 2
+    assert "--max-words must be an integer >= 1, got 0" in capsys.readouterr().err
