@@ -71,6 +71,14 @@ _THRESHOLD_RULES = {"f1": f1_optimal_threshold, "half-best-f1": half_best_f1_thr
 def check_texts(texts: object, what: str = "texts") -> list[str]:
     if isinstance(texts, str):
         raise DataError(f"{what} must be a sequence of strings, not a single string")
+    if isinstance(texts, (bytes, bytearray, memoryview)):  # iterating bytes gives ints
+        raise DataError(f"{what} must be a sequence of strings, not a single {type(texts).__name__} object; "
+                        "decode it first (data.decode('utf-8')) and pass a list")
+    if texts is None:
+        raise DataError(f"{what} must be a sequence of strings, got None")
+    if isinstance(texts, np.ndarray) and texts.ndim != 1:  # what ColumnTransformer passes for ["text"]
+        raise DataError(f"{what} must be one-dimensional (one string per text), got an array of shape {texts.shape}"
+                        + ("; pass X.ravel()" if texts.ndim == 2 and texts.shape[1] == 1 else ""))
     if isinstance(texts, pd.DataFrame):
         raise DataError(f"{what} must be a sequence of strings, not a DataFrame; pass df['text']")
     if isinstance(texts, (Mapping, set, frozenset)):  # a dict would give its keys; a set, no order
@@ -197,9 +205,14 @@ class ThreatClassifier(BaseEstimator):
     n_jobs : int, optional
         Threads for training (labels in parallel; ``model="svm"`` fits them one at a time, as
         liblinear's random generator is shared by the whole process) and for the fast scoring path.
-    random_state : int or None
+    random_state : int, RandomState or None
         Seed of the cross-validation split and of stochastic models; ``None`` draws a new split
-        each fit (the model still saves, but a refit will not reproduce it).
+        each fit (the model still saves, but a refit will not reproduce it). A ``RandomState``
+        instance fits too, but a model folder stores settings as JSON: such a model cannot be saved.
+
+    After fitting, ``coef_`` and ``intercept_`` are read-only arrays: assign new ones
+    (``clf.coef_ = edited``) to change the model, so that the compiled scoring path, built from
+    them on first use, is rebuilt — an edit in place would leave it scoring with the old weights.
     """
 
     def __init__(
@@ -343,6 +356,10 @@ class ThreatClassifier(BaseEstimator):
     def _resolve_targets(self, y) -> tuple[list[str], np.ndarray]:
         """Label names and a 0/1 matrix from label lists or an indicator DataFrame."""
         if isinstance(y, pd.DataFrame):
+            if self.label_names is None and isinstance(y.columns, pd.RangeIndex) and len(y.columns):
+                raise DataError(f"y is a DataFrame whose columns are numbered 0 to {len(y.columns) - 1}, not named: "
+                                "an indicator DataFrame's columns must be the label names (pd.DataFrame(Y, "
+                                "columns=mlb.classes_)), or pass label_names=[...] to name them in order")
             labels = [str(n) for n in self.label_names] if self.label_names is not None else [str(c) for c in y.columns]
             return labels, indicator_from_frame(y, labels)
         if isinstance(y, np.ndarray) and y.ndim == 2 and y.dtype != object:
@@ -480,7 +497,7 @@ class ThreatClassifier(BaseEstimator):
         self.labels_ = labels
         self.thresholds_ = fixed
         self.calibration_ = calibration
-        self.vectorizers_, self.coef_, self.intercept_ = vectorizers, coef, intercept
+        self.vectorizers_, self.coef_, self.intercept_ = vectorizers, _read_only(coef), _read_only(intercept)
         self.oof_probabilities_ = oof_proba  # kept for evaluation of the training run; not saved
         self.training_fingerprint_ = fingerprint
         self.training_text_hashes_ = hashes
@@ -671,15 +688,17 @@ class ThreatClassifier(BaseEstimator):
         """The compiled scorer, or None when the reference path must be used."""
         if self.engine == "reference":
             return None
-        if getattr(self, "_compiled", None) is None:
+        built_from = (self.vectorizers_, self.coef_, self.intercept_)
+        cached = getattr(self, "_compiled", None)
+        if cached is None or any(a is not b for a, b in zip(cached[0], built_from)):  # weights assigned anew
             from . import fastvec  # deferred: numba compiles on first use, not at import
 
+            scorer = False
             if all(fastvec.is_supported(v) for v in self.vectorizers_):
                 tfidfs = [fastvec.CompiledTfidf.from_vectorizer(v) for v in self.vectorizers_]
-                self._compiled = fastvec.CompiledLinearScorer(tfidfs, self.coef_, self.intercept_)
-            else:
-                self._compiled = False
-        return self._compiled or None
+                scorer = fastvec.CompiledLinearScorer(tfidfs, self.coef_, self.intercept_)
+            cached = self._compiled = (built_from, scorer)
+        return cached[1] or None
 
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
         """Feature matrix of ``X``: TF-IDF values, and 1 for each present n-gram of a presence block
@@ -725,8 +744,9 @@ class ThreatClassifier(BaseEstimator):
         return _sigmoid(scores * self.calibration_[:, 0] + self.calibration_[:, 1])
 
     def predict_proba(self, X: Iterable[str]) -> pd.DataFrame:
-        """Calibrated probability of each label, one column per label; a pandas Series' index is
-        kept, so that the result joins back onto the rows it came from."""
+        """Probability of each label, one column per label: calibrated, or with ``calibrate=False``
+        the logistic function of the raw score. A pandas Series' index is kept, so that the
+        result joins back onto the rows it came from."""
         proba = self._proba_from_scores(self.decision_function(X))
         return pd.DataFrame(proba, columns=list(self.labels_), index=X.index if isinstance(X, pd.Series) else None)
 
@@ -792,15 +812,15 @@ class ThreatClassifier(BaseEstimator):
     def _evidence_terms(self) -> tuple[np.ndarray, np.ndarray]:
         """Feature names without prefix, and whether each is a word n-gram (cached, not saved)."""
         cache = getattr(self, "_evidence_cache", None)
-        if cache is None:
+        if cache is None or cache[0] is not self.vectorizers_:
             terms, is_word = [], []
             for vectorizer in self.vectorizers_:
                 names = np.empty(len(vectorizer.vocabulary_), dtype=object)
                 names[list(vectorizer.vocabulary_.values())] = list(vectorizer.vocabulary_.keys())
                 terms.append(names)
                 is_word.append(np.full(len(names), vectorizer.analyzer == "word"))
-            cache = self._evidence_cache = (np.concatenate(terms), np.concatenate(is_word))
-        return cache
+            cache = self._evidence_cache = (self.vectorizers_, np.concatenate(terms), np.concatenate(is_word))
+        return cache[1], cache[2]
 
     def explain(self, text: str, top: int = 10) -> dict[str, list[tuple[str, float]]]:
         """The terms of ``text`` that pushed each label's score up, with their contributions.
@@ -858,6 +878,9 @@ class ThreatClassifier(BaseEstimator):
             # Stored models hold packed dicts only; unpack_vectorizer checks every setting.
             state["vectorizers_"] = [unpack_vectorizer(v) for v in state["vectorizers_"]]
         super().__setstate__(state)
+        for name in ("coef_", "intercept_"):
+            if name in self.__dict__:
+                _read_only(self.__dict__[name])
         self._compiled = None
         self._evidence_cache = None
         fitted = self.__dict__.pop("_fitted_params", None)
@@ -1050,6 +1073,13 @@ def _canonical(X: sp.csr_matrix) -> sp.csr_matrix:
     X.sum_duplicates()
     X.sort_indices()
     return X
+
+
+def _read_only(weights):
+    """``weights`` made read-only in place (an array; anything else is left for the loader to refuse)."""
+    if isinstance(weights, np.ndarray):
+        weights.setflags(write=False)
+    return weights
 
 
 def _fit_selected(model, X, y, C, class_weight, sample_weight, random_state, k):

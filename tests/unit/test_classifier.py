@@ -48,6 +48,25 @@ def test_fast_and_reference_engines_agree(small_model):
     np.testing.assert_allclose(small_model.decision_function(texts), reference.decision_function(texts), atol=1e-9)
 
 
+def test_weights_assigned_anew_are_scored_and_edits_in_place_refused():
+    model = build_small_model()
+    texts, _ = tiny_corpus(repeats=1)
+    before = model.decision_function(texts)  # builds the compiled path from the fitted weights
+    with pytest.raises(ValueError, match="read-only"):  # an edit the compiled path would not see
+        model.coef_[:] = 0.0
+    with pytest.raises(ValueError, match="read-only"):
+        model.intercept_ += 1.0
+    np.testing.assert_array_equal(model.decision_function(texts), before)
+    model.coef_ = np.zeros_like(model.coef_)
+    model.intercept_ = np.full_like(model.intercept_, -5.0)
+    np.testing.assert_array_equal(model.decision_function(texts), np.full_like(before, -5.0))
+    assert model.predict(texts) == [[] for _ in texts]
+    reference = copy.deepcopy(model).set_params(engine="reference")
+    np.testing.assert_array_equal(reference.decision_function(texts), model.decision_function(texts))
+    loaded = copy.deepcopy(build_small_model())  # a copy (a pickle, a loaded folder) is read-only too
+    assert not loaded.coef_.flags.writeable and not loaded.intercept_.flags.writeable
+
+
 def test_scikit_learns_own_parameter_validation_is_not_overridden():
     from sklearn.base import BaseEstimator
 
@@ -178,6 +197,10 @@ def test_explain_names_the_terms_that_raised_each_label(small_model):
     ([1, 2], [["x"], []], r"texts\[0\] is int"),
     (["a", "b", "c"], [["x"], ["x"], ["x"]], "on every training example"),
     (["a", "b", "c"], ["x", [], []], "row 0: labels must be a list"),
+    (b"police seized", [["x"]], "not a single bytes object; decode it"),
+    (None, [["x"]], "got None"),
+    (np.array([["a b"], ["c d"]]), [["x"], []], r"array of shape \(2, 1\); pass X.ravel\(\)"),
+    (["a b", "c d"], pd.DataFrame([[1, 0], [0, 1]]), "numbered 0 to 1, not named"),
 ])
 def test_fit_rejects_bad_input_with_clear_errors(X, y, message):
     with pytest.raises(DataError, match=message):
@@ -743,8 +766,7 @@ def test_a_label_the_scores_do_not_rise_with_is_left_uncalibrated(monkeypatch):
     # not even where its probability rounds to 1.0
     assert model.thresholds_[1] > 1.0 and 0 < model.thresholds_[0] < 1
     assert not model.predict_indicator(texts)[:, 1].any()
-    model.intercept_[1] = 100.0  # every probability exactly 1.0
-    model._compiled = None
+    model.intercept_ = np.where(np.arange(len(model.intercept_)) == 1, 100.0, model.intercept_)  # every p 1.0
     assert (model.predict_proba(texts)["organized_crime"] == 1.0).all()
     assert not model.predict_indicator(texts)[:, 1].any()
     # a threshold the user fixed is kept
@@ -980,6 +1002,28 @@ def test_grid_search_passes_sample_weight_to_score_without_a_warning():
         warnings.filterwarnings("error", message=".*does not support sample_weight.*")
         search.fit(texts, labels, sample_weight=np.ones(len(texts)))
     assert search.best_score_ > 0.5
+
+
+def test_the_readme_macro_f1_scorer_scores_each_candidate_of_a_search():
+    from sklearn.metrics import f1_score, make_scorer
+    from sklearn.model_selection import GridSearchCV, KFold
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    texts, labels = tiny_corpus(repeats=3)
+    binarizer = MultiLabelBinarizer()
+    Y = binarizer.fit_transform(labels)
+    estimator = ThreatClassifier(min_df=1, cv=3, label_names=list(binarizer.classes_))
+    folds = KFold(2, shuffle=True, random_state=0)
+    scorer = make_scorer(f1_score, response_method=("predict_indicator",), average="macro")  # as in the README
+    search = GridSearchCV(estimator, {"C": [0.01, 10.0]}, cv=folds, scoring=scorer).fit(texts, Y)
+    scores = search.cv_results_["mean_test_score"]
+    by_hand = [f1_score(Y[test], clone(estimator).set_params(C=10.0).fit([texts[i] for i in train], Y[train])
+                        .predict_indicator([texts[i] for i in test]), average="macro")
+               for train, test in folds.split(texts)]
+    assert np.isfinite(scores).all() and scores[1] == pytest.approx(np.mean(by_hand))
+    with pytest.warns(UserWarning):  # what the README warns of: "f1_macro" cannot read label lists
+        named = GridSearchCV(estimator, {"C": [0.01, 10.0]}, cv=folds, scoring="f1_macro").fit(texts, Y)
+    assert np.isnan(named.cv_results_["mean_test_score"]).all()
 
 
 def test_grid_search_gives_groups_to_fit_with_metadata_routing_as_the_readme_says(monkeypatch):
