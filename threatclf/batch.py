@@ -178,7 +178,23 @@ def check_thresholds(model: ThreatClassifier, threshold) -> None:
                       UserWarning, stacklevel=3)
 
 
+def _plain_key(value):
+    """An index label as its user wrote it: ``2``, not ``np.int64(2)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class DeferredModel:
+    """A model to be loaded by ``load()`` only once a run has passed the checks that need no
+    model (inputs, output, options): ``threatclf label`` refuses a mistyped path at once, not
+    after loading its model."""
+
+    def __init__(self, load):
+        self.load = load
+
+
 def _resolve_model(model) -> ThreatClassifier:
+    if isinstance(model, DeferredModel):
+        model = model.load()
     if model is None or isinstance(model, (str, os.PathLike)):
         from .persistence import load_model
 
@@ -395,8 +411,8 @@ def label_dataframe(df: pd.DataFrame, model=None, *, text_col: str = "text", id_
                 what = (f"not valid Unicode: a lone surrogate {text[exc.start]!r} at character {exc.start} "
                         "(a broken escape in the source?)")
         if what:
-            which = f" ({id_col} {df[id_col].iloc[i]!r})" if id_col else ""
-            raise DataError(f"row {row!r}{which}: {text_col!r} is {what}")
+            which = f" ({id_col} {df[id_col].tolist()[i]!r})" if id_col else ""  # 2, not np.int64(2)
+            raise DataError(f"row {_plain_key(row)!r}{which}: {text_col!r} is {what}")
     ids = df[id_col].tolist() if id_col else df.index.tolist()
     for i, id_ in enumerate(ids):  # passage rows are built as text columns, which refuse them
         if isinstance(id_, str) and not id_.isascii():
@@ -804,6 +820,10 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     # numpy integers pass the checks; the run's manifest is JSON, which takes Python ones
     chunk_size, max_text_chars, top_terms, max_words = map(int, (chunk_size, max_text_chars, top_terms, max_words))
     from_stdin = any(is_stdin(p) for p in paths)
+    files = [p for p in paths if not is_stdin(p)]  # standard input is read once, below
+    if files and not isinstance(model, ThreatClassifier):  # a model to load: the files are checked first, as far
+        # as they can be without the model's labels (its output columns, which no input column may have: below)
+        check_inputs(files, text_col=text_col, id_col=id_col, csv_sep=csv_sep, encoding=encoding)
     model = _resolve_model(model)
     check_thresholds(model, threshold)  # before any work
     options = LabelOptions(passages=passages, threshold=plain(threshold), top_terms=top_terms,  # numpy -> JSON
@@ -832,7 +852,7 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     summary = LabelSummary(resumed_chunks=len(done))
 
     show = (sys.stderr.isatty() if progress is None else progress)
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # a text bar on stderr, also in a notebook (tqdm.auto would want ipywidgets there)
 
     total = count_rows(paths)
     bar = tqdm(total=total, unit=" rows", disable=not show, dynamic_ncols=True, desc="labelling")

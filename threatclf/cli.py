@@ -87,13 +87,23 @@ def _trust(args) -> bool:
     return bool(getattr(args, "trust", False))
 
 
+def _model_named(name: str | None) -> str | None:
+    """The folder ``name`` names: ``None`` (the bundled model) for none given or ``default``."""
+    if name != "default":
+        return name
+    if os.path.isdir("default"):
+        warnings.warn("the model name 'default' means the bundled default model, not the folder ./default here: "
+                      "name that one ./default", UserWarning)
+    return None
+
+
 def _load(args):
     from .persistence import load_model
 
     if args.model in MODELS and not os.path.exists(args.model):  # train's --model before 0.12
         raise ThreatclfError(f"model folder {args.model} does not exist ({args.model} is a kind of model, which "
                              f"train --model-type chooses; --model names a model folder)")
-    return load_model(args.model, trust=_trust(args))
+    return load_model(_model_named(args.model), trust=_trust(args))
 
 
 def _model_folder_for_train(argv: list[str]) -> str | None:
@@ -168,11 +178,8 @@ def cmd_train(args) -> int:
     if unknown:
         raise ThreatclfError(f"--tune-on {unknown[0]} is not one of the training files given")
     params, config = {}, {}
-    if args.settings_from == "default" and os.path.isdir("default"):
-        warnings.warn("--settings-from default means the bundled model's settings, not those of the folder "
-                      "./default here: name that one ./default", UserWarning)
     if args.settings_from:  # the settings only: no weights are read, so no trust is needed
-        params = settings_of_model(None if args.settings_from == "default" else args.settings_from)
+        params = settings_of_model(_model_named(args.settings_from))
     if args.config:
         try:
             with open(args.config, encoding="utf-8") as handle:
@@ -434,7 +441,7 @@ def cmd_info(args) -> int:
     _refuse_output(args)
     if args.model_dir and args.model and os.path.realpath(args.model_dir) != os.path.realpath(args.model):
         raise ThreatclfError(f"two models given: {args.model_dir} and --model {args.model}")
-    path = args.model_dir or args.model or default_model_path()
+    path = _model_named(args.model_dir or args.model) or default_model_path()
     metadata = read_metadata(path)
     if args.format == "json":
         print(json.dumps(metadata, indent=2))
@@ -540,8 +547,9 @@ def _figures_said(split: str, figures: dict) -> list[str]:
 
 
 def cmd_verify(args) -> int:
-    from .persistence import verify_model
+    from .persistence import default_model_path, verify_model
 
+    args.model_dir = _model_named(args.model_dir) or default_model_path()
     check = verify_model(args.model_dir)
     if not _say_changed(check):
         return EXIT_ERROR
@@ -563,7 +571,7 @@ def _loads_when_trusted(args) -> bool:
         return False
     from .persistence import load_model
 
-    load_model(args.model_dir or args.model, trust=True)  # a ModelFormatError says what does not match
+    load_model(_model_named(args.model_dir or args.model), trust=True)  # a ModelFormatError says what does not match
     return True
 
 
@@ -626,9 +634,9 @@ _DUPLICATE_IDS, _REJECTED = r".* rows? repeats? an id of an earlier row", r".* i
 def _label(args, output, rejects, shown_as: tuple | None = None) -> int:
     """``threatclf label`` into ``output``, with its notes and summary on stderr; ``shown_as``:
     what the summary calls the output and the rejects (a temporary file's name would mislead)."""
-    from .batch import label_files
+    from .batch import DeferredModel, label_files
 
-    model = _load(args)
+    model = DeferredModel(lambda: _load(args))  # loaded once the run's cheap checks have passed
     # The library's notes (starting over an empty earlier run) in the command's voice, none with
     # -q; an application that set up logging of its own (main() called from it) gets them there.
     logger = logging.getLogger("threatclf")
@@ -676,7 +684,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"threatclf {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def model_option(p, help_text="model folder (default: the bundled default model)"):
+    def model_option(p, help_text="model folder (default, or none given: the bundled default model)"):
         p.add_argument("--model", "-m", default=None, help=help_text)
         p.add_argument("--trust", action="store_true",
                        help="trust the model file entirely (needed for joblib/pickle models; never for files you did not make)")
@@ -769,7 +777,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info, parser=p)
 
     p = sub.add_parser("verify", allow_abbrev=False, help="check a model folder's digests and stored types, and that it loads")
-    p.add_argument("model_dir", metavar="MODEL", help="model folder to check")
+    p.add_argument("model_dir", nargs="?", metavar="MODEL",
+                   help="model folder to check (default, or none given: the bundled default model)")
     p.add_argument("--trust", action="store_true", help=trust_option)
     p.set_defaults(func=cmd_verify, parser=p)
 
@@ -786,7 +795,8 @@ def build_parser() -> argparse.ArgumentParser:
     columns(p, labels=False)
     p.add_argument("--id-col", default="id", help="column holding the article id (default: id); the output "
                    "calls it id (without one: FILE:LINE)")
-    p.add_argument("--passages", action="store_true", help="write one row per passage instead of per article")
+    p.add_argument("--passages", action="store_true", help="write one row per passage instead of per article (an article without text: "
+                   "one row, passage null)")
     p.add_argument("--threshold", type=_threshold, action="append",
                    help="override thresholds: 0.5, or label=0.6,label=0.3 (may be repeated for other labels; "
                         "'*=0.5' sets the labels not named)")

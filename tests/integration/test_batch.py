@@ -6,6 +6,8 @@ import errno
 import json
 import os
 import re
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -96,6 +98,21 @@ def test_dataframe_errors_name_the_problem(small_model):
         threatclf.label_dataframe(pd.DataFrame({"text": ["x", None]}), small_model)
     with pytest.raises(DataError, match="row 0: 'text' is int, expected str"):
         threatclf.label_dataframe(pd.DataFrame({"text": [3, "x"]}, dtype=object), small_model)
+    numbered = pd.DataFrame({"id": [1, 2], "text": ["x", None]}, index=np.array([10, 20], dtype=np.int64))
+    with pytest.raises(DataError, match=r"^row 20 \(id 2\): 'text' is missing"):  # as written, not np.int64(2)
+        threatclf.label_dataframe(numbered, small_model, id_col="id")
+
+
+def test_labelling_files_leaves_tqdm_auto_unimported(saved_small_model, tmp_path):
+    # tqdm.auto warns in a notebook kernel without ipywidgets, though the bar is text on stderr
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": "a", "text": "Customs seized heroin."}\n')
+    script = ("import sys, threatclf; threatclf.label_files(sys.argv[1], sys.argv[2], sys.argv[3], progress=True); "
+              "print(sorted(m for m in sys.modules if m.startswith('tqdm.auto') or m.startswith('ipywidgets')))")
+    ran = subprocess.run([sys.executable, "-c", script, str(source), str(tmp_path / "out.jsonl"),
+                          str(saved_small_model)], capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "[]" and (tmp_path / "out.jsonl").exists()
 
 
 def test_dataframe_settings_are_checked_before_work(small_model):

@@ -616,7 +616,8 @@ def test_a_warning_made_an_error_is_one_line_and_the_output_is_kept(data_files, 
     (["train", "{data}/no-labels.jsonl", "-o", "{tmp}/m"], "no-labels.jsonl: line 2: no labels"),
     (["train", "{data}/one-label.jsonl", "-o", "{tmp}/m", "--min-df", "1"], "on every training example"),
     (["evaluate", "{data}/train.jsonl", "--model", "{tmp}/nope"], "does not exist"),
-    (["label", "{data}/train.jsonl", "-o", "{tmp}/out.xlsx", "--model", "{tmp}/nope"], "does not exist"),
+    (["label", "{data}/train.jsonl", "-o", "{tmp}/out.jsonl", "--model", "{tmp}/nope"], "does not exist"),
+    (["label", "{data}/train.jsonl", "-o", "{tmp}/out.xlsx", "--model", "{tmp}/nope"], "unknown output format"),
     (["verify", "{tmp}"], "metadata.json is missing"),
 ])
 def test_user_errors_are_one_line_without_traceback(argv, message, data_files, tmp_path, capsys):
@@ -1389,6 +1390,40 @@ def test_label_input_mistakes_are_named_before_any_work(data_files, tmp_path, ca
     assert not (tmp_path / "o1.jsonl").exists() and not (tmp_path / "o2.jsonl").exists()
 
 
+def test_label_refuses_cheap_mistakes_before_loading_the_model(data_files, tmp_path, capsys, monkeypatch):
+    import threatclf.persistence as persistence
+
+    loaded = []
+    real_load = persistence.load_model
+    monkeypatch.setattr(persistence, "load_model", lambda *a, **k: loaded.append(a) or real_load(*a, **k))
+    model = str(_small_model(data_files))
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"id": "a", "text": "Rain fell."}) + "\n")
+    (tmp_path / "done.jsonl").write_text("{}\n")
+    for argv, said in ((["label", str(tmp_path / "nothere.jsonl"), "-o", str(tmp_path / "o.jsonl")], "input not found"),
+                       (["label", str(good), "-o", str(tmp_path / "o.txt")], "unknown output format"),
+                       (["label", str(good), "-o", str(tmp_path / "done.jsonl")], "--overwrite")):
+        code, _, err = run(argv + ["--model", model], capsys)
+        assert code == 2 and said in err and not loaded, (argv, err)
+    assert run(["label", str(good), "-o", str(tmp_path / "o.jsonl"), "--model", model], capsys)[0] == 0
+    assert len(loaded) == 1  # the run that passed its checks loaded its model once
+
+
+def test_default_names_the_bundled_model_for_every_command(tmp_path, capsys, monkeypatch):
+    from threatclf.persistence import default_model_path
+
+    bundled = str(default_model_path())
+    code, out, _ = run(["verify"], capsys)
+    assert code == 0 and out.startswith(f"{bundled}: format") and "all types trusted" in out
+    assert run(["verify", "default"], capsys)[1] == out
+    assert run(["info", "default"], capsys)[1] == run(["info"], capsys)[1]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "default").mkdir()  # a folder of that name here: "default" still means the bundled one, said so
+    code, out2, err = run(["verify", "default"], capsys)
+    assert code == 0 and out2 == out
+    assert "the model name 'default' means the bundled default model, not the folder ./default here" in err
+
+
 def test_label_reads_tab_separated_files_and_other_encodings(data_files, tmp_path, capsys):
     source = tmp_path / "in.tsv.csv"
     source.write_bytes("id\ttext\na\tCartel smuggled coca\u00efne.\n".encode("latin-1"))
@@ -1912,8 +1947,8 @@ def test_train_settings_from_default_says_so_beside_a_folder_named_default(data_
     base = ["train", str(data_files / "train.jsonl"), "--min-df", "1", "--cv", "3", "-q"]
     code, _, err = run(base + ["-o", "m", "--settings-from", "default"], capsys)
     assert code == 0, err
-    assert ("warning: --settings-from default means the bundled model's settings, not those of the folder "
-            "./default here: name that one ./default") in err
+    assert ("warning: the model name 'default' means the bundled default model, not the folder ./default here: "
+            "name that one ./default") in err
     bundled = threatclf.settings_of_model()
     assert json.loads((tmp_path / "m" / "metadata.json").read_text())["settings"]["model"] == bundled["model"]
     code, _, err = run(base + ["-o", "m2", "--settings-from", "./default"], capsys)  # the folder, which is none

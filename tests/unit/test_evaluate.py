@@ -325,6 +325,17 @@ def test_cross_validate_warns_of_a_misspelt_label_once_with_the_datas_figures():
     assert caught[[str(w.message) for w in caught].index(said[0])].filename == __file__
 
 
+def test_cross_validate_says_each_folds_fit_warnings_at_the_callers_line_with_the_fold():
+    texts, labels = tiny_corpus(repeats=3)  # 12 or fewer positives a label: each fold's fit has under 10
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        threatclf.cross_validate(threatclf.ThreatClassifier(min_df=1, cv=2, features="word"), texts, labels, cv=3)
+    few = [w for w in caught if "fewer than 10 positive examples" in str(w.message)]
+    assert [str(w.message)[:len("cross_validate's fold 0: ")] for w in few] == [
+        f"cross_validate's fold {k}: " for k in range(3)]
+    assert {w.filename for w in few} == {__file__}
+
+
 def test_calibration_error_and_reliability_figures():
     # Two passages at 0.9 (one positive) and two at 0.1 (one positive): observed 0.5 in both
     # bins, so each is off by 0.4 and the calibration error is exactly 0.4.
