@@ -580,6 +580,8 @@ def _reject_clashing_rows(batch, reserved: Sequence[str]):
         row, column = frame.iloc[i], held.columns[held.iloc[i].to_numpy()][0]
         rejects.append(Reject(str(row["_source"]), int(row["_line"]), row["id"],
                               f"field {column!r} would be overwritten by the output's {column!r} column; rename it"))
+    order = {source: k for k, source in enumerate(batch.sources)}  # the rejects file in input order, whatever
+    rejects.sort(key=lambda r: (order.get(r.source, len(order)), r.line or 0))  # the chunk size
     kept = frame.loc[~bad].drop(columns=clashing).reset_index(drop=True)
     return replace(batch, frame=kept, rejects=rejects)
 

@@ -109,6 +109,8 @@ class RecordBatch:
     index: int
     frame: pd.DataFrame
     rejects: list[Reject] = field(default_factory=list)
+    #: The inputs the batch's rows come from, in the order read (as ``Reject.source`` names them).
+    sources: tuple[str, ...] = ()
 
     @property
     def rows_read(self) -> int:
@@ -837,6 +839,10 @@ class _CsvSource(_Source):
         self._lines_read = 0
         self._last_bad_line = 0
         self._record_end = 1  # physical line of the end of the previous record (header)
+        # Physical lines as grep, sed and the JSONL reader count them: a CR alone inside a quoted
+        # field (an old Mac text pasted into a cell) does not end one, though csv's line_num counts it
+        self._line_ends = 0  # line ends passed: \n (or \r\n), and a lone \r that ended a record
+        self._lone_cr = False  # the last line csv was given ends with a lone \r
 
     def _open(self):
         binary = _open_binary(self.path)
@@ -871,8 +877,16 @@ class _CsvSource(_Source):
             text.close()
             raise DataError(f"{self.source}: the CSV header is not valid {self.encoding}"
                             f"{_encoding_hint(self.path, self.encoding)}")
-        self._record_end = reader.line_num
+        self._record_end = self._ended_record()
         return text, reader, header
+
+    def _ended_record(self) -> int:
+        """The physical line a record csv has just returned ends on: a lone \r its last line
+        ends with ended the record (inside a quoted field csv would have read on), so it ends a line."""
+        if self._lone_cr:
+            self._line_ends += 1
+            self._lone_cr = False
+        return max(self._line_ends, 1)
 
     def _track(self, lines: Iterable[str]) -> Iterator[str]:
         """Pass lines to csv, remembering the last one that held undecodable bytes."""
@@ -880,17 +894,22 @@ class _CsvSource(_Source):
             self._lines_read += 1
             if self._lines_read == 1 and line.startswith("\ufeff"):  # a mark an encoding kept (utf-16-le): dropped
                 line = line[1:]  # before csv sees it, so that a quoted first name stays quoted
+            number = self._line_ends + 1  # the physical line this one is (part of)
+            if line.endswith("\n"):
+                self._line_ends += 1
+            self._lone_cr = line.endswith("\r")
             if not line.isascii():
                 try:
                     line.encode("utf-8")
                 except UnicodeEncodeError:
-                    self._last_bad_line = self._lines_read
+                    self._last_bad_line = number
             yield line
 
     def check(self) -> None:
         stream, _, header = self._open()
         stream.close()
-        self._lines_read = self._last_bad_line = 0
+        self._lines_read = self._last_bad_line = self._line_ends = 0
+        self._lone_cr = False
         _check_unique(header, self.source, "CSV")
         if self.text_col not in header:
             other = next((sep for sep in (";", "\t", "|", ",") if len(header) == 1 and sep in header[0]
@@ -957,7 +976,7 @@ class _CsvSource(_Source):
                 ) from exc
             if row is None:
                 break
-            self._record_end = reader.line_num
+            self._record_end = self._ended_record()
             if not row:
                 continue
             count += 1
@@ -1354,10 +1373,12 @@ def _generate(sources: list[_Source], batch_size: int, skip_batches: int) -> Ite
         while current is not None:
             build = index >= skip_batches
             chunks: list[_Chunk] = []
+            names: list[str] = []
             need = batch_size
             while need and current is not None:
                 chunk = current.take(need, build)
                 chunks.append(chunk)
+                names.append(current.source)
                 if chunk.rows < need:  # this input is exhausted
                     current.close()
                     current = next(remaining, None)
@@ -1366,7 +1387,7 @@ def _generate(sources: list[_Source], batch_size: int, skip_batches: int) -> Ite
                 break
             if build:
                 rejects = [r for c in chunks for r in c.rejects]
-                yield RecordBatch(index, _join(chunks), rejects)
+                yield RecordBatch(index, _join(chunks), rejects, tuple(names))
             index += 1
     finally:
         if current is not None:

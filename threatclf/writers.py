@@ -491,7 +491,22 @@ class _ParquetSink:
             elif array.null_count == len(array) or pa.types.is_null(kind):
                 kind = pa.large_string()
             fields.append(pa.field(str(name), kind))
-        return pa.schema(fields)
+        return self._with_pandas_dtypes(pa.schema(fields))
+
+    def _with_pandas_dtypes(self, schema):
+        """``schema`` with the pandas metadata that reads its integer and bool columns back as
+        nullable ``Int64`` and ``boolean``, as ``label_dataframe`` gives them: without it, one
+        null (an article without text has no passage offsets) makes pandas read a whole integer
+        column as float, and ``text[start:end]`` fails."""
+        pa = self._pa
+        try:
+            empty = schema.empty_table().to_pandas()
+            for field in schema:
+                if pa.types.is_integer(field.type) or pa.types.is_boolean(field.type):
+                    empty[field.name] = empty[field.name].astype("Int64" if pa.types.is_integer(field.type) else "boolean")
+            return schema.with_metadata(pa.Schema.from_pandas(empty, preserve_index=False).metadata)
+        except (pa.ArrowException, TypeError, ValueError):  # a column pandas has no dtype for: read as pyarrow says
+            return schema
 
     def write(self, records: list[dict]) -> None:
         if not records:

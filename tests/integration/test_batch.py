@@ -1366,6 +1366,19 @@ def test_a_late_jsonl_row_with_an_output_field_is_rejected_not_fatal(small_model
     assert reject["reason"] == "field 'labels' would be overwritten by the output's 'labels' column; rename it"
 
 
+def test_the_rejects_file_is_in_input_order_whatever_the_chunk_size(small_model, tmp_path):
+    first = [{"id": "a", "text": "Rain.", "labels": ["mine"]}, {"id": "b", "text": None},
+             {"id": "c", "text": "Police seized cocaine."}, {"id": "d", "text": "Snow.", "scores": {}}]
+    inputs = [write_jsonl(tmp_path / "one.jsonl", first),
+              write_jsonl(tmp_path / "two.jsonl", [{"id": "e", "text": 5}, {"id": "f", "text": "Hail.", "labels": []}])]
+    for chunk_size in (2000, 3, 1):
+        out = tmp_path / f"out{chunk_size}.jsonl"
+        threatclf.label_files(inputs, out, small_model, chunk_size=chunk_size, progress=False)
+        rejects = [json.loads(line) for line in (tmp_path / f"{out.name}.rejects.jsonl").read_text().splitlines()]
+        assert [(Path(r["source"]).name, r["line"]) for r in rejects] == [
+            ("one.jsonl", 1), ("one.jsonl", 2), ("one.jsonl", 4), ("two.jsonl", 1), ("two.jsonl", 2)], chunk_size
+
+
 @pytest.mark.parametrize("rows, options, message", [
     ([{"id": "a", "body": "Rain."}], {}, r"no text field 'text' in its first rows; their fields are \['body', 'id'\]"),
     ([{"id": "a", "story": "s", "text": "Rain."}], {"id_col": "story"},

@@ -280,6 +280,19 @@ def test_csv_quoted_newlines_and_physical_start_lines(tmp_path, name):
     assert frame["_line"].tolist() == [2, 4, 5]
 
 
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+def test_csv_lines_are_physical_lines_with_a_lone_cr_inside_a_field(tmp_path, end):
+    # a CR alone inside a quoted field (an old Mac text in a cell) does not end a line for grep,
+    # sed or the JSONL reader; line ends of CR alone (an old Mac file) do
+    path = tmp_path / "cr.csv"
+    path.write_bytes(end.join(["id,text", 'a,"Old Mac text\rsecond paragraph"', ",no id on this row",
+                               "b,too,many", 'c,"x\ry\rz"']).encode() + end.encode())
+    batch = one_batch(path)
+    assert batch.frame["id"].tolist() == ["a", "cr.csv:3", "c"]
+    assert batch.frame["_line"].tolist() == [2, 3, 5]
+    assert reject_at(batch, 4).reason == "CSV row has 3 fields, header has 2"
+
+
 def test_csv_rejects_and_fallback_ids(tmp_path):
     path = tmp_path / "bad.csv"
     write_csv(path, (

@@ -369,6 +369,21 @@ def test_parquet_schema_is_stable_across_batches_with_nulls(tmp_path):
     assert table.column("score_beta").to_pylist() == [0.5, None, None, None, None]
 
 
+def test_parquet_integers_with_nulls_read_back_into_pandas_as_integers(tmp_path):
+    target = tmp_path / "out.parquet"
+    big = 12345678901234567  # beyond float64's whole numbers
+    with RecordWriter(target, LABELS) as writer:
+        writer.write([{**record(0, num=big, flag=True), "passage": 0, "start": 0, "end": 4},
+                      {**record(1, num=None, flag=None), "passage": None, "start": None, "end": None}])
+    frame = pd.read_parquet(target)  # pandas' defaults, as a user reads it
+    assert {c: str(frame[c].dtype) for c in ("passage", "start", "end", "num", "flag")} == {
+        "passage": "Int64", "start": "Int64", "end": "Int64", "num": "Int64", "flag": "boolean"}
+    assert frame["num"].tolist()[0] == big and frame["num"].isna().tolist() == [False, True]
+    text = "abcdefgh"
+    assert text[frame["start"][0]:frame["end"][0]] == "abcd"  # the offsets index a text as the README says
+    assert pq.read_table(target).schema.field("num").type == pa.int64()
+
+
 def test_parquet_incompatible_later_batch_names_the_column(tmp_path):
     target = tmp_path / "out.parquet"
     with pytest.raises(DataError, match="'year'"):
