@@ -25,7 +25,7 @@ import tempfile
 import time
 import warnings
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -246,17 +246,14 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int, int]:
             spans.append(passage)
     passage_texts = [texts[i][s:e] for i, (s, e) in zip(owner, spans)]
     textless = len(texts) - len(set(owner))  # texts that gave no passage
-    if passage_texts:
-        proba = model._proba_from_scores(model.decision_function(passage_texts))
-    else:
-        proba = np.zeros((0, len(labels)))
+    # scored a block at a time: the scoring's temporaries grow with the text scored at once
+    proba = np.vstack([np.zeros((0, len(labels)))] + [
+        model._proba_from_scores(model.decision_function(passage_texts[block])) for block in _blocks(passage_texts)])
     hits = proba >= cut
-    terms, is_word = model._evidence_terms() if options.top_terms and passage_texts else (None, None)
     if options.passages:
         # evidence of a passage: its labels' scores and, with top_terms, the terms behind them
-        labelled = np.flatnonzero(hits.any(axis=1)) if options.top_terms else np.array([], dtype=np.int64)
-        X = model.transform([passage_texts[k] for k in labelled]) if labelled.size else None
-        row_of = {int(k): r for r, k in enumerate(labelled)}
+        wanted = {k: np.flatnonzero(hits[k]) for k in np.flatnonzero(hits.any(axis=1))} if options.top_terms else {}
+        terms_of = _terms_behind_each(model, passage_texts, wanted, options.top_terms)
         rows: list[list[dict]] = [[] for _ in texts]
         for k, (i, (s, e)) in enumerate(zip(owner, spans)):
             record = {"id": ids[i], "passage": len(rows[i]), "start": int(s), "end": int(e)}
@@ -270,8 +267,7 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int, int]:
             for j in assigned:
                 item = {"label": labels[j], "score": shown[j], "terms": []}
                 if options.top_terms:
-                    item["terms"] = terms_behind(X, row_of[k], model.coef_[j], terms, is_word, options.top_terms,
-                                               passage_texts[k])
+                    item["terms"] = terms_of[k, j]
                 evidence.append(item)
             record["evidence"] = evidence
             rows[i].append(record)
@@ -298,14 +294,14 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int, int]:
         best = block.argmax(axis=0)
         top = block[best, np.arange(len(labels))]
         per_article.append((first, best, top, np.flatnonzero(top >= cut)))
-    evidence_rows: dict[int, int] = {}
+    wanted: dict[int, list[int]] = {}  # evidence passage -> the labels it is the evidence of
     if options.top_terms:
         for entry in per_article:
             if entry is not None:
                 first, best, _, assigned = entry
                 for j in assigned:
-                    evidence_rows.setdefault(first + int(best[j]), len(evidence_rows))
-        X = model.transform([passage_texts[k] for k in evidence_rows]) if evidence_rows else None
+                    wanted.setdefault(first + int(best[j]), []).append(j)
+    terms_of = _terms_behind_each(model, passage_texts, wanted, options.top_terms)
     records = []
     for i, entry in enumerate(per_article):
         if entry is None:
@@ -318,13 +314,49 @@ def _label(model, ids, texts, options) -> tuple[list[dict], int, int]:
             item = {"label": labels[j], "score": _shown(top[j:j + 1], cut[j:j + 1])[0], "passage": int(best[j]),
                     "start": int(spans[k][0]), "end": int(spans[k][1]), "terms": []}
             if options.top_terms:
-                item["terms"] = terms_behind(X, evidence_rows[k], model.coef_[j], terms, is_word, options.top_terms,
-                                           passage_texts[k])
+                item["terms"] = terms_of[k, j]
             evidence.append(item)
         records.append({"id": ids[i], "labels": [labels[j] for j in assigned],
                         "scores": dict(zip(labels, _shown(top, cut))),
                         "evidence": evidence})
     return records, len(spans), textless
+
+
+#: Passages scored, or featurised for evidence, at once: at most this many characters (the
+#: temporaries take about 13 bytes a character: a chunk of 2,000 long texts held gigabytes) ...
+BLOCK_CHARS = 4_000_000
+#: ... and at most this many passages.
+BLOCK_PASSAGES = 5_000
+
+
+def _blocks(texts: Sequence[str]) -> Iterator[slice]:
+    """Consecutive slices of ``texts``, each of at most BLOCK_CHARS characters (or one longer text)
+    and BLOCK_PASSAGES texts. Each text's result is the same in any block."""
+    start, chars = 0, 0
+    for k, text in enumerate(texts):
+        if k > start and (chars + len(text) > BLOCK_CHARS or k - start == BLOCK_PASSAGES):
+            yield slice(start, k)
+            start, chars = k, 0
+        chars += len(text)
+    if start < len(texts):
+        yield slice(start, len(texts))
+
+
+def _terms_behind_each(model, passage_texts: list[str], wanted: dict, top: int) -> dict[tuple[int, int], list[str]]:
+    """The top terms behind label ``j`` in passage ``k``, for each ``j`` in ``wanted[k]``, keyed
+    ``(k, j)``: features are built a block of passages at a time, and dropped after."""
+    if not wanted or not top:
+        return {}
+    terms, is_word = model._evidence_terms()
+    order = list(wanted)
+    found = {}
+    for block in _blocks([passage_texts[k] for k in order]):
+        ks = order[block]
+        X = model.transform([passage_texts[k] for k in ks])
+        for row, k in enumerate(ks):
+            for j in wanted[k]:
+                found[k, j] = terms_behind(X, row, model.coef_[j], terms, is_word, top, passage_texts[k])
+    return found
 
 
 def _shown(proba: np.ndarray, cut: np.ndarray) -> list[float]:
@@ -823,9 +855,11 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     chunk_size, max_text_chars, top_terms, max_words = map(int, (chunk_size, max_text_chars, top_terms, max_words))
     from_stdin = any(is_stdin(p) for p in paths)
     files = [p for p in paths if not is_stdin(p)]  # standard input is read once, below
+    checked = ()
     if files and not isinstance(model, ThreatClassifier):  # a model to load: the files are checked first, as far
         # as they can be without the model's labels (its output columns, which no input column may have: below)
         check_inputs(files, text_col=text_col, id_col=id_col, csv_sep=csv_sep, encoding=encoding)
+        checked = files
     model = _resolve_model(model)
     check_thresholds(model, threshold)  # before any work
     options = LabelOptions(passages=passages, threshold=plain(threshold), top_terms=top_terms,  # numpy -> JSON
@@ -838,7 +872,7 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
                       "csv_sep": csv_sep, "encoding": encoding_name}
     # Everything that can be known up front fails before a file is written or a row labelled.
     check_inputs(paths, text_col=text_col, id_col=id_col, reserved=output_columns(model.labels_, passages),
-                 csv_sep=csv_sep, encoding=encoding)
+                 csv_sep=csv_sep, encoding=encoding, checked=checked)
     if output_format(output) == "parquet":
         require("pyarrow.parquet")
     make_folder(output.parent, "output folder")

@@ -211,8 +211,9 @@ class ThreatClassifier(BaseEstimator):
         instance fits too, but a model folder stores settings as JSON: such a model cannot be saved.
 
     After fitting, ``coef_`` and ``intercept_`` are read-only arrays: assign new ones
-    (``clf.coef_ = edited``) to change the model, so that the compiled scoring path, built from
-    them on first use, is rebuilt — an edit in place would leave it scoring with the old weights.
+    (``clf.coef_ = edited``, which makes ``edited`` read-only too) to change the model, so that
+    the compiled scoring path, built from them on first use, is rebuilt — an edit in place would
+    leave it scoring with the old weights.
     """
 
     def __init__(
@@ -497,7 +498,7 @@ class ThreatClassifier(BaseEstimator):
         self.labels_ = labels
         self.thresholds_ = fixed
         self.calibration_ = calibration
-        self.vectorizers_, self.coef_, self.intercept_ = vectorizers, _read_only(coef), _read_only(intercept)
+        self.vectorizers_, self.coef_, self.intercept_ = vectorizers, coef, intercept  # made read-only (__setattr__)
         self.oof_probabilities_ = oof_proba  # kept for evaluation of the training run; not saved
         self.training_fingerprint_ = fingerprint
         self.training_text_hashes_ = hashes
@@ -688,9 +689,11 @@ class ThreatClassifier(BaseEstimator):
         """The compiled scorer, or None when the reference path must be used."""
         if self.engine == "reference":
             return None
-        built_from = (self.vectorizers_, self.coef_, self.intercept_)
+        built_from = (self.vectorizers_, self.coef_, self.intercept_,
+                      *(getattr(v, name, None) for v in self.vectorizers_ for name in ("vocabulary_", "idf_")))
         cached = getattr(self, "_compiled", None)
-        if cached is None or any(a is not b for a, b in zip(cached[0], built_from)):  # weights assigned anew
+        if cached is None or len(cached[0]) != len(built_from) or any(
+                a is not b for a, b in zip(cached[0], built_from)):  # weights or vocabularies assigned anew
             from . import fastvec  # deferred: numba compiles on first use, not at import
 
             scorer = False
@@ -850,6 +853,11 @@ class ThreatClassifier(BaseEstimator):
         copied = object.__new__(type(self))  # not copy.copy: that would pack and unpack the vectorizers
         copied.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ("oof_probabilities_", "_oof_record")})
         return copied
+
+    def __setattr__(self, name, value):
+        # weights assigned (clf.coef_ = edited) are frozen as fit's are: the compiled path, rebuilt
+        # when they are new objects, would otherwise miss a later edit of the same array in place
+        super().__setattr__(name, _read_only(value) if name in ("coef_", "intercept_") else value)
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # object.__getstate__ may return __dict__ itself

@@ -439,9 +439,10 @@ def cmd_info(args) -> int:
     from .persistence import default_model_path, read_metadata, verify_model
 
     _refuse_output(args)
-    if args.model_dir and args.model and os.path.realpath(args.model_dir) != os.path.realpath(args.model):
+    named = [str(_model_named(name) or default_model_path()) for name in (args.model_dir, args.model) if name]
+    if len(named) == 2 and os.path.realpath(named[0]) != os.path.realpath(named[1]):
         raise ThreatclfError(f"two models given: {args.model_dir} and --model {args.model}")
-    path = _model_named(args.model_dir or args.model) or default_model_path()
+    path = named[0] if named else default_model_path()
     metadata = read_metadata(path)
     if args.format == "json":
         print(json.dumps(metadata, indent=2))

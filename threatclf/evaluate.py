@@ -501,8 +501,9 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
                     f"is cv={cv}): lower it, label more, or leave the label out" if "fewer positive examples than cv"
                     in str(exc) else "")
             raise DataError(f"cross_validate's fold {fold} (trained without its {held_out:,} texts): {exc}{hint}") from None
-        for said in caught:  # said where the caller called cross_validate, with the fold it is about
-            warnings.warn(f"cross_validate's fold {fold}: {said.message}", said.category, stacklevel=2)
+        for said in caught:  # said where the caller called cross_validate, with the fold it is about after it
+            # (a filter on the start of the message still matches)
+            warnings.warn(f"{said.message} (cross_validate's fold {fold})", said.category, stacklevel=2)
         result = _evaluate(model, [texts[i] for i in test_idx], subset(test_idx))  # repeated texts: the user's data
         rows.append({"fold": fold, "macro_f1": result.macro_f1, "micro_f1": result.micro_f1,
                      **{f"f1_{k}": v for k, v in result.per_label["f1"].items()}})

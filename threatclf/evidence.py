@@ -21,11 +21,17 @@ from .classifier import composed
 __all__ = ["terms_behind"]
 
 
+@functools.lru_cache(maxsize=1 << 16)  # asked of the same vocabulary's terms passage after passage
 def _readable(term: str) -> bool:
     """Evidence a reader can use: not made only of stop words ("of the")."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     return not all(word in ENGLISH_STOP_WORDS for word in term.split())
+
+
+#: The longest word shown as evidence: longer, in text without spaces (a run of letters, CJK),
+#: its first characters are shown (which a search of the text still finds), not the whole run.
+MAX_SHOWN_WORD = 50
 
 
 _TOKEN = re.compile(r"\w+")
@@ -99,9 +105,9 @@ def terms_behind(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: n
     words_here = is_word[columns]
     net: dict[str, float] = {}  # word n-gram -> the sum of its features' contributions
     rising: set[str] = set()  # those with a feature that raises the score
-    for term, part in zip(terms[columns[words_here]], contrib[words_here]):
-        term = str(term)
-        net[term] = net.get(term, 0.0) + float(part)
+    word_terms, word_parts = terms[columns[words_here]].tolist(), contrib[words_here].tolist()  # plain str, float
+    for term, part in zip(word_terms, word_parts):
+        net[term] = net.get(term, 0.0) + part
         if part > 0:
             rising.add(term)
     acronyms = None
@@ -117,8 +123,7 @@ def terms_behind(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: n
     raising = sorted((t for t in shown if net[t] > 0), key=lambda t: (-net[t], t))
     chosen = [shown[t] for t in raising[:top]]
     rise = float(contrib[contrib > 0].sum())
-    word_rise = float(sum(part for term, part in zip(terms[columns[words_here]], contrib[words_here])
-                          if part > 0 and str(term) in shown))
+    word_rise = float(sum(part for term, part in zip(word_terms, word_parts) if part > 0 and term in shown))
     if word_rise < 0.25 * rise and not words_here.all():  # character n-grams carried it
         holders = _words_raising(text, terms[columns[~words_here]], contrib[~words_here], net, top)
         taken = {h.lower() for h in holders}
@@ -168,7 +173,7 @@ def _words_raising(text: str, grams: np.ndarray, gram_contrib: np.ndarray, word_
             break
         if not tokens[i] or all(token in ENGLISH_STOP_WORDS for token in tokens[i]):
             continue
-        word = _without_edge_punctuation(written[i])
+        word = _without_edge_punctuation(written[i])[:MAX_SHOWN_WORD]
         if word.lower() not in seen:  # "Russia" once
             seen.add(word.lower())
             holders.append(word)

@@ -1072,6 +1072,10 @@ class _TxtSource(_Source):
         return _text_problem(text, "", max_chars), text
 
 
+#: Bytes pyarrow reads at a time from a Parquet column chunk (a buffered stream, not the whole chunk).
+PARQUET_READ_BUFFER = 1 << 20
+
+
 class _ParquetSource(_Source):
     def __init__(self, path, **options):
         super().__init__(path, **options)
@@ -1086,7 +1090,9 @@ class _ParquetSource(_Source):
         pq = require("pyarrow.parquet")
         pa = require("pyarrow")
         try:
-            handle = pq.ParquetFile(self.path)
+            # Not pre-buffered: pyarrow keeps each pre-buffered row group until a file's batches
+            # end, so memory grew with the file (1.1 GB for 355,600 rows; 0.76 GB without)
+            handle = pq.ParquetFile(self.path, pre_buffer=False, buffer_size=PARQUET_READ_BUFFER)
         except (pa.ArrowInvalid, OSError) as exc:
             raise DataError(f"{self.source}: not a readable Parquet file ({exc})") from exc
         return handle
@@ -1299,11 +1305,12 @@ _SOURCES = {"jsonl": _JsonlSource, "csv": _CsvSource, "parquet": _ParquetSource,
 
 
 def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(), csv_sep=",",
-             encoding="utf-8", once_a_run=False) -> list[_Source]:
+             encoding="utf-8", once_a_run=False, checked=frozenset()) -> list[_Source]:
     """Validate every input up front, so a bad third file fails before the first batch.
     ``once_a_run``: also what a run needs said or checked once (by :func:`check_inputs` and
     :func:`read_records`, not again as the batches are read): the encoding warning, and a walk of
-    the .txt folders for a file reached twice."""
+    the .txt folders for a file reached twice — but not for the inputs in ``checked``, which an
+    earlier check of the run said it for."""
     if text_col == id_col:
         raise ValueError(f"text_col and id_col must differ, both are {text_col!r}")
     check_csv_options(csv_sep, encoding)
@@ -1321,7 +1328,8 @@ def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(
         if inside is not None:
             raise DataError(f"input {path} is inside the input folder {inside}: its files would be labelled twice")
     read: dict[str, Path] = {}
-    for _, folder in (folders if once_a_run else ()):  # a file linked from two places would be labelled twice
+    walk = once_a_run and any(path not in checked for _, path in folders)  # all of them walked together
+    for _, folder in (folders if walk else ()):  # a file linked from two places would be labelled twice
         for file in txt_files(Path(folder)):
             real = os.path.realpath(file)
             if real in read or real in seen:
@@ -1329,10 +1337,11 @@ def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(
             read[real] = file
     for path in paths:
         cls = _SOURCES[detect_format(path)]
-        if once_a_run and cls in (_JsonlSource, _ParquetSource) and _encoding_family(encoding) != "utf-8":
+        say = once_a_run and path not in checked
+        if say and cls in (_JsonlSource, _ParquetSource) and _encoding_family(encoding) != "utf-8":
             warnings.warn(f"{path} is read as UTF-8 (JSON and Parquet are UTF-8 by definition): encoding={encoding!r} "
                           "applies to CSV and .txt files only", UserWarning, stacklevel=3)
-        elif once_a_run and cls in (_CsvSource, _TxtSource) and (garbled := utf8_read_as_other(path, encoding)):
+        elif say and cls in (_CsvSource, _TxtSource) and (garbled := utf8_read_as_other(path, encoding)):
             warnings.warn(f"{path} looks like UTF-8 (its accented characters are UTF-8 byte sequences) but is read as "
                           f"{encoding}, which garbles them ({garbled}): leave out --encoding (encoding=) "
                           "if the file is UTF-8", UserWarning, stacklevel=3)
@@ -1414,14 +1423,16 @@ def check_csv_options(csv_sep: str, encoding: str, names: tuple[str, str] = ("cs
 
 
 def check_inputs(inputs, *, text_col: str = "text", id_col: str = "id", reserved: Sequence[str] = (),
-                 csv_sep: str = ",", encoding: str = "utf-8") -> None:
+                 csv_sep: str = ",", encoding: str = "utf-8", checked=frozenset()) -> None:
     """Raise DataError now for any input that :func:`iter_batches` would refuse (missing file,
     unknown format, CSV header, Parquet schema, a JSONL file whose first rows lack the text or
     id field), before a run writes anything; ``reserved`` names the output's own columns, which
     no input column may have (a JSONL file whose first rows all have one is refused, a later
-    row that has one is rejected)."""
+    row that has one is rejected). ``checked``: inputs an earlier check of the same run warned
+    of already (its warnings are not repeated)."""
     for source in _sources(inputs, text_col=text_col, id_col=id_col, max_text_chars=None, batch_size=1,
-                           reserved=reserved, csv_sep=csv_sep, encoding=encoding, once_a_run=True):
+                           reserved=reserved, csv_sep=csv_sep, encoding=encoding, once_a_run=True,
+                           checked=frozenset(checked)):
         source.close()
 
 

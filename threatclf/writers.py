@@ -545,7 +545,7 @@ class _ParquetSink:
             fields = [pa.field(c, pa.float64() if c.startswith("score_") else
                                pa.int64() if c in ("passage", "start", "end") else pa.large_string())
                       for c in frame.columns]
-            self._schema = pa.schema(fields)
+            self._schema = self._with_pandas_dtypes(pa.schema(fields))
             self._writer = self._pq.ParquetWriter(self._temp, self._schema)
 
     def close(self) -> None:

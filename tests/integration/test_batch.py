@@ -935,6 +935,35 @@ def test_evidence_names_the_words_holding_the_character_n_grams_when_they_carry_
     assert evidence_module.terms_behind(X, 0, weights, terms, is_word, top=3, text=text) == ["por", "por el"]
 
 
+def test_scoring_and_evidence_a_block_at_a_time_give_the_same_rows(small_model, monkeypatch):
+    from builders import tiny_corpus
+
+    texts, _ = tiny_corpus(repeats=2)
+    long = " ".join(texts)  # an article of many passages beside short ones
+    ids, corpus = [f"a{k}" for k in range(len(texts) + 1)], texts + [long]
+    whole = {p: batch_module.label_records(small_model, ids, corpus, batch_module.LabelOptions(passages=p))
+             for p in (False, True)}
+    calls = []
+    real = small_model.transform
+    monkeypatch.setattr(batch_module, "BLOCK_CHARS", 200)
+    monkeypatch.setattr(batch_module, "BLOCK_PASSAGES", 3)
+    monkeypatch.setattr(small_model, "transform", lambda X: calls.append(len(X)) or real(X), raising=False)
+    for passages in (False, True):
+        calls.clear()
+        assert batch_module.label_records(small_model, ids, corpus,
+                                       batch_module.LabelOptions(passages=passages)) == whole[passages]
+        assert len(calls) > 1 and max(calls) <= 3  # evidence featurised a few passages at a time
+    assert [(b.start, b.stop) for b in batch_module._blocks(["x" * 150, "y" * 100, "z" * 500, "w", "v", "u", "t"])] == [
+        (0, 1), (1, 2), (2, 3), (3, 6), (6, 7)]  # 200 characters or 3 texts a block; a longer text alone
+
+
+def test_a_word_of_text_without_spaces_is_shown_by_its_start_not_whole(small_model):
+    run = "smuggledcocaineheroinseized" * 40  # 1,080 letters, no space: one "word"
+    labelled = threatclf.label_dataframe(pd.DataFrame({"id": ["a"], "text": [f"Customs: {run}"]}), small_model)
+    (item,) = labelled["evidence"][0]
+    assert item["label"] == "drug_trafficking" and item["terms"][0] == run[:evidence_module.MAX_SHOWN_WORD]
+
+
 def test_a_character_n_gram_at_a_word_edge_names_a_word_with_it_at_that_edge():
     import numpy as np
     import scipy.sparse as sp
@@ -1587,6 +1616,37 @@ def test_an_encoding_given_for_jsonl_is_said_not_to_apply(small_model, corpus, t
     path, rows = corpus
     with pytest.warns(UserWarning, match="is read as UTF-8 .*encoding='cp1252' applies to CSV and .txt files only"):
         threatclf.label_files(path, tmp_path / "o.jsonl", small_model, encoding="cp1252", progress=False)
+
+
+def test_parquet_passage_offsets_read_back_as_integers_with_rows_or_without(small_model, tmp_path):
+    pytest.importorskip("pyarrow")
+    for name, rows in (("some", [{"id": "a", "text": "Police seized cocaine."}, {"id": "b", "text": ""}]),
+                       ("none", [{"id": "a", "text": None}])):  # every row rejected: an empty file
+        out = tmp_path / f"{name}.parquet"
+        threatclf.label_files(write_jsonl(tmp_path / f"{name}.jsonl", rows), out, small_model, passages=True,
+                              progress=False)
+        frame = pd.read_parquet(out)
+        assert [str(frame[c].dtype) for c in ("passage", "start", "end")] == ["Int64"] * 3, name
+        assert len(frame) == (2 if name == "some" else 0)
+
+
+def test_a_run_loading_its_model_warns_of_each_input_once(saved_small_model, tmp_path, monkeypatch):
+    # the files are checked before the model loads and again after, with its output columns
+    utf8 = tmp_path / "utf8.csv"
+    utf8.write_text("id,text\nk1,Le caf\u00e9 a \u00e9t\u00e9 attaqu\u00e9.\n", encoding="utf-8")
+    jsonl = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "Rain."}])
+    from threatclf import readers
+
+    read_end, write_end = os.pipe()
+    os.write(write_end, b'{"id": "s", "text": "Snow."}\n')
+    os.close(write_end)
+    monkeypatch.setattr(readers, "_stdin_descriptor", lambda: read_end)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        threatclf.label_files([utf8, jsonl, "-"], tmp_path / "o.jsonl", str(saved_small_model), encoding="cp1252",
+                              progress=False)
+    said = sorted(str(w.message).split(" ")[0] for w in seen if "UTF-8" in str(w.message))
+    assert said == ["-", str(jsonl), str(utf8)]
 
 
 def test_a_utf8_file_read_in_a_one_byte_encoding_is_warned_of(small_model, tmp_path):

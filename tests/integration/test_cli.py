@@ -1422,6 +1422,8 @@ def test_default_names_the_bundled_model_for_every_command(tmp_path, capsys, mon
     code, out2, err = run(["verify", "default"], capsys)
     assert code == 0 and out2 == out
     assert "the model name 'default' means the bundled default model, not the folder ./default here" in err
+    code, _, err = run(["info", "default", "--model", "./default"], capsys)  # two models, though both say default
+    assert code == 2 and "two models given: default and --model ./default" in err
 
 
 def test_label_reads_tab_separated_files_and_other_encodings(data_files, tmp_path, capsys):

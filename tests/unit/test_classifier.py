@@ -63,6 +63,16 @@ def test_weights_assigned_anew_are_scored_and_edits_in_place_refused():
     assert model.predict(texts) == [[] for _ in texts]
     reference = copy.deepcopy(model).set_params(engine="reference")
     np.testing.assert_array_equal(reference.decision_function(texts), model.decision_function(texts))
+    edited = build_small_model().coef_.copy()
+    model.coef_ = edited  # assigned arrays are frozen too: a later edit in place would go unseen
+    with pytest.raises(ValueError, match="read-only"):
+        edited[:] = 0.0
+    vectorizer = model.vectorizers_[0]  # a vocabulary's weights assigned anew are seen as well
+    scores = model.decision_function(texts)
+    vectorizer.idf_ = np.where(np.arange(len(vectorizer.idf_)) % 2 == 0, vectorizer.idf_ * 3.0, vectorizer.idf_)
+    reference.coef_, reference.vectorizers_ = model.coef_, model.vectorizers_
+    assert not np.allclose(model.decision_function(texts), scores)
+    np.testing.assert_allclose(model.decision_function(texts), reference.decision_function(texts), atol=1e-9)
     loaded = copy.deepcopy(build_small_model())  # a copy (a pickle, a loaded folder) is read-only too
     assert not loaded.coef_.flags.writeable and not loaded.intercept_.flags.writeable
 

@@ -5,6 +5,7 @@ import gzip
 import json
 import logging
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -426,6 +427,19 @@ def test_parquet_batches_across_row_groups_and_skip(tmp_path):
     assert [b.index for b in resumed] == [3, 4]
     pd.testing.assert_frame_equal(resumed[0].frame, full[3].frame)
     assert resumed[1].frame["_line"].tolist() == [21, 22, 23]
+
+
+def test_parquet_memory_stays_bounded_across_row_groups(tmp_path):
+    # pyarrow keeps pre-buffered row groups until a file's batches end: the reader must not
+    # pre-buffer, or memory grows with the file (a 5 GB Parquet corpus held whole)
+    path = tmp_path / "many-groups.parquet"
+    letters = np.random.default_rng(0).integers(97, 123, size=(5000, 2000), dtype=np.uint8)
+    texts = [row.tobytes().decode() for row in letters]  # incompressible: the file is as large as its text
+    pq.write_table(pa.table({"id": [f"p{i}" for i in range(5000)], "text": texts}), path, row_group_size=50)
+    peak = 0
+    for batch in iter_batches(path, batch_size=50):
+        peak = max(peak, pa.total_allocated_bytes())
+    assert peak < path.stat().st_size / 2, (peak, path.stat().st_size)
 
 
 # --------------------------------------------------------------------------- txt folders
