@@ -815,14 +815,15 @@ class ThreatClassifier(BaseEstimator):
     def _evidence_terms(self) -> tuple[np.ndarray, np.ndarray]:
         """Feature names without prefix, and whether each is a word n-gram (cached, not saved)."""
         cache = getattr(self, "_evidence_cache", None)
-        if cache is None or cache[0] is not self.vectorizers_:
+        built_from = (self.vectorizers_, *(v.vocabulary_ for v in self.vectorizers_))
+        if cache is None or len(cache[0]) != len(built_from) or any(a is not b for a, b in zip(cache[0], built_from)):
             terms, is_word = [], []
             for vectorizer in self.vectorizers_:
                 names = np.empty(len(vectorizer.vocabulary_), dtype=object)
                 names[list(vectorizer.vocabulary_.values())] = list(vectorizer.vocabulary_.keys())
                 terms.append(names)
                 is_word.append(np.full(len(names), vectorizer.analyzer == "word"))
-            cache = self._evidence_cache = (self.vectorizers_, np.concatenate(terms), np.concatenate(is_word))
+            cache = self._evidence_cache = (built_from, np.concatenate(terms), np.concatenate(is_word))
         return cache[1], cache[2]
 
     def explain(self, text: str, top: int = 10) -> dict[str, list[tuple[str, float]]]:

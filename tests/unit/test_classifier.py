@@ -73,6 +73,10 @@ def test_weights_assigned_anew_are_scored_and_edits_in_place_refused():
     reference.coef_, reference.vectorizers_ = model.coef_, model.vectorizers_
     assert not np.allclose(model.decision_function(texts), scores)
     np.testing.assert_allclose(model.decision_function(texts), reference.decision_function(texts), atol=1e-9)
+    model._evidence_terms()  # the evidence's term names follow a vocabulary assigned anew too
+    vectorizer.vocabulary_ = {f"{term}!": column for term, column in vectorizer.vocabulary_.items()}
+    assert model._evidence_terms()[0][:len(vectorizer.vocabulary_)].tolist() == sorted(
+        vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
     loaded = copy.deepcopy(build_small_model())  # a copy (a pickle, a loaded folder) is read-only too
     assert not loaded.coef_.flags.writeable and not loaded.intercept_.flags.writeable
 
