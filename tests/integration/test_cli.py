@@ -1201,11 +1201,27 @@ def _start_parallel_run(tmp_path, model, chunk_size=500, n_rows=PARALLEL_RUN_ROW
 
 
 def _wait_until_gone(marker: str, seconds: float = 30.0) -> list[int]:
+    """The processes naming ``marker`` (an output path) left after waiting for them to end, and for
+    the output's lock to be free: an exiting process drops its command line before its files."""
+    import fcntl
     import time
+
+    from threatclf.resume import lock_path_of
 
     deadline = time.monotonic() + seconds
     while _processes_writing(marker) and time.monotonic() < deadline:
         time.sleep(0.1)
+    lock = lock_path_of(Path(marker))
+    while lock.exists() and time.monotonic() < deadline:
+        try:
+            with open(lock, "rb") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            break
+        except FileNotFoundError:
+            break
+        except BlockingIOError:
+            time.sleep(0.1)
     return _processes_writing(marker)
 
 
