@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import numbers
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -426,7 +427,7 @@ def _evaluate(model, texts: Iterable[str], labels, score_labels: Sequence[str] |
     return result
 
 
-def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, random_state: int = 0,
+def cross_validate(estimator, texts: Sequence[str], labels, *, cv=5, random_state: int = 0,
                    groups=None, tuning_rows=None, sample_weight=None) -> pd.DataFrame:
     """K-fold cross-validation: one row per fold (macro/micro F1, F1 per label) and a mean row.
 
@@ -438,15 +439,18 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
     each fold are scored: the rows picked rather than sampled would not measure ordinary text.
     ``sample_weight`` (one non-negative number per text) weights the rows in each fold's
     ``fit``, as it would in the final model's; the held-out rows are scored unweighted.
-    ``cv`` is the number of folds; ``random_state`` seeds how texts (or groups) are dealt to
-    them. ``labels`` are label lists, a 0/1 DataFrame, or the 0/1 matrix ``fit`` takes with
+    ``cv`` is the number of folds, which ``random_state`` seeds the dealing of texts (or groups)
+    to; or your own folds: a scikit-learn splitter (``GroupKFold()``, ``PredefinedSplit(...)``
+    for a fixed split by date or source) or an iterable of (train, test) index pairs, kept as
+    given — a scored text with a copy in its fold's training part, or a group on both sides,
+    is warned of. ``labels`` are label lists, a 0/1 DataFrame, or the 0/1 matrix ``fit`` takes with
     ``label_names``. For precision, recall and PR-AUC too, gather out-of-fold probabilities with
     ``sklearn.model_selection.cross_val_predict(..., method="predict_proba")`` and score them
     with :func:`score_predictions`.
     """
     from .classifier import (SUSPECT_ROW_WARNINGS, ThreatClassifier, check_paired, check_sample_weight, check_texts,
                              check_tuning_rows, warn_about_misspelt_label, warn_about_suspect_rows)
-    from .folds import check_groups, cv_folds, text_hashes
+    from .folds import check_groups, cv_folds, given_folds, text_hashes
     from .labels import MISSPELT_LABEL_WARNING
 
     if not isinstance(estimator, ThreatClassifier):  # found before a fold is trained, not after
@@ -455,7 +459,8 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
                            "score its probabilities, cut at your thresholds, with threatclf.score_predictions)" if hasattr(estimator, "steps") else ""))
     check_paired(texts, labels=labels, groups=groups, tuning_rows=tuning_rows, sample_weight=sample_weight)
     texts = check_texts(texts)  # checked whole, so that a bad row is named by its place in the data, not a fold's
-    if cv < 2 or cv > len(texts):
+    own_folds = not isinstance(cv, numbers.Integral) or isinstance(cv, bool)
+    if not own_folds and (cv < 2 or cv > len(texts)):
         raise DataError(f"cv must be between 2 and the number of texts ({len(texts)}), got {cv}")
     if not isinstance(labels, (pd.DataFrame, np.ndarray)):
         labels = list(labels)
@@ -465,15 +470,19 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
     if tuning_rows is not None:
         tuning_rows = check_tuning_rows(tuning_rows, len(texts), "text")
     if groups is not None:
-        groups = check_groups(groups, len(texts), cv)
+        groups = check_groups(groups, len(texts), None if own_folds else cv)
     if sample_weight is not None:
         sample_weight = check_sample_weight(sample_weight, len(texts))
-    splits = cv_folds(texts, cv, random_state, groups=groups)  # every copy of a text in one fold
+    digests = text_hashes(texts)
+    if own_folds:
+        splits = given_folds(cv, Y, groups=groups, digests=digests)
+    else:
+        splits = cv_folds(texts, cv, random_state, groups=groups, digests=digests)  # every copy of a text in one fold
     if estimator.label_names is None:
         # every fold learns the data's whole label set, in one order: a label whose examples all
         # fall in one fold is then said to be missing from that fold's training part
         estimator = clone(estimator).set_params(label_names=names)
-    warn_about_suspect_rows(texts, Y, text_hashes(texts))  # once, by rows of the data; the folds' fits keep quiet
+    warn_about_suspect_rows(texts, Y, digests)  # once, by rows of the data; the folds' fits keep quiet
     warn_about_misspelt_label(names, Y)  # once too
     rows = []
     for fold, (train_idx, test_idx) in enumerate(splits):
@@ -498,7 +507,7 @@ def cross_validate(estimator, texts: Sequence[str], labels, *, cv: int = 5, rand
         except DataError as exc:
             hint = ("; use fewer folds, or label more" if "no positive example" in str(exc) else
                     f" — that cv is the estimator's own, which each fold's fit splits its part by (cross_validate's "
-                    f"is cv={cv}): lower it, label more, or leave the label out" if "fewer positive examples than cv"
+                    f"is {f'cv={cv}' if not own_folds else f'{len(splits)} folds of its own'}): lower it, label more, or leave the label out" if "fewer positive examples than cv"
                     in str(exc) else "")
             raise DataError(f"cross_validate's fold {fold} (trained without its {held_out:,} texts): {exc}{hint}") from None
         for said in caught:  # said where the caller called cross_validate, with the fold it is about after it

@@ -11,6 +11,7 @@ import functools
 import hashlib
 import sys
 import unicodedata
+import warnings
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -20,7 +21,7 @@ from sklearn.utils import check_random_state
 
 from .exceptions import DataError
 
-__all__ = ["TEXT_HASHES", "text_hashes", "check_groups", "cv_folds", "group_folds", "spread_folds"]
+__all__ = ["TEXT_HASHES", "text_hashes", "check_groups", "cv_folds", "given_folds", "group_folds", "spread_folds"]
 
 
 #: How ``training_text_hashes_`` were computed, recorded in ``training_fingerprint_``: absent
@@ -93,6 +94,72 @@ def cv_folds(texts: Sequence[str], cv: int, random_state, *, groups=None, digest
         digests = text_hashes(texts)
     folds, units = _folds(digests, cv, random_state, groups)
     return folds if spread is None else spread_folds(folds, units, spread)
+
+
+def given_folds(cv, Y: np.ndarray, *, groups=None, digests=None) -> list:
+    """The (train, test) index pairs of a caller's own folds, checked: ``cv`` is a scikit-learn
+    splitter (``GroupKFold()``, ``PredefinedSplit(...)``, ...; given a placeholder X, the label
+    matrix ``Y`` and ``groups``) or an iterable of (train, test) pairs of row indices or masks.
+
+    The caller chose these folds, so they are kept as given; but a scored text with a copy in
+    its fold's training part, or a group on both sides, is warned of: those figures are the
+    optimistic ones :func:`cv_folds` exists to avoid.
+    """
+    n_rows = len(Y)
+    name = type(cv).__name__
+    if hasattr(cv, "split"):
+        try:
+            pairs = list(cv.split(np.zeros((n_rows, 1)), Y, groups))
+        except ValueError as exc:  # e.g. StratifiedKFold, which takes one label per row, not a label matrix
+            raise DataError(f"cv={name} cannot split these rows: {exc}") from exc
+    elif isinstance(cv, Iterable) and not isinstance(cv, (str, bytes)):
+        pairs = list(cv)
+    else:
+        raise TypeError(f"cv must be a number of folds, a scikit-learn splitter or an iterable of (train, test) "
+                        f"index pairs, got {name}")
+    if not pairs:
+        raise DataError(f"cv={name} gave no folds")
+    checked = []
+    for k, pair in enumerate(pairs):
+        if not (isinstance(pair, Sequence) or isinstance(pair, np.ndarray)) or len(pair) != 2:
+            raise DataError(f"cv's fold {k} is not a (train, test) pair of row indices")
+        train, test = (_row_indices(part, n_rows, f"cv's fold {k} ({side})") for part, side in zip(pair, ("train", "test")))
+        if not len(train) or not len(test):
+            raise DataError(f"cv's fold {k} has an empty {'training' if not len(train) else 'test'} part")
+        if np.intersect1d(train, test).size:
+            raise DataError(f"cv's fold {k} has row {int(np.intersect1d(train, test)[0])} in both its training and test "
+                            "parts")
+        checked.append((train, test))
+    copies = 0 if digests is None else sum(int(np.isin(digests[test], digests[train]).sum()) for train, test in checked)
+    shared = 0 if groups is None else sum(int(np.isin(groups[test], groups[train]).sum()) for train, test in checked)
+    if copies or shared:
+        said = " and ".join(part for part in (
+            copies and f"{copies:,} scored text{'s' if copies != 1 else ''} with a copy in {'their' if copies != 1 else 'its'} "
+                       "fold's training part (case, punctuation and white space ignored)",
+            shared and f"{shared:,} scored row{'s' if shared != 1 else ''} whose group is in {'their' if shared != 1 else 'its'} "
+                       "fold's training part") if part)
+        warnings.warn(f"cv's folds score {said}: those figures are optimistic; a number of folds (cv=5) keeps "
+                      "copies and groups in one fold", UserWarning, stacklevel=3)
+    return checked
+
+
+def _row_indices(part, n_rows: int, where: str) -> np.ndarray:
+    """One side of a fold as sorted unique row indices: from indices or a boolean mask of the rows."""
+    part = np.asarray(part)
+    if part.dtype == bool:
+        if part.shape != (n_rows,):
+            raise DataError(f"{where}: a mask must have one value per row ({n_rows}), got shape {part.shape}")
+        return np.flatnonzero(part)
+    if part.ndim != 1 or (part.size and not np.issubdtype(part.dtype, np.integer)):
+        raise DataError(f"{where}: expected a 1-D array of row indices, got {part.dtype} of shape {part.shape}")
+    part = part.astype(np.int64, copy=False)
+    if part.size and (part.min() < 0 or part.max() >= n_rows):
+        raise DataError(f"{where}: row index {int(part.min() if part.min() < 0 else part.max())} is outside "
+                        f"0..{n_rows - 1}")
+    unique = np.unique(part)
+    if len(unique) != len(part):
+        raise DataError(f"{where}: a row is listed twice")
+    return unique
 
 
 def _folds(digests, cv: int, random_state, groups) -> tuple[list, np.ndarray]:

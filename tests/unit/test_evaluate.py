@@ -247,6 +247,67 @@ def test_cross_validate_with_groups_keeps_each_group_in_one_fold():
         threatclf.cross_validate(estimator, twins, twin_labels, cv=3, groups=["a", "b"] * n)
 
 
+def test_cross_validate_takes_folds_of_your_own_and_scores_them_as_given():
+    from sklearn.model_selection import GroupKFold, PredefinedSplit
+
+    texts, labels = tiny_corpus(repeats=3)
+    n = len(texts)
+    estimator = threatclf.ThreatClassifier(min_df=1, cv=2, features="word")
+    # a fixed split (e.g. by date): fold 0 trains on the first two thirds and scores the rest
+    test = np.arange(2 * n // 3, n)
+    frame = threatclf.cross_validate(estimator, texts, labels, cv=[(np.arange(2 * n // 3), test)])
+    assert list(frame.index) == [0, "mean"]
+    by_hand = threatclf.evaluate(threatclf.ThreatClassifier(min_df=1, cv=2, features="word").fit(
+        texts[:2 * n // 3], labels[:2 * n // 3]), texts[2 * n // 3:], labels[2 * n // 3:])
+    assert frame.loc[0, "macro_f1"] == pytest.approx(by_hand.macro_f1)
+    # a boolean mask is a side too; PredefinedSplit's rows marked -1 are never scored
+    mask = np.zeros(n, dtype=bool)
+    mask[test] = True
+    assert threatclf.cross_validate(estimator, texts, labels, cv=[(~mask, mask)]).loc[0, "macro_f1"] == pytest.approx(
+        by_hand.macro_f1)
+    assert threatclf.cross_validate(estimator, texts, labels, cv=PredefinedSplit(np.where(mask, 0, -1))).loc[
+        0, "macro_f1"] == pytest.approx(by_hand.macro_f1)
+    # a splitter is given the groups: GroupKFold keeps each in one fold, as cv=3 with groups does
+    groups = [f"g{i % 7}" for i in range(n)]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="cv's folds")  # no group on both sides, nothing to warn of
+        grouped = threatclf.cross_validate(estimator, texts, labels, cv=GroupKFold(n_splits=3), groups=groups)
+    assert list(grouped.index) == [0, 1, 2, "mean"]
+
+
+def test_cross_validate_warns_when_your_folds_score_a_text_they_trained_on():
+    from sklearn.model_selection import KFold
+
+    texts, labels = tiny_corpus(repeats=2)
+    estimator = threatclf.ThreatClassifier(min_df=1, cv=2, features="word")
+    with pytest.warns(UserWarning, match=r"cv's folds score \d+ scored texts with a copy in their fold's training part"):
+        threatclf.cross_validate(estimator, texts + [t.upper() for t in texts], labels * 2,
+                                 cv=KFold(3, shuffle=True, random_state=0))
+    groups = [f"g{i % 5}" for i in range(len(texts))]
+    with pytest.warns(UserWarning, match=r"cv's folds score \d+ scored rows whose group is in their fold's training part"):
+        threatclf.cross_validate(estimator, texts, labels, cv=KFold(3), groups=groups)  # KFold ignores groups
+
+
+@pytest.mark.parametrize("cv, error, message", [
+    ("StratifiedKFold", DataError, r"cv=StratifiedKFold cannot split these rows: .*multilabel"),
+    ([([0, 1, 2], [2, 3])], DataError, r"cv's fold 0 has row 2 in both its training and test parts"),
+    ([([0, 1], [99])], DataError, r"cv's fold 0 \(test\): row index 99 is outside 0\.\.\d+"),
+    ([([0, 1], [])], DataError, r"cv's fold 0 has an empty test part"),
+    ([([0, 1], [2, 2])], DataError, r"cv's fold 0 \(test\): a row is listed twice"),
+    ([([0.5], [2])], DataError, r"cv's fold 0 \(train\): expected a 1-D array of row indices, got float64"),
+    ([[0, 1, 2]], DataError, r"cv's fold 0 is not a \(train, test\) pair"),
+    ([], DataError, "gave no folds"),
+    (2.5, TypeError, "cv must be a number of folds, a scikit-learn splitter or an iterable"),
+    (True, TypeError, "got bool")])
+def test_cross_validate_refuses_folds_it_cannot_use(cv, error, message):
+    from sklearn.model_selection import StratifiedKFold
+
+    texts, labels = tiny_corpus(repeats=2)
+    cv = StratifiedKFold(3) if cv == "StratifiedKFold" else cv
+    with pytest.raises(error, match=message):
+        threatclf.cross_validate(threatclf.ThreatClassifier(min_df=1, cv=2, features="word"), texts, labels, cv=cv)
+
+
 def test_cross_validate_keeps_copies_of_a_text_in_one_fold():
     texts, labels = tiny_corpus(repeats=3)
     estimator = threatclf.ThreatClassifier(min_df=1, cv=2, features="word")
