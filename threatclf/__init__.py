@@ -19,7 +19,7 @@ The pieces, in the order data flows through them::
     evidence     the terms behind a label: which of a passage's words raised its score
     resume       OUTPUT.partial/: finished chunks, the run's fingerprint, id digests, the lock on an output
     batch        labelling DataFrames and files: passages -> article labels, chunks, workers
-    distributed  the same labelling on Dask
+    distributed  the same labelling on Dask, and files read for it as `threatclf label` reads them
     cli          the ``threatclf`` command
     exceptions   DataError, ModelFormatError, ... : what callers can catch
 
@@ -60,6 +60,7 @@ __all__ = [
     "label_dataframe",
     "label_files",
     "label_dask",
+    "read_dask",
     "DEFAULT_LABELS",
     "LABEL_DEFINITIONS",
     "THREAT_LABELS",
@@ -79,10 +80,10 @@ def __getattr__(name: str):
         from . import batch
 
         return getattr(batch, name)
-    if name == "label_dask":
+    if name in ("label_dask", "read_dask"):
         from . import distributed
 
-        return distributed.label_dask
+        return getattr(distributed, name)
     raise AttributeError(f"module 'threatclf' has no attribute {name!r}")
 
 

@@ -7,11 +7,14 @@ Needs the ``dask`` extra: ``pip install "threatclf[dask]"``.
 """
 from __future__ import annotations
 
+import collections
 import functools
+import glob
 import hashlib
 import json
 import os
 import threading
+import warnings
 
 import pandas as pd
 
@@ -20,7 +23,7 @@ from .batch import label_dataframe
 from .exceptions import DataError, ThreatclfError
 from .text import DEFAULT_MAX_WORDS
 
-__all__ = ["label_dask"]
+__all__ = ["label_dask", "read_dask"]
 
 
 def _model_from_path(path: str | None):
@@ -49,20 +52,29 @@ def _folder_stamp(path: str | None) -> tuple:
 
 
 _LOADING = threading.Lock()
+#: Model folders a worker keeps loaded at once (~230 MB each for the default): two or three
+#: compared in one ``compute()`` would otherwise replace each other partition after partition.
+MODELS_KEPT = 3
+_LOADED: collections.OrderedDict = collections.OrderedDict()  # path -> (stamp, model), least recently used first
 
 
 def _load_cached(path: str | None, stamp: tuple):
-    """One model per worker process (~230 MB for the default): a worker's threads share it, and
-    the model of a folder saved over, or of another folder, replaces it rather than joining it."""
+    """The model of a folder, loaded once per worker process and shared by its threads; a folder
+    saved over is loaded anew (its old model dropped), and beyond :data:`MODELS_KEPT` folders the
+    one least recently used is dropped."""
     with _LOADING:  # two threads of one worker would otherwise both load it
-        return _load_once(path, stamp)
+        kept = _LOADED.get(path)
+        if kept is not None and kept[0] == stamp:
+            _LOADED.move_to_end(path)
+            return kept[1]
+        _LOADED.pop(path, None)  # saved over: its old model is not kept beside the new one
+        from .persistence import load_model
 
-
-@functools.lru_cache(maxsize=1)
-def _load_once(path: str | None, stamp: tuple):
-    from .persistence import load_model
-
-    return load_model(path)
+        model = load_model(path)
+        _LOADED[path] = (stamp, model)
+        while len(_LOADED) > MODELS_KEPT:
+            _LOADED.popitem(last=False)
+        return model
 
 
 def _model_identity(path: str | None) -> str | None:
@@ -81,22 +93,23 @@ def _model_identity(path: str | None) -> str | None:
 
 
 def _label_partition(frame: pd.DataFrame, model, options: dict, flat: bool, identity: str | None = None,
+                     caller_version: str | None = None, escape_formulas: bool = False,
                      partition_info=None) -> pd.DataFrame:
     if model is None or isinstance(model, (str, os.PathLike)):
         path = None if model is None else os.fspath(model)
-        _check_identity(path, identity, partition_info)
+        _check_identity(path, identity, partition_info, caller_version)
         model = _model_from_path(path)
-        _check_identity(path, identity, partition_info)  # not saved over while it was loaded
+        _check_identity(path, identity, partition_info, caller_version)  # not saved over while it was loaded
     try:
         out = label_dataframe(frame, model, **options)
     except DataError as exc:  # a partition's row numbers restart at 0: say which partition
         if partition_info is None:
             raise
         raise DataError(f"partition {partition_info['number']}: {exc}") from None
-    return _flatten(out) if flat else out
+    return _flatten(out, escape_formulas) if flat else out
 
 
-def _check_identity(path: str | None, identity: str | None, partition_info) -> None:
+def _check_identity(path: str | None, identity: str | None, partition_info, caller_version: str | None = None) -> None:
     """Every partition is labelled by the model ``label_dask()`` was given: a folder saved over
     since would label the rest with another model, under columns told to Dask from the first."""
     if identity is None:
@@ -105,6 +118,14 @@ def _check_identity(path: str | None, identity: str | None, partition_info) -> N
     if found == identity:
         return
     where = f"partition {partition_info['number']}: " if partition_info is not None else ""
+    from . import __version__
+
+    if path is None and caller_version is not None and caller_version != __version__:  # most often, mixed installs
+        import socket
+
+        raise DataError(f"{where}the worker on {socket.gethostname()} runs threatclf {__version__}, the calling process "
+                        f"{caller_version}, whose bundled models differ: install the same release everywhere, or "
+                        "pass a model folder every worker can read, or the loaded model")
     folder = f"model folder {path}" if path is not None else "bundled model's folder"
     if found is None:  # most often a folder only the calling machine has
         import socket
@@ -117,9 +138,11 @@ def _check_identity(path: str | None, identity: str | None, partition_info) -> N
                     "labelling on would mix two models' results; call label_dask() again")
 
 
-def _flatten(out: pd.DataFrame) -> pd.DataFrame:
-    """The file outputs' flat form: ``labels`` joined with ``;``, ``evidence`` as JSON text."""
-    from .writers import _join_labels, _json_value
+def _flatten(out: pd.DataFrame, escape_formulas: bool = False) -> pd.DataFrame:
+    """The file outputs' flat form: ``labels`` joined with ``;``, ``evidence`` as JSON text;
+    with ``escape_formulas``, text a spreadsheet would run as a formula escaped as in
+    ``threatclf label --escape-formulas``."""
+    from .writers import _CsvSink, _join_labels, _json_value
 
     out = out.copy()
     out["labels"] = pd.array([_join_labels(names) for names in out["labels"]], dtype="string")
@@ -128,11 +151,18 @@ def _flatten(out: pd.DataFrame) -> pd.DataFrame:
                                    dtype="string")
     if "text" in out and "passage" in out:
         out["text"] = out["text"].astype("string")
-    return out
+    if not escape_formulas:
+        return out
+    escaped = _CsvSink._escaped(out)  # names too, as --escape-formulas does
+    for before, after in zip(out.columns, escaped.columns):  # text columns stay of their dtype (the meta's)
+        if escaped[after].dtype != out[before].dtype:
+            escaped[after] = escaped[after].astype(out[before].dtype)
+    return escaped
 
 
 def label_dask(ddf, model=None, *, text_col: str = "text", id_col: str | None = None, passages: bool = False,
-               threshold=None, top_terms: int = 5, max_words: int = DEFAULT_MAX_WORDS, flat: bool = False):
+               threshold=None, top_terms: int = 5, max_words: int = DEFAULT_MAX_WORDS, flat: bool = False,
+               escape_formulas: bool = False):
     """Label a ``dask.dataframe.DataFrame`` lazily; returns a Dask DataFrame.
 
     The columns, and ``text_col``, ``id_col``, ``passages``, ``threshold``, ``top_terms`` and ``max_words``,
@@ -141,7 +171,10 @@ def label_dask(ddf, model=None, *, text_col: str = "text", id_col: str | None = 
     ``ThreatClassifier``, a model folder path readable by every worker, or ``None`` for the
     bundled default model. Call ``.compute()`` on the result; to write it with
     ``.to_parquet()`` or ``.to_csv()``, ask for ``flat=True``: ``labels`` joined with ``;``
-    and ``evidence`` as JSON text, as in ``threatclf label``'s CSV and Parquet outputs.
+    and ``evidence`` as JSON text, as in ``threatclf label``'s CSV and Parquet outputs;
+    ``escape_formulas=True`` (with ``flat=True``, for CSV a spreadsheet will open) puts a ``'``
+    before text that would run as a formula, as ``threatclf label --escape-formulas`` does.
+    :func:`read_dask` reads files as ``threatclf label`` does, ids as written.
     """
     dask = require("dask")
     dd = require("dask.dataframe")
@@ -157,6 +190,12 @@ def label_dask(ddf, model=None, *, text_col: str = "text", id_col: str | None = 
         raise DataError(
             "passage rows need their article's id, and this Dask DataFrame's index is not known to be one "
             "(read_csv/read_json restart it in each partition): pass id_col=, or set_index() on an id column first")
+    if escape_formulas and not flat:
+        raise DataError("escape_formulas=True escapes the flat form written to CSV: ask for flat=True too")
+    if id_col is not None and id_col in ddf.columns and ddf[id_col].dtype.kind == "f":
+        warnings.warn(f"the id column {id_col!r} holds floats, as pandas and Dask read whole-number ids with a null "
+                      "among them: 7 is written 7.0, and ids beyond 2**53 have lost digits; threatclf.read_dask(files) "
+                      "reads ids as written", UserWarning, stacklevel=2)
     options = dict(text_col=text_col, id_col=id_col, passages=passages, threshold=threshold, top_terms=top_terms,
                    max_words=max_words)
     if isinstance(model, ThreatClassifier):
@@ -176,6 +215,53 @@ def label_dask(ddf, model=None, *, text_col: str = "text", id_col: str | None = 
     # Every option is checked here, on the empty frame, not once per partition at compute time;
     # the empty result is the output's columns and dtypes, so Dask need not run a partition to learn them.
     empty = label_dataframe(ddf._meta, resolved, **options)
+    from . import __version__
+
     # Passage rows are numbered afresh in each partition: the input's divisions no longer hold.
-    return ddf.map_partitions(_label_partition, shipped, options, flat, identity, meta=_flatten(empty) if flat else empty,
+    return ddf.map_partitions(_label_partition, shipped, options, flat, identity, __version__, escape_formulas,
+                              meta=_flatten(empty, escape_formulas) if flat else empty,
                               enforce_metadata=False, align_dataframes=False, clear_divisions=passages)
+
+
+def read_dask(inputs, *, text_col: str = "text", id_col: str = "id", columns=None, csv_sep: str = ",",
+              encoding: str = "utf-8"):
+    """Read JSONL / CSV / Parquet files (or .txt folders) as a Dask DataFrame, one partition a
+    file, with the rules of ``threatclf label``: ids as written, as text (``7``, not ``7.0``;
+    ``FILE:LINE`` for a row without one), the text column named ``text`` and the id ``id``.
+
+    ``inputs`` is a path, a glob (``"parts/*.jsonl.gz"``) or a list of them, as every worker
+    reads them; ``columns`` names the other input columns to carry (without it, every column of
+    the first file, which is read here to learn them; name them when files differ). Every file
+    is checked when this is called; a bad row (a missing or non-text text, say) makes its
+    partition raise naming file and line — no row is dropped (``threatclf label`` instead sets
+    such rows aside in a rejects file).
+    """
+    dd = require("dask.dataframe")
+    from .readers import check_inputs
+
+    paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    files = []
+    for path in paths:
+        path = os.fspath(path)
+        matched = sorted(glob.glob(path)) if glob.has_magic(path) and not os.path.exists(path) else [path]
+        if not matched:
+            raise DataError(f"no input file matches {path}")
+        files.extend(matched)
+    if not files:
+        raise DataError("no input files given")
+    check_inputs(files, text_col=text_col, id_col=id_col, csv_sep=csv_sep, encoding=encoding)
+    read = functools.partial(_read_file, text_col=text_col, id_col=id_col,
+                             columns=None if columns is None else list(columns), csv_sep=csv_sep, encoding=encoding)
+    if columns is None:  # Dask reads the first file to learn them
+        return dd.from_map(read, files, label="threatclf-read")
+    meta = pd.DataFrame({"id": pd.Series(dtype="string"), "text": pd.Series(dtype="string"),
+                         **{c: pd.Series(dtype=object) for c in read.keywords["columns"] if c not in ("id", "text")}})
+    return dd.from_map(read, files, label="threatclf-read", meta=meta)
+
+
+def _read_file(path: str, **options) -> pd.DataFrame:
+    """One input file, whole, as :func:`read_dask`'s partition (without the reader's own
+    ``_source`` / ``_line`` columns, which ``threatclf label`` does not write)."""
+    from .readers import read_records
+
+    return read_records(path, strict=True, **options).drop(columns=["_source", "_line"])

@@ -202,13 +202,13 @@ def test_a_worker_holds_one_model_however_it_is_named(saved_small_model, monkeyp
     real = persistence.load_model
     monkeypatch.setattr(persistence, "load_model", lambda path=None, **kw: loads.append(path) or real(path, **kw))
     monkeypatch.setattr(persistence, "default_model_path", lambda: saved_small_model)
-    distributed._load_once.cache_clear()
+    distributed._LOADED.clear()
     first = distributed._model_from_path(None)
     assert distributed._model_from_path(str(saved_small_model)) is first  # the bundled folder by name: the same
     relative = os.path.relpath(saved_small_model)
     assert distributed._model_from_path(relative) is first  # and by a relative path
-    assert len(loads) == 1 and distributed._load_once.cache_info().currsize == 1
-    distributed._load_once.cache_clear()
+    assert len(loads) == 1 and len(distributed._LOADED) == 1
+    distributed._LOADED.clear()
 
 
 def test_a_workers_threads_asking_at_once_load_the_model_once(saved_small_model, monkeypatch):
@@ -226,7 +226,7 @@ def test_a_workers_threads_asking_at_once_load_the_model_once(saved_small_model,
         return real(path, **kw)
 
     monkeypatch.setattr(persistence, "load_model", slow_load)
-    distributed._load_once.cache_clear()
+    distributed._LOADED.clear()
     got = []
     threads = [threading.Thread(target=lambda: got.append(distributed._model_from_path(str(saved_small_model))))
                for _ in range(4)]
@@ -235,11 +235,32 @@ def test_a_workers_threads_asking_at_once_load_the_model_once(saved_small_model,
     for thread in threads:
         thread.join()
     assert len(loads) == 1 and len(got) == 4 and all(model is got[0] for model in got)
-    other = saved_small_model.parent / "other"  # another folder replaces the model rather than joining it
-    shutil.copytree(saved_small_model, other)
-    distributed._model_from_path(str(other))
-    assert distributed._load_once.cache_info().currsize == 1
-    distributed._load_once.cache_clear()
+    distributed._LOADED.clear()
+
+
+def test_a_worker_keeps_a_few_model_folders_and_drops_the_least_recently_used(saved_small_model, monkeypatch):
+    # two models compared in one compute() had each partition load its model again (one was kept)
+    from threatclf import distributed, persistence
+
+    loads = []
+    monkeypatch.setattr(persistence, "load_model", lambda path=None, **kw: loads.append(path) or object())
+    distributed._LOADED.clear()
+    folders = []
+    for k in range(distributed.MODELS_KEPT + 1):
+        folder = saved_small_model.parent / f"copy{k}"
+        shutil.copytree(saved_small_model, folder)
+        folders.append(os.path.realpath(folder))
+    first, second = (distributed._model_from_path(f) for f in folders[:2])
+    for _ in range(3):  # partitions of two graphs, interleaved
+        assert distributed._model_from_path(folders[0]) is first and distributed._model_from_path(folders[1]) is second
+    assert len(loads) == 2
+    for folder in folders[2:]:  # one folder more than are kept: the least recently used (folders[0]) goes
+        distributed._model_from_path(folder)
+    assert len(distributed._LOADED) == distributed.MODELS_KEPT and folders[0] not in distributed._LOADED
+    assert distributed._model_from_path(folders[-1]) is distributed._LOADED[folders[-1]][1] and len(loads) == 2 + len(folders[2:])
+    distributed._model_from_path(folders[0])
+    assert len(loads) == 3 + len(folders[2:])  # loaded again
+    distributed._LOADED.clear()
 
 
 def test_a_threshold_given_to_label_dask_labels_every_partition(small_model, frame):
@@ -306,7 +327,7 @@ def test_a_model_folder_with_any_file_rewritten_at_the_same_size_is_loaded_anew(
     shutil.copytree(saved_small_model, folder)
     loads = []
     monkeypatch.setattr(persistence, "load_model", lambda path=None, **kw: loads.append(path) or object())
-    distributed._load_once.cache_clear()
+    distributed._LOADED.clear()
     model = distributed._model_from_path(str(folder))
     assert distributed._model_from_path(str(folder)) is model and len(loads) == 1
     for k, name in enumerate(sorted(p.name for p in folder.iterdir())):
@@ -316,8 +337,9 @@ def test_a_model_folder_with_any_file_rewritten_at_the_same_size_is_loaded_anew(
         os.replace(tmp_path / name, folder / name)
         again = distributed._model_from_path(str(folder))
         assert again is not model and len(loads) == k + 2, name
+        assert len(distributed._LOADED) == 1  # the old model is dropped, not kept beside the new one
         model = again
-    distributed._load_once.cache_clear()
+    distributed._LOADED.clear()
 
 
 def test_flat_changes_only_the_labels_and_evidence_of_article_rows(small_model, frame):
@@ -368,3 +390,106 @@ def test_a_relative_model_folder_is_the_callers_not_each_workers(small_model, fr
 def test_a_model_that_is_neither_a_classifier_nor_a_folder_is_refused_by_name(frame):
     with pytest.raises(TypeError, match="model must be a ThreatClassifier, a model folder or None, got dict"):
         threatclf.label_dask(dd.from_pandas(frame, npartitions=2), {"model": 1}, id_col="id")
+
+
+def _mixed_inputs(tmp_path, frame):
+    """A JSONL file whose ids pandas would read as floats (a null among long whole numbers), a
+    CSV file and a Parquet file: what read_dask must read as `threatclf label` does."""
+    texts = frame["text"].tolist()
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_text("\n".join([
+        f'{{"id": 1234567890123456789, "text": "{texts[0]}", "title": "=HYPERLINK(1)"}}',
+        f'{{"id": null, "text": "{texts[1]}", "title": "x"}}',
+        f'{{"id": 7, "text": "{texts[2]}", "title": "y"}}']) + "\n", encoding="utf-8")
+    csv = tmp_path / "b.csv"
+    frame.iloc[3:6][["id", "text"]].assign(title="z").to_csv(csv, index=False)
+    parquet = tmp_path / "c.parquet"
+    frame.iloc[6:9][["id", "text"]].assign(title="w").to_parquet(parquet, index=False)
+    return [str(jsonl), str(csv), str(parquet)]
+
+
+@pytest.mark.parametrize("passages", [False, True])
+def test_read_dask_reads_files_as_threatclf_label_does(small_model, frame, tmp_path, passages):
+    files = _mixed_inputs(tmp_path, frame)
+    threatclf.label_files(files, tmp_path / "out.parquet", small_model, passages=passages, keep_text=True,
+                          progress=False)
+    expected = pd.read_parquet(tmp_path / "out.parquet")
+    ddf = threatclf.read_dask(files, columns=["title"])
+    assert ddf.npartitions == 3
+    result = threatclf.label_dask(ddf, small_model, id_col="id", passages=passages, flat=True).compute()
+    assert result["id"].tolist()[:3] == ["1234567890123456789", "a.jsonl:2", "7"]  # as written, not 1.23e+18
+    assert result["id"].tolist() == expected["id"].tolist()
+    assert result["labels"].fillna("").tolist() == expected["labels"].fillna("").tolist()
+    assert result["title"].tolist() == expected["title"].tolist()
+    # a glob names the same files, in order
+    assert threatclf.read_dask(str(tmp_path / "[ab].*")).npartitions == 2  # a.jsonl, b.csv
+
+
+def test_read_dask_raises_naming_the_file_and_line_of_a_bad_row(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "text": "Rain."}\n{"id": "b", "text": null}\n', encoding="utf-8")
+    ddf = threatclf.read_dask(bad, columns=[])  # the file is fine to start with: its rows are read in a partition
+    with pytest.raises(threatclf.DataError, match=r"bad\.jsonl: line 2: text is null"):
+        ddf.compute()
+    with pytest.raises(threatclf.DataError, match=r"bad\.jsonl: line 2: text is null"):
+        threatclf.read_dask(bad)  # without columns=, the first file is read when called, to learn them
+    with pytest.raises(threatclf.DataError, match="no input file matches"):
+        threatclf.read_dask(str(tmp_path / "none-*.jsonl"))
+    with pytest.raises(threatclf.DataError, match="missing.jsonl"):
+        threatclf.read_dask(tmp_path / "missing.jsonl")  # said when called, not at compute()
+
+
+def test_label_dask_warns_when_ids_were_read_as_floats(small_model, tmp_path):
+    source = tmp_path / "ids.jsonl"
+    source.write_text('{"id": 7, "text": "Rain."}\n{"id": null, "text": "Sun."}\n', encoding="utf-8")
+    ddf = dd.read_json(str(source), lines=True, blocksize=None, dtype=False)
+    with pytest.warns(UserWarning, match=r"the id column 'id' holds floats.*threatclf\.read_dask"):
+        threatclf.label_dask(ddf, small_model, id_col="id")
+
+
+def test_escape_formulas_on_dask_gives_the_cells_threatclf_label_writes(small_model, frame, tmp_path):
+    files = _mixed_inputs(tmp_path, frame)
+    threatclf.label_files(files[0], tmp_path / "out.csv", small_model, escape_formulas=True, progress=False)
+    written = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert written["title"].tolist()[0] == "'=HYPERLINK(1)"
+    result = threatclf.label_dask(threatclf.read_dask(files[0]), small_model, id_col="id", flat=True,
+                                  escape_formulas=True).compute()
+    assert result["title"].tolist() == written["title"].tolist()
+    assert dict(result.dtypes) == dict(threatclf.label_dask(threatclf.read_dask(files[0]), small_model, id_col="id",
+                                                            flat=True, escape_formulas=True)._meta.dtypes)
+    with pytest.raises(threatclf.DataError, match="ask for flat=True too"):
+        threatclf.label_dask(threatclf.read_dask(files[0]), small_model, escape_formulas=True)
+
+
+def test_workers_on_another_release_are_named_as_such():
+    from threatclf import distributed
+
+    with pytest.raises(threatclf.DataError, match=r"partition 2: the worker on .* runs threatclf "
+                                                  rf"{re.escape(threatclf.__version__)}, the calling process 0\.0\.1"):
+        distributed._check_identity(None, "what the caller's bundled model was", {"number": 2}, "0.0.1")
+
+
+def test_the_readmes_dask_example_runs_as_written_and_keeps_input_order(tmp_path):
+    # the README's block, run in a folder holding its examples/; worker processes re-import it
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("distributed")
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Scaling out"):]
+    block = section[section.index("```python\n") + len("```python\n"):]
+    block = block[:block.index("```")]
+    assert "threatclf.read_dask(" in block and "label_dask(" in block
+    shutil.copytree(root / "examples", tmp_path / "examples")
+    (tmp_path / "example.py").write_text(block, encoding="utf-8")
+    done = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = pd.read_parquet(tmp_path / "labelled")
+    expected = threatclf.label_dataframe(pd.read_json(tmp_path / "examples" / "articles.jsonl", lines=True, dtype=False),
+                                         id_col="id")
+    assert written["id"].tolist() == expected["id"].tolist()
+    assert written["labels"].fillna("").str.split(";").map(lambda x: [v for v in x if v]).tolist() == \
+        [list(v) for v in expected["labels"]]
+    assert "title" in written.columns and "__null_dask_index__" not in written.columns

@@ -62,6 +62,8 @@ def test_label_dask_without_dask_names_the_extra(block, small_model):
     block("dask")
     with pytest.raises(MissingDependencyError, match=r'pip install "threatclf\[dask\]"'):
         threatclf.label_dask(pd.DataFrame({"text": ["Rain."]}), small_model)
+    with pytest.raises(MissingDependencyError, match=r'pip install "threatclf\[dask\]"'):
+        threatclf.read_dask("articles.jsonl")
 
 
 def test_every_module_threatclf_requires_names_its_extra(monkeypatch):
