@@ -235,6 +235,11 @@ class ChunkStore:
         with open(self.paths(index)[which], encoding="utf-8") as handle:
             return [json.loads(line) for line in handle]
 
+    def read_lines(self, index: int) -> str:
+        """A chunk's records as written: one JSON object a line."""
+        with open(self.paths(index)[0], encoding="utf-8") as handle:
+            return handle.read()
+
 
 def _what_differs(previous, current: dict) -> str:
     """Which part of a run's fingerprint changed, in words, for the cannot-resume message."""

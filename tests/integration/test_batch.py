@@ -2129,6 +2129,40 @@ def test_a_field_first_seen_in_a_later_chunk_is_written(small_model, tmp_path):
             assert written["c"]["desk"] == "politics"
 
 
+def test_a_field_first_seen_in_a_later_chunk_is_null_in_the_jsonl_rows_before_it(small_model, tmp_path):
+    rows = [{"id": "a", "text": "Cartel smuggled cocaine."}, {"id": "b", "text": "Rain."},
+            {"id": "c", "text": "The mayor took bribes.", "desk": "politics"}]
+    out = tmp_path / "out.jsonl"
+    threatclf.label_files(write_jsonl(tmp_path / "in.jsonl", rows), out, small_model, chunk_size=2, progress=False)
+    written = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [list(r) for r in written] == [list(written[2])] * 3  # one set of columns, in one order
+    assert [r["desk"] for r in written] == [None, None, "politics"]
+
+
+@pytest.mark.parametrize("options", [{}, {"passages": True, "keep_text": True}, {"top_terms": 0}])
+def test_jsonl_chunks_whose_rows_have_the_runs_columns_are_copied_as_written_alike(small_model, tmp_path,
+                                                                                    monkeypatch, options):
+    # a finished chunk's lines are the output's as they are: copied, not parsed and written anew,
+    # and the output is byte for byte what parsing and writing them gives
+    from threatclf.writers import RecordWriter
+
+    rows = [{"id": f"r{k}", "text": f"{text} \u00e9t\u00e9 \U0001f600", "desk": {"n": k, "w": [0.1 * k, -0.0]},
+             "n": 2 ** 62 + k} for k, (_, text) in enumerate(ARTICLES * 2)]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    copied = []
+    original = RecordWriter.write_json_lines
+    monkeypatch.setattr(RecordWriter, "write_json_lines", lambda self, lines: copied.append(1) or original(self, lines))
+    threatclf.label_files(source, tmp_path / "copied.jsonl", small_model, chunk_size=3, progress=False, **options)
+    assert len(copied) == -(-len(rows) // 3)  # every chunk copied
+
+    def parsed_and_written(self, lines):
+        self.write([json.loads(line) for line in lines.splitlines()])
+
+    monkeypatch.setattr(RecordWriter, "write_json_lines", parsed_and_written)
+    threatclf.label_files(source, tmp_path / "written.jsonl", small_model, chunk_size=3, progress=False, **options)
+    assert (tmp_path / "copied.jsonl").read_bytes() == (tmp_path / "written.jsonl").read_bytes()
+
+
 def test_passage_rows_with_keep_text_hold_the_passage_after_its_offsets(small_model, tmp_path):
     text = ARTICLES[0][1]
     source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": text, "desk": "port"}])

@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/builders.p
 import dask_scaling  # noqa: E402
 import learning_curve  # noqa: E402
 import throughput  # noqa: E402
+import write_output  # noqa: E402
 from _common import shared_folder  # noqa: E402
 from builders import tiny_corpus  # noqa: E402
 
@@ -104,3 +105,23 @@ def test_dask_scaling_labels_as_label_dataframe_does(shared, capsys):
     assert out.startswith("30 articles")
     runs = [line for line in out.splitlines() if line.startswith("| LocalCluster, 1 worker")]
     assert len(runs) == 2 and all(line.endswith("| yes |") for line in runs)
+
+
+def test_write_output_times_both_ways_of_writing_and_finds_the_outputs_the_same(shared, capsys):
+    assert write_output.main(["--shared", str(shared), "--articles", "20", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith(("| articles |", "| passages |"))]
+    assert len(rows) == 2 and "OUTPUTS DIFFER" not in out
+    for row in rows:
+        ratio = row.split("|")[4].strip()
+        assert ratio.endswith("x") and float(ratio[:-1]) > 0
+
+
+def test_write_output_says_when_the_two_outputs_differ(shared, capsys, monkeypatch):
+    # the check is real: a baseline that drops a row is caught
+    def drops_a_row(self, lines):
+        self.write([json.loads(line) for line in lines.splitlines()][1:])
+
+    monkeypatch.setattr(write_output, "_parsed_and_written", drops_a_row)
+    assert write_output.main(["--shared", str(shared), "--articles", "20", "--repeats", "1"]) == 1
+    assert "OUTPUTS DIFFER" in capsys.readouterr().out
