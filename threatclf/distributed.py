@@ -139,16 +139,19 @@ def _check_identity(path: str | None, identity: str | None, partition_info, call
 
 
 def _flatten(out: pd.DataFrame, escape_formulas: bool = False) -> pd.DataFrame:
-    """The file outputs' flat form: ``labels`` joined with ``;``, ``evidence`` as JSON text;
-    with ``escape_formulas``, text a spreadsheet would run as a formula escaped as in
-    ``threatclf label --escape-formulas``."""
-    from .writers import _CsvSink, _join_labels, _json_value
+    """The file outputs' flat form: ``labels`` joined with ``;``, ``evidence`` and the lists
+    and dicts of carried columns as JSON text; with ``escape_formulas``, text a spreadsheet
+    would run as a formula escaped as in ``threatclf label --escape-formulas``."""
+    from .writers import _CsvSink, _is_nested, _join_labels, _json_value
 
     out = out.copy()
     out["labels"] = pd.array([_join_labels(names) for names in out["labels"]], dtype="string")
     if "evidence" in out:
         out["evidence"] = pd.array([json.dumps(_json_value(e), ensure_ascii=False) for e in out["evidence"]],
                                    dtype="string")
+    for column in out.columns:  # as in the CSV and Parquet of threatclf label
+        if column not in ("labels", "evidence") and out[column].dtype == object and any(map(_is_nested, out[column])):
+            out[column] = [json.dumps(_json_value(v), ensure_ascii=False) if _is_nested(v) else v for v in out[column]]
     if "text" in out and "passage" in out:
         out["text"] = out["text"].astype("string")
     if not escape_formulas:
@@ -227,41 +230,68 @@ def read_dask(inputs, *, text_col: str = "text", id_col: str = "id", columns=Non
               encoding: str = "utf-8"):
     """Read JSONL / CSV / Parquet files (or .txt folders) as a Dask DataFrame, one partition a
     file, with the rules of ``threatclf label``: ids as written, as text (``7``, not ``7.0``;
-    ``FILE:LINE`` for a row without one), the text column named ``text`` and the id ``id``.
+    ``FILE:LINE`` for a row without one), the text column named ``text`` and the id ``id``;
+    the other columns' numbers stay numbers (``Int64`` with a null), and their lists and dicts
+    are JSON text, as ``threatclf label`` writes them to CSV and Parquet (Dask's own readers
+    write ``['a', 'b']``).
 
-    ``inputs`` is a path, a glob (``"parts/*.jsonl.gz"``) or a list of them, as every worker
-    reads them; ``columns`` names the other input columns to carry (without it, every column of
-    the first file, which is read here to learn them; name them when files differ). Every file
-    is checked when this is called; a bad row (a missing or non-text text, say) makes its
-    partition raise naming file and line — no row is dropped (``threatclf label`` instead sets
-    such rows aside in a rejects file).
+    ``inputs`` is a path, a glob (``"parts/*.jsonl.gz"``) or a list of them, made absolute here
+    (a worker's current folder is not the caller's); ``columns`` names the other input columns
+    to carry (null in a file without them), by default the first file's, and a file with other
+    columns is then an error naming it (name the columns to carry when files differ). The first file is read here, for
+    the columns' types; every file is checked. A bad row (a missing or non-text text, say)
+    makes its partition raise naming file and line — no row is dropped (``threatclf label``
+    instead sets such rows aside in a rejects file).
     """
     dd = require("dask.dataframe")
-    from .readers import check_inputs
+    from .readers import check_inputs, is_stdin
 
     paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     files = []
     for path in paths:
         path = os.fspath(path)
+        if is_stdin(path):
+            raise DataError("read_dask reads files every worker can open, not standard input ('-'): save it to a "
+                            "file first")
         matched = sorted(glob.glob(path)) if glob.has_magic(path) and not os.path.exists(path) else [path]
         if not matched:
             raise DataError(f"no input file matches {path}")
-        files.extend(matched)
+        files.extend(os.path.abspath(found) for found in matched)
     if not files:
         raise DataError("no input files given")
     check_inputs(files, text_col=text_col, id_col=id_col, csv_sep=csv_sep, encoding=encoding)
-    read = functools.partial(_read_file, text_col=text_col, id_col=id_col,
-                             columns=None if columns is None else list(columns), csv_sep=csv_sep, encoding=encoding)
-    if columns is None:  # Dask reads the first file to learn them
-        return dd.from_map(read, files, label="threatclf-read")
-    meta = pd.DataFrame({"id": pd.Series(dtype="string"), "text": pd.Series(dtype="string"),
-                         **{c: pd.Series(dtype=object) for c in read.keywords["columns"] if c not in ("id", "text")}})
-    return dd.from_map(read, files, label="threatclf-read", meta=meta)
+    options = dict(text_col=text_col, id_col=id_col, csv_sep=csv_sep, encoding=encoding)
+    exact = columns is None  # the first file's columns, which every file must have
+    if columns is not None:
+        columns = [c for c in dict.fromkeys(columns) if c not in ("id", "text")]
+    first = _read_file(files[0], columns=columns, **options)
+    read = functools.partial(_read_file, columns=[c for c in first.columns if c not in ("id", "text")], exact=exact,
+                             **options)
+    return dd.from_map(read, files, label="threatclf-read", meta=first.iloc[:0])
 
 
-def _read_file(path: str, **options) -> pd.DataFrame:
+def _read_file(path: str, columns=None, exact: bool = False, **options) -> pd.DataFrame:
     """One input file, whole, as :func:`read_dask`'s partition (without the reader's own
-    ``_source`` / ``_line`` columns, which ``threatclf label`` does not write)."""
+    ``_source`` / ``_line`` columns, which ``threatclf label`` does not write); ``exact``: the
+    file must have ``columns`` and no others."""
     from .readers import read_records
+    from .writers import _is_nested, _json_value
 
-    return read_records(path, strict=True, **options).drop(columns=["_source", "_line"])
+    frame = read_records(path, strict=True, **options).drop(columns=["_source", "_line"])
+    found = [c for c in frame.columns if c not in ("id", "text")]
+    if exact and set(found) != set(columns):
+        extra, missing = [c for c in found if c not in columns], [c for c in columns if c not in found]
+        raise DataError(f"{path}: columns {found} differ from the first file's {list(columns)} ("
+                        + "; ".join(part for part in (extra and f"not in the first file: {extra}",
+                                                      missing and f"missing here: {missing}") if part)
+                        + "): name the columns to carry, read_dask(..., columns=[...])")
+    carried = found if columns is None else columns
+    for column in carried:
+        if column not in frame:  # named, but in no row of this file: null here, as threatclf label writes it
+            frame[column] = None
+        values = frame[column]
+        if values.dtype == object and any(map(_is_nested, values)):
+            values = pd.Series([json.dumps(_json_value(v), ensure_ascii=False) if _is_nested(v) else v for v in values],
+                               index=frame.index, dtype=object)
+        frame[column] = values.convert_dtypes() if values.dtype == object else values
+    return frame[["id", "text", *carried]]

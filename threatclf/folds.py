@@ -107,7 +107,7 @@ def given_folds(cv, Y: np.ndarray, *, groups=None, digests=None) -> list:
     """
     n_rows = len(Y)
     name = type(cv).__name__
-    if hasattr(cv, "split"):
+    if hasattr(cv, "split") and not isinstance(cv, (str, bytes)):
         try:
             pairs = list(cv.split(np.zeros((n_rows, 1)), Y, groups))
         except ValueError as exc:  # e.g. StratifiedKFold, which takes one label per row, not a label matrix

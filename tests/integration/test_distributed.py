@@ -426,13 +426,14 @@ def test_read_dask_reads_files_as_threatclf_label_does(small_model, frame, tmp_p
 
 
 def test_read_dask_raises_naming_the_file_and_line_of_a_bad_row(tmp_path):
-    bad = tmp_path / "bad.jsonl"
+    good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
+    good.write_text('{"id": "a", "text": "Rain."}\n', encoding="utf-8")
     bad.write_text('{"id": "a", "text": "Rain."}\n{"id": "b", "text": null}\n', encoding="utf-8")
-    ddf = threatclf.read_dask(bad, columns=[])  # the file is fine to start with: its rows are read in a partition
+    ddf = threatclf.read_dask([good, bad])  # the file is fine to start with: its rows are read in a partition
     with pytest.raises(threatclf.DataError, match=r"bad\.jsonl: line 2: text is null"):
         ddf.compute()
     with pytest.raises(threatclf.DataError, match=r"bad\.jsonl: line 2: text is null"):
-        threatclf.read_dask(bad)  # without columns=, the first file is read when called, to learn them
+        threatclf.read_dask([bad, good])  # the first file is read when called, for its columns' types
     with pytest.raises(threatclf.DataError, match="no input file matches"):
         threatclf.read_dask(str(tmp_path / "none-*.jsonl"))
     with pytest.raises(threatclf.DataError, match="missing.jsonl"):
@@ -493,3 +494,42 @@ def test_the_readmes_dask_example_runs_as_written_and_keeps_input_order(tmp_path
     assert written["labels"].fillna("").str.split(";").map(lambda x: [v for v in x if v]).tolist() == \
         [list(v) for v in expected["labels"]]
     assert "title" in written.columns and "__null_dask_index__" not in written.columns
+
+
+def test_read_dask_keeps_carried_values_as_read_and_flat_writes_them_as_threatclf_label_does(small_model, tmp_path):
+    source = tmp_path / "nest.jsonl"
+    source.write_text('{"id": 1, "text": "Cartel smuggled cocaine.", "tags": ["a", "b"], "n": 3, "meta": {"k": 1}}\n'
+                      '{"id": 2, "text": "Rain.", "tags": [], "n": 4, "meta": null}\n', encoding="utf-8")
+    computed = threatclf.read_dask(source).compute()
+    assert computed["tags"].tolist() == ['["a", "b"]', "[]"]  # JSON, not Python's "['a', 'b']"
+    assert computed["n"].tolist() == [3, 4]  # numbers, not "3"
+    threatclf.label_files(source, tmp_path / "out.csv", small_model, progress=False)
+    written = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    flat = threatclf.label_dask(threatclf.read_dask(source), small_model, id_col="id", flat=True).compute()
+    assert flat["tags"].tolist() == written["tags"].tolist() == ['["a", "b"]', "[]"]
+    assert flat["meta"].tolist()[0] == written["meta"].tolist()[0] == '{"k": 1}'
+
+
+def test_read_dask_without_columns_refuses_a_file_whose_columns_differ_from_the_firsts(tmp_path):
+    first, second = tmp_path / "p1.jsonl", tmp_path / "p2.jsonl"
+    first.write_text('{"id": 1, "text": "Rain."}\n', encoding="utf-8")
+    second.write_text('{"id": 2, "text": "Sun.", "source": "x"}\n', encoding="utf-8")
+    with pytest.raises(threatclf.DataError, match=r"p2\.jsonl: columns \['source'\] differ from the first file's \[\] "
+                                                  r"\(not in the first file: \['source'\]\): name the columns"):
+        threatclf.read_dask(str(tmp_path / "p*.jsonl")).compute()
+    # named, the first file's rows get a null there
+    both = threatclf.read_dask(str(tmp_path / "p*.jsonl"), columns=["source"]).compute()
+    assert both["source"].isna().tolist() == [True, False] and both["source"].tolist()[1] == "x"
+
+
+def test_read_dask_reads_the_files_the_caller_named_wherever_workers_run(tmp_path, monkeypatch):
+    (tmp_path / "here").mkdir()
+    (tmp_path / "there").mkdir()
+    (tmp_path / "here" / "data.jsonl").write_text('{"id": "here", "text": "Rain."}\n', encoding="utf-8")
+    (tmp_path / "there" / "data.jsonl").write_text('{"id": "there", "text": "Rain."}\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "here")
+    ddf = threatclf.read_dask("data.jsonl")
+    monkeypatch.chdir(tmp_path / "there")  # as a worker started elsewhere
+    assert ddf.compute()["id"].tolist() == ["here"]
+    with pytest.raises(threatclf.DataError, match="not standard input"):
+        threatclf.read_dask("-")

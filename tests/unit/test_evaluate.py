@@ -298,6 +298,7 @@ def test_cross_validate_warns_when_your_folds_score_a_text_they_trained_on():
     ([[0, 1, 2]], DataError, r"cv's fold 0 is not a \(train, test\) pair"),
     ([], DataError, "gave no folds"),
     (2.5, TypeError, "cv must be a number of folds, a scikit-learn splitter or an iterable"),
+    ("5", TypeError, "cv must be a number of folds, .* got str"),
     (True, TypeError, "got bool")])
 def test_cross_validate_refuses_folds_it_cannot_use(cv, error, message):
     from sklearn.model_selection import StratifiedKFold
