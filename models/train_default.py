@@ -377,7 +377,7 @@ def main(argv=None) -> int:
     sources = describe(recipe["training_data"]) + (" + " + describe([recipe["dev_data"]]) if recipe.get("final_includes_dev") else "")
     metrics = {
         "dev": {**dev_result.to_dict(), "description": (
-            f"{describe([recipe['dev_data']])}, scored by the same recipe trained without it "
+            f"{recipe['dev_data']['file']}, scored by the same recipe trained without it "
             f"({len(dev_train)} rows: the training data less the rows from a source document of a dev passage); the dev set was used to choose the recipe, so these figures are "
             "slightly optimistic. The shipped model is then trained with it.")},
         "cross-validated": {**oof.to_dict(), "description": cross_validated_description(recipe, model.cv, tune)},
