@@ -611,28 +611,24 @@ class RecordWriter:
 
     def write(self, records: list[dict]) -> None:
         """Append ``records``; an error here discards the whole output."""
-        if not self._open:
-            raise ValueError(f"RecordWriter for {self.path} is closed")
-        try:
-            self._sink.write(records)
-        except BaseException:
-            self.abort()
-            raise
-        self.rows_written += len(records)
+        self._append(self._sink.write, records, len(records))
 
     def write_json_lines(self, lines: str) -> None:
         """Append records already written as this writer writes them, one JSON object a line
         (JSONL output only): a finished chunk copied through rather than parsed and written anew."""
         if self.format != "jsonl":
             raise ValueError(f"RecordWriter for {self.path}: JSON lines are copied into JSONL output only")
+        self._append(self._sink.write_lines, lines, lines.count("\n"))
+
+    def _append(self, write, what, rows: int) -> None:
         if not self._open:
             raise ValueError(f"RecordWriter for {self.path} is closed")
         try:
-            self._sink.write_lines(lines)
+            write(what)
         except BaseException:
             self.abort()
             raise
-        self.rows_written += lines.count("\n")
+        self.rows_written += rows
 
     def close(self) -> None:
         """Finish the file and move it into place. Calling it again does nothing."""
