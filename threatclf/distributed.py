@@ -238,10 +238,10 @@ def read_dask(inputs, *, text_col: str = "text", id_col: str = "id", columns=Non
     ``inputs`` is a path, a glob (``"parts/*.jsonl.gz"``) or a list of them, made absolute here
     (a worker's current folder is not the caller's); ``columns`` names the other input columns
     to carry (null in a file without them), by default the first file's, and a file with other
-    columns is then an error naming it (name the columns to carry when files differ). The first file is read here, for
-    the columns' types; every file is checked. A bad row (a missing or non-text text, say)
-    makes its partition raise naming file and line — no row is dropped (``threatclf label``
-    instead sets such rows aside in a rejects file).
+    columns is then an error naming it (name the columns to carry when files differ). The first
+    file is read here, for the columns' types; every file is checked. A bad row (a missing or
+    non-text text, say) makes its partition raise naming file and line — no row is dropped
+    (``threatclf label`` instead sets such rows aside in a rejects file).
     """
     dd = require("dask.dataframe")
     from .readers import check_inputs, is_stdin
