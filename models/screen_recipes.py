@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from train_default import annotated_passages, document_links, read_jsonl, shared_folder  # noqa: E402
+from train_default import annotated_passages, document_links, read_jsonl, shared_folder, written_passages  # noqa: E402
 
 from threatclf import ThreatClassifier  # noqa: E402
 from threatclf.labels import DEFAULT_LABELS, to_indicator  # noqa: E402
@@ -41,6 +41,8 @@ def extra_rows(names: list[str], shared: Path) -> list[dict]:
     for name in names:
         if name == "uncertain":
             rows += [r for r in read_jsonl(shared / "threat-passages" / "train-active.jsonl") if r.get("selection") == "uncertain"]
+        elif (HERE / "annotations" / f"{name}.jsonl").exists():  # passages written for the project
+            rows += written_passages(HERE / "annotations" / f"{name}.jsonl")
         else:
             rows += annotated_passages(HERE / "annotations" / f"corpus-passages-{name}.jsonl", shared)
     return rows
@@ -54,14 +56,16 @@ def recipe_extras(recipe: dict) -> list[str]:
             names.append("uncertain")
         elif "annotations" in part:
             names.append(Path(part["annotations"]).stem.removeprefix("corpus-passages-"))
+        elif "passages" in part:
+            names.append(Path(part["passages"]).stem)
     return names
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared")
-    parser.add_argument("--extra", help="extra training sets: 'uncertain' and/or annotation rounds, e.g. "
-                        "'uncertain,r2,r9' (default: those of models/threat-default.recipe.json)")
+    parser.add_argument("--extra", help="extra training sets: 'uncertain', annotation rounds and/or files of "
+                        "models/annotations/ with inline texts, e.g. 'uncertain,r2,r9' (default: those of models/threat-default.recipe.json)")
     parser.add_argument("--features-per-label", type=int, default=None)
     parser.add_argument("--C", type=float, default=10.0)
     parser.add_argument("--model", default="logreg+nblogreg")

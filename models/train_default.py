@@ -13,9 +13,11 @@ repository. Two fits:
 folder (training data digest, settings, vocabularies, weights, thresholds, calibration, and the
 probabilities on the dev texts): it exits 0 when the recipe reproduces the shipped model.
 
-Passages annotated for this project (``models/annotations/*.jsonl``) are stored as a digest
-of their article's id (``article_key``) and character offsets into ``corpus/articles.jsonl.gz``:
-the third-party text stays in the shared folder.
+Passages annotated for this project (``models/annotations/corpus-passages-*.jsonl``) are stored
+as a digest of their article's id (``article_key``) and character offsets into
+``corpus/articles.jsonl.gz``: the third-party text stays in the shared folder. A recipe part
+``{"passages": "annotations/....jsonl"}`` holds its texts inline instead: passages written for this
+project, which are the project's own text.
 """
 from __future__ import annotations
 
@@ -93,10 +95,17 @@ def annotated_passages(path: Path, shared: Path) -> list[dict]:
             for r in rows]
 
 
+def written_passages(path: Path) -> list[dict]:
+    """Passages written for this project (their text inline): text and labels only."""
+    return [{"text": r["text"], "labels": r["labels"]} for r in read_jsonl(path)]
+
+
 def load_part(part: dict, shared: Path) -> list[dict]:
     """The rows of one training set of a recipe; a ``"weight"`` in the part is each row's sample weight."""
     if "annotations" in part:
         rows = annotated_passages(HERE / part["annotations"], shared)
+    elif "passages" in part:
+        rows = written_passages(HERE / part["passages"])
     else:
         rows = read_jsonl(shared / part["file"])
         if "selection" in part:
@@ -261,7 +270,7 @@ def check_recipe(recipe: dict) -> None:
 
 
 def describe(parts: list[dict]) -> str:
-    return ", ".join(p.get("file", p.get("annotations")) + (f" ({p['selection']})" if "selection" in p else "")
+    return ", ".join(p.get("file", p.get("annotations", p.get("passages"))) + (f" ({p['selection']})" if "selection" in p else "")
                      + (f" (weight {p['weight']:g})" if "weight" in p else "")
                      + (" (tunes thresholds)" if p.get("tune") else "") for p in parts)
 

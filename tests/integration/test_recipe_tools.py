@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "models" / "annotat
 from train_default import article_key as K  # noqa: E402
 from train_default import document_groups, document_links, source_articles, without_documents_of  # noqa: E402
 
+WRITTEN = sorted((Path(__file__).resolve().parents[2] / "models" / "annotations").glob("written-*.jsonl"))
 BOILERPLATE = "For more information contact the press office of the district attorney at the number below."
 COMMON = "said the spokesman of the National Liberation Army in a statement on Tuesday"
 ARTICLES = [
@@ -292,7 +293,7 @@ def test_stored_rows_name_corpus_articles_by_digest_only():
     import re
 
     folder = Path(__file__).resolve().parents[2] / "models" / "annotations"
-    files = sorted(folder.glob("*.jsonl"))
+    files = sorted(set(folder.glob("*.jsonl")) - set(WRITTEN))
     assert len(files) >= 20
     for path in files:
         ids = {json.loads(line)["article_id"] for line in path.open()}
@@ -361,3 +362,65 @@ def test_a_failed_check_is_no_match_even_when_every_difference_is_zero():
     assert not is_same_model({**same, "largest weight difference": None})  # not comparable: not the same
     assert not is_same_model({**same, "texts labelled differently": 1})
     assert not is_same_model({**same, "largest weight difference": 1e-6})
+
+
+def test_a_recipe_part_of_written_passages_holds_its_texts_inline(tmp_path, monkeypatch):
+    import screen_recipes
+    import train_default
+    from train_default import describe, load_part
+
+    (tmp_path / "annotations").mkdir()
+    rows = [{"id": "w1", "text": "Rebels of the ELN freed two hostages.", "labels": ["terrorism"], "kind": "pair"},
+            {"id": "w2", "text": "Two hostages were freed.", "labels": [], "kind": "pair"}]
+    (tmp_path / "annotations" / "written-t.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setattr(train_default, "HERE", tmp_path)
+    monkeypatch.setattr(screen_recipes, "HERE", tmp_path)
+    part = {"passages": "annotations/written-t.jsonl", "weight": 0.5}
+    loaded = load_part(part, tmp_path / "no-shared-folder-needed")
+    assert loaded == [{"text": r["text"], "labels": r["labels"], "weight": 0.5} for r in rows]
+    assert describe([part]) == "annotations/written-t.jsonl (weight 0.5)"
+    recipe = {"training_data": [{"file": "threat-passages/train.jsonl"}, part]}
+    assert screen_recipes.recipe_extras(recipe) == ["written-t"]
+    assert screen_recipes.extra_rows(["written-t"], tmp_path) == [{"text": r["text"], "labels": r["labels"]} for r in rows]
+
+
+def test_written_passages_carry_codebook_labels_and_pairs_differ_in_them():
+    from threatclf.labels import DEFAULT_LABELS
+
+    assert WRITTEN, "no models/annotations/written-*.jsonl"
+    texts, ids = set(), set()
+    for path in WRITTEN:
+        pairs: dict[str, list[frozenset]] = {}
+        for line in path.open(encoding="utf-8"):
+            row = json.loads(line)
+            assert set(row["labels"]) <= set(DEFAULT_LABELS) and len(set(row["labels"])) == len(row["labels"]), row
+            assert row["text"].strip() and row["id"] not in ids, row["id"]
+            key = " ".join(row["text"].lower().split())
+            assert key not in texts, row["id"]  # no passage written twice, in one file or two
+            texts.add(key)
+            ids.add(row["id"])
+            if row["kind"] == "pair":
+                pairs.setdefault(row["pair"], []).append(frozenset(row["labels"]))
+        # a minimal pair is two tellings of one story that the codebook labels differently
+        assert pairs and all(len(sets) == 2 and sets[0] != sets[1] for sets in pairs.values()), path
+
+
+def test_written_passages_copy_no_sentence_of_the_annotated_data(shared_data):
+    # They are the project's own text; the shared passages are third-party. Names of groups and
+    # stock phrases of incident reports ("an improvised explosive device planted by the ...") may
+    # recur, so the test looks for 20 words in a row.
+    import re
+
+    def runs(text, n=20):
+        words = re.findall(r"\w+", text.lower())
+        return {" ".join(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+    written = set()
+    for path in WRITTEN:
+        for line in path.open(encoding="utf-8"):
+            written |= runs(json.loads(line)["text"])
+    assert written
+    for name in ("train.jsonl", "dev.jsonl", "train-active.jsonl"):
+        for line in (shared_data / "threat-passages" / name).open(encoding="utf-8"):
+            shared_runs = runs(json.loads(line)["text"])
+            assert not shared_runs & written, (name, sorted(shared_runs & written)[:1])
