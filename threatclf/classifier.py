@@ -486,7 +486,7 @@ class ThreatClassifier(BaseEstimator):
                               for j, name in enumerate(labels)])
         vectorizers, coef, intercept = self._fit_features_and_weights(texts, Y, weights, settings)
         fixed = self._above_blank_text(fixed, intercept, calibration, Y, labels, learned)
-        fingerprint, hashes = {**_fingerprint(texts, Y, labels), "text_hashes": TEXT_HASHES}, np.unique(digests)
+        fingerprint, hashes = {**_fingerprint(texts, Y, labels, weights), "text_hashes": TEXT_HASHES}, np.unique(digests)
         if tuning_rows is not None:  # saved with the model: its card and `info` say what set the cut-offs
             fingerprint["tuning_rows"] = int(tune.sum())
         # Everything learned is assigned together, after the last step that can fail: a failed
@@ -634,6 +634,15 @@ class ThreatClassifier(BaseEstimator):
             if short:
                 where = (f"in the training part of fold {fold} of fit's own {self.cv}-fold cross-validation (the one "
                          "that learns thresholds and calibration)")
+                hashes = text_hashes(texts) if digests is None else digests
+                rows_of = {name: np.flatnonzero(present[:, settings[0].index(name)]) for name in short}
+                copies = [name for name in short if len(rows_of[name]) > 1 and len({hashes[i] for i in rows_of[name]}) < 2]
+                if copies:
+                    raise DataError(f"labels {copies} have every positive example in copies of one text (case, "
+                                    "punctuation and white space ignored), and copies stay in one fold, so no "
+                                    f"example is left {where}: no cv can learn their thresholds; add examples of "
+                                    "other texts, or fit with fixed thresholds and no calibration "
+                                    "(threshold=0.5, calibrate=False)")
                 if groups is not None:
                     lone = [name for name in short if len({groups[i] for i in
                                                            np.flatnonzero(present[:, settings[0].index(name)])}) < 2]
@@ -986,15 +995,25 @@ def warn_about_suspect_rows(texts: Sequence[str], Y: np.ndarray, hashes: np.ndar
 SUSPECT_ROW_WARNINGS = (r"\d+ training texts are empty", r"\d+ training texts repeat an earlier one")
 
 
-def _fingerprint(texts: list[str], Y: np.ndarray, labels: Sequence[str]) -> dict:
-    """Row count, positives per label and a SHA-256 of texts and labels: which data made a model."""
+def _fingerprint(texts: list[str], Y: np.ndarray, labels: Sequence[str], weights=None) -> dict:
+    """Row count, positives per label and a SHA-256 of texts and labels: which data made a model.
+    Rows weighted other than 1 add ``weights``: their SHA-256, the rows of weight 0 (which teach
+    nothing) and the positives per label among the rows that count."""
     digest = hashlib.sha256()
     digest.update(json.dumps(list(labels)).encode())
     for text, row in zip(texts, Y):
         digest.update(text.encode("utf-8", "surrogatepass"))
         digest.update(b"\x00" + row.astype(np.int8).tobytes() + b"\x00")
     positives = {label: int(n) for label, n in zip(labels, Y.sum(axis=0))}
-    return {"rows": len(texts), "positives": positives, "sha256": digest.hexdigest()}
+    fingerprint = {"rows": len(texts), "positives": positives, "sha256": digest.hexdigest()}
+    if weights is not None and np.any(weights != 1):
+        counted = weights > 0
+        fingerprint["weights"] = {
+            "sha256": hashlib.sha256(np.ascontiguousarray(weights, dtype="<f8").tobytes()).hexdigest(),
+            "rows_of_weight_0": int((~counted).sum()),
+            "positives_counted": {label: int(n) for label, n in zip(labels, Y[counted].sum(axis=0))},
+        }
+    return fingerprint
 
 
 def explain_row(X: sp.csr_matrix, row: int, coef: np.ndarray, names: np.ndarray, labels, top: int):
@@ -1047,12 +1066,27 @@ def _chi2(X: sp.csr_matrix, y: np.ndarray, sample_weight=None) -> np.ndarray:
 
 def refuse_number_rows(rows: list) -> None:
     """0/1 rows given as lists (``Y.tolist()``, ``list(Y)``) would be read as label names 0 and 1."""
-    for row in rows:
-        if isinstance(row, (list, tuple, np.ndarray, pd.Series)) and len(row) and all(
-                isinstance(v, (int, float, np.number, np.bool_)) for v in row):  # bool is an int
-            raise DataError("y holds rows of numbers: pass 0/1 labels as a 2-D matrix, np.asarray(y, dtype=int), "
-                            "whose columns label_names names (a model that has them takes its own order); rows of "
-                            "lists are read as label names")
+    def numbers(row) -> bool:
+        return isinstance(row, (list, tuple, np.ndarray, pd.Series)) and len(row) > 0 and all(
+            isinstance(v, (int, float, np.number, np.bool_)) for v in row)  # bool is an int
+
+    first = next((i for i, row in enumerate(rows) if numbers(row)), None)
+    if first is None:
+        return
+    if len({len(row) for row in rows if isinstance(row, (list, tuple, np.ndarray, pd.Series))}) == 1 and all(
+            v in (0, 1) for row in rows if numbers(row) for v in row):
+        raise DataError("y holds rows of numbers: pass 0/1 labels as a 2-D matrix, np.asarray(y, dtype=int), "
+                        "whose columns label_names names (a model that has them takes its own order); rows of "
+                        "lists are read as label names")
+    raise DataError(f"y row {first} holds numbers ({printable_row(rows[first])}), not label names; rows of "
+                    "different lengths, or numbers other than 0/1, are not a 0/1 matrix: if they are label codes, "
+                    "give each its name as text (e.g. [[names[code] for code in row] for row in y])")
+
+
+def printable_row(row) -> str:
+    """A row of y as a message shows it: at most its first five values."""
+    values = [v.item() if isinstance(v, np.generic) else v for v in list(row)[:5]]
+    return repr(values)[:-1] + (", ...]" if len(row) > 5 else "]")
 
 
 def check_sample_weight(sample_weight, n_rows: int) -> np.ndarray:

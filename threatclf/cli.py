@@ -558,8 +558,10 @@ def cmd_verify(args) -> int:
     print(printable(f"types built on load: {', '.join(check.types) or '(skops defaults only)'}"))
     if check.untrusted and not _loads_when_trusted(args):
         print(printable(f"NOT TRUSTED: {', '.join(check.untrusted)}; load_model and threatclf label refuse the "
-                        "folder: load it only if you trust where it came from, with --trust (load_model(path, "
-                        "trust=[...those types...]) in Python)"), file=sys.stderr)
+                        "folder: load it only if you trust where it came from, with --trust (" + (
+                            "load_model(path, trust=True) in Python: a pickle is trusted whole or not at all)"
+                            if check.metadata.get("weights_format") == "joblib" else
+                            "load_model(path, trust=[...those types...]) in Python)")), file=sys.stderr)
         return EXIT_ERROR
     print("all types trusted" if not check.untrusted else "loaded with --trust: the model matches metadata.json")
     return EXIT_OK

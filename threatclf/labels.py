@@ -217,6 +217,15 @@ def spelt_alike(name: str, other: str) -> bool:
 def unknown_label(name: str, known: Sequence[str]) -> str:
     """"unknown label 'X'; known labels: [...]", with the known label it is probably meant for
     (label names are compared exactly: 'Terrorism' is not 'terrorism')."""
+    import unicodedata
+
+    same = next((label for label in known if unicodedata.normalize("NFC", label) == unicodedata.normalize("NFC", name)),
+                None)
+    form = "NFC" if same is None or unicodedata.is_normalized("NFC", same) else "NFD"
+    if same is not None:  # they print alike: say how they differ, or the message reads "X (did you mean X?)"
+        return (f"unknown label {ascii(name)}: it is the model's label {ascii(same)} written in another Unicode form "
+                "(composed or decomposed accents); write it as the model does: "
+                f"unicodedata.normalize({form!r}, name); known labels: {list(known)}")
     alike = next((label for label in known if spelt_alike(name, label)), None)
     hint = f" (did you mean {alike!r}? label names are compared exactly, case too)" if alike is not None else ""
     return f"unknown label {name!r}{hint}; known labels: {list(known)}"

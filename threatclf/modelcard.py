@@ -63,8 +63,9 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
                   "still given; a threshold of your own (`threshold=`) uses them, without a measure of how "
                   "often it is right."]
     training = metadata.get("training_data", {})
-    few = {label: n for label, n in (training.get("positives") or {}).items()
-           if isinstance(n, int) and n < FEW_POSITIVES}
+    weights = training.get("weights") if isinstance(training.get("weights"), dict) else None
+    counted = (weights or {}).get("positives_counted") or training.get("positives") or {}  # weight 0: not there
+    few = {label: n for label, n in counted.items() if isinstance(n, int) and n < FEW_POSITIVES}
     lines += ["", "## Training data", ""]
     if training.get("description"):
         lines += [training["description"], ""]
@@ -72,6 +73,9 @@ def render_model_card(metadata: dict, extra: str | None = None) -> str:
         f"- rows: {training.get('rows', 'unknown')}",
         f"- SHA-256 of texts and labels: `{training.get('sha256', 'unknown')}`",
         f"- positives per label: {training.get('positives', {})}",
+        *([f"- rows weighted (`sample_weight`, SHA-256 `{weights.get('sha256', 'unknown')}`): "
+           f"{weights.get('rows_of_weight_0', 0)} of weight 0, which teach nothing; positives per label among the "
+           f"others: {weights.get('positives_counted', {})}"] if weights else []),
         *([f"- calibration and thresholds learned from the out-of-fold scores of {training['tuning_rows']} of "
            "these rows only (the rows named to tune them)"] if "tuning_rows" in training else []),
         "",

@@ -29,6 +29,7 @@ import tempfile
 import warnings
 import zipfile
 from collections import Counter
+from contextlib import contextmanager
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +110,38 @@ def _threatclf_version() -> str:
     from . import __version__
 
     return __version__
+
+
+def _release(version) -> tuple[int, ...] | None:
+    """A version stamp's leading numbers (``"0.21.0rc1"`` → ``(0, 21, 0)``); None when it has none."""
+    match = re.match(r"\d+(?:\.\d+)*", version) if isinstance(version, str) else None
+    return tuple(int(part) for part in match.group().split(".")) if match else None
+
+
+def _newer_release(metadata: dict) -> str | None:
+    """The ``threatclf_version`` a folder was saved by, when it is a later release than this one:
+    such a folder may hold settings or files this release does not know, and is read by the
+    rules of the release that made it."""
+    saved, running = _release(metadata.get("threatclf_version")), _release(_threatclf_version())
+    if saved is None or running is None or saved <= running:
+        return None
+    return printable(metadata["threatclf_version"])
+
+
+@contextmanager
+def _blame_newer_release(metadata: dict):
+    """Turn a folder's problem into "upgrade threatclf" when a later release saved it: what this
+    release refuses may be what that one wrote (a setting or value added since)."""
+    try:
+        yield
+    except (UntrustedModelError, IncompatibleModelError):
+        raise
+    except ModelFormatError as exc:
+        newer = _newer_release(metadata)
+        if newer is None:
+            raise
+        raise IncompatibleModelError(f"{exc} — it was saved by threatclf {newer}, a later release than this "
+                                     f"threatclf {_threatclf_version()}: upgrade threatclf to read it") from None
 
 
 def _sha256(path: Path) -> str:
@@ -462,10 +495,16 @@ def settings_of_model(path=None) -> dict:
     checked as ``ThreatClassifier.check_params`` checks it before it is returned. How to compute
     (:data:`~threatclf.classifier.COMPUTE_SETTINGS`: ``n_jobs``, ``engine``) is left to the new run.
     """
-    from .classifier import ThreatClassifier
-
     path = default_model_path() if path is None else Path(path)
     metadata = read_metadata(path)
+    with _blame_newer_release(metadata):
+        return _stated_settings(path, metadata)
+
+
+def _stated_settings(path: Path, metadata: dict) -> dict:
+    """:func:`settings_of_model` on metadata already read."""
+    from .classifier import ThreatClassifier
+
     _check_format_version(metadata, path)
     stated = metadata.get("settings")
     if not isinstance(stated, dict):
@@ -729,11 +768,12 @@ def verify_model(path, *, trusted: Sequence[str] = ()) -> Verification:
     """
     path = Path(path)
     metadata = read_metadata(path)
-    check = _verify(path, metadata, trusted)[0]
-    if not check.untrusted and metadata.get("weights_format") == "skops":
-        with warnings.catch_warnings():  # check.changed says it
-            warnings.simplefilter("ignore", UserWarning)
-            _LOADERS[_check_format_version(metadata, path)](path, metadata, list(trusted))
+    with _blame_newer_release(metadata):
+        check = _verify(path, metadata, trusted)[0]
+        if not check.untrusted and metadata.get("weights_format") == "skops":
+            with warnings.catch_warnings():  # check.changed says it
+                warnings.simplefilter("ignore", UserWarning)
+                _LOADERS[_check_format_version(metadata, path)](path, metadata, list(trusted))
     return check
 
 
@@ -871,7 +911,10 @@ def _load_weights(path: Path, metadata: dict, trust) -> object:
             )
         import joblib
 
-        model = joblib.load(io.BytesIO(data))
+        try:
+            model = joblib.load(io.BytesIO(data))
+        except Exception as exc:  # trusted, so it ran; but what it holds is no model (not a pickle, cut short)
+            raise ModelFormatError(f"{weights} could not be unpickled: {type(exc).__name__}: {printable(exc)}") from None
     else:
         if check.untrusted and trust is not True:
             raise UntrustedModelError(
@@ -931,7 +974,13 @@ def load_model(path=None, *, trust: bool | Sequence[str] = False):
     with warnings.catch_warnings():
         # The version check above already said this once, in threatclf's own words.
         warnings.filterwarnings("ignore", message=".*Trying to unpickle estimator.*")
-        model = _LOADERS[version](path, metadata, trust)
+        with _blame_newer_release(metadata):
+            model = _LOADERS[version](path, metadata, trust)
+    newer = _newer_release(metadata)
+    if newer is not None:
+        warnings.warn(f"{printable(path)} was saved by threatclf {newer}, a later release than this threatclf "
+                      f"{_threatclf_version()}: it loaded, but it is read by this release's rules, not the ones it "
+                      "was trained with — upgrade threatclf", ModelVersionWarning, stacklevel=2)
     model.metadata_ = metadata
     model.path_ = str(path)
     return model

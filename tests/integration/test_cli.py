@@ -420,6 +420,23 @@ def test_info_fails_on_a_folder_load_model_would_refuse(saved_small_model, small
         assert code == 0 and "loaded with --trust" in out and "NOT" not in err
 
 
+def test_verify_advises_what_loads_a_pickle_and_a_broken_pickle_is_an_error_not_a_traceback(small_model, tmp_path,
+                                                                                           capsys):
+    pickled = small_model.save(tmp_path / "pickled", format="joblib")
+    code, _, err = run(["verify", str(pickled)], capsys)
+    # a list of trusted types cannot load a pickle: only trust=True does
+    assert code == 2 and "trust=True" in err and "trust=[" not in err
+    (pickled / "model.joblib").write_bytes(b"not a pickle at all")
+    meta = json.loads((pickled / "metadata.json").read_text())
+    meta["files"]["model.joblib"] = threatclf.persistence._sha256(pickled / "model.joblib")
+    (pickled / "metadata.json").write_text(json.dumps(meta))
+    for command in ("verify", "info"):
+        code, _, err = run([command, str(pickled), "--trust"], capsys)
+        assert code == 2 and "model.joblib could not be unpickled: " in err
+    with pytest.raises(threatclf.ModelFormatError, match="could not be unpickled"):
+        threatclf.load_model(pickled, trust=True)
+
+
 def test_train_dev_scores_the_labels_the_dev_file_annotates(data_files, tmp_path, capsys):
     texts, labels = tiny_corpus()
     dev = tmp_path / "dev.jsonl"  # annotates terrorism and corruption only

@@ -127,6 +127,18 @@ def test_rare_label_missing_from_a_fold_is_a_clear_error():
     ThreatClassifier(min_df=1, cv=2, random_state=3).fit(texts, labels)
 
 
+def test_a_label_whose_examples_are_all_copies_of_one_text_says_no_cv_can_help():
+    texts, labels = tiny_corpus()
+    labels = [[n for n in names if n != "corruption"] for names in labels]
+    copies = ["The mayor took bribes!", "the mayor took bribes", "THE MAYOR TOOK BRIBES."]
+    texts, labels = texts + copies, labels + [["corruption"]] * len(copies)
+    with pytest.raises(DataError, match=r"labels \['corruption'\] have every positive example in copies of one text "
+                                        r".*no cv can learn their thresholds; .*threshold=0.5, calibrate=False"):
+        ThreatClassifier(min_df=1, cv=2).fit(texts, labels)
+    model = ThreatClassifier(min_df=1, cv=2, threshold=0.5, calibrate=False).fit(texts, labels)
+    assert "corruption" in model.labels_
+
+
 def test_learned_attributes_end_in_underscore_and_thresholds_in_range(small_model):
     assert small_model.labels_ == ["terrorism", "organized_crime", "drug_trafficking", "corruption", "foreign_influence"]
     assert small_model.coef_.shape == (5, small_model.get_feature_names_out().shape[0])
@@ -1102,6 +1114,13 @@ def test_score_refuses_0_1_rows_given_as_lists():
             model.score(texts, rows)
         with pytest.raises(DataError, match="y holds rows of numbers"):
             clone(model).fit(texts, rows)
+
+
+@pytest.mark.parametrize("codes", [[[1], [2, 3], []], [[1, 2], [3, 4], [5, 6]], [[np.int64(7)], [], []]])
+def test_label_codes_are_refused_as_codes_not_taken_for_a_0_1_matrix(codes):
+    # a ragged list, or numbers other than 0/1, is no indicator matrix: np.asarray(y, dtype=int) would not help
+    with pytest.raises(DataError, match=r"y row 0 holds numbers \(\[\d+(, \d+)?\]\), not label names; .*label codes"):
+        ThreatClassifier().fit(["a bomb", "a bribe", "a cake"], codes)
 
 
 def test_a_label_the_model_never_saw_in_rows_of_weight_zero_is_not_counted(small_model):

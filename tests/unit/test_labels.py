@@ -135,3 +135,19 @@ def test_an_unknown_label_spelt_almost_as_a_known_one_is_named():
     # a typo, not only another case, gets the known label it is probably meant for (mutant L1)
     with pytest.raises(DataError, match=r"row 0: unknown label 'terorism' \(did you mean 'terrorism'\?"):
         to_indicator([["terorism"]], ["terrorism", "corruption"])
+
+
+@pytest.mark.parametrize("form, other", [("NFC", "NFD"), ("NFD", "NFC")])
+def test_an_unknown_label_that_is_a_known_one_in_another_unicode_form_says_so(form, other):
+    import unicodedata
+
+    from threatclf.labels import to_indicator
+
+    known = unicodedata.normalize(form, "corrupción")
+    given = unicodedata.normalize(other, "corrupción")
+    with pytest.raises(DataError) as error:
+        to_indicator([[given]], [known, "fraud"])
+    message = str(error.value)
+    # not "unknown label 'corrupción' (did you mean 'corrupción'?)": the two print alike
+    assert "another Unicode form" in message and f"unicodedata.normalize({form!r}, name)" in message
+    assert ascii(given) in message and ascii(known) in message and "did you mean" not in message

@@ -1024,6 +1024,33 @@ def test_out_of_fold_figures_describe_the_fit_not_later_settings(tmp_path):
     assert "at the thresholds set in the settings" in figures["description"] and figures["n_samples"] == len(texts) - 4
 
 
+def test_the_card_and_metadata_record_sample_weights_and_count_no_row_of_weight_zero(tmp_path):
+    texts, labels = tiny_corpus()
+    weights = np.ones(len(texts))
+    dropped = [i for i, names in enumerate(labels) if "corruption" in names][:2]
+    weights[dropped] = 0
+    weights[-1] = 2.5
+    model = ThreatClassifier(min_df=1, cv=3, threshold=0.5).fit(texts, labels, sample_weight=weights)
+    meta = json.loads((model.save(tmp_path / "weighted") / "metadata.json").read_text())
+    recorded = meta["training_data"]["weights"]
+    everywhere = sum("corruption" in names for names in labels)
+    assert meta["training_data"]["positives"]["corruption"] == everywhere
+    assert recorded["rows_of_weight_0"] == 2 and recorded["positives_counted"]["corruption"] == everywhere - 2
+    card = (tmp_path / "weighted" / "README.md").read_text()
+    assert f"rows weighted (`sample_weight`, SHA-256 `{recorded['sha256']}`): 2 of weight 0" in card
+    assert f"`corruption` ({everywhere - 2})" in card  # the "few examples" note counts what taught the model
+    # other weights, the same texts and labels: the weights' digest tells the two fits apart
+    weights[-1] = 3
+    other = ThreatClassifier(min_df=1, cv=3, threshold=0.5).fit(texts, labels, sample_weight=weights)
+    assert other.training_fingerprint_["sha256"] == model.training_fingerprint_["sha256"]
+    assert other.training_fingerprint_["weights"]["sha256"] != recorded["sha256"]
+    # unweighted (or all weights 1) fits record no weights
+    for unweighted in (None, np.ones(len(texts))):
+        plain = ThreatClassifier(min_df=1, cv=3, threshold=0.5).fit(texts, labels, sample_weight=unweighted)
+        assert "weights" not in plain.training_fingerprint_
+    assert threatclf.load_model(tmp_path / "weighted").training_fingerprint_["weights"] == recorded
+
+
 def test_a_model_with_a_random_state_object_says_why_it_cannot_be_saved(tmp_path):
     texts, labels = tiny_corpus()
     model = ThreatClassifier(min_df=1, cv=3, random_state=np.random.RandomState(0)).fit(texts, labels)
@@ -1426,3 +1453,32 @@ def test_verify_says_how_to_load_a_folder_with_untrusted_types(saved_small_model
     assert main(["verify", str(folder)]) == 2
     err = capsys.readouterr().err
     assert "NOT TRUSTED: numpy.ndarray (built by SparseMatrixNode)" in err and "--trust" in err
+
+
+@pytest.mark.parametrize("stamp, blamed", [("99.0.0", True), ("0.1.0", False), ("not a version", False)])
+def test_a_folder_this_release_cannot_read_is_blamed_on_a_later_release_when_one_saved_it(saved_small_model,
+                                                                                          tmp_path, stamp, blamed):
+    # What 0.16 did to 0.5-0.15: a setting value added later read as a damaged folder. The stamp is checked.
+    folder = _copy(saved_small_model, tmp_path)
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["settings"]["a_setting_added_later"] = 1
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    _rewrite_digests(folder, threatclf_version=stamp)
+    for read in (threatclf.load_model, threatclf.verify_model, threatclf.settings_of_model):
+        with pytest.raises(ModelFormatError) as error:
+            read(folder)
+        assert isinstance(error.value, IncompatibleModelError) is blamed
+        assert ("saved by threatclf 99.0.0, a later release than this threatclf "
+                f"{threatclf.__version__}: upgrade threatclf" in str(error.value)) is blamed
+
+
+def test_a_folder_a_later_release_saved_loads_with_a_warning_to_upgrade(saved_small_model, tmp_path):
+    folder = _copy(saved_small_model, tmp_path)
+    _rewrite_digests(folder, threatclf_version="99.0.0")
+    with pytest.warns(ModelVersionWarning, match=r"saved by threatclf 99\.0\.0, a later release .* upgrade threatclf"):
+        model = threatclf.load_model(folder)
+    np.testing.assert_array_equal(model.predict_proba(PROBE), threatclf.load_model(saved_small_model).predict_proba(PROBE))
+    _rewrite_digests(folder, threatclf_version=threatclf.__version__ + "rc1")  # the same release: nothing to say
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ModelVersionWarning)
+        threatclf.load_model(folder)
