@@ -977,8 +977,11 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
                         f"from the start of the run), so the output would mix its versions; run again with "
                         "--restart (restart=True) once it no longer changes")
     label_names = list(model.labels_)
-    # Inputs may gain fields half-way; every output row gets every column (CSV/Parquet need it).
-    keys = list(dict.fromkeys(key for stats in all_stats for key in stats["keys"]))
+    # Inputs may gain fields half-way; every output row gets every column (CSV/Parquet need it),
+    # the input's before the run's own whatever chunk a field first shows in: one layout at any chunk size
+    seen = list(dict.fromkeys(key for stats in all_stats for key in stats["keys"]))
+    own = set(output_columns((), passages)) | {"text"}  # the text kept (--keep-text) goes just before the labels
+    keys = [key for key in seen if key not in own] + [key for key in seen if key in own]
     scores = {label: 0.0 for label in label_names}
     empty_schema = ({"id": "", "passage": 0, "start": 0, "end": 0, "labels": [], "scores": scores, "evidence": []}
                     if passages

@@ -269,6 +269,14 @@ def _nesting_exceeds(obj: dict, limit: int) -> bool:
     return False
 
 
+def excel_separator_line(header: list[str] | None, sep: str) -> str | None:
+    """The separator an Excel ``sep=;`` first line names (read as a CSV row with ``sep``), or None."""
+    if not header:
+        return None
+    line = sep.join(header)
+    return line[4] if len(line) == 5 and line.startswith("sep=") and line[4] not in "\"\r\n" else None
+
+
 def txt_files(folder: Path) -> Iterator[Path]:
     """The .txt files in ``folder`` and its subfolders (.TXT too)."""
     # a link to a file that is gone is listed too, so that its row is rejected, not lost unseen
@@ -423,7 +431,10 @@ def _check_unique(names: list[str], where: str, kind: str) -> None:
     """Two columns of one name: one of them would be dropped from every row."""
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
-        raise DataError(f"{where}: duplicate {kind} column names {dupes}")
+        unnamed = [i + 1 for i, n in enumerate(names) if not n.strip()]
+        why = (f"; columns {', '.join(map(str, unnamed))} have no name (empty columns a spreadsheet left in the "
+               "header?): delete them, or name them" if "" in [n.strip() for n in dupes] else "")
+        raise DataError(f"{where}: duplicate {kind} column names {dupes}{why}")
 
 
 #: Columns the readers add to every row (its file and line); an input column of such a name is refused.
@@ -486,6 +497,14 @@ class _Source:
 
     def _reject(self, line, id_, reason) -> Reject:
         return Reject(self.source, line, id_, reason)
+
+    def _readable_id(self, record: dict):
+        """A rejected record's id, when it is one and valid Unicode (so that the reject names it); else None."""
+        try:
+            id_ = _normalise_id(record.get(self.id_col))
+            return id_ if id_ is None or _is_valid_unicode(id_) else None
+        except ValueError:
+            return None
 
 
 #: The input name that means standard input, read as JSONL (``zcat x.jsonl.gz | threatclf label - ...``).
@@ -769,15 +788,17 @@ class _JsonlSource(_Source):
                 continue
             self._first_not_json = None  # a line of JSON: the input is JSONL, its bad lines are rows
             if type(obj) is not dict:
-                rejects.append(self._reject(
-                    line, None, f"not a JSON object ({_type_name(obj)})"))
+                array = type(obj) is list and obj and all(type(item) is dict for item in obj)
+                rejects.append(self._reject(line, None, (
+                    f"not a JSON object but an array of {len(obj):,} on one line: JSONL holds one object a line "
+                    "(jq -c '.[]' FILE > FILE.jsonl)") if array else f"not a JSON object ({_type_name(obj)})"))
                 continue
             if _nesting_exceeds(obj, MAX_JSON_DEPTH):
                 rejects.append(self._reject(line, None, f"a field is nested more than {MAX_JSON_DEPTH} levels deep"))
                 continue
             if (b"\\ud" in raw or b"\\uD" in raw) and not _is_valid_unicode(obj):
                 rejects.append(self._reject(
-                    line, None, "invalid Unicode: lone surrogate escape in a JSON string"))
+                    line, self._readable_id(obj), "invalid Unicode: lone surrogate escape in a JSON string"))
                 continue
             text = obj.pop(text_col, _MISSING)
             try:
@@ -854,6 +875,11 @@ class _CsvSource(_Source):
         if start == b"PK\x03\x04":  # read as text, a workbook's header would be its zip directory
             conflict = ("this is a zip archive, not a CSV file (an Excel .xlsx workbook renamed?): save the sheet "
                         "as CSV (UTF-8) and use that")
+        else:  # a download saved compressed under a .csv name: read as text, it would be "not valid utf-8"
+            conflict = next((f"this is {kind} (its first bytes say so), not CSV text: {fix.replace('.jsonl', '.csv')}"
+                             for magic, kind, fix in _OTHER_FORMATS if start.startswith(magic)), conflict)
+            if start.startswith(b"\x1f\x8b") and self.source.lower().endswith(".gz"):
+                conflict = "this is compressed twice (gzip inside gzip, its first bytes say): decompress it once"
         if conflict:
             binary.close()
             raise DataError(f"{self.source}: {conflict}")
@@ -861,15 +887,19 @@ class _CsvSource(_Source):
         text = io.TextIOWrapper(
             binary, encoding="utf-8-sig" if utf8 else self.encoding, errors="surrogateescape", newline=""
         )
+        lines = self._track(text)
         # strict: a quote left open at the end of the file is an error, not a field that swallows the rest
-        reader = csv.reader(self._track(text), strict=True, delimiter=self.csv_sep)
-        try:
-            with _csv_field_limit(self.max_text_chars):
-                header = next(reader, None)
-        except (csv.Error, UnicodeError, *_GZIP_ERRORS) as exc:  # UnicodeError: utf-16 with no mark
-            text.close()
-            hint = _encoding_hint(self.path, self.encoding) if isinstance(exc, UnicodeError) else ""
-            raise DataError(f"{self.source}: cannot read the CSV header: {exc}{hint}") from exc
+        reader = csv.reader(lines, strict=True, delimiter=self.csv_sep)
+        header = self._read_header(reader, text)
+        said = excel_separator_line(header, self.csv_sep)
+        if said is not None:  # Excel's "sep=;" first line: the header follows it
+            if self.csv_sep not in (",", said):
+                text.close()
+                raise DataError(f"{self.source}: its first line, 'sep={said}', says its fields are separated by "
+                                f"{said!r}, but csv_sep={self.csv_sep!r} was given; leave --csv-sep out")
+            self.csv_sep = said
+            reader = csv.reader(lines, strict=True, delimiter=said)
+            header = self._read_header(reader, text)
         if header is None or not header:
             text.close()
             raise DataError(f"{self.source}: empty CSV file (a header row is required)")
@@ -879,6 +909,15 @@ class _CsvSource(_Source):
                             f"{_encoding_hint(self.path, self.encoding)}")
         self._record_end = self._ended_record()
         return text, reader, header
+
+    def _read_header(self, reader, text) -> list[str] | None:
+        try:
+            with _csv_field_limit(self.max_text_chars):
+                return next(reader, None)
+        except (csv.Error, UnicodeError, *_GZIP_ERRORS) as exc:  # UnicodeError: utf-16 with no mark
+            text.close()
+            hint = _encoding_hint(self.path, self.encoding) if isinstance(exc, UnicodeError) else ""
+            raise DataError(f"{self.source}: cannot read the CSV header: {exc}{hint}") from exc
 
     def _ended_record(self) -> int:
         """The physical line a record csv has just returned ends on: a lone \r its last line
@@ -958,6 +997,9 @@ class _CsvSource(_Source):
                 row = next(reader, None)
             except csv.Error as exc:
                 hint = "an unclosed quote?"
+                if "expected after '\"'" in str(exc):  # 1,"Breaking" news: a quote that opens a field but not all of it
+                    hint = ("a field that begins with a quote must be quoted whole, with a quote inside it doubled: "
+                            "1,\"\"\"Breaking\"\" news\" (a file written by hand, or by a tool that does not quote?)")
                 if "field larger than field limit" in str(exc):  # a field this long stops the file: it is
                     # far more often a quote left open, swallowing the rows after it, than a real text
                     hint = (f"a field over {csv.field_size_limit():,} characters is taken for a quote left open, "
@@ -1335,6 +1377,14 @@ def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(
             if real in read or real in seen:
                 raise DataError(f"{file} is the same file as {read.get(real) or seen[real]}: it would be labelled twice")
             read[real] = file
+        # a stray README.txt beside part-0.parquet: the folder's data files would go unread, unsaid
+        data = sorted(str(f.relative_to(folder)) for f in Path(folder).rglob("*") if f.is_file()
+                      and any(f.name.lower().endswith(suffix) for suffix, _ in FILE_SUFFIXES))
+        if data:
+            warnings.warn(f"input folder {folder} is read as its .txt files, one article each; the "
+                          f"{len(data):,} data file{'s' if len(data) > 1 else ''} in it ({', '.join(data[:3])}"
+                          f"{', ...' if len(data) > 3 else ''}) {'are' if len(data) > 1 else 'is'} not read: to label them, pass them as inputs (e.g. {Path(folder) / ('*' + Path(data[0]).suffix)})",
+                          UserWarning, stacklevel=3)
     for path in paths:
         cls = _SOURCES[detect_format(path)]
         say = once_a_run and path not in checked

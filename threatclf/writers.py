@@ -224,6 +224,14 @@ def _whole_numbers_with_gaps(values: list) -> str | None:
     return "object" if beyond else "Int64"
 
 
+def _ints_beside_floats(values: list) -> bool:
+    """Whether the values are numbers, whole (not booleans) and fractional side by side, with
+    perhaps missing values: kept as written (CSV) rather than all made floats."""
+    kinds = {"int" if isinstance(v, (int, np.integer)) else "float" if isinstance(v, (float, np.floating)) else "other"
+             for v in values if not _is_null(v) and not isinstance(v, (bool, np.bool_))}
+    return kinds == {"int", "float"} and not any(isinstance(v, (bool, np.bool_)) for v in values)
+
+
 def flatten_records(records: list[dict], label_names: Sequence[str]) -> pd.DataFrame:
     """Make records tabular for CSV and Parquet.
 
@@ -256,6 +264,8 @@ def flatten_records(records: list[dict], label_names: Sequence[str]) -> pd.DataF
             whole = [None if _is_null(v) else int(v) for v in values]
             columns[name] = (pd.array(whole, dtype="Int64") if _whole_numbers_with_gaps(values) == "Int64"
                              else np.array(whole, dtype=object))
+        elif _ints_beside_floats(values):  # a float column would write 7 as 7.0, and round 12345678901234567
+            columns[name] = np.array([None if _is_null(v) else v for v in values], dtype=object)
         elif any(_is_nested(v) for v in values):
             columns[name] = [
                 json.dumps(_json_value(v), ensure_ascii=False) if _is_nested(v) else v

@@ -288,6 +288,42 @@ def test_a_column_that_changes_kind_between_chunks_gets_one_parquet_type(small_m
     assert table.column("size").to_pylist() == [3.0, 3.0, 3.0, 2.5]
 
 
+@pytest.mark.parametrize("passages", [False, True])
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_a_field_first_seen_in_a_later_chunk_is_written_with_the_input_columns_at_any_chunk_size(
+        small_model, tmp_path, suffix, passages):
+    import pyarrow.parquet as pq
+
+    path = write_jsonl(tmp_path / "in.jsonl", [{"id": "1", "text": "A bomb exploded."},
+                                                {"id": "2", "text": "The mayor took bribes.", "title": "T"}])
+    layouts = set()
+    for chunk_size in (1, 10):
+        out = tmp_path / f"out{chunk_size}{suffix}"
+        threatclf.label_files(path, out, small_model, chunk_size=chunk_size, passages=passages, keep_text=True,
+                              progress=False)
+        if suffix == ".csv":
+            columns = out.read_text().splitlines()[0].split(",")
+        elif suffix == ".parquet":
+            columns = pq.read_schema(out).names
+        else:
+            columns = list(json.loads(out.read_text().splitlines()[-1]))
+        layouts.add(tuple(columns))
+    assert len(layouts) == 1
+    columns = list(layouts.pop())
+    assert columns[:2] == ["id", "title"] and columns.index("text") < columns.index("labels")
+
+
+def test_csv_output_writes_carried_numbers_as_written_at_any_chunk_size(small_model, tmp_path):
+    path = write_jsonl(tmp_path / "in.jsonl", [{"id": "1", "text": "Rain.", "n": 1.5}, {"id": "2", "text": "Sun.", "n": 7},
+                                                {"id": "3", "text": "Fog.", "n": 12345678901234567},
+                                                {"id": "4", "text": "Snow.", "n": None}])
+    for chunk_size in (1, 2, 3, 10):
+        out = tmp_path / f"out{chunk_size}.csv"
+        threatclf.label_files(path, out, small_model, chunk_size=chunk_size, progress=False)
+        cells = [line.split(",")[1] for line in out.read_text().splitlines()]
+        assert cells == ["n", "1.5", "7", "12345678901234567", ""], chunk_size
+
+
 @pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".csv", ".csv.gz", ".parquet"])
 def test_every_output_format_gives_the_same_labels(small_model, corpus, tmp_path, suffix):
     path, rows = corpus

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -172,7 +173,7 @@ def test_jsonl_every_reject_kind_with_line_and_id(tmp_path):
     assert reject_at(batch, 10) == Reject(str(path), 10, "u10", NOT_UTF8)
     assert reject_at(batch, 11) == Reject(
         str(path), 11, "big11", "text too large: 21 characters > limit 20")
-    assert "surrogate" in reject_at(batch, 15).reason
+    assert "surrogate" in reject_at(batch, 15).reason and reject_at(batch, 15).id == "s15"  # the id is readable
     assert len(batch.rejects) == 11
 
 
@@ -340,6 +341,14 @@ def test_csv_quote_left_open_at_the_end_of_the_file_is_an_error(tmp_path):
     path = tmp_path / "tail.csv"
     write_csv(path, 'id,text\n1,"unclosed\n2,ok\n')
     with pytest.raises(DataError, match=r"tail.csv: line 2: cannot parse CSV"):
+        all_batches(path)
+
+
+def test_csv_quote_that_opens_only_part_of_a_field_says_how_to_quote_it(tmp_path):
+    path = tmp_path / "handmade.csv"
+    write_csv(path, 'id,text\n1,"Breaking" news: a bomb exploded\n2,ok\n')
+    with pytest.raises(DataError, match=r"handmade.csv: line 2: cannot parse CSV .*; a field that begins with a "
+                                        r"quote must be quoted whole, with a quote inside it doubled"):
         all_batches(path)
 
 
@@ -706,6 +715,20 @@ def test_a_jsonl_name_on_another_format_is_refused_up_front(tmp_path, write, sai
         read_records(path)
 
 
+@pytest.mark.parametrize("name, write, said", [
+    ("corpus.csv", lambda p: p.write_bytes(gzip.compress(b"id,text\n1,x\n")), r"is gzip-compressed .*\(.csv.gz\)"),
+    ("corpus.csv", lambda p: pq.write_table(pa.table({"text": ["x"]}), p), "is a Parquet file .*name it .parquet"),
+    ("corpus.csv.gz", lambda p: p.write_bytes(gzip.compress(gzip.compress(b"id,text\n1,x\n"))),
+     "is compressed twice .*decompress it once"),
+])
+def test_a_csv_name_on_another_format_is_refused_naming_the_format_not_the_encoding(tmp_path, name, write, said):
+    # curl saves a gzip download under the name given, without --compressed: "not valid utf-8" misled
+    path = tmp_path / name
+    write(path)
+    with pytest.raises(DataError, match=rf"{name}: this {said}"):
+        read_records(path)
+
+
 def test_a_csv_named_jsonl_is_refused_up_front_not_rejected_line_by_line(tmp_path):
     path = tmp_path / "corpus.jsonl"
     path.write_text("id\ttext\n" + "".join(f"{i}\tpassage {i}\n" for i in range(20)))
@@ -888,3 +911,49 @@ def test_how_a_utf8_file_read_in_another_encoding_would_be_garbled_is_shown(tmp_
         assert utf8_read_as_other(path, encoding) == shown
     path.write_text("id,text\n1,caf\u00e9\n", encoding="cp1252")  # really cp1252: not UTF-8
     assert utf8_read_as_other(path, "cp1252") is None
+
+
+def test_a_txt_folder_that_also_holds_data_files_says_they_are_not_read(tmp_path):
+    from threatclf.readers import check_inputs
+
+    folder = tmp_path / "export"
+    (folder / "parts").mkdir(parents=True)
+    (folder / "README.txt").write_text("About this export.")
+    pq.write_table(pa.table({"id": ["a"], "text": ["A bomb exploded."]}), folder / "parts" / "part-0.parquet")
+    (folder / "part-1.jsonl").write_bytes(jline(id="b", text="x") + b"\n")
+    with pytest.warns(UserWarning, match=r"input folder .*export is read as its .txt files, one article each; the 2 "
+                                         r"data files in it \(part-1.jsonl, parts/part-0.parquet\) are not read"):
+        check_inputs([folder])
+    (folder / "part-1.jsonl").unlink()
+    (folder / "parts" / "part-0.parquet").unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_inputs([folder])
+
+
+@pytest.mark.parametrize("given", [",", ";"])
+def test_an_excel_sep_line_names_the_separator_and_lines_are_still_counted_from_the_file_start(tmp_path, given):
+    path = tmp_path / "export.csv"
+    path.write_bytes(b'sep=;\r\nid;text\r\n1;A bomb exploded.\r\n2;"Rain; then sun."\r\n3;extra;field\r\n')
+    frame = read_records(path, csv_sep=given, strict=False)
+    assert frame["id"].tolist() == ["1", "2"] and frame["text"].tolist() == ["A bomb exploded.", "Rain; then sun."]
+    with pytest.raises(DataError, match=r"export.csv: line 5: CSV row has 3 fields, header has 2"):
+        read_records(path, csv_sep=given)
+    with pytest.raises(DataError, match=r"its first line, 'sep=;', says its fields are separated by ';', but "
+                                        r"csv_sep='\|' was given"):
+        read_records(path, csv_sep="|")
+
+
+def test_unnamed_header_columns_and_a_one_line_json_array_say_what_they_likely_are(tmp_path):
+    path = tmp_path / "sheet.csv"
+    path.write_text("id,text,,\n1,A bomb exploded.,,\n")
+    with pytest.raises(DataError, match=r"sheet.csv: duplicate CSV column names \[''\]; columns 3, 4 have no name "
+                                        r"\(empty columns a spreadsheet left in the header\?\)"):
+        read_records(path)
+    path = tmp_path / "array.jsonl"
+    path.write_text(json.dumps([{"id": "1", "text": "x"}, {"id": "2", "text": "y"}]) + "\n" + json.dumps([1, 2]) + "\n")
+    with pytest.raises(DataError, match=r"line 1: not a JSON object but an array of 2 on one line: .*jq -c '\.\[\]'"):
+        read_records(path)
+    path.write_text(json.dumps({"id": "0", "text": "z"}) + "\n" + json.dumps([1, 2]) + "\n")
+    with pytest.raises(DataError, match=r"line 2: not a JSON object \(list\)"):  # not an array of objects
+        read_records(path)
