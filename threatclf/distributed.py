@@ -230,16 +230,19 @@ def read_dask(inputs, *, text_col: str = "text", id_col: str = "id", columns=Non
               encoding: str = "utf-8"):
     """Read JSONL / CSV / Parquet files (or .txt folders) as a Dask DataFrame, one partition a
     file, with the rules of ``threatclf label``: ids as written, as text (``7``, not ``7.0``;
-    ``FILE:LINE`` for a row without one), the text column named ``text`` and the id ``id``;
-    the other columns' numbers stay numbers (``Int64`` with a null), and their lists and dicts
-    are JSON text, as ``threatclf label`` writes them to CSV and Parquet (Dask's own readers
-    write ``['a', 'b']``).
+    ``FILE:LINE`` for a row without one — the path as given when two inputs share a name), the
+    text column named ``text`` and the id ``id``; the other columns' numbers stay numbers
+    (``Int64`` with a null), and their lists and dicts are JSON text, as ``threatclf label``
+    writes them to CSV and Parquet (Dask's own readers write ``['a', 'b']``).
 
     ``inputs`` is a path, a glob (``"parts/*.jsonl.gz"``) or a list of them, made absolute here
     (a worker's current folder is not the caller's); ``columns`` names the other input columns
-    to carry (null in a file without them), by default the first file's, and a file with other
-    columns is then an error naming it (name the columns to carry when files differ). The first
-    file is read here, for the columns' types; every file is checked. A bad row (a missing or
+    to carry (null in a file without them), by default the first file's that has rows, and a
+    file with rows and other columns is then an error naming it (name the columns to carry when
+    files differ). That file is read here, for the columns' types: a column null or absent there
+    is text, and a partition whose column holds numbers where the first file's held text gets
+    them as text (as ``threatclf label`` writes a column whose type differs across files); the
+    other way round is an error naming the file. Every file is checked. A bad row (a missing or
     non-text text, say) makes its partition raise naming file and line — no row is dropped
     (``threatclf label`` instead sets such rows aside in a rejects file).
     """
@@ -247,7 +250,7 @@ def read_dask(inputs, *, text_col: str = "text", id_col: str = "id", columns=Non
     from .readers import check_inputs, is_stdin
 
     paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
-    files = []
+    given = []  # as the caller named them (a glob's matches as it found them): what ids are named after
     for path in paths:
         path = os.fspath(path)
         if is_stdin(path):
@@ -256,36 +259,88 @@ def read_dask(inputs, *, text_col: str = "text", id_col: str = "id", columns=Non
         matched = sorted(glob.glob(path)) if glob.has_magic(path) and not os.path.exists(path) else [path]
         if not matched:
             raise DataError(f"no input file matches {path}")
-        files.extend(os.path.abspath(found) for found in matched)
-    if not files:
+        given.extend(matched)
+    if not given:
         raise DataError("no input files given")
+    files = [os.path.abspath(path) for path in given]
     check_inputs(files, text_col=text_col, id_col=id_col, csv_sep=csv_sep, encoding=encoding)
+    base = collections.Counter(os.path.basename(os.path.normpath(path)) for path in given)
+    named = {file: (path if base[os.path.basename(os.path.normpath(path))] > 1 else None)
+             for file, path in zip(files, given)}
     options = dict(text_col=text_col, id_col=id_col, csv_sep=csv_sep, encoding=encoding)
     exact = columns is None  # the first file's columns, which every file must have
-    if columns is not None:
-        columns = [c for c in dict.fromkeys(columns) if c not in ("id", "text")]
-    first = _read_file(files[0], columns=columns, **options)
-    read = functools.partial(_read_file, columns=[c for c in first.columns if c not in ("id", "text")], exact=exact,
-                             **options)
+    if columns is not None:  # the id and text fields are the id and text columns, under any name
+        columns = [c for c in dict.fromkeys(columns) if c not in ("id", "text", id_col, text_col)]
+    first = first_file = None
+    for first_file in files:  # the first file with rows says the columns (an empty file has none to say)
+        first = _read_file(first_file, carry=columns, ids_named=named[first_file], **options)
+        if len(first):
+            break
+
+    def found_in(frame):
+        return [c for c in frame.columns if c not in frame.attrs.get("absent", ())]
+
+    if first.attrs.get("absent"):  # a typo ("titel") would otherwise be a column of nulls, unsaid
+        warnings.warn(f"columns {first.attrs['absent']} are in no row of {first_file} (null there; a later file may "
+                      f"have them); its columns are {found_in(first)}", UserWarning, stacklevel=2)
+    read = functools.partial(_read_partition, carry=[c for c in first.columns if c not in ("id", "text")],
+                             exact=exact, named=named, meta=first.iloc[:0], **options)
     return dd.from_map(read, files, label="threatclf-read", meta=first.iloc[:0])
 
 
-def _read_file(path: str, columns=None, exact: bool = False, **options) -> pd.DataFrame:
-    """One input file, whole, as :func:`read_dask`'s partition (without the reader's own
-    ``_source`` / ``_line`` columns, which ``threatclf label`` does not write); ``exact``: the
-    file must have ``columns`` and no others."""
+def _read_partition(path: str, columns=None, *, carry, exact, named, meta, **options) -> pd.DataFrame:
+    """:func:`read_dask`'s partition: the file read as the first file's columns and types; ``columns``
+    are those the Dask graph still needs (``ddf[["id", "text"]]``), which Dask passes in."""
+    frame = _conform(_read_file(path, carry=carry, exact=exact, ids_named=named[path], **options), meta, path)
+    if columns is None:
+        return frame
+    return frame[columns] if isinstance(columns, str) else frame[list(columns)]
+
+
+def _conform(frame: pd.DataFrame, meta: pd.DataFrame, path: str) -> pd.DataFrame:
+    """``frame`` with ``meta``'s column types: numbers where the first file had text (or nulls)
+    become text, as ``threatclf label`` writes a column whose type differs across files; text
+    where it had numbers is an error naming the file and column (a Parquet file could not hold it)."""
+    for column in meta.columns:
+        want, have = meta[column].dtype, frame[column].dtype
+        if have == want or not len(frame):
+            frame[column] = frame[column].astype(want) if have != want else frame[column]
+            continue
+        if pd.api.types.is_string_dtype(want) or want == object:
+            frame[column] = frame[column].map(lambda v: v if pd.isna(v) or isinstance(v, str) else _as_text(v),
+                                              na_action="ignore").astype(want)
+            continue
+        try:
+            frame[column] = frame[column].astype(want)
+        except (TypeError, ValueError):
+            raise DataError(f"{path}: column {column!r} holds {have} values where the first file's held {want}; "
+                            "a Dask DataFrame has one type a column: read the files whose column holds text "
+                            "first, or convert the column in them") from None
+    return frame
+
+
+def _as_text(value) -> str:
+    """A carried number or boolean as text, as JSON writes it (``5``, ``2.5``, ``true``)."""
+    return json.dumps(value.item() if hasattr(value, "item") else value)
+
+
+def _read_file(path: str, carry=None, exact: bool = False, ids_named=None, **options) -> pd.DataFrame:
+    """One input file, whole (without the reader's own ``_source`` / ``_line`` columns, which
+    ``threatclf label`` does not write); ``carry``: the other columns to keep (by default all);
+    ``exact``: a file with rows must have ``carry`` and no others."""
     from .readers import read_records
     from .writers import _is_nested, _json_value
 
-    frame = read_records(path, strict=True, **options).drop(columns=["_source", "_line"])
+    frame = read_records(path, strict=True, ids_named=ids_named, **options).drop(columns=["_source", "_line"])
     found = [c for c in frame.columns if c not in ("id", "text")]
-    if exact and set(found) != set(columns):
-        extra, missing = [c for c in found if c not in columns], [c for c in columns if c not in found]
-        raise DataError(f"{path}: columns {found} differ from the first file's {list(columns)} ("
+    if exact and len(frame) and set(found) != set(carry):
+        extra, missing = [c for c in found if c not in carry], [c for c in carry if c not in found]
+        raise DataError(f"{path}: columns {found} differ from the first file's {list(carry)} ("
                         + "; ".join(part for part in (extra and f"not in the first file: {extra}",
                                                       missing and f"missing here: {missing}") if part)
                         + "): name the columns to carry, read_dask(..., columns=[...])")
-    carried = found if columns is None else columns
+    carried = found if carry is None else carry
+    frame.attrs["absent"] = [c for c in carried if c not in frame]  # for read_dask to name
     for column in carried:
         if column not in frame:  # named, but in no row of this file: null here, as threatclf label writes it
             frame[column] = None

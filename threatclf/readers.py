@@ -1383,7 +1383,8 @@ def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(
         if data:
             warnings.warn(f"input folder {folder} is read as its .txt files, one article each; the "
                           f"{len(data):,} data file{'s' if len(data) > 1 else ''} in it ({', '.join(data[:3])}"
-                          f"{', ...' if len(data) > 3 else ''}) {'are' if len(data) > 1 else 'is'} not read: to label them, pass them as inputs (e.g. {Path(folder) / ('*' + Path(data[0]).suffix)})",
+                          f"{', ...' if len(data) > 3 else ''}) {'are' if len(data) > 1 else 'is'} not read: to label them, pass "
+                          f"them as inputs (e.g. {Path(folder) / ('*' + Path(data[0]).suffix)})",
                           UserWarning, stacklevel=3)
     for path in paths:
         cls = _SOURCES[detect_format(path)]
@@ -1538,6 +1539,7 @@ def read_records(
     strict: bool = True,
     csv_sep: str = ",",
     encoding: str = "utf-8",
+    ids_named: str | None = None,
 ) -> pd.DataFrame:
     """Read one whole (small) file, e.g. training data, into a single frame.
 
@@ -1545,9 +1547,13 @@ def read_records(
     and ``_line`` are always there); asking for one that does not exist is a DataError.
     With ``strict=True`` the first bad row raises DataError naming file, line and problem;
     otherwise bad rows are skipped and counted in a warning on the ``threatclf`` logger.
+    ``ids_named``: what a row without an id is named after, ``NAME:LINE`` (by default the
+    file's name; one of several inputs of one name is named by its path).
     """
     source, = _sources(path, text_col=text_col, id_col=id_col, max_text_chars=1_000_000, batch_size=10_000,
                        csv_sep=csv_sep, encoding=encoding, once_a_run=True)
+    if ids_named is not None:
+        source.name = ids_named
     wanted = list(dict.fromkeys(c for c in (columns or ()) if c not in RESERVED_COLUMNS))
     if source.columns is not None:
         missing = [c for c in wanted if c not in source.columns]

@@ -1,4 +1,5 @@
 """Labelling on Dask gives what labelling in one process gives."""
+import json
 import os
 import re
 import shutil
@@ -518,7 +519,8 @@ def test_read_dask_without_columns_refuses_a_file_whose_columns_differ_from_the_
                                                   r"\(not in the first file: \['source'\]\): name the columns"):
         threatclf.read_dask(str(tmp_path / "p*.jsonl")).compute()
     # named, the first file's rows get a null there
-    both = threatclf.read_dask(str(tmp_path / "p*.jsonl"), columns=["source"]).compute()
+    with pytest.warns(UserWarning, match=r"columns \['source'\] are in no row of .*p1\.jsonl"):
+        both = threatclf.read_dask(str(tmp_path / "p*.jsonl"), columns=["source"]).compute()
     assert both["source"].isna().tolist() == [True, False] and both["source"].tolist()[1] == "x"
 
 
@@ -533,3 +535,61 @@ def test_read_dask_reads_the_files_the_caller_named_wherever_workers_run(tmp_pat
     assert ddf.compute()["id"].tolist() == ["here"]
     with pytest.raises(threatclf.DataError, match="not standard input"):
         threatclf.read_dask("-")
+
+
+def test_read_dask_partitions_serve_dask_column_selection(small_model, tmp_path):
+    # Dask pushes a selection (ddf[["id", "text"]], drop, set_index) into the reader as columns=
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.jsonl").write_text(f'{{"id": "{name}", "text": "Rain.", "title": "T{name}"}}\n',
+                                                encoding="utf-8")
+    ddf = threatclf.read_dask(str(tmp_path / "*.jsonl"))
+    assert ddf[["id", "text"]].compute().columns.tolist() == ["id", "text"]
+    assert ddf["text"].str.len().compute().tolist() == [5, 5]
+    assert ddf.drop(columns=["title"]).compute().columns.tolist() == ["id", "text"]
+    assert ddf.set_index("id").compute().index.tolist() == ["a", "b"]
+    labelled = threatclf.label_dask(ddf[["id", "text"]], small_model, id_col="id").compute()
+    assert labelled["id"].tolist() == ["a", "b"]
+
+
+def test_read_dask_names_rows_without_ids_by_path_when_two_files_share_a_name(small_model, tmp_path, monkeypatch):
+    for day in ("d1", "d2"):
+        (tmp_path / day).mkdir()
+        (tmp_path / day / "part-0.jsonl").write_text('{"text": "Rain."}\n{"text": "Sun."}\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    files = ["d1/part-0.jsonl", "d2/part-0.jsonl"]
+    threatclf.label_files(files, tmp_path / "out.jsonl", small_model, progress=False)
+    expected = [json.loads(line)["id"] for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert expected == ["d1/part-0.jsonl:1", "d1/part-0.jsonl:2", "d2/part-0.jsonl:1", "d2/part-0.jsonl:2"]
+    assert threatclf.read_dask(files).compute()["id"].tolist() == expected
+    assert threatclf.read_dask("d1/part-0.jsonl").compute()["id"].tolist() == ["part-0.jsonl:1", "part-0.jsonl:2"]
+
+
+def test_read_dask_takes_columns_from_the_first_file_with_rows_and_conforms_the_others(small_model, tmp_path):
+    (tmp_path / "0-empty.jsonl").write_text("", encoding="utf-8")
+    (tmp_path / "1.jsonl").write_text('{"id": "a", "text": "Rain.", "n": null}\n', encoding="utf-8")
+    (tmp_path / "2-empty.jsonl").write_text("", encoding="utf-8")
+    (tmp_path / "3.jsonl").write_text('{"id": "b", "text": "Sun.", "n": 5}\n{"id": "c", "text": "Fog.", "n": 2.5}\n',
+                                      encoding="utf-8")
+    ddf = threatclf.read_dask(str(tmp_path / "*.jsonl"))
+    computed = ddf.compute()
+    # null in the first file: a text column, which the later numbers join as text (as label_files writes a
+    # column whose type differs across files), so that every partition fits the declared types
+    assert computed["n"].tolist()[1:] == ["5.0", "2.5"] and computed["id"].tolist() == ["a", "b", "c"]
+    assert str(computed["n"].dtype) == str(ddf.dtypes["n"])
+    threatclf.label_dask(ddf, small_model, id_col="id", flat=True).to_parquet(tmp_path / "out", write_index=False)
+    assert sorted(pd.read_parquet(tmp_path / "out")["id"]) == ["a", "b", "c"]
+    # numbers first and text later cannot be one column: an error naming the file and column
+    (tmp_path / "4.jsonl").write_text('{"id": "d", "text": "Hail.", "n": "many"}\n', encoding="utf-8")
+    (tmp_path / "1.jsonl").write_text('{"id": "a", "text": "Rain.", "n": 1}\n', encoding="utf-8")
+    with pytest.raises(threatclf.DataError, match=r"4\.jsonl: column 'n' holds .* where the first file's held Int64"):
+        threatclf.read_dask(str(tmp_path / "*.jsonl")).compute()
+
+
+def test_read_dask_warns_of_a_named_column_the_first_file_lacks(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"doc": "a", "body": "Rain.", "title": "T"}\n', encoding="utf-8")
+    with pytest.warns(UserWarning, match=r"columns \['titel'\] are in no row of .*a\.jsonl"):
+        ddf = threatclf.read_dask(tmp_path / "a.jsonl", id_col="doc", text_col="body", columns=["titel"])
+    assert ddf.compute()["titel"].isna().all()
+    # the id and text fields named under their own names are the id and text columns, not extra nulls
+    ddf = threatclf.read_dask(tmp_path / "a.jsonl", id_col="doc", text_col="body", columns=["doc", "body", "title"])
+    assert ddf.columns.tolist() == ["id", "text", "title"]
