@@ -735,7 +735,7 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
 
     The format of ``output`` follows its extension (``.jsonl[.gz]``, ``.csv[.gz]``,
     ``.parquet``). Bad rows go to ``rejects`` (default ``OUTPUT.rejects.jsonl``) with their
-    file, line, id and reason. ``resume=True`` continues a killed run with the same inputs,
+    ``source`` (the file), ``line``, ``id`` and ``reason``. ``resume=True`` continues a killed run with the same inputs,
     model and options, giving the output an uninterrupted run would have given; a run that
     would discard an earlier run's finished chunks needs ``restart=True``. An existing
     ``output`` or rejects file is replaced only with ``overwrite=True`` (or when resuming the

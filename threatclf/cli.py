@@ -696,7 +696,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--text-col", default="text", help="column/field holding the text (default: text)")
         p.add_argument("--csv-sep", default=",", help="separator of CSV inputs (default: ','; e.g. ';' for some Excel "
                        "exports, tab or \\t for tab-separated files)")
-        p.add_argument("--encoding", default="utf-8", help="encoding of CSV and .txt inputs (default: utf-8; e.g. "
+        p.add_argument("--encoding", default="utf-8", help="encoding of CSV inputs, and of .txt folders where read (default: utf-8; e.g. "
                        "cp1252 for Windows and Excel exports, utf-16 for Excel's Unicode text); JSONL and Parquet "
                        "are always UTF-8")
         if labels:
