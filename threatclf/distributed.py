@@ -303,11 +303,10 @@ def _conform(frame: pd.DataFrame, meta: pd.DataFrame, path: str) -> pd.DataFrame
     where it had numbers is an error naming the file and column (a Parquet file could not hold it)."""
     for column in meta.columns:
         want, have = meta[column].dtype, frame[column].dtype
-        if have == want or not len(frame):
-            frame[column] = frame[column].astype(want) if have != want else frame[column]
+        if have == want:
             continue
-        if pd.api.types.is_string_dtype(want) or want == object:
-            frame[column] = frame[column].map(lambda v: v if pd.isna(v) or isinstance(v, str) else _as_text(v),
+        if len(frame) and (pd.api.types.is_string_dtype(want) or want == object):
+            frame[column] = frame[column].map(lambda v: v if isinstance(v, str) else _as_text(v),
                                               na_action="ignore").astype(want)
             continue
         try:
