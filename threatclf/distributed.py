@@ -247,7 +247,7 @@ def read_dask(inputs, *, text_col: str = "text", id_col: str = "id", columns=Non
     (``threatclf label`` instead sets such rows aside in a rejects file).
     """
     dd = require("dask.dataframe")
-    from .readers import check_inputs, is_stdin
+    from .readers import check_inputs, ids_named, is_stdin
 
     paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     given = []  # as the caller named them (a glob's matches as it found them): what ids are named after
@@ -264,9 +264,7 @@ def read_dask(inputs, *, text_col: str = "text", id_col: str = "id", columns=Non
         raise DataError("no input files given")
     files = [os.path.abspath(path) for path in given]
     check_inputs(files, text_col=text_col, id_col=id_col, csv_sep=csv_sep, encoding=encoding)
-    base = collections.Counter(os.path.basename(os.path.normpath(path)) for path in given)
-    named = {file: (path if base[os.path.basename(os.path.normpath(path))] > 1 else None)
-             for file, path in zip(files, given)}
+    named = dict(zip(files, ids_named(given)))
     options = dict(text_col=text_col, id_col=id_col, csv_sep=csv_sep, encoding=encoding)
     exact = columns is None  # the first file's columns, which every file must have
     if columns is not None:  # the id and text fields are the id and text columns, under any name

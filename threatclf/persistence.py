@@ -29,8 +29,8 @@ import tempfile
 import warnings
 import zipfile
 from collections import Counter
-from contextlib import contextmanager
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 

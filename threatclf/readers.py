@@ -1402,13 +1402,18 @@ def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(
         source.csv_sep, source.encoding = csv_sep, encoding
         source.check()
         sources.append(source)
-    # Ids made as FILE:LINE use the file name; inputs of one name in several folders
-    # (daily folders, say) use the paths as given, or their ids would repeat.
-    names = Counter(source.name for source in sources)
-    for source in sources:
-        if names[source.name] > 1:
-            source.name = source.source
+    for source, name in zip(sources, ids_named([source.source for source in sources])):
+        source.name = name
     return sources
+
+
+def ids_named(paths: Sequence[str]) -> list[str]:
+    """What each input's rows without an id are named after (``NAME:LINE``): the file's name;
+    inputs of one name in several folders (daily folders, say) the paths as given, or their
+    ids would repeat."""
+    names = [os.path.basename(os.path.normpath(path)) for path in paths]
+    counts = Counter(names)
+    return [path if counts[name] > 1 else name for path, name in zip(paths, names)]
 
 
 def _join(chunks: list[_Chunk]) -> pd.DataFrame:
