@@ -35,7 +35,7 @@ from .exceptions import DataError
 from .features import FEATURE_SETS, build_vectorizers, feature_names, pack_vectorizer, plain, unpack_vectorizer
 from .folds import TEXT_HASHES, _white_space_hashes, check_groups, cv_folds, text_hashes
 from .labels import (indicator_from_frame, infer_labels, label_name_problem, lookalike_problem, misspelt_label,
-                     misspelt_label_warning, to_indicator, unnamed_label_problem)
+                     misspelt_label_warning, name_numbered_columns, to_indicator, unnamed_label_problem)
 from .thresholds import NEVER, beats_chance, f1_optimal_threshold, half_best_f1_threshold, threshold_rule
 
 __all__ = ["ThreatClassifier", "MODELS"]
@@ -357,17 +357,21 @@ class ThreatClassifier(BaseEstimator):
     def _resolve_targets(self, y) -> tuple[list[str], np.ndarray]:
         """Label names and a 0/1 matrix from label lists or an indicator DataFrame."""
         if isinstance(y, pd.DataFrame):
-            if self.label_names is None and isinstance(y.columns, pd.RangeIndex) and len(y.columns):
-                raise DataError(f"y is a DataFrame whose columns are numbered 0 to {len(y.columns) - 1}, not named: "
-                                "an indicator DataFrame's columns must be the label names (pd.DataFrame(Y, "
-                                "columns=mlb.classes_)), or pass label_names=[...] to name them in order")
             labels = [str(n) for n in self.label_names] if self.label_names is not None else [str(c) for c in y.columns]
+            y = name_numbered_columns(y, labels, self.label_names is not None,
+                                      "pass label_names=[...] with one name per column, in the columns' order")
             return labels, indicator_from_frame(y, labels)
         if isinstance(y, np.ndarray) and y.ndim == 2 and y.dtype != object:
             if self.label_names is None:
                 raise DataError("a 0/1 matrix y needs label_names=[...] to name its columns")
-            if y.shape[1] != len(self.label_names) or not np.isin(y, (0, 1)).all():
-                raise DataError(f"y must be a 0/1 matrix with {len(self.label_names)} columns (one per label name)")
+            if y.shape[1] != len(self.label_names):
+                raise DataError(f"y has {y.shape[1]} columns but label_names names {len(self.label_names)}: a 0/1 "
+                                "matrix y needs one column per label name")
+            bad = np.argwhere(~np.isin(y, (0, 1)))
+            if len(bad):
+                raise DataError(f"y must hold only 0/1: row {bad[0][0]}, column {bad[0][1]} "
+                                f"({self.label_names[bad[0][1]]!r}) holds {y[tuple(bad[0])].item()!r}"
+                                f"{f' ({len(bad)} such cells)' if len(bad) > 1 else ''}")
             return [str(n) for n in self.label_names], y.astype(np.int8)
         if sp.issparse(y):
             raise DataError("y must be label lists or a dense 0/1 matrix (or DataFrame), not a sparse matrix: "
@@ -419,8 +423,8 @@ class ThreatClassifier(BaseEstimator):
                 raise DataError(f"label {name!r} has no positive example in the training set")
             if positives == len(Y):
                 raise DataError(f"label {name!r} is on every training example; nothing to learn")
-        given = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        counted = counts if given is None or given.shape != (len(Y),) else (
+        given = None if sample_weight is None else check_sample_weight(sample_weight, len(texts))
+        counted = counts if given is None else (
             Y * (given > 0)[:, None]).sum(axis=0)  # a row of weight 0 is not there
         few = {name: int(n) for name, n in zip(labels, counted) if n < TOO_FEW_POSITIVES}
         if few:
@@ -507,7 +511,8 @@ class ThreatClassifier(BaseEstimator):
         counted = tune if weights is None else tune & (weights > 0)  # a row of weight 0 is not there
         self._oof_record = None if oof_proba is None else {
             "Y": Y, "rows": counted, "tuned": tuning_rows is not None, "grouped": groups is not None,
-            "cv": self.cv, "learned": isinstance(self.threshold, str), "calibrate": bool(self.calibrate)}
+            "cv": self.cv, "learned": isinstance(self.threshold, str), "calibrate": bool(self.calibrate),
+            "thresholds": self.thresholds_.copy()}
         return self
 
     @staticmethod
@@ -559,9 +564,16 @@ class ThreatClassifier(BaseEstimator):
         if grouped is None:
             grouped = ("rows of one group in one fold" if record["grouped"] else
                        "rows not grouped: passages of one document may have helped score each other")
-        thresholds = ("at thresholds chosen on these same predictions: optimistic" if record["learned"] else
-                      "at the thresholds set in the settings"
-                      + (" (calibration learned on these same predictions)" if record["calibrate"] else ""))
+        fitted = record.get("thresholds")
+        if fitted is not None and not np.array_equal(fitted, self.thresholds_):  # thresholds_ set after fitting
+            thresholds = ("at thresholds set by hand after fitting (thresholds_), not the ones the fit "
+                          + ("learned" if record["learned"] else "was given"))
+        elif record["learned"]:
+            thresholds = "at thresholds chosen on these same predictions: optimistic"
+        else:
+            thresholds = "at the thresholds set in the settings"
+        if not record["learned"] or thresholds.startswith("at thresholds set by hand"):
+            thresholds += " (calibration learned on these same predictions)" if record["calibrate"] else ""
         figures["description"] = (f"{record['cv']}-fold out-of-fold predictions on {scored} ({grouped}; copies of a "
                                   f"text in one fold), {thresholds}; {held_out} is the honest figure.")
         return figures
@@ -673,7 +685,16 @@ class ThreatClassifier(BaseEstimator):
             sublinear_tf=self.sublinear_tf,
             presence_ngram_range=self.presence_ngram_range,
         )
-        blocks = [v.fit_transform(texts) for v in vectorizers]
+        try:
+            blocks = [v.fit_transform(texts) for v in vectorizers]
+        except ValueError as exc:  # scikit-learn's words for it name neither the setting's value nor the rows
+            if "min_df" not in str(exc) and "After pruning" not in str(exc):
+                raise
+            raise DataError(
+                f"min_df={self.min_df!r} and max_df={self.max_df!r} keep no term when fitting on {len(texts):,} texts"
+                + (f" (cross-validation fits each fold on about {self.cv - 1}/{self.cv} of the rows)"
+                   if isinstance(self.cv, (int, np.integer)) and not isinstance(self.cv, bool) else "")
+                + ": lower min_df, or give it as a share of the texts (min_df=0.01)") from None
         presence = blocks.pop() if self.presence_ngram_range is not None else None
         X = _canonical(sp.hstack(blocks).tocsr())
         jobs = [delayed(_fit_selected)(self.model, X, Y[:, j], Cs[j], class_weights[j], weights, self.random_state,
@@ -788,7 +809,18 @@ class ThreatClassifier(BaseEstimator):
         texts = check_texts(X)
         weights = None if sample_weight is None else check_sample_weight(sample_weight, len(texts))
         unseen: set = set()
-        if not isinstance(y, pd.DataFrame) and not (isinstance(y, np.ndarray) and y.ndim == 2 and y.dtype != object):
+        if isinstance(y, pd.DataFrame):  # a column for a label the model never saw counts as lists' names do
+            from .evaluate import label_order_declared
+
+            y = name_numbered_columns(y, list(self.labels_), label_order_declared(self),
+                                      "fit the model with label_names=[...] so that its columns' order is known")
+            y = y.rename(columns=str)
+            extra = [name for name in y.columns if name not in set(self.labels_)]
+            counted = np.ones(len(y), bool) if weights is None else weights > 0
+            unseen = {name for name in extra if (pd.to_numeric(y[name], errors="coerce").fillna(0).to_numpy()[counted]
+                                                 != 0).any()}
+            y = y.drop(columns=extra)
+        elif not isinstance(y, pd.DataFrame) and not (isinstance(y, np.ndarray) and y.ndim == 2 and y.dtype != object):
             y = list(y)
             refuse_number_rows(y)
             if all(isinstance(names, (list, tuple, set, frozenset, np.ndarray, pd.Series)) for names in y):
@@ -1070,6 +1102,10 @@ def refuse_number_rows(rows: list) -> None:
         return isinstance(row, (list, tuple, np.ndarray, pd.Series)) and len(row) > 0 and all(
             isinstance(v, (int, float, np.number, np.bool_)) for v in row)  # bool is an int
 
+    if rows and all(isinstance(v, (int, float, np.number, np.bool_)) for v in rows):
+        raise DataError(f"y is one number per text ({printable_row(rows)}), not label lists: for one label, pass "
+                        "label lists ([['my label'] if v else [] for v in y]), or a one-column 0/1 matrix "
+                        "(np.asarray(y).reshape(-1, 1)) with label_names=['my label']")
     first = next((i for i, row in enumerate(rows) if numbers(row)), None)
     if first is None:
         return
@@ -1091,7 +1127,12 @@ def printable_row(row) -> str:
 
 def check_sample_weight(sample_weight, n_rows: int) -> np.ndarray:
     """One finite, non-negative weight per row, at most MAX_WEIGHT."""
-    weights = np.asarray(sample_weight, dtype=np.float64)
+    try:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        shown = (printable_row(list(sample_weight)) if isinstance(sample_weight, (list, tuple, np.ndarray, pd.Series))
+                 else type(sample_weight).__name__)
+        raise DataError(f"sample_weight must be numbers, one per row; got {shown}") from None
     if weights.shape != (n_rows,):
         raise DataError(f"sample_weight has shape {weights.shape}, expected ({n_rows},)")
     bad = np.flatnonzero(~(np.isfinite(weights) & (weights >= 0) & (weights <= MAX_WEIGHT)))

@@ -443,19 +443,27 @@ def cmd_info(args) -> int:
     if len(named) == 2 and os.path.realpath(named[0]) != os.path.realpath(named[1]):
         raise ThreatclfError(f"two models given: {args.model_dir} and --model {args.model}")
     path = named[0] if named else default_model_path()
-    metadata = read_metadata(path)
+    # What metadata.json says is only worth reading if the folder is whole; and what is printed is
+    # the metadata that was verified, read once (a file swapped between two reads cannot pass).
+    try:
+        check, failure = verify_model(path), None
+        metadata = check.metadata
+    except ModelFormatError as exc:
+        check, failure = None, exc
+        metadata = read_metadata(path)  # shown for diagnosis, then said NOT LOADABLE
     if args.format == "json":
-        print(json.dumps(metadata, indent=2))
+        try:
+            print(json.dumps(metadata, indent=2, allow_nan=False))
+        except ValueError:  # NaN or Infinity: not JSON, which strict readers of this output refuse
+            raise ModelFormatError(f"{path}/metadata.json holds NaN or Infinity, which JSON does not allow; "
+                                   "the folder is damaged or hand-made") from None
     else:
         try:
             _print_info(path, metadata)
         except (ArithmeticError, AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
             raise ModelFormatError(f"{path}/metadata.json is malformed ({type(exc).__name__}: {exc})") from None
-    # What metadata.json says is only worth reading if the folder is whole: say when it is not.
-    try:
-        check = verify_model(path)
-    except ModelFormatError as exc:
-        print(printable(f"NOT LOADABLE: {exc}"), file=sys.stderr)
+    if failure is not None:
+        print(printable(f"NOT LOADABLE: {failure}"), file=sys.stderr)
         return EXIT_ERROR
     if not _say_changed(check):
         return EXIT_ERROR

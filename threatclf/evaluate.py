@@ -14,7 +14,7 @@ from sklearn.base import clone
 from sklearn.metrics import average_precision_score
 
 from .exceptions import DataError
-from .labels import check_label_list, indicator_from_frame, to_indicator
+from .labels import check_label_list, indicator_from_frame, name_numbered_columns, to_indicator
 
 #: Under about this many examples a label's threshold and figures are unreliable: said when
 #: training and in the model card.
@@ -228,9 +228,16 @@ def _is_matrix(values) -> bool:
 def _indicator(labels_data, label_names: Sequence[str], known: Sequence[str] | None = None,
                matrix_order_known: bool = True) -> np.ndarray:
     if isinstance(labels_data, pd.DataFrame):
+        labels_data = name_numbered_columns(
+            labels_data, list(known or label_names), matrix_order_known,
+            "fit the model with label_names=[...] so that its columns' order is known")
         unknown = [name for name in map(str, labels_data.columns) if name not in (known or label_names)]
         if unknown:
             raise DataError(f"indicator DataFrame has columns for labels the model does not know: {unknown}")
+        missing = [name for name in label_names if name not in set(map(str, labels_data.columns))]
+        if missing:
+            raise DataError(f"indicator DataFrame has no column for labels {missing}: add them, or score only the "
+                            "labels it has (evaluate(..., score_labels=[...]); --labels on the command line)")
         return indicator_from_frame(labels_data, label_names)
     if isinstance(labels_data, np.ndarray) and labels_data.ndim == 2 and labels_data.dtype.kind in "biuf":
         # a 0/1 matrix, as fit(texts, Y) takes with label_names: its columns are the model's labels

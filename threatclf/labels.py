@@ -185,13 +185,14 @@ def joined_labels_problem(names: Sequence[str]) -> tuple[str, str] | None:
 
 
 def misspelt_label(positives: Mapping[str, int]) -> tuple[str, str] | None:
-    """(rare, common): a label written as another but for case ("Fraud" beside "fraud"), or
+    """(rare, common): a label written as another but for case or spacing ("Fraud" beside
+    "fraud", "team  sport" beside "team sport"), or
     spelt almost as another with three times its examples or more ("violance" beside
     "violence"), likely a typo whose rows then count as negatives of the label meant; or None.
     A warning, not an error: "crime" and "crimes" may both be meant."""
     folded: dict[str, list[str]] = {}
     for name in sorted(positives, key=lambda name: (-positives[name], name)):
-        folded.setdefault(name.casefold(), []).append(name)
+        folded.setdefault(" ".join(name.casefold().split()), []).append(name)
     for names in folded.values():
         if len(names) > 1 and positives[names[-1]]:
             return names[-1], names[0]
@@ -236,7 +237,9 @@ MISSPELT_LABEL_WARNING = r".*label .* (is spelt almost as|differs only in case f
 
 
 def misspelt_label_warning(rare: str, common: str, positives: Mapping[str, int]) -> str:
-    how = "differs only in case from" if rare.casefold() == common.casefold() else "is spelt almost as"
+    how = ("differs only in case from" if rare.casefold() == common.casefold() else
+           "differs only in spacing or case from" if rare.casefold().split() == common.casefold().split() else
+           "is spelt almost as")
     return (f"label {rare!r} ({positives[rare]} examples) {how} {common!r} ({positives[common]}): they are two "
             f"labels; if it is a typo, correct it: its rows count as texts without {common!r}")
 
@@ -293,6 +296,23 @@ def check_label_list(value: object, row: int) -> list[str]:
             shown = name.tolist() if isinstance(name, np.ndarray) else name  # a Parquet list of lists
             raise DataError(f"row {row}: label names must be non-empty strings, got {shown!r:.60}")
     return names
+
+
+def name_numbered_columns(frame, labels: Sequence[str], order_known: bool, how_to_name: str):
+    """An indicator DataFrame whose columns are numbers (``pd.DataFrame(Y)``: positions, not
+    names) with ``labels`` as its column names, when the label order is known and the counts
+    match; a clear error when not. Other frames, and numbered columns that are the label names
+    themselves (labels "1", "2" named so), come back as they are."""
+    columns = list(frame.columns)
+    numbered = bool(columns) and all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in columns)
+    if not numbered or (order_known and set(labels) <= {str(c) for c in columns}):
+        return frame
+    if not order_known or len(labels) != len(columns):
+        shown = ", ".join(map(str, columns[:6])) + (", ..." if len(columns) > 6 else "")
+        raise DataError(f"y is a DataFrame whose {len(columns)} columns are numbered ({shown}), not named: name them "
+                        f"(pd.DataFrame(Y, columns=mlb.classes_)), or {how_to_name}"
+                        + (f" ({len(labels)} labels)" if order_known else ""))
+    return frame.set_axis(list(labels), axis=1)
 
 
 def indicator_from_frame(frame, labels: Sequence[str]) -> np.ndarray:

@@ -96,6 +96,11 @@ WEIGHT_FILES = {"skops": "model.skops", "joblib": "model.joblib"}
 DEFAULT_MODEL_NAME = "threat-default"
 
 
+class _DamagedFolderError(ModelFormatError):
+    """A folder damaged or disguised (a digest that differs, a link out, a pickle where the skops
+    zip belongs): no later release wrote it so, so upgrading is never the advice."""
+
+
 class ModelVersionWarning(UserWarning):
     """The model was saved with other library versions than the ones now installed."""
 
@@ -113,8 +118,9 @@ def _threatclf_version() -> str:
 
 
 def _release(version) -> tuple[int, ...] | None:
-    """A version stamp's leading numbers (``"0.21.0rc1"`` → ``(0, 21, 0)``); None when it has none."""
-    match = re.match(r"\d+(?:\.\d+)*", version) if isinstance(version, str) else None
+    """A version stamp's leading numbers (``"0.21.0rc1"`` → ``(0, 21, 0)``); None when it has none,
+    or numbers longer than any release's (a stamp of 5,000 digits is garbage, not a release)."""
+    match = re.match(r"\d{1,9}(?:\.\d{1,9}){0,9}(?![\d.]*\d)", version) if isinstance(version, str) else None
     return tuple(int(part) for part in match.group().split(".")) if match else None
 
 
@@ -134,7 +140,7 @@ def _blame_newer_release(metadata: dict):
     release refuses may be what that one wrote (a setting or value added since)."""
     try:
         yield
-    except (UntrustedModelError, IncompatibleModelError):
+    except (UntrustedModelError, IncompatibleModelError, _DamagedFolderError):
         raise
     except ModelFormatError as exc:
         newer = _newer_release(metadata)
@@ -457,9 +463,9 @@ def _refuse_link_outside(file: Path, folder: Path) -> None:
     try:
         target = file.resolve(strict=True)
     except (OSError, RuntimeError):  # a link to itself (a loop: RuntimeError before Python 3.13), or to nothing
-        raise ModelFormatError(f"{file} is a link that leads nowhere (a loop, or a missing file)") from None
+        raise _DamagedFolderError(f"{file} is a link that leads nowhere (a loop, or a missing file)") from None
     if folder.resolve() not in target.parents:
-        raise ModelFormatError(f"{file} is a link to a file outside the model folder; refusing to open it")
+        raise _DamagedFolderError(f"{file} is a link to a file outside the model folder; refusing to open it")
 
 
 def read_metadata(path) -> dict:
@@ -609,12 +615,12 @@ def _check_digests(metadata: dict, path: Path) -> tuple[Path, bytes, list[str]]:
             if name == "README.md" and name != weights_name:  # the card is documentation: noted, as an edit is
                 changed.append(name)
                 continue
-            raise ModelFormatError(printable(f"{path}: file {name} listed in metadata.json is missing"
+            raise _DamagedFolderError(printable(f"{path}: file {name} listed in metadata.json is missing"
                                              + (" (a folder or device is in its place)" if file.exists() else "")))
         if name == weights_name:
             size = file.stat().st_size  # before reading: a sparse file is large on paper, small to hand over
             if size > MAX_INFLATED_BYTES:
-                raise ModelFormatError(f"{file} holds {size:,} bytes, more than the {MAX_INFLATED_BYTES:,} a threatclf "
+                raise _DamagedFolderError(f"{file} holds {size:,} bytes, more than the {MAX_INFLATED_BYTES:,} a threatclf "
                                        "model may (persistence.MAX_INFLATED_BYTES); refusing to read it")
             data = file.read_bytes()
             actual = hashlib.sha256(data).hexdigest()
@@ -625,7 +631,7 @@ def _check_digests(metadata: dict, path: Path) -> tuple[Path, bytes, list[str]]:
         if actual != expected:
             message = f"{file} does not match the SHA-256 recorded in metadata.json (changed or damaged since saving)"
             if name == weights_name:
-                raise ModelFormatError(message)
+                raise _DamagedFolderError(message)
             changed.append(name)
     return weights, data, changed
 
@@ -710,14 +716,14 @@ def _skops_types(weights: Path, data: bytes | None = None) -> list[str]:
 
     data = weights.read_bytes() if data is None else data
     if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise ModelFormatError(f"{weights} is not a skops file (not a zip archive); refusing to open it")
+        raise _DamagedFolderError(f"{weights} is not a skops file (not a zip archive); refusing to open it")
     found: set[str] = set()
     try:
         arrays: list = []
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             inflated = sum(info.file_size for info in archive.infolist())
             if inflated > MAX_INFLATED_BYTES:
-                raise ModelFormatError(f"{weights} inflates to {inflated:,} bytes, more than the {MAX_INFLATED_BYTES:,} "
+                raise _DamagedFolderError(f"{weights} inflates to {inflated:,} bytes, more than the {MAX_INFLATED_BYTES:,} "
                                        "a threatclf model may (persistence.MAX_INFLATED_BYTES); refusing to open it")
             if archive.getinfo("schema.json").file_size > MAX_METADATA_BYTES:
                 raise ModelFormatError(f"{weights}: its schema is larger than {MAX_METADATA_BYTES:,} bytes")
@@ -763,9 +769,18 @@ def verify_model(path, *, trusted: Sequence[str] = ()) -> Verification:
     ``trusted`` names further types (``"module.Class"``) to accept beside threatclf's own, as
     ``load_model(trust=)`` does. Returns a :class:`Verification`, true when the folder loads as
     saved: its ``types``, the ``untrusted`` ones among them and the files ``changed`` since
-    saving. A damaged folder (digest of the weights, format, metadata) raises
-    :class:`~threatclf.exceptions.ModelFormatError`.
+    saving.
+
+    Raises :class:`~threatclf.exceptions.ModelFormatError` for a damaged folder (digest of the
+    weights, format, metadata), :class:`~threatclf.exceptions.IncompatibleModelError` (a subclass)
+    for one a later release wrote in a way this one cannot read, and ``TypeError`` when
+    ``trusted`` is not a list of names.
     """
+    if isinstance(trusted, bool):
+        raise TypeError("trusted is a list of type names (\"module.Class\"); verify_model never loads a pickle, so "
+                        "there is nothing to trust whole")
+    trusted = _trusted_names(list(trusted) if isinstance(trusted, Sequence) and not isinstance(trusted, str)
+                             else trusted, "trusted")
     path = Path(path)
     metadata = read_metadata(path)
     with _blame_newer_release(metadata):
@@ -782,12 +797,13 @@ def _verify(path: Path, metadata: dict, trusted: Sequence[str] = ()) -> tuple[Ve
     _check_format_version(metadata, path)
     weights, data, changed = _check_digests(metadata, path)
     fmt = metadata.get("weights_format")
+    if fmt in WEIGHT_FILES and weights.name != WEIGHT_FILES[fmt]:
+        # a pickle named model.skops (or README.md) would look harmless in a folder listing
+        raise _DamagedFolderError(f"{path}: a {fmt} model's weights file is {WEIGHT_FILES[fmt]}, not {weights.name!r}")
     if fmt == "joblib":
         return Verification(path, metadata, ["<pickle: any type>"], ["<pickle: any type>"], changed), data
     if fmt != "skops":
         raise ModelFormatError(f"{path}: unknown weights_format {fmt!r} in metadata.json")
-    if weights.name != WEIGHT_FILES["skops"]:
-        raise ModelFormatError(f"{path}: a skops model's weights file is {WEIGHT_FILES['skops']}, not {weights.name!r}")
     types = _skops_types(weights, data)
     allowed = set(TRUSTED_TYPES) | set(trusted)
     return Verification(path, metadata, types, [t for t in types if t not in allowed], changed), data
@@ -894,10 +910,22 @@ def _load_v2(path: Path, metadata: dict, trust) -> object:
     return _load_weights(path, metadata, trust)
 
 
+def _trusted_names(trust, argument: str = "trust") -> list[str]:
+    """The type names a caller trusts beside threatclf's own. Anything but True, False or a
+    collection of names is refused: ``trust="yes"`` must not quietly mean "trust nothing", nor a
+    string be read as its letters."""
+    if isinstance(trust, bool):
+        return []
+    if isinstance(trust, (list, tuple, set, frozenset)) and all(isinstance(name, str) for name in trust):
+        return list(trust)
+    raise TypeError(f"{argument} must be True, False or a list of type names (\"module.Class\"), "
+                    f"got {type(trust).__name__} {trust!r}")
+
+
 def _load_weights(path: Path, metadata: dict, trust) -> object:
     """The model in a folder whose format version has been checked: trust, digests, types,
     then consistency with metadata.json."""
-    extra = list(trust) if isinstance(trust, (list, tuple, set, frozenset)) else []
+    extra = _trusted_names(trust)
     check, data = _verify(path, metadata, trusted=extra)  # the metadata read once, by load_model
     weights = path / metadata["weights_file"]
     if metadata["weights_format"] == "joblib":
@@ -914,7 +942,7 @@ def _load_weights(path: Path, metadata: dict, trust) -> object:
         try:
             model = joblib.load(io.BytesIO(data))
         except Exception as exc:  # trusted, so it ran; but what it holds is no model (not a pickle, cut short)
-            raise ModelFormatError(f"{weights} could not be unpickled: {type(exc).__name__}: {printable(exc)}") from None
+            raise _DamagedFolderError(f"{weights} could not be unpickled: {type(exc).__name__}: {printable(exc)}") from None
     else:
         if check.untrusted and trust is not True:
             raise UntrustedModelError(
@@ -953,7 +981,15 @@ def load_model(path=None, *, trust: bool | Sequence[str] = False):
     releases, and by numpy 1 and 2: the bundled model's scores agree to 2e-16 from numpy 1.25 and
     scikit-learn 1.6 on); a joblib folder, a pickle of their objects, with any other version of
     either.
+
+    Raises :class:`~threatclf.exceptions.UntrustedModelError` when loading would build a type
+    (or unpickle a file) you did not trust, :class:`~threatclf.exceptions.IncompatibleModelError`
+    for a folder a later release wrote in a way this one cannot read, and
+    :class:`~threatclf.exceptions.ModelFormatError` (the base of both) for a damaged folder: a
+    missing or changed file, a bad digest, invalid metadata. ``TypeError`` when ``trust`` is not
+    ``True``, ``False`` or a list of names.
     """
+    _trusted_names(trust)  # before any file is read
     path = default_model_path() if path is None else Path(path)
     metadata = read_metadata(path)
     version = _check_format_version(metadata, path)

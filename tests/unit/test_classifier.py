@@ -226,7 +226,7 @@ def test_explain_names_the_terms_that_raised_each_label(small_model):
     (b"police seized", [["x"]], "not a single bytes object; decode it"),
     (None, [["x"]], "got None"),
     (np.array([["a b"], ["c d"]]), [["x"], []], r"array of shape \(2, 1\); pass X.ravel\(\)"),
-    (["a b", "c d"], pd.DataFrame([[1, 0], [0, 1]]), "numbered 0 to 1, not named"),
+    (["a b", "c d"], pd.DataFrame([[1, 0], [0, 1]]), r"2 columns are numbered \(0, 1\), not named"),
 ])
 def test_fit_rejects_bad_input_with_clear_errors(X, y, message):
     with pytest.raises(DataError, match=message):
@@ -1242,3 +1242,80 @@ def test_a_fixed_threshold_a_text_without_evidence_passes_is_warned_about_and_ke
                                          "thresholds"):
         model = ThreatClassifier(min_df=1, cv=3, threshold=0.3).fit(texts, labels)
     assert (model.thresholds_ == 0.3).all()  # the caller's
+
+
+def test_numbered_indicator_columns_are_named_by_label_names_in_order():
+    # pd.DataFrame(Y) numbers its columns: the error told users to pass label_names, which then failed.
+    texts, labels = tiny_corpus()
+    names = ["terrorism", "organized_crime", "drug_trafficking", "corruption", "foreign_influence"]
+    Y = to_indicator(labels, names)
+    by_name = ThreatClassifier(min_df=1, cv=3, label_names=names).fit(texts, pd.DataFrame(Y, columns=names))
+    by_position = ThreatClassifier(min_df=1, cv=3, label_names=names).fit(texts, pd.DataFrame(Y))
+    np.testing.assert_array_equal(by_position.coef_, by_name.coef_)
+    assert by_position.score(texts, pd.DataFrame(Y)) == by_name.score(texts, pd.DataFrame(Y, columns=names))
+    for columns in (range(1, 6), [3, 1, 2, 5, 4]):  # numbers, wherever they start: refused alike, named as they are
+        shown = ", ".join(map(str, columns))
+        with pytest.raises(DataError, match=rf"5 columns are numbered \({shown}\), not named"):
+            ThreatClassifier(min_df=1, cv=3).fit(texts, pd.DataFrame(Y, columns=columns))
+    with pytest.raises(DataError, match=r"numbered .* \(2 labels\)"):
+        ThreatClassifier(min_df=1, cv=3, label_names=names[:2]).fit(texts, pd.DataFrame(Y))
+    # labels whose names are numbers, named so, are read by name
+    numbered = ThreatClassifier(min_df=1, cv=3, label_names=["5", "1"]).fit(
+        texts, pd.DataFrame(Y[:, [4, 0]], columns=[1, 5])[[5, 1]].rename(columns={5: 1, 1: 5}))
+    assert numbered.labels_ == ["5", "1"]
+
+
+def test_score_counts_a_dataframe_column_of_an_unseen_label_as_lists_do(small_model):
+    texts, labels = tiny_corpus()
+    frame = pd.DataFrame(to_indicator(labels, small_model.labels_), columns=small_model.labels_)
+    with_unseen = [names + ["lottery"] if k == 0 else names for k, names in enumerate(labels)]
+    as_lists = small_model.score(texts, with_unseen)
+    assert as_lists < small_model.score(texts, labels)
+    assert small_model.score(texts, frame.assign(lottery=[1] + [0] * (len(texts) - 1))) == as_lists
+    assert small_model.score(texts, frame.assign(lottery=0)) == small_model.score(texts, labels)  # no positive: absent
+    with pytest.raises(DataError, match=r"no column for labels \['corruption'\].*score_labels"):
+        small_model.score(texts, frame.drop(columns="corruption"))
+
+
+def test_min_df_above_what_a_fold_holds_says_so():
+    texts, labels = tiny_corpus()
+    with pytest.raises(DataError, match=r"min_df=500 and max_df=1.0 keep no term when fitting on [\d,]+ texts "
+                                        r"\(cross-validation fits each fold on about 2/3 of the rows\): lower min_df"):
+        ThreatClassifier(min_df=500, cv=3).fit(texts, labels)
+
+
+@pytest.mark.parametrize("y, message", [
+    (lambda Y: Y[:, 0], r"y is one number per text \(\[1, 1, 1, .*\]\), not label lists: for one label"),
+    (lambda Y: Y[:, 0].tolist(), r"y is one number per text"),
+    (lambda Y: np.where(np.arange(Y.size).reshape(Y.shape) == 7, 2, Y), r"y must hold only 0/1: row 1, column 2 "
+                                                                        r"\('drug_trafficking'\) holds 2$"),
+    (lambda Y: Y[:, :3], "y has 3 columns but label_names names 5"),
+])
+def test_a_y_of_numbers_that_is_no_label_matrix_gets_a_message_saying_what_to_pass(y, message):
+    texts, labels = tiny_corpus()
+    names = ["terrorism", "organized_crime", "drug_trafficking", "corruption", "foreign_influence"]
+    with pytest.raises(DataError, match=message):
+        ThreatClassifier(min_df=1, cv=3, label_names=names).fit(texts, y(to_indicator(labels, names)))
+
+
+def test_sample_weight_that_is_not_numbers_is_a_clear_error():
+    texts, labels = tiny_corpus()
+    with pytest.raises(DataError, match=r"sample_weight must be numbers, one per row; got \['a', 'a', "):
+        ThreatClassifier(min_df=1, cv=3).fit(texts, labels, sample_weight=["a"] * len(texts))
+
+
+def test_labels_differing_only_in_spacing_are_warned_of():
+    texts, labels = tiny_corpus(repeats=3)
+    spaced = [["organized  crime" if name == "organized_crime" and k % 4 == 0 else name.replace("_", " ")
+               for name in names] for k, names in enumerate(labels)]
+    with pytest.warns(UserWarning, match=r"'organized  crime' .* differs only in spacing or case from 'organized crime'"):
+        ThreatClassifier(min_df=1, cv=3).fit(texts, spaced)
+
+
+def test_figures_at_thresholds_set_after_fitting_say_so(small_model):
+    model = copy.deepcopy(small_model)
+    assert "at thresholds chosen on these same predictions" in model.out_of_fold_figures()["description"]
+    model.thresholds_ = np.full(len(model.labels_), 0.9)
+    figures = model.out_of_fold_figures()
+    assert "at thresholds set by hand after fitting (thresholds_), not the ones the fit learned" in figures["description"]
+    assert "chosen on these same predictions" not in figures["description"]

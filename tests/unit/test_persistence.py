@@ -1482,3 +1482,93 @@ def test_a_folder_a_later_release_saved_loads_with_a_warning_to_upgrade(saved_sm
     with warnings.catch_warnings():
         warnings.simplefilter("error", ModelVersionWarning)
         threatclf.load_model(folder)
+
+
+@pytest.mark.parametrize("damage", ["digest", "pickle", "link"])
+def test_a_damaged_folder_is_not_blamed_on_a_later_release(saved_small_model, tmp_path, damage):
+    # Upgrading mends none of these; "upgrade threatclf" on a disguised pickle would be a lure.
+    folder = _copy(saved_small_model, tmp_path / "in")
+    _rewrite_digests(folder, threatclf_version="99.0.0")
+    if damage == "digest":
+        (folder / "model.skops").write_bytes((folder / "model.skops").read_bytes() + b"\0")
+    elif damage == "pickle":
+        (folder / "model.skops").write_bytes(pickle.dumps({"a": 1}))
+        _rewrite_digests(folder)
+    else:
+        outside = tmp_path / "outside.skops"
+        (folder / "model.skops").rename(outside)
+        (folder / "model.skops").symlink_to(outside)
+    for read in (threatclf.load_model, threatclf.verify_model):
+        with pytest.raises(ModelFormatError) as error:
+            read(folder)
+        assert not isinstance(error.value, IncompatibleModelError), str(error.value)
+        assert "upgrade" not in str(error.value)
+
+
+def test_a_version_stamp_of_thousands_of_digits_is_no_release(saved_small_model, tmp_path):
+    # int() of 5,000 digits raises a bare ValueError naming no file; such a stamp is garbage, not a release.
+    folder = _copy(saved_small_model, tmp_path)
+    _rewrite_digests(folder, threatclf_version="9" * 5000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ModelVersionWarning)
+        model = threatclf.load_model(folder)
+    assert threatclf.verify_model(folder).ok and model.labels_
+    (folder / "model.skops").write_bytes(b"damaged")
+    with pytest.raises(ModelFormatError, match="SHA-256"):
+        threatclf.verify_model(folder)
+
+
+@pytest.mark.parametrize("name", ["model.skops", "README.md"])
+def test_a_pickle_under_another_formats_file_name_is_refused_even_trusted(saved_small_model, tmp_path, name):
+    folder = _copy(saved_small_model, tmp_path)
+    sentinel = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {sentinel}",))
+
+    (folder / name).write_bytes(pickle.dumps(Exploit()))
+    if name == "README.md":
+        (folder / "model.skops").unlink()
+    _rewrite_digests(folder, weights_format="joblib", weights_file=name)
+    for read in (lambda: threatclf.load_model(folder, trust=True), lambda: threatclf.verify_model(folder)):
+        with pytest.raises(ModelFormatError, match="a joblib model's weights file is model.joblib"):
+            read()
+    assert not sentinel.exists()
+
+
+@pytest.mark.parametrize("trust", ["yes", 1, None, "os.system", [1]])
+def test_trust_that_is_not_true_false_or_a_list_of_names_is_a_type_error(saved_small_model, trust):
+    with pytest.raises(TypeError, match="trust must be True, False or a list of type names"):
+        threatclf.load_model(saved_small_model, trust=trust)
+
+
+@pytest.mark.parametrize("trusted", ["os.system", True, [None]])
+def test_verify_wants_a_list_of_type_names(saved_small_model, trusted):
+    with pytest.raises(TypeError, match="trusted"):
+        threatclf.verify_model(saved_small_model, trusted=trusted)
+
+
+def test_info_prints_the_metadata_it_verified_read_once(saved_small_model, tmp_path, monkeypatch, capsys):
+    # A file swapped between a read for printing and a read for verifying could show forged figures as verified.
+    from threatclf import cli, persistence
+
+    reads = []
+    real = persistence.read_metadata
+    monkeypatch.setattr(persistence, "read_metadata", lambda path: reads.append(path) or real(path))
+    assert cli.main(["info", str(saved_small_model)]) == 0
+    assert len(reads) == 1
+    assert "verified:" in capsys.readouterr().out
+
+
+def test_info_as_json_refuses_nan_rather_than_print_what_is_not_json(saved_small_model, tmp_path, capsys):
+    from threatclf.cli import main
+
+    folder = _copy(saved_small_model, tmp_path)
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["metrics"] = {"note": float("nan")}
+    (folder / "metadata.json").write_text(json.dumps(meta))  # Python writes NaN, which JSON has not
+    code = main(["info", str(folder), "--format", "json"])
+    captured = capsys.readouterr()
+    assert code != 0 and "NaN" not in captured.out
+    assert "NaN or Infinity" in captured.err
