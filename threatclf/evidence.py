@@ -94,12 +94,15 @@ def terms_behind(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: n
     carry under a quarter of the rise (a misspelt or foreign word, which the character n-grams
     caught): then the words of ``text`` that raise the score most come first, each credited with
     its share of every character n-gram it holds and with its own word features. A model
-    without word features lists its character n-grams.
+    without word features lists the words of ``text`` holding its character n-grams (the
+    n-grams themselves when no text is given).
     """
     start, end = X.indptr[row], X.indptr[row + 1]
     columns, values = X.indices[start:end], X.data[start:end]
     contrib = values * weights[columns]
-    if not is_word.any():
+    if not is_word.any():  # the words holding the character n-grams: " coc" and "in" tell a reader little
+        if text:
+            return _words_raising(text, terms[columns], contrib, {}, top)
         order = np.argsort(-contrib, kind="stable")
         return [str(terms[columns[k]]) for k in order[:top] if contrib[k] > 0]
     words_here = is_word[columns]
@@ -121,7 +124,7 @@ def terms_behind(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: n
             if as_written is not None:
                 shown[term] = as_written
     raising = sorted((t for t in shown if net[t] > 0), key=lambda t: (-net[t], t))
-    chosen = [shown[t] for t in raising[:top]]
+    chosen = _as_text_writes_them([shown[t] for t in raising[:top]], text)
     rise = float(contrib[contrib > 0].sum())
     word_rise = float(sum(part for term, part in zip(word_terms, word_parts) if part > 0 and term in shown))
     if word_rise < 0.25 * rise and not words_here.all():  # character n-grams carried it
@@ -129,6 +132,20 @@ def terms_behind(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: n
         taken = {h.lower() for h in holders}
         chosen = (holders + [t for t in chosen if t.lower() not in taken])[:top]
     return chosen
+
+
+def _as_text_writes_them(chosen: list[str], text: str) -> list[str]:
+    """Terms in the Unicode form ``text`` writes them: the model reads composed text (NFC), so a
+    text written with decomposed accents (NFD, as macOS files often are) would not hold the term
+    "état" that its "e\u0301tat" gave; decomposed, it does."""
+    if not text or unicodedata.is_normalized("NFC", text):
+        return chosen
+    lowered = text.lower()
+    out = []
+    for term in chosen:
+        decomposed = unicodedata.normalize("NFD", term)
+        out.append(decomposed if term not in lowered and decomposed in lowered else term)
+    return out
 
 
 def _words_raising(text: str, grams: np.ndarray, gram_contrib: np.ndarray, word_net: dict[str, float],

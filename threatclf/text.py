@@ -31,9 +31,10 @@ _SENTENCE = re.compile(
 _WORD = re.compile(r"\S+")
 _NOT_SPACE = re.compile(r"\S")
 #: Invisible characters outside the format category (Cf): the combining grapheme joiner, variation
-#: selectors, Mongolian and Khmer fillers, the Hangul fillers and the blank Braille pattern.
+#: selectors (1-16 and the supplement's 17-256), Mongolian and Khmer fillers, the Hangul fillers and
+#: the blank Braille pattern.
 _INVISIBLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u2800\u3164\uffa0"
-                       + "".join(map(chr, range(0xFE00, 0xFE10))))
+                       + "".join(map(chr, range(0xFE00, 0xFE10))) + "".join(map(chr, range(0xE0100, 0xE01F0))))
 
 
 def _has_text(text: str, start: int, end: int) -> bool:
@@ -87,7 +88,8 @@ def _windows(text: str, start: int, end: int, max_words: int) -> list[tuple[int,
             cur_words += len(take)
     if cur_words:
         pieces.append((cur_start, cur_end, cur_words))
-    return pieces
+    # a window may hold only invisible "words" (a run of zero-width spaces before the text): no passage
+    return [piece for piece in pieces if _has_text(text, piece[0], piece[1])]
 
 
 def split_passages(

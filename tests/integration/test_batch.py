@@ -954,6 +954,37 @@ def test_decomposed_accents_are_read_as_the_composed_words_the_model_knows(small
     assert all(word in text for word in shown)
 
 
+def test_word_terms_take_the_unicode_form_the_text_writes_them_in():
+    import unicodedata
+
+    import scipy.sparse as sp
+
+    # the model reads composed text: its term "état" is not in a text that writes "e\u0301tat"
+    terms, is_word = np.array(["état", "coup", "gülen"]), np.ones(3, bool)
+    X, weights = sp.csr_matrix(np.ones((1, 3))), np.array([3.0, 2.0, 1.0])
+    written = "Le coup d'état de Gülen."
+    for text in (written, unicodedata.normalize("NFD", written)):
+        shown = evidence_module.terms_behind(X, 0, weights, terms, is_word, top=3, text=text)
+        assert shown == [unicodedata.normalize("NFC" if text == written else "NFD", t) for t in terms]
+        assert all(term in text.lower() for term in shown)
+
+
+def test_a_model_of_character_n_grams_alone_names_the_words_holding_them():
+    import scipy.sparse as sp
+
+    terms = np.array([" coc", "in", "cocai", "ze"])
+    X, weights = sp.csr_matrix(np.ones((1, 4))), np.array([3.0, 2.0, 2.5, 0.5])
+    text = "Police seized cocaine in the port."
+    assert evidence_module.terms_behind(X, 0, weights, terms, np.zeros(4, bool), top=3, text=text) == ["cocaine"]
+    from builders import tiny_corpus
+
+    model = threatclf.ThreatClassifier(features="char", min_df=1, cv=3).fit(*tiny_corpus())
+    out = threatclf.label_dataframe(pd.DataFrame({"id": ["a"], "text": ["Customs seized heroin at the port."]}),
+                                    model, id_col="id")
+    terms_shown = [t for found in out["evidence"].iloc[0] for t in found["terms"]]
+    assert terms_shown and all(t in "Customs seized heroin at the port." and " " not in t for t in terms_shown)
+
+
 def test_evidence_names_the_words_holding_the_character_n_grams_when_they_carry_the_score():
     import numpy as np
     import scipy.sparse as sp

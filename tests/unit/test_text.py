@@ -137,11 +137,19 @@ def test_the_defaults_cut_passages_the_size_of_the_annotated_ones():
 def test_a_paragraph_of_invisible_characters_alone_is_no_passage():
     # zero-width spaces and joiners, a byte-order mark, a soft hyphen: no text to label, so no score
     for invisible in ("\u200b\u200b", "\ufeff", "\u00ad", "\u2060\u200d", " \u200c ", "\u2066\u2069", "\ufe0f",
-                      "\u3164", "\u2800", "\U000e0001"):
+                      "\u3164", "\u2800", "\U000e0001", "\U000e0100" * 5, "\U000e01ef"):  # variation selectors 17-256 too
         assert split_passages(invisible) == []
     text = "\u200bBombs hit the port.\n\u200b\u200b\nTroops fled."
     assert spans(text, min_words=0) == ["\u200bBombs hit the port.", "Troops fled."]
 
+
+
+def test_a_window_of_invisible_words_alone_is_no_passage():
+    # inside one long paragraph, 200 zero-width "words" before the text filled a window of their own
+    text = "\u200b " * 200 + "Police seized two tonnes of cocaine at the port."
+    passages = split_passages(text)
+    assert passages and all(any(c.isalnum() for c in text[p.start:p.end]) for p in passages)
+    assert text[passages[-1].start:passages[-1].end].endswith("at the port.")
 
 
 def test_a_paragraph_of_control_characters_alone_is_no_passage():
