@@ -41,7 +41,7 @@ from ._optional import require
 from .features import plain
 from .evidence import terms_behind
 from .readers import RESERVED_COLUMNS, Reject, check_csv_options, check_inputs, count_rows, is_stdin, iter_batches
-from .resume import (ChunkStore, input_stamps, digests_of, exclusive_run, id_digests, interrupted_rejects, lock_path_of,
+from .resume import (PARTIAL_SUFFIX, ChunkStore, input_stamps, digests_of, exclusive_run, id_digests, interrupted_rejects, lock_path_of,
                      make_folder, option_named, run_fingerprint)
 from .writers import RecordWriter, atomic_path, output_format, remove_stale_temps, value_kinds
 
@@ -839,6 +839,24 @@ def _check_run_settings(paths: list[Path], output, rejects, *, text_col, id_col,
     return output, rejects_path, n_jobs
 
 
+def _say_where_an_interrupted_run_is(store: ChunkStore, paths: list[Path]) -> None:
+    """``resume`` with no run to resume starts from the beginning, as a first run does; when an
+    interrupted run of the same inputs waits beside it for another output, say so: resuming it
+    there may save hours."""
+    named = [os.fspath(path) for path in paths]
+    for other in sorted(store.folder.parent.glob(f"*{PARTIAL_SUFFIX}")):
+        try:
+            same = json.loads((other / "manifest.json").read_text(encoding="utf-8")).get("named") == named
+        except (OSError, ValueError, AttributeError):
+            continue
+        if same and other != store.folder:
+            output = other.name[:-len(PARTIAL_SUFFIX)]
+            warnings.warn(f"nothing to resume for {store.folder.name[:-len(PARTIAL_SUFFIX)]}, so it is labelled from the "
+                          f"start; {other} holds an interrupted run of the same inputs: to continue that one, "
+                          f"resume it with its own output ({output})", UserWarning, stacklevel=4)
+            return
+
+
 def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold, top_terms, max_words, keep_text,
                  chunk_size, max_text_chars, n_jobs, resume, restart, overwrite, rejects, progress, csv_sep, encoding,
                  output_csv_sep, output_encoding, escape_formulas) -> LabelSummary:
@@ -885,6 +903,8 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     except OSError as exc:
         raise DataError(f"rejects file {rejects_path} cannot be written: {exc.strerror or exc}") from None
     store = ChunkStore(output)
+    if resume and not store.folder.exists():
+        _say_where_an_interrupted_run_is(store, paths)
     fingerprint = run_fingerprint(paths, model, reader_options, options, rejects_path)
     done = store.open(fingerprint, resume, restart)
     summary = LabelSummary(resumed_chunks=len(done))
@@ -1014,10 +1034,15 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     except DataError as exc:  # a character the output encoding lacks: the labelling itself is kept
         raise DataError(f"{exc}; the labelled rows are kept in {store.folder}: resume (--resume) "
                         "with another output encoding to write them") from None
-    store.remove()
-    store.remove_leftovers()
-    for path in (output, rejects_path):  # what a run killed while writing them left, as large as them
-        remove_stale_temps(path)
+    try:
+        store.remove()
+        store.remove_leftovers()
+        for path in (output, rejects_path):  # what a run killed while writing them left, as large as them
+            remove_stale_temps(path)
+    except KeyboardInterrupt:  # the output is complete and in place: "interrupted, --resume" would mislead
+        warnings.warn(f"interrupted while tidying up: {output} is complete; what is left of {store.folder.name} "
+                      "(a hidden .removing folder beside it) is removed by the next run to it", UserWarning,
+                      stacklevel=3)
     summary.output = str(output)
     summary.rejects = str(rejects_path) if summary.rejected else None
     summary.elapsed_s = time.perf_counter() - started

@@ -769,7 +769,7 @@ class _JsonlSource(_Source):
                 rejects.append(self._reject(
                     line, self._salvage_id(raw), NOT_UTF8))
                 continue
-            if line == 1 and decoded.startswith("\ufeff"):
+            if decoded.startswith("\ufeff"):  # line 1's mark, or one a file joined on after it brought along
                 decoded = decoded[1:]
             try:
                 obj = json.loads(decoded)
@@ -781,6 +781,13 @@ class _JsonlSource(_Source):
                 reason = f"{exc.msg} (col {exc.colno})" if hasattr(exc, "colno") else str(exc)
                 if getattr(exc, "pos", -1) >= len(decoded.rstrip("\r\n")):  # failed at (or on) the line end
                     reason = "the line ends before its JSON does (a truncated line?)"
+                elif "\r" in decoded.rstrip("\r\n"):
+                    reason += ("; its lines end in a lone carriage return (CR, as old Mac files do), so the file "
+                               "reads as one line: JSONL lines end in \\n (tr '\\r' '\\n' < FILE > FILE.jsonl)")
+                elif getattr(exc, "msg", "") == "Extra data":
+                    reason += ("; a second JSON value follows the first on this line: two files joined "
+                               "(cat a.jsonl b.jsonl) where the first lacked its final newline? Each is a row of its "
+                               "own: split the line to label both")
                 rejects.append(self._reject(line, None, f"invalid JSON: {reason}"))
                 continue
             except RecursionError:
@@ -1030,6 +1037,10 @@ class _CsvSource(_Source):
                 rejects.append(self._reject(
                     start, guess if guess and _is_valid_unicode(guess) else None,
                     f"CSV row has {len(row)} fields, header has {n_fields}"))
+                continue
+            if row[0].startswith("\ufeff") and [row[0][1:], *row[1:]] == header or row == header:
+                rejects.append(self._reject(start, None, "the header row again, here a row: two CSV files joined "
+                                                         "(cat a.csv b.csv)? Nothing is lost: it holds no article"))
                 continue
             raw_id = row[id_at] if id_at is not None else ""
             if self._last_bad_line >= start:
@@ -1378,8 +1389,10 @@ def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(
                 raise DataError(f"{file} is the same file as {read.get(real) or seen[real]}: it would be labelled twice")
             read[real] = file
         # a stray README.txt beside part-0.parquet: the folder's data files would go unread, unsaid
+        # (not the chunks of a run writing its output into the folder: OUTPUT.partial/, .removing ones)
         data = sorted(str(f.relative_to(folder)) for f in Path(folder).rglob("*") if f.is_file()
-                      and any(f.name.lower().endswith(suffix) for suffix, _ in FILE_SUFFIXES))
+                      and any(f.name.lower().endswith(suffix) for suffix, _ in FILE_SUFFIXES)
+                      and not any(part.endswith((".partial", ".removing")) for part in f.relative_to(folder).parts[:-1]))
         if data:
             warnings.warn(f"input folder {folder} is read as its .txt files, one article each; the "
                           f"{len(data):,} data file{'s' if len(data) > 1 else ''} in it ({', '.join(data[:3])}"

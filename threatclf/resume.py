@@ -49,15 +49,20 @@ PARTIAL_SUFFIX = ".partial"
 
 # ---------------------------------------------------------------------------------- files
 def input_stamps(inputs: Sequence[Path]) -> list[dict]:
-    """Each input's path, size and time stamp (for a .txt folder, a digest of its files' names,
-    sizes and time stamps): changed, the input is not what was labelled."""
+    """Each input's path, size, time stamp and SHA-256 (for a .txt folder, a digest of its files'
+    names, sizes and time stamps): changed, the input is not what was labelled. The digest catches
+    an edit that keeps size and time stamp (``cp -p``, ``rsync -t`` and ``tar x`` restore the
+    time); reading the input once more costs a second or so a gigabyte, against minutes to label it."""
     files = []
     for path in inputs:
         if is_stdin(path):  # read once, as it comes: nothing to stamp
             files.append({"path": "-"})
         elif not path.is_dir():
             stat = path.stat()
-            files.append({"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
+            with open(path, "rb") as handle:
+                digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            files.append({"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                          "sha256": digest})
         else:  # a folder of .txt files: a file added, removed or edited anywhere in it (not the folder's
             # own time stamp, which an output or its OUTPUT.partial/ written into it would move)
             entry = {"path": str(path.resolve())}
@@ -154,6 +159,7 @@ class ChunkStore:
         self.folder = output.with_name(output.name + PARTIAL_SUFFIX)
 
     def open(self, fingerprint: dict, resume: bool, restart: bool = False) -> set[int]:
+        self.remove_leftovers()  # a run killed while removing its folder: done, but its hidden copy stayed
         manifest = self.folder / "manifest.json"
         if self.folder.exists():
             if resume:
@@ -302,6 +308,9 @@ def _inputs_differ(previous, current: list[dict]) -> str:
                    if before[path].get(key) != now[path].get(key)]
         if before[path].get("txt_files_sha256") != now[path].get("txt_files_sha256"):
             changed.append("a .txt file in it was added, removed or edited")
+        if not changed and before[path].get("sha256") != now[path].get("sha256"):
+            changed.append("its content, though its size and time stamp are the same (copied with cp -p, "
+                           "rsync -t or tar, which restore the time?)")
         if changed:
             return f"{path} changed ({', '.join(changed)})"
     gone = [path for path in before if path not in now]

@@ -700,16 +700,26 @@ def test_a_run_killed_while_removing_its_partial_folder_leaves_nothing_to_resume
         raise KeyboardInterrupt
 
     monkeypatch.setattr(shutil, "rmtree", killed_half_way)
-    with pytest.raises(KeyboardInterrupt):
-        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False)
+    # Ctrl-C while tidying up: the output is complete, so the run ends as one that finished (exit 0),
+    # not as "interrupted: --resume continues", which a resume would then refuse
+    with pytest.warns(UserWarning, match=r"interrupted while tidying up: .*out.jsonl is complete; what is left of "
+                                         r"out.jsonl.partial \(a hidden .removing folder beside it\) is removed by "
+                                         r"the next run"):
+        summary = threatclf.label_files(path, out, small_model, chunk_size=3, progress=False)
     monkeypatch.setattr(shutil, "rmtree", real_rmtree)
+    assert summary.labelled == len(rows) and summary.output == str(out)
     assert len(read_output(out)) == len(rows)  # written before the removal began
+    assert [p.name.endswith(".removing") for p in tmp_path.iterdir() if p.name.startswith(".")] == [True]
     assert not (tmp_path / "out.jsonl.partial").exists()  # renamed away first: nothing half-removed to resume
     with pytest.raises(DataError, match=r"already exists: .*there is no interrupted run to resume \(.*out.jsonl.partial "
                                         r"is gone: the run that wrote it finished\)"):
         threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
-    threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, overwrite=True)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.jsonl", "out.jsonl"]  # the leftover went too
+    threatclf.label_files(path, tmp_path / "other.jsonl", small_model, chunk_size=3, progress=False)
+    assert any(p.name.endswith(".removing") for p in tmp_path.iterdir())  # another output's run leaves it be
+    _label_interrupted(1, monkeypatch, path, out, small_model, chunk_size=3, progress=False, overwrite=True)
+    # a run to the same output removes it as it starts, even one that is then interrupted
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.jsonl", "other.jsonl", "out.jsonl",
+                                                          "out.jsonl.partial"]
 
 
 def test_resume_refuses_the_inputs_named_otherwise_whose_names_the_rows_record(small_model, corpus, tmp_path,
@@ -1282,6 +1292,35 @@ def test_a_finished_run_removes_temporary_files_left_by_a_killed_one(small_model
     left.write_text("half an output")
     threatclf.label_files(path, out, small_model, progress=False)
     assert out.exists() and not left.exists()
+
+
+def test_resume_refuses_an_input_edited_to_the_same_size_and_time_stamp(small_model, corpus, tmp_path, monkeypatch):
+    # cp -p, rsync -t and tar x restore a file's time: size and time alone would let two inputs mix
+    path, rows = corpus
+    out = tmp_path / "out.jsonl"
+    _label_interrupted(2, monkeypatch, path, out, small_model, chunk_size=3, progress=False)
+    before = path.stat()
+    data = path.read_bytes()
+    edited = data.replace(b"o", b"0", 1)
+    assert edited != data and len(edited) == len(data)
+    path.write_bytes(edited)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    with pytest.raises(DataError, match=rf"{re.escape(str(path.resolve()))} changed \(its content, though its size and "
+                                        r"time stamp are the same"):
+        threatclf.label_files(path, out, small_model, chunk_size=3, progress=False, resume=True)
+
+
+def test_resume_with_nothing_to_resume_names_an_interrupted_run_of_the_same_inputs(small_model, corpus, tmp_path,
+                                                                                    monkeypatch):
+    path, rows = corpus
+    _label_interrupted(2, monkeypatch, path, tmp_path / "out.jsonl", small_model, chunk_size=3, progress=False)
+    with pytest.warns(UserWarning, match=r"nothing to resume for out.csv, so it is labelled from the start; "
+                                         r".*out.jsonl.partial holds an interrupted run of the same inputs: to "
+                                         r"continue that one, resume it with its own output \(out.jsonl\)"):
+        threatclf.label_files(path, tmp_path / "out.csv", small_model, chunk_size=3, progress=False, resume=True)
+    with warnings.catch_warnings():  # a first run with resume=True, the README's idempotent form: nothing to say
+        warnings.simplefilter("error")
+        threatclf.label_files(path, tmp_path / "sub" / "again.jsonl", small_model, progress=False, resume=True)
 
 
 def test_resume_refuses_a_txt_folder_whose_files_changed_inside(small_model, tmp_path, monkeypatch):

@@ -926,9 +926,34 @@ def test_a_txt_folder_that_also_holds_data_files_says_they_are_not_read(tmp_path
         check_inputs([folder])
     (folder / "part-1.jsonl").unlink()
     (folder / "parts" / "part-0.parquet").unlink()
+    # the chunks of a run writing its output into the folder are threatclf's own, not data to point to
+    for own in ("labelled.jsonl.partial", ".labelled.jsonl.partial.0123abcd.removing"):
+        (folder / own).mkdir()
+        (folder / own / "chunk-0000000.jsonl").write_bytes(b"{}\n")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_inputs([folder])
+
+
+def test_two_jsonl_files_joined_without_a_final_newline_are_named_as_such(tmp_path):
+    path = tmp_path / "joined.jsonl"
+    path.write_bytes(jline(id="a", text="A bomb.") + jline(id="b", text="A raid.") + b"\n"
+                     + b"\xef\xbb\xbf" + jline(id="c", text="Bribes.") + b"\n")  # and a second file's mark
+    batch = one_batch([path])
+    assert list(batch.frame["id"]) == ["c"]  # the mark a joined file brought along is no reason to reject
+    assert "a second JSON value follows the first on this line: two files joined" in reject_at(batch, 1).reason
+    lone_cr = tmp_path / "mac.jsonl"
+    lone_cr.write_bytes(jline(id="a", text="A bomb.") + b"\r" + jline(id="b", text="A raid.") + b"\r")
+    assert "its lines end in a lone carriage return (CR" in reject_at(one_batch([lone_cr]), 1).reason
+
+
+def test_a_csv_header_repeated_inside_the_file_is_rejected_not_labelled(tmp_path):
+    path = tmp_path / "joined.csv"
+    write_csv(path, "\ufeffid,text\n1,A bomb.\n\ufeffid,text\n2,A raid.\nid,text\n")
+    batch = one_batch([path])
+    assert list(batch.frame["id"]) == ["1", "2"]
+    assert [r.line for r in batch.rejects] == [3, 5]
+    assert all("the header row again, here a row: two CSV files joined" in r.reason for r in batch.rejects)
 
 
 @pytest.mark.parametrize("given", [",", ";"])
