@@ -350,6 +350,11 @@ def _normalise_id(value: Any) -> str | None:
     if kind is float:
         if math.isnan(value):
             return None
+        if math.isinf(value):
+            raise ValueError("id is not a finite number (Infinity)")
+        if abs(value) >= 2**53 and value.is_integer():  # 9007199254740993.0 reads as ...992: not the id written
+            raise ValueError(f"id {value!r} is a number too large to be kept exactly as a float (over 2**53): "
+                             "write the id as text (\"...\") or as an integer without a decimal point")
         return str(int(value)) if value.is_integer() else repr(value)
     raise ValueError(f"id is not a string or a number ({_type_name(value)})")
 
@@ -447,8 +452,10 @@ def _check_clash(names: Iterable[str], text_col: str, id_col: str, where: str, r
     names = list(names)
     taken = [n for n in names if n in reserved and n not in (text_col, id_col)]
     if taken:
-        raise DataError(f"{where}: column {taken[0]!r} would be overwritten by the output's {taken[0]!r} column; "
-                        "rename it")
+        more = (f", and so would {len(taken) - 1} more: {', '.join(map(repr, taken[1:]))} (a threatclf output fed "
+                "back in? rename them all, or carry only the columns you need)" if len(taken) > 1 else "")
+        raise DataError(f"{where}: column {taken[0]!r} would be overwritten by the output's {taken[0]!r} column{more}; "
+                        f"rename {'them' if more else 'it'}")
     if id_col != "id" and id_col not in names:  # a named id column must exist; only "id" may be absent
         raise DataError(f"{where}: no id column {id_col!r}; columns are {names} "
                         "(without an id column, rows get ids FILE:LINE)")

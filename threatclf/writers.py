@@ -311,17 +311,16 @@ class _JsonlSink:
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+_PLAIN_NUMBER = re.compile(r"[+-](?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
 def escape_formula(value):
     """``value`` with a ``'`` before it when it is text a spreadsheet would take for a formula
     (a number such as ``-0.4``, read from a CSV input as text, is left a number)."""
     if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
         return value
-    if value[0] in "+-":
-        try:
-            float(value)
-            return value
-        except ValueError:
-            pass
+    if value[0] in "+-" and _PLAIN_NUMBER.fullmatch(value):  # not "-inf", "-nan", "+1_000": float() takes them
+        return value
     return "'" + value
 
 

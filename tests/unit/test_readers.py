@@ -982,3 +982,24 @@ def test_unnamed_header_columns_and_a_one_line_json_array_say_what_they_likely_a
     path.write_text(json.dumps({"id": "0", "text": "z"}) + "\n" + json.dumps([1, 2]) + "\n")
     with pytest.raises(DataError, match=r"line 2: not a JSON object \(list\)"):  # not an array of objects
         read_records(path)
+
+
+def test_a_float_id_that_cannot_be_kept_exactly_is_rejected_not_changed(tmp_path):
+    # JSON 9007199254740993.0 reads as ...992: labelled under an id the file does not hold, silently
+    path = tmp_path / "ids.jsonl"
+    path.write_bytes(b'{"id": 9007199254740993.0, "text": "a"}\n{"id": Infinity, "text": "b"}\n'
+                     b'{"id": 9007199254740993, "text": "c"}\n{"id": 2.0, "text": "d"}\n')
+    batch = one_batch(path)
+    assert batch.frame["id"].tolist() == ["9007199254740993", "2"]
+    assert "too large to be kept exactly as a float" in reject_at(batch, 1).reason
+    assert reject_at(batch, 2).reason == "id is not a finite number (Infinity)"
+
+
+def test_every_column_an_output_would_overwrite_is_named_at_once(tmp_path):
+    from threatclf.readers import check_inputs
+
+    path = tmp_path / "labelled.csv"
+    write_csv(path, "id,text,labels,score_terrorism,evidence\n1,A bomb.,terrorism,0.9,[]\n")
+    with pytest.raises(DataError, match=r"column 'labels' would be overwritten by the output's 'labels' column, and so "
+                                        r"would 2 more: 'score_terrorism', 'evidence' \(a threatclf output fed back in"):
+        check_inputs([path], reserved=("labels", "score_terrorism", "evidence"))

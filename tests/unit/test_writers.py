@@ -591,3 +591,12 @@ def test_formulas_are_escaped_in_csv_output_only(tmp_path, name):
     with pytest.raises(DataError, match="formulas are escaped in CSV output only"):
         RecordWriter(tmp_path / name, LABELS, escape_formulas=True)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("cell, escaped", [("-0.4", False), ("+3", False), ("-2e5", False), ("-.5", False),
+                                           ("-inf", True), ("-nan", True), ("+1_000", True), ("-Infinity", True),
+                                           ("=1+1", True)])
+def test_only_plain_numbers_escape_formula_escaping(cell, escaped):
+    from threatclf.writers import escape_formula
+
+    assert escape_formula(cell) == ("'" + cell if escaped else cell)
