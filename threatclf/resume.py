@@ -59,10 +59,11 @@ def input_stamps(inputs: Sequence[Path]) -> list[dict]:
             files.append({"path": "-"})
         elif not path.is_dir():
             stat = path.stat()
-            with open(path, "rb") as handle:
-                digest = hashlib.file_digest(handle, "sha256").hexdigest()
-            files.append({"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                          "sha256": digest})
+            entry = {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+            if path.is_file():  # not a named pipe: reading it here would take the rows the run is to label
+                with open(path, "rb") as handle:
+                    entry["sha256"] = hashlib.file_digest(handle, "sha256").hexdigest()
+            files.append(entry)
         else:  # a folder of .txt files: a file added, removed or edited anywhere in it (not the folder's
             # own time stamp, which an output or its OUTPUT.partial/ written into it would move)
             entry = {"path": str(path.resolve())}
