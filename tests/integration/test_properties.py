@@ -318,6 +318,8 @@ def _as_text(value):
        passages=st.booleans(), out_fmt=st.sampled_from(["jsonl", "csv", "parquet"]))
 def test_numeric_ids_are_written_as_their_text(small_model, ids, fmt, passages, out_fmt):
     texts = [_SENTENCES[k % len(_SENTENCES)] if k % 3 else "" for k in range(len(ids))]
+    # a whole float of 2**53 or more may stand for several ids and is rejected (test_readers says how)
+    assume(not any(isinstance(i, float) and i.is_integer() and abs(i) >= 2**53 for i in ids))
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         path = folder / f"in.{fmt}"
@@ -326,6 +328,7 @@ def test_numeric_ids_are_written_as_their_text(small_model, ids, fmt, passages, 
         else:
             if any(isinstance(i, float) for i in ids):
                 ids = [float(i) for i in ids]  # one column, one type: float64
+                assume(all(abs(i) < 2**53 for i in ids))  # as above, once made floats
             assume(all(isinstance(i, float) or -2**63 <= i < 2**63 for i in ids))  # or int64
             pd.DataFrame({"id": ids, "text": texts}).to_parquet(path)
         out = folder / f"out.{out_fmt}"
