@@ -108,7 +108,7 @@ class LabelSummary:
         return {**asdict(self), "rows_per_s": round(self.rows_per_s, 1), "passages_per_s": round(self.passages_per_s, 1)}
 
     def to_text(self) -> str:
-        counts = ", ".join(f"{k} {v}" for k, v in self.label_counts.items()) or "none"
+        counts = ", ".join(f"{k} {v:,}" for k, v in self.label_counts.items()) or "none"
         return (
             f"rows in {self.rows_read:,} | labelled {self.labelled:,}"
             + (f" ({self.without_text:,} without text)" if self.without_text else "")
@@ -833,7 +833,8 @@ def _check_run_settings(paths: list[Path], output, rejects, *, text_col, id_col,
                     if resume and not partial.exists() else "")
             raise DataError(f"{what} {path} already exists: pass --overwrite (overwrite=True) to replace it{hint}")
     if n_jobs == 0:
-        raise DataError("n_jobs must be a positive number of processes, or negative for all cores but |n|-1")
+        raise DataError("n_jobs (--n-jobs) must be a positive number of processes, or negative for all cores but |n|-1, "
+                        "got 0")
     if n_jobs < 1:
         n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
     return output, rejects_path, n_jobs

@@ -83,6 +83,12 @@ def _csv_options(args) -> dict:
     return {"csv_sep": _separator(args.csv_sep), "encoding": args.encoding}
 
 
+def _path(value: str) -> str:
+    """A path option's value with a leading ``~`` made the home folder, as the shell does only
+    where it expands it (not in ``--output=~/x`` under zsh or sh, nor in quotes)."""
+    return os.path.expanduser(value) if value.startswith("~") else value
+
+
 def _trust(args) -> bool:
     return bool(getattr(args, "trust", False))
 
@@ -459,9 +465,11 @@ def cmd_info(args) -> int:
                                    "the folder is damaged or hand-made") from None
     else:
         try:
-            _print_info(path, metadata)
+            lines = _info_lines(path, metadata)
         except (ArithmeticError, AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
             raise ModelFormatError(f"{path}/metadata.json is malformed ({type(exc).__name__}: {exc})") from None
+        for line in lines:  # every value comes from the folder's metadata.json
+            print(printable(line))
     if failure is not None:
         print(printable(f"NOT LOADABLE: {failure}"), file=sys.stderr)
         return EXIT_ERROR
@@ -500,14 +508,15 @@ def _digests_said(check) -> str:
     return f"weights digest OK (model card {'missing' if check.how_changed('README.md') == 'is missing' else 'edited'})"
 
 
-def _print_info(path, metadata: dict) -> None:
+def _info_lines(path, metadata: dict) -> list[str]:
+    """What ``info`` prints of a folder's metadata.json, line by line (a malformed file raises)."""
     lines = [f"model:      {path}",
              f"format:     {metadata.get('format_version')} ({metadata.get('weights_format')})",
              f"created:    {metadata.get('created')} by threatclf {metadata.get('threatclf_version')}, "
              f"scikit-learn {metadata.get('sklearn_version')}, numpy {metadata.get('numpy_version')}"]
     data = metadata.get("training_data", {})
     tuned = f" (calibration and thresholds from {data['tuning_rows']} of them)" if "tuning_rows" in data else ""
-    lines.append(f"training:   {data.get('rows', '?')} rows{tuned}, sha256 {str(data.get('sha256', '?'))[:16]}…")
+    lines.append(f"training:   {data.get('rows', '?')} rows{tuned}, sha256 {str(data.get('sha256', '?'))[:16]}...")
     settings = metadata.get("settings", {})
     presence = settings.get("presence_ngram_range")
     presence = (f" + presence {presence[0]}-{presence[1]}-grams (weight {settings.get('presence_weight')})"
@@ -521,8 +530,7 @@ def _print_info(path, metadata: dict) -> None:
         lines.append("metrics:    as recorded when the model was saved (not computed again here)")
     for split, figures in (metadata.get("metrics") or {}).items():
         lines += _figures_said(split, figures)
-    for line in lines:  # every value comes from the folder's metadata.json
-        print(printable(line))
+    return lines
 
 
 def _threshold_rule_said(settings: dict) -> str:
@@ -558,8 +566,14 @@ def _figures_said(split: str, figures: dict) -> list[str]:
 def cmd_verify(args) -> int:
     from .persistence import default_model_path, verify_model
 
-    args.model_dir = _model_named(args.model_dir) or default_model_path()
+    named = [name for name in (args.model_dir, args.model) if name]
+    if len(named) == 2 and os.path.realpath(_model_named(named[0]) or default_model_path()) != os.path.realpath(
+            _model_named(named[1]) or default_model_path()):
+        raise ThreatclfError(f"two models given: {args.model_dir} and --model {args.model}")
+    args.model_dir = _model_named(named[0] if named else None) or default_model_path()
     check = verify_model(args.model_dir)
+    if args.format == "json":
+        return _verify_json(args, check)
     if not _say_changed(check):
         return EXIT_ERROR
     print(printable(f"{args.model_dir}: format {check.metadata['format_version']}, {_digests_said(check)}"))
@@ -573,6 +587,20 @@ def cmd_verify(args) -> int:
         return EXIT_ERROR
     print("all types trusted" if not check.untrusted else "loaded with --trust: the model matches metadata.json")
     return EXIT_OK
+
+
+def _verify_json(args, check) -> int:
+    """``verify --format json``: what was found, as one object on stdout; the exit code as in text."""
+    weights_changed = [name for name in check.changed if name != "README.md"]
+    loaded_with_trust = bool(check.untrusted) and not weights_changed and _loads_when_trusted(args)
+    loads = not weights_changed and (not check.untrusted or loaded_with_trust)
+    print(json.dumps({
+        "model": str(args.model_dir), "format_version": check.metadata.get("format_version"),
+        "weights_format": check.metadata.get("weights_format"),
+        "changed": {name: check.how_changed(name) for name in check.changed},
+        "types": check.types, "untrusted": check.untrusted, "loaded_with_trust": loaded_with_trust,
+        "loads": loads}, indent=2))
+    return EXIT_OK if loads else EXIT_ERROR
 
 
 def _loads_when_trusted(args) -> bool:
@@ -594,6 +622,9 @@ def cmd_label(args) -> int:
                              f".parquet); --output-format {args.misplaced_format} is for -o - (standard output)")
     check_csv_options(_separator(args.output_csv_sep), args.output_encoding,
                       names=("--output-csv-sep", "--output-encoding"))
+    if args.rejects == "-":
+        raise ThreatclfError("--rejects names a file: with -o - the rejected rows are said on stderr already, and "
+                             "with an output file they go to OUTPUT.rejects.jsonl unless --rejects names another")
     if args.output != "-":
         if args.output_format:
             raise ThreatclfError("--output-format is for -o - (standard output); a file's extension says its format")
@@ -610,6 +641,8 @@ def cmd_label(args) -> int:
         if given:
             why = "standard output holds the labelled rows" if flag == "--summary-json" else "nothing of it is kept to resume"
             raise ThreatclfError(f"-o - (standard output) cannot be used with {flag}: {why}")
+    if sys.stdout is None or not hasattr(sys.stdout, "buffer"):  # started with standard output closed (>&-)
+        raise ThreatclfError("-o - writes to standard output, which is closed; name an output file with -o")
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="threatclf-label-") as folder:
@@ -629,9 +662,14 @@ def _copy_out(output: str, rejects: str, args) -> None:
     """A finished ``-o -`` run: its output to standard output, each rejected row on stderr."""
     import shutil
 
-    with open(output, "rb") as labelled:
-        shutil.copyfileobj(labelled, sys.stdout.buffer)
-    sys.stdout.flush()
+    try:
+        with open(output, "rb") as labelled:
+            shutil.copyfileobj(labelled, sys.stdout.buffer)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader has gone (`| head`): said by the exit code alone, as other tools do
+        raise
+    except OSError as exc:  # a full disk behind `> file`, a closed or read-only descriptor: not the run's fault
+        raise ThreatclfError(f"cannot write the output to standard output: {exc.strerror or exc}") from None
     if not args.rejects and os.path.exists(rejects):  # no row lost silently: each said on stderr
         with open(rejects, encoding="utf-8") as handle:
             for line in handle:
@@ -696,7 +734,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def model_option(p, help_text="model folder (default, or none given: the bundled default model)"):
-        p.add_argument("--model", "-m", default=None, help=help_text)
+        p.add_argument("--model", "-m", default=None, type=_path, help=help_text)
         p.add_argument("--trust", action="store_true",
                        help="trust the model file entirely (needed for joblib/pickle models; never for files you did not make)")
 
@@ -712,25 +750,25 @@ def build_parser() -> argparse.ArgumentParser:
                            help="column holding the labels: a list, or 'a;b' in CSV (default: labels)")
 
     p = sub.add_parser("train", allow_abbrev=False, help="train a model on labelled data and save it as a model folder")
-    p.add_argument("data", nargs="+", help="labelled JSONL, CSV or Parquet file(s)")
-    p.add_argument("-o", "--output", required=True, help="model folder to write")
-    p.add_argument("--dev", help="labelled file to evaluate on (figures go into the model card)")
+    p.add_argument("data", nargs="+", type=_path, help="labelled JSONL, CSV or Parquet file(s)")
+    p.add_argument("-o", "--output", required=True, type=_path, help="model folder to write")
+    p.add_argument("--dev", type=_path, help="labelled file to evaluate on (figures go into the model card)")
     p.add_argument("--dev-labels", action="append", metavar="LABELS",
                    help="score the --dev file on these labels only, comma-separated (the ones it annotates; "
                         "may be repeated)")
-    p.add_argument("--label-definitions", metavar="JSON",
+    p.add_argument("--label-definitions", metavar="JSON", type=_path,
                    help="a JSON object of label: definition, for the model card (your labels' meaning)")
     columns(p)
     p.add_argument("--group-col", help="column naming each row's source document (e.g. article id): rows of one "
                    "document stay in one cross-validation fold, so thresholds are not learned from leaked scores")
-    p.add_argument("--tune-on", action="append", metavar="FILE",
+    p.add_argument("--tune-on", action="append", metavar="FILE", type=_path,
                    help="learn calibration and thresholds from these training files' rows only (repeatable): "
                         "name the files sampled like the text to label, not those picked by active learning")
-    p.add_argument("--settings-from", metavar="MODEL",
+    p.add_argument("--settings-from", metavar="MODEL", type=_path,
                    help="start from the settings of this model folder ('default': the bundled model's, which "
                         "beat the defaults from about 800 training passages on); --config and the options below "
                         "change them")
-    p.add_argument("--config", help="JSON file of ThreatClassifier settings")
+    p.add_argument("--config", type=_path, help="JSON file of ThreatClassifier settings")
     p.add_argument("--features", choices=FEATURE_SETS,
                    help="word 1-2-grams, character 2-5-grams, or both (default: word+char)")
     p.add_argument("--model-type", dest="model", choices=MODELS,
@@ -759,7 +797,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train, parser=p)
 
     p = sub.add_parser("evaluate", allow_abbrev=False, help="score a model on labelled data")
-    p.add_argument("data", help="labelled JSONL, CSV or Parquet file")
+    p.add_argument("data", type=_path, help="labelled JSONL, CSV or Parquet file")
     model_option(p)
     columns(p)
     p.add_argument("--format", choices=["text", "json", "table"], default="text", metavar="{text,json}",
@@ -778,8 +816,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate, parser=p)
 
     p = sub.add_parser("info", allow_abbrev=False, help="show a model's labels, thresholds, data, metrics and versions")
-    p.add_argument("model_dir", nargs="?", metavar="MODEL", help="model folder (as --model)")
-    p.add_argument("--model", "-m", default=None, help="model folder (default: the bundled default model)")
+    p.add_argument("model_dir", nargs="?", metavar="MODEL", type=_path, help="model folder (as --model)")
+    p.add_argument("--model", "-m", default=None, type=_path, help="model folder (default: the bundled default model)")
     p.add_argument("--format", choices=["text", "json"], default="text", help="text for people, json for programs")
     trust_option = ("load a folder of untrusted types (a joblib pickle) anyway, to check it against metadata.json: "
                     "this runs its code; only for folders you made")
@@ -788,16 +826,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info, parser=p)
 
     p = sub.add_parser("verify", allow_abbrev=False, help="check a model folder's digests and stored types, and that it loads")
-    p.add_argument("model_dir", nargs="?", metavar="MODEL",
+    p.add_argument("model_dir", nargs="?", metavar="MODEL", type=_path,
                    help="model folder to check (default, or none given: the bundled default model)")
+    p.add_argument("--model", "-m", default=None, type=_path, help="model folder (as MODEL)")
+    p.add_argument("--format", choices=["text", "json"], default="text",
+                   help="text for people, json for programs: the changed files, the types and whether it loads")
     p.add_argument("--trust", action="store_true", help=trust_option)
     p.set_defaults(func=cmd_verify, parser=p)
 
     p = sub.add_parser("label", allow_abbrev=False, help="label articles in CSV / JSONL / Parquet files or folders of .txt files")
-    p.add_argument("inputs", nargs="+", metavar="INPUT",
+    p.add_argument("inputs", nargs="+", metavar="INPUT", type=_path,
                    help=".jsonl/.ndjson, .csv (each optionally .gz), .parquet, a folder of .txt files, or - for "
                         "JSONL (plain or gzipped) on standard input")
-    p.add_argument("-o", "--output", required=True,
+    p.add_argument("-o", "--output", required=True, type=_path,
                    help="output file: .jsonl[.gz], .csv[.gz] or .parquet; - writes JSONL (or --output-format csv) "
                         "to standard output once the run is complete, and each rejected row to stderr")
     p.add_argument("--output-format", choices=("jsonl", "csv"), help="the format written to -o - (default: jsonl)")
@@ -824,7 +865,7 @@ def build_parser() -> argparse.ArgumentParser:
     restart.add_argument("--restart", action="store_true",
                          help="discard an interrupted run's finished chunks (OUTPUT.partial/) and start over")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT and its rejects file if they exist (default: refuse)")
-    p.add_argument("--rejects", help="where rejected rows go (default: OUTPUT.rejects.jsonl)")
+    p.add_argument("--rejects", type=_path, help="where rejected rows go (default: OUTPUT.rejects.jsonl)")
     p.add_argument("--output-csv-sep", default=",", metavar="SEP",
                    help="separator of a CSV output (default: ','; e.g. ';', or tab or \\t); scores are written "
                         "with a decimal point")
@@ -862,6 +903,12 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"one of {', '.join(MODELS)})", file=sys.stderr)
         return EXIT_ERROR
     args, unknown = parser.parse_known_args(argv)
+    many = {"label": "inputs", "train": "data"}.get(args.command)
+    if unknown and many and all(item == "-" or not item.startswith("-") for item in unknown):
+        # files after an option (`label a.jsonl -o out.jsonl b.jsonl`), which argparse leaves over:
+        # inputs too, in the order given
+        getattr(args, many).extend(_path(item) for item in unknown)
+        unknown = []
     if unknown:  # said with the command's usage, not the top level's (argparse's own way)
         args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
 
@@ -892,6 +939,9 @@ def _run(args, show_warning) -> int:
         except (OSError, ValueError, AttributeError):
             pass
         return 141  # 128 + SIGPIPE
+    except UnicodeEncodeError as exc:  # printing to a standard output that cannot show a character
+        print(f"threatclf {args.command}: error: {_unshowable(exc)}", file=sys.stderr)
+        return EXIT_ERROR
     except (ThreatclfError, ValueError, OSError, Warning) as exc:  # user input: settings, files, data
         # (a Warning arrives here when warnings are made errors, e.g. PYTHONWARNINGS=error)
         if os.environ.get("THREATCLF_DEBUG"):  # the traceback, and still the exit code of a user error
@@ -925,6 +975,18 @@ def _run(args, show_warning) -> int:
         if not _caused_by_interrupt(exc):
             raise
         return _interrupted(args)
+
+
+def _unshowable(exc: UnicodeEncodeError) -> str:
+    """A character standard output's encoding cannot write (a C locale, PYTHONIOENCODING=ascii):
+    said with the way out, not as a traceback or a fault of the data."""
+    import unicodedata
+
+    chars = exc.object[exc.start:exc.end] if isinstance(exc.object, str) else ""
+    named = ", ".join(f"U+{ord(char):04X} {unicodedata.name(char, '')}".rstrip() for char in chars[:3])
+    encoding = getattr(sys.stdout, "encoding", None) or exc.encoding
+    return (f"standard output's encoding ({encoding}) cannot write {named or 'a character'}: set "
+            "PYTHONIOENCODING=utf-8, or a UTF-8 locale (LANG=C.UTF-8)")
 
 
 def _interrupted(args) -> int:

@@ -2465,3 +2465,20 @@ def test_a_utf16_jsonl_file_is_named_as_such(small_model, tmp_path):
     with pytest.raises(DataError, match=r"utf16.jsonl is UTF-16 text \(what Windows PowerShell 5's > writes\), but "
                                         r"JSONL is read as UTF-8: convert it"):
         threatclf.label_files(source, tmp_path / "out.jsonl", small_model, progress=False)
+
+
+def test_the_summary_writes_every_count_with_thousands_separators():
+    from threatclf.batch import LabelSummary
+
+    text = LabelSummary(rows_read=45_000, labelled=45_000, passages=120_000,
+                        label_counts={"terrorism": 40_000, "corruption": 7}).to_text()
+    assert "rows in 45,000 | labelled 45,000" in text and "passages 120,000" in text
+    assert "labels (output rows carrying each): terrorism 40,000, corruption 7" in text
+
+
+def test_no_worker_processes_is_refused_in_the_names_of_both_the_function_and_the_command(small_model, tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": 1, "text": "A bomb exploded."}) + "\n")
+    with pytest.raises(DataError, match=r"n_jobs \(--n-jobs\) must be a positive number .* got 0"):
+        threatclf.label_files([source], tmp_path / "out.jsonl", small_model, n_jobs=0)
+    assert not (tmp_path / "out.jsonl").exists()

@@ -2060,3 +2060,88 @@ def test_info_says_how_the_thresholds_were_set(data_files, tmp_path, capsys, con
     assert code == 0, err
     code, out, _ = run(["info", "--model", str(tmp_path / "m")], capsys)
     assert code == 0 and f"\nlabels:     threshold ({said}" in out, out
+
+
+def test_a_standard_output_that_cannot_write_a_character_is_said_with_the_way_out(tmp_path):
+    import os
+
+    ascii_out = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    # info's own words are ASCII: the bundled model's are shown whole, not called malformed
+    result = subprocess.run([installed_command(), "info"], capture_output=True, text=True, env=ascii_out)
+    assert result.returncode == 0 and "sha256" in result.stdout, result.stderr
+    texts, labels = tiny_corpus()
+    renamed = [["corrupción" if name == "corruption" else name for name in row] for row in labels]
+    folder = ThreatClassifier(min_df=1, cv=3).fit(texts, renamed).save(tmp_path / "accented")
+    result = subprocess.run([installed_command(), "info", str(folder)], capture_output=True, text=True, env=ascii_out)
+    assert result.returncode == 2 and "malformed" not in result.stderr and "Traceback" not in result.stderr
+    assert "standard output's encoding (ascii) cannot write U+00F3 LATIN SMALL LETTER O WITH ACUTE" in result.stderr
+    assert "PYTHONIOENCODING=utf-8" in result.stderr
+
+
+def test_label_to_standard_output_says_when_standard_output_cannot_take_it(saved_small_model, tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": 1, "text": "A bomb exploded."}) + "\n")
+    command = [installed_command(), "label", str(source), "-o", "-", "-q", "--model", str(saved_small_model)]
+    closed = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: __import__("os").close(1))
+    assert closed.returncode == 2 and "standard output, which is closed" in closed.stderr, closed.stderr
+    if Path("/dev/full").exists():  # a full disk behind `> file`: not the temporary folder's fault
+        with open("/dev/full", "w") as full:
+            result = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True)
+        assert result.returncode == 2 and "cannot write the output to standard output" in result.stderr
+        assert "TMPDIR" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_rejects_dash_is_refused_rather_than_written_to_a_file_named_dash(saved_small_model, tmp_path, capsys,
+                                                                          monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": 1, "text": "A bomb exploded."}) + "\n")
+    for output in ("out.jsonl", "-"):
+        code, _, err = run(["label", "in.jsonl", "-o", output, "--rejects", "-", "--model", str(saved_small_model)],
+                           capsys)
+        assert code == 2 and "--rejects names a file" in err
+    assert not (tmp_path / "-").exists() and not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_leading_tilde_in_a_path_option_is_the_home_folder(saved_small_model, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "in.jsonl").write_text(json.dumps({"id": 1, "text": "A bomb exploded."}) + "\n")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(["label", "~/in.jsonl", "--output=~/out.jsonl", "-q", "--model", str(saved_small_model)],
+                       capsys)
+    assert code == 0, err
+    assert (tmp_path / "home" / "out.jsonl").is_file() and not (tmp_path / "~").exists()
+
+
+def test_input_files_may_follow_options(saved_small_model, tmp_path, capsys):
+    files = []
+    for k, text in enumerate(["A bomb exploded.", "The cartel smuggled cocaine.", "Nothing happened."]):
+        files.append(tmp_path / f"in{k}.jsonl")
+        files[-1].write_text(json.dumps({"id": f"a{k}", "text": text}) + "\n")
+    out = tmp_path / "out.jsonl"
+    code, _, err = run(["label", str(files[0]), "-o", str(out), str(files[1]), "-q", str(files[2]),
+                        "--model", str(saved_small_model)], capsys)
+    assert code == 0, err
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["a0", "a1", "a2"]
+    # an unknown option among them is still refused, with what was left over
+    with pytest.raises(SystemExit) as stopped:
+        main(["label", str(files[0]), "-o", str(tmp_path / "o2.jsonl"), "--bogus", str(files[1]),
+              "--model", str(saved_small_model)])
+    assert stopped.value.code == 2 and "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_verify_names_the_model_with_dash_m_and_reports_as_json(saved_small_model, tmp_path, capsys):
+    code, out, err = run(["verify", "-m", str(saved_small_model), "--format", "json"], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["model"] == str(saved_small_model) and report["loads"] is True and report["changed"] == {}
+    assert "threatclf.classifier.ThreatClassifier" in report["types"] and report["untrusted"] == []
+    import shutil
+
+    edited = Path(shutil.copytree(saved_small_model, tmp_path / "edited"))
+    (edited / "README.md").write_text("edited card\n")
+    code, out, _ = run(["verify", str(edited), "--format", "json"], capsys)
+    assert code == 0 and list(json.loads(out)["changed"]) == ["README.md"] and json.loads(out)["loads"] is True
+    code, out, err = run(["verify", str(edited), "-m", str(saved_small_model)], capsys)
+    assert code == 2 and "two models given" in err
