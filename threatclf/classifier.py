@@ -115,15 +115,25 @@ def check_paired(texts: object, **paired: object) -> None:
                             "pass texts.reset_index(drop=True)")
 
 
+#: Invisible characters that never part a word, dropped before it is read: the soft hyphen
+#: (U+00AD, a break allowed where a site's typesetting put one: "ter\u00adrorism") and the
+#: word joiner (U+2060). The word tokens' \w matches neither, so each would cut its word in two.
+_WORD_INTERNAL = {0x00AD: None, 0x2060: None}
+
+
 def composed(texts: list[str]) -> list[str]:
-    """``texts`` in composed Unicode form (NFC), the form the model's words were learned in.
+    """``texts`` in the form the model's words were learned in: composed Unicode (NFC), without
+    the invisible characters that never part a word (soft hyphen, word joiner).
 
     Decomposed text (NFD: an accent as a separate combining mark, as macOS and some sites
     write it) would otherwise part its words at every accent: the word tokens' ``\\w`` does not
-    match a combining mark, so "narcotráfico" would be read as "narcotra" and "fico"."""
-    if all(unicodedata.is_normalized("NFC", text) for text in texts):
+    match a combining mark, so "narcotráfico" would be read as "narcotra" and "fico"; so
+    would a soft hyphen, "terrorism" read as "ter" and "rorism". White space is kept, so the
+    words of a text and of its composed form pair up one to one (unless one is soft hyphens alone)."""
+    if all(unicodedata.is_normalized("NFC", text) and "\u00ad" not in text and "\u2060" not in text
+           for text in texts):
         return texts
-    return [unicodedata.normalize("NFC", text) for text in texts]
+    return [unicodedata.normalize("NFC", text.translate(_WORD_INTERNAL)) for text in texts]
 
 
 def _per_label(value, labels: Sequence[str], name: str) -> list:

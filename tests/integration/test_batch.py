@@ -964,6 +964,31 @@ def test_decomposed_accents_are_read_as_the_composed_words_the_model_knows(small
     assert all(word in text for word in shown)
 
 
+def test_soft_hyphens_and_word_joiners_are_read_as_the_words_they_sit_in(small_model):
+    plain = ["Customs officers seized two tonnes of cocaine in a shipment.",
+             "The mayor was charged with taking bribes from a company."]
+    hyphenated = ["Customs officers seized two tonnes of co\u00adcaine in a ship\u00adment.",
+                  "The mayor was charged with tak\u2060ing bri\u00adbes from a com\u00adpa\u00adny."]
+    np.testing.assert_array_equal(small_model.decision_function(hyphenated), small_model.decision_function(plain))
+    assert (small_model.transform(hyphenated) != small_model.transform(plain)).nnz == 0
+    frame = pd.DataFrame({"id": ["a", "b"], "text": hyphenated})
+    out = threatclf.label_dataframe(frame, small_model, id_col="id", passages=True)
+    assert [(s, e) for s, e in zip(out["start"], out["end"])] == [(0, len(t)) for t in hyphenated]  # offsets: as given
+    expected = threatclf.label_dataframe(pd.DataFrame({"id": ["a", "b"], "text": plain}), small_model, id_col="id",
+                                         passages=True)
+    assert out["labels"].tolist() == expected["labels"].tolist()
+    assert out["evidence"].tolist() == expected["evidence"].tolist()  # "cocaine", "bribes": the words, whole
+    assert "cocaine" in str(out["evidence"].tolist())
+    # a model trained on such text learns the whole words
+    from builders import tiny_corpus
+
+    train, labels = tiny_corpus()
+    joined = threatclf.ThreatClassifier(min_df=1, cv=3).fit(train, labels)
+    hyphened = threatclf.ThreatClassifier(min_df=1, cv=3).fit([t.replace("ine", "i\u00adne") for t in train], labels)
+    np.testing.assert_array_equal(joined.coef_, hyphened.coef_)
+    assert "word:cocaine" in set(hyphened.get_feature_names_out())
+
+
 def test_word_terms_take_the_unicode_form_the_text_writes_them_in():
     import unicodedata
 
