@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import errno
+import gzip
 import json
 import logging
 import math
@@ -43,7 +44,7 @@ from .evidence import terms_behind
 from .readers import RESERVED_COLUMNS, Reject, check_csv_options, check_inputs, count_rows, is_stdin, iter_batches
 from .resume import (PARTIAL_SUFFIX, ChunkStore, input_stamps, digests_of, exclusive_run, id_digests, interrupted_rejects, lock_path_of,
                      make_folder, option_named, run_fingerprint)
-from .writers import RecordWriter, atomic_path, output_format, remove_stale_temps, value_kinds
+from .writers import RecordWriter, atomic_path, infinite_counts, output_format, remove_stale_temps, value_kinds
 
 __all__ = ["LabelOptions", "LabelSummary", "label_dataframe", "label_files", "label_records"]
 
@@ -94,6 +95,8 @@ class LabelSummary:
     without_text: int = 0
     #: Why rows were rejected: reason -> rows, most common first (a run's rejects file has each row).
     reject_reasons: dict = field(default_factory=dict)
+    #: Per carried field, the rows whose value was ±Infinity, written as null (JSON has no such number).
+    infinite_values: dict = field(default_factory=dict)
 
     @property
     def rows_per_s(self) -> float:
@@ -123,7 +126,16 @@ class LabelSummary:
             + (f"\n{_why_rejected(self.rejected, self.reject_reasons)}" if self.rejected and self.reject_reasons else "")
             + (f"\nWARNING: {_rows(self.duplicate_ids)} an id of an earlier row; "
                "the output is not unique by id" if self.duplicate_ids else "")
+            + (f"\nWARNING: {_infinities(self.infinite_values)}" if self.infinite_values else "")
         )
+
+
+def _infinities(counts: dict) -> str:
+    """What became of ±Infinity values, said where it is seen: the row is kept, the value is not."""
+    fields = ", ".join(f"{name!r} in {_count(rows, 'row')}" for name, rows in list(counts.items())[:5])
+    more = f" and {len(counts) - 5:,} more fields" if len(counts) > 5 else ""
+    return (f"Infinity or -Infinity, which JSON has no number for, was written as null: {fields}{more} "
+            "(the rows are labelled and kept)")
 
 
 def _why_rejected(rejected: int, reasons: dict) -> str:
@@ -633,6 +645,7 @@ def _process_chunk(model, store: ChunkStore, batch, options: LabelOptions) -> di
              # the kinds of the carried values: a column that changes kind between chunks gets one type
              "kinds": {k: sorted(v) for k, v in value_kinds(
                  records, skip=("id",) + output_columns((), options.passages)).items()},
+             "infinite": infinite_counts(records, skip=("id",) + output_columns((), options.passages)),
              "id_digests": id_digests(batch.frame["id"].tolist())}
     store.write(batch.index, records, [r.to_dict() for r in batch.rejects], stats)
     return stats
@@ -770,6 +783,10 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
 
 
 
+#: The names a rejects file may take: JSONL, gzipped where the name says so.
+REJECTS_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
+
+
 def _written_path(path: Path, what: str) -> Path:
     """The file ``path`` names: through a symbolic link, the one it points to, which the run writes
     (its folder made, its OUTPUT.partial/ beside it), as a link is followed by any other tool."""
@@ -818,6 +835,9 @@ def _check_run_settings(paths: list[Path], output, rejects, *, text_col, id_col,
         raise DataError(f"rejects file {rejects_path} is the run's lock file; name another")
     if partial.resolve() in rejects_path.resolve().parents:
         raise DataError(f"rejects file {rejects_path} would be inside {partial}, which a finished run deletes")
+    if not rejects_path.name.lower().endswith(REJECTS_SUFFIXES):  # r.parquet would hold JSON lines
+        raise DataError(f"rejects file {rejects_path}: rejected rows are written as JSONL, one a line; name it "
+                        ".jsonl (or .jsonl.gz to compress it)")
     resuming = resume and partial.exists()
     # Both files are written only at the end, so on a resume they were there before the interrupted
     # run, which had to be told --overwrite (or wrote the rejects itself, just before it was killed);
@@ -975,7 +995,9 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
             summary.resumed_passages += stats["passages"]
     counts: Counter = Counter()
     reasons: Counter = Counter()
+    infinite: Counter = Counter()
     for stats in all_stats:
+        infinite.update(stats.get("infinite", {}))  # .get: chunks of a run begun by 0.24 or earlier
         summary.without_text += stats.get("without_text", 0)  # .get: chunks of a run begun by 0.13
         reasons.update(dict(stats.get("reject_reasons", ())))
         summary.rows_read += stats["rows_read"]
@@ -985,6 +1007,7 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
         counts.update(stats["label_counts"])
     summary.label_counts = {lab: counts.get(lab, 0) for lab in model.labels_}
     summary.reject_reasons = dict(reasons.most_common(20))
+    summary.infinite_values = dict(infinite)
     digests = np.concatenate([digests_of(stats) for stats in all_stats] or [np.zeros(0, np.uint64)])
     summary.duplicate_ids = int(len(digests) - len(np.unique(digests)))
     if summary.labelled + summary.rejected != summary.rows_read:  # a bug, never a data problem
@@ -1012,7 +1035,9 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
         # An old output must not outlive the rejects written for a new one (a kill in between
         # would pair them); OUTPUT.partial/ still holds every chunk, so --resume rewrites it.
         output.unlink(missing_ok=True)
-        with atomic_path(rejects_path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        with atomic_path(rejects_path) as tmp, (gzip.open(tmp, "wt", encoding="utf-8")
+                                                if rejects_path.name.lower().endswith(".gz")
+                                                else open(tmp, "w", encoding="utf-8")) as handle:
             for index in indices:
                 for reject in store.read(index, 1):
                     handle.write(json.dumps(reject, ensure_ascii=False) + "\n")
@@ -1050,6 +1075,8 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     if summary.duplicate_ids:  # said once the output is written: warnings turned into errors lose nothing
         warnings.warn(f"{_rows(summary.duplicate_ids)} an id of an earlier row: the output is not unique by id",
                       UserWarning, stacklevel=3)
+    if summary.infinite_values:
+        warnings.warn(_infinities(summary.infinite_values), UserWarning, stacklevel=3)
     if not summary.rows_read:  # an empty file is valid JSONL, but an empty output is rarely what was meant
         named = ["standard input" if is_stdin(p) else str(p) for p in paths]
         warnings.warn(f"no input rows: {', '.join(named[:3])}{', ...' if len(named) > 3 else ''} "

@@ -678,6 +678,7 @@ def _copy_out(output: str, rejects: str, args) -> None:
 
 #: The closing warnings of label_files that the summary also says.
 _DUPLICATE_IDS, _REJECTED = r".* rows? repeats? an id of an earlier row", r".* input rows w(as|ere) rejected; "
+_INFINITIES = r"Infinity or -Infinity, which JSON has no number for"
 
 
 def _label(args, output, rejects, shown_as: tuple | None = None) -> int:
@@ -698,6 +699,7 @@ def _label(args, output, rejects, shown_as: tuple | None = None) -> int:
         with warnings.catch_warnings():
             if not (args.quiet or args.summary_json):  # the summary printed below says it
                 warnings.filterwarnings("ignore", message=_DUPLICATE_IDS)
+                warnings.filterwarnings("ignore", message=_INFINITIES)
             if not (args.quiet or args.summary_json) or (shown_as and shown_as[1]):  # said below, or row by row
                 warnings.filterwarnings("ignore", message=_REJECTED)
             summary = label_files(
@@ -865,7 +867,7 @@ def build_parser() -> argparse.ArgumentParser:
     restart.add_argument("--restart", action="store_true",
                          help="discard an interrupted run's finished chunks (OUTPUT.partial/) and start over")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT and its rejects file if they exist (default: refuse)")
-    p.add_argument("--rejects", type=_path, help="where rejected rows go (default: OUTPUT.rejects.jsonl)")
+    p.add_argument("--rejects", type=_path, help="where rejected rows go, as JSONL: FILE.jsonl, or FILE.jsonl.gz gzipped (default: OUTPUT.rejects.jsonl)")
     p.add_argument("--output-csv-sep", default=",", metavar="SEP",
                    help="separator of a CSV output (default: ','; e.g. ';', or tab or \\t); scores are written "
                         "with a decimal point")

@@ -247,7 +247,7 @@ def read_dask(inputs, *, text_col: str = "text", id_col: str = "id", columns=Non
     (``threatclf label`` instead sets such rows aside in a rejects file).
     """
     dd = require("dask.dataframe")
-    from .readers import check_inputs, ids_named, is_stdin
+    from .readers import check_inputs, folder_id_prefix, ids_named, is_stdin
 
     paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     given = []  # as the caller named them (a glob's matches as it found them): what ids are named after
@@ -265,13 +265,17 @@ def read_dask(inputs, *, text_col: str = "text", id_col: str = "id", columns=Non
     files = [os.path.abspath(path) for path in given]
     check_inputs(files, text_col=text_col, id_col=id_col, csv_sep=csv_sep, encoding=encoding)
     named = dict(zip(files, ids_named(given)))
+    # a .txt folder's ids start with its name where it is one of several inputs, as threatclf label names them
+    prefixes = {path: folder_id_prefix(named[path]) if len(files) > 1 and os.path.isdir(path) else ""
+                for path in files}
     options = dict(text_col=text_col, id_col=id_col, csv_sep=csv_sep, encoding=encoding)
     exact = columns is None  # the first file's columns, which every file must have
     if columns is not None:  # the id and text fields are the id and text columns, under any name
         columns = [c for c in dict.fromkeys(columns) if c not in ("id", "text", id_col, text_col)]
     first = first_file = None
     for first_file in files:  # the first file with rows says the columns (an empty file has none to say)
-        first = _read_file(first_file, carry=columns, ids_named=named[first_file], **options)
+        first = _read_file(first_file, carry=columns, ids_named=named[first_file],
+                           txt_id_prefix=prefixes[first_file], **options)
         if len(first):
             break
 
@@ -282,14 +286,15 @@ def read_dask(inputs, *, text_col: str = "text", id_col: str = "id", columns=Non
         warnings.warn(f"columns {first.attrs['absent']} are in no row of {first_file} (null there; a later file may "
                       f"have them); its columns are {found_in(first)}", UserWarning, stacklevel=2)
     read = functools.partial(_read_partition, carry=[c for c in first.columns if c not in ("id", "text")],
-                             exact=exact, named=named, meta=first.iloc[:0], **options)
+                             exact=exact, named=named, prefixes=prefixes, meta=first.iloc[:0], **options)
     return dd.from_map(read, files, label="threatclf-read", meta=first.iloc[:0])
 
 
-def _read_partition(path: str, columns=None, *, carry, exact, named, meta, **options) -> pd.DataFrame:
+def _read_partition(path: str, columns=None, *, carry, exact, named, prefixes, meta, **options) -> pd.DataFrame:
     """:func:`read_dask`'s partition: the file read as the first file's columns and types; ``columns``
     are those the Dask graph still needs (``ddf[["id", "text"]]``), which Dask passes in."""
-    frame = _conform(_read_file(path, carry=carry, exact=exact, ids_named=named[path], **options), meta, path)
+    frame = _conform(_read_file(path, carry=carry, exact=exact, ids_named=named[path], txt_id_prefix=prefixes[path],
+                                **options), meta, path)
     if columns is None:
         return frame
     return frame[columns] if isinstance(columns, str) else frame[list(columns)]
@@ -321,14 +326,16 @@ def _as_text(value) -> str:
     return json.dumps(value.item() if hasattr(value, "item") else value)
 
 
-def _read_file(path: str, carry=None, exact: bool = False, ids_named=None, **options) -> pd.DataFrame:
+def _read_file(path: str, carry=None, exact: bool = False, ids_named=None, txt_id_prefix: str = "",
+               **options) -> pd.DataFrame:
     """One input file, whole (without the reader's own ``_source`` / ``_line`` columns, which
     ``threatclf label`` does not write); ``carry``: the other columns to keep (by default all);
     ``exact``: a file with rows must have ``carry`` and no others."""
     from .readers import read_records
     from .writers import _is_nested, _json_value
 
-    frame = read_records(path, strict=True, ids_named=ids_named, **options).drop(columns=["_source", "_line"])
+    frame = read_records(path, strict=True, ids_named=ids_named, txt_id_prefix=txt_id_prefix,
+                         **options).drop(columns=["_source", "_line"])
     found = [c for c in frame.columns if c not in ("id", "text")]
     if exact and len(frame) and set(found) != set(carry):
         extra, missing = [c for c in found if c not in carry], [c for c in carry if c not in found]

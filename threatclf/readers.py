@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import decimal
 import gzip
 import io
 import itertools
@@ -126,7 +127,8 @@ NOT_UTF8 = "undecodable bytes (not UTF-8: re-save the file as UTF-8, e.g. iconv 
 #: The same for a CSV or .txt file, which may be read in another encoding: Excel and Windows
 #: programs often save Windows-1252.
 NOT_UTF8_TEXT = ("undecodable bytes (not UTF-8; a file saved by Excel or Windows is often Windows-1252: "
-                 "pass --encoding cp1252 (encoding='cp1252'))")
+                 "pass --encoding cp1252 (encoding='cp1252'), unless its other rows hold UTF-8 accents (files "
+                 "in two encodings joined): then re-save these rows as UTF-8)")
 
 
 def _encoding_hint(path, encoding: str) -> str:
@@ -184,9 +186,11 @@ def _utf16_hint(start: bytes, encoding: str) -> str | None:
 _UTF8_SNIFF_BYTES = 1 << 18
 
 
-def utf8_read_as_other(path, encoding: str) -> str | None:
+def utf8_read_as_other(path, encoding: str) -> tuple[str, str] | None:
     """How a file to be read in another encoding would be garbled, when it looks like UTF-8:
-    ``"café -> cafÃ©"`` for its first non-ASCII word, or None.
+    ``("utf-8", "café -> cafÃ©")`` for its first non-ASCII word; ``("mixed", ...)`` when its start
+    holds UTF-8 characters beside bytes that are not UTF-8 (files in two encodings joined, so
+    no one encoding reads it whole); else None.
 
     One-byte encodings (cp1252, latin-1) decode any bytes, and others (gb18030) most, so a UTF-8
     file read in one is garbled without an error. Accented text in another encoding almost never
@@ -206,16 +210,28 @@ def utf8_read_as_other(path, encoding: str) -> str | None:
         if any(start.startswith(mark) for mark, _ in _BOMS):
             return None  # refused as the encoding its mark names (bom_conflict)
         try:  # a character cut at the end of the sample is not an error
-            text = codecs.getincrementaldecoder("utf-8")().decode(start, final=False)
             codecs.getincrementaldecoder(encoding)().decode(start, final=False)
         except UnicodeDecodeError:
             return None
+        try:
+            text, kind = codecs.getincrementaldecoder("utf-8")().decode(start, final=False), "utf-8"
+        except UnicodeDecodeError:
+            if not _UTF8_SEQUENCE.search(start):
+                return None  # not UTF-8 at all: the encoding given
+            text, kind = start.decode("utf-8", "replace"), "mixed"
         word = next((token for token in re.findall(r"\w+", text) if not token.isascii()), None)
         if word is None:  # only non-ASCII spaces or marks (U+00A0, quotes): shown by their code
-            word = next(char for char in text if not char.isascii())
-            return f"{ascii(word)} -> {ascii(word.encode('utf-8').decode(encoding, 'replace'))}"
-        return f"{word[:40]} -> {word[:40].encode('utf-8').decode(encoding, 'replace')}"
+            word = next((char for char in text if not char.isascii() and char != "\ufffd"), None)
+            if word is None:
+                return None
+            return kind, f"{ascii(word)} -> {ascii(word.encode('utf-8').decode(encoding, 'replace'))}"
+        return kind, f"{word[:40]} -> {word[:40].encode('utf-8').decode(encoding, 'replace')}"
     return None
+
+
+#: A character of two to four bytes, as UTF-8 writes it: in text of a one-byte encoding such runs
+#: ("Ã©") are all but unknown.
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 
 
 #: Encodings whose decoders leave a byte-order mark in the text (utf-8-sig, utf-16 and utf-32 take it off).
@@ -278,10 +294,22 @@ def excel_separator_line(header: list[str] | None, sep: str) -> str | None:
 
 
 def txt_files(folder: Path) -> Iterator[Path]:
-    """The .txt files in ``folder`` and its subfolders (.TXT too)."""
-    # a link to a file that is gone is listed too, so that its row is rejected, not lost unseen
-    return (p for p in folder.rglob("*") if p.suffix.lower() == ".txt"
-            and (p.is_file() or (p.is_symlink() and not p.exists())))
+    """The .txt files in ``folder`` and its subfolders (.TXT too), through links to folders as
+    through links to files (each folder once: a link back up is not followed round)."""
+    seen = {os.path.realpath(folder)}
+    for top, folders, names in os.walk(folder, followlinks=True):
+        kept = []
+        for name in sorted(folders):
+            real = os.path.realpath(os.path.join(top, name))
+            if real not in seen:
+                seen.add(real)
+                kept.append(name)
+        folders[:] = kept
+        for name in names:
+            path = Path(top, name)
+            # a link to a file that is gone is listed too, so that its row is rejected, not lost unseen
+            if path.suffix.lower() == ".txt" and (path.is_file() or (path.is_symlink() and not path.exists())):
+                yield path
 
 
 def detect_format(path) -> str:
@@ -356,6 +384,12 @@ def _normalise_id(value: Any) -> str | None:
             raise ValueError(f"id {value!r} is a number too large to be kept exactly as a float (over 2**53): "
                              "write the id as text (\"...\") or as an integer without a decimal point")
         return str(int(value)) if value.is_integer() else repr(value)
+    if kind is decimal.Decimal:  # a Parquet decimal column (database and Spark exports): exact, as written
+        if value.is_nan():
+            return None
+        if value.is_infinite():
+            raise ValueError("id is not a finite number (Infinity)")
+        return str(int(value)) if value == value.to_integral_value() else str(value)
     raise ValueError(f"id is not a string or a number ({_type_name(value)})")
 
 
@@ -556,6 +590,39 @@ class _Prefixed(io.RawIOBase):
         super().close()
 
 
+class _RepeatedKey(ValueError):
+    """A JSON object names a field twice (``args[0]``: the field)."""
+
+
+def _object_of_unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """``json.loads``'s ``object_pairs_hook``: the object, or :class:`_RepeatedKey` if a field repeats."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        raise _RepeatedKey(next(key for key, _ in pairs if key in seen or seen.add(key)))
+    return obj
+
+
+def _top_level_keys(decoded: str) -> list[str]:
+    """The fields of the object on a line, repeats included (for the reason a repeat is rejected)."""
+    objects: list[list[str]] = []
+
+    def remember(pairs):
+        objects.append([key for key, _ in pairs])
+        return {}
+
+    json.loads(decoded, object_pairs_hook=remember)
+    return objects[-1]  # objects are completed inside out: the line's own comes last
+
+
+def _blank_line(raw: bytes) -> bool:
+    """A JSONL line to skip: white space, or a byte-order mark alone (an empty file saved by Notepad or
+    PowerShell, alone or joined onto another), which holds no row."""
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
+    return not raw or raw.isspace()
+
+
 def _is_string_view(kind) -> bool:
     """pyarrow's string_view type (pyarrow 16 and later; earlier ones have none to be)."""
     import pyarrow as pa
@@ -658,7 +725,7 @@ class _JsonlSource(_Source):
                     except UnicodeDecodeError:
                         continue
                     except (ValueError, RecursionError):
-                        if raw.strip():
+                        if not _blank_line(raw):
                             not_json.append(raw)
                         continue
                     if type(obj) is dict:
@@ -758,8 +825,7 @@ class _JsonlSource(_Source):
                 break
             self._line += 1
             line = self._line
-            if fits and (raw.isspace() or (line == 1 and raw.startswith(codecs.BOM_UTF8) and (
-                    not raw[3:] or raw[3:].isspace()))):  # a blank line, or one holding only the BOM
+            if fits and _blank_line(raw):
                 continue
             count += 1
             if not build:
@@ -779,7 +845,15 @@ class _JsonlSource(_Source):
             if decoded.startswith("\ufeff"):  # line 1's mark, or one a file joined on after it brought along
                 decoded = decoded[1:]
             try:
-                obj = json.loads(decoded)
+                obj = json.loads(decoded, object_pairs_hook=_object_of_unique_keys)
+            except _RepeatedKey as exc:  # {"text": "A", "text": "B"}: json.loads would keep "B", and "A" be lost
+                key = exc.args[0]
+                where = "this line's object" if _top_level_keys(decoded).count(key) > 1 else "an object on this line"
+                rejects.append(self._reject(
+                    line, None if key == id_col else self._readable_id(json.loads(decoded)),
+                    f"field {key!r} appears twice in {where}: a JSON reader keeps the last value, so the other "
+                    "would be lost without a word; keep the one meant"))
+                continue
             except ValueError as exc:  # JSONDecodeError, and over-long integer literals
                 if self._first_not_json is not None:
                     self._first_not_json.append(raw)
@@ -1075,6 +1149,9 @@ class _TxtSource(_Source):
         super().__init__(path, **options)
         self._files: list[tuple[str, Path]] | None = None
         self._next = 0
+        #: Before each id, the path within the folder: the folder's name where a run reads several
+        #: inputs (day1/0001.txt and day2/0001.txt would otherwise both be 0001.txt).
+        self.id_prefix = ""
 
     def _list(self) -> list[tuple[str, Path]]:
         if self._files is None:
@@ -1098,9 +1175,9 @@ class _TxtSource(_Source):
         for rel, path in chosen:
             problem, text = self._read(path, max_chars)
             if problem is not None:
-                rejects.append(self._reject(None, rel, problem))
+                rejects.append(self._reject(None, self.id_prefix + rel, problem))
                 continue
-            rows.ids.append(rel)
+            rows.ids.append(self.id_prefix + rel)
             rows.texts.append(text)
             rows.lines.append(None)
             rows.extras.append(())
@@ -1179,6 +1256,16 @@ class _ParquetSource(_Source):
             raise DataError(
                 f"{self.source}: text column {self.text_col!r} holds {text_type}, not strings"
             )
+        if self.id_col in names:
+            id_type = schema.field(self.id_col).type
+            if pa.types.is_dictionary(id_type):
+                id_type = id_type.value_type
+            if not (pa.types.is_string(id_type) or pa.types.is_large_string(id_type) or _is_string_view(id_type)
+                    or pa.types.is_integer(id_type) or pa.types.is_floating(id_type)
+                    or pa.types.is_decimal(id_type) or pa.types.is_null(id_type)):
+                raise DataError(  # said once, not for every row
+                    f"{self.source}: id column {self.id_col!r} holds {id_type}, not text or numbers: name "
+                    "another column with --id-col (id_col=), or cast this one to text")
         _check_clash(names, self.text_col, self.id_col, self.source, self.reserved)
         self.columns = names
         self._num_rows = metadata.num_rows
@@ -1413,9 +1500,14 @@ def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(
             warnings.warn(f"{path} is read as UTF-8 (JSON and Parquet are UTF-8 by definition): encoding={encoding!r} "
                           "applies to CSV and .txt files only", UserWarning, stacklevel=3)
         elif say and cls in (_CsvSource, _TxtSource) and (garbled := utf8_read_as_other(path, encoding)):
+            kind, example = garbled
             warnings.warn(f"{path} looks like UTF-8 (its accented characters are UTF-8 byte sequences) but is read as "
-                          f"{encoding}, which garbles them ({garbled}): leave out --encoding (encoding=) "
-                          "if the file is UTF-8", UserWarning, stacklevel=3)
+                          f"{encoding}, which garbles them ({example}): leave out --encoding (encoding=) "
+                          "if the file is UTF-8" if kind == "utf-8" else
+                          f"{path} mixes UTF-8 with another encoding (its start holds both UTF-8 characters and bytes "
+                          f"that are not UTF-8), and read as {encoding} its UTF-8 characters are garbled ({example}): "
+                          "no one encoding reads it whole; re-save the rows in the other encoding as UTF-8 and leave "
+                          "out --encoding (encoding=)", UserWarning, stacklevel=3)
         source = cls(path, text_col=text_col, id_col=id_col,
                      max_text_chars=max_text_chars, batch_size=batch_size)
         source.reserved = tuple(reserved)
@@ -1424,7 +1516,15 @@ def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(
         sources.append(source)
     for source, name in zip(sources, ids_named([source.source for source in sources])):
         source.name = name
+        if isinstance(source, _TxtSource) and len(sources) > 1:
+            source.id_prefix = folder_id_prefix(name)
     return sources
+
+
+def folder_id_prefix(named: str) -> str:
+    """What a .txt folder's ids start with when it is one of several inputs: its name (as
+    :func:`ids_named` gives it) and a slash, as ``FILE:LINE`` ids name their file."""
+    return Path(named).as_posix().rstrip("/") + "/"
 
 
 def ids_named(paths: Sequence[str]) -> list[str]:
@@ -1565,6 +1665,7 @@ def read_records(
     csv_sep: str = ",",
     encoding: str = "utf-8",
     ids_named: str | None = None,
+    txt_id_prefix: str = "",
 ) -> pd.DataFrame:
     """Read one whole (small) file, e.g. training data, into a single frame.
 
@@ -1573,12 +1674,15 @@ def read_records(
     With ``strict=True`` the first bad row raises DataError naming file, line and problem;
     otherwise bad rows are skipped and counted in a warning on the ``threatclf`` logger.
     ``ids_named``: what a row without an id is named after, ``NAME:LINE`` (by default the
-    file's name; one of several inputs of one name is named by its path).
+    file's name; one of several inputs of one name is named by its path); ``txt_id_prefix``: what
+    a .txt folder's ids start with (its name, where it is one of several inputs).
     """
     source, = _sources(path, text_col=text_col, id_col=id_col, max_text_chars=1_000_000, batch_size=10_000,
                        csv_sep=csv_sep, encoding=encoding, once_a_run=True)
     if ids_named is not None:
         source.name = ids_named
+    if isinstance(source, _TxtSource):
+        source.id_prefix = txt_id_prefix
     wanted = list(dict.fromkeys(c for c in (columns or ()) if c not in RESERVED_COLUMNS))
     if source.columns is not None:
         missing = [c for c in wanted if c not in source.columns]

@@ -437,6 +437,31 @@ def value_kinds(records: list[dict], skip: Sequence[str] = ()) -> dict[str, set[
     return kinds
 
 
+def infinite_counts(records: list[dict], skip: Sequence[str] = ()) -> dict[str, int]:
+    """Per field, the records whose value is or holds ±Infinity (a JSONL ``Infinity`` or ``1e400``,
+    a Parquet ``inf``), which the output writes as null: JSON, which every output row passes
+    through, has no such number. (A NaN is written as null too, but says "missing", as pandas
+    writes it; a Parquet null and NaN are one value once read.)"""
+    counts: dict[str, int] = {}
+    for record in records:
+        for key, value in record.items():
+            if key not in skip and _holds_infinity(value):
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _holds_infinity(value: Any) -> bool:
+    if isinstance(value, (float, np.floating)):
+        return math.isinf(value)
+    if isinstance(value, dict):
+        return any(_holds_infinity(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_infinity(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return bool(np.isinf(value).any()) if value.dtype.kind == "f" else any(_holds_infinity(v) for v in value.tolist())
+    return False
+
+
 def parquet_types(column_kinds: dict) -> dict[str, str]:
     """Each column's one Parquet kind from the kinds of all its values: ``float`` for ints
     with floats, ``text`` for any other mix, else the single kind — so that the schema does

@@ -2507,3 +2507,43 @@ def test_no_worker_processes_is_refused_in_the_names_of_both_the_function_and_th
     with pytest.raises(DataError, match=r"n_jobs \(--n-jobs\) must be a positive number .* got 0"):
         threatclf.label_files([source], tmp_path / "out.jsonl", small_model, n_jobs=0)
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_rejects_file_is_jsonl_gzipped_where_its_name_says_so_and_another_name_is_refused(
+        saved_small_model, tmp_path):
+    import gzip
+
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "A bomb exploded."}, {"id": "b", "text": None}])
+    for name in ("r.parquet", "r.csv", "r.json", "r.jsonl.bz2"):
+        with pytest.raises(DataError, match=rf"rejects file .*{re.escape(name)}: rejected rows are written as JSONL, "
+                                            r"one a line; name it .jsonl \(or .jsonl.gz to compress it\)"):
+            threatclf.label_files(source, tmp_path / "out.jsonl", saved_small_model, rejects=tmp_path / name,
+                                  progress=False)
+        assert not (tmp_path / name).exists() and not (tmp_path / "out.jsonl").exists()
+    summary = threatclf.label_files(source, tmp_path / "out.jsonl", saved_small_model, rejects=tmp_path / "r.JSONL.gz",
+                                    progress=False)
+    assert summary.rejected == 1
+    with gzip.open(tmp_path / "r.JSONL.gz", "rt", encoding="utf-8") as handle:
+        assert [json.loads(line)["id"] for line in handle] == ["b"]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_infinities_written_as_null_are_counted_by_field_and_said(saved_small_model, tmp_path, suffix):
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": "a", "text": "A bomb exploded.", "v": 1e400, "w": -Infinity, "x": NaN, "m": {"y": [Infinity]}}\n'
+                      '{"id": "b", "text": "Rain.", "v": 2.5, "w": -Infinity, "x": 1.0, "m": {"y": [1]}}\n'
+                      '{"id": "c", "text": "Sun.", "v": 3.5, "w": 1.5, "x": 2.0, "m": null}\n')
+    out = tmp_path / f"out{suffix}"
+    with pytest.warns(UserWarning, match=r"Infinity or -Infinity, which JSON has no number for, was written as null: "
+                                         r"'v' in 1 row, 'w' in 2 rows, 'm' in 1 row \(the rows are labelled and kept\)"):
+        summary = threatclf.label_files(source, out, saved_small_model, progress=False, chunk_size=2)
+    assert summary.labelled == 3 and summary.infinite_values == {"v": 1, "w": 2, "m": 1}  # NaN: missing, not counted
+    assert "WARNING: Infinity or -Infinity" in summary.to_text()
+    rows = read_output(out)
+    assert all(rows[i]["w"] is None or rows[i]["w"] == "" or pd.isna(rows[i]["w"]) for i in "ab")  # CSV: empty
+    assert float(rows["c"]["w"]) == 1.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # finite values only: nothing said
+        quiet = threatclf.label_files(write_jsonl(tmp_path / "fine-in.jsonl", [{"id": "a", "text": "t", "v": 1.5}]),
+                                      tmp_path / f"fine{suffix}", saved_small_model, progress=False)
+    assert quiet.infinite_values == {}

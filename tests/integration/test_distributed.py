@@ -593,3 +593,17 @@ def test_read_dask_warns_of_a_named_column_the_first_file_lacks(tmp_path):
     # the id and text fields named under their own names are the id and text columns, not extra nulls
     ddf = threatclf.read_dask(tmp_path / "a.jsonl", id_col="doc", text_col="body", columns=["doc", "body", "title"])
     assert ddf.columns.tolist() == ["id", "text", "title"]
+
+
+def test_txt_folders_among_several_inputs_are_named_after_the_folder_as_threatclf_label_names_them(tmp_path):
+    from threatclf.distributed import read_dask
+    from threatclf.readers import iter_batches
+
+    for day, text in (("day1", "Customs seized cocaine."), ("day2", "A bomb exploded.")):
+        (tmp_path / day).mkdir()
+        (tmp_path / day / "0001.txt").write_text(text)
+    folders = [str(tmp_path / "day1"), str(tmp_path / "day2")]
+    expected = [i for b in iter_batches(folders) for i in b.frame["id"]]
+    assert expected == ["day1/0001.txt", "day2/0001.txt"]
+    assert read_dask(folders).compute()["id"].tolist() == expected
+    assert read_dask(folders[:1]).compute()["id"].tolist() == ["0001.txt"]

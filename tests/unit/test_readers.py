@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import re
 import warnings
 
 import numpy as np
@@ -896,21 +897,31 @@ def test_sibling_folders_whose_names_share_a_start_are_both_read(tmp_path):
         (tmp_path / name).mkdir()
         (tmp_path / name / f"{name}.txt").write_text("text")
     ids = [i for b in all_batches([tmp_path / "news", tmp_path / "news2"]) for i in b.frame["id"]]
-    assert sorted(ids) == ["news.txt", "news2.txt"]
+    assert sorted(ids) == ["news/news.txt", "news2/news2.txt"]  # one of several inputs: the folder's name first
 
 
 def test_how_a_utf8_file_read_in_another_encoding_would_be_garbled_is_shown(tmp_path):
-    from threatclf.readers import utf8_read_as_other
+    from threatclf.readers import check_inputs, utf8_read_as_other
 
     path = tmp_path / "a.csv"
-    for text, encoding, shown in (("1,caf\u00e9 noir\n", "cp1252", "caf\u00e9 -> caf\u00c3\u00a9"),
-                                  ("1,a\u00a0b\n", "latin-1", r"'\xa0' -> '\xc2\xa0'"),  # a space alone
+    for text, encoding, shown in (("1,caf\u00e9 noir\n", "cp1252", ("utf-8", "caf\u00e9 -> caf\u00c3\u00a9")),
+                                  ("1,a\u00a0b\n", "latin-1", ("utf-8", r"'\xa0' -> '\xc2\xa0'")),  # a space alone
                                   ("1,caf\u00e9\n", "utf-8", None), ("1,cafe\n", "cp1252", None),
                                   ("1,caf\u00e9\n", "ascii", None)):  # ascii rejects the rows, and says so
         path.write_text("id,text\n" + text, encoding="utf-8")
         assert utf8_read_as_other(path, encoding) == shown
     path.write_text("id,text\n1,caf\u00e9\n", encoding="cp1252")  # really cp1252: not UTF-8
     assert utf8_read_as_other(path, "cp1252") is None
+    # files in two encodings joined: read as cp1252, the UTF-8 rows would be garbled
+    path.write_bytes("id,text\n1,na\u00efve\n".encode("utf-8") + "2,caf\u00e9\n".encode("cp1252"))
+    assert utf8_read_as_other(path, "cp1252") == ("mixed", "na\u00efve -> na\u00c3\u00afve")
+    with pytest.warns(UserWarning, match=r"a.csv mixes UTF-8 with another encoding .* \(na\u00efve -> na\u00c3\u00afve\): "
+                                         r"no one encoding reads it whole"):
+        check_inputs([path], encoding="cp1252")
+    # the rows that are not UTF-8, read as UTF-8: rejected with a reason that names the trap of re-encoding
+    batches = all_batches(path)
+    assert [r.line for b in batches for r in b.rejects] == [3]
+    assert "unless its other rows hold UTF-8 accents" in batches[0].rejects[0].reason
 
 
 def test_a_txt_folder_that_also_holds_data_files_says_they_are_not_read(tmp_path):
@@ -1003,3 +1014,76 @@ def test_every_column_an_output_would_overwrite_is_named_at_once(tmp_path):
     with pytest.raises(DataError, match=r"column 'labels' would be overwritten by the output's 'labels' column, and so "
                                         r"would 2 more: 'score_terrorism', 'evidence' \(a threatclf output fed back in"):
         check_inputs([path], reserved=("labels", "score_terrorism", "evidence"))
+
+
+def test_a_parquet_decimal_id_is_its_exact_number_and_an_id_column_of_another_type_is_refused_once(tmp_path):
+    import datetime
+    import decimal
+    import os
+
+    path = tmp_path / "db.parquet"
+    ids = [decimal.Decimal("1001"), decimal.Decimal("12345678901234567890"), decimal.Decimal("7.50"), None]
+    pq.write_table(pa.table({"id": pa.array(ids, pa.decimal128(22, 2)), "text": ["a", "b", "c", "d"]}), path)
+    batch = one_batch([path])
+    assert batch.rejects == []
+    assert batch.frame["id"].tolist() == ["1001", "12345678901234567890", "7.50", "db.parquet:4"]
+    for kind, values in (("date32[day]", [datetime.date(2024, 1, 1)]), ("bool", [True]), ("binary", [b"x"])):
+        other = tmp_path / f"{kind[:4]}.parquet"
+        pq.write_table(pa.table({"id": pa.array(values), "text": ["a"]}), other)
+        with pytest.raises(DataError, match=rf"{os.path.basename(other)}: id column 'id' holds {re.escape(kind)}, not "
+                                            r"text or numbers: name another column with --id-col"):
+            all_batches([other])
+
+
+def test_a_line_holding_only_a_byte_order_mark_is_no_row(tmp_path):
+    empty = tmp_path / "empty.jsonl"  # an empty file saved by Notepad or PowerShell
+    empty.write_bytes(b"\xef\xbb\xbf\n")
+    assert sum(b.rows_read for b in all_batches([empty])) == 0
+    joined = tmp_path / "joined.jsonl.gz"  # that file joined onto another: its mark alone on a line
+    write_lines(joined, [jline(id="a", text="t"), b"\xef\xbb\xbf", jline(id="b", text="u")])
+    batches = all_batches([joined])
+    assert [i for b in batches for i in b.frame["id"]] == ["a", "b"] and not any(b.rejects for b in batches)
+
+
+def test_a_field_named_twice_in_a_json_object_rejects_its_row_saying_so(tmp_path):
+    path = tmp_path / "dup.jsonl"
+    write_lines(path, [b'{"id": "a", "text": "first", "id": "b"}', b'{"id": "c", "text": "A", "text": "B"}',
+                       b'{"id": "d", "text": "ok", "meta": {"x": 1, "x": 2}}', jline(id="e", text="fine", meta={"x": 1})])
+    batch = one_batch([path])
+    assert batch.frame["id"].tolist() == ["e"]
+    assert [(r.line, r.id) for r in batch.rejects] == [(1, None), (2, "c"), (3, "d")]
+    reasons = [r.reason for r in batch.rejects]
+    assert reasons[0].startswith("field 'id' appears twice in this line's object: a JSON reader keeps the last value")
+    assert reasons[1].startswith("field 'text' appears twice in this line's object")
+    assert reasons[2].startswith("field 'x' appears twice in an object on this line")
+
+
+def test_a_txt_folder_is_read_through_links_to_folders_each_once(tmp_path):
+    root, elsewhere = tmp_path / "articles", tmp_path / "elsewhere"
+    (root / "sub").mkdir(parents=True)
+    elsewhere.mkdir()
+    (root / "own.txt").write_text("own")
+    (root / "sub" / "a.txt").write_text("a")
+    (elsewhere / "linked.txt").write_text("linked")
+    (root / "more").symlink_to(elsewhere, target_is_directory=True)
+    (root / "sub" / "up").symlink_to(root, target_is_directory=True)  # a loop: not followed round
+    batches = all_batches([root])
+    assert sorted(i for b in batches for i in b.frame["id"]) == ["more/linked.txt", "own.txt", "sub/a.txt"]
+    assert count_rows([root]) == 3
+
+
+def test_txt_folders_among_several_inputs_name_their_ids_after_the_folder(tmp_path):
+    for day, text in (("day1", "Customs seized cocaine."), ("day2", "A bomb exploded.")):
+        (tmp_path / day).mkdir()
+        (tmp_path / day / "0001.txt").write_text(text)
+    both = all_batches([tmp_path / "day1", tmp_path / "day2"])
+    assert [i for b in both for i in b.frame["id"]] == ["day1/0001.txt", "day2/0001.txt"]
+    alone = all_batches([tmp_path / "day1"])  # one folder: the path within it, as before
+    assert [i for b in alone for i in b.frame["id"]] == ["0001.txt"]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "day1").symlink_to(tmp_path / "day1", target_is_directory=True)
+    (tmp_path / "b" / "day1").symlink_to(tmp_path / "day2", target_is_directory=True)
+    same_names = all_batches([str(tmp_path / "a" / "day1"), str(tmp_path / "b" / "day1")])  # named by their paths
+    assert [i for b in same_names for i in b.frame["id"]] == [f"{tmp_path}/a/day1/0001.txt",
+                                                                f"{tmp_path}/b/day1/0001.txt"]
