@@ -783,6 +783,9 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
 
 
 
+#: A value of each kind of column, for the columns of an output without rows.
+_EXAMPLE_OF_KIND = {"text": "", "int": 0, "float": 0.0, "bool": False}
+
 #: The names a rejects file may take: JSONL, gzipped where the name says so.
 REJECTS_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 
@@ -912,8 +915,8 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     reader_options = {"text_col": text_col, "id_col": id_col, "chunk_size": chunk_size, "max_text_chars": max_text_chars,
                       "csv_sep": csv_sep, "encoding": encoding_name}
     # Everything that can be known up front fails before a file is written or a row labelled.
-    check_inputs(paths, text_col=text_col, id_col=id_col, reserved=output_columns(model.labels_, passages),
-                 csv_sep=csv_sep, encoding=encoding, checked=checked)
+    headed = check_inputs(paths, text_col=text_col, id_col=id_col, reserved=output_columns(model.labels_, passages),
+                          csv_sep=csv_sep, encoding=encoding, checked=checked)
     if output_format(output) == "parquet":
         require("pyarrow.parquet")
     make_folder(output.parent, "output folder")
@@ -1027,9 +1030,11 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     own = set(output_columns((), passages)) | {"text"}  # the text kept (--keep-text) goes just before the labels
     keys = [key for key in seen if key not in own] + [key for key in seen if key in own]
     scores = {label: 0.0 for label in label_names}
-    empty_schema = ({"id": "", "passage": 0, "start": 0, "end": 0, "labels": [], "scores": scores, "evidence": []}
-                    if passages
-                    else {"id": "", "labels": [], "scores": scores, "evidence": []})
+    # no row written (every row rejected, a header alone): the columns the headers and schemas name
+    # all the same, so that a day's empty output has the columns of the others
+    empty_schema = {"id": "", **{name: _EXAMPLE_OF_KIND[kind] for name, kind in headed.items()},
+                    **({"passage": 0, "start": 0, "end": 0} if passages else {}), **({"text": ""} if keep_text else {}),
+                    "labels": [], "scores": scores, "evidence": []}
     # Rejects first: an output that exists always comes with its rejects file.
     if summary.rejected or rejects_path.exists():
         # An old output must not outlive the rejects written for a new one (a kill in between
@@ -1043,6 +1048,8 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
                     handle.write(json.dumps(reject, ensure_ascii=False) + "\n")
     # passage numbers and offsets are whole numbers even where a first chunk held only empty texts
     kinds: dict[str, set] = {name: {"int"} for name in ("passage", "start", "end")} if passages else {}
+    if not summary.labelled:  # the kinds the schemas say, for the columns of an output without rows
+        kinds.update({name: {kind} for name, kind in headed.items()})
     for stats in all_stats:
         for key, seen in stats.get("kinds", {}).items():
             kinds.setdefault(key, set()).update(seen)

@@ -526,6 +526,19 @@ class _Source:
         self.csv_sep = ","  # CSV only
         self.encoding = "utf-8"  # CSV and .txt files; JSONL and Parquet are UTF-8 by definition
 
+    def carried_kinds(self) -> dict[str, str]:
+        """The columns a header or schema names, other than the id and text, each with the kind
+        its values are written as (``text``, ``int``, ``float``, ``bool``): what an output
+        without rows still shows as its columns. A JSONL file's fields are known row by row: none."""
+        if self.columns is None:
+            return {}
+        return {name: self._kind_of(name) for name in self.columns
+                if name not in (self.text_col, self.id_col, *RESERVED_COLUMNS)
+                and not re.fullmatch(r"__index_level_\d+__", name)}
+
+    def _kind_of(self, name: str) -> str:
+        return "text"  # a CSV header says no types
+
     def check(self) -> None:
         """Raise DataError now for problems that would otherwise surface mid-run."""
 
@@ -1268,12 +1281,21 @@ class _ParquetSource(_Source):
                     "another column with --id-col (id_col=), or cast this one to text")
         _check_clash(names, self.text_col, self.id_col, self.source, self.reserved)
         self.columns = names
+        self._schema = schema
         self._num_rows = metadata.num_rows
         starts, total = [], 0
         for i in range(metadata.num_row_groups):
             starts.append(total)
             total += metadata.row_group(i).num_rows
         self._group_starts = starts
+
+    def _kind_of(self, name: str) -> str:
+        pa = require("pyarrow")
+        kind = self._schema.field(name).type
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        return ("bool" if pa.types.is_boolean(kind) else "int" if pa.types.is_integer(kind)
+                else "float" if pa.types.is_floating(kind) else "text")  # dates, decimals, lists: as text
 
     def close(self) -> None:
         if self._file is not None:
@@ -1599,17 +1621,22 @@ def check_csv_options(csv_sep: str, encoding: str, names: tuple[str, str] = ("cs
 
 
 def check_inputs(inputs, *, text_col: str = "text", id_col: str = "id", reserved: Sequence[str] = (),
-                 csv_sep: str = ",", encoding: str = "utf-8", checked=frozenset()) -> None:
+                 csv_sep: str = ",", encoding: str = "utf-8", checked=frozenset()) -> dict[str, str]:
     """Raise DataError now for any input that :func:`iter_batches` would refuse (missing file,
     unknown format, CSV header, Parquet schema, a JSONL file whose first rows lack the text or
     id field), before a run writes anything; ``reserved`` names the output's own columns, which
     no input column may have (a JSONL file whose first rows all have one is refused, a later
     row that has one is rejected). ``checked``: inputs an earlier check of the same run warned
-    of already (its warnings are not repeated)."""
+    of already (its warnings are not repeated). Returns the other columns the CSV headers and
+    Parquet schemas name, each with its kind (:meth:`_Source.carried_kinds`), in input order."""
+    columns: dict[str, str] = {}
     for source in _sources(inputs, text_col=text_col, id_col=id_col, max_text_chars=None, batch_size=1,
                            reserved=reserved, csv_sep=csv_sep, encoding=encoding, once_a_run=True,
                            checked=frozenset(checked)):
+        for name, kind in source.carried_kinds().items():
+            columns[name] = kind if columns.get(name, kind) == kind else "text"  # differing kinds: text, as written
         source.close()
+    return columns
 
 
 def iter_batches(

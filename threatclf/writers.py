@@ -579,8 +579,10 @@ class _ParquetSink:
         """A file with the columns and no row group, for an output without rows."""
         if self._writer is None:
             pa = self._pa
+            kinds = {"float": pa.float64(), "int": pa.int64(), "bool": pa.bool_()}
             fields = [pa.field(c, pa.float64() if c.startswith("score_") else
-                               pa.int64() if c in ("passage", "start", "end") else pa.large_string())
+                               pa.int64() if c in ("passage", "start", "end") else
+                               kinds.get(self._types.get(c), pa.large_string()))
                       for c in frame.columns]
             self._schema = self._with_pandas_dtypes(pa.schema(fields))
             self._writer = self._pq.ParquetWriter(self._temp, self._schema)

@@ -2547,3 +2547,31 @@ def test_infinities_written_as_null_are_counted_by_field_and_said(saved_small_mo
         quiet = threatclf.label_files(write_jsonl(tmp_path / "fine-in.jsonl", [{"id": "a", "text": "t", "v": 1.5}]),
                                       tmp_path / f"fine{suffix}", saved_small_model, progress=False)
     assert quiet.infinite_values == {}
+
+
+@pytest.mark.parametrize("passages", [False, True])
+def test_an_output_without_rows_has_the_columns_one_with_rows_has(saved_small_model, tmp_path, passages):
+    pq = pytest.importorskip("pyarrow.parquet")
+    pa = pytest.importorskip("pyarrow")
+
+    with_rows, header_only = tmp_path / "day1.csv", tmp_path / "day2.csv"
+    with_rows.write_text("id,title,text,n\n1,Port,Customs seized cocaine.,3\n")
+    header_only.write_text("id,title,text,n\n")
+    typed = tmp_path / "day3.parquet"
+    pq.write_table(pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string()),
+                             "n": pa.array([], pa.int64()), "share": pa.array([], pa.float64()),
+                             "front_page": pa.array([], pa.bool_())}), typed)
+    options = dict(passages=passages, keep_text=True, progress=False)
+    for suffix in (".csv", ".parquet"):
+        full, empty = tmp_path / f"full{suffix}", tmp_path / f"empty{suffix}"
+        threatclf.label_files(with_rows, full, saved_small_model, **options)
+        with pytest.warns(UserWarning, match="no input rows"):
+            threatclf.label_files(header_only, empty, saved_small_model, **options)
+        read = pd.read_csv if suffix == ".csv" else pd.read_parquet
+        assert list(read(empty).columns) == list(read(full).columns)
+        assert "title" in read(empty).columns and "text" in read(empty).columns
+    with pytest.warns(UserWarning, match="no input rows"):
+        threatclf.label_files(typed, tmp_path / "typed.parquet", saved_small_model, progress=False)
+    schema = pq.read_schema(tmp_path / "typed.parquet")
+    assert [(name, str(schema.field(name).type)) for name in ("n", "share", "front_page")] == [
+        ("n", "int64"), ("share", "double"), ("front_page", "bool")]
