@@ -936,16 +936,19 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     show = (sys.stderr.isatty() if progress is None else progress)
     from tqdm import tqdm  # a text bar on stderr, also in a notebook (tqdm.auto would want ipywidgets there)
 
+    # Chunks finished before a resume: the leading run of them is skipped without parsing, and the
+    # bar starts at their rows (counted as read now, they would make its rate and time left a fiction).
+    leading = resumed_rows = 0
+    while leading in done:
+        resumed_rows += store.stats(leading)["rows_read"]
+        leading += 1
     total = count_rows(paths)
-    bar = tqdm(total=total, unit=" rows", disable=not show, dynamic_ncols=True, desc="labelling")
+    bar = tqdm(total=total, initial=resumed_rows, unit=" rows", disable=not show, dynamic_ncols=True,
+               desc="labelling")
+
     def account(stats: dict) -> None:
         bar.update(stats["rows_read"])
 
-    # Chunks finished before a resume: the leading run of them is skipped without parsing.
-    leading = 0
-    while leading in done:
-        account(store.stats(leading))
-        leading += 1
     indices: list[int] = list(range(leading))
     batches = iter_batches(paths, text_col=text_col, id_col=id_col, batch_size=chunk_size,
                            max_text_chars=max_text_chars, skip_batches=leading, csv_sep=csv_sep, encoding=encoding)

@@ -859,7 +859,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-words", type=int, default=DEFAULT_MAX_WORDS,
                    help=f"longest passage in words; longer paragraphs are split (default: {DEFAULT_MAX_WORDS})")
     p.add_argument("--n-jobs", "-j", type=int, default=1, help="worker processes (default: 1; -1 = all cores)")
-    p.add_argument("--chunk-size", type=int, default=2000, help="rows per chunk, the unit of resuming (default: 2000)")
+    p.add_argument("--chunk-size", type=int, default=2000, help="rows per chunk, the unit of resuming and of memory: a chunk's rows are held at once (default: 2000)")
     p.add_argument("--max-text-chars", type=int, default=1_000_000,
                    help="reject texts longer than this many characters (default: 1,000,000)")
     restart = p.add_mutually_exclusive_group()

@@ -1105,7 +1105,8 @@ class _CsvSource(_Source):
                     # far more often a quote left open, swallowing the rows after it, than a real text
                     hint = (f"a field over {csv.field_size_limit():,} characters is taken for a quote left open, "
                             "swallowing the rows after it; if texts are that long, raise --max-text-chars "
-                            "(max_text_chars=): a field up to 8 times it is read, and rejected when too long")
+                            "(max_text_chars=): a field up to 8 times it is read, and rejected when too long "
+                            "(--resume with it raised keeps the chunks finished so far)")
                 raise DataError(f"{self.source}: line {start}: cannot parse CSV ({exc}); {hint}") from exc
             except _GZIP_ERRORS as exc:
                 raise DataError(
@@ -1392,9 +1393,11 @@ class _ParquetSource(_Source):
                                             f"column {undecodable[i]!r} holds undecodable bytes (not UTF-8, as "
                                             "Parquet strings must be)"))
                 continue
-            value = text[i].as_py()
-            rejects.append(self._reject(
-                int(lines[i]), ids[i], _text_problem(value, self.text_col, self.max_text_chars)))
+            if not text[i].is_valid:
+                problem = "text is null"
+            else:  # over the limit: said from its length, without building the text (hundreds of MB)
+                problem = f"text too large: {lengths[i].as_py():,} characters > limit {self.max_text_chars:,}"
+            rejects.append(self._reject(int(lines[i]), ids[i], problem))
         good = ~bad
         kept = table.filter(pa.array(good))
         drop = [c for c in (self.id_col, "_source", "_line") if c in kept.column_names]

@@ -173,6 +173,12 @@ class ChunkStore:
                 if isinstance(previous, dict) and "named" not in previous:
                     ignored.add("named")
                 compared = {k: v for k, v in fingerprint.items() if k not in ignored}
+                if (isinstance(previous, dict) and _only_the_text_limit_raised(previous, fingerprint, ignored)
+                        and not self._rejected_for_length()):
+                    # a run stopped by a text over the limit goes on with a higher one: its finished chunks
+                    # held no text over the old limit, so they are what the new one would have made
+                    _atomic_write_text(manifest, json.dumps(fingerprint, indent=1))
+                    return self.done()
                 if not isinstance(previous, dict) or {k: v for k, v in previous.items() if k not in ignored} != compared:
                     raise DataError(
                         f"cannot resume: {self.folder} was made from {_what_differs(previous, fingerprint)}; "
@@ -200,6 +206,12 @@ class ChunkStore:
         self.folder.mkdir(parents=True)
         _atomic_write_text(manifest, json.dumps(fingerprint, indent=1))
         return set()
+
+    def _rejected_for_length(self) -> bool:
+        """Whether a finished chunk rejected a row for being over the text limit (a larger limit
+        would have labelled it)."""
+        return any(str(reject.get("reason", "")).startswith(LENGTH_REASONS)
+                   for index in self.done() for reject in self.read(index, 1))
 
     def done(self) -> set[int]:
         """The chunks whose three files are all there (the marker is written last)."""
@@ -246,6 +258,21 @@ class ChunkStore:
         """A chunk's records as written: one JSON object a line."""
         with open(self.paths(index)[0], encoding="utf-8") as handle:
             return handle.read()
+
+
+#: How the readers' reasons for a row over the text limit begin.
+LENGTH_REASONS = ("text too large", "line too large")
+
+
+def _only_the_text_limit_raised(previous: dict, current: dict, ignored: set) -> bool:
+    """Whether two fingerprints differ in nothing but a larger ``max_text_chars`` (None: no limit)."""
+    then = (previous.get("reader") or {}).get("max_text_chars")
+    now = current["reader"].get("max_text_chars")
+    if then == now or then is None or not (now is None or (isinstance(then, int) and now > then)):
+        return False
+    raised = dict(previous, reader=dict(previous["reader"], max_text_chars=now))
+    return ({k: v for k, v in raised.items() if k not in ignored}
+            == {k: v for k, v in current.items() if k not in ignored})
 
 
 def _what_differs(previous, current: dict) -> str:

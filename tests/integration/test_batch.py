@@ -2575,3 +2575,85 @@ def test_an_output_without_rows_has_the_columns_one_with_rows_has(saved_small_mo
     schema = pq.read_schema(tmp_path / "typed.parquet")
     assert [(name, str(schema.field(name).type)) for name in ("n", "share", "front_page")] == [
         ("n", "int64"), ("share", "double"), ("front_page", "bool")]
+
+
+def test_a_run_stopped_by_a_csv_field_over_the_limit_resumes_with_the_limit_raised(small_model, tmp_path):
+    import csv as csv_module
+
+    long_text = "Cartel smuggled cocaine. " * 6000  # 150,000 characters: over the CSV field limit a limit of 100 allows
+    rows = [(f"r{i}", "Police arrested the gang." if i % 2 else "Rain.") for i in range(6)] + [("long", long_text)]
+    source = tmp_path / "in.csv"
+    with open(source, "w", newline="") as handle:
+        csv_module.writer(handle).writerows([("id", "text"), *rows])
+    reference = tmp_path / "ref.jsonl"
+    threatclf.label_files(source, reference, small_model, chunk_size=2, max_text_chars=200_000, progress=False)
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(DataError, match=r"line 8: cannot parse CSV .*--resume with it raised keeps the chunks"):
+        threatclf.label_files(source, out, small_model, chunk_size=2, max_text_chars=100, progress=False)
+    assert len(list((tmp_path / "out.jsonl.partial").glob("*.done.json"))) == 3
+    summary = threatclf.label_files(source, out, small_model, chunk_size=2, max_text_chars=200_000, progress=False,
+                                    resume=True)
+    assert summary.resumed_chunks == 3 and summary.labelled == 7
+    assert out.read_bytes() == reference.read_bytes()
+
+
+def test_a_raised_text_limit_does_not_resume_a_run_that_rejected_a_text_for_its_length(small_model, tmp_path,
+                                                                                          monkeypatch):
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "Cartel smuggled cocaine " * 10},
+                                                 {"id": "b", "text": "Rain."}, {"id": "c", "text": "Sun."}])
+    real, calls = batch_module._process_chunk, {"n": 0}
+
+    def interrupted_on_second(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch_module, "_process_chunk", interrupted_on_second)
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(source, out, small_model, chunk_size=2, max_text_chars=100, progress=False)
+    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    with pytest.raises(DataError, match=r"cannot resume: .* max_text_chars \(--max-text-chars\): 100 \(now 1000\)"):
+        threatclf.label_files(source, out, small_model, chunk_size=2, max_text_chars=1000, progress=False, resume=True)
+    with pytest.warns(UserWarning, match="1 of the 3 input rows was rejected"):  # the limit it began with: resumed
+        summary = threatclf.label_files(source, out, small_model, chunk_size=2, max_text_chars=100, progress=False,
+                                        resume=True)
+    assert summary.resumed_chunks == 1 and summary.rejected == 1
+
+
+def test_the_progress_bar_of_a_resumed_run_starts_at_the_rows_done_rather_than_reading_them_again(
+        small_model, tmp_path, monkeypatch):
+    import tqdm as tqdm_module
+
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", "text": "Cartel smuggled cocaine."} for i in range(7)])
+    real, calls = batch_module._process_chunk, {"n": 0}
+
+    def interrupted_on_third(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch_module, "_process_chunk", interrupted_on_third)
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        threatclf.label_files(source, out, small_model, chunk_size=2, progress=False)
+    monkeypatch.setattr(batch_module, "_process_chunk", real)
+    bars = []
+
+    class Recorded(tqdm_module.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.updates = []
+            bars.append((kwargs, self))
+
+        def update(self, n=1):
+            self.updates.append(n)
+            return super().update(n)
+
+    monkeypatch.setattr(tqdm_module, "tqdm", Recorded)
+    summary = threatclf.label_files(source, out, small_model, chunk_size=2, progress=False, resume=True)
+    assert summary.resumed_rows == 4
+    kwargs, bar = next((k, b) for k, b in bars if k.get("desc") == "labelling")
+    assert kwargs["initial"] == 4 and sum(bar.updates) == 3  # the 3 rows read by this run, not all 7

@@ -1675,8 +1675,9 @@ def test_label_chunk_size_default_is_the_one_the_help_states(saved_small_model, 
 
     with pytest.raises(SystemExit):
         main(["label", "--help"])
-    stated = re.search(r"--chunk-size CHUNK_SIZE\s+rows per chunk, the unit of resuming \(default: (\d+)\)",
-                       capsys.readouterr().out)
+    stated = re.search(r"--chunk-size CHUNK_SIZE\s+" + r"\s+".join(map(re.escape, (
+        "rows per chunk, the unit of resuming and of memory: a chunk's rows are held at once (default:").split()))
+        + r"\s+(\d+)\)", capsys.readouterr().out)
     seen = {}
 
     def spy(*args, **kwargs):
