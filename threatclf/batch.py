@@ -655,6 +655,19 @@ def _process_chunk(model, store: ChunkStore, batch, options: LabelOptions) -> di
 _WORKER: dict = {}
 
 
+def _with_estimated_total(batches: Iterator, bar, rows_before: int) -> Iterator:
+    """``batches``, setting the progress bar's total as they are read: the rows read so far over
+    the share of the inputs' bytes they took (JSONL and CSV rows are not counted up front, which
+    would mean reading them twice), so that the bar shows a percentage and the time left."""
+    read = rows_before
+    for batch in batches:
+        read += batch.rows_read
+        if batch.input_fraction:
+            bar.total = max(round(read / batch.input_fraction), read)
+            bar.refresh()
+        yield batch
+
+
 def _worker_started() -> None:
     """In each worker process: leave Ctrl-C to the parent, and end when the parent has gone.
 
@@ -952,6 +965,8 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     indices: list[int] = list(range(leading))
     batches = iter_batches(paths, text_col=text_col, id_col=id_col, batch_size=chunk_size,
                            max_text_chars=max_text_chars, skip_batches=leading, csv_sep=csv_sep, encoding=encoding)
+    if total is None and show:
+        batches = _with_estimated_total(batches, bar, resumed_rows)
 
     try:
         if n_jobs == 1:

@@ -112,6 +112,10 @@ class RecordBatch:
     rejects: list[Reject] = field(default_factory=list)
     #: The inputs the batch's rows come from, in the order read (as ``Reject.source`` names them).
     sources: tuple[str, ...] = ()
+    #: The share of the inputs' bytes read once this batch was (compressed bytes of a .gz file),
+    #: from which a progress bar estimates the rows of inputs whose count is not known up front;
+    #: None where an input is not a file of known size (standard input, a folder).
+    input_fraction: float | None = None
 
     @property
     def rows_read(self) -> int:
@@ -526,6 +530,10 @@ class _Source:
         self.csv_sep = ","  # CSV only
         self.encoding = "utf-8"  # CSV and .txt files; JSONL and Parquet are UTF-8 by definition
 
+    def fraction_read(self) -> float | None:
+        """The share of this input read so far, while it is being read; None if not known."""
+        return None
+
     def carried_kinds(self) -> dict[str, str]:
         """The columns a header or schema names, other than the id and text, each with the kind
         its values are written as (``text``, ``int``, ``float``, ``bool``): what an output
@@ -641,6 +649,19 @@ def _is_string_view(kind) -> bool:
     import pyarrow as pa
 
     return getattr(pa.types, "is_string_view", lambda _: False)(kind)
+
+
+def _share_of_file(binary, path) -> float | None:
+    """How far into the file at ``path`` the open ``binary`` stream has read (for a gzip stream,
+    the compressed bytes consumed), as a share of its size; None if unknown."""
+    if binary is None or is_stdin(path):
+        return None
+    try:
+        raw = binary.fileobj if isinstance(binary, gzip.GzipFile) else binary
+        size = os.fstat(raw.fileno()).st_size
+        return min(raw.tell() / size, 1.0) if size else None
+    except (OSError, ValueError, AttributeError):  # a closed stream; a file object without a descriptor
+        return None
 
 
 def _open_binary(path) -> io.BufferedIOBase:
@@ -813,6 +834,9 @@ class _JsonlSource(_Source):
                 f"{self.source}: compressed stream is truncated or corrupt after line "
                 f"{self._line} ({exc}); the rest of the file cannot be read"
             ) from exc
+
+    def fraction_read(self) -> float | None:
+        return _share_of_file(self._file, self.path)
 
     def _salvage_id(self, raw: bytes) -> str | None:
         """The id of a line with bad bytes elsewhere, so the reject can be traced."""
@@ -1044,6 +1068,9 @@ class _CsvSource(_Source):
                 except UnicodeEncodeError:
                     self._last_bad_line = number
             yield line
+
+    def fraction_read(self) -> float | None:
+        return _share_of_file(None if self._stream is None else self._stream.buffer, self.path)
 
     def check(self) -> None:
         stream, _, header = self._open()
@@ -1289,6 +1316,9 @@ class _ParquetSource(_Source):
             starts.append(total)
             total += metadata.row_group(i).num_rows
         self._group_starts = starts
+
+    def fraction_read(self) -> float | None:
+        return self._position / self._num_rows if self._num_rows else None
 
     def _kind_of(self, name: str) -> str:
         pa = require("pyarrow")
@@ -1575,10 +1605,32 @@ def _join(chunks: list[_Chunk]) -> pd.DataFrame:
     return frame[order]
 
 
+def _file_sizes(sources: list[_Source]) -> list[int] | None:
+    """Each input's size in bytes, or None unless every input is a regular file (a pipe, or a
+    folder of .txt files, whose rows count_rows knows anyway)."""
+    sizes = []
+    for source in sources:
+        if is_stdin(source.path) or not os.path.isfile(source.path):
+            return None
+        sizes.append(os.path.getsize(source.path))
+    return sizes if sum(sizes) else None
+
+
 def _generate(sources: list[_Source], batch_size: int, skip_batches: int) -> Iterator[RecordBatch]:
     index = 0
     remaining = iter(sources)
     current = next(remaining, None)
+    sizes = _file_sizes(sources)
+    finished_bytes = 0  # of the inputs read to their end
+
+    def fraction() -> float | None:
+        if sizes is None:
+            return None
+        if current is None:
+            return 1.0
+        share = current.fraction_read()
+        return None if share is None else (finished_bytes + share * sizes[sources.index(current)]) / sum(sizes)
+
     try:
         while current is not None:
             build = index >= skip_batches
@@ -1590,6 +1642,8 @@ def _generate(sources: list[_Source], batch_size: int, skip_batches: int) -> Ite
                 chunks.append(chunk)
                 names.append(current.source)
                 if chunk.rows < need:  # this input is exhausted
+                    if sizes is not None:
+                        finished_bytes += sizes[sources.index(current)]
                     current.close()
                     current = next(remaining, None)
                 need -= chunk.rows
@@ -1597,7 +1651,7 @@ def _generate(sources: list[_Source], batch_size: int, skip_batches: int) -> Ite
                 break
             if build:
                 rejects = [r for c in chunks for r in c.rejects]
-                yield RecordBatch(index, _join(chunks), rejects, tuple(names))
+                yield RecordBatch(index, _join(chunks), rejects, tuple(names), input_fraction=fraction())
             index += 1
     finally:
         if current is not None:

@@ -2657,3 +2657,33 @@ def test_the_progress_bar_of_a_resumed_run_starts_at_the_rows_done_rather_than_r
     assert summary.resumed_rows == 4
     kwargs, bar = next((k, b) for k, b in bars if k.get("desc") == "labelling")
     assert kwargs["initial"] == 4 and sum(bar.updates) == 3  # the 3 rows read by this run, not all 7
+
+
+@pytest.mark.parametrize("name", ["in.jsonl", "in.jsonl.gz", "in.csv"])
+def test_the_progress_bar_estimates_the_rows_of_jsonl_and_csv_from_the_bytes_read(small_model, tmp_path, monkeypatch,
+                                                                                   name):
+    import gzip
+
+    import tqdm as tqdm_module
+
+    rows = [{"id": f"r{i}", "text": "Cartel smuggled cocaine." if i % 3 else "Rain."} for i in range(40)]
+    source = tmp_path / name
+    if name.endswith(".csv"):
+        pd.DataFrame(rows).to_csv(source, index=False)
+    else:
+        data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+        source.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    totals = []
+
+    class Recorded(tqdm_module.tqdm):
+        def refresh(self, *args, **kwargs):
+            if self.desc == "labelling":
+                totals.append(self.total)
+            return super().refresh(*args, **kwargs)
+
+    monkeypatch.setattr(tqdm_module, "tqdm", Recorded)
+    threatclf.label_files(source, tmp_path / "out.jsonl", small_model, chunk_size=8, progress=True)
+    estimates = [t for t in totals if t is not None]
+    assert len(estimates) >= 4  # a total from the first chunk on, not only at the end
+    assert estimates[-1] == 40  # and the right one once every byte is read
+    assert all(8 <= t <= 400 for t in estimates)
