@@ -9,6 +9,9 @@ and peak memory does not grow with the input.
    with ``--resume`` and compares the output byte for byte with the uninterrupted run.
 3. Peak RSS (of the largest process) on the corpus and on the corpus repeated ``--repeat``
    times (about 1 GB of text for 14), ratio against the single corpus in the same run.
+4. The same for inputs read otherwise: one Parquet file holding the corpus once and
+   ``--other-repeat`` times (one row group each 100,000 rows), and a folder of .txt files, one
+   an article, at 1x and ``--other-repeat`` x (hard links where the file system allows).
 """
 from __future__ import annotations
 
@@ -56,6 +59,8 @@ def main(argv=None) -> int:
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--workdir", help="where outputs go (default: a temporary folder, removed at the end)")
     parser.add_argument("--chunk-size", type=int, default=500, help="rows per chunk of the killed run (default: 500)")
+    parser.add_argument("--other-repeat", type=int, default=4,
+                        help="copies of the corpus in the Parquet file and the .txt folder of step 4 (default: 4)")
     args = parser.parse_args(argv)
     corpus = shared_folder(args.shared) / "corpus" / "articles.jsonl.gz"
     work = Path(args.workdir or tempfile.mkdtemp(prefix="threatclf-bench-"))
@@ -113,7 +118,49 @@ def main(argv=None) -> int:
               f"{copies * text_mb:,.0f} MB of text: {wall:.1f} s, {summary['passages'] / wall:,.0f} passages/s, "
               f"peak RSS {peak:,.0f} MB")
     print(f"   peak RSS ratio x{args.repeat} / x1: {rows[1][2] / rows[0][2]:.2f}")
+
+    print(f"4. peak RSS of one Parquet file and of a .txt folder, corpus x1 and x{args.other_repeat}")
+    articles = pd.read_json(corpus, lines=True, dtype={"id": str})[["id", "source", "text"]]
+    for kind in ("parquet", "txt"):
+        peaks = []
+        for copies in (1, args.other_repeat):
+            made = _as_one_input(articles, copies, kind, work)
+            wall, peak, summary = peak_rss_of(base + [str(made), "-o", str(work / "other.jsonl")])
+            (work / "other.jsonl").unlink()
+            peaks.append(peak)
+            print(f"   {kind:8} x{copies:<2} {summary['rows_read']:,} articles: {wall:.1f} s, peak RSS {peak:,.0f} MB")
+        print(f"   {kind:8} peak RSS ratio x{args.other_repeat} / x1: {peaks[1] / peaks[0]:.2f}")
     return 0 if same and identical else 1
+
+
+def _as_one_input(articles: pd.DataFrame, copies: int, kind: str, work: Path) -> Path:
+    """The corpus ``copies`` times as one Parquet file, or as a folder of one .txt file an article."""
+    if kind == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = work / f"corpus-x{copies}.parquet"
+        with pq.ParquetWriter(path, pa.Schema.from_pandas(articles, preserve_index=False)) as writer:
+            for k in range(copies):
+                writer.write_table(pa.Table.from_pandas(articles.assign(id=articles["id"] + f"-{k}"),
+                                                        preserve_index=False), row_group_size=100_000)
+        return path
+    folder = work / f"corpus-x{copies}-txt"
+    first = folder / "0"
+    if not first.exists():
+        first.mkdir(parents=True)
+        for row in articles.itertuples():
+            (first / f"{row.Index:06d}.txt").write_text(row.text or "", encoding="utf-8")
+    for k in range(1, copies):
+        again = folder / str(k)
+        if not again.exists():
+            again.mkdir()
+            for name in os.listdir(first):
+                try:
+                    os.link(first / name, again / name)
+                except OSError:
+                    shutil.copyfile(first / name, again / name)
+    return folder
 
 
 if __name__ == "__main__":
