@@ -1,4 +1,5 @@
 """Batch labelling of DataFrames and files: formats, passages, evidence, rejects, resume."""
+import contextlib
 import copy
 import dataclasses
 import datetime
@@ -2597,23 +2598,32 @@ def test_a_run_stopped_by_a_csv_field_over_the_limit_resumes_with_the_limit_rais
     assert out.read_bytes() == reference.read_bytes()
 
 
+@contextlib.contextmanager
+def interrupted_at_chunk(monkeypatch, n: int):
+    """Within the block, a run is interrupted (Ctrl-C) as its ``n``-th chunk starts; the chunks
+    before it are finished, for a resume to take over."""
+    real, calls = batch_module._process_chunk, {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch_module, "_process_chunk", interrupted)
+    try:
+        yield
+    finally:
+        monkeypatch.setattr(batch_module, "_process_chunk", real)
+
+
 def test_a_raised_text_limit_does_not_resume_a_run_that_rejected_a_text_for_its_length(small_model, tmp_path,
                                                                                           monkeypatch):
     source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "Cartel smuggled cocaine " * 10},
                                                  {"id": "b", "text": "Rain."}, {"id": "c", "text": "Sun."}])
-    real, calls = batch_module._process_chunk, {"n": 0}
-
-    def interrupted_on_second(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(batch_module, "_process_chunk", interrupted_on_second)
     out = tmp_path / "out.jsonl"
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_at_chunk(monkeypatch, 2), pytest.raises(KeyboardInterrupt):
         threatclf.label_files(source, out, small_model, chunk_size=2, max_text_chars=100, progress=False)
-    monkeypatch.setattr(batch_module, "_process_chunk", real)
     with pytest.raises(DataError, match=r"cannot resume: .* max_text_chars \(--max-text-chars\): 100 \(now 1000\)"):
         threatclf.label_files(source, out, small_model, chunk_size=2, max_text_chars=1000, progress=False, resume=True)
     with pytest.warns(UserWarning, match="1 of the 3 input rows was rejected"):  # the limit it began with: resumed
@@ -2627,19 +2637,9 @@ def test_the_progress_bar_of_a_resumed_run_starts_at_the_rows_done_rather_than_r
     import tqdm as tqdm_module
 
     source = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", "text": "Cartel smuggled cocaine."} for i in range(7)])
-    real, calls = batch_module._process_chunk, {"n": 0}
-
-    def interrupted_on_third(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(batch_module, "_process_chunk", interrupted_on_third)
     out = tmp_path / "out.jsonl"
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_at_chunk(monkeypatch, 3), pytest.raises(KeyboardInterrupt):
         threatclf.label_files(source, out, small_model, chunk_size=2, progress=False)
-    monkeypatch.setattr(batch_module, "_process_chunk", real)
     bars = []
 
     class Recorded(tqdm_module.tqdm):
