@@ -397,6 +397,11 @@ def _normalise_id(value: Any) -> str | None:
     raise ValueError(f"id is not a string or a number ({_type_name(value)})")
 
 
+#: How the reasons for a row over the text limit begin (a text, or a JSONL line, too large): a run
+#: whose finished chunks rejected none may resume with the limit raised.
+LENGTH_REASONS = ("text too large", "line too large")
+
+
 def _text_problem(text: Any, text_col: str, max_chars: int | None) -> str | None:
     if text is _MISSING:
         return f"missing text field {text_col!r}"
@@ -1196,8 +1201,8 @@ class _TxtSource(_Source):
 
     def _list(self) -> list[str]:
         """The files' paths within the folder, as the file system names them, in the order of their
-        ids: one string a file (not a Path and a tuple each: 100 bytes a file, not 430, in a folder of
-        millions)."""
+        ids: one string a file (not a Path and a tuple each: about 160 bytes a file, not 430, in a folder
+        of millions)."""
         if self._files is None:
             root = Path(self.path)
             self._files = sorted((p.relative_to(root).as_posix() for p in txt_files(root)), key=_utf8_safe)

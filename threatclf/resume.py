@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .exceptions import DataError
-from .readers import is_stdin, txt_files
+from .readers import LENGTH_REASONS, is_stdin, txt_files
 from .writers import _json_line, atomic_path
 
 if TYPE_CHECKING:  # pragma: no cover - for type hints only
@@ -258,10 +258,6 @@ class ChunkStore:
         """A chunk's records as written: one JSON object a line."""
         with open(self.paths(index)[0], encoding="utf-8") as handle:
             return handle.read()
-
-
-#: How the readers' reasons for a row over the text limit begin.
-LENGTH_REASONS = ("text too large", "line too large")
 
 
 def _only_the_text_limit_raised(previous: dict, current: dict, ignored: set) -> bool:
