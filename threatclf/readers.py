@@ -402,6 +402,11 @@ def _normalise_id(value: Any) -> str | None:
 LENGTH_REASONS = ("text too large", "line too large")
 
 
+def _too_large(n_chars: int, max_chars: int) -> str:
+    """Why a text over the limit is rejected (it begins with one of :data:`LENGTH_REASONS`)."""
+    return f"text too large: {n_chars:,} characters > limit {max_chars:,}"
+
+
 def _text_problem(text: Any, text_col: str, max_chars: int | None) -> str | None:
     if text is _MISSING:
         return f"missing text field {text_col!r}"
@@ -410,7 +415,7 @@ def _text_problem(text: Any, text_col: str, max_chars: int | None) -> str | None
     if type(text) is not str:
         return f"text is not a string ({_type_name(text)})"
     if max_chars is not None and len(text) > max_chars:
-        return f"text too large: {len(text):,} characters > limit {max_chars:,}"
+        return _too_large(len(text), max_chars)
     return None
 
 
@@ -1180,7 +1185,7 @@ class _CsvSource(_Source):
             if max_chars is not None and len(text) > max_chars:
                 rejects.append(self._reject(
                     start, id_,
-                    f"text too large: {len(text):,} characters > limit {max_chars:,}"))
+                    _too_large(len(text), max_chars)))
                 continue
             rows.ids.append(id_)
             rows.texts.append(text)
@@ -1431,10 +1436,9 @@ class _ParquetSource(_Source):
                                             f"column {undecodable[i]!r} holds undecodable bytes (not UTF-8, as "
                                             "Parquet strings must be)"))
                 continue
-            if not text[i].is_valid:
-                problem = "text is null"
-            else:  # over the limit: said from its length, without building the text (hundreds of MB)
-                problem = f"text too large: {lengths[i].as_py():,} characters > limit {self.max_text_chars:,}"
+            # over the limit: said from its length, without building the text (hundreds of MB)
+            problem = (_too_large(lengths[i].as_py(), self.max_text_chars) if text[i].is_valid
+                       else _text_problem(None, self.text_col, self.max_text_chars))
             rejects.append(self._reject(int(lines[i]), ids[i], problem))
         good = ~bad
         kept = table.filter(pa.array(good))
