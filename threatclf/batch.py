@@ -15,6 +15,7 @@ or in the rejects file. The terms shown as evidence come from :mod:`threatclf.ev
 from __future__ import annotations
 
 import codecs
+import contextlib
 import errno
 import gzip
 import json
@@ -720,9 +721,52 @@ def _worker_pool(model, n_jobs: int) -> ProcessPoolExecutor:
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
     """End the pool's processes at once (they ignore Ctrl-C); their unfinished chunks are redone
     on --resume, as a chunk counts as done only once all its files are written."""
-    for process in list((getattr(pool, "_processes", None) or {}).values()):  # no public way before 3.14
-        process.terminate()
+    _terminate_processes(pool)
     pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _terminate_processes(pool: ProcessPoolExecutor) -> None:
+    # no public way before 3.14; a copy, as the pool's own thread may let a process go meanwhile
+    for process in list(dict(getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+
+
+@contextlib.contextmanager
+def _stopped_by_another_interrupt(pool: ProcessPoolExecutor):
+    """While the running chunks finish after a Ctrl-C or SIGTERM, another one ends the workers at once.
+
+    A second press raised as KeyboardInterrupt could land anywhere in the stopping code (or as the
+    interpreter exits, which waits for the pool): it would stop nothing, and the command would still
+    wait for every running chunk. A handler that only ends the processes lands safely anywhere (it
+    takes no lock), and the pool's wait ends as they do. The command's own handler is still called,
+    so that a SIGTERM is still told apart (exit 143)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # handlers are the main thread's
+        yield
+        return
+
+    def handler(signum, frame) -> None:
+        _terminate_processes(pool)
+        previous = kept.get(signum)
+        if callable(previous):
+            try:
+                previous(signum, frame)
+            except KeyboardInterrupt:  # already stopping, for the first one
+                pass
+
+    kept = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        current = signal.getsignal(signum)
+        if current is not signal.SIG_IGN:  # ignored (nohup, a background job) stays ignored
+            kept[signum] = current
+            signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, previous in kept.items():
+            signal.signal(signum, previous)
 
 
 def _worker_chunk(store_folder: str, batch, options: LabelOptions) -> tuple[int, dict]:
@@ -731,14 +775,6 @@ def _worker_chunk(store_folder: str, batch, options: LabelOptions) -> tuple[int,
     model = _WORKER["model"]
     model.n_jobs = 1  # this process's copy: one thread per worker process, the pool is the parallelism
     return batch.index, _process_chunk(model, store, batch, options)
-
-
-
-
-
-
-
-
 
 
 def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: str = "id", passages: bool = False,
@@ -994,8 +1030,9 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
                     account(future.result()[1])
             except BaseException:  # Ctrl-C or an error: drop queued chunks, let running ones finish
                 try:
-                    pool.shutdown(wait=True, cancel_futures=True)
-                except KeyboardInterrupt:  # a second Ctrl-C while they finish: stop them now
+                    with _stopped_by_another_interrupt(pool):
+                        pool.shutdown(wait=True, cancel_futures=True)
+                except KeyboardInterrupt:  # one landing before the handler was in place
                     _stop_workers(pool)
                     raise
                 raise
