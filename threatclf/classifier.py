@@ -32,7 +32,8 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import DataError
-from .features import FEATURE_SETS, build_vectorizers, feature_names, pack_vectorizer, plain, unpack_vectorizer
+from .features import (FEATURE_SETS, WORD_INTERNAL, build_vectorizers, feature_names, pack_vectorizer, plain,
+                       unpack_vectorizer)
 from .folds import TEXT_HASHES, _white_space_hashes, check_groups, cv_folds, text_hashes
 from .labels import (indicator_from_frame, infer_labels, label_name_problem, lookalike_problem, misspelt_label,
                      misspelt_label_warning, name_numbered_columns, to_indicator, unnamed_label_problem)
@@ -115,12 +116,6 @@ def check_paired(texts: object, **paired: object) -> None:
                             "pass texts.reset_index(drop=True)")
 
 
-#: Invisible characters that never part a word, dropped before it is read: the soft hyphen
-#: (U+00AD, a break allowed where a site's typesetting put one: "ter\u00adrorism") and the
-#: word joiner (U+2060). The word tokens' \w matches neither, so each would cut its word in two.
-_WORD_INTERNAL = {0x00AD: None, 0x2060: None}
-
-
 def composed(texts: list[str]) -> list[str]:
     """``texts`` in the form the model's words were learned in: composed Unicode (NFC), without
     the invisible characters that never part a word (soft hyphen, word joiner).
@@ -133,7 +128,7 @@ def composed(texts: list[str]) -> list[str]:
     if all(unicodedata.is_normalized("NFC", text) and "\u00ad" not in text and "\u2060" not in text
            for text in texts):
         return texts
-    return [unicodedata.normalize("NFC", text.translate(_WORD_INTERNAL)) for text in texts]
+    return [unicodedata.normalize("NFC", text.translate(WORD_INTERNAL)) for text in texts]
 
 
 def _per_label(value, labels: Sequence[str], name: str) -> list:
@@ -907,8 +902,12 @@ class ThreatClassifier(BaseEstimator):
         return copied
 
     def __setattr__(self, name, value):
-        # weights assigned (clf.coef_ = edited) are frozen as fit's are: the compiled path, rebuilt
-        # when they are new objects, would otherwise miss a later edit of the same array in place
+        # learned numbers assigned by hand (clf.thresholds_ = [0.4, ...]) are stored as the arrays
+        # fit makes, which a saved folder must hold to load; weights assigned (clf.coef_ = edited)
+        # are frozen as fit's are: the compiled path, rebuilt when they are new objects, would
+        # otherwise miss a later edit of the same array in place
+        if name in ("coef_", "intercept_", "calibration_", "thresholds_"):
+            value = _as_float_array(value)
         super().__setattr__(name, _read_only(value) if name in ("coef_", "intercept_") else value)
 
     def __getstate__(self):
@@ -1167,6 +1166,17 @@ def _canonical(X: sp.csr_matrix) -> sp.csr_matrix:
     X.sum_duplicates()
     X.sort_indices()
     return X
+
+
+def _as_float_array(value):
+    """A list, tuple or Series of numbers as a float64 array; anything else (an array, or what no
+    number array can hold) as it is, for the checks that say what is wrong with it."""
+    if isinstance(value, (list, tuple, pd.Series)):
+        try:
+            return np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return value
+    return value
 
 
 def _read_only(weights):

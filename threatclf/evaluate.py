@@ -125,6 +125,9 @@ def score_predictions(Y_true: np.ndarray, Y_pred: np.ndarray, proba: np.ndarray 
     probabilities of the same shape or None (then no PR-AUC and no calibration error), and
     ``labels`` names their columns in order.
     """
+    labels = [str(label) for label in labels]
+    Y_true, Y_pred, proba = (_in_label_order(name, given, labels)
+                             for name, given in (("Y_true", Y_true), ("Y_pred", Y_pred), ("proba", proba)))
     shape = (len(Y_true), len(labels))
     for name, given in (("Y_true", Y_true), ("Y_pred", Y_pred), ("proba", proba)):
         given_shape = None if given is None else np.shape(given)
@@ -170,6 +173,20 @@ def score_predictions(Y_true: np.ndarray, Y_pred: np.ndarray, proba: np.ndarray 
                       calibration_error=ece)
 
 
+def _in_label_order(name: str, given, labels: list[str]):
+    """A DataFrame (``predict_proba``'s, ``to_indicator``'s) as an array with its columns in the
+    order of ``labels``; columns named other than the labels are refused, not paired by position."""
+    if not isinstance(given, pd.DataFrame):
+        return given
+    columns = [str(c) for c in given.columns]
+    if columns != labels and set(columns) == set(labels) and len(columns) == len(labels):
+        return given.rename(columns=str)[labels].to_numpy()
+    if columns != labels and not isinstance(given.columns, pd.RangeIndex):
+        raise DataError(f"{name}'s columns {columns[:8]} are not the labels {labels[:8]}: name them as the labels "
+                        "(they are matched by name), or pass an array, whose columns are taken in the labels' order")
+    return given.to_numpy()
+
+
 def reliability(Y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.DataFrame:
     """Predicted probability against observed frequency, pooled over labels, in equal-width bins.
 
@@ -185,9 +202,8 @@ def reliability(Y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.Dat
     if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or not 1 <= bins <= 1000:
         raise DataError(f"bins must be a whole number from 1 to 1000, got {bins!r:.60}")
     if isinstance(proba, pd.DataFrame) and isinstance(Y_true, pd.DataFrame):
-        if set(map(str, Y_true.columns)) == set(map(str, proba.columns)):  # the same labels: line them up
-            Y_true = Y_true.rename(columns=str)[[str(c) for c in proba.columns]]
-        Y_true = Y_true.to_numpy()
+        Y_true = (Y_true.to_numpy() if isinstance(proba.columns, pd.RangeIndex)  # unnamed: by position
+                  else _in_label_order("the truth", Y_true, [str(c) for c in proba.columns]))  # by name, or refused
     elif isinstance(proba, pd.DataFrame) and not isinstance(Y_true, np.ndarray) and not _is_matrix(Y_true):
         Y_true = _indicator(list(Y_true), [str(c) for c in proba.columns])
     elif isinstance(Y_true, pd.DataFrame):

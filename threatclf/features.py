@@ -12,6 +12,12 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+#: Invisible characters that never part a word, dropped before it is read: the soft hyphen
+#: (U+00AD, a break allowed where a site's typesetting put one: "ter\u00adrorism") and the
+#: word joiner (U+2060). The word tokens' \w matches neither, so each would cut its word in two.
+#: A ``str.translate`` table.
+WORD_INTERNAL = {0x00AD: None, 0x2060: None}
+
 __all__ = ["FEATURE_SETS", "build_vectorizers", "is_presence", "pack_vectorizer", "unpack_vectorizer",
            "feature_names"]
 

@@ -20,6 +20,7 @@ from sklearn.model_selection import KFold
 from sklearn.utils import check_random_state
 
 from .exceptions import DataError
+from .features import WORD_INTERNAL
 
 __all__ = ["TEXT_HASHES", "text_hashes", "check_groups", "cv_folds", "given_folds", "group_folds", "spread_folds"]
 
@@ -34,7 +35,9 @@ def text_hashes(texts: Sequence[str]) -> np.ndarray:
     case folded, punctuation and symbols taken for white space — so that copies differing in
     case, punctuation or white space share one: a compact record of which texts a model saw,
     from which no text can be read back, and the key that keeps copies of a text in one
-    cross-validation fold. A text of punctuation or symbols alone ("!!!", emoji) keeps them."""
+    cross-validation fold. A text of punctuation or symbols alone ("!!!", emoji) keeps them.
+    Soft hyphens and word joiners join what they stand between, as the model reads them
+    ("ter\u00adrorism" is "terrorism")."""
     table = _punctuation_to_space()
     keys = []
     for text in texts:
@@ -46,10 +49,12 @@ def text_hashes(texts: Sequence[str]) -> np.ndarray:
 @functools.lru_cache(maxsize=1)
 def _punctuation_to_space() -> dict:
     """``str.translate`` table: every Unicode punctuation (P*), symbol (S*), separator (Z*),
-    control (Cc) and format (Cf: zero-width space, soft hyphen) character to a space, as the
-    model's word tokens part at them (built on first use, not at import)."""
-    return {code: " " for code in range(sys.maxunicode + 1)
-            if unicodedata.category(chr(code))[0] in "PSZ" or unicodedata.category(chr(code)) in ("Cc", "Cf")}
+    control (Cc) and format (Cf: zero-width space) character to a space, as the model's word
+    tokens part at them, but for the soft hyphen and word joiner, which it drops (built on first
+    use, not at import)."""
+    table = {code: " " for code in range(sys.maxunicode + 1)
+             if unicodedata.category(chr(code))[0] in "PSZ" or unicodedata.category(chr(code)) in ("Cc", "Cf")}
+    return {**table, **WORD_INTERNAL}
 
 
 def _white_space_hashes(texts: Sequence[str]) -> np.ndarray:

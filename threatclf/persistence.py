@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import os
 import platform
 import re
@@ -252,7 +253,7 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
         fingerprint = getattr(model, "training_fingerprint_", {}) or {}
         kept = _record_of_unchanged_model(model, fingerprint)
         if metrics is None:
-            metrics = kept.get("metrics")
+            metrics = _carried_metrics(kept.get("metrics"), model, path)
         if label_definitions is None and isinstance(kept.get("label_definitions"), dict):
             label_definitions = {k: v for k, v in kept["label_definitions"].items()
                                  if isinstance(v, str) and v.strip() and k in model.labels_}
@@ -320,13 +321,25 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
 
 def _remove_stale_staging(path: Path) -> list[Path]:
     """Remove the hidden folders a killed save of ``path`` left beside it (``.NAME.x1y2z3w4``,
-    ``.NAME.old.x1y2z3w4``), once ``path`` has been saved: a kill cannot clean up after itself."""
+    ``.NAME.old.x1y2z3w4``), once ``path`` has been saved: a kill cannot clean up after itself.
+    Only a folder holding nothing but a model folder's own files is removed: a folder of the
+    user's named alike (``.NAME.20250101``, a backup) is left as it is."""
     pattern = re.compile(rf"\.{re.escape(path.name)}\.(old\.)?[a-z0-9_]{{8}}")
     stale = [p for p in path.parent.glob(f".{glob.escape(path.name)}.*")
-             if pattern.fullmatch(p.name) and p.is_dir() and not p.is_symlink()]
+             if pattern.fullmatch(p.name) and p.is_dir() and not p.is_symlink() and _holds_only_model_files(p)]
     for folder in stale:
         shutil.rmtree(folder, ignore_errors=True)
     return stale
+
+
+def _holds_only_model_files(folder: Path) -> bool:
+    """Whether ``folder`` holds only files a save writes (any of them, or none: a save is killed
+    at any point)."""
+    own = {*WEIGHT_FILES.values(), "README.md", "metadata.json"}
+    try:
+        return all(entry.name in own and entry.is_file() and not entry.is_symlink() for entry in folder.iterdir())
+    except OSError:
+        return False
 
 
 def check_model_destination(path, *, overwrite: bool = False) -> Path:
@@ -381,6 +394,24 @@ def _missing_figures(figures: dict) -> list[str]:
     return missing
 
 
+def _carried_metrics(metrics, model, path: Path) -> dict | None:
+    """The figures a loaded folder recorded, carried to the model's new folder: those a card can
+    show (metadata.json is a record, not checked on loading, and may have been edited by hand);
+    the others are left out, with a warning naming them."""
+    if not isinstance(metrics, dict):
+        return None
+    labels = set(model.labels_)
+    kept = {split: figures for split, figures in metrics.items()
+            if isinstance(split, str) and isinstance(figures, dict) and not _missing_figures(figures)
+            and set(figures["labels"]) <= labels}
+    left_out = [split for split in metrics if split not in kept]
+    if left_out:
+        warnings.warn(f"{path}: the figures recorded for {left_out} are left out of the new folder: they are not "
+                      "as threatclf.evaluate gives them (edited by hand?); pass metrics= to record figures",
+                      UserWarning, stacklevel=3)
+    return kept or None
+
+
 def _check_metrics(metrics, model) -> dict | None:
     """``metrics`` as {split: figures dict}, each as :func:`~threatclf.evaluate` makes them, of
     ``model``'s labels; figures :func:`~threatclf.evaluate` measured on another fit say so."""
@@ -405,6 +436,10 @@ def _check_metrics(metrics, model) -> dict | None:
         if other:
             raise ValueError(f"metrics[{split!r}] scores labels the model does not have: {other}; they are figures "
                              "of another model")
+        not_finite = _not_finite_figures(figures)
+        if not_finite:  # json writes NaN, which other JSON readers refuse; evaluate gives None for "undefined"
+            raise ValueError(f"metrics[{split!r}] holds figures that are not finite numbers: {not_finite[:3]} "
+                             "(None marks a figure that is undefined)")
         measured_on = figures.get("model_sha256")
         if measured_on is not None and digest is None:
             digest = model._decision_digest()
@@ -424,6 +459,18 @@ def _check_metrics(metrics, model) -> dict | None:
             figures = {**figures, "description": said}
         checked[split] = figures
     return checked
+
+
+def _not_finite_figures(figures, where: str = "") -> list[str]:
+    """The places (``labels.terrorism.f1``) of NaN or infinite numbers in ``figures``."""
+    if isinstance(figures, dict):
+        return [place for key, value in figures.items()
+                for place in _not_finite_figures(value, f"{where}.{key}" if where else str(key))]
+    if isinstance(figures, (list, tuple)):
+        return [place for k, value in enumerate(figures) for place in _not_finite_figures(value, f"{where}[{k}]")]
+    if isinstance(figures, (float, np.floating)) and not math.isfinite(figures):
+        return [f"{where}={figures}"]
+    return []
 
 
 def _record_of_unchanged_model(model, fingerprint: dict) -> dict:

@@ -538,6 +538,28 @@ def test_reliability_lines_up_frame_columns_and_takes_nested_lists(small_model):
     pd.testing.assert_frame_equal(threatclf.reliability(truth.to_numpy().tolist(), proba), expected)
 
 
+def test_reliability_refuses_frames_whose_columns_name_other_labels(small_model):
+    texts, labels = tiny_corpus()
+    proba = small_model.predict_proba(texts)
+    truth = pd.DataFrame(to_indicator(labels, small_model.labels_), columns=[f"my_{c}" for c in small_model.labels_])
+    with pytest.raises(DataError, match=r"the truth's columns \['my_terrorism', .* are not the labels \['terrorism'"):
+        threatclf.reliability(truth, proba)  # paired by position, each column would meet another label's
+
+
+def test_score_predictions_takes_frames_as_predict_proba_gives_them_matching_columns_by_name(small_model):
+    texts, labels = tiny_corpus()
+    names = list(small_model.labels_)
+    truth = to_indicator(labels, names)
+    proba = small_model.predict_proba(texts)  # a DataFrame, columns named by label
+    predicted = small_model.predict_indicator(texts)
+    expected = score_predictions(truth, predicted, proba.to_numpy(), names)
+    result = score_predictions(pd.DataFrame(truth, columns=names), predicted, proba[names[::-1]], names)
+    pd.testing.assert_frame_equal(result.per_label, expected.per_label)
+    assert result.macro_f1 == expected.macro_f1
+    with pytest.raises(DataError, match=r"proba's columns \['p0', 'p1'.* are not the labels"):
+        score_predictions(truth, predicted, proba.set_axis([f"p{k}" for k in range(len(names))], axis=1), names)
+
+
 def test_a_label_map_scores_data_labelled_with_other_names(small_model):
     texts, labels = tiny_corpus(repeats=1)
     theirs = {"terrorism": "terror", "drug_trafficking": "narcotics", "corruption": "graft"}

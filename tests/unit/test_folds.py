@@ -15,9 +15,11 @@ def test_texts_of_symbols_alone_or_differing_in_vowel_signs_keep_apart():
     assert len(set(keys.tolist())) == len(keys)
     assert len(set(text_hashes(["Bomb, kills 3.", "BOMB kills 3", "bomb \u2014 kills 3!"]).tolist())) == 1
     # characters scraped text carries unseen part words as a space does, for the model's words too
-    invisible = ["bomb kills 3", "bomb\u200bkills 3", "bomb\u00adkills 3", "bomb\u2060kills\x003",
-                 "bomb\u00a0kills\u20023"]
+    invisible = ["bomb kills 3", "bomb\u200bkills 3", "bomb\ufeffkills\x003", "bomb\u00a0kills\u20023"]
     assert len(set(text_hashes(invisible).tolist())) == 1
+    # a soft hyphen or word joiner joins its word's parts, as the model reads them
+    joined = ["terrorism", "ter\u00adrorism", "terror\u2060ism", "Ter\u00adror\u00adism!"]
+    assert len(set(text_hashes(joined).tolist())) == 1 and text_hashes(["ter rorism"])[0] != text_hashes(joined)[0]
 
 
 def test_groups_sharing_a_text_are_merged_into_one_fold():

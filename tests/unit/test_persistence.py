@@ -211,6 +211,28 @@ def test_save_names_what_is_wrong_with_metrics_before_writing(small_model, tmp_p
     assert not list(tmp_path.iterdir())
 
 
+def test_save_refuses_figures_that_are_not_finite_numbers(small_model, tmp_path):
+    figures = threatclf.evaluate(small_model, ["A bomb exploded."], [["terrorism"]]).to_dict()
+    figures["labels"]["terrorism"]["pr_auc"] = float("nan")  # metadata.json would hold NaN, which JSON has not
+    with pytest.raises(ValueError, match=r"metrics\['dev'\] holds figures that are not finite numbers: "
+                                         r"\['labels.terrorism.pr_auc=nan'\]"):
+        small_model.save(tmp_path / "m", metrics={"dev": figures})
+    assert not list(tmp_path.iterdir())
+
+
+def test_figures_edited_by_hand_into_a_folder_are_left_out_when_it_is_saved_again(small_model, tmp_path):
+    folder = small_model.save(tmp_path / "model", metrics={
+        "dev": threatclf.evaluate(small_model, ["A bomb exploded."], [["terrorism"]])})
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["metrics"]["hand"] = {"macro_f1": 0.8, "micro_f1": 0.8, "labels": {"terrorism": {"f1": 0.8}}}  # no support
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    model = threatclf.load_model(folder)  # metadata.json is a record, not checked on loading
+    with pytest.warns(UserWarning, match=r"the figures recorded for \['hand'\] are left out of the new folder"):
+        again = model.save(tmp_path / "again")
+    kept = json.loads((again / "metadata.json").read_text())["metrics"]
+    assert "hand" not in kept and kept["dev"] == meta["metrics"]["dev"]
+
+
 def test_malicious_pickle_in_place_of_weights_never_runs(saved_small_model, tmp_path):
     folder = _copy(saved_small_model, tmp_path)
     sentinel = tmp_path / "pwned"
@@ -1207,6 +1229,21 @@ def test_a_small_edit_of_what_metadata_states_is_refused(saved_small_model, tmp_
         threatclf.load_model(folder)
 
 
+def test_thresholds_and_weights_assigned_as_lists_save_a_folder_that_loads(small_model, tmp_path):
+    import pandas as pd
+
+    model = copy.deepcopy(small_model)
+    hand_tuned = [0.4] * len(model.labels_)
+    model.thresholds_ = hand_tuned  # a plain list, as one types it
+    model.intercept_ = pd.Series(model.intercept_.tolist())
+    model.calibration_ = [list(row) for row in model.calibration_]
+    loaded = threatclf.load_model(model.save(tmp_path / "tuned"))
+    assert loaded.thresholds_.tolist() == hand_tuned
+    texts = ["A car bomb exploded outside the police station.", "Farmers sold their crops at the market."]
+    assert loaded.predict(texts) == model.predict(texts)
+    np.testing.assert_array_equal(loaded.predict_proba(texts).to_numpy(), model.predict_proba(texts).to_numpy())
+
+
 def test_a_threshold_above_1_is_refused_on_saving_and_on_loading(small_model, tmp_path, monkeypatch):
     import threatclf.persistence as persistence
 
@@ -1240,8 +1277,14 @@ def test_a_save_clears_what_a_killed_save_of_the_same_folder_left(small_model, t
         (tmp_path / stale / "model.skops").write_bytes(b"half written")
     (tmp_path / ".model.notes").write_text("the user's own")  # not a save's name
     (tmp_path / ".other.x1y2z3w4").mkdir()  # another folder's
+    (tmp_path / ".model.20250101").mkdir()  # a save's name, but the user's backup: it holds their file
+    (tmp_path / ".model.20250101" / "notes.txt").write_text("backup")
+    (tmp_path / ".model.old.backup_1").mkdir()
+    (tmp_path / ".model.old.backup_1" / "model.skops").mkdir()  # a folder no save writes
     small_model.save(tmp_path / "model")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".model.notes", ".other.x1y2z3w4", "model"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".model.20250101", ".model.notes", ".model.old.backup_1",
+                                                         ".other.x1y2z3w4", "model"]
+    assert (tmp_path / ".model.20250101" / "notes.txt").read_text() == "backup"
 
 
 def test_settings_of_model_gives_the_settings_to_train_another_model_the_same_way(saved_small_model, tmp_path):
