@@ -951,7 +951,8 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     checked = ()
     if files and not isinstance(model, ThreatClassifier):  # a model to load: the files are checked first, as far
         # as they can be without the model's labels (its output columns, which no input column may have: below)
-        check_inputs(files, text_col=text_col, id_col=id_col, csv_sep=csv_sep, encoding=encoding)
+        check_inputs(files, text_col=text_col, id_col=id_col, csv_sep=csv_sep, encoding=encoding,
+                     written=(output, rejects_path))
         checked = files
     model = _resolve_model(model)
     check_thresholds(model, threshold)  # before any work
@@ -965,7 +966,7 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
                       "csv_sep": csv_sep, "encoding": encoding_name}
     # Everything that can be known up front fails before a file is written or a row labelled.
     headed = check_inputs(paths, text_col=text_col, id_col=id_col, reserved=output_columns(model.labels_, passages),
-                          csv_sep=csv_sep, encoding=encoding, checked=checked)
+                          csv_sep=csv_sep, encoding=encoding, checked=checked, written=(output, rejects_path))
     if output_format(output) == "parquet":
         require("pyarrow.parquet")
     make_folder(output.parent, "output folder")

@@ -421,14 +421,16 @@ def _evaluate(model, texts: Iterable[str], labels, score_labels: Sequence[str] |
     max_words = DEFAULT_MAX_WORDS if max_words is None else max_words
     # as batch labelling cuts them; counted for the table's note unless for model selection
     passages = [split_passages(text, max_words=max_words) for text in texts] if articles or count_long else None
-    if articles:  # each label's best passage, as an article's label is given; a blank text is scored whole
+    if articles:  # each label's best passage, as an article's label is given; a text without one
+        # (blank: white space, invisible characters) is labelled with nothing, and scores 0 here
         pieces, owner = [], []
         for i, (text, spans) in enumerate(zip(texts, passages)):
-            for start, end in spans or [(0, len(text))]:
+            for start, end in spans:
                 pieces.append(text[start:end])
                 owner.append(i)
         proba = np.zeros((len(texts), len(names)))
-        np.maximum.at(proba, np.asarray(owner), model.predict_proba(pieces).to_numpy())
+        if pieces:
+            np.maximum.at(proba, np.asarray(owner), model.predict_proba(pieces).to_numpy())
     else:
         proba = model.predict_proba(texts).to_numpy()
     thresholds = np.asarray(model.thresholds_)

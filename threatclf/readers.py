@@ -348,6 +348,14 @@ def detect_format(path) -> str:
     hint = "; JSONL from a pipe is read as - (standard input)" if not p.is_file() else ""
     if name.endswith((".xlsx", ".xlsm", ".xls", ".ods", ".numbers")):
         hint = "; a spreadsheet workbook is not read: save its sheet as CSV (UTF-8) and use that"
+    elif name.endswith((".tsv", ".tsv.gz", ".tab")):
+        hint = ("; tab-separated values are read as CSV: name the file .csv (or .csv.gz) and pass --csv-sep tab "
+                "(csv_sep='\\t')")
+    elif name.endswith((".json", ".json.gz")):
+        stem = p.name[:-len(".json.gz") if name.endswith(".gz") else -len(".json")]
+        hint = (f"; a .json file is one JSON document, often an array of objects: write its objects one a line "
+                f"({'zcat' if name.endswith('.gz') else 'cat'} {p.name} | jq -c '.[]' > {stem}.jsonl), or name it "
+                ".jsonl if it holds one object a line already")
     raise DataError(
         f"unknown input format for {path}: expected .jsonl or .ndjson (optionally .gz), "
         f".csv (optionally .gz), .parquet, or a folder of .txt files{hint}"
@@ -907,7 +915,11 @@ class _JsonlSource(_Source):
                     if _not_jsonl(self._first_not_json, ended=False):
                         raise self._not_jsonl_error(self._first_not_json, ended=False) from None
                 reason = f"{exc.msg} (col {exc.colno})" if hasattr(exc, "colno") else str(exc)
-                if getattr(exc, "pos", -1) >= len(decoded.rstrip("\r\n")):  # failed at (or on) the line end
+                digits = re.search(r"value has (\d+) digits", reason) if not hasattr(exc, "colno") else None
+                if digits:  # Python's own words name a setting of Python's (sys.set_int_max_str_digits)
+                    reason = (f"a number of {int(digits.group(1)):,} digits, more than a JSON reader takes "
+                              f"({sys.get_int_max_str_digits():,} here): write it as a string")
+                elif getattr(exc, "pos", -1) >= len(decoded.rstrip("\r\n")):  # failed at (or on) the line end
                     reason = "the line ends before its JSON does (a truncated line?)"
                 elif "\r" in decoded.rstrip("\r\n"):
                     reason += ("; its lines end in a lone carriage return (CR, as old Mac files do), so the file "
@@ -1035,9 +1047,12 @@ class _CsvSource(_Source):
             self.csv_sep = said
             reader = csv.reader(lines, strict=True, delimiter=said)
             header = self._read_header(reader, text)
+        if header is None and said is None:  # no line at all: no rows, as an empty JSONL file (a day's empty export)
+            return text, reader, None
         if header is None or not header:
             text.close()
-            raise DataError(f"{self.source}: empty CSV file (a header row is required)")
+            raise DataError(f"{self.source}: " + ("no header row after its 'sep=' line" if header is None else
+                                                   "its first line is blank: the header row must come first"))
         if self._last_bad_line:
             text.close()
             raise DataError(f"{self.source}: the CSV header is not valid {self.encoding}"
@@ -1087,6 +1102,8 @@ class _CsvSource(_Source):
         stream.close()
         self._lines_read = self._last_bad_line = self._line_ends = 0
         self._lone_cr = False
+        if header is None:  # an empty file: no columns to check
+            return
         _check_unique(header, self.source, "CSV")
         if self.text_col not in header:
             other = next((sep for sep in (";", "\t", "|", ",") if len(header) == 1 and sep in header[0]
@@ -1116,6 +1133,8 @@ class _CsvSource(_Source):
             self._stream, self._reader, header = self._open()
             self.columns = header
         header = self.columns
+        if header is None:  # an empty file
+            return _Chunk(0, _Rows().frame(self.source, []) if build else None, [])
         n_fields = len(header)
         text_at = header.index(self.text_col)
         id_at = header.index(self.id_col) if self.id_col in header else None
@@ -1519,12 +1538,13 @@ _SOURCES = {"jsonl": _JsonlSource, "csv": _CsvSource, "parquet": _ParquetSource,
 
 
 def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(), csv_sep=",",
-             encoding="utf-8", once_a_run=False, checked=frozenset()) -> list[_Source]:
+             encoding="utf-8", once_a_run=False, checked=frozenset(), written=()) -> list[_Source]:
     """Validate every input up front, so a bad third file fails before the first batch.
     ``once_a_run``: also what a run needs said or checked once (by :func:`check_inputs` and
     :func:`read_records`, not again as the batches are read): the encoding warning, and a walk of
     the .txt folders for a file reached twice — but not for the inputs in ``checked``, which an
-    earlier check of the run said it for."""
+    earlier check of the run said it for. ``written``: the files the run writes (its output and
+    rejects), which a .txt folder may hold without their being data left unread."""
     if text_col == id_col:
         raise ValueError(f"text_col and id_col must differ, both are {text_col!r}")
     check_csv_options(csv_sep, encoding)
@@ -1551,9 +1571,12 @@ def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(
             read[real] = file
         # a stray README.txt beside part-0.parquet: the folder's data files would go unread, unsaid
         # (not the chunks of a run writing its output into the folder: OUTPUT.partial/, .removing ones)
+        # nor the files given as inputs too, nor the run's own output and rejects
+        not_data = set(seen) | {os.path.realpath(path) for path in written if not is_stdin(path)}
         data = sorted(str(f.relative_to(folder)) for f in Path(folder).rglob("*") if f.is_file()
                       and any(f.name.lower().endswith(suffix) for suffix, _ in FILE_SUFFIXES)
-                      and not any(part.endswith((".partial", ".removing")) for part in f.relative_to(folder).parts[:-1]))
+                      and not any(part.endswith((".partial", ".removing")) for part in f.relative_to(folder).parts[:-1])
+                      and os.path.realpath(f) not in not_data)
         if data:
             warnings.warn(f"input folder {folder} is read as its .txt files, one article each; the "
                           f"{len(data):,} data file{'s' if len(data) > 1 else ''} in it ({', '.join(data[:3])}"
@@ -1597,8 +1620,10 @@ def folder_id_prefix(named: str) -> str:
 def ids_named(paths: Sequence[str]) -> list[str]:
     """What each input's rows without an id are named after (``NAME:LINE``): the file's name;
     inputs of one name in several folders (daily folders, say) the paths as given, or their
-    ids would repeat."""
+    ids would repeat. The current folder (``.``) or one above it is named by its own name."""
     names = [os.path.basename(os.path.normpath(path)) for path in paths]
+    names = [os.path.basename(os.path.abspath(path)) or name if name in (".", "..") else name
+             for path, name in zip(paths, names)]
     counts = Counter(names)
     return [path if counts[name] > 1 else name for path, name in zip(paths, names)]
 
@@ -1690,18 +1715,19 @@ def check_csv_options(csv_sep: str, encoding: str, names: tuple[str, str] = ("cs
 
 
 def check_inputs(inputs, *, text_col: str = "text", id_col: str = "id", reserved: Sequence[str] = (),
-                 csv_sep: str = ",", encoding: str = "utf-8", checked=frozenset()) -> dict[str, str]:
+                 csv_sep: str = ",", encoding: str = "utf-8", checked=frozenset(), written=()) -> dict[str, str]:
     """Raise DataError now for any input that :func:`iter_batches` would refuse (missing file,
     unknown format, CSV header, Parquet schema, a JSONL file whose first rows lack the text or
     id field), before a run writes anything; ``reserved`` names the output's own columns, which
     no input column may have (a JSONL file whose first rows all have one is refused, a later
     row that has one is rejected). ``checked``: inputs an earlier check of the same run warned
-    of already (its warnings are not repeated). Returns the other columns the CSV headers and
-    Parquet schemas name, each with its kind (:meth:`_Source.carried_kinds`), in input order."""
+    of already (its warnings are not repeated); ``written``: the files the run writes. Returns
+    the other columns the CSV headers and Parquet schemas name, each with its kind
+    (:meth:`_Source.carried_kinds`), in input order."""
     columns: dict[str, str] = {}
     for source in _sources(inputs, text_col=text_col, id_col=id_col, max_text_chars=None, batch_size=1,
                            reserved=reserved, csv_sep=csv_sep, encoding=encoding, once_a_run=True,
-                           checked=frozenset(checked)):
+                           checked=frozenset(checked), written=written):
         for name, kind in source.carried_kinds().items():
             columns[name] = kind if columns.get(name, kind) == kind else "text"  # differing kinds: text, as written
         source.close()

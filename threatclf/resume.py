@@ -50,7 +50,7 @@ PARTIAL_SUFFIX = ".partial"
 # ---------------------------------------------------------------------------------- files
 def input_stamps(inputs: Sequence[Path]) -> list[dict]:
     """Each input's path, size, time stamp and SHA-256 (for a .txt folder, a digest of its files'
-    names, sizes and time stamps): changed, the input is not what was labelled. The digest catches
+    names, sizes, time stamps and contents): changed, the input is not what was labelled. The digest catches
     an edit that keeps size and time stamp (``cp -p``, ``rsync -t`` and ``tar x`` restore the
     time); reading the input once more costs a second or so a gigabyte, against minutes to label it."""
     files = []
@@ -70,11 +70,20 @@ def input_stamps(inputs: Sequence[Path]) -> list[dict]:
             listing = hashlib.sha256()
             for file in sorted(txt_files(path)):
                 file_stat = file.stat() if file.exists() else file.lstat()  # a link to nothing: rejected
-                listing.update(json.dumps([str(file.relative_to(path)), file_stat.st_size,
-                                           file_stat.st_mtime_ns]).encode("utf-8", "surrogateescape"))
+                listing.update(json.dumps([str(file.relative_to(path)), file_stat.st_size, file_stat.st_mtime_ns,
+                                           _content_digest(file)]).encode("utf-8", "surrogateescape"))
             entry["txt_files_sha256"] = listing.hexdigest()
             files.append(entry)
     return files
+
+
+def _content_digest(file: Path) -> str | None:
+    """A .txt file's SHA-256; None for one that cannot be read (its row is rejected, saying why)."""
+    try:
+        with open(file, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 def interrupted_rejects(partial: Path) -> str | None:

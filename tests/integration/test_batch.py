@@ -1851,6 +1851,17 @@ def test_a_workbook_is_told_to_be_saved_as_csv(small_model, tmp_path):
             threatclf.label_files(tmp_path / name, tmp_path / "o.jsonl", small_model, progress=False)
 
 
+@pytest.mark.parametrize("name, told", [
+    ("export.tsv", r"name the file \.csv \(or \.csv\.gz\) and pass --csv-sep tab"),
+    ("export.json", r"cat export\.json \| jq -c '\.\[\]' > export\.jsonl"),
+    ("export.json.gz", r"zcat export\.json\.gz \| jq -c '\.\[\]' > export\.jsonl"),
+])
+def test_near_formats_are_told_how_to_be_read(small_model, tmp_path, name, told):
+    (tmp_path / name).write_bytes(b"id\ttext\n1\tA bomb exploded.\n")
+    with pytest.raises(DataError, match=rf"unknown input format for .*{re.escape(name)}: .*{told}"):
+        threatclf.label_files(tmp_path / name, tmp_path / "o.jsonl", small_model, progress=False)
+
+
 def test_a_txt_file_linked_from_two_input_folders_is_refused(small_model, tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
@@ -2141,7 +2152,9 @@ def test_label_dataframe_keeps_labels_on_a_frame_with_its_own_index(small_model)
     assert indexed["score_terrorism"].reset_index(drop=True).equals(plain["score_terrorism"])
 
 
-def test_resume_refuses_a_txt_folder_whose_file_was_edited_to_the_same_size(small_model, tmp_path, monkeypatch):
+@pytest.mark.parametrize("time_stamp_kept", [False, True])  # kept: as rsync -t, cp -p or tar leave it
+def test_resume_refuses_a_txt_folder_whose_file_was_edited_to_the_same_size(small_model, tmp_path, monkeypatch,
+                                                                           time_stamp_kept):
     docs = tmp_path / "docs"
     docs.mkdir()
     for i in range(4):
@@ -2151,8 +2164,9 @@ def test_resume_refuses_a_txt_folder_whose_file_was_edited_to_the_same_size(smal
     edited = docs / "03.txt"
     before = edited.stat()
     edited.write_text("Militants bombed a checkpoint at 3.".ljust(before.st_size)[:before.st_size])
-    os.utime(edited, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+    os.utime(edited, ns=(before.st_atime_ns, before.st_mtime_ns + (0 if time_stamp_kept else 10**9)))
     assert edited.stat().st_size == before.st_size
+    assert (edited.stat().st_mtime_ns == before.st_mtime_ns) == time_stamp_kept
     with pytest.raises(DataError, match=r"a \.txt file in it was added, removed or edited"):
         threatclf.label_files(docs, out, small_model, chunk_size=2, progress=False, resume=True)
 

@@ -660,6 +660,22 @@ def test_articles_are_scored_as_labelling_them_labels_them(small_model):
     assert short.extra["longer_than_a_passage"] == 0 and "note:" not in short.to_table()
 
 
+def test_articles_without_text_are_scored_as_labelling_labels_them_with_nothing():
+    # a label on most training texts: a text with none of the model's words scores above its threshold
+    texts = [f"The minister took bribes from contractor {i}." for i in range(14)] + \
+            [f"Sunny weather at the football match {i}." for i in range(8)]
+    labels = [["corruption"]] * 14 + [[]] * 8
+    model = threatclf.ThreatClassifier(min_df=1, cv=3, features="word", label_names=["corruption"]).fit(texts, labels)
+    articles = ["", " \u200b\n", "The minister took bribes.", "Sunny weather today."]
+    truth = [[], [], ["corruption"], []]
+    labelled = threatclf.label_dataframe(pd.DataFrame({"text": articles}), model)
+    assert labelled["labels"].tolist()[:2] == [[], []]  # labelling gives an article without text nothing
+    Y_label = to_indicator(list(labelled["labels"]), ["corruption"])
+    result = threatclf.evaluate(model, articles, truth, articles=True)
+    assert result.micro_f1 == pytest.approx(f1_score(to_indicator(truth, ["corruption"]), Y_label, average="micro"))
+    assert result.per_label.loc["corruption", "precision"] == pytest.approx(1.0)
+
+
 def test_evaluate_articles_on_the_command_line(small_model, tmp_path, capsys):
     from threatclf.cli import main
 

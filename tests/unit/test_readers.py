@@ -5,6 +5,7 @@ import gzip
 import json
 import logging
 import re
+import sys
 import warnings
 
 import numpy as np
@@ -18,6 +19,7 @@ from threatclf.readers import (
     Reject,
     count_rows,
     detect_format,
+    check_inputs,
     iter_batches,
     read_records,
 )
@@ -197,6 +199,12 @@ def test_jsonl_unusable_id_is_rejected(tmp_path):
     batch = one_batch(path)
     assert batch.frame["id"].tolist() == ["k"]
     assert reject_at(batch, 1).reason == "id is not a string or a number (list)"
+    # a number longer than Python reads: said in the data's terms, not as a Python setting to change
+    write_lines(path, [b'{"id": "n", "text": "x", "count": ' + b"9" * 5000 + b"}", jline(id="k", text="ok")])
+    batch = one_batch(path)
+    assert batch.frame["id"].tolist() == ["k"]
+    assert reject_at(batch, 1).reason == ("invalid JSON: a number of 5,000 digits, more than a JSON reader takes "
+                                          f"({sys.get_int_max_str_digits():,} here): write it as a string")
 
 
 def test_jsonl_custom_columns_and_bom(tmp_path):
@@ -370,10 +378,14 @@ def test_csv_header_problems(tmp_path):
     write_csv(path, "id,body\n1,x\n")
     with pytest.raises(DataError, match=r"cols.csv.*'text'.*\['id', 'body'\]"):
         iter_batches(path)
-    empty = tmp_path / "empty.csv"
-    empty.write_bytes(b"")
-    with pytest.raises(DataError, match="empty.csv.*header"):
-        iter_batches(empty)
+    blank = tmp_path / "blank.csv"
+    write_csv(blank, "\nid,text\n1,x\n")
+    with pytest.raises(DataError, match="blank.csv: its first line is blank: the header row must come first"):
+        iter_batches(blank)
+    excel = tmp_path / "excel.csv"
+    write_csv(excel, "sep=;\n")
+    with pytest.raises(DataError, match="excel.csv: no header row after its 'sep=' line"):
+        iter_batches(excel)
     clash = tmp_path / "clash.csv"
     write_csv(clash, "uid,id,text\n1,2,x\n")
     with pytest.raises(DataError, match="'id'"):
@@ -543,6 +555,14 @@ def test_empty_file_gives_no_batches(tmp_path):
     path = tmp_path / "empty.jsonl"
     path.write_bytes(b"\n\n")
     assert all_batches(path) == []
+    # a CSV file with no line at all (a day's empty export) is no rows too, not a file without its header
+    for name, content in (("empty.csv", b""), ("bom.csv", b"\xef\xbb\xbf")):
+        (tmp_path / name).write_bytes(content)
+        check_inputs([tmp_path / name])
+        check_inputs([tmp_path / name])
+    (tmp_path / "day.csv").write_text("id,text\n1,A bomb exploded.\n")
+    batches = all_batches([tmp_path / "empty.csv", tmp_path / "day.csv"])
+    assert [frame["id"].tolist() for frame in (b.frame for b in batches)] == [["1"]]
 
 
 # --------------------------------------------------------------------------- read_records
@@ -944,6 +964,16 @@ def test_a_txt_folder_that_also_holds_data_files_says_they_are_not_read(tmp_path
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_inputs([folder])
+    # nor are a data file given as an input too, or the run's own output and rejects from an earlier run
+    (folder / "more.jsonl").write_bytes(jline(id="m", text="x") + b"\n")
+    (folder / "labelled.jsonl").write_bytes(b"{}\n")
+    (folder / "labelled.rejects.jsonl").write_bytes(b"")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_inputs([folder, folder / "more.jsonl"],
+                     written=(folder / "labelled.jsonl", folder / "labelled.rejects.jsonl"))
+    with pytest.warns(UserWarning, match=r"the 1 data file in it \(more.jsonl\) is not read"):
+        check_inputs([folder], written=(folder / "labelled.jsonl", folder / "labelled.rejects.jsonl"))
 
 
 def test_two_jsonl_files_joined_without_a_final_newline_are_named_as_such(tmp_path):
@@ -1087,3 +1117,14 @@ def test_txt_folders_among_several_inputs_name_their_ids_after_the_folder(tmp_pa
     same_names = all_batches([str(tmp_path / "a" / "day1"), str(tmp_path / "b" / "day1")])  # named by their paths
     assert [i for b in same_names for i in b.frame["id"]] == [f"{tmp_path}/a/day1/0001.txt",
                                                                 f"{tmp_path}/b/day1/0001.txt"]
+
+
+def test_the_current_folder_among_several_inputs_is_named_by_its_own_name(tmp_path, monkeypatch):
+    (tmp_path / "day1" / "sub").mkdir(parents=True)
+    (tmp_path / "day1" / "sub" / "a.txt").write_text("Customs seized cocaine.")
+    (tmp_path / "more.jsonl").write_bytes(jline(id="m", text="A bomb exploded.") + b"\n")
+    monkeypatch.chdir(tmp_path / "day1")
+    ids = [i for b in all_batches([".", "../more.jsonl"]) for i in b.frame["id"]]
+    assert ids == ["day1/sub/a.txt", "m"]  # not ./sub/a.txt
+    monkeypatch.chdir(tmp_path / "day1" / "sub")
+    assert [i for b in all_batches(["..", "../../more.jsonl"]) for i in b.frame["id"]] == ["day1/sub/a.txt", "m"]
