@@ -366,6 +366,10 @@ class ThreatClassifier(BaseEstimator):
             y = name_numbered_columns(y, labels, self.label_names is not None,
                                       "pass label_names=[...] with one name per column, in the columns' order")
             return labels, indicator_from_frame(y, labels)
+        if isinstance(y, np.ndarray) and y.ndim == 2 and y.dtype.kind in "US":  # np.array([["terrorism"], ...])
+            raise DataError(f"y is a 2-D array of strings ({str(y.flat[0])!r}, ...): a matrix y holds 0/1, one column per "
+                            "label; label names go in one list per text, [['terrorism'], []] (a list of lists, "
+                            "or an array of dtype object, without empty strings)")
         if isinstance(y, np.ndarray) and y.ndim == 2 and y.dtype != object:
             if self.label_names is None:
                 raise DataError("a 0/1 matrix y needs label_names=[...] to name its columns")

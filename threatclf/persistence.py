@@ -342,6 +342,11 @@ def _holds_only_model_files(folder: Path) -> bool:
         return False
 
 
+#: Files a file browser leaves in any folder it shows (macOS Finder, Windows Explorer): no one's
+#: work, so they do not stop a model folder from being replaced.
+_FILE_BROWSER_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+
+
 def check_model_destination(path, *, overwrite: bool = False) -> Path:
     """``path`` as a Path if a model folder may be written there; else an error saying why.
 
@@ -369,7 +374,8 @@ def check_model_destination(path, *, overwrite: bool = False) -> Path:
             listed = json.loads((path / "metadata.json").read_text(encoding="utf-8")).get("files", {})
         except (OSError, ValueError, AttributeError):
             listed = {}
-        foreign = sorted(p.name for p in path.iterdir() if p.name != "metadata.json" and p.name not in listed)
+        foreign = sorted(p.name for p in path.iterdir() if p.name != "metadata.json" and p.name not in listed
+                         and not (p.name in _FILE_BROWSER_FILES and p.is_file()))
         if foreign:
             raise FileExistsError(f"{path} holds files that are not part of its model ({', '.join(foreign[:5])}"
                                   f"{', ...' if len(foreign) > 5 else ''}); replacing the folder would delete "

@@ -195,6 +195,11 @@ def test_overwrite_refuses_a_model_folder_holding_a_file_of_the_users(small_mode
         small_model.save(model_folder, overwrite=True)
     assert (model_folder / "labelled.jsonl").read_text() == '{"text": "kept"}\n'
     threatclf.load_model(model_folder)  # untouched
+    # what a file browser leaves in a folder it showed is no one's work: it does not stop a save
+    (model_folder / "labelled.jsonl").unlink()
+    (model_folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    small_model.save(model_folder, overwrite=True)
+    assert not (model_folder / ".DS_Store").exists() and threatclf.verify_model(model_folder).ok
 
 
 @pytest.mark.parametrize("metrics, message", [
