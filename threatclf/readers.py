@@ -300,20 +300,64 @@ def excel_separator_line(header: list[str] | None, sep: str) -> str | None:
 def txt_files(folder: Path) -> Iterator[Path]:
     """The .txt files in ``folder`` and its subfolders (.TXT too), through links to folders as
     through links to files (each folder once: a link back up is not followed round)."""
-    seen = {os.path.realpath(folder)}
-    for top, folders, names in os.walk(folder, followlinks=True):
+    return map(Path, txt_file_paths(folder))
+
+
+def txt_file_paths(folder) -> Iterator[str]:
+    """:func:`txt_files` as strings, ``folder`` joined with the path within it: a folder of a
+    million articles is walked several times a run (checks, count, listing, stamps), and a Path
+    a file, or a stat call a name, costs more than the walk itself."""
+    return (path for path, _ in _walk_files(folder, _is_txt_name, broken_links=True))
+
+
+def _is_txt_name(lower: str) -> bool:
+    return lower.endswith(".txt") and len(lower) > 4  # ".txt" alone is a hidden file's name, as pathlib has it
+
+
+def _walk_files(folder, wanted, *, broken_links: bool) -> Iterator[tuple[str, str]]:
+    """(path, real path) of each file in ``folder`` and its subfolders whose lower-cased name
+    ``wanted`` accepts, through links to folders (each folder once: a link back up is not followed
+    round) and to files; ``broken_links``: a link to a file that is gone too (its row is then
+    rejected, not lost unseen). Depth first, a folder's files before its subfolders, as os.walk
+    goes; the real path is resolved only for links (a file's is its folder's and its name)."""
+    folder = os.fspath(folder)
+    real_top = os.path.realpath(folder)
+    seen = {real_top}
+    stack = [(folder, real_top)]
+    while stack:
+        top, real = stack.pop()
+        try:
+            with os.scandir(top) as listing:
+                entries = list(listing)
+        except OSError:  # unreadable: passed over, as os.walk does
+            continue
+        subfolders = []
+        for entry in entries:
+            if entry.is_dir():  # a link to a folder too
+                subfolders.append(entry)
+            elif wanted(entry.name.lower()) and (
+                    entry.is_file() or (broken_links and entry.is_symlink() and not os.path.exists(entry.path))):
+                yield entry.path, (os.path.realpath(entry.path) if entry.is_symlink()
+                                   else os.path.join(real, entry.name))
         kept = []
-        for name in sorted(folders):
-            real = os.path.realpath(os.path.join(top, name))
-            if real not in seen:
-                seen.add(real)
-                kept.append(name)
-        folders[:] = kept
-        for name in names:
-            path = Path(top, name)
-            # a link to a file that is gone is listed too, so that its row is rejected, not lost unseen
-            if path.suffix.lower() == ".txt" and (path.is_file() or (path.is_symlink() and not path.exists())):
-                yield path
+        for entry in sorted(subfolders, key=lambda entry: entry.name):  # of two links to one folder, the first
+            sub = os.path.realpath(entry.path) if entry.is_symlink() else os.path.join(real, entry.name)
+            if sub not in seen:
+                seen.add(sub)
+                kept.append((entry.path, sub))
+        stack.extend(reversed(kept))
+
+
+def _is_data_name(lower: str) -> bool:
+    return lower.endswith(_DATA_SUFFIXES)
+
+
+_DATA_SUFFIXES = tuple(suffix for suffix, _ in FILE_SUFFIXES)
+
+
+def path_within(path: str, folder) -> str:
+    """A path :func:`txt_file_paths` gave, as the path within ``folder`` it walked (``sub/a.txt``)."""
+    return path[len(os.fspath(folder)):].lstrip(os.sep).replace(os.sep, "/")
 
 
 def detect_format(path) -> str:
@@ -1229,7 +1273,7 @@ class _TxtSource(_Source):
         of millions)."""
         if self._files is None:
             root = Path(self.path)
-            self._files = sorted((p.relative_to(root).as_posix() for p in txt_files(root)), key=_utf8_safe)
+            self._files = sorted((path_within(p, root) for p in txt_file_paths(root)), key=_utf8_safe)
         return self._files
 
     def __len__(self) -> int:
@@ -1564,8 +1608,7 @@ def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(
     read: dict[str, Path] = {}
     walk = once_a_run and any(path not in checked for _, path in folders)  # all of them walked together
     for _, folder in (folders if walk else ()):  # a file linked from two places would be labelled twice
-        for file in txt_files(Path(folder)):
-            real = os.path.realpath(file)
+        for file, real in _walk_files(folder, _is_txt_name, broken_links=True):
             if real in read or real in seen:
                 raise DataError(f"{file} is the same file as {read.get(real) or seen[real]}: it would be labelled twice")
             read[real] = file
@@ -1573,10 +1616,10 @@ def _sources(inputs, *, text_col, id_col, max_text_chars, batch_size, reserved=(
         # (not the chunks of a run writing its output into the folder: OUTPUT.partial/, .removing ones)
         # nor the files given as inputs too, nor the run's own output and rejects
         not_data = set(seen) | {os.path.realpath(path) for path in written if not is_stdin(path)}
-        data = sorted(str(f.relative_to(folder)) for f in Path(folder).rglob("*") if f.is_file()
-                      and any(f.name.lower().endswith(suffix) for suffix, _ in FILE_SUFFIXES)
-                      and not any(part.endswith((".partial", ".removing")) for part in f.relative_to(folder).parts[:-1])
-                      and os.path.realpath(f) not in not_data)
+        data = sorted(within for within, real in ((path_within(file, folder), real) for file, real
+                                                  in _walk_files(folder, _is_data_name, broken_links=False))
+                      if not any(part.endswith((".partial", ".removing")) for part in within.split("/")[:-1])
+                      and real not in not_data)
         if data:
             warnings.warn(f"input folder {folder} is read as its .txt files, one article each; the "
                           f"{len(data):,} data file{'s' if len(data) > 1 else ''} in it ({', '.join(data[:3])}"
@@ -1847,7 +1890,7 @@ def count_rows(inputs) -> int | None:
             with pq.ParquetFile(path) as handle:
                 total += handle.metadata.num_rows
         elif fmt == "txt":
-            total += sum(1 for _ in txt_files(Path(path)))
+            total += sum(1 for _ in txt_file_paths(path))
         else:
             return None
     return total

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .exceptions import DataError
-from .readers import LENGTH_REASONS, is_stdin, txt_files
+from .readers import LENGTH_REASONS, is_stdin, path_within, txt_file_paths
 from .writers import _json_line, atomic_path
 
 if TYPE_CHECKING:  # pragma: no cover - for type hints only
@@ -68,16 +68,19 @@ def input_stamps(inputs: Sequence[Path]) -> list[dict]:
             # own time stamp, which an output or its OUTPUT.partial/ written into it would move)
             entry = {"path": str(path.resolve())}
             listing = hashlib.sha256()
-            for file in sorted(txt_files(path)):
-                file_stat = file.stat() if file.exists() else file.lstat()  # a link to nothing: rejected
-                listing.update(json.dumps([str(file.relative_to(path)), file_stat.st_size, file_stat.st_mtime_ns,
+            for file in sorted(txt_file_paths(path)):
+                try:
+                    file_stat = os.stat(file)
+                except FileNotFoundError:  # a link to nothing: rejected
+                    file_stat = os.lstat(file)
+                listing.update(json.dumps([path_within(file, path), file_stat.st_size, file_stat.st_mtime_ns,
                                            _content_digest(file)]).encode("utf-8", "surrogateescape"))
             entry["txt_files_sha256"] = listing.hexdigest()
             files.append(entry)
     return files
 
 
-def _content_digest(file: Path) -> str | None:
+def _content_digest(file: str) -> str | None:
     """A .txt file's SHA-256; None for one that cannot be read (its row is rejected, saying why)."""
     try:
         with open(file, "rb") as handle:

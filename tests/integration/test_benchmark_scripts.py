@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/builders.py
 import dask_scaling  # noqa: E402
 import learning_curve  # noqa: E402
+import resume_stamps  # noqa: E402
 import throughput  # noqa: E402
 import write_output  # noqa: E402
 from _common import shared_folder  # noqa: E402
@@ -125,3 +126,17 @@ def test_write_output_says_when_the_two_outputs_differ(shared, capsys, monkeypat
     monkeypatch.setattr(write_output, "_parsed_and_written", drops_a_row)
     assert write_output.main(["--shared", str(shared), "--articles", "20", "--repeats", "1"]) == 1
     assert "OUTPUTS DIFFER" in capsys.readouterr().out
+
+
+def test_resume_stamps_times_both_stamps_and_sees_an_edit_that_keeps_size_and_time(shared, capsys):
+    assert resume_stamps.main(["--shared", str(shared), "--articles", "20", "--repeats", "1", "--label"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("20 .txt files") and "an edit keeping size and time stamp: seen" in out
+    ratio = float(out.split("ratio ")[1].split()[0])
+    assert ratio > 0 and "labelling the folder (default model):" in out
+
+
+def test_resume_stamps_says_when_the_stamp_misses_an_edit(shared, capsys, monkeypatch):
+    monkeypatch.setattr(resume_stamps.resume, "_content_digest", lambda file: None)  # as threatclf 0.25 stamped
+    assert resume_stamps.main(["--shared", str(shared), "--articles", "20", "--repeats", "1"]) == 1
+    assert "an edit keeping size and time stamp: MISSED" in capsys.readouterr().out
