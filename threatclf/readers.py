@@ -75,6 +75,8 @@ FILE_SUFFIXES = (
     (".pq", "parquet"),
 )
 
+#: How much of a JSON line too long to read is kept, to find its id at its start.
+_ID_PEEK_BYTES = 4096
 # A JSON line can be longer than its text (escapes, other fields), so the cap on a line is
 # generous; it only exists so that one pathological line cannot exhaust memory. 12 bytes is
 # the longest a character can be written: json.dumps's default escapes an emoji as \ud83d\ude00.
@@ -622,6 +624,18 @@ class _Source:
     def _reject(self, line, id_, reason) -> Reject:
         return Reject(self.source, line, id_, reason)
 
+    def _leading_id(self, start: bytes):
+        """The id of a JSON line too long to read, when its object names it first, as most writers
+        put it (the rest of the line is never read: an id further in stays unknown); else None."""
+        key = json.dumps(self.id_col, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        match = re.match(rb'\s*\{\s*' + re.escape(key) + rb'\s*:\s*("(?:[^"\\]|\\.)*"|-?\d{1,16})\s*[,}]', start)
+        if match is None:
+            return None
+        try:
+            return self._readable_id({self.id_col: json.loads(match.group(1))})
+        except ValueError:
+            return None
+
     def _readable_id(self, record: dict):
         """A rejected record's id, when it is one and valid Unicode (so that the reject names it); else None."""
         try:
@@ -887,10 +901,10 @@ class _JsonlSource(_Source):
             raw = self._file.readline(cap)
             if len(raw) < cap or raw.endswith(b"\n"):
                 return raw, True
-            while True:  # skip the rest of an overlong line without keeping it
+            while True:  # skip the rest of an overlong line without keeping it (its start names its id)
                 rest = self._file.readline(cap)
                 if not rest or rest.endswith(b"\n"):
-                    return raw[:1], False
+                    return raw[:_ID_PEEK_BYTES], False
         except _GZIP_ERRORS as exc:
             raise DataError(
                 f"{self.source}: compressed stream is truncated or corrupt after line "
@@ -930,7 +944,7 @@ class _JsonlSource(_Source):
             if not build:
                 continue
             if not fits:
-                rejects.append(self._reject(line, None, (
+                rejects.append(self._reject(line, self._leading_id(raw), (
                     f"line too large: more than {self._line_cap:,} bytes "
                     f"(text limit {max_chars:,} characters)"
                 )))

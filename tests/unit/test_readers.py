@@ -238,6 +238,22 @@ def test_jsonl_overlong_line_is_rejected_and_reading_goes_on(tmp_path):
     assert batch.frame["id"].tolist() == ["a", "c"]
     assert batch.frame["_line"].tolist() == [1, 3]
     assert reject_at(batch, 2).reason.startswith("line too large")
+    assert reject_at(batch, 2).id == "b"  # named first in its object: read off the line's start
+
+
+def test_an_overlong_line_names_its_id_only_where_its_start_shows_it_is_the_objects_own(tmp_path):
+    path = tmp_path / "long.jsonl"
+    blob = "y" * 200_000
+    write_lines(path, [
+        b'{"id": 7, "text": "ok", "blob": "' + blob.encode() + b'"}',
+        b'{ "id" : "caf\\u00e9 \\"x\\"", "blob": "' + blob.encode() + b'"}',
+        b'{"meta": {"id": "inner"}, "id": "outer", "blob": "' + blob.encode() + b'"}',  # not first: unknown
+        b'{"blob": "' + blob.encode() + b'", "id": "late"}',
+        jline(uid="u5", text="ok", blob=blob),
+    ])
+    batch = one_batch(path, max_text_chars=10)
+    assert [reject_at(batch, k).id for k in range(1, 6)] == ["7", 'caf\u00e9 "x"', None, None, None]
+    assert reject_at(one_batch(path, max_text_chars=10, id_col="uid"), 5).id == "u5"
 
 
 def test_a_text_within_the_limit_is_read_however_json_escapes_it(tmp_path):
