@@ -571,9 +571,14 @@ def cmd_verify(args) -> int:
             _model_named(named[1]) or default_model_path()):
         raise ThreatclfError(f"two models given: {args.model_dir} and --model {args.model}")
     args.model_dir = _model_named(named[0] if named else None) or default_model_path()
-    check = verify_model(args.model_dir)
-    if args.format == "json":
-        return _verify_json(args, check)
+    try:
+        check = verify_model(args.model_dir)
+        if args.format == "json":
+            return _verify_json(args, check)
+    except (ThreatclfError, OSError) as exc:  # a program reading the JSON gets it too, then the error is said
+        if args.format == "json":
+            _verify_json_failed(args, exc)
+        raise
     if not _say_changed(check):
         return EXIT_ERROR
     print(printable(f"{args.model_dir}: format {check.metadata['format_version']}, {_digests_said(check)}"))
@@ -601,6 +606,24 @@ def _verify_json(args, check) -> int:
         "types": check.types, "untrusted": check.untrusted, "loaded_with_trust": loaded_with_trust,
         "loads": loads}, indent=2))
     return EXIT_OK if loads else EXIT_ERROR
+
+
+def _verify_json_failed(args, exc: Exception) -> None:
+    """``verify --format json`` on a folder that cannot be checked (damaged, missing, of a newer
+    format): the object a program expects, with ``loads`` false and the error in words."""
+    from .persistence import read_metadata
+
+    try:
+        metadata = read_metadata(args.model_dir)
+    except (ThreatclfError, OSError):
+        metadata = {}
+    changed = getattr(exc, "changed", None)
+    print(json.dumps({
+        "model": str(args.model_dir), "format_version": metadata.get("format_version"),
+        "weights_format": metadata.get("weights_format"), "changed": dict([changed]) if changed else {},
+        "types": None, "untrusted": None, "loaded_with_trust": False, "loads": False,
+        "error": printable(str(exc) if not isinstance(exc, OSError) or not exc.strerror
+                           else f"{exc.strerror}" + (f" ({exc.filename})" if exc.filename else ""))}, indent=2))
 
 
 def _loads_when_trusted(args) -> bool:

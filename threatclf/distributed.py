@@ -152,6 +152,11 @@ def _flatten(out: pd.DataFrame, escape_formulas: bool = False) -> pd.DataFrame:
     for column in out.columns:  # as in the CSV and Parquet of threatclf label
         if column not in ("labels", "evidence") and out[column].dtype == object and any(map(_is_nested, out[column])):
             out[column] = [json.dumps(_json_value(v), ensure_ascii=False) if _is_nested(v) else v for v in out[column]]
+        elif out[column].dtype.kind in "mM" or (out[column].dtype == object and any(map(_as_text_in_files, out[column]))):
+            # dates, times, durations, decimals and bytes: the ISO (or exact) text threatclf label writes
+            out[column] = pd.array([_json_value(v) if _as_text_in_files(v) or isinstance(v, (pd.Timestamp, pd.Timedelta))
+                                    else (None if v is pd.NaT else v) for v in out[column]],
+                                   dtype="string" if out[column].dtype.kind in "mM" else object)
     if "text" in out and "passage" in out:
         out["text"] = out["text"].astype("string")
     if not escape_formulas:
@@ -161,6 +166,14 @@ def _flatten(out: pd.DataFrame, escape_formulas: bool = False) -> pd.DataFrame:
         if escaped[after].dtype != out[before].dtype:
             escaped[after] = escaped[after].astype(out[before].dtype)
     return escaped
+
+
+def _as_text_in_files(value) -> bool:
+    """A carried value the file outputs write as text: a date, time, duration, decimal or bytes."""
+    import datetime
+    import decimal
+
+    return isinstance(value, (datetime.date, datetime.time, datetime.timedelta, decimal.Decimal, bytes, bytearray))
 
 
 def label_dask(ddf, model=None, *, text_col: str = "text", id_col: str | None = None, passages: bool = False,
@@ -313,12 +326,41 @@ def _conform(frame: pd.DataFrame, meta: pd.DataFrame, path: str) -> pd.DataFrame
                                               na_action="ignore").astype(want)
             continue
         try:
-            frame[column] = frame[column].astype(want)
-        except (TypeError, ValueError):
+            cast = frame[column].astype(want)
+        except (TypeError, ValueError, OverflowError):
             raise DataError(f"{path}: column {column!r} holds {have} values where the first file's held {want}; "
                             "a Dask DataFrame has one type a column: read the files whose column holds text "
                             "first, or convert the column in them") from None
+        changed = _changed_by_cast(frame[column], cast, have, want)
+        if changed is not None:  # 2.5 as 2, 7 as True: numpy and pandas cast these without a word
+            raise DataError(f"{path}: column {column!r} holds {have} values where the first file's held {want}, "
+                            f"which would change them ({changed}): a Dask DataFrame has one type a column, the first "
+                            f"file's; put first a file whose column holds {have} values, if they can hold the others' "
+                            "(decimals can hold whole numbers), or convert the column in the files")
+        frame[column] = cast
     return frame
+
+
+def _changed_by_cast(original: pd.Series, cast: pd.Series, have, want) -> str | None:
+    """The first value ``cast`` does not hold as ``original`` did (``2.5 read as 2``); a cast
+    between booleans and numbers changes every value's kind. None when nothing changed."""
+    kinds = {getattr(have, "kind", "O"), getattr(want, "kind", "O")}
+    if "b" in kinds and kinds & set("iuf"):
+        value = original.dropna()
+        return (f"{_shown(value.iloc[0])} read as {_shown(cast.loc[value.index[0]])}" if len(value)
+                else "booleans and numbers are not one type")
+    missing = original.isna().to_numpy()
+    if (cast.isna().to_numpy() != missing).any():
+        k = int(((cast.isna().to_numpy()) != missing).argmax())
+        return f"{_shown(original.iloc[k])} read as {_shown(cast.iloc[k])}"
+    before = original.astype(object).to_numpy()[~missing]
+    after = cast.astype(object).to_numpy()[~missing]
+    differ = [k for k, (a, b) in enumerate(zip(before, after)) if not (a == b)]
+    return f"{_shown(before[differ[0]])} read as {_shown(after[differ[0]])}" if differ else None
+
+
+def _shown(value) -> str:
+    return repr(value.item() if hasattr(value, "item") else value)
 
 
 def _as_text(value) -> str:

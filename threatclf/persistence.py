@@ -99,7 +99,12 @@ DEFAULT_MODEL_NAME = "threat-default"
 
 class _DamagedFolderError(ModelFormatError):
     """A folder damaged or disguised (a digest that differs, a link out, a pickle where the skops
-    zip belongs): no later release wrote it so, so upgrading is never the advice."""
+    zip belongs): no later release wrote it so, so upgrading is never the advice. ``changed``: the
+    listed file found changed or missing, and how, for ``threatclf verify --format json``."""
+
+    def __init__(self, message: str, changed: tuple[str, str] | None = None):
+        super().__init__(message)
+        self.changed = changed
 
 
 class ModelVersionWarning(UserWarning):
@@ -669,7 +674,8 @@ def _check_digests(metadata: dict, path: Path) -> tuple[Path, bytes, list[str]]:
                 changed.append(name)
                 continue
             raise _DamagedFolderError(printable(f"{path}: file {name} listed in metadata.json is missing"
-                                             + (" (a folder or device is in its place)" if file.exists() else "")))
+                                             + (" (a folder or device is in its place)" if file.exists() else "")),
+                                      changed=(name, "is missing" if not file.exists() else "is not a file"))
         if name == weights_name:
             size = file.stat().st_size  # before reading: a sparse file is large on paper, small to hand over
             if size > MAX_INFLATED_BYTES:
@@ -684,7 +690,8 @@ def _check_digests(metadata: dict, path: Path) -> tuple[Path, bytes, list[str]]:
         if actual != expected:
             message = f"{file} does not match the SHA-256 recorded in metadata.json (changed or damaged since saving)"
             if name == weights_name:
-                raise _DamagedFolderError(message)
+                raise _DamagedFolderError(message, changed=(name, "does not match the SHA-256 recorded in "
+                                                                  "metadata.json (changed since saving)"))
             changed.append(name)
     return weights, data, changed
 

@@ -2146,3 +2146,27 @@ def test_verify_names_the_model_with_dash_m_and_reports_as_json(saved_small_mode
     assert code == 0 and list(json.loads(out)["changed"]) == ["README.md"] and json.loads(out)["loads"] is True
     code, out, err = run(["verify", str(edited), "-m", str(saved_small_model)], capsys)
     assert code == 2 and "two models given" in err
+
+
+def test_verify_as_json_reports_a_folder_it_cannot_load_as_json_too(saved_small_model, tmp_path, capsys):
+    import shutil
+
+    damaged = Path(shutil.copytree(saved_small_model, tmp_path / "damaged"))
+    weights = bytearray((damaged / "model.skops").read_bytes())
+    weights[len(weights) // 2] ^= 0xFF
+    (damaged / "model.skops").write_bytes(bytes(weights))
+    gone = Path(shutil.copytree(saved_small_model, tmp_path / "gone"))
+    (gone / "model.skops").unlink()
+    edited = Path(shutil.copytree(saved_small_model, tmp_path / "edited"))
+    meta = json.loads((edited / "metadata.json").read_text())
+    meta["thresholds"] = {label: 0.01 for label in meta["thresholds"]}  # not the model's
+    (edited / "metadata.json").write_text(json.dumps(meta))
+    for folder, changed, said in ((damaged, {"model.skops": "does not match the SHA-256"}, "does not match"),
+                                  (gone, {"model.skops": "is missing"}, "is missing"),
+                                  (edited, {}, "thresholds in metadata.json do not match the stored model"),
+                                  (tmp_path / "nowhere", {}, "does not exist")):
+        code, out, err = run(["verify", str(folder), "--format", "json"], capsys)
+        report = json.loads(out)  # a program gets its object, not an empty standard output
+        assert code == 2 and report["loads"] is False and report["model"] == str(folder)
+        assert {name: how[:len(changed[name])] for name, how in report["changed"].items()} == changed
+        assert said in report["error"] and said in err

@@ -511,6 +511,33 @@ def test_read_dask_keeps_carried_values_as_read_and_flat_writes_them_as_threatcl
     assert flat["meta"].tolist()[0] == written["meta"].tolist()[0] == '{"k": 1}'
 
 
+def test_flat_writes_dates_times_and_decimals_as_the_text_threatclf_label_writes(small_model, tmp_path):
+    import datetime
+    import decimal
+
+    source = tmp_path / "dated.parquet"
+    pd.DataFrame({"id": ["a", "b"], "text": ["Bomb attack in the city.", "Cartel boss held."],
+                  "when": pd.to_datetime(["2024-01-02 03:04:05", None]), "day": [datetime.date(2024, 1, 2), None],
+                  "amount": [decimal.Decimal("12.50"), decimal.Decimal("1")]}).to_parquet(source)
+    threatclf.label_files(source, tmp_path / "out.parquet", small_model, progress=False)
+    written = pd.read_parquet(tmp_path / "out.parquet")
+    flat = threatclf.label_dask(threatclf.read_dask(source), small_model, id_col="id", flat=True)
+    flat.to_parquet(tmp_path / "dask", write_index=False)
+    from_dask = pd.read_parquet(tmp_path / "dask")
+    for column in ("when", "day", "amount"):
+        assert from_dask[column].tolist()[0] == written[column].tolist()[0], column
+        assert from_dask[column].isna().tolist() == written[column].isna().tolist(), column
+        assert pd.api.types.is_string_dtype(from_dask[column]) and pd.api.types.is_string_dtype(written[column])
+    assert from_dask["when"].tolist()[0] == "2024-01-02T03:04:05"
+    # an in-memory frame's timestamps too, as threatclf label writes a Parquet input's
+    frame = pd.DataFrame({"id": ["a"], "text": ["Bomb attack."], "when": pd.to_datetime(["2024-01-02"]),
+                          "took": pd.to_timedelta(["1h"])})
+    import dask.dataframe as dd
+
+    out = threatclf.label_dask(dd.from_pandas(frame, npartitions=1), small_model, id_col="id", flat=True).compute()
+    assert out["when"].tolist() == ["2024-01-02T00:00:00"] and out["took"].tolist() == ["P0DT1H0M0S"]
+
+
 def test_read_dask_without_columns_refuses_a_file_whose_columns_differ_from_the_firsts(tmp_path):
     first, second = tmp_path / "p1.jsonl", tmp_path / "p2.jsonl"
     first.write_text('{"id": 1, "text": "Rain."}\n', encoding="utf-8")
@@ -581,8 +608,33 @@ def test_read_dask_takes_columns_from_the_first_file_with_rows_and_conforms_the_
     # numbers first and text later cannot be one column: an error naming the file and column
     (tmp_path / "4.jsonl").write_text('{"id": "d", "text": "Hail.", "n": "many"}\n', encoding="utf-8")
     (tmp_path / "1.jsonl").write_text('{"id": "a", "text": "Rain.", "n": 1}\n', encoding="utf-8")
+    (tmp_path / "3.jsonl").write_text('{"id": "b", "text": "Sun.", "n": 5}\n', encoding="utf-8")
     with pytest.raises(threatclf.DataError, match=r"4\.jsonl: column 'n' holds .* where the first file's held Int64"):
         threatclf.read_dask(str(tmp_path / "*.jsonl")).compute()
+
+
+@pytest.mark.parametrize("first, later, changed", [
+    ('"n": 1', '"n": 2.5', r"column 'n' holds Float64 values where the first file's held Int64, which would change "
+                           r"them \(2\.5 read as 2\): .* put first a file whose column holds Float64 values"),
+    ('"n": true', '"n": 7', r"column 'n' holds Int64 values where the first file's held boolean, which would "
+                            r"change them \(7 read as True\)"),
+    ('"n": 7', '"n": false', r"held Int64, which would change them \(False read as 0\)"),
+    ('"n": 1', '"n": 12345678901234567890', r"held Int64, which would change them \(12345678901234567890 read as "),
+])
+def test_read_dask_refuses_a_later_file_whose_values_the_first_files_type_would_change(tmp_path, first, later,
+                                                                                     changed):
+    # numpy and pandas cast 2.5 to 2 and 7 to True without a word; threatclf label writes them as they are
+    (tmp_path / "1.jsonl").write_text(f'{{"id": "a", "text": "Rain.", {first}}}\n', encoding="utf-8")
+    (tmp_path / "2.jsonl").write_text(f'{{"id": "b", "text": "Sun.", {later}}}\n', encoding="utf-8")
+    with pytest.raises(threatclf.DataError, match=r"2\.jsonl: .*" + changed):
+        threatclf.read_dask([tmp_path / "1.jsonl", tmp_path / "2.jsonl"]).compute(scheduler="synchronous")
+
+
+def test_read_dask_casts_a_later_file_whose_values_the_first_files_type_holds(tmp_path):
+    pd.DataFrame({"id": ["a"], "text": ["Rain."], "price": [2.75]}).to_parquet(tmp_path / "1.parquet")
+    pd.DataFrame({"id": ["b"], "text": ["Sun."], "price": [3]}).to_parquet(tmp_path / "2.parquet")
+    frame = threatclf.read_dask([tmp_path / "1.parquet", tmp_path / "2.parquet"]).compute(scheduler="synchronous")
+    assert frame["price"].tolist() == [2.75, 3.0] and str(frame["price"].dtype) == "float64"
 
 
 def test_read_dask_warns_of_a_named_column_the_first_file_lacks(tmp_path):
