@@ -816,20 +816,23 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
 
     One run at a time writes an output: a second run on the same ``output`` (a cron job started
     again while the first still runs) is refused while the first holds its lock, the hidden
-    file ``.OUTPUT.lock`` beside it.
+    file ``.OUTPUT.lock`` beside it; so is a run whose ``rejects`` file another run writes.
     """
     if not isinstance(output, (str, os.PathLike)):
         raise DataError(f"output must be a file path, got {type(output).__name__}")
     # the lock beside the file written: a run naming it through a link is the same run's rival
-    with exclusive_run(_written_path(Path(output), "output")):
+    with contextlib.ExitStack() as locks:
+        written = _written_path(Path(output), "output")
+        locks.enter_context(exclusive_run(written))
+        named = _written_path(Path(rejects), "rejects file") if isinstance(rejects, (str, os.PathLike)) else None
+        if named is not None and os.path.abspath(named) != os.path.abspath(written):  # the same: refused below
+            locks.enter_context(exclusive_run(named))  # two runs' rejects would overwrite each other
         return _label_files(
             inputs, output, model, text_col=text_col, id_col=id_col, passages=passages, threshold=threshold,
             top_terms=top_terms, max_words=max_words, keep_text=keep_text, chunk_size=chunk_size,
             max_text_chars=max_text_chars, n_jobs=n_jobs, resume=resume, restart=restart, overwrite=overwrite,
             rejects=rejects, progress=progress, csv_sep=csv_sep, encoding=encoding, output_csv_sep=output_csv_sep,
             output_encoding=output_encoding, escape_formulas=escape_formulas)
-
-
 
 
 #: A value of each kind of column, for the columns of an output without rows.

@@ -1889,6 +1889,24 @@ def test_run_summary_speeds_keep_their_figures_for_a_handful_of_rows():
     assert "2,778 rows/s | 22,031 passages/s" in big
 
 
+def test_a_run_naming_the_rejects_file_another_run_writes_is_refused(small_model, corpus, tmp_path):
+    from threatclf.resume import exclusive_run
+
+    path, rows = corpus
+    shared_rejects = tmp_path / "logs" / "rejects.jsonl"
+    with exclusive_run(shared_rejects):  # as a run writing another output, with the same --rejects, holds it
+        with pytest.raises(DataError, match="another threatclf run is writing .*rejects.jsonl"):
+            threatclf.label_files(path, tmp_path / "mine.jsonl", small_model, rejects=shared_rejects, progress=False)
+        assert not (tmp_path / "mine.jsonl").exists()
+    summary = threatclf.label_files(path, tmp_path / "mine.jsonl", small_model, rejects=shared_rejects,
+                                    progress=False)
+    assert summary.rows_read == len(rows) and not list(tmp_path.rglob("*.lock"))
+    # a rejects file named as the output itself is refused as before, not taken for another run's
+    with pytest.raises(DataError, match="would overwrite an input or the output"):
+        threatclf.label_files(path, tmp_path / "same.jsonl", small_model, rejects=tmp_path / "same.jsonl",
+                              progress=False)
+
+
 def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(small_model, corpus, tmp_path):
     import subprocess
     import sys
