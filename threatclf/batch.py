@@ -826,7 +826,8 @@ def label_files(inputs, output, model=None, *, text_col: str = "text", id_col: s
         locks.enter_context(exclusive_run(written))
         named = _written_path(Path(rejects), "rejects file") if isinstance(rejects, (str, os.PathLike)) else None
         if named is not None and os.path.abspath(named) != os.path.abspath(written):  # the same: refused below
-            locks.enter_context(exclusive_run(named))  # two runs' rejects would overwrite each other
+            locks.enter_context(exclusive_run(named, "folder of the rejects file"))  # two runs' rejects would
+            # overwrite each other
         return _label_files(
             inputs, output, model, text_col=text_col, id_col=id_col, passages=passages, threshold=threshold,
             top_terms=top_terms, max_words=max_words, keep_text=keep_text, chunk_size=chunk_size,

@@ -366,18 +366,19 @@ def digests_of(stats: dict) -> np.ndarray:
 
 
 @contextmanager
-def exclusive_run(output: Path) -> Iterator[None]:
+def exclusive_run(output: Path, what: str = "output folder") -> Iterator[None]:
     """Hold the lock of ``output`` for a run, or raise DataError if another process holds it.
 
     The lock is a hidden file beside the output, ``.NAME.lock``, held with an OS lock that dies
     with its process and removed on release (a killed run leaves an empty file, which the next
     run takes over). Runs on one machine are kept apart whatever their user or temporary folder;
     a network file system may not pass the lock between machines. A folder made for the output
-    is removed again if the run leaves it empty (a mistake found before any work).
+    is removed again if the run fails leaving it empty (a mistake found before any work).
+    ``what`` names the folder in an error (``folder of the rejects file`` for a rejects file's lock).
     """
     folder = output.parent
     made = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
-    make_folder(folder, "output folder")
+    make_folder(folder, what)
     lock_path = lock_path_of(output)
     try:
         while True:
@@ -402,12 +403,13 @@ def exclusive_run(output: Path) -> Iterator[None]:
             except OSError:
                 pass
             handle.close()
-    finally:
+    except BaseException:
         for made_folder in made:  # deepest first; each only if empty
             try:
                 made_folder.rmdir()
             except OSError:
                 break
+        raise
 
 
 def lock_path_of(output: Path) -> Path:
