@@ -749,17 +749,18 @@ def _stopped_by_another_interrupt(pool: ProcessPoolExecutor):
 
     def handler(signum, frame) -> None:
         _terminate_processes(pool)
-        previous = kept.get(signum)
-        if callable(previous):
-            try:
-                previous(signum, frame)
-            except KeyboardInterrupt:  # already stopping, for the first one
-                pass
+        try:
+            kept[signum](signum, frame)
+        except KeyboardInterrupt:  # already stopping, for the first one
+            pass
 
     kept = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
         current = signal.getsignal(signum)
-        if current is not signal.SIG_IGN:  # ignored (nohup, a background job) stays ignored
+        # Python's own handlers only: ignored (nohup) stays ignored, the default action (SIGTERM in a
+        # script: the end of the process) stays the default, and a handler set outside Python (None,
+        # an embedding program's) stays in place
+        if callable(current):
             kept[signum] = current
             signal.signal(signum, handler)
     try:

@@ -366,6 +366,8 @@ class ThreatClassifier(BaseEstimator):
             y = name_numbered_columns(y, labels, self.label_names is not None,
                                       "pass label_names=[...] with one name per column, in the columns' order")
             return labels, indicator_from_frame(y, labels)
+        if isinstance(y, np.ndarray) and y.ndim == 2 and y.dtype.kind in "US" and np.isin(y, ["0", "1"]).all():
+            raise DataError("y is a 0/1 matrix written as text ('0', '1'): make it numbers, y.astype(int)")
         if isinstance(y, np.ndarray) and y.ndim == 2 and y.dtype.kind in "US":  # np.array([["terrorism"], ...])
             raise DataError(f"y is a 2-D array of strings ({str(y.flat[0])!r}, ...): a matrix y holds 0/1, one column per "
                             "label; label names go in one list per text, [['terrorism'], []] (a list of lists, "
@@ -911,7 +913,7 @@ class ThreatClassifier(BaseEstimator):
         # are frozen as fit's are: the compiled path, rebuilt when they are new objects, would
         # otherwise miss a later edit of the same array in place
         if name in ("coef_", "intercept_", "calibration_", "thresholds_"):
-            value = _as_float_array(value)
+            value = _as_float_array(_in_label_order(value, getattr(self, "labels_", None), name))
         super().__setattr__(name, _read_only(value) if name in ("coef_", "intercept_") else value)
 
     def __getstate__(self):
@@ -1174,13 +1176,26 @@ def _canonical(X: sp.csr_matrix) -> sp.csr_matrix:
 
 def _as_float_array(value):
     """A list, tuple or Series of numbers as a float64 array; anything else (an array, or what no
-    number array can hold) as it is, for the checks that say what is wrong with it."""
+    number array can hold: text, None) as it is, for the checks that say what is wrong with it."""
     if isinstance(value, (list, tuple, pd.Series)):
         try:
-            return np.asarray(value, dtype=np.float64)
+            converted = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
             return value
+        return value if np.isnan(converted).any() else converted  # None read as NaN: no label, said by none
     return value
+
+
+def _in_label_order(value, labels, name: str):
+    """A Series indexed by label names (``pd.Series({"terrorism": 0.6, ...})``) in the order of
+    ``labels``; one indexed by other names is refused rather than applied by position."""
+    if not isinstance(value, pd.Series) or isinstance(value.index, pd.RangeIndex) or labels is None:
+        return value
+    index = [str(key) for key in value.index]
+    if sorted(index) != sorted(labels) or len(set(index)) != len(index):
+        raise ValueError(f"{name} is a Series indexed by {index[:6]}, not by the model's labels {list(labels)[:6]}: "
+                         "index it by every label once, or pass the values in the order of labels_")
+    return value.set_axis(index).loc[list(labels)]
 
 
 def _read_only(weights):

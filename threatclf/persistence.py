@@ -340,7 +340,7 @@ def _remove_stale_staging(path: Path) -> list[Path]:
 def _holds_only_model_files(folder: Path) -> bool:
     """Whether ``folder`` holds only files a save writes (any of them, or none: a save is killed
     at any point)."""
-    own = {*WEIGHT_FILES.values(), "README.md", "metadata.json"}
+    own = {*WEIGHT_FILES.values(), "README.md", "metadata.json", *_FILE_BROWSER_FILES}  # a replaced folder's
     try:
         return all(entry.name in own and entry.is_file() and not entry.is_symlink() for entry in folder.iterdir())
     except OSError:

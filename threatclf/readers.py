@@ -312,6 +312,15 @@ def txt_file_paths(folder) -> Iterator[str]:
     return (path for path, _ in _walk_files(folder, _is_txt_name, broken_links=True))
 
 
+def _entry_is(test) -> bool:
+    """A DirEntry test (``entry.is_dir``...) that takes an entry it cannot stat (a link in a loop,
+    through a file, into a folder it may not enter) for not one, as os.walk and pathlib do."""
+    try:
+        return test()
+    except OSError:
+        return False
+
+
 def _is_txt_name(lower: str) -> bool:
     return lower.endswith(".txt") and len(lower) > 4  # ".txt" alone is a hidden file's name, as pathlib has it
 
@@ -335,15 +344,16 @@ def _walk_files(folder, wanted, *, broken_links: bool) -> Iterator[tuple[str, st
             continue
         subfolders = []
         for entry in entries:
-            if entry.is_dir():  # a link to a folder too
+            if _entry_is(entry.is_dir):  # a link to a folder too
                 subfolders.append(entry)
-            elif wanted(entry.name.lower()) and (
-                    entry.is_file() or (broken_links and entry.is_symlink() and not os.path.exists(entry.path))):
-                yield entry.path, (os.path.realpath(entry.path) if entry.is_symlink()
+            # a link in a loop, or through a file, is no folder: a .txt one is listed, its row rejected
+            elif wanted(entry.name.lower()) and (_entry_is(entry.is_file) or (
+                    broken_links and _entry_is(entry.is_symlink) and not os.path.exists(entry.path))):
+                yield entry.path, (os.path.realpath(entry.path) if _entry_is(entry.is_symlink)
                                    else os.path.join(real, entry.name))
         kept = []
         for entry in sorted(subfolders, key=lambda entry: entry.name):  # of two links to one folder, the first
-            sub = os.path.realpath(entry.path) if entry.is_symlink() else os.path.join(real, entry.name)
+            sub = os.path.realpath(entry.path) if _entry_is(entry.is_symlink) else os.path.join(real, entry.name)
             if sub not in seen:
                 seen.add(sub)
                 kept.append((entry.path, sub))
@@ -1679,8 +1689,8 @@ def ids_named(paths: Sequence[str]) -> list[str]:
     inputs of one name in several folders (daily folders, say) the paths as given, or their
     ids would repeat. The current folder (``.``) or one above it is named by its own name."""
     names = [os.path.basename(os.path.normpath(path)) for path in paths]
-    names = [os.path.basename(os.path.abspath(path)) or name if name in (".", "..") else name
-             for path, name in zip(paths, names)]
+    names = [own if name in (".", "..") and (own := os.path.basename(os.path.abspath(path))) and own not in names
+             else name for path, name in zip(paths, names)]  # the folder's own name, unless another input has it
     counts = Counter(names)
     return [path if counts[name] > 1 else name for path, name in zip(paths, names)]
 

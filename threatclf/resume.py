@@ -71,7 +71,7 @@ def input_stamps(inputs: Sequence[Path]) -> list[dict]:
             for file in sorted(txt_file_paths(path)):
                 try:
                     file_stat = os.stat(file)
-                except FileNotFoundError:  # a link to nothing: rejected
+                except OSError:  # a link to nothing, or in a loop: rejected
                     file_stat = os.lstat(file)
                 listing.update(json.dumps([path_within(file, path), file_stat.st_size, file_stat.st_mtime_ns,
                                            _content_digest(file)]).encode("utf-8", "surrogateescape"))

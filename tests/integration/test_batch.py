@@ -2719,3 +2719,25 @@ def test_the_progress_bar_estimates_the_rows_of_jsonl_and_csv_from_the_bytes_rea
     assert len(estimates) >= 4  # a total from the first chunk on, not only at the end
     assert estimates[-1] == 40  # and the right one once every byte is read
     assert all(8 <= t <= 400 for t in estimates)
+
+
+def test_the_stopping_handler_takes_over_python_handlers_only_and_gives_them_back():
+    import signal
+    from concurrent.futures import ProcessPoolExecutor
+
+    from threatclf.batch import _stopped_by_another_interrupt
+
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own: Ctrl-C ends the workers too
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a script's: SIGTERM still ends the process
+        with ProcessPoolExecutor(1) as pool, _stopped_by_another_interrupt(pool):
+            assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # nohup's: stays ignored
+        with ProcessPoolExecutor(1) as pool, _stopped_by_another_interrupt(pool):
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)

@@ -1298,6 +1298,7 @@ def test_min_df_above_what_a_fold_holds_says_so():
     (lambda Y: Y[:, :3], "y has 3 columns but label_names names 5"),
     (lambda Y: np.where(Y[:, :1] == 1, "terrorism", ""), r"y is a 2-D array of strings \('terrorism', \.\.\.\): a matrix y holds "
                                                         r"0/1, one column per label; label names go in one list per text"),
+    (lambda Y: Y.astype(str), r"y is a 0/1 matrix written as text \('0', '1'\): make it numbers, y.astype\(int\)"),
 ])
 def test_a_y_of_numbers_that_is_no_label_matrix_gets_a_message_saying_what_to_pass(y, message):
     texts, labels = tiny_corpus()

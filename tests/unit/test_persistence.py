@@ -1234,6 +1234,21 @@ def test_a_small_edit_of_what_metadata_states_is_refused(saved_small_model, tmp_
         threatclf.load_model(folder)
 
 
+def test_thresholds_given_as_a_series_of_labels_go_to_their_labels_and_others_are_refused(small_model):
+    import pandas as pd
+
+    model = copy.deepcopy(small_model)
+    labels = list(model.labels_)
+    by_label = pd.Series({label: 0.999 if label == "terrorism" else 0.5 for label in reversed(labels)})
+    model.thresholds_ = by_label  # keyed by label, in another order: each goes to its label
+    assert dict(zip(labels, model.thresholds_.tolist())) == by_label.to_dict()
+    with pytest.raises(ValueError, match=r"thresholds_ is a Series indexed by \['terorism'"):
+        model.thresholds_ = pd.Series({"terorism": 0.5, **{label: 0.5 for label in labels[1:]}})
+    model.thresholds_ = [0.5] * (len(labels) - 1) + [None]  # kept as given: predict says what is wrong
+    with pytest.raises(TypeError):
+        model.predict(["A bomb exploded."])
+
+
 def test_thresholds_and_weights_assigned_as_lists_save_a_folder_that_loads(small_model, tmp_path):
     import pandas as pd
 
@@ -1286,6 +1301,9 @@ def test_a_save_clears_what_a_killed_save_of_the_same_folder_left(small_model, t
     (tmp_path / ".model.20250101" / "notes.txt").write_text("backup")
     (tmp_path / ".model.old.backup_1").mkdir()
     (tmp_path / ".model.old.backup_1" / "model.skops").mkdir()  # a folder no save writes
+    (tmp_path / ".model.old.b1c2d3e4").mkdir()  # a replaced folder that a file browser had shown
+    (tmp_path / ".model.old.b1c2d3e4" / "metadata.json").write_text("{}")
+    (tmp_path / ".model.old.b1c2d3e4" / ".DS_Store").write_bytes(b"Bud1")
     small_model.save(tmp_path / "model")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".model.20250101", ".model.notes", ".model.old.backup_1",
                                                          ".other.x1y2z3w4", "model"]

@@ -1135,6 +1135,24 @@ def test_txt_folders_among_several_inputs_name_their_ids_after_the_folder(tmp_pa
                                                                 f"{tmp_path}/b/day1/0001.txt"]
 
 
+def test_links_in_a_loop_or_through_a_file_in_a_txt_folder_do_not_stop_the_walk(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("A bomb exploded.")
+    (docs / "loop").symlink_to(docs / "loop")  # a link to itself: stat says "too many levels of links"
+    (docs / "loop.txt").symlink_to(docs / "loop.txt")
+    (docs / "through.txt").symlink_to(docs / "a.txt" / "gone")  # "not a directory"
+    batches = all_batches([docs])
+    assert [i for b in batches for i in b.frame["id"]] == ["a.txt"]
+    rejected = sorted((r.id, r.reason.split(":")[0]) for b in batches for r in b.rejects)
+    assert rejected == [("loop.txt", "cannot read file"), ("through.txt", "cannot read file")]  # rows, not lost
+    check_inputs([docs])
+    assert count_rows([docs]) == 3
+    from threatclf.resume import input_stamps
+
+    assert input_stamps([docs]) == input_stamps([docs])
+
+
 def test_the_current_folder_among_several_inputs_is_named_by_its_own_name(tmp_path, monkeypatch):
     (tmp_path / "day1" / "sub").mkdir(parents=True)
     (tmp_path / "day1" / "sub" / "a.txt").write_text("Customs seized cocaine.")
@@ -1144,3 +1162,9 @@ def test_the_current_folder_among_several_inputs_is_named_by_its_own_name(tmp_pa
     assert ids == ["day1/sub/a.txt", "m"]  # not ./sub/a.txt
     monkeypatch.chdir(tmp_path / "day1" / "sub")
     assert [i for b in all_batches(["..", "../../more.jsonl"]) for i in b.frame["id"]] == ["day1/sub/a.txt", "m"]
+    # another input of that name: "." keeps its own, so that the other keeps its short name
+    (tmp_path / "b" / "day1").mkdir(parents=True)
+    (tmp_path / "b" / "day1" / "z.txt").write_text("A bomb exploded.")
+    monkeypatch.chdir(tmp_path / "day1")
+    ids = [i for b in all_batches([".", "../b/day1"]) for i in b.frame["id"]]
+    assert ids == ["./sub/a.txt", "day1/z.txt"]
