@@ -523,6 +523,12 @@ def _info_lines(path, metadata: dict) -> list[str]:
                 if presence else "")
     lines.append(f"features:   {metadata.get('n_features')} ({settings.get('features')}{presence}, "
                  f"model {settings.get('model')})")
+    shown = {"features", "model", "presence_ngram_range", "presence_weight", "threshold", "label_names", "n_jobs",
+             "engine"}  # said above or below, or how to compute rather than what was learned
+    others = [f"{name}={json.dumps(value, separators=(',', ':')) if isinstance(value, (dict, list)) else value}"
+              for name, value in settings.items() if name not in shown]
+    if others:
+        lines.append(f"settings:   {', '.join(others)}")
     lines.append(f"labels:     threshold ({_threshold_rule_said(settings)})")
     for label, threshold in metadata.get("thresholds", {}).items():
         lines.append(f"  {label:<20} {threshold:.3f}" if threshold <= 1 else f"  {label:<20} never (not learned)")

@@ -384,6 +384,11 @@ def test_info_and_verify(data_files, capsys):
     assert code == 0
     for needle in ("labels:", "terrorism", "training:", "  dev: macro F1", "scikit-learn"):
         assert needle in out
+    # the settings the model was trained with, those not said on another line (C, class weights, n-grams...)
+    settings = next(line for line in out.splitlines() if line.startswith("settings:   "))
+    stored = json.loads((model_dir / "metadata.json").read_text())["settings"]
+    assert f"C={stored['C']}" in settings and f"class_weight={stored['class_weight']}" in settings
+    assert "min_df=1" in settings and "cv=3" in settings and "n_jobs" not in settings
     # the calibration error the figures hold is shown, by info and on the card
     meta = json.loads((model_dir / "metadata.json").read_text())
     error = meta["metrics"]["dev"]["calibration_error"]
