@@ -8,7 +8,7 @@
 that keeps size and time stamp, as ``rsync -t`` leaves it, was missed). The baseline, run in
 the same process on the same folder, is the stamp of names, sizes and time stamps alone (what
 0.25 stamped, walked here with 0.26's faster walk of the folder). Prints,
-best of ``--repeats`` (the files in the page cache): seconds for each stamp, their ratio, and
+best of ``--repeats`` after one untimed call (the files in the page cache): seconds for each stamp, their ratio, and
 the two stamps a run takes against one labelling of the folder (``--label``, a minute or more).
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import shared_folder  # noqa: E402
+from _common import best_of, shared_folder  # noqa: E402
 
 import threatclf  # noqa: E402
 import threatclf.resume as resume  # noqa: E402
@@ -43,15 +43,6 @@ def txt_folder(corpus: Path, n: int, folder: Path) -> tuple[int, int]:
         else:
             count += 1
     return count, size
-
-
-def best_of(repeats: int, function) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def main(argv=None) -> int:
@@ -74,8 +65,8 @@ def main(argv=None) -> int:
             finally:
                 resume._content_digest = with_contents
 
-        base = best_of(args.repeats, baseline)
-        now = best_of(args.repeats, lambda: resume.input_stamps([folder]))
+        base = best_of(baseline, args.repeats)
+        now = best_of(lambda: resume.input_stamps([folder]), args.repeats)
         print(f"{files:,} .txt files, {size / 1e6:,.1f} MB")
         print(f"stamp of names, sizes, times (baseline): {base:6.2f} s")
         print(f"stamp with contents (0.26):              {now:6.2f} s   ratio {now / base:.2f}")

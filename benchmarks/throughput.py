@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import corpus_copies, fasttext_or_none, peak_rss_of, recipe_module, shared_folder  # noqa: E402
+from _common import best_of, corpus_copies, fasttext_or_none, peak_rss_of, recipe_module, shared_folder  # noqa: E402
 
 import threatclf  # noqa: E402
 from threatclf.labels import to_indicator  # noqa: E402
@@ -48,16 +48,6 @@ def bench_passages(corpus: Path, n_passages: int) -> list[str]:
             if len(passages) >= n_passages:
                 return passages[:n_passages]
     return passages
-
-
-def best_of(fn, repeats=3) -> float:
-    fn()  # warm-up: JIT compilation, caches
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def table_predict(shared: Path, n_passages: int) -> None:
