@@ -300,7 +300,14 @@ def read_dask(inputs, *, text_col: str = "text", id_col: str = "id", columns=Non
                       f"have them); its columns are {found_in(first)}", UserWarning, stacklevel=2)
     read = functools.partial(_read_partition, carry=[c for c in first.columns if c not in ("id", "text")],
                              exact=exact, named=named, prefixes=prefixes, meta=first.iloc[:0], **options)
-    return dd.from_map(read, files, label="threatclf-read", meta=first.iloc[:0])
+    # named by what is read and how, not left to Dask's hash of the partial: older Dask releases
+    # could give two calls' graphs one name, and then compute one with the other's columns and types
+    from dask.base import tokenize
+
+    token = tokenize(files, [(os.stat(f).st_size, os.stat(f).st_mtime_ns) if os.path.isfile(f) else None
+                             for f in files], options, columns, exact, named, prefixes,
+                     [(c, str(t)) for c, t in first.dtypes.items()])
+    return dd.from_map(read, files, label=f"threatclf-read-{token[:12]}", meta=first.iloc[:0])
 
 
 def _read_partition(path: str, columns=None, *, carry, exact, named, prefixes, meta, **options) -> pd.DataFrame:
