@@ -913,7 +913,7 @@ class ThreatClassifier(BaseEstimator):
         # are frozen as fit's are: the compiled path, rebuilt when they are new objects, would
         # otherwise miss a later edit of the same array in place
         if name in ("coef_", "intercept_", "calibration_", "thresholds_"):
-            value = _as_float_array(_in_label_order(value, getattr(self, "labels_", None), name))
+            value = _as_float_array(_series_in_label_order(value, getattr(self, "labels_", None), name))
         super().__setattr__(name, _read_only(value) if name in ("coef_", "intercept_") else value)
 
     def __getstate__(self):
@@ -1186,7 +1186,7 @@ def _as_float_array(value):
     return value
 
 
-def _in_label_order(value, labels, name: str):
+def _series_in_label_order(value, labels, name: str):
     """A Series indexed by label names (``pd.Series({"terrorism": 0.6, ...})``) in the order of
     ``labels``; one indexed by other names is refused rather than applied by position."""
     if not isinstance(value, pd.Series) or isinstance(value.index, pd.RangeIndex) or labels is None:

@@ -107,6 +107,10 @@ class _DamagedFolderError(ModelFormatError):
         self.changed = changed
 
 
+#: How a listed file whose digest differs is said, by ``verify`` and its JSON.
+_CHANGED_SINCE_SAVING = "does not match the SHA-256 recorded in metadata.json (changed since saving)"
+
+
 class ModelVersionWarning(UserWarning):
     """The model was saved with other library versions than the ones now installed."""
 
@@ -631,8 +635,7 @@ class Verification:
 
     def how_changed(self, name: str) -> str:
         """What happened to ``name``, one of :attr:`changed`, since saving, in words."""
-        return ("is missing" if not (Path(self.path) / name).exists() else
-                "does not match the SHA-256 recorded in metadata.json (changed since saving)")
+        return "is missing" if not (Path(self.path) / name).exists() else _CHANGED_SINCE_SAVING
 
     def __bool__(self) -> bool:  # `if verify_model(path):` must not pass an untrusted folder
         return self.ok
@@ -690,8 +693,7 @@ def _check_digests(metadata: dict, path: Path) -> tuple[Path, bytes, list[str]]:
         if actual != expected:
             message = f"{file} does not match the SHA-256 recorded in metadata.json (changed or damaged since saving)"
             if name == weights_name:
-                raise _DamagedFolderError(message, changed=(name, "does not match the SHA-256 recorded in "
-                                                                  "metadata.json (changed since saving)"))
+                raise _DamagedFolderError(message, changed=(name, _CHANGED_SINCE_SAVING))
             changed.append(name)
     return weights, data, changed
 

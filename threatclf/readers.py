@@ -77,6 +77,7 @@ FILE_SUFFIXES = (
 
 #: How much of a JSON line too long to read is kept, to find its id at its start.
 _ID_PEEK_BYTES = 4096
+
 # A JSON line can be longer than its text (escapes, other fields), so the cap on a line is
 # generous; it only exists so that one pathological line cannot exhaust memory. 12 bytes is
 # the longest a character can be written: json.dumps's default escapes an emoji as \ud83d\ude00.
