@@ -8,6 +8,8 @@ Needs the ``dask`` extra: ``pip install "threatclf[dask]"``.
 from __future__ import annotations
 
 import collections
+import datetime
+import decimal
 import functools
 import glob
 import hashlib
@@ -154,8 +156,7 @@ def _flatten(out: pd.DataFrame, escape_formulas: bool = False) -> pd.DataFrame:
             out[column] = [json.dumps(_json_value(v), ensure_ascii=False) if _is_nested(v) else v for v in out[column]]
         elif out[column].dtype.kind in "mM" or (out[column].dtype == object and any(map(_as_text_in_files, out[column]))):
             # dates, times, durations, decimals and bytes: the ISO (or exact) text threatclf label writes
-            out[column] = pd.array([_json_value(v) if _as_text_in_files(v) or isinstance(v, (pd.Timestamp, pd.Timedelta))
-                                    else (None if v is pd.NaT else v) for v in out[column]],
+            out[column] = pd.array([_json_value(v) if _as_text_in_files(v) else v for v in out[column]],  # NaT: None
                                    dtype="string" if out[column].dtype.kind in "mM" else object)
     if "text" in out and "passage" in out:
         out["text"] = out["text"].astype("string")
@@ -169,11 +170,12 @@ def _flatten(out: pd.DataFrame, escape_formulas: bool = False) -> pd.DataFrame:
 
 
 def _as_text_in_files(value) -> bool:
-    """A carried value the file outputs write as text: a date, time, duration, decimal or bytes."""
-    import datetime
-    import decimal
+    """A carried value the file outputs write as text: a date, time, duration (pd.Timestamp,
+    pd.Timedelta and NaT among them), decimal or bytes."""
+    return isinstance(value, _WRITTEN_AS_TEXT)
 
-    return isinstance(value, (datetime.date, datetime.time, datetime.timedelta, decimal.Decimal, bytes, bytearray))
+
+_WRITTEN_AS_TEXT = (datetime.date, datetime.time, datetime.timedelta, decimal.Decimal, bytes, bytearray)
 
 
 def label_dask(ddf, model=None, *, text_col: str = "text", id_col: str | None = None, passages: bool = False,
@@ -304,9 +306,8 @@ def read_dask(inputs, *, text_col: str = "text", id_col: str = "id", columns=Non
     # could give two calls' graphs one name, and then compute one with the other's columns and types
     from dask.base import tokenize
 
-    token = tokenize(files, [(os.stat(f).st_size, os.stat(f).st_mtime_ns) if os.path.isfile(f) else None
-                             for f in files], options, columns, exact, named, prefixes,
-                     [(c, str(t)) for c, t in first.dtypes.items()])
+    stamps = [(stat.st_size, stat.st_mtime_ns) if os.path.isfile(f) and (stat := os.stat(f)) else None for f in files]
+    token = tokenize(files, stamps, options, columns, exact, named, prefixes, [(c, str(t)) for c, t in first.dtypes.items()])
     return dd.from_map(read, files, label=f"threatclf-read-{token[:12]}", meta=first.iloc[:0])
 
 
