@@ -28,7 +28,7 @@ loaded. The default model is read on first use of ``load_model()``.
 """
 from __future__ import annotations
 
-__version__ = "0.26.0"
+__version__ = "0.27.0"
 
 from .classifier import ThreatClassifier
 from .evaluate import Evaluation, cross_validate, evaluate, reliability, score_predictions

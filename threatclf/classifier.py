@@ -35,7 +35,7 @@ from .exceptions import DataError
 from .features import (FEATURE_SETS, WORD_INTERNAL, build_vectorizers, feature_names, pack_vectorizer, plain,
                        unpack_vectorizer)
 from .folds import TEXT_HASHES, _white_space_hashes, check_groups, cv_folds, text_hashes
-from .labels import (indicator_from_frame, infer_labels, label_name_problem, lookalike_problem, misspelt_label,
+from .labels import (indicator_from_frame, indistinct_labels, infer_labels, label_name_problem, misspelt_label,
                      misspelt_label_warning, name_numbered_columns, to_indicator, unnamed_label_problem)
 from .thresholds import NEVER, beats_chance, f1_optimal_threshold, half_best_f1_threshold, threshold_rule
 
@@ -506,7 +506,7 @@ class ThreatClassifier(BaseEstimator):
             fingerprint["tuning_rows"] = int(tune.sum())
         # Everything learned is assigned together, after the last step that can fail: a failed
         # refit leaves the old model whole. What came with a loaded model's folder goes.
-        for stale in ("metadata_", "path_"):
+        for stale in ("metadata_", "path_", "_loaded_decision"):
             self.__dict__.pop(stale, None)
         self._compiled = None
         self._evidence_cache = None
@@ -523,7 +523,7 @@ class ThreatClassifier(BaseEstimator):
         self._oof_record = None if oof_proba is None else {
             "Y": Y, "rows": counted, "tuned": tuning_rows is not None, "grouped": groups is not None,
             "cv": self.cv, "learned": isinstance(self.threshold, str), "calibrate": bool(self.calibrate),
-            "thresholds": self.thresholds_.copy()}
+            "thresholds": self.thresholds_.copy(), "decision": self._decision_digest()}
         return self
 
     @staticmethod
@@ -563,6 +563,11 @@ class ThreatClassifier(BaseEstimator):
         command line names its files and flags)."""
         record = getattr(self, "_oof_record", None)
         if record is None or getattr(self, "oof_probabilities_", None) is None:
+            return None
+        if record.get("decision") not in (None, self._decision_digest(record["thresholds"])):
+            warnings.warn("the weights or calibration were changed after fitting (coef_, intercept_, calibration_): "
+                          "the fit's out-of-fold figures are not this model's, and are left out", UserWarning,
+                          stacklevel=2)
             return None
         from .evaluate import score_predictions
 
@@ -854,13 +859,15 @@ class ThreatClassifier(BaseEstimator):
         check_is_fitted(self, "coef_")
         return feature_names(self.vectorizers_)
 
-    def _decision_digest(self) -> str:
-        """A SHA-256 of what decides this fit's labels (labels, weights, calibration, thresholds):
-        figures from :func:`~threatclf.evaluate` record it, so a model folder can tell whether
-        they were measured on the model it holds or on another fit."""
+    def _decision_digest(self, thresholds=None) -> str:
+        """A SHA-256 of what decides this fit's labels (labels, weights, calibration, thresholds —
+        ``thresholds`` in place of ``thresholds_`` if given): figures from :func:`~threatclf.evaluate`
+        record it, so a model folder can tell whether they were measured on the model it holds or
+        on another fit, and a model can tell whether its weights were changed since fit or load."""
         check_is_fitted(self, "coef_")
         digest = hashlib.sha256(json.dumps(list(self.labels_)).encode())
-        for part in (self.coef_, self.intercept_, self.calibration_, self.thresholds_):
+        for part in (self.coef_, self.intercept_, self.calibration_,
+                     self.thresholds_ if thresholds is None else thresholds):
             digest.update(np.ascontiguousarray(part, dtype=np.float64).tobytes())
         return digest.hexdigest()
 
@@ -928,8 +935,8 @@ class ThreatClassifier(BaseEstimator):
             state["vectorizers_"] = [pack_vectorizer(v) for v in state["vectorizers_"]]
         for name in self.get_params(deep=False):  # numpy scalars in settings are stored as plain numbers
             state[name] = plain(state[name])
-        state.pop("metadata_", None)  # what came with a loaded folder is not part of the model
-        state.pop("path_", None)
+        for loaded in ("metadata_", "path_", "_loaded_decision"):  # what came with a loaded folder is not
+            state.pop(loaded, None)  # part of the model
         return state
 
     def __setstate__(self, state):
@@ -990,18 +997,13 @@ def _check_label_names(labels: Sequence[str], Y: np.ndarray, *, named: bool) -> 
     unnamed = None if named else unnamed_label_problem(labels)
     if unnamed:  # "NA", or "fraud cyber": a mistake, unless the user named it as a label
         raise DataError(unnamed[1] + first_row(unnamed[0]))
-    forms = {}
-    for name in labels:
-        forms.setdefault(unicodedata.normalize("NFC", name), []).append(name)
-    alike = [names for names in forms.values() if len(names) > 1]
-    if alike:  # they print alike, so no one could tell them apart in a table, a card or --threshold
-        raise DataError(f"label names {', '.join(ascii(n) for n in alike[0])} are one name written in two "
-                        "Unicode forms (composed and decomposed accents); write every label the same way, e.g. "
-                        "unicodedata.normalize('NFC', name)")
+    indistinct = indistinct_labels(labels)
+    if indistinct:
+        pair, problem = indistinct
+        where = [f"{ascii(name)} first in row {rows[0]}" for name in pair
+                 if (rows := np.flatnonzero(Y[:, labels.index(name)])).size]
+        raise DataError(problem + (f" ({'; '.join(where)} of the labels, counting from 0)" if where else ""))
     warn_about_misspelt_label(labels, Y, stacklevel=3)  # and of one differing from another only in case
-    alike = lookalike_problem(labels)  # after the two-forms check above, which says more for accents
-    if alike:
-        raise DataError(alike)
 
 
 def warn_about_misspelt_label(labels: Sequence[str], Y: np.ndarray, stacklevel: int = 2) -> None:

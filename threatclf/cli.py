@@ -166,8 +166,8 @@ def cmd_train(args) -> int:
     from .data import read_labelled
     from .evaluate import evaluate
     from .folds import text_hashes
-    from .labels import (MISSPELT_LABEL_WARNING, label_name_problem, misspelt_label, misspelt_label_warning,
-                         to_indicator, unnamed_label_problem)
+    from .labels import (MISSPELT_LABEL_WARNING, indistinct_labels, label_name_problem, misspelt_label,
+                         misspelt_label_warning, to_indicator, unnamed_label_problem)
     from .persistence import check_model_destination, settings_from_json, settings_of_model
 
     _renamed_train_options(args)
@@ -267,6 +267,11 @@ def cmd_train(args) -> int:
         problem = label_name_problem(name)
         if problem:
             raise ThreatclfError(f"{places[next(k for k, names in enumerate(labels) if name in names)]}: {problem}")
+    indistinct = indistinct_labels(sorted(positives))
+    if indistinct:  # one name in two Unicode forms, or two that print alike: fit would refuse them without lines
+        pair, problem = indistinct
+        raise ThreatclfError(" and ".join(places[next(k for k, names in enumerate(labels) if name in names)]
+                                          for name in pair) + f": {problem}")
     misspelt = misspelt_label(positives)
     if misspelt:  # said with the file and line; fit's own saying is kept quiet below
         warnings.warn(f"{places[next(k for k, names in enumerate(labels) if misspelt[0] in names)]}: "
@@ -473,8 +478,7 @@ def cmd_info(args) -> int:
     if failure is not None:
         print(printable(f"NOT LOADABLE: {failure}"), file=sys.stderr)
         return EXIT_ERROR
-    if not _say_changed(check):
-        return EXIT_ERROR
+    _note_card(check)
     if check.untrusted and not _loads_when_trusted(args):
         # not built, so not checked against metadata.json: what it says is unconfirmed
         print(printable(f"NOT TRUSTED: {', '.join(check.untrusted)}; load_model refuses the folder unless told to "
@@ -489,17 +493,12 @@ def cmd_info(args) -> int:
     return EXIT_OK
 
 
-def _say_changed(check) -> bool:
-    """Say which files changed since saving; False if any but the model card did. An edited card
-    is not fatal: the weights' digest is checked apart and the model loads as it did."""
-    card = [name for name in check.changed if name == "README.md"]
-    others = [name for name in check.changed if name != "README.md"]
-    if others:
-        print(printable(f"CHANGED since saving (digest differs): {', '.join(check.changed)}"), file=sys.stderr)
-    elif card:
+def _note_card(check) -> None:
+    """Say so when the model card was edited or removed since saving: not fatal, as the weights'
+    digest is checked apart and the model loads as it did (any other file changed is an error)."""
+    if check.changed:
         state = "is missing" if check.how_changed("README.md") == "is missing" else "changed since saving (digest differs)"
         print(f"note: README.md, the model card, {state}; the weights are intact", file=sys.stderr)
-    return not others
 
 
 def _digests_said(check) -> str:
@@ -585,8 +584,7 @@ def cmd_verify(args) -> int:
         if args.format == "json":
             _verify_json_failed(args, exc)
         raise
-    if not _say_changed(check):
-        return EXIT_ERROR
+    _note_card(check)
     print(printable(f"{args.model_dir}: format {check.metadata['format_version']}, {_digests_said(check)}"))
     print(printable(f"types built on load: {', '.join(check.types) or '(skops defaults only)'}"))
     if check.untrusted and not _loads_when_trusted(args):
@@ -602,9 +600,8 @@ def cmd_verify(args) -> int:
 
 def _verify_json(args, check) -> int:
     """``verify --format json``: what was found, as one object on stdout; the exit code as in text."""
-    weights_changed = [name for name in check.changed if name != "README.md"]
-    loaded_with_trust = bool(check.untrusted) and not weights_changed and _loads_when_trusted(args)
-    loads = not weights_changed and (not check.untrusted or loaded_with_trust)
+    loaded_with_trust = bool(check.untrusted) and _loads_when_trusted(args)
+    loads = not check.untrusted or loaded_with_trust
     print(json.dumps({
         "model": str(args.model_dir), "format_version": check.metadata.get("format_version"),
         "weights_format": check.metadata.get("weights_format"),

@@ -283,6 +283,20 @@ def lookalike_problem(names: Sequence[str]) -> str | None:
             "them apart in an output, a card or --threshold")
 
 
+def indistinct_labels(names: Sequence[str]) -> tuple[tuple[str, str], str] | None:
+    """Two of ``names`` no one could tell apart in a table, a card or ``--threshold`` — one name
+    written in two Unicode forms, or two that print alike — and why; or None."""
+    forms: dict[str, str] = {}
+    for name in names:
+        other = forms.setdefault(unicodedata.normalize("NFC", name), name)
+        if other != name:  # said before the look-alike check, which would also see them
+            return (other, name), (f"label names {ascii(other)}, {ascii(name)} are one name written in two Unicode "
+                                   "forms (composed and decomposed accents); write every label the same way, e.g. "
+                                   "unicodedata.normalize('NFC', name)")
+    pair = lookalike_labels(names)
+    return None if pair is None else (pair, lookalike_problem(names))
+
+
 def check_label_list(value: object, row: int) -> list[str]:
     """``value`` as a list of label names, or DataError naming ``row``."""
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):  # a dict's keys are not labels

@@ -134,6 +134,25 @@ def _release(version) -> tuple[int, ...] | None:
     return tuple(int(part) for part in match.group().split(".")) if match else None
 
 
+#: The release that added each setting a folder saved by it or an earlier one may not state (such
+#: a model gets the default the setting was added with). Every other setting a folder must state:
+#: one left out of metadata.json would be shown, and copied by --settings-from, as a default the
+#: model was not made with. A setting added to ThreatClassifier is added here, with its release.
+SETTINGS_ADDED_IN = {"features_per_label": (0, 2, 0), "presence_ngram_range": (0, 5, 0), "presence_C": (0, 5, 0),
+                     "presence_weight": (0, 5, 0)}
+
+
+def _unstated_settings(metadata: dict) -> list[str]:
+    """The settings a folder's metadata.json should state and does not (0.1 called
+    ``label_names`` "labels")."""
+    from .classifier import ThreatClassifier
+
+    stated = {"label_names" if key == "labels" else key for key in metadata["settings"]}
+    saved = _release(metadata.get("threatclf_version"))
+    return sorted(name for name in ThreatClassifier().get_params() if name not in stated and not (
+        name in SETTINGS_ADDED_IN and (saved is None or saved <= SETTINGS_ADDED_IN[name])))
+
+
 def _newer_release(metadata: dict) -> str | None:
     """The ``threatclf_version`` a folder was saved by, when it is a later release than this one:
     such a folder may hold settings or files this release does not know, and is read by the
@@ -194,7 +213,7 @@ def save_model(model, path, *, format: str = "skops", name: str | None = None, m
     the folder's name) heads the model card; ``training_description`` says in words what the
     model was trained on, for the card and ``metadata.json``; ``card_extra`` is Markdown
     appended to the card. A model loaded from a folder
-    and saved again unchanged (same labels, thresholds, settings and training data) keeps that
+    and saved again unchanged (same labels, weights, calibration, thresholds, settings and training data) keeps that
     folder's name, metrics and training description unless new ones are given; ``card_extra``
     is not kept. ``label_definitions`` maps labels to what they mean, for the card and
     ``metadata.json`` (a label named like one of threatclf's codebook labels gets the codebook's
@@ -491,17 +510,14 @@ def _not_finite_figures(figures, where: str = "") -> list[str]:
 def _record_of_unchanged_model(model, fingerprint: dict) -> dict:
     """The metadata the model was loaded with, if it is still the model that was loaded; else {}."""
     loaded = getattr(model, "metadata_", None)
-    if not isinstance(loaded, dict):
-        return {}
+    if not isinstance(loaded, dict) or getattr(model, "_loaded_decision", None) != model._decision_digest():
+        return {}  # weights, calibration or thresholds changed since loading
     data = {k: v for k, v in (loaded.get("training_data") or {}).items() if k != "description"}
     unchanged = (loaded.get("labels") == list(model.labels_)
                  and isinstance(loaded.get("settings"), dict)
                  and not [name for name in _settings_differ(loaded["settings"], _jsonable(model.get_params()))
                           if name not in COMPUTE_SETTINGS]  # n_jobs=2 changes no figure
-                 and loaded.get("n_features") == int(model.coef_.shape[1])
-                 and data == _jsonable(fingerprint)
-                 and isinstance(loaded.get("thresholds"), dict)
-                 and list(loaded["thresholds"].values()) == [float(t) for t in model.thresholds_])
+                 and data == _jsonable(fingerprint))
     return loaded if unchanged else {}
 
 
@@ -593,6 +609,7 @@ def _stated_settings(path: Path, metadata: dict) -> dict:
     except ValueError as exc:
         raise ModelFormatError(f"{path}: metadata.json has a setting threatclf refuses: {exc} (saved by threatclf "
                                f"{printable(metadata.get('threatclf_version', '?'))})") from None
+    _refuse_unstated_settings(metadata, path)
     return settings
 
 
@@ -623,15 +640,15 @@ class Verification:
     metadata: dict
     types: list[str]
     untrusted: list[str]
-    #: Files other than the weights whose digest no longer matches (e.g. an edited README.md).
+    #: ``["README.md"]`` when the model card was edited or removed since saving (noted, not fatal:
+    #: the weights are checked apart); any other file changed makes the folder a damaged one.
     changed: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """Whether the folder loads as it was saved without trusting more: every type trusted, no
-        file but the model card changed (an edited card is noted, not fatal: the weights are
-        checked apart). Always false for a joblib folder, a pickle, which loads only with trust."""
-        return not self.untrusted and all(name == "README.md" for name in self.changed)
+        """Whether the folder loads as it was saved without trusting more: every type trusted.
+        Always false for a joblib folder, a pickle, which loads only with trust."""
+        return not self.untrusted
 
     def how_changed(self, name: str) -> str:
         """What happened to ``name``, one of :attr:`changed`, since saving, in words."""
@@ -657,8 +674,9 @@ def _check_format_version(metadata: dict, path: Path) -> int:
 
 
 def _check_digests(metadata: dict, path: Path) -> tuple[Path, bytes, list[str]]:
-    """The weights file's path and bytes (read once, digest checked) and the other files whose
-    digest changed."""
+    """The weights file's path and bytes (read once, digest checked), and ``["README.md"]`` if the
+    model card changed or is missing (noted, not fatal); any other listed file changed or missing
+    is a damaged folder."""
     files = metadata.get("files")
     weights_name = metadata.get("weights_file")
     if not isinstance(files, dict) or not isinstance(weights_name, str) or weights_name not in files:
@@ -691,10 +709,12 @@ def _check_digests(metadata: dict, path: Path) -> tuple[Path, bytes, list[str]]:
         else:
             actual = _sha256(file)
         if actual != expected:
-            message = f"{file} does not match the SHA-256 recorded in metadata.json (changed or damaged since saving)"
-            if name == weights_name:
-                raise _DamagedFolderError(message, changed=(name, _CHANGED_SINCE_SAVING))
-            changed.append(name)
+            if name == "README.md" and name != weights_name:  # the card is documentation: noted, not fatal
+                changed.append(name)
+                continue
+            # any other listed file vouches for the model as the weights do, as a missing one would
+            raise _DamagedFolderError(printable(f"{file} does not match the SHA-256 recorded in metadata.json (changed "
+                                                "or damaged since saving)"), changed=(name, _CHANGED_SINCE_SAVING))
     return weights, data, changed
 
 
@@ -951,6 +971,14 @@ def _check_consistent(model, metadata: dict, path: Path) -> None:
     differ = _settings_differ(stated, params)
     if differ:
         raise ModelFormatError(f"{path}: settings in metadata.json do not match the stored model: {differ}")
+    _refuse_unstated_settings(metadata, path)
+
+
+def _refuse_unstated_settings(metadata: dict, path: Path) -> None:
+    unstated = _unstated_settings(metadata)
+    if unstated:
+        raise ModelFormatError(f"{path}: metadata.json does not state the settings {unstated} (edited by hand?): "
+                               "the settings it shows, and a model trained with them, would not be this model's")
 
 
 def _settings_differ(stated: dict, params: dict) -> list[str]:
@@ -1081,4 +1109,5 @@ def load_model(path=None, *, trust: bool | Sequence[str] = False):
                       "was trained with — upgrade threatclf", ModelVersionWarning, stacklevel=2)
     model.metadata_ = metadata
     model.path_ = str(path)
+    model._loaded_decision = model._decision_digest()  # re-saved with edited weights, it is another model
     return model

@@ -1757,6 +1757,23 @@ def test_train_a_label_one_example_short_of_the_folds_is_named_before_training(t
     assert "typo.jsonl: line 7; " in err and "typo.jsonl: line 8" in err
 
 
+@pytest.mark.parametrize("first, second, problem", [
+    ("ingérence", "inge\u0301rence", "are one name written in two Unicode forms"),
+    ("cop", "\u0441\u043e\u0440", "print alike ('\u043e' is CYRILLIC SMALL LETTER O)"),
+])
+def test_train_names_the_lines_of_two_label_names_no_one_could_tell_apart(tmp_path, capsys, no_fit, first, second,
+                                                                          problem):
+    texts, labels = tiny_corpus()
+    rows = [{"text": t, "labels": [first if n == "terrorism" else second if n == "corruption" else n for n in names]}
+            for t, names in zip(texts, labels)]
+    data = tmp_path / "alike.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, _, err = run(["train", str(data), "-o", str(tmp_path / "m"), "--min-df", "1", "--cv", "3", "-q"], capsys)
+    lines = {name: next(k for k, row in enumerate(rows) if name in row["labels"]) + 1 for name in (first, second)}
+    assert code == 2 and problem in err, err
+    assert all(f"alike.jsonl: line {line}" in err for line in lines.values()), err
+
+
 def test_train_warns_of_few_examples_up_to_29_not_at_30(tmp_path, capsys):
     from threatclf.evaluate import FEW_POSITIVES
 

@@ -563,8 +563,11 @@ def test_label_names_written_in_two_unicode_forms_or_named_star_are_refused():
     decomposed = unicodedata.normalize("NFD", composed)
     renamed = [[composed if name == "terrorism" else decomposed if name == "corruption" else name for name in row]
                for row in labels]
-    with pytest.raises(DataError, match="one name written in two Unicode forms"):
+    rows = [next(k for k, row in enumerate(renamed) if name in row) for name in (composed, decomposed)]
+    with pytest.raises(DataError, match="one name written in two Unicode forms") as refused:
         ThreatClassifier(min_df=1, cv=3).fit(texts, renamed)
+    said = str(refused.value)  # both named, with the row of each
+    assert f"'ing\\xe9rence' first in row {rows[0]}" in said and f"'inge\\u0301rence' first in row {rows[1]}" in said
     starred = [["*" if name == "terrorism" else name for name in row] for row in labels]
     with pytest.raises(DataError, match="label name '\\*' is taken"):
         ThreatClassifier(min_df=1, cv=3).fit(texts, starred)

@@ -337,6 +337,27 @@ def test_settings_in_metadata_must_be_the_models(saved_small_model, tmp_path):
         threatclf.load_model(folder)
 
 
+def test_settings_left_out_of_metadata_are_refused_unless_added_after_the_folders_release(saved_small_model,
+                                                                                          tmp_path, capsys):
+    # a deleted "calibrate" was shown, and copied by --settings-from, as the default (True)
+    from threatclf.cli import main
+
+    folder = _copy(saved_small_model, tmp_path)
+    meta = json.loads((folder / "metadata.json").read_text())
+    _rewrite_digests(folder, settings={k: v for k, v in meta["settings"].items() if k not in ("C", "calibrate")})
+    for check in (threatclf.load_model, threatclf.verify_model, threatclf.settings_of_model):
+        with pytest.raises(ModelFormatError, match=r"does not state the settings \['C', 'calibrate'\]"):
+            check(folder)
+    assert main(["info", str(folder)]) == 2 and "NOT LOADABLE" in capsys.readouterr().err
+    # a folder saved before the presence block existed did not state its settings: they are its defaults
+    early = {k: v for k, v in meta["settings"].items() if not k.startswith("presence_")}
+    _rewrite_digests(folder, settings=early, threatclf_version="0.5.0")
+    assert threatclf.load_model(folder).presence_ngram_range is None
+    _rewrite_digests(folder, settings=early, threatclf_version="0.6.0")
+    with pytest.raises(ModelFormatError, match=r"does not state the settings \['presence_C', 'presence_ngram_range', "):
+        threatclf.load_model(folder)
+
+
 def test_format_1_as_threatclf_0_2_to_0_4_wrote_it_still_loads(saved_small_model, small_model, tmp_path):
     """Releases 0.2-0.4 wrote their layout under format 1; the format-1 loader reads both it
     and 0.1's (the fixture below)."""
@@ -785,6 +806,33 @@ def test_resaving_a_loaded_model_keeps_its_record_only_while_unchanged(small_mod
     assert list(meta["metrics"]) == ["cross-validated"]  # the new fit's own figures, not the old "dev"
     assert meta["metrics"]["cross-validated"]["description"].startswith("3-fold out-of-fold predictions on the ")
     assert meta["settings"]["C"] == 1.0
+
+
+@pytest.mark.parametrize("edit", ["coef_", "intercept_", "calibration_", "thresholds_"])
+def test_a_loaded_model_whose_weights_were_edited_is_saved_without_the_folders_record(small_model, tmp_path, edit):
+    # only the thresholds were compared: zeroed weights were saved with the figures of the model they replaced
+    texts, labels = tiny_corpus()
+    with pytest.warns(UserWarning, match="training data"):
+        dev = threatclf.evaluate(small_model, texts[:6], labels[:6])
+    first = small_model.save(tmp_path / "first", name="crime tagger", metrics={"dev": dev})
+    model = threatclf.load_model(first)
+    setattr(model, edit, getattr(model, edit) * 0.5)
+    meta = json.loads((model.save(tmp_path / "edited") / "metadata.json").read_text())
+    assert meta["name"] == "edited" and meta["metrics"] == {}
+    unchanged = threatclf.load_model(first)
+    unchanged.n_jobs = 2  # how to compute is no change of the model
+    carried = json.loads((unchanged.save(tmp_path / "copy") / "metadata.json").read_text())["metrics"]
+    assert carried == json.loads((first / "metadata.json").read_text())["metrics"] and "dev" in carried
+
+
+def test_a_fit_whose_weights_were_edited_is_saved_without_its_out_of_fold_figures(small_model, tmp_path):
+    model = copy.deepcopy(small_model)
+    assert model.out_of_fold_figures() is not None
+    model.coef_ = np.zeros_like(model.coef_)
+    with pytest.warns(UserWarning, match=r"weights or calibration were changed after fitting .* left out"):
+        folder = model.save(tmp_path / "edited")
+    assert json.loads((folder / "metadata.json").read_text())["metrics"] == {}
+    assert "cross-validated" not in (folder / "README.md").read_text()
 
 
 @pytest.mark.parametrize("changes", [{"C": 1.0}, {"features": "char", "calibrate": False, "threshold": 0.9}])
@@ -1281,14 +1329,22 @@ def test_a_threshold_above_1_is_refused_on_saving_and_on_loading(small_model, tm
         threatclf.load_model(folder)
 
 
-def test_verify_fails_when_a_listed_file_other_than_the_card_changed(saved_small_model, tmp_path):
+def test_a_listed_file_other_than_the_card_changed_is_a_damaged_folder(saved_small_model, tmp_path, capsys):
+    # load_model only warned of it while verify failed (and a missing one was an error to both)
+    from threatclf.cli import main
+
     folder = _copy(saved_small_model, tmp_path)
     (folder / "NOTES.md").write_text("how this model was made\n")
     _rewrite_digests(folder)
     assert threatclf.verify_model(folder).ok
     (folder / "NOTES.md").write_text("edited\n")
-    check = threatclf.verify_model(folder)
-    assert check.changed == ["NOTES.md"] and not check.ok
+    for check in (threatclf.verify_model, threatclf.load_model):
+        with pytest.raises(ModelFormatError, match=r"NOTES.md does not match the SHA-256"):
+            check(folder)
+    assert main(["verify", str(folder), "--format", "json"]) == 2
+    said = json.loads(capsys.readouterr().out)
+    assert said["changed"] == {"NOTES.md": "does not match the SHA-256 recorded in metadata.json (changed since "
+                                           "saving)"} and said["loads"] is False
 
 
 def test_a_save_clears_what_a_killed_save_of_the_same_folder_left(small_model, tmp_path):
@@ -1452,11 +1508,10 @@ def test_a_listed_file_too_large_to_be_the_card_or_a_note_is_not_hashed(saved_sm
     real_sha256 = persistence._sha256
     monkeypatch.setattr(persistence, "_sha256", lambda p: hashed.append(Path(p).name) or real_sha256(p))
     monkeypatch.setattr(persistence, "MAX_LISTED_BYTES", (1 << 16) - 1)
-    check = threatclf.verify_model(folder)
-    assert check.changed == ["notes.txt"] and not check.ok
+    for check in (threatclf.verify_model, threatclf.load_model):  # counted as changed, as an edited file is
+        with pytest.raises(ModelFormatError, match=r"notes.txt does not match the SHA-256"):
+            check(folder)
     assert "notes.txt" not in hashed and "README.md" in hashed
-    with pytest.warns(UserWarning, match="notes.txt"):
-        threatclf.load_model(folder)  # as for an edited card: noted, and the model loads
 
 
 def test_a_number_too_large_for_a_float_in_metadata_is_a_format_error(saved_small_model, tmp_path, capsys):
