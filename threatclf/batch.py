@@ -898,8 +898,9 @@ def _check_run_settings(paths: list[Path], output, rejects, *, text_col, id_col,
     resuming = resume and partial.exists()
     # Both files are written only at the end, so on a resume they were there before the interrupted
     # run, which had to be told --overwrite (or wrote the rejects itself, just before it was killed);
-    # a --rejects path it was not given still needs it now.
-    rejects_resumed = resuming and (not rejects or interrupted_rejects(partial) == str(rejects_path.resolve()))
+    # a rejects path it was not given (named, or the default beside the output) still needs it now.
+    named = interrupted_rejects(partial) if resuming else None  # None: a run begun before 0.12 named none
+    rejects_resumed = resuming and (named == str(rejects_path.resolve()) if named is not None else not rejects)
     for path, what, resumed in ((output, "output", resuming), (rejects_path, "rejects file", rejects_resumed)):
         if path.is_dir():
             raise DataError(f"{what} {path} is a folder: name a file")

@@ -170,17 +170,22 @@ def _start_of(path, size: int = 4096) -> bytes | None:
 _CSV_STRUCTURE = frozenset(b"\n\r,;\t|\"")
 
 
-def _utf16_hint(start: bytes, encoding: str) -> str | None:
+#: Any ASCII character but controls (tab and line ends are in): what a plain-text file in a
+#: Latin alphabet is mostly made of, in UTF-16 each beside a zero byte.
+_TXT_STRUCTURE = frozenset(range(0x09, 0x7f))
+
+
+def _utf16_hint(start: bytes, encoding: str, structure: frozenset = _CSV_STRUCTURE) -> str | None:
     """The ``--encoding`` hint for a file that is UTF-16 ("" when ``encoding`` reads it), or
     None when it does not look like UTF-16. Without a byte-order mark, the byte order is read
-    from where the zero byte sits beside the line ends and separators, which are ASCII even in
-    Chinese or Russian text."""
+    from where the zero byte sits beside the characters of ``structure``: by default the CSV's
+    line ends and separators, which are ASCII even in Chinese or Russian text."""
     if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "" if _encoding_family(encoding) == "utf-16" else \
             " (it looks like UTF-16, as Excel's Unicode text export: pass --encoding utf-16)"
     pairs = [start[i:i + 2] for i in range(0, len(start) - 1, 2)]
-    little = sum(1 for pair in pairs if pair[1] == 0 and pair[0] in _CSV_STRUCTURE)
-    big = sum(1 for pair in pairs if pair[0] == 0 and pair[1] in _CSV_STRUCTURE)
+    little = sum(1 for pair in pairs if pair[1] == 0 and pair[0] in structure)
+    big = sum(1 for pair in pairs if pair[0] == 0 and pair[1] in structure)
     if max(little, big) < 2 or min(little, big) * 4 > max(little, big):
         return None
     order = "le" if little > big else "be"
@@ -1328,9 +1333,9 @@ class _TxtSource(_Source):
     def _read(self, path: Path, max_chars: int | None) -> tuple[str | None, str]:
         try:
             size = path.stat().st_size
-            # UTF-8 needs at most 4 bytes a character: a larger file is over the limit for
-            # sure, and is not read into memory.
-            if max_chars is not None and size > 4 * max_chars:
+            # UTF-8, -16 and -32 need at most 4 bytes a character, after a byte-order mark of up to
+            # 4: a larger file is over the limit for sure, and is not read into memory.
+            if max_chars is not None and size > 4 * max_chars + 4:
                 return (f"text too large: {size:,} bytes, over the limit of "
                         f"{max_chars:,} characters"), ""
             data = path.read_bytes()
@@ -1348,6 +1353,10 @@ class _TxtSource(_Source):
             return _undecodable(self.encoding), ""
         if text.startswith("\ufeff") and codecs.lookup(self.encoding).name in _KEEP_THEIR_MARK:
             text = text[1:]  # the mark an encoding kept; the others (and UTF-8, above) took it off
+        if "\x00" in text[:_UTF8_SNIFF_BYTES]:  # UTF-16 without a mark decodes as UTF-8 (or cp1252): a zero between letters
+            hint = _utf16_hint(data[:_UTF8_SNIFF_BYTES], self.encoding, _TXT_STRUCTURE)
+            if hint:
+                return f"a zero byte beside each character{hint}", ""
         return _text_problem(text, "", max_chars), text
 
 
@@ -1364,6 +1373,7 @@ class _ParquetSource(_Source):
         self._position = 0  # next row to hand out, 0-based
         self._batches = None  # iterator positioned at self._position (after _pending)
         self._pending = None  # rows already read but not handed out
+        self._range_index = None  # (name, start, step) of a RangeIndex pandas stored as metadata
 
     def _open(self):
         pq = require("pyarrow.parquet")
@@ -1384,6 +1394,9 @@ class _ParquetSource(_Source):
             metadata = handle.metadata
         finally:
             handle.close()
+        self._range_index = _stored_range_index(schema)
+        if self._range_index is not None:  # a column of the data, as pd.read_parquet gives it back
+            schema = schema.append(pa.field(self._range_index[0], pa.int64()))
         names = schema.names
         _check_unique(names, self.source, "Parquet")
         if self.text_col not in names:
@@ -1488,6 +1501,9 @@ class _ParquetSource(_Source):
         pa = require("pyarrow")
         pc = require("pyarrow.compute")
         table = pa.Table.from_batches(pieces)
+        if self._range_index is not None:
+            name, start, step = self._range_index
+            table = table.append_column(name, pa.array(start + step * np.arange(first_row, first_row + n, dtype=np.int64)))
         table, undecodable = _without_bad_utf8(table, self.source)
         text = table.column(self.text_col)
         if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
@@ -1541,6 +1557,21 @@ class _ParquetSource(_Source):
         frame["_source"] = pd.array([self.source] * len(frame), dtype="str")
         frame["_line"] = pd.array(lines[good], dtype="Int64")
         return _Chunk(n, frame, rejects)
+
+
+def _stored_range_index(schema) -> tuple[str, int, int] | None:
+    """The name, start and step of a named pandas RangeIndex the file stores: pandas writes
+    ``set_index("doc")`` on ids 0, 1, 2, ... (a RangeIndex since pandas 3) into the file's
+    metadata only, not as a column; None for any other index (those are columns)."""
+    try:
+        stored = schema.pandas_metadata or {}
+    except ValueError:  # metadata that is not JSON: written by another tool, no pandas index to restore
+        return None
+    for entry in stored.get("index_columns") or () if isinstance(stored, dict) else ():
+        if (isinstance(entry, dict) and entry.get("kind") == "range" and isinstance(entry.get("name"), str)
+                and all(isinstance(entry.get(k), int) and not isinstance(entry.get(k), bool) for k in ("start", "step"))):
+            return entry["name"], entry["start"], entry["step"]
+    return None
 
 
 def _without_bad_utf8(table, source: str = "input"):
@@ -1775,8 +1806,8 @@ def check_csv_options(csv_sep: str, encoding: str, names: tuple[str, str] = ("cs
         raise DataError(f"unknown {names[1]} {encoding!r} (e.g. utf-8, cp1252, latin-1)") from None
     if not text_encoding:  # rot13, base64, hex: codecs, but not of text
         raise DataError(f"{names[1]} {encoding!r} is not a text encoding (e.g. utf-8, cp1252, latin-1)")
-    try:  # files are read with undecodable bytes kept aside, which idna and punycode cannot do
-        b"abcd".decode(encoding, "surrogateescape")
+    try:  # files are read with undecodable bytes kept aside, which idna and punycode cannot do (four
+        b"\xff\xff\xff\xff".decode(encoding, "surrogateescape")  # bytes no UTF-32 either: ASCII ones are
     except UnicodeError:
         raise DataError(f"{names[1]} {encoding!r} is an encoding of names, not of files (e.g. utf-8, cp1252, "
                         "latin-1)") from None

@@ -185,15 +185,17 @@ class ChunkStore:
                 if isinstance(previous, dict) and "named" not in previous:
                     ignored.add("named")
                 compared = {k: v for k, v in fingerprint.items() if k not in ignored}
-                if (isinstance(previous, dict) and _only_the_text_limit_raised(previous, fingerprint, ignored)
-                        and not self._rejected_for_length()):
+                raised = isinstance(previous, dict) and _only_the_text_limit_raised(previous, fingerprint, ignored)
+                if raised and not self._rejected_for_length():
                     # a run stopped by a text over the limit goes on with a higher one: its finished chunks
                     # held no text over the old limit, so they are what the new one would have made
                     _atomic_write_text(manifest, json.dumps(fingerprint, indent=1))
                     return self.done()
                 if not isinstance(previous, dict) or {k: v for k, v in previous.items() if k not in ignored} != compared:
+                    why = (" — a higher limit continues a run only when its finished chunks rejected no text as "
+                           "over the old one, and these did: the higher limit would label those rows" if raised else "")
                     raise DataError(
-                        f"cannot resume: {self.folder} was made from {_what_differs(previous, fingerprint)}; "
+                        f"cannot resume: {self.folder} was made from {_what_differs(previous, fingerprint)}{why}; "
                         "run again with --restart (restart=True) to discard it and start over"
                     )
                 return self.done()

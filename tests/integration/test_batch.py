@@ -1254,6 +1254,14 @@ def test_rejects_files_are_not_replaced_without_overwrite_even_on_resume(small_m
     threatclf.label_files(path, tmp_path / "c.jsonl", small_model, chunk_size=3, progress=False, resume=True,
                           rejects=mine)
     assert (tmp_path / "c.jsonl").exists() and mine.read_text() == ""  # replaced: no row was rejected
+    # nor does leaving --rejects out license the default path when the interrupted run named another
+    _label_interrupted(2, monkeypatch, path, tmp_path / "d.jsonl", small_model, chunk_size=3, progress=False,
+                       rejects=tmp_path / "theirs.jsonl")
+    beside = tmp_path / "d.jsonl.rejects.jsonl"
+    beside.write_text("an earlier run's rejects\n")
+    with pytest.raises(DataError, match=r"rejects file .*d.jsonl.rejects.jsonl already exists: pass --overwrite"):
+        threatclf.label_files(path, tmp_path / "d.jsonl", small_model, chunk_size=3, progress=False, resume=True)
+    assert beside.read_text() == "an earlier run's rejects\n"
 
 
 def test_restart_over_an_existing_output_asks_for_overwrite_only(small_model, corpus, tmp_path, monkeypatch):
@@ -1404,6 +1412,21 @@ def test_a_named_parquet_index_is_carried_as_a_column(small_model, tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [r["doc"] for r in rows] == ["d1", "d2", "d2"]
     assert not any(k.startswith("__index_level") for r in rows for k in r)
+
+
+def test_a_named_parquet_range_index_is_carried_and_can_be_the_id(small_model, tmp_path):
+    # ids 100, 101, ... set as the index are a RangeIndex (pandas 3 makes one of set_index on them), which
+    # pyarrow stores in the file's metadata, not as a column: they were lost without a word
+    pytest.importorskip("pyarrow")
+    frame = pd.DataFrame({"text": ["Cartel smuggled cocaine.", "Rain.", "A bomb exploded."]},
+                         index=pd.RangeIndex(100, 106, 2, name="doc"))
+    frame.to_parquet(tmp_path / "in.parquet")
+    threatclf.label_files(tmp_path / "in.parquet", tmp_path / "out.jsonl", small_model, progress=False, chunk_size=2)
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["doc"] for r in rows] == [100, 102, 104] and rows[0]["id"] == "in.parquet:1"
+    threatclf.label_files(tmp_path / "in.parquet", tmp_path / "by_doc.csv", small_model, progress=False, chunk_size=2,
+                          id_col="doc")
+    assert pd.read_csv(tmp_path / "by_doc.csv")["id"].tolist() == [100, 102, 104]
 
 
 @pytest.mark.parametrize("kind", ["category", "string_view", "all null"])
@@ -2656,7 +2679,8 @@ def test_a_raised_text_limit_does_not_resume_a_run_that_rejected_a_text_for_its_
     out = tmp_path / "out.jsonl"
     with interrupted_at_chunk(monkeypatch, 2), pytest.raises(KeyboardInterrupt):
         threatclf.label_files(source, out, small_model, chunk_size=2, max_text_chars=100, progress=False)
-    with pytest.raises(DataError, match=r"cannot resume: .* max_text_chars \(--max-text-chars\): 100 \(now 1000\)"):
+    with pytest.raises(DataError, match=r"cannot resume: .* max_text_chars \(--max-text-chars\): 100 \(now 1000\) — "
+                                        r"a higher limit continues a run only when its finished chunks rejected no"):
         threatclf.label_files(source, out, small_model, chunk_size=2, max_text_chars=1000, progress=False, resume=True)
     with pytest.warns(UserWarning, match="1 of the 3 input rows was rejected"):  # the limit it began with: resumed
         summary = threatclf.label_files(source, out, small_model, chunk_size=2, max_text_chars=100, progress=False,

@@ -678,6 +678,29 @@ def test_a_txt_file_loses_its_byte_order_mark_and_nothing_more(tmp_path):
         assert one_batch(utf16, encoding=encoding).frame["text"].tolist() == ["\ufeffOwn."]
 
 
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-32"])
+def test_a_txt_file_at_the_length_limit_is_read_whatever_its_byte_order_mark(tmp_path, encoding):
+    # the size check before reading did not count the mark: ten 4-byte characters after it were "too large"
+    (tmp_path / "a.txt").write_text("\U0001f4a3" * 10, encoding=encoding)
+    (tmp_path / "b.txt").write_text("\U0001f4a3" * 11, encoding=encoding)
+    batch = one_batch(tmp_path, encoding=encoding, max_text_chars=10)
+    assert batch.frame["text"].tolist() == ["\U0001f4a3" * 10]
+    assert [r.id for r in batch.rejects] == ["b.txt"] and "over the limit of 10 characters" in batch.rejects[0].reason
+
+
+def test_a_txt_file_in_utf_16_without_a_mark_is_rejected_with_the_encoding_to_pass(tmp_path):
+    # read as UTF-8 it was labelled as text of zero bytes between letters: no label, no word said
+    (tmp_path / "le.txt").write_bytes("A bomb exploded in Kabul.\n".encode("utf-16-le"))
+    (tmp_path / "be.txt").write_bytes("Police seized cocaine.".encode("utf-16-be"))
+    (tmp_path / "nul.txt").write_bytes(b"Some text\x00 with one zero byte.")
+    batch = one_batch(tmp_path)
+    assert batch.frame["id"].tolist() == ["nul.txt"]
+    assert {r.id: r.reason for r in batch.rejects} == {
+        f"{order}.txt": "a zero byte beside each character (it looks like UTF-16 without a byte-order mark: pass "
+                        f"--encoding utf-16-{order}; plain utf-16 needs the mark)" for order in ("le", "be")}
+    assert "le.txt" in one_batch(tmp_path, encoding="utf-16-le").frame["id"].tolist()  # and read so
+
+
 def test_a_txt_link_to_a_file_that_is_gone_is_rejected_not_skipped(tmp_path):
     root = tmp_path / "docs"
     root.mkdir()
@@ -700,6 +723,15 @@ def test_encodings_of_names_are_refused_up_front(tmp_path):
     for name in ("idna", "punycode"):
         with pytest.raises(DataError, match=f"encoding '{name}' is an encoding of names, not of files"):
             iter_batches(tmp_path / "a.csv", encoding=name)
+
+
+@pytest.mark.parametrize("encoding", ["utf-32", "utf-32-le", "utf-32-be"])
+def test_utf_32_files_are_read_with_the_encoding_the_error_advises(tmp_path, encoding):
+    # refused as "an encoding of names": the check decoded four ASCII bytes, which are no UTF-32 character
+    path = tmp_path / "wide.csv"
+    path.write_text('id,text\n1,Bomb blast in Kabul\n2,"Police, ""seized"" cocaine"\n', encoding=encoding)
+    rows = pd.concat([b.frame for b in iter_batches(path, encoding=encoding)])
+    assert rows["text"].tolist() == ["Bomb blast in Kabul", 'Police, "seized" cocaine'] and rows["id"].tolist() == ["1", "2"]
 
 
 def test_a_csv_field_too_long_to_read_names_the_option_that_allows_it(tmp_path):
