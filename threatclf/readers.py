@@ -170,9 +170,9 @@ def _start_of(path, size: int = 4096) -> bytes | None:
 _CSV_STRUCTURE = frozenset(b"\n\r,;\t|\"")
 
 
-#: Any ASCII character but controls (tab and line ends are in): what a plain-text file in a
-#: Latin alphabet is mostly made of, in UTF-16 each beside a zero byte.
-_TXT_STRUCTURE = frozenset(range(0x09, 0x7f))
+#: Printable ASCII, tab and line ends: what a plain-text file in a Latin alphabet is mostly made
+#: of, in UTF-16 each beside a zero byte.
+_TXT_STRUCTURE = frozenset(b"\t\n\r") | frozenset(range(0x20, 0x7f))
 
 
 def _utf16_hint(start: bytes, encoding: str, structure: frozenset = _CSV_STRUCTURE) -> str | None:
