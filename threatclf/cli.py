@@ -20,10 +20,12 @@ import shlex
 import signal
 import sys
 import threading
+import time
 import warnings
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 from . import __version__
 from .classifier import MODELS
@@ -654,6 +656,7 @@ def cmd_label(args) -> int:
     if args.output != "-":
         if args.output_format:
             raise ThreatclfError("--output-format is for -o - (standard output); a file's extension says its format")
+        args.began = time.time()  # an interrupt after the output is in place ends the run as finished
         return _label(args, args.output, args.rejects)
     # Standard output: the run writes a file of its own, which is copied out once it is complete,
     # so a reader never takes a cut-short output for a whole one (the exit code says how it went).
@@ -918,7 +921,21 @@ _TERMINATED = threading.Event()
 
 def _on_sigterm(signum, frame) -> None:
     _TERMINATED.set()
+    if _in_finaliser(frame):  # Python would print the exception and drop it, and the run go on: the
+        # signal is sent again once the finaliser (a progress bar's __del__, say) has returned
+        timer = threading.Timer(0.05, os.kill, (os.getpid(), signum))
+        timer.daemon = True
+        timer.start()
+        return
     raise _Terminated
+
+
+def _in_finaliser(frame) -> bool:
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1018,7 +1035,14 @@ def _unshowable(exc: UnicodeEncodeError) -> str:
 
 
 def _interrupted(args) -> int:
-    """Ctrl-C: exit 130; SIGTERM: 143 (128 + the signal, as a shell reports either)."""
+    """Ctrl-C: exit 130; SIGTERM: 143 (128 + the signal, as a shell reports either); a ``label``
+    run whose output was already complete and in place ends as finished."""
+    if _output_in_place(args):
+        rejects = _rejects_written(args)
+        print(f"threatclf label: {'terminated (SIGTERM)' if _TERMINATED.is_set() else 'interrupted'} after the run "
+              f"finished: {args.output} is complete" + (f"; rejected rows are in {rejects}" if rejects else ""),
+              file=sys.stderr)
+        return EXIT_REJECTS if rejects else EXIT_OK
     hint = ""
     if args.command == "label" and args.output != "-" and "-" not in args.inputs:  # neither can be resumed
         hint = ("; run it again with --resume instead of --restart to continue" if getattr(args, "restart", False)
@@ -1026,6 +1050,39 @@ def _interrupted(args) -> int:
     terminated = _TERMINATED.is_set()
     print(f"threatclf {args.command}: {'terminated (SIGTERM)' if terminated else 'interrupted'}{hint}", file=sys.stderr)
     return 143 if terminated else 130
+
+
+def _output_in_place(args) -> bool:
+    """Whether an interrupted ``label`` run had finished: its output written by this run (not left
+    by an earlier one) and its OUTPUT.partial/ folder gone, the last step of a run."""
+    began = getattr(args, "began", None)
+    if args.command != "label" or began is None:
+        return False
+    from .batch import _written_path
+    from .resume import ChunkStore
+
+    try:
+        output = _written_path(Path(args.output), "output")
+        return output.stat().st_mtime >= began - 1 and not ChunkStore(output).folder.exists()
+    except (OSError, ThreatclfError):
+        return False
+
+
+def _rejects_written(args) -> str | None:
+    """The rejects file a finished run wrote, if it holds a row."""
+    import gzip
+
+    from .batch import _written_path
+
+    output = _written_path(Path(args.output), "output")  # the default rejects go beside what the run writes
+    path = _written_path(Path(args.rejects) if args.rejects else output.with_name(output.name + ".rejects.jsonl"),
+                         "rejects file")
+    try:
+        opened = gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+        with opened as handle:
+            return str(path) if handle.read(1) else None
+    except (OSError, EOFError, ThreatclfError):
+        return None
 
 
 def _caused_by_interrupt(exc: BaseException) -> bool:

@@ -137,15 +137,17 @@ def terms_behind(X, row: int, weights: np.ndarray, terms: np.ndarray, is_word: n
 def _as_text_writes_them(chosen: list[str], text: str) -> list[str]:
     """Terms in the Unicode form ``text`` writes them: the model reads composed text (NFC), so a
     text written with decomposed accents (NFD, as macOS files often are) would not hold the term
-    "état" that its "e\u0301tat" gave; decomposed, it does."""
+    "état" that its "e\u0301tat" gave; decomposed, it does. Word by word: a two-word term can
+    stand for words the text parts with a dropped token ("coup d'e\u0301tat" gives "coup état")."""
     if not text or unicodedata.is_normalized("NFC", text):
         return chosen
     lowered = text.lower()
-    out = []
-    for term in chosen:
-        decomposed = unicodedata.normalize("NFD", term)
-        out.append(decomposed if term not in lowered and decomposed in lowered else term)
-    return out
+
+    def as_written(word: str) -> str:
+        decomposed = unicodedata.normalize("NFD", word)
+        return decomposed if word not in lowered and decomposed in lowered else word
+
+    return [" ".join(map(as_written, term.split(" "))) for term in chosen]
 
 
 def _words_raising(text: str, grams: np.ndarray, gram_contrib: np.ndarray, word_net: dict[str, float],

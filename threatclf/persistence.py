@@ -1008,7 +1008,8 @@ def _trusted_names(trust, argument: str = "trust") -> list[str]:
         return []
     if isinstance(trust, (list, tuple, set, frozenset)) and all(isinstance(name, str) for name in trust):
         return list(trust)
-    raise TypeError(f"{argument} must be True, False or a list of type names (\"module.Class\"), "
+    allowed = "True, False or a list" if argument == "trust" else "a list"  # verify_model's trusted: names only
+    raise TypeError(f"{argument} must be {allowed} of type names (\"module.Class\"), "
                     f"got {type(trust).__name__} {trust!r}")
 
 

@@ -455,8 +455,9 @@ def _normalise_id(value: Any) -> str | None:
         if math.isinf(value):
             raise ValueError("id is not a finite number (Infinity)")
         if abs(value) >= 2**53 and value.is_integer():  # 9007199254740993.0 reads as ...992: not the id written
-            raise ValueError(f"id {value!r} is a number too large to be kept exactly as a float (over 2**53): "
-                             "write the id as text (\"...\") or as an integer without a decimal point")
+            raise ValueError(f"id is a number too large to be kept exactly as a float (over 2**53; read as {value!r}, "
+                             "which may not be the number written): write the id as text (\"...\") or as an integer "
+                             "without a decimal point")
         return str(int(value)) if value.is_integer() else repr(value)
     if kind is decimal.Decimal:  # a Parquet decimal column (database and Spark exports): exact, as written
         if value.is_nan():

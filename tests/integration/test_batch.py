@@ -996,13 +996,14 @@ def test_word_terms_take_the_unicode_form_the_text_writes_them_in():
     import scipy.sparse as sp
 
     # the model reads composed text: its term "état" is not in a text that writes "e\u0301tat"
-    terms, is_word = np.array(["état", "coup", "gülen"]), np.ones(3, bool)
-    X, weights = sp.csr_matrix(np.ones((1, 3))), np.array([3.0, 2.0, 1.0])
+    # a two-word term, whose words the text parts with a dropped token ("d'"), too: it was left composed
+    terms, is_word = np.array(["état", "coup", "gülen", "coup état"]), np.ones(4, bool)
+    X, weights = sp.csr_matrix(np.ones((1, 4))), np.array([3.0, 2.0, 1.0, 0.5])
     written = "Le coup d'état de Gülen."
     for text in (written, unicodedata.normalize("NFD", written)):
-        shown = evidence_module.terms_behind(X, 0, weights, terms, is_word, top=3, text=text)
+        shown = evidence_module.terms_behind(X, 0, weights, terms, is_word, top=4, text=text)
         assert shown == [unicodedata.normalize("NFC" if text == written else "NFD", t) for t in terms]
-        assert all(term in text.lower() for term in shown)
+        assert all(word in text.lower() for term in shown for word in term.split())
 
 
 def test_a_model_of_character_n_grams_alone_names_the_words_holding_them():

@@ -1,5 +1,6 @@
 """The ``threatclf`` command: called through ``main(argv)`` and through the installed script."""
 import json
+import os
 import re
 import signal
 import subprocess
@@ -1296,6 +1297,58 @@ def test_a_worker_leaves_ctrl_c_to_the_parent_and_dies_of_sigterm():
             "print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, signal.getsignal(signal.SIGINT) is signal.SIG_IGN)")
     said = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert said == ["True", "True"]
+
+
+@pytest.mark.parametrize("rejected", [False, True])
+def test_an_interrupt_once_the_output_is_in_place_ends_the_run_as_finished(tmp_path, saved_small_model, capsys,
+                                                                           monkeypatch, rejected):
+    # a Ctrl-C while the summary was printed said "interrupted; --resume", which then failed: nothing to resume
+    from threatclf import batch as batch_module
+
+    real = batch_module.label_files
+
+    def finished_then_interrupted(*args, **kwargs):
+        real(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch_module, "label_files", finished_then_interrupted)
+    rows = [{"id": "a", "text": "A bomb exploded."}, {"id": "b", "text": "Cartel smuggled cocaine."}]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows) + ("{broken\n" if rejected else ""))
+    out = tmp_path / "out.jsonl"
+    code, _, err = run(["label", str(source), "-o", str(out), "--model", str(saved_small_model), "-q"], capsys)
+    assert code == (3 if rejected else 0), err
+    assert f"interrupted after the run finished: {out} is complete" in err and "--resume" not in err
+    assert ("rejected rows are in" in err) == rejected and len(out.read_text().splitlines()) == 2
+    # the same interrupt before anything was written, over an earlier run's output: not finished
+    monkeypatch.setattr(batch_module, "label_files", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    os.utime(out, (1e9, 1e9))
+    code, _, err = run(["label", str(source), "-o", str(out), "--model", str(saved_small_model), "--overwrite"], capsys)
+    assert code == 130 and "interrupted; run the same command with --resume" in err
+
+
+def test_a_sigterm_landing_in_a_finaliser_is_sent_again_not_lost():
+    # Python prints an exception raised in __del__ and drops it: the run went on to the end, exit 0
+    import signal
+    import time
+
+    import threatclf.cli as cli
+
+    class Bar:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.01)  # the handler runs here, inside the finaliser
+
+    previous = signal.signal(signal.SIGTERM, cli._on_sigterm)
+    try:
+        with pytest.raises(cli._Terminated):
+            bar = Bar()
+            del bar
+            for _ in range(200):  # sent again once the finaliser returned
+                time.sleep(0.01)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        cli._TERMINATED.clear()
 
 
 def test_a_pool_broken_by_a_sigterm_to_the_whole_group_is_said_as_terminated(monkeypatch, capsys):

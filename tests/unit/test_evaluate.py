@@ -637,8 +637,8 @@ def test_score_labels_named_twice_are_refused(small_model):
 
 def test_articles_are_scored_as_labelling_them_labels_them(small_model):
     # evaluate scored each text whole; threatclf label cuts an article into passages and gives
-    # each label its best passage: on articles of three dev passages the two gave macro F1 0.573
-    # and 0.756. articles=True gives the figures of what labelling gives.
+    # each label its best passage: on articles of three dev passages the two gave macro F1 0.537
+    # and 0.750 (README). articles=True gives the figures of what labelling gives.
     texts, labels = tiny_corpus(repeats=3)
     articles = ["\n\n".join(texts[k:k + 3]) for k in range(0, len(texts) - 2, 3)]
     truth = [sorted({name for names in labels[k:k + 3] for name in names}) for k in range(0, len(texts) - 2, 3)]

@@ -1081,6 +1081,7 @@ def test_a_float_id_that_cannot_be_kept_exactly_is_rejected_not_changed(tmp_path
     batch = one_batch(path)
     assert batch.frame["id"].tolist() == ["9007199254740993", "2"]
     assert "too large to be kept exactly as a float" in reject_at(batch, 1).reason
+    assert "read as 9007199254740992.0, which may not be the number written" in reject_at(batch, 1).reason
     assert reject_at(batch, 2).reason == "id is not a finite number (Infinity)"
 
 
