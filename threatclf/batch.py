@@ -1141,19 +1141,36 @@ def _label_files(inputs, output, model, *, text_col, id_col, passages, threshold
     summary.output = str(output)
     summary.rejects = str(rejects_path) if summary.rejected else None
     summary.elapsed_s = time.perf_counter() - started
+    try:
+        _say_closing_notes(summary, paths)
+    except KeyboardInterrupt:  # the output is complete: the caller is told so, with the run's summary
+        raise InterruptedAfterFinishing(summary) from None
+    return summary
+
+
+class InterruptedAfterFinishing(KeyboardInterrupt):
+    """Ctrl-C (or the command's SIGTERM) after a run's output was complete and in place, while
+    its closing notes were said; ``summary`` is the finished run's :class:`LabelSummary`."""
+
+    def __init__(self, summary: "LabelSummary"):
+        super().__init__()
+        self.summary = summary
+
+
+def _say_closing_notes(summary: "LabelSummary", paths) -> None:
+    """The warnings a finished run ends with: repeated ids, infinite values, no rows, rejects."""
     if summary.duplicate_ids:  # said once the output is written: warnings turned into errors lose nothing
         warnings.warn(f"{_rows(summary.duplicate_ids)} an id of an earlier row: the output is not unique by id",
-                      UserWarning, stacklevel=3)
+                      UserWarning, stacklevel=4)
     if summary.infinite_values:
-        warnings.warn(_infinities(summary.infinite_values), UserWarning, stacklevel=3)
+        warnings.warn(_infinities(summary.infinite_values), UserWarning, stacklevel=4)
     if not summary.rows_read:  # an empty file is valid JSONL, but an empty output is rarely what was meant
         named = ["standard input" if is_stdin(p) else str(p) for p in paths]
         warnings.warn(f"no input rows: {', '.join(named[:3])}{', ...' if len(named) > 3 else ''} "
                       f"{'holds' if len(named) == 1 else 'hold'} none, so the output holds none", UserWarning,
-                      stacklevel=3)
+                      stacklevel=4)
     if summary.rejected:  # no row lost silently, even where the summary is not shown
         why = _why_rejected(summary.rejected, summary.reject_reasons)  # none from chunks of a run begun by 0.13
         warnings.warn(f"{summary.rejected:,} of the {summary.rows_read:,} input rows "
                       f"{'was' if summary.rejected == 1 else 'were'} rejected; {why + '; ' if why else ''}each is in "
-                      f"{summary.rejects} with its line and reason", UserWarning, stacklevel=3)
-    return summary
+                      f"{summary.rejects} with its line and reason", UserWarning, stacklevel=4)

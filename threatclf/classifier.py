@@ -564,7 +564,8 @@ class ThreatClassifier(BaseEstimator):
         record = getattr(self, "_oof_record", None)
         if record is None or getattr(self, "oof_probabilities_", None) is None:
             return None
-        if record.get("decision") not in (None, self._decision_digest(record["thresholds"])):
+        decision = record.get("decision")  # absent from a fit pickled by 0.26 or earlier
+        if decision is not None and decision != self._decision_digest(record["thresholds"]):
             warnings.warn("the weights or calibration were changed after fitting (coef_, intercept_, calibration_): "
                           "the fit's out-of-fold figures are not this model's, and are left out", UserWarning,
                           stacklevel=2)

@@ -20,12 +20,10 @@ import shlex
 import signal
 import sys
 import threading
-import time
 import warnings
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
 
 from . import __version__
 from .classifier import MODELS
@@ -656,7 +654,6 @@ def cmd_label(args) -> int:
     if args.output != "-":
         if args.output_format:
             raise ThreatclfError("--output-format is for -o - (standard output); a file's extension says its format")
-        args.began = time.time()  # an interrupt after the output is in place ends the run as finished
         return _label(args, args.output, args.rejects)
     # Standard output: the run writes a file of its own, which is copied out once it is complete,
     # so a reader never takes a cut-short output for a whole one (the exit code says how it went).
@@ -713,7 +710,7 @@ _INFINITIES = r"Infinity or -Infinity, which JSON has no number for"
 def _label(args, output, rejects, shown_as: tuple | None = None) -> int:
     """``threatclf label`` into ``output``, with its notes and summary on stderr; ``shown_as``:
     what the summary calls the output and the rejects (a temporary file's name would mislead)."""
-    from .batch import DeferredModel, label_files
+    from .batch import DeferredModel, InterruptedAfterFinishing, label_files
 
     model = DeferredModel(lambda: _load(args))  # loaded once the run's cheap checks have passed
     # The library's notes (starting over an empty earlier run) in the command's voice, none with
@@ -731,15 +728,22 @@ def _label(args, output, rejects, shown_as: tuple | None = None) -> int:
                 warnings.filterwarnings("ignore", message=_INFINITIES)
             if not (args.quiet or args.summary_json) or (shown_as and shown_as[1]):  # said below, or row by row
                 warnings.filterwarnings("ignore", message=_REJECTED)
-            summary = label_files(
-                args.inputs, output, model, text_col=args.text_col, id_col=args.id_col, passages=args.passages,
-                threshold=_thresholds_given(args.threshold), top_terms=args.top_terms, keep_text=args.keep_text,
-                max_words=args.max_words, chunk_size=args.chunk_size, max_text_chars=args.max_text_chars,
-                n_jobs=args.n_jobs, resume=args.resume, restart=args.restart, overwrite=args.overwrite, rejects=rejects,
-                **_csv_options(args), output_csv_sep=_separator(args.output_csv_sep),
-                output_encoding=args.output_encoding, escape_formulas=args.escape_formulas,
-                progress=False if args.quiet else None,
-            )
+            try:
+                summary = label_files(
+                    args.inputs, output, model, text_col=args.text_col, id_col=args.id_col, passages=args.passages,
+                    threshold=_thresholds_given(args.threshold), top_terms=args.top_terms, keep_text=args.keep_text,
+                    max_words=args.max_words, chunk_size=args.chunk_size, max_text_chars=args.max_text_chars,
+                    n_jobs=args.n_jobs, resume=args.resume, restart=args.restart, overwrite=args.overwrite,
+                    rejects=rejects, **_csv_options(args), output_csv_sep=_separator(args.output_csv_sep),
+                    output_encoding=args.output_encoding, escape_formulas=args.escape_formulas,
+                    progress=False if args.quiet else None,
+                )
+            except InterruptedAfterFinishing as exc:  # a file output is complete: said so, not "--resume"
+                if shown_as is None:
+                    args.finished = exc.summary
+                raise
+            if shown_as is None:  # -o -: complete once copied out
+                args.finished = summary
     finally:
         if notes is not None:
             logger.removeHandler(notes)
@@ -749,6 +753,7 @@ def _label(args, output, rejects, shown_as: tuple | None = None) -> int:
             summary.rejects = shown_as[1]
     if args.summary_json:
         print(json.dumps(summary.to_dict(), indent=2))
+        args.summary_said = True
     elif not args.quiet:
         print(summary.to_text(), file=sys.stderr)
     return EXIT_REJECTS if summary.rejected else EXIT_OK
@@ -919,15 +924,34 @@ class _Terminated(KeyboardInterrupt):
 _TERMINATED = threading.Event()
 
 
+_RESEND: list[threading.Timer] = []  # the SIGTERM to send again, once a finaliser has returned
+
+
 def _on_sigterm(signum, frame) -> None:
     _TERMINATED.set()
     if _in_finaliser(frame):  # Python would print the exception and drop it, and the run go on: the
         # signal is sent again once the finaliser (a progress bar's __del__, say) has returned
-        timer = threading.Timer(0.05, os.kill, (os.getpid(), signum))
-        timer.daemon = True
-        timer.start()
+        if not _RESEND:
+            timer = threading.Timer(0.05, _send_again, (signum,))
+            timer.daemon = True
+            _RESEND.append(timer)
+            timer.start()
         return
     raise _Terminated
+
+
+def _send_again(signum) -> None:
+    if _RESEND and signal.getsignal(signum) is _on_sigterm:  # main() still runs: not another handler's
+        _RESEND.clear()
+        os.kill(os.getpid(), signum)
+
+
+def _cancel_resend() -> bool:
+    """Cancel a SIGTERM waiting to be sent again (main() is returning); whether there was one."""
+    if not _RESEND:
+        return False
+    _RESEND.pop().cancel()
+    return True
 
 
 def _in_finaliser(frame) -> bool:
@@ -966,10 +990,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     _TERMINATED.clear()
     try:
-        return _run(args, show_warning)
+        code = _run(args, show_warning)
     finally:
+        swallowed = _cancel_resend()  # a SIGTERM a finaliser took in the run's last moments
         if in_main_thread and previous is not None:  # None: a handler set outside Python, which stays
             signal.signal(signal.SIGTERM, previous)
+    return _interrupted(args) if swallowed and code in (EXIT_OK, EXIT_REJECTS) else code
 
 
 def _run(args, show_warning) -> int:
@@ -1037,12 +1063,16 @@ def _unshowable(exc: UnicodeEncodeError) -> str:
 def _interrupted(args) -> int:
     """Ctrl-C: exit 130; SIGTERM: 143 (128 + the signal, as a shell reports either); a ``label``
     run whose output was already complete and in place ends as finished."""
-    if _output_in_place(args):
-        rejects = _rejects_written(args)
-        print(f"threatclf label: {'terminated (SIGTERM)' if _TERMINATED.is_set() else 'interrupted'} after the run "
-              f"finished: {args.output} is complete" + (f"; rejected rows are in {rejects}" if rejects else ""),
-              file=sys.stderr)
-        return EXIT_REJECTS if rejects else EXIT_OK
+    finished = getattr(args, "finished", None)  # the summary of a label run whose output is in place
+    if finished is not None:
+        how = "terminated (SIGTERM)" if _TERMINATED.is_set() else "interrupted"
+        if args.summary_json and not getattr(args, "summary_said", False):  # a program waits for it: no exit 0
+            print(f"threatclf label: {how} before the summary was printed; {finished.output} is complete",
+                  file=sys.stderr)
+            return 143 if _TERMINATED.is_set() else 130
+        print(f"threatclf label: {how} after the run finished: {finished.output} is complete"
+              + (f"; rejected rows are in {finished.rejects}" if finished.rejected else ""), file=sys.stderr)
+        return EXIT_REJECTS if finished.rejected else EXIT_OK
     hint = ""
     if args.command == "label" and args.output != "-" and "-" not in args.inputs:  # neither can be resumed
         hint = ("; run it again with --resume instead of --restart to continue" if getattr(args, "restart", False)
@@ -1050,39 +1080,6 @@ def _interrupted(args) -> int:
     terminated = _TERMINATED.is_set()
     print(f"threatclf {args.command}: {'terminated (SIGTERM)' if terminated else 'interrupted'}{hint}", file=sys.stderr)
     return 143 if terminated else 130
-
-
-def _output_in_place(args) -> bool:
-    """Whether an interrupted ``label`` run had finished: its output written by this run (not left
-    by an earlier one) and its OUTPUT.partial/ folder gone, the last step of a run."""
-    began = getattr(args, "began", None)
-    if args.command != "label" or began is None:
-        return False
-    from .batch import _written_path
-    from .resume import ChunkStore
-
-    try:
-        output = _written_path(Path(args.output), "output")
-        return output.stat().st_mtime >= began - 1 and not ChunkStore(output).folder.exists()
-    except (OSError, ThreatclfError):
-        return False
-
-
-def _rejects_written(args) -> str | None:
-    """The rejects file a finished run wrote, if it holds a row."""
-    import gzip
-
-    from .batch import _written_path
-
-    output = _written_path(Path(args.output), "output")  # the default rejects go beside what the run writes
-    path = _written_path(Path(args.rejects) if args.rejects else output.with_name(output.name + ".rejects.jsonl"),
-                         "rejects file")
-    try:
-        opened = gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
-        with opened as handle:
-            return str(path) if handle.read(1) else None
-    except (OSError, EOFError, ThreatclfError):
-        return None
 
 
 def _caused_by_interrupt(exc: BaseException) -> bool:

@@ -1395,7 +1395,10 @@ class _ParquetSource(_Source):
             metadata = handle.metadata
         finally:
             handle.close()
-        self._range_index = _stored_range_index(schema)
+        self._range_index = _stored_range_index(schema, metadata.num_rows)
+        if self._range_index is not None and (self._range_index[0] in schema.names
+                                              or self._range_index[0] in self.reserved):
+            self._range_index = None  # a column of its own name is the data (set_index(drop=False))
         if self._range_index is not None:  # a column of the data, as pd.read_parquet gives it back
             schema = schema.append(pa.field(self._range_index[0], pa.int64()))
         names = schema.names
@@ -1560,18 +1563,26 @@ class _ParquetSource(_Source):
         return _Chunk(n, frame, rejects)
 
 
-def _stored_range_index(schema) -> tuple[str, int, int] | None:
+def _stored_range_index(schema, num_rows: int) -> tuple[str, int, int] | None:
     """The name, start and step of a named pandas RangeIndex the file stores: pandas writes
     ``set_index("doc")`` on ids 0, 1, 2, ... (a RangeIndex since pandas 3) into the file's
-    metadata only, not as a column; None for any other index (those are columns)."""
+    metadata only, not as a column; None for any other index (those are columns), and for a range
+    that is not one value a row in 64-bit integers (pd.read_parquet ignores it then too)."""
     try:
         stored = schema.pandas_metadata or {}
     except ValueError:  # metadata that is not JSON: written by another tool, no pandas index to restore
         return None
     for entry in stored.get("index_columns") or () if isinstance(stored, dict) else ():
-        if (isinstance(entry, dict) and entry.get("kind") == "range" and isinstance(entry.get("name"), str)
-                and all(isinstance(entry.get(k), int) and not isinstance(entry.get(k), bool) for k in ("start", "step"))):
-            return entry["name"], entry["start"], entry["step"]
+        if not (isinstance(entry, dict) and entry.get("kind") == "range" and isinstance(entry.get("name"), str)):
+            continue
+        start, stop, step = (entry.get(k) for k in ("start", "stop", "step"))
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop, step)) or step == 0:
+            return None
+        values = range(start, stop, step)
+        ends = (values[0], values[-1]) if values else ()
+        if len(values) != num_rows or any(not -2**63 <= v < 2**63 for v in ends):
+            return None
+        return entry["name"], start, step
     return None
 
 

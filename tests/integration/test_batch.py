@@ -1428,6 +1428,23 @@ def test_a_named_parquet_range_index_is_carried_and_can_be_the_id(small_model, t
     threatclf.label_files(tmp_path / "in.parquet", tmp_path / "by_doc.csv", small_model, progress=False, chunk_size=2,
                           id_col="doc")
     assert pd.read_csv(tmp_path / "by_doc.csv")["id"].tolist() == [100, 102, 104]
+    # restored only where it is the file's data: not beside a column of its name (set_index(drop=False)),
+    # not under an output column's name, nor when its length is not the file's (pd.read_parquet ignores it)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    kept = frame.assign(doc=[7, 8, 9]).set_axis(pd.RangeIndex(3, name="doc"))
+    pa_table = pa.Table.from_pandas(kept)
+    assert "doc" in pa_table.column_names and pa_table.schema.pandas_metadata["index_columns"][0]["kind"] == "range"
+    pq.write_table(pa_table, tmp_path / "both.parquet")
+    frame.set_axis(pd.RangeIndex(3, name="labels")).to_parquet(tmp_path / "named_labels.parquet")
+    short = pa.Table.from_pandas(frame.iloc[:2].set_axis(pd.RangeIndex(2, name="doc")))
+    pq.write_table(pa.concat_tables([short, short.replace_schema_metadata(short.schema.metadata)]),
+                   tmp_path / "short.parquet")  # 4 rows, a range of 2
+    for name, expected in (("both", [7, 8, 9]), ("named_labels", None), ("short", None)):
+        threatclf.label_files(tmp_path / f"{name}.parquet", tmp_path / f"{name}.jsonl", small_model, progress=False)
+        rows = [json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
+        assert [r.get("doc") for r in rows] == (expected or [None] * len(rows)), name
 
 
 @pytest.mark.parametrize("kind", ["category", "string_view", "all null"])

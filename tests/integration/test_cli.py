@@ -1307,9 +1307,8 @@ def test_an_interrupt_once_the_output_is_in_place_ends_the_run_as_finished(tmp_p
 
     real = batch_module.label_files
 
-    def finished_then_interrupted(*args, **kwargs):
-        real(*args, **kwargs)
-        raise KeyboardInterrupt
+    def finished_then_interrupted(*args, **kwargs):  # as label_files raises it in its closing notes
+        raise batch_module.InterruptedAfterFinishing(real(*args, **kwargs))
 
     monkeypatch.setattr(batch_module, "label_files", finished_then_interrupted)
     rows = [{"id": "a", "text": "A bomb exploded."}, {"id": "b", "text": "Cartel smuggled cocaine."}]
@@ -1320,9 +1319,12 @@ def test_an_interrupt_once_the_output_is_in_place_ends_the_run_as_finished(tmp_p
     assert code == (3 if rejected else 0), err
     assert f"interrupted after the run finished: {out} is complete" in err and "--resume" not in err
     assert ("rejected rows are in" in err) == rejected and len(out.read_text().splitlines()) == 2
-    # the same interrupt before anything was written, over an earlier run's output: not finished
+    # with --summary-json, a program waits for the summary: without it, no exit 0
+    code, out_text, err = run(["label", str(source), "-o", str(out), "--model", str(saved_small_model), "--overwrite",
+                               "--summary-json"], capsys)
+    assert code == 130 and out_text == "" and "interrupted before the summary was printed" in err
+    # the same interrupt before anything was written, over the output just written: not finished
     monkeypatch.setattr(batch_module, "label_files", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
-    os.utime(out, (1e9, 1e9))
     code, _, err = run(["label", str(source), "-o", str(out), "--model", str(saved_small_model), "--overwrite"], capsys)
     assert code == 130 and "interrupted; run the same command with --resume" in err
 
@@ -1349,6 +1351,48 @@ def test_a_sigterm_landing_in_a_finaliser_is_sent_again_not_lost():
     finally:
         signal.signal(signal.SIGTERM, previous)
         cli._TERMINATED.clear()
+
+
+def test_a_sigterm_a_finaliser_took_as_main_returns_is_not_sent_to_the_handler_main_restores(monkeypatch, capsys):
+    import signal
+    import time
+
+    import threatclf.cli as cli
+
+    class Bar:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.01)
+
+    def finished_with_a_finaliser(args):
+        bar = Bar()
+        del bar  # the handler runs in __del__: the signal waits to be sent again
+        return 0
+
+    monkeypatch.setattr(cli, "cmd_info", finished_with_a_finaliser)
+    received = []
+    previous = signal.signal(signal.SIGTERM, lambda *a: received.append(a))  # an embedding program's
+    try:
+        assert cli.main(["info"]) == 143 and "terminated (SIGTERM)" in capsys.readouterr().err
+        time.sleep(0.2)
+        assert received == [] and not cli._RESEND  # cancelled, not sent to the program's handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_the_closing_notes_of_label_files_interrupted_say_the_run_finished(small_model, tmp_path, monkeypatch):
+    from threatclf import batch as batch_module
+
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "a", "text": "A bomb exploded."}) + "\n{broken\n")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch_module, "_say_closing_notes", interrupted)
+    with pytest.raises(batch_module.InterruptedAfterFinishing) as stopped:
+        threatclf.label_files(source, tmp_path / "out.jsonl", small_model, progress=False)
+    assert stopped.value.summary.rejected == 1 and (tmp_path / "out.jsonl").read_text().count("\n") == 1
 
 
 def test_a_pool_broken_by_a_sigterm_to_the_whole_group_is_said_as_terminated(monkeypatch, capsys):

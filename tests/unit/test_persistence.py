@@ -835,6 +835,16 @@ def test_a_fit_whose_weights_were_edited_is_saved_without_its_out_of_fold_figure
     assert "cross-validated" not in (folder / "README.md").read_text()
 
 
+def test_a_fit_pickled_by_an_earlier_release_saves_with_its_out_of_fold_figures(small_model, tmp_path):
+    # records of 0.7-0.21 hold no "thresholds", of 0.22-0.26 no "decision": the new check must not need them
+    for dropped in (("decision",), ("decision", "thresholds")):
+        model = copy.deepcopy(small_model)
+        model._oof_record = {k: v for k, v in model._oof_record.items() if k not in dropped}
+        model = pickle.loads(pickle.dumps(model))
+        meta = json.loads((model.save(tmp_path / "-".join(dropped)) / "metadata.json").read_text())
+        assert "cross-validated" in meta["metrics"]
+
+
 @pytest.mark.parametrize("changes", [{"C": 1.0}, {"features": "char", "calibrate": False, "threshold": 0.9}])
 def test_save_refuses_settings_changed_after_fitting_or_loading(small_model, tmp_path, changes):
     # the folder would describe (settings, card) a model that those settings did not make
